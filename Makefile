@@ -1,0 +1,45 @@
+# Two commands: `make run` serves the API on the embedded fixtures, `make test` runs everything.
+# Both bootstrap .venv themselves; `make install` does only that.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PY27 ?= $(shell command -v python2.7 2>/dev/null || ls -d $$HOME/.pyenv/versions/2.7*/bin/python 2>/dev/null | head -n1)
+PY27_CLIENT := $(VENV)/py27-infobip-client
+
+.PHONY: install run test lint typecheck pytest bench clean py27-client
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(VENV)/bin/mock-omni serve
+
+# The official client (Python 2.7) for the compatibility test; skipped by the test where 2.7 is absent.
+py27-client:
+	@if [ -n "$(PY27)" ] && [ ! -d $(PY27_CLIENT)/infobip ]; then \
+	  $(PY27) -m pip install --quiet --disable-pip-version-check --target $(PY27_CLIENT) \
+	    infobip-api-python-client==2.3.0 'jsonpickle<2' || echo "warning: could not install the Python 2.7 client"; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install py27-client
+	MOCK_OMNI_PY27="$(PY27)" MOCK_OMNI_PY27_CLIENT="$(PY27_CLIENT)" $(PY) -m pytest -n 2 -p no:cacheprovider
+
+test: lint typecheck pytest
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

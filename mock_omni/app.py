@@ -1,0 +1,78 @@
+"""``create_app``: builds one independent mock server (store, limiter, journal, routes).
+
+The ASGI entry point sends the vendor's paths straight to the pure-ASGI
+``VendorApi`` and everything else (OpenAPI, docs, admin API) to a FastAPI app
+that is built on first use, so start-up does not pay for importing FastAPI.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .clock import Clock
+from .fixtures import load_files
+from .journal import Journal
+from .ratelimit import RateLimiter
+from .settings import Settings
+from .store import Account, KeyFactory, Store, random_key
+from .vendor_api import Receive, Scope, Send, VendorApi
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+class MockOmni:
+    """One mock server's state and its ASGI callable. No module-level state: build as many as you like."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, clock: Clock | None = None,
+        key_factory: KeyFactory = random_key,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.clock = clock or Clock()
+        self.key_factory = key_factory
+        #: The fixture state that ``reset()`` returns to.
+        self.initial_accounts: list[Account] = load_files(self.settings.fixtures, key_factory)
+        self.store = Store([a.copy() for a in self.initial_accounts], key_factory)
+        self.limiter = RateLimiter(self.settings.rate_limits, self.clock)
+        self.journal = Journal(self.settings.journal_limit)
+        self.vendor = VendorApi(self.store, self.limiter, self.journal, self.settings.max_body)
+        self._web: FastAPI | None = None
+
+    @property
+    def web(self) -> FastAPI:
+        """The FastAPI app for everything that is not the vendor API, built on first use."""
+        if self._web is None:
+            from .web import build_web_app
+
+            self._web = build_web_app(self)
+        return self._web
+
+    def reset(self) -> None:
+        """Back to the fixture state: scenarios, journal and rate-limit buckets."""
+        self.store.replace([a.copy() for a in self.initial_accounts])
+        self.journal.clear()
+        self.limiter.reset(rules=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http" and VendorApi.handles(scope["path"]):
+            await self.vendor(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            await self.web(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_app(settings: Settings | None = None, **options: Any) -> MockOmni:
+    """Build a mock server; options: ``clock`` (a Clock) and ``key_factory`` (new scenario keys)."""
+    return MockOmni(settings, **options)

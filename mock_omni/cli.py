@@ -1,0 +1,108 @@
+"""``mock-omni serve``: flags over ``MOCK_OMNI_*`` env vars over defaults.
+
+Every start-up problem (a bad fixture, a bad flag, a port in use) is one line on
+stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .fixtures import FixtureError
+from .ratelimit import RateLimitSpecError, parse_profile
+from .settings import Settings
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mock-omni", description="A local emulation of Infobip's OMNI scenario API.")
+    parser.add_argument("--version", action="version", version=f"mock-omni {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser("serve", help="serve the API (the default command)")
+    add_serve_arguments(serve)
+    return parser
+
+
+def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--host", help="address to bind (env MOCK_OMNI_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port, 0 for any free one (env MOCK_OMNI_PORT; default 8080)")
+    serve.add_argument("--fixtures", nargs="+", action="extend", metavar="PATH",
+                       help="fixture files, JSON or YAML (env MOCK_OMNI_FIXTURES; default: embedded set)")
+    serve.add_argument("--rate-limit", action="append", metavar="off|OP=COUNT/DURATION",
+                       help="'off', or e.g. update=5/1m; repeatable (env MOCK_OMNI_RATE_LIMIT)")
+    serve.add_argument("--journal-limit", type=int, metavar="N",
+                       help="requests kept in the journal (env MOCK_OMNI_JOURNAL_LIMIT; default 1000)")
+    serve.add_argument("--admin-token", help="require this token on /__admin (env MOCK_OMNI_ADMIN_TOKEN)")
+    serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        host=args.host,
+        port=args.port,
+        fixtures=args.fixtures,
+        rate_limits=parse_profile(args.rate_limit) if args.rate_limit else None,
+        journal_limit=args.journal_limit,
+        admin_token=args.admin_token,
+        quiet=args.quiet,
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(settings)
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"mock-omni: cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
+        return EXIT_FAILURE
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    config = uvicorn.Config(
+        app, lifespan="on", access_log=not settings.quiet, server_header=False,
+        log_level="warning" if settings.quiet else "info", timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    print(f"mock-omni {__version__} serving on http://{shown}:{port}", flush=True)
+    server.run(sockets=[sock])
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv.insert(0, "serve")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        return serve(settings)
+    except (FixtureError, RateLimitSpecError, ValueError) as exc:
+        print(f"mock-omni: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,199 @@
+"""Content negotiation and the two wire formats, JSON (orjson) and XML (dicttoxml out, defusedxml in).
+
+The vendor answers in the format the client accepts (q-values honoured); where
+``Accept`` is absent or ``*/*`` it answers in the format of the request body
+(the seed's XML request carries no ``Accept`` and gets XML back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+from xml.etree.ElementTree import Element, ParseError
+
+import orjson
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as parse_xml
+from dicttoxml import dicttoxml
+
+from .errors import BadRequest, NotAcceptable, UnsupportedMediaType
+
+Format = Literal["json", "xml"]
+JSON: Format = "json"
+XML: Format = "xml"
+
+CONTENT_TYPES: dict[Format, bytes] = {JSON: b"application/json", XML: b"application/xml"}
+XML_PROLOG = b'<?xml version="1.0" encoding="UTF-8"?>'
+
+_JSON_TYPES = {"application/json"}
+_XML_TYPES = {"application/xml", "text/xml"}
+
+
+def media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def body_format(content_type: str | None) -> Format | None:
+    """The format of a request body by its Content-Type, or None if neither JSON nor XML."""
+    if not content_type:
+        return None
+    kind = media_type(content_type)
+    if kind in _JSON_TYPES:
+        return JSON
+    if kind in _XML_TYPES:
+        return XML
+    return None
+
+
+def require_body_format(content_type: str | None) -> Format:
+    fmt = body_format(content_type)
+    if fmt is None:
+        raise UnsupportedMediaType()
+    return fmt
+
+
+def _parse_accept(accept: str) -> list[tuple[float, int, int, str]]:
+    """Accept's media ranges as (q, specificity, -position, range), best last when sorted."""
+    ranges = []
+    for position, part in enumerate(accept.split(",")):
+        pieces = part.split(";")
+        kind = pieces[0].strip().lower()
+        if not kind:
+            continue
+        q = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+                if not 0.0 <= q <= 1.0:
+                    q = 0.0
+        specificity = 0 if kind == "*/*" else 1 if kind.endswith("/*") else 2
+        ranges.append((q, specificity, -position, kind))
+    return ranges
+
+
+def _matches(media_range: str, candidates: set[str]) -> bool:
+    if media_range == "*/*":
+        return True
+    if media_range.endswith("/*"):
+        prefix = media_range[:-1]
+        return any(c.startswith(prefix) for c in candidates)
+    return media_range in candidates
+
+
+def _quality(ranges: list[tuple[float, int, int, str]], types: set[str]) -> tuple[float, int, int]:
+    """(q, specificity, -position) of the most specific range admitting ``types`` (RFC 9110 12.5.1)."""
+    best: tuple[float, int, int] = (0.0, -1, 0)
+    for q, specificity, position, kind in ranges:
+        if _matches(kind, types) and (specificity, position) > best[1:]:
+            best = (q, specificity, position)
+    return best
+
+
+def _choose(accept: str) -> Format | None | Literal["any"]:
+    ranges = _parse_accept(accept)
+    if not ranges:
+        return "any"
+    json_rank, xml_rank = _quality(ranges, _JSON_TYPES), _quality(ranges, _XML_TYPES)
+    if json_rank[0] <= 0 and xml_rank[0] <= 0:
+        return None
+    if json_rank[:2] == xml_rank[:2] and json_rank[1] == 0:
+        return "any"  # only */* admits either: follow the request body's format
+    return JSON if json_rank >= xml_rank else XML
+
+
+class Negotiator:
+    """Picks the response format; caches the parse of each distinct Accept header."""
+
+    _CACHE_LIMIT = 512
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Format | None | Literal["any"]] = {}
+
+    def response_format(self, accept: str | None, content_type: str | None) -> Format:
+        if not accept:
+            return body_format(content_type) or JSON
+        choice = self._cache.get(accept)
+        if choice is None and accept not in self._cache:
+            if len(self._cache) >= self._CACHE_LIMIT:
+                self._cache.clear()
+            choice = self._cache[accept] = _choose(accept)
+        if choice == "any":
+            return body_format(content_type) or JSON
+        if choice is None:
+            raise NotAcceptable()
+        return choice
+
+
+# --- rendering -------------------------------------------------------------------
+
+def _xml_item_name(parent: str) -> str:
+    return {"flow": "step", "scenarios": "scenario"}.get(parent, "item")
+
+
+def to_xml(data: dict[str, object], root: str) -> bytes:
+    body: bytes = dicttoxml(
+        data, custom_root=root, attr_type=False, xml_declaration=False, item_func=_xml_item_name
+    )
+    return XML_PROLOG + body
+
+
+def to_json(data: object) -> bytes:
+    return orjson.dumps(data)
+
+
+def render(data: dict[str, object], fmt: Format, xml_root: str) -> bytes:
+    return to_json(data) if fmt == JSON else to_xml(data, xml_root)
+
+
+# --- parsing XML bodies ------------------------------------------------------------
+
+def _element_value(element: Element) -> object:
+    children = list(element)
+    if not children:
+        return element.text or ""
+    return {child.tag: _element_value(child) for child in children}
+
+
+def _xml_bool(text: object) -> object:
+    # Booleans travel as lowercase text; anything else is left to fail validation.
+    return {"true": True, "false": False}.get(text, text) if isinstance(text, str) else text
+
+
+_SCENARIO_FIELDS: dict[str, Callable[[Element], object]] = {
+    "name": _element_value,
+    "flow": lambda flow: [_element_value(step) for step in flow],
+    "default": lambda el: _xml_bool(_element_value(el)),
+    "defaultScenario": lambda el: _xml_bool(_element_value(el)),
+}
+
+
+def scenario_from_xml(body: bytes) -> dict[str, object]:
+    """Decode a ``<scenario>`` body into the same shape a JSON body has.
+
+    defusedxml refuses DTDs, entities and external references; any of them, or XML
+    that does not parse, is a BAD_REQUEST. Like the vendor's XML binding, the root
+    element's name is not checked and unknown elements are ignored.
+    """
+    if not body.strip():
+        raise BadRequest()
+    try:
+        root = parse_xml(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError):
+        raise BadRequest() from None
+    data: dict[str, object] = {}
+    for child in root:
+        convert = _SCENARIO_FIELDS.get(child.tag)
+        if convert is not None:
+            data[child.tag] = convert(child)
+    return data
+
+
+def decode_json(body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest() from None

@@ -1,0 +1,186 @@
+"""Fixture documents: ``{"accounts": [{"username", "password", "apiKeys", "tokens", "scenarios"}]}``.
+
+Files may be JSON or YAML. Everything is checked before anything is used, and a
+problem is reported in one line naming the file, the account and the field, e.g.
+``fixtures/a.json: account 'Aladdin': scenarios[1].key: must be 32 uppercase hex characters``.
+The same checks serve state imports and seeded accounts of the admin API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+
+from .errors import InvalidArgument
+from .models import Scenario, parse_scenario_data, steps_from_input
+from .store import Account, KeyFactory, random_key
+
+EMBEDDED = "embedded default fixtures"
+KEY_PATTERN = re.compile(r"^[0-9A-F]{32}$")
+_ACCOUNT_FIELDS = {"username", "password", "apiKeys", "tokens", "scenarios"}
+_SCENARIO_FIELDS = {"key", "name", "flow", "default", "defaultScenario"}
+
+
+class FixtureError(ValueError):
+    """A fixture document is invalid; ``str()`` is the one-line message users see."""
+
+    def __init__(self, source: str, where: str, message: str) -> None:
+        self.source, self.where, self.message = source, where, message
+        super().__init__(f"{source}: {where}: {message}" if where else f"{source}: {message}")
+
+
+def load_files(paths: Sequence[str | Path], key_factory: KeyFactory = random_key) -> list[Account]:
+    """Read and check fixture files (accounts of all files together); the embedded set if none."""
+    if not paths:
+        text = resources.files("mock_omni").joinpath("data/default-fixtures.json").read_text("utf-8")
+        return accounts_from_document(json.loads(text), EMBEDDED, key_factory)
+    accounts: list[Account] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        source = str(path)
+        for account in accounts_from_document(read_document(source), source, key_factory):
+            if account.username in seen:
+                raise FixtureError(source, f"account {account.username!r}",
+                                   f"username already defined in {seen[account.username]}")
+            seen[account.username] = source
+            accounts.append(account)
+    _check_unique_secrets(accounts, ", ".join(map(str, paths)))
+    return accounts
+
+
+def read_document(source: str) -> object:
+    path = Path(source)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise FixtureError(source, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FixtureError(source, "", f"cannot read: {exc}") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml  # only when a YAML fixture is used: keeps start-up lean
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise FixtureError(source, "", f"not valid YAML{at}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FixtureError(source, "", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+
+
+def accounts_from_document(document: object, source: str, key_factory: KeyFactory = random_key) -> list[Account]:
+    if not isinstance(document, dict):
+        raise FixtureError(source, "", 'expected an object like {"accounts": [...]}')
+    unknown = set(document) - {"accounts"}
+    if unknown:
+        raise FixtureError(source, "", f"unknown field {sorted(unknown)[0]!r}")
+    raw_accounts = document.get("accounts")
+    if not isinstance(raw_accounts, list):
+        raise FixtureError(source, "accounts", "must be a list")
+    accounts: list[Account] = []
+    usernames: set[str] = set()
+    for index, raw in enumerate(raw_accounts):
+        account = account_from_data(raw, source, f"accounts[{index}]", key_factory)
+        if account.username in usernames:
+            raise FixtureError(source, f"account {account.username!r}", "username: defined twice")
+        usernames.add(account.username)
+        accounts.append(account)
+    _check_unique_secrets(accounts, source)
+    return accounts
+
+
+def account_from_data(raw: object, source: str, where: str, key_factory: KeyFactory = random_key) -> Account:
+    """One account checked field by field; ``where`` names it until its username is known."""
+    if not isinstance(raw, dict):
+        raise FixtureError(source, where, "must be an object")
+    username = raw.get("username")
+    if not isinstance(username, str) or not username or ":" in username:
+        raise FixtureError(source, where, "username: must be a non-empty string without ':'")
+    where = f"account {username!r}"
+    unknown = set(raw) - _ACCOUNT_FIELDS
+    if unknown:
+        raise FixtureError(source, where, f"unknown field {sorted(unknown)[0]!r}")
+    password = raw.get("password")
+    if not isinstance(password, str) or not password:
+        raise FixtureError(source, where, "password: must be a non-empty string")
+    api_keys = _strings(raw.get("apiKeys", []), source, where, "apiKeys")
+    tokens = _strings(raw.get("tokens", []), source, where, "tokens")
+    scenarios_raw = raw.get("scenarios", [])
+    if not isinstance(scenarios_raw, list):
+        raise FixtureError(source, where, "scenarios: must be a list")
+    account = Account(username, password, api_keys, tokens)
+    defaults: list[int] = []
+    for index, item in enumerate(scenarios_raw):
+        scenario, is_default = _scenario(item, source, where, f"scenarios[{index}]", key_factory)
+        if scenario.key in account.scenarios:
+            raise FixtureError(source, where, f"scenarios[{index}].key: {scenario.key} appears twice")
+        if is_default:
+            defaults.append(index)
+            if len(defaults) > 1:
+                raise FixtureError(
+                    source, where,
+                    f"scenarios[{index}].default: scenarios[{defaults[0]}] is already the default; "
+                    "exactly one scenario must be default",
+                )
+        account.add(scenario, is_default)
+    if account.scenarios and not defaults:
+        raise FixtureError(source, where, "scenarios: none has \"default\": true; exactly one must")
+    return account
+
+
+def _strings(value: object, source: str, where: str, name: str) -> list[str]:
+    if not isinstance(value, list):
+        raise FixtureError(source, where, f"{name}: must be a list of strings")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item or item != item.strip():
+            raise FixtureError(source, where, f"{name}[{index}]: must be a non-empty string without spaces around it")
+    if len(set(value)) != len(value):
+        raise FixtureError(source, where, f"{name}: contains a duplicate")
+    return list(value)
+
+
+def _scenario(raw: object, source: str, where: str, field: str, key_factory: KeyFactory) -> tuple[Scenario, bool]:
+    if not isinstance(raw, dict):
+        raise FixtureError(source, where, f"{field}: must be an object")
+    unknown = set(raw) - _SCENARIO_FIELDS
+    if unknown:
+        raise FixtureError(source, where, f"{field}: unknown field {sorted(unknown)[0]!r}")
+    key = raw.get("key")
+    if key is None:
+        key = key_factory()
+    elif not isinstance(key, str) or not KEY_PATTERN.match(key):
+        raise FixtureError(source, where, f"{field}.key: must be 32 uppercase hex characters, got {key!r}")
+    try:
+        data = parse_scenario_data({k: v for k, v in raw.items() if k != "key"})
+    except InvalidArgument as exc:
+        name, messages = next(iter((exc.validation_errors or {"": [exc.text]}).items()))
+        raise FixtureError(source, where, f"{field}.{name}: {messages[0]}") from None
+    except Exception:
+        raise FixtureError(source, where, f"{field}: not a valid scenario") from None
+    if data.flow is None:
+        raise FixtureError(source, where, f"{field}.flow: is required")
+    return Scenario(key, data.name, steps_from_input(data.flow)), bool(data.default)
+
+
+def _check_unique_secrets(accounts: Iterable[Account], source: str) -> None:
+    owners: dict[tuple[str, str], str] = {}
+    for account in accounts:
+        for kind, secrets in (("apiKeys", account.api_keys), ("tokens", account.tokens)):
+            for secret in secrets:
+                other = owners.setdefault((kind, secret), account.username)
+                if other != account.username:
+                    raise FixtureError(source, f"account {account.username!r}",
+                                       f"{kind}: a value is already used by account {other!r}")
+
+
+def format_document_error(exc: FixtureError) -> dict[str, list[str]]:
+    """A FixtureError as the vendor's validationErrors (for admin API imports)."""
+    return {exc.where or "document": [exc.message]}
+
+

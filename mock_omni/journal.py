@@ -1,0 +1,86 @@
+"""The request journal: what the vendor API received and answered, newest last, bounded in size.
+
+Recording is cheap (one tuple appended to a deque); masking credentials and
+decoding bodies happen only when someone reads the journal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+DEFAULT_LIMIT = 1000
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-admin-token"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    timestamp: float
+    method: str
+    path: str
+    query: str
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+    status: int
+    account: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "timestamp": self.timestamp,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": {name.decode("latin-1"): _masked(name, value) for name, value in self.headers},
+            "body": self.body.decode("utf-8", "replace"),
+            "status": self.status,
+            "account": self.account,
+        }
+
+
+def _masked(name: bytes, value: bytes) -> str:
+    text = value.decode("latin-1")
+    if name.lower().decode("latin-1") not in _SECRET_HEADERS:
+        return text
+    scheme, _, secret = text.partition(" ")
+    return f"{scheme} ***" if secret else "***"
+
+
+class Journal:
+    def __init__(self, limit: int = DEFAULT_LIMIT, wall_clock: Callable[[], float] = time.time) -> None:
+        self._entries: deque[Entry] = deque(maxlen=max(0, limit))
+        self._lock = threading.Lock()
+        self._wall_clock = wall_clock
+        #: How many entries were ever recorded (the bound drops the oldest).
+        self.recorded = 0
+
+    @property
+    def limit(self) -> int:
+        return self._entries.maxlen or 0
+
+    def record(
+        self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
+        body: bytes, status: int, account: str | None,
+    ) -> None:
+        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), tuple(headers), body, status, account)
+        with self._lock:
+            self._entries.append(entry)
+            self.recorded += 1
+
+    def entries(self) -> list[Entry]:
+        with self._lock:
+            return list(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self, account: str | None = None) -> None:
+        with self._lock:
+            if account is None:
+                self._entries.clear()
+            else:
+                kept = [entry for entry in self._entries if entry.account != account]
+                self._entries.clear()
+                self._entries.extend(kept)

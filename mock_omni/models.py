@@ -1,0 +1,140 @@
+"""The scenario's shapes: pydantic models for what clients send, frozen records for what we store.
+
+The request models are also the source of the published OpenAPI schemas, so the
+docs and the validation can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import BadRequest, InvalidArgument
+
+# The seed page lists SMS, VOICE, VIBER, FACEBOOK, EMAIL, PUSH; the vendor's OpenAPI
+# adds the rest. Choice (omni-api.md): accept the union.
+CHANNELS: tuple[str, ...] = (
+    "SMS", "EMAIL", "VOICE", "PUSH", "VIBER", "FACEBOOK", "LINE", "VKONTAKTE",
+    "KAKAO_CHINGU", "KAKAO_ALIM", "WHATSAPP",
+)
+Channel = Literal[
+    "SMS", "EMAIL", "VOICE", "PUSH", "VIBER", "FACEBOOK", "LINE", "VKONTAKTE",
+    "KAKAO_CHINGU", "KAKAO_ALIM", "WHATSAPP",
+]
+
+# Choice: the vendor states no bound; a failover flow longer than this is a client bug.
+MAX_FLOW_STEPS = 100
+
+
+class StepIn(BaseModel):
+    """One step of a flow: the sender and the channel to try."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
+
+    sender: str | None = Field(None, alias="from", description="Sender used in this step.")
+    channel: Channel = Field(description="Channel used to deliver the message in this step.")
+
+
+class ScenarioIn(BaseModel):
+    """Body of create and update; on update every field is optional and absent means unchanged."""
+
+    model_config = ConfigDict(
+        strict=True, extra="ignore", populate_by_name=True, title="CreateOrUpdateScenarioRequest"
+    )
+
+    name: str | None = Field(None, description="OMNI scenario name.")
+    flow: list[StepIn] | None = Field(
+        None, min_length=1, max_length=MAX_FLOW_STEPS,
+        description="Channels to try, in order. Required on create.",
+    )
+    # The official 2.x clients send `defaultScenario`; the vendor's pages say `default`.
+    default: bool | None = Field(
+        None,
+        validation_alias=AliasChoices("default", "defaultScenario"),
+        serialization_alias="default",
+        description="Whether the scenario is the account's default.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    sender: str | None
+    channel: str
+
+    def to_dict(self) -> dict[str, str]:
+        if self.sender is None:
+            return {"channel": self.channel}
+        return {"from": self.sender, "channel": self.channel}
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A stored scenario. Immutable: an update stores a new object, so readers never see half of one.
+
+    Whether it is the default is not stored here but in the account (one key), so
+    promoting a scenario is a single assignment.
+    """
+
+    key: str
+    name: str | None
+    flow: tuple[Step, ...]
+
+    def to_dict(self, default: bool) -> dict[str, object]:
+        data: dict[str, object] = {"key": self.key}
+        if self.name is not None:
+            data["name"] = self.name
+        data["flow"] = [step.to_dict() for step in self.flow]
+        data["default"] = default
+        return data
+
+
+def steps_from_input(flow: list[StepIn]) -> tuple[Step, ...]:
+    return tuple(Step(step.sender, step.channel) for step in flow)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def _validation_errors(exc: ValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False):
+        loc = tuple(part for part in error["loc"] if part != "function-after")
+        errors.setdefault(_field_path(loc) or "body", []).append(error["msg"])
+    return errors
+
+
+def _raise_for(exc: ValidationError) -> None:
+    for error in exc.errors(include_url=False):
+        # A body that is not JSON, or not an object at all, does not parse: BAD_REQUEST.
+        if error["type"] == "json_invalid" or (not error["loc"] and error["type"] != "missing"):
+            raise BadRequest() from None
+    raise InvalidArgument(validation_errors=_validation_errors(exc)) from None
+
+
+def parse_scenario_json(body: bytes) -> ScenarioIn:
+    """Validate a JSON body; BAD_REQUEST if it does not parse, INVALID_ARGUMENT if values are wrong."""
+    if not body.strip():
+        raise BadRequest()
+    try:
+        return ScenarioIn.model_validate_json(body)
+    except ValidationError as exc:
+        _raise_for(exc)
+        raise  # unreachable: _raise_for always raises
+
+
+def parse_scenario_data(data: object) -> ScenarioIn:
+    """Validate already-decoded data (from XML or a fixture) with the same rules as JSON."""
+    try:
+        return ScenarioIn.model_validate(data)
+    except ValidationError as exc:
+        _raise_for(exc)
+        raise

@@ -1,0 +1,226 @@
+"""The published OpenAPI for the vendor part, built from the same models that validate requests.
+
+The vendor routes are served by the pure-ASGI ``VendorApi``, not FastAPI routing, so
+this module describes them explicitly; tests check the live server against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import Channel, ScenarioIn
+from .ratelimit import VENDOR_LIMITS
+
+TAG = "OMNI scenarios (vendor API)"
+SEED_KEY = "CD265875E3A6EA43478D5F37A635BE4A"
+
+
+class StepOut(BaseModel):
+    model_config = ConfigDict(title="Step")
+    sender: str | None = Field(None, alias="from", description="Sender used in this step.")
+    channel: Channel
+
+
+class ScenarioOut(BaseModel):
+    model_config = ConfigDict(title="Scenario")
+    key: str = Field(description="Key used to uniquely identify the scenario: 32 uppercase hex characters.",
+                     pattern="^[0-9A-F]{32}$")
+    name: str | None = Field(None, description="OMNI scenario name.")
+    flow: list[StepOut]
+    default: bool = Field(description="Whether the scenario is the account's default.")
+
+
+class ScenariosResponse(BaseModel):
+    scenarios: list[ScenarioOut]
+
+
+class ServiceException(BaseModel):
+    model_config = ConfigDict(title="ApiRequestErrorDetails")
+    messageId: str
+    text: str
+    validationErrors: dict[str, list[str]] | None = None
+
+
+class RequestError(BaseModel):
+    model_config = ConfigDict(title="ApiRequestError")
+    serviceException: ServiceException
+
+
+class ApiException(BaseModel):
+    requestError: RequestError
+
+
+SEED_UPDATE = {
+    "name": "Test update: SMS or VIBER",
+    "flow": [
+        {"from": "InfoSMS", "channel": "SMS"},
+        {"from": "0492DF1379D122771652385E4C6743E3", "channel": "VIBER"},
+    ],
+    "default": True,
+}
+SEED_UPDATE_XML = (
+    "<scenario><name>Test update: SMS or VIBER</name><flow>"
+    "<step><from>InfoSMS</from><channel>SMS</channel></step>"
+    "<step><from>0492DF1379D122771652385E4C6743E3</from><channel>VIBER</channel></step>"
+    "</flow><default>true</default></scenario>"
+)
+SEED_RESPONSE = {"key": SEED_KEY, **SEED_UPDATE}
+
+_ERRORS = {
+    "400": ("Bad request: BAD_REQUEST (does not parse) or INVALID_ARGUMENT (invalid values)",
+            "INVALID_ARGUMENT", "Exactly one scenario must be default."),
+    "401": ("Unauthorized", "UNAUTHORIZED", "Invalid login details"),
+    "404": ("Not found", "NOT_FOUND", "Scenario not found."),
+    "405": ("Method not allowed (mock-omni's messageId)", "METHOD_NOT_ALLOWED", "Method not allowed"),
+    "406": ("Not acceptable (mock-omni's messageId)", "NOT_ACCEPTABLE",
+            "Not acceptable: the API answers application/json or application/xml"),
+    "413": ("Body over the size bound (mock-omni's messageId)", "PAYLOAD_TOO_LARGE", "Request body too large"),
+    "415": ("Unsupported media type (mock-omni's messageId)", "UNSUPPORTED_MEDIA_TYPE",
+            "Unsupported media type: send application/json or application/xml"),
+    "429": ("Too many requests", "TOO_MANY_REQUESTS", "Too many requests"),
+    "500": ("Internal server error", "GENERAL_ERROR", "Something went wrong. Please contact support."),
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _content(schema: str, example: Any = None, xml_example: str | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "application/json": {"schema": _ref(schema)},
+        "application/xml": {"schema": _ref(schema)},
+    }
+    if example is not None:
+        content["application/json"]["example"] = example
+    if xml_example is not None:
+        content["application/xml"]["example"] = xml_example
+    return content
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    out = {}
+    for code in codes:
+        description, message_id, text = _ERRORS[code]
+        example = {"requestError": {"serviceException": {"messageId": message_id, "text": text}}}
+        out[code] = {"description": description, "content": _content("ApiException", example)}
+    return out
+
+
+def _throttling(op: str) -> dict[str, Any]:
+    rule = VENDOR_LIMITS[op]
+    return {"x-throttling-info": [{"type": "time", "numberOfRequests": rule.count,
+                                   "numberOfTimeUnits": int(rule.seconds // 60), "timeUnit": "m"}]}
+
+
+_KEY_PARAM = {
+    "name": "scenarioKey", "in": "path", "required": True,
+    "description": "Key used to uniquely identify the OMNI scenario.",
+    "schema": {"type": "string"}, "example": SEED_KEY,
+}
+_COMMON_ERRORS = ("401", "405", "406", "413", "500")
+_SECURITY: list[dict[str, list[str]]] = [{"Basic": []}, {"APIKeyHeader": []}, {"IBSSOTokenHeader": []}, {"OAuth2": []}]
+
+
+def vendor_paths() -> dict[str, Any]:
+    body = {"required": True, "content": _content("CreateOrUpdateScenarioRequest", SEED_UPDATE, SEED_UPDATE_XML)}
+    return {
+        "/omni/1/scenarios": {
+            "get": {
+                "tags": [TAG], "operationId": "get-omni-failover-scenarios",
+                "summary": "List all OMNI failover scenarios",
+                "description": "Scenarios of the authenticated account, in creation order.",
+                "security": _SECURITY,
+                "parameters": [
+                    {"name": "isDefault", "in": "query", "required": False, "schema": {"type": "boolean"},
+                     "description": "Only the default scenario (true) or only the others (false)."},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "format": "int32", "default": 100, "minimum": 0,
+                                "maximum": 2**31 - 1},
+                     "description": "Maximal number of scenarios returned."},
+                    {"name": "page", "in": "query", "required": False,
+                     "schema": {"type": "integer", "format": "int32", "default": 0, "minimum": 0,
+                                "maximum": 2**31 - 1},
+                     "description": "Zero-based page of scenarios."},
+                ],
+                "responses": {
+                    "200": {"description": "successful response",
+                            "content": _content("ScenariosResponse", {"scenarios": [SEED_RESPONSE]})},
+                    **_errors("400", *_COMMON_ERRORS),
+                },
+            },
+            "post": {
+                "tags": [TAG], "operationId": "create-omni-failover-scenario",
+                "summary": "Create new OMNI failover scenario",
+                "description": "Creates a scenario with a new key. `flow` is required; the account's first "
+                               "scenario becomes its default. Limited to 20 requests per 10 minutes.",
+                "security": _SECURITY, "requestBody": body, **_throttling("create"),
+                "responses": {
+                    "201": {"description": "created", "content": _content("Scenario", SEED_RESPONSE)},
+                    **_errors("400", "415", "429", *_COMMON_ERRORS),
+                },
+            },
+        },
+        "/omni/1/scenarios/{scenarioKey}": {
+            "get": {
+                "tags": [TAG], "operationId": "get-omni-failover-scenario",
+                "summary": "Get specific OMNI failover scenario",
+                "security": _SECURITY, "parameters": [_KEY_PARAM],
+                "responses": {
+                    "200": {"description": "successful response", "content": _content("Scenario", SEED_RESPONSE)},
+                    **_errors("404", *_COMMON_ERRORS),
+                },
+            },
+            "put": {
+                "tags": [TAG], "operationId": "update-omni-failover-scenario",
+                "summary": "Update OMNI failover scenario",
+                "description": "Partial update: fields left out keep their value. `default: true` makes the "
+                               "scenario the account's default; `default: false` on the default is refused "
+                               "with `Exactly one scenario must be default.`. Limited to 40 requests per "
+                               "10 minutes.",
+                "security": _SECURITY, "parameters": [_KEY_PARAM], "requestBody": body, **_throttling("update"),
+                "responses": {
+                    "200": {"description": "successful response", "content": _content("Scenario", SEED_RESPONSE)},
+                    **_errors("400", "404", "415", "429", *_COMMON_ERRORS),
+                },
+            },
+        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for name, model, mode in (
+        ("CreateOrUpdateScenarioRequest", ScenarioIn, "validation"),
+        ("Scenario", ScenarioOut, "serialization"),
+        ("ScenariosResponse", ScenariosResponse, "serialization"),
+        ("ApiException", ApiException, "serialization"),
+    ):
+        schema = model.model_json_schema(by_alias=True, mode=mode,  # type: ignore[arg-type]
+                                         ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    return schemas
+
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "Basic": {"type": "http", "scheme": "basic",
+              "description": "`Authorization: Basic base64(username:password)`; e.g. Aladdin / open sesame."},
+    "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "Authorization",
+                     "description": "`Authorization: App <apiKey>`"},
+    "IBSSOTokenHeader": {"type": "apiKey", "in": "header", "name": "Authorization",
+                         "description": "`Authorization: IBSSO <token>`"},
+    "OAuth2": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <token>`"},
+}
+
+
+def merge_vendor_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """Add the vendor's paths, schemas and security schemes to FastAPI's own document."""
+    spec["paths"] = {**vendor_paths(), **spec.get("paths", {})}
+    components = spec.setdefault("components", {})
+    components.setdefault("schemas", {}).update(_schemas())
+    components["securitySchemes"] = SECURITY_SCHEMES
+    spec.setdefault("tags", []).insert(0, {"name": TAG, "description": "The emulated Infobip OMNI API."})
+    return spec

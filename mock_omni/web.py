@@ -1,0 +1,85 @@
+"""The FastAPI side: OpenAPI document, docs and the admin API; never the vendor's hot path.
+
+Errors here use the vendor's envelope too, so an unknown path answers like the
+vendor would rather than with FastAPI's ``{"detail": ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import __version__
+from .codecs import CONTENT_TYPES, JSON, render
+from .errors import BY_STATUS, GeneralError, InvalidArgument, NotFound, OmniError
+from .openapi import merge_vendor_spec
+
+if TYPE_CHECKING:
+    from .app import MockOmni
+
+
+def error_response(app: MockOmni, request: Request, error: OmniError) -> Response:
+    """Render a domain error in the vendor's envelope, in the format the client accepts."""
+    try:
+        fmt = app.vendor.negotiator.response_format(
+            request.headers.get("accept"), request.headers.get("content-type")
+        )
+    except OmniError:
+        fmt = JSON
+    headers = {"allow": ", ".join(getattr(error, "allowed", ()))} if getattr(error, "allowed", ()) else None
+    return Response(
+        render(error.envelope(), fmt, "ApiException"), status_code=error.status,
+        media_type=CONTENT_TYPES[fmt].decode(), headers=headers,
+    )
+
+
+def build_web_app(app: MockOmni) -> FastAPI:
+    web = FastAPI(
+        title="mock-omni",
+        version=__version__,
+        description="A local emulation of Infobip's OMNI scenario API. The admin API (`/__admin`) is "
+                    "mock-omni's own and is not part of the vendor's API.",
+        docs_url=None, redoc_url=None,
+    )
+
+    @web.exception_handler(OmniError)
+    async def omni_error(request: Request, exc: OmniError) -> Response:
+        return error_response(app, request, exc)
+
+    @web.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            error: OmniError = NotFound("Resource not found.")
+        else:
+            error = BY_STATUS.get(exc.status_code, GeneralError)()
+        if exc.status_code == 405 and exc.headers and "Allow" in exc.headers:
+            error.allowed = tuple(exc.headers["Allow"].split(", "))  # type: ignore[attr-defined]
+        return error_response(app, request, error)
+
+    @web.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors: dict[str, list[str]] = {}
+        for item in exc.errors():
+            loc = ".".join(str(part) for part in item["loc"] if part not in ("body", "query", "path"))
+            errors.setdefault(loc or "body", []).append(str(item["msg"]))
+        return error_response(app, request, InvalidArgument(validation_errors=errors))
+
+    @web.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        return error_response(app, request, GeneralError())
+
+    def openapi() -> dict[str, Any]:
+        if web.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            spec = get_openapi(title=web.title, version=web.version, description=web.description,
+                               routes=web.routes)
+            web.openapi_schema = merge_vendor_spec(spec)
+        return web.openapi_schema
+
+    web.openapi = openapi  # type: ignore[method-assign]
+    return web

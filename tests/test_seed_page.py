@@ -1,0 +1,93 @@
+"""Every request and response of the vendor's Scenario: Update page, as data, against the app."""
+
+from __future__ import annotations
+
+from defusedxml.ElementTree import fromstring
+from starlette.testclient import TestClient
+
+from .conftest import SEED_KEY
+
+SEED_JSON = (
+    '{\n  "name":"Test update: SMS or VIBER",\n  "flow": [\n    {\n      "from": "InfoSMS",\n      "channel": "SMS"\n'
+    '    },\n    {\n      "from": "0492DF1379D122771652385E4C6743E3",\n      "channel": "VIBER"\n    }\n  ],\n'
+    '  "default": true\n}'
+)
+SEED_XML = """<scenario>
+    <name>Test update: SMS or VIBER</name>
+    <flow>
+        <step>
+            <from>InfoSMS</from>
+            <channel>SMS</channel>
+        </step>
+        <step>
+            <from>0492DF1379D122771652385E4C6743E3</from>
+            <channel>VIBER</channel>
+        </step>
+    </flow>
+    <default>true</default>
+</scenario>"""
+SEED_RESPONSE = {
+    "key": SEED_KEY,
+    "name": "Test update: SMS or VIBER",
+    "flow": [
+        {"from": "InfoSMS", "channel": "SMS"},
+        {"from": "0492DF1379D122771652385E4C6743E3", "channel": "VIBER"},
+    ],
+    "default": True,
+}
+URL = f"/omni/1/scenarios/{SEED_KEY}"
+
+
+def xml_to_data(text: str) -> dict[str, object]:
+    root = fromstring(text)
+    data: dict[str, object] = {}
+    for child in root:
+        if child.tag == "flow":
+            data["flow"] = [{s.tag: s.text for s in step} for step in child]
+        elif child.tag == "default":
+            data["default"] = child.text == "true"
+        else:
+            data[child.tag] = child.text
+    return data
+
+
+def test_json_update_answers_the_documented_response(client: TestClient) -> None:
+    response = client.put(URL, content=SEED_JSON, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == SEED_RESPONSE
+
+
+def test_xml_update_without_accept_answers_xml(client: TestClient) -> None:
+    response = client.put(URL, content=SEED_XML, headers={"Content-Type": "application/xml", "Accept": ""})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/xml"
+    assert response.text.startswith('<?xml version="1.0" encoding="UTF-8"?><scenario>')
+    assert xml_to_data(response.text) == SEED_RESPONSE
+
+
+def test_json_update_with_accept_json_like_the_curl_examples(client: TestClient) -> None:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    assert client.put(URL, content=SEED_JSON, headers=headers).json() == SEED_RESPONSE
+
+
+def test_demoting_the_default_is_refused_in_json(client: TestClient) -> None:
+    before = client.get(URL).json()
+    response = client.put(URL, content='{\n  "default": false\n}', headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "requestError": {
+            "serviceException": {"messageId": "INVALID_ARGUMENT", "text": "Exactly one scenario must be default."}
+        }
+    }
+    assert client.get(URL).json() == before
+
+
+def test_demoting_the_default_is_refused_in_xml(client: TestClient) -> None:
+    body = "<scenario>\n    <default>false</default>\n</scenario>"
+    response = client.put(URL, content=body, headers={"Content-Type": "application/xml", "Accept": ""})
+    assert response.status_code == 400
+    root = fromstring(response.text)
+    assert root.tag == "ApiException"
+    assert root.findtext("requestError/serviceException/messageId") == "INVALID_ARGUMENT"
+    assert root.findtext("requestError/serviceException/text") == "Exactly one scenario must be default."
