@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PY27 ?= $(shell command -v python2.7 2>/dev/null || ls -d $$HOME/.pyenv/versions/2.7*/bin/python 2>/dev/null | head -n1)
 PY27_CLIENT := $(VENV)/py27-infobip-client
 
-.PHONY: install run test lint typecheck pytest bench clean py27-client
+.PHONY: install run test lint typecheck pytest bench clean py27-client system-deps
 
 install: $(STAMP)
 
@@ -33,7 +33,10 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install py27-client
+system-deps:
+	@bash scripts/system-deps.sh
+
+pytest: install py27-client system-deps
 	MOCK_OMNI_PY27="$(PY27)" MOCK_OMNI_PY27_CLIENT="$(PY27_CLIENT)" $(PY) -m pytest -n 2 -p no:cacheprovider
 
 test: lint typecheck pytest
