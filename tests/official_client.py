@@ -1,9 +1,7 @@
-# -*- coding: utf-8 -*-
 """Drives infobip-api-python-client 2.3.0 (Python 2.7) against a mock-omni URL; prints one JSON result.
 
 Run by tests/test_official_client.py as: python2.7 official_client.py URL
 """
-from __future__ import print_function
 
 import json
 import sys

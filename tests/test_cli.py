@@ -51,7 +51,9 @@ def test_env_vars_then_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--rate-limit", "update=lots"], "mock-omni: bad rate limit 'update=lots'"),
     ],
 )
-def test_bad_start_up_is_one_line_and_non_zero(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_start_up_is_one_line_and_non_zero(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["serve", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1

@@ -13,7 +13,15 @@ from mock_omni import MockOmni
 from mock_omni.ratelimit import Rule
 
 from .conftest import (
-    ALADDIN_API_KEY, ALADDIN_BASIC, ALADDIN_TOKEN, GENIE_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY, THIRD_KEY, make_app,
+    ALADDIN_API_KEY,
+    ALADDIN_BASIC,
+    ALADDIN_TOKEN,
+    GENIE_BASIC,
+    GENIE_KEY,
+    OTHER_KEY,
+    SEED_KEY,
+    THIRD_KEY,
+    make_app,
 )
 
 LIST = "/omni/1/scenarios"
@@ -158,7 +166,8 @@ def test_every_channel_of_the_seed_and_the_openapi_is_accepted(client: TestClien
 def test_get_one(client: TestClient) -> None:
     assert client.get(SEED).json() == {
         "key": SEED_KEY, "name": "Test SMS or VIBER",
-        "flow": [{"from": "InfoSMS", "channel": "SMS"}, {"from": "0492DF1379D122771652385E4C6743E3", "channel": "VIBER"}],
+        "flow": [{"from": "InfoSMS", "channel": "SMS"},
+                 {"from": "0492DF1379D122771652385E4C6743E3", "channel": "VIBER"}],
         "default": True,
     }
 
@@ -287,7 +296,9 @@ def test_not_acceptable(client: TestClient) -> None:
     assert response.json()["requestError"]["serviceException"]["messageId"] == "NOT_ACCEPTABLE"
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
 def test_unsupported_media_type(client: TestClient, content_type: str | None) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
     for method, path in (("PUT", SEED), ("POST", LIST)):

@@ -89,7 +89,8 @@ class ScenarioMachine(RuleBasedStateMachine):
         response = self.client.put(f"{LIST}/{key}", json={"default": False, "name": "demoted?"})
         if key == self._default():
             assert response.status_code == 400
-            assert response.json()["requestError"]["serviceException"]["text"] == "Exactly one scenario must be default."
+            error = response.json()["requestError"]["serviceException"]
+            assert error["text"] == "Exactly one scenario must be default."
         else:
             assert response.status_code == 200
             self.model[key]["name"] = "demoted?"
