@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
-
-from .app import MockOmni, create_app  # noqa: E402
-from .settings import Settings  # noqa: E402
-
 __all__ = ["MockOmni", "Settings", "__version__", "create_app"]
+
+if TYPE_CHECKING:
+    from .app import MockOmni, create_app
+    from .settings import Settings
+
+
+def __getattr__(name: str) -> object:
+    # Imported on first use: the pytest plugin (a pytest11 entry point, so loaded by every
+    # pytest run where mock-omni is installed) must cost nothing until a test asks for it.
+    if name in ("MockOmni", "create_app"):
+        from . import app
+
+        return getattr(app, name)
+    if name == "Settings":
+        from .settings import Settings
+
+        return Settings
+    raise AttributeError(f"module 'mock_omni' has no attribute {name!r}")

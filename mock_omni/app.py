@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .admin import Admin
 from .clock import Clock
+from .faults import Faults
 from .fixtures import load_files
 from .journal import Journal
 from .ratelimit import RateLimiter
@@ -36,7 +38,10 @@ class MockOmni:
         self.store = Store([a.copy() for a in self.initial_accounts], key_factory)
         self.limiter = RateLimiter(self.settings.rate_limits, self.clock)
         self.journal = Journal(self.settings.journal_limit)
-        self.vendor = VendorApi(self.store, self.limiter, self.journal, self.settings.max_body)
+        self.faults = Faults()
+        self.vendor = VendorApi(self.store, self.limiter, self.journal, self.settings.max_body, self.faults.hook)
+        #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
+        self.admin = Admin(self)
         self._web: FastAPI | None = None
 
     @property
@@ -49,10 +54,11 @@ class MockOmni:
         return self._web
 
     def reset(self) -> None:
-        """Back to the fixture state: scenarios, journal and rate-limit buckets."""
+        """Back to the fixture state: scenarios, journal, faults and rate-limit buckets."""
         self.store.replace([a.copy() for a in self.initial_accounts])
         self.journal.clear()
         self.limiter.reset(rules=True)
+        self.faults.clear()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -28,6 +28,7 @@ from .errors import (
     OmniError,
     PayloadTooLarge,
 )
+from .faults import ConnectionDropped, drop_connection
 from .journal import Journal
 from .models import ScenarioIn, parse_scenario_data, parse_scenario_json
 from .ratelimit import RateLimiter
@@ -114,6 +115,11 @@ class VendorApi:
             self.limiter.check(account, operation)
             call = Call(account, key, scope["query_string"], body, content_type)
             status, payload, root = HANDLERS[operation](self.store, call)
+        except ConnectionDropped:
+            # Journaled with status 0: the client got no response at all.
+            self.journal.record(method, path, scope["query_string"], raw_headers, body, 0, account)
+            await drop_connection(send)
+            return
         except OmniError as error:
             status, payload, root = error.status, error.envelope(), "ApiException"
             if isinstance(error, MethodNotAllowed):

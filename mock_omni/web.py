@@ -82,4 +82,8 @@ def build_web_app(app: MockOmni) -> FastAPI:
         return web.openapi_schema
 
     web.openapi = openapi  # type: ignore[method-assign]
+
+    from .admin_api import build_admin_router
+
+    web.include_router(build_admin_router(app))
     return web

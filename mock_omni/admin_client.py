@@ -1,0 +1,191 @@
+"""A small typed client of the admin API, for any test runner (the pytest plugin uses it too).
+
+    from mock_omni.admin_client import AdminClient
+
+    with AdminClient("http://127.0.0.1:8080") as admin:
+        account = admin.new_account(seed_account="Aladdin")
+        admin.fault(status=500, path="/omni/1/scenarios/*", times=1, account=account.username)
+        ...
+        admin.remove_account(account.username)
+
+It talks through any httpx-style client (``request(method, url, params=, json=)``),
+so it also works in-process over Starlette's TestClient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+PREFIX = "/__admin"
+
+
+class _Response(Protocol):
+    status_code: int
+
+    def json(self) -> Any: ...
+
+
+class HttpClient(Protocol):
+    def request(self, method: str, url: str, *, params: Any = ..., json: Any = ...,
+                headers: Any = ...) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class AdminError(Exception):
+    """The admin API refused a call; ``validation_errors`` names the fields at fault."""
+
+    def __init__(self, status: int, message_id: str, text: str,
+                 validation_errors: dict[str, list[str]] | None = None) -> None:
+        self.status, self.message_id, self.text = status, message_id, text
+        self.validation_errors = validation_errors or {}
+        details = f" {self.validation_errors}" if self.validation_errors else ""
+        super().__init__(f"{status} {message_id}: {text}{details}")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+    api_keys: tuple[str, ...]
+    tokens: tuple[str, ...]
+    #: Ready-made Authorization header values: basic, app, ibsso, bearer.
+    authorization: Mapping[str, str]
+
+    @property
+    def basic(self) -> str:
+        return self.authorization["basic"]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Credentials:
+        return cls(data["username"], data["password"], tuple(data["apiKeys"]), tuple(data["tokens"]),
+                   dict(data["authorization"]))
+
+
+def _params(**values: object) -> dict[str, object]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+class AdminClient:
+    """One method per admin call; errors raise ``AdminError``."""
+
+    def __init__(self, base_url: str = "http://127.0.0.1:8080", *, token: str | None = None,
+                 http: HttpClient | None = None, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"x-admin-token": token} if token else {}
+        if http is None:
+            import httpx
+
+            # trust_env=False: a proxy from the environment must never see loopback test traffic.
+            http = httpx.Client(timeout=timeout, trust_env=False)
+        self._prefix = self.base_url + PREFIX
+        self._http = http
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+              json: object = None) -> Any:
+        response: _Response = self._http.request(
+            method, self._prefix + path, params=dict(params or {}), json=json, headers=self._headers,
+        )
+        data = response.json()
+        if response.status_code >= 400:
+            error = data.get("requestError", {}).get("serviceException", {}) if isinstance(data, dict) else {}
+            raise AdminError(response.status_code, error.get("messageId", "?"), error.get("text", str(data)),
+                             error.get("validationErrors"))
+        return data
+
+    # --- the calls ------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/health")
+        return result
+
+    def reset(self, account: str | None = None) -> None:
+        """Back to the fixture state (or one account back to where it started)."""
+        self._call("POST", "/reset", params=_params(account=account))
+
+    def requests(self, method: str | None = None, path: str | None = None, account: str | None = None,
+                 status: int | None = None) -> list[dict[str, Any]]:
+        """Journal entries, newest last; ``path`` may be an fnmatch pattern."""
+        params = _params(method=method, path=path, account=account, status=status)
+        entries: list[dict[str, Any]] = self._call("GET", "/requests", params=params)["requests"]
+        return entries
+
+    def clear_requests(self, account: str | None = None) -> None:
+        self._call("DELETE", "/requests", params=_params(account=account))
+
+    def fault(self, status: int | None = None, *, method: str | None = None, path: str = "*",
+              account: str | None = None, times: int | None = 1, delay_ms: int = 0, drop: bool = False,
+              message: str | None = None) -> dict[str, Any]:
+        """Add a fault rule (default: the next matching request only; ``times=None``: until cleared)."""
+        body = {"method": method, "path": path, "account": account, "status": status, "message": message,
+                "delayMs": delay_ms, "drop": drop, "times": times}
+        rule: dict[str, Any] = self._call("POST", "/faults", json=body)
+        return rule
+
+    def faults(self, account: str | None = None) -> list[dict[str, Any]]:
+        rules: list[dict[str, Any]] = self._call("GET", "/faults", params=_params(account=account))["faults"]
+        return rules
+
+    def clear_faults(self, account: str | None = None) -> int:
+        removed: int = self._call("DELETE", "/faults", params=_params(account=account))["removed"]
+        return removed
+
+    def state(self, account: str | None = None) -> dict[str, Any]:
+        """The state as a fixture document."""
+        document: dict[str, Any] = self._call("GET", "/state", params=_params(account=account))
+        return document
+
+    def load(self, document: Mapping[str, Any]) -> None:
+        """Replace the whole state with a fixture document (checked first; a bad one changes nothing)."""
+        self._call("PUT", "/state", json=document)
+
+    def new_account(self, username: str | None = None, password: str | None = None, *,
+                    scenarios: list[Mapping[str, Any]] | None = None, seed_account: str | None = None,
+                    api_keys: list[str] | None = None, tokens: list[str] | None = None) -> Credentials:
+        """A fresh account; ``seed_account`` copies the scenarios of a fixture account."""
+        body = _params(username=username, password=password, scenarios=scenarios, seedAccount=seed_account,
+                       apiKeys=api_keys, tokens=tokens)
+        return Credentials.from_dict(self._call("POST", "/accounts", json=body))
+
+    def remove_account(self, username: str) -> None:
+        self._call("DELETE", f"/accounts/{username}")
+
+    def accounts(self) -> list[dict[str, Any]]:
+        accounts: list[dict[str, Any]] = self._call("GET", "/accounts")["accounts"]
+        return accounts
+
+    def snapshot(self, name: str, account: str | None = None) -> None:
+        self._call("POST", f"/snapshots/{name}", params=_params(account=account))
+
+    def restore(self, name: str) -> None:
+        self._call("POST", f"/snapshots/{name}/restore")
+
+    def delete_snapshot(self, name: str) -> None:
+        self._call("DELETE", f"/snapshots/{name}")
+
+    def rate_limit(self, limits: str | Mapping[str, str | None], account: str | None = None) -> dict[str, Any]:
+        """``"off"`` or ``{"update": "5/1m", "create": "off"}``, for everyone or one account."""
+        body: dict[str, object] = {"limits": limits if isinstance(limits, str) else dict(limits)}
+        if account is not None:
+            body["account"] = account
+        result: dict[str, Any] = self._call("PUT", "/rate-limits", json=body)
+        return result
+
+    def reset_rate_limits(self, account: str | None = None) -> None:
+        self._call("DELETE", "/rate-limits", params=_params(account=account))
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the limiter's clock forward; returns the total offset in seconds."""
+        offset: float = self._call("POST", "/clock/advance", json={"seconds": seconds})["offsetSeconds"]
+        return offset

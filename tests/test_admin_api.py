@@ -1,0 +1,419 @@
+"""The admin API through HTTP (in-process): reset, journal, faults, state, accounts, snapshots, limits, token."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+
+import pytest
+from defusedxml.ElementTree import fromstring
+from starlette.testclient import TestClient
+
+from mock_omni import admin_api
+from mock_omni.faults import ConnectionDropped
+
+from .conftest import ALADDIN_BASIC, GENIE_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY, make_app
+
+LIST = "/omni/1/scenarios"
+SEED = f"{LIST}/{SEED_KEY}"
+NEW = {"name": "New", "flow": [{"from": "InfoSMS", "channel": "SMS"}]}
+
+
+def error_of(response: object) -> dict[str, object]:
+    body = response.json()  # type: ignore[attr-defined]
+    details: dict[str, object] = body["requestError"]["serviceException"]
+    return details
+
+
+def keys(client: TestClient, auth: str = ALADDIN_BASIC) -> list[str]:
+    return [s["key"] for s in client.get(LIST, headers={"Authorization": auth}).json()["scenarios"]]
+
+
+def test_health_answers_ok(client: TestClient) -> None:
+    response = client.get("/__admin/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+# --- reset --------------------------------------------------------------------------------
+
+def test_reset_returns_to_fixtures_and_clears_journal_faults_and_buckets(client: TestClient) -> None:
+    client.put("/__admin/rate-limits", json={"limits": {"create": "1/10m"}})
+    assert client.post(LIST, json=NEW).status_code == 201
+    assert client.post(LIST, json=NEW).status_code == 429
+    client.post("/__admin/faults", json={"status": 500, "path": "/nowhere"})
+    assert client.post("/__admin/accounts", json={"username": "temp"}).status_code == 201
+
+    assert client.post("/__admin/reset").status_code == 200
+
+    assert client.get("/__admin/requests").json()["requests"] == []
+    assert keys(client) == [SEED_KEY, OTHER_KEY, "F9E67B67F89D2FD78611C910D7D40696"]
+    assert client.get("/__admin/faults").json()["faults"] == []
+    assert "temp" not in [a["username"] for a in client.get("/__admin/accounts").json()["accounts"]]
+    assert client.get("/__admin/rate-limits").json()["rules"] == {"create": "20/10m", "update": "40/10m"}
+    assert client.post(LIST, json=NEW).status_code == 201
+
+
+def test_reset_of_one_account_leaves_the_others(client: TestClient) -> None:
+    aladdin_new = client.post(LIST, json=NEW).json()["key"]
+    genie_new = client.post(LIST, json=NEW, headers={"Authorization": GENIE_BASIC}).json()["key"]
+
+    assert client.post("/__admin/reset", params={"account": "Aladdin"}).status_code == 200
+
+    assert {e["account"] for e in client.get("/__admin/requests").json()["requests"]} == {"Genie"}
+    assert aladdin_new not in keys(client)
+    assert genie_new in keys(client, GENIE_BASIC)
+
+
+def test_reset_of_an_unknown_account_is_404(client: TestClient) -> None:
+    response = client.post("/__admin/reset", params={"account": "Nobody"})
+    assert response.status_code == 404
+    assert error_of(response)["messageId"] == "NOT_FOUND"
+
+
+# --- journal --------------------------------------------------------------------------------
+
+def test_journal_filters_newest_last_and_masks_credentials(client: TestClient) -> None:
+    client.get(SEED)
+    client.put(SEED, json={"name": "x"})
+    client.get(f"{LIST}/{'0' * 32}")
+    client.get(LIST, headers={"Authorization": GENIE_BASIC})
+
+    everything = client.get("/__admin/requests").json()
+    assert [(e["method"], e["status"]) for e in everything["requests"]] == [
+        ("GET", 200), ("PUT", 200), ("GET", 404), ("GET", 200)]
+    assert everything["requests"][1]["body"] == '{"name":"x"}'
+    assert everything["requests"][0]["headers"]["authorization"] == "Basic ***"
+
+    def found(**params: object) -> list[tuple[str, str, int]]:
+        entries = client.get("/__admin/requests", params=params).json()["requests"]
+        return [(e["method"], e["path"], e["status"]) for e in entries]
+
+    assert found(method="put") == [("PUT", SEED, 200)]
+    assert found(status=404) == [("GET", f"{LIST}/{'0' * 32}", 404)]
+    assert found(account="Genie") == [("GET", LIST, 200)]
+    assert found(path=SEED) == [("GET", SEED, 200), ("PUT", SEED, 200)]
+    assert len(found(path=f"{LIST}/*")) == 3
+
+
+def test_journal_delete_all_or_one_account(client: TestClient) -> None:
+    client.get(LIST)
+    client.get(LIST, headers={"Authorization": GENIE_BASIC})
+    client.delete("/__admin/requests", params={"account": "Genie"})
+    assert [e["account"] for e in client.get("/__admin/requests").json()["requests"]] == ["Aladdin"]
+    client.delete("/__admin/requests")
+    assert client.get("/__admin/requests").json()["requests"] == []
+
+
+def test_journal_is_bounded_and_keeps_the_newest() -> None:
+    with TestClient(make_app(journal_limit=3), headers={"Authorization": ALADDIN_BASIC}) as client:
+        for page in range(5):
+            client.get(LIST, params={"page": page})
+        journal = client.get("/__admin/requests").json()
+    assert [e["query"] for e in journal["requests"]] == ["page=2", "page=3", "page=4"]
+    assert journal["recorded"] == 5
+    assert journal["limit"] == 3
+
+
+# --- faults ---------------------------------------------------------------------------------
+
+def test_fault_by_method_path_and_count(client: TestClient) -> None:
+    rule = client.post("/__admin/faults", json={"method": "PUT", "path": f"{LIST}/*", "status": 500, "times": 2})
+    assert rule.status_code == 201
+
+    assert client.get(SEED).status_code == 200  # other method
+    assert client.post(LIST, json=NEW).status_code == 201  # other path
+    first = client.put(SEED, json={"name": "a"})
+    assert first.status_code == 500
+    assert error_of(first) == {"messageId": "GENERAL_ERROR", "text": "Something went wrong. Please contact support."}
+    assert client.put(SEED, json={"name": "b"}).status_code == 500
+    assert client.put(SEED, json={"name": "c"}).status_code == 200  # used up
+    assert client.get(SEED).json()["name"] == "c"
+
+    (listed,) = client.get("/__admin/faults").json()["faults"]
+    assert (listed["hits"], listed["remaining"]) == (2, 0)
+
+
+def test_fault_until_cleared_for_one_account_in_the_negotiated_format(client: TestClient) -> None:
+    client.post("/__admin/faults", json={"status": 503, "account": "Genie", "times": None, "message": "Down"})
+    for _ in range(3):
+        response = client.get(LIST, headers={"Authorization": GENIE_BASIC, "Accept": "application/xml"})
+        assert response.status_code == 503
+        root = fromstring(response.text)
+        assert root.tag == "ApiException"
+        assert root.findtext("requestError/serviceException/text") == "Down"
+    assert client.get(LIST).status_code == 200  # Aladdin is untouched
+    assert client.delete("/__admin/faults").json() == {"removed": 1}
+    assert client.get(LIST, headers={"Authorization": GENIE_BASIC}).status_code == 200
+
+
+def test_fault_429_looks_like_the_limiter(client: TestClient) -> None:
+    client.post("/__admin/faults", json={"status": 429})
+    response = client.get(LIST)
+    assert response.status_code == 429
+    assert error_of(response) == {"messageId": "TOO_MANY_REQUESTS", "text": "Too many requests"}
+    assert "retry-after" not in response.headers
+
+
+def test_fault_does_not_hide_a_401(client: TestClient) -> None:
+    client.post("/__admin/faults", json={"status": 500})
+    assert client.get(LIST, headers={"Authorization": "Basic bm86bm8="}).status_code == 401
+
+
+def test_fault_drop_in_process_raises_in_the_client_and_is_journaled(client: TestClient) -> None:
+    client.post("/__admin/faults", json={"drop": True, "times": 1})
+    with pytest.raises(ConnectionDropped):
+        client.get(LIST)
+    assert client.get(LIST).status_code == 200
+    statuses = [e["status"] for e in client.get("/__admin/requests").json()["requests"]]
+    assert statuses == [0, 200]
+
+
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [
+        ({"status": 418}, "status"),
+        ({"status": "500"}, "status"),
+        ({"method": "FETCH", "status": 500}, "method"),
+        ({"status": 500, "times": 0}, "times"),
+        ({"delayMs": -1}, "delayMs"),
+        ({"delayMs": 600_000}, "delayMs"),
+        ({"status": 500, "drop": True}, "drop"),
+        ({"path": ""}, "path"),
+        ({}, "status"),
+        ({"status": 500, "when": "now"}, "when"),
+    ],
+)
+def test_bad_fault_is_400_naming_the_field(client: TestClient, rule: dict[str, object], field: str) -> None:
+    response = client.post("/__admin/faults", json=rule)
+    assert response.status_code == 400
+    assert field in error_of(response)["validationErrors"]  # type: ignore[operator]
+    assert client.get("/__admin/faults").json()["faults"] == []
+
+
+# --- state ----------------------------------------------------------------------------------
+
+def test_state_round_trip(client: TestClient) -> None:
+    created = client.post(LIST, json=NEW).json()
+    client.put(f"{LIST}/{created['key']}", json={"default": True})
+    exported = client.get("/__admin/state").json()
+
+    client.post("/__admin/reset")
+    assert created["key"] not in keys(client)
+    assert client.put("/__admin/state", json=exported).json() == {"accounts": 2}
+
+    assert client.get("/__admin/state").json() == exported
+    assert client.get(f"{LIST}/{created['key']}").json()["default"] is True
+
+
+def test_state_of_one_account(client: TestClient) -> None:
+    document = client.get("/__admin/state", params={"account": "Genie"}).json()
+    assert [a["username"] for a in document["accounts"]] == ["Genie"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "named"),
+    [
+        (lambda d: d["accounts"][0]["scenarios"][1].update(default=True), "scenarios[1].default"),
+        (lambda d: d["accounts"][0]["scenarios"][0].update(key="lowercase"), "scenarios[0].key"),
+        (lambda d: d["accounts"][0]["scenarios"][0]["flow"][0].update(channel="PIGEON"), "channel"),
+        (lambda d: d["accounts"][1].update(username="Aladdin"), "username"),
+        (lambda d: d["accounts"][0].pop("password"), "password"),
+        (lambda d: d.update(extra=1), "extra"),
+    ],
+)
+def test_bad_state_is_400_naming_the_field_and_changes_nothing(client: TestClient, mutate, named: str) -> None:  # type: ignore[no-untyped-def]
+    client.post(LIST, json=NEW)
+    before = client.get("/__admin/state").json()
+    document = copy.deepcopy(before)
+    mutate(document)
+
+    response = client.put("/__admin/state", json=document)
+
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["messageId"] == "INVALID_ARGUMENT"
+    assert named in str(error["text"])
+    assert client.get("/__admin/state").json() == before
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b""])
+def test_state_body_that_is_not_a_document_is_400(client: TestClient, body: bytes) -> None:
+    before = client.get("/__admin/state").json()
+    response = client.put("/__admin/state", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert client.get("/__admin/state").json() == before
+
+
+def test_admin_bodies_are_bounded(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(admin_api, "ADMIN_MAX_BODY", 100)
+    response = client.put("/__admin/state", json={"accounts": [], "padding": "x" * 200})
+    assert response.status_code == 413
+    assert error_of(response)["messageId"] == "PAYLOAD_TOO_LARGE"
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+def test_new_account_returns_working_credentials_and_is_isolated(client: TestClient) -> None:
+    response = client.post("/__admin/accounts", json={"seedAccount": "Aladdin"})
+    assert response.status_code == 201
+    account = response.json()
+    for header in account["authorization"].values():
+        assert keys(client, header) == keys(client)  # same seed scenarios, all four schemes work
+    new = client.post(LIST, json=NEW, headers={"Authorization": account["authorization"]["basic"]}).json()
+    assert new["key"] not in keys(client)
+
+    client.post("/__admin/reset", params={"account": account["username"]})
+    assert new["key"] not in keys(client, account["authorization"]["basic"])
+    assert len(keys(client, account["authorization"]["bearer"])) == 3
+
+
+def test_new_account_empty_or_from_a_fixture_account_document(client: TestClient) -> None:
+    empty = client.post("/__admin/accounts").json()
+    assert keys(client, empty["authorization"]["basic"]) == []
+    seeded = client.post("/__admin/accounts", json={
+        "username": "suite-1", "password": "pw",
+        "scenarios": [{"key": SEED_KEY, "flow": [{"channel": "SMS"}], "default": True}],
+    }).json()
+    assert seeded["username"] == "suite-1"
+    assert keys(client, seeded["authorization"]["basic"]) == [SEED_KEY]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "Aladdin"}, "username"),
+        ({"seedAccount": "Nobody"}, "seedAccount"),
+        ({"scenarios": [{"flow": []}]}, "flow"),
+        ({"apiKeys": ["003026bbc133714df1834b8638bb496e-8f4b3d9a-e931-478d-a994-28a725159ab9"]}, "apiKeys"),
+    ],
+)
+def test_bad_new_account_is_400_and_adds_nothing(client: TestClient, body: dict[str, object], field: str) -> None:
+    before = client.get("/__admin/accounts").json()
+    response = client.post("/__admin/accounts", json=body)
+    assert response.status_code == 400
+    assert field in str(error_of(response))
+    assert client.get("/__admin/accounts").json() == before
+
+
+def test_remove_account_forgets_its_credentials_journal_and_faults(client: TestClient) -> None:
+    account = client.post("/__admin/accounts").json()
+    auth = account["authorization"]["basic"]
+    client.get(LIST, headers={"Authorization": auth})
+    client.post("/__admin/faults", json={"status": 500, "account": account["username"]})
+
+    assert client.delete(f"/__admin/accounts/{account['username']}").status_code == 200
+
+    assert client.get(LIST, headers={"Authorization": auth}).status_code == 401
+    assert client.get("/__admin/requests", params={"account": account["username"]}).json()["requests"] == []
+    assert client.get("/__admin/faults").json()["faults"] == []
+    assert client.delete(f"/__admin/accounts/{account['username']}").status_code == 404
+
+
+# --- snapshots ------------------------------------------------------------------------------
+
+def test_snapshot_save_restore_and_later_changes_do_not_leak(client: TestClient) -> None:
+    built = client.post(LIST, json=NEW).json()["key"]
+    assert client.post("/__admin/snapshots/built").status_code == 201
+    later = client.post(LIST, json=NEW).json()["key"]
+    client.put(f"{LIST}/{built}", json={"name": "renamed"})
+
+    assert client.post("/__admin/snapshots/built/restore").status_code == 200
+    assert later not in keys(client)
+    assert client.get(f"{LIST}/{built}").json()["name"] == "New"
+
+    client.put(f"{LIST}/{built}", json={"name": "again"})
+    client.post("/__admin/snapshots/built/restore")
+    assert client.get(f"{LIST}/{built}").json()["name"] == "New"
+    assert [s["name"] for s in client.get("/__admin/snapshots").json()["snapshots"]] == ["built"]
+    assert client.delete("/__admin/snapshots/built").status_code == 200
+    assert client.post("/__admin/snapshots/built/restore").status_code == 404
+
+
+def test_snapshot_of_one_account_restores_only_it(client: TestClient) -> None:
+    client.post("/__admin/snapshots/genie", params={"account": "Genie"})
+    genie_new = client.post(LIST, json=NEW, headers={"Authorization": GENIE_BASIC}).json()["key"]
+    aladdin_new = client.post(LIST, json=NEW).json()["key"]
+    client.post("/__admin/snapshots/genie/restore")
+    assert genie_new not in keys(client, GENIE_BASIC)
+    assert aladdin_new in keys(client)
+
+
+def test_bad_snapshot_name_is_400(client: TestClient) -> None:
+    assert client.post("/__admin/snapshots/a%20b").status_code == 400
+
+
+# --- rate limits and clock ------------------------------------------------------------------
+
+def test_rate_limit_at_run_time_and_recovery_by_advancing_the_clock(client: TestClient) -> None:
+    response = client.put("/__admin/rate-limits", json={"limits": {"update": "2/1m"}, "account": "Aladdin"})
+    assert response.status_code == 200
+    assert [client.put(SEED, json={"name": str(i)}).status_code for i in range(3)] == [200, 200, 429]
+    genie = client.put(f"{LIST}/{GENIE_KEY}", json={"name": "g"}, headers={"Authorization": GENIE_BASIC})
+    assert genie.status_code == 200  # the limit was Aladdin's only
+
+    assert client.post("/__admin/clock/advance", json={"seconds": 30}).json() == {"offsetSeconds": 30.0}
+    assert client.put(SEED, json={"name": "after 30 s"}).status_code == 200
+    assert client.put(SEED, json={"name": "again"}).status_code == 429
+
+
+def test_rate_limits_off_and_back(client: TestClient) -> None:
+    client.put("/__admin/rate-limits", json={"limits": "off"})
+    assert all(client.post(LIST, json=NEW).status_code == 201 for _ in range(25))
+    client.delete("/__admin/rate-limits")
+    assert client.get("/__admin/rate-limits").json()["rules"] == {"create": "20/10m", "update": "40/10m"}
+
+
+@pytest.mark.parametrize(
+    "body", [{"limits": {"update": "5 per minute"}}, {"limits": {"delete": "1/1m"}}, {"limits": 5}, {}],
+)
+def test_bad_rate_limit_is_400_and_changes_nothing(client: TestClient, body: dict[str, object]) -> None:
+    before = client.get("/__admin/rate-limits").json()
+    assert client.put("/__admin/rate-limits", json=body).status_code == 400
+    assert client.get("/__admin/rate-limits").json() == before
+
+
+@pytest.mark.parametrize("seconds", [-1, "10", True, None])
+def test_clock_only_moves_forward_by_a_number(client: TestClient, seconds: object) -> None:
+    assert client.post("/__admin/clock/advance", json={"seconds": seconds}).status_code == 400
+    assert client.get("/__admin/clock").json() == {"offsetSeconds": 0.0}
+
+
+# --- token and OpenAPI ----------------------------------------------------------------------
+
+@pytest.fixture
+def guarded() -> Iterator[TestClient]:
+    with TestClient(make_app(admin_token="s3cret")) as client:
+        yield client
+
+
+@pytest.mark.parametrize("token", [None, "wrong", "s3cret "])
+def test_admin_token_required_when_set(guarded: TestClient, token: str | None) -> None:
+    headers = {"X-Admin-Token": token} if token is not None else {}
+    response = guarded.post("/__admin/reset", headers=headers)
+    assert response.status_code == 401
+    assert error_of(response)["messageId"] == "UNAUTHORIZED"
+
+
+def test_admin_token_accepted_and_health_stays_open(guarded: TestClient) -> None:
+    assert guarded.post("/__admin/reset", headers={"X-Admin-Token": "s3cret"}).status_code == 200
+    assert guarded.get("/__admin/health").status_code == 200
+
+
+def test_admin_routes_are_tagged_apart_in_the_openapi(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    admin_paths = [path for path in paths if path.startswith("/__admin")]
+    assert "/__admin/faults" in admin_paths and "/__admin/state" in admin_paths
+    for path in admin_paths:
+        for operation in paths[path].values():
+            assert operation["tags"] == ["admin"]
+    for path in (p for p in paths if p.startswith("/omni")):
+        for operation in paths[path].values():
+            assert "admin" not in operation.get("tags", [])
+
+
+def test_unknown_admin_path_and_method_use_the_envelope(client: TestClient) -> None:
+    assert error_of(client.get("/__admin/nothing"))["messageId"] == "NOT_FOUND"
+    response = client.get("/__admin/reset")
+    assert response.status_code == 405
+    assert error_of(response)["messageId"] == "METHOD_NOT_ALLOWED"

@@ -1,0 +1,107 @@
+"""Fault rules as units (matching, counting, delays without sleeping) and the dropped connection on a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from mock_omni.errors import GeneralError, ServiceUnavailable
+from mock_omni.faults import ConnectionDropped, Faults
+
+from . import server
+from .conftest import ALADDIN_BASIC
+
+LIST = "/omni/1/scenarios"
+
+
+class RecordingSleep:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def run_hook(faults: Faults, method: str = "GET", path: str = LIST, account: str = "Aladdin") -> None:
+    asyncio.run(faults.hook(method, path, account))
+
+
+def test_delay_waits_then_lets_the_request_through() -> None:
+    sleep = RecordingSleep()
+    faults = Faults(sleep=sleep)
+    faults.add({"delayMs": 250, "times": 2})
+    run_hook(faults)
+    run_hook(faults)
+    run_hook(faults)
+    assert sleep.calls == [0.25, 0.25]
+
+
+def test_delay_then_status() -> None:
+    sleep = RecordingSleep()
+    faults = Faults(sleep=sleep)
+    faults.add({"delayMs": 10, "status": 503})
+    with pytest.raises(ServiceUnavailable):
+        run_hook(faults)
+    assert sleep.calls == [0.01]
+
+
+def test_first_rule_with_uses_left_wins() -> None:
+    faults = Faults()
+    faults.add({"status": 503, "times": 1})
+    faults.add({"status": 500, "times": 1})
+    with pytest.raises(ServiceUnavailable):
+        run_hook(faults)
+    with pytest.raises(GeneralError):
+        run_hook(faults)
+    run_hook(faults)  # both used up: nothing raised
+    assert [rule.hits for rule in faults.rules()] == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "hit"),
+    [
+        ("/omni/1/scenarios", "/omni/1/scenarios", True),
+        ("/omni/1/scenarios", "/omni/1/scenarios/ABC", False),
+        ("/omni/1/scenarios/*", "/omni/1/scenarios/ABC", True),
+        ("*/scenarios/*", "/sms/1/omni/1/scenarios/ABC", True),
+        ("/omni/1/scenarios/?BC", "/omni/1/scenarios/ABC", True),
+    ],
+)
+def test_path_is_exact_or_an_fnmatch_pattern(pattern: str, path: str, hit: bool) -> None:
+    faults = Faults()
+    faults.add({"path": pattern, "status": 500, "times": None})
+    assert (faults.take("GET", path, "Aladdin") is not None) is hit
+
+
+def test_drop_raises_where_there_is_no_socket() -> None:
+    faults = Faults()
+    faults.add({"drop": True})
+    with pytest.raises(ConnectionDropped):
+        run_hook(faults)
+
+
+def test_clear_one_account_keeps_the_others() -> None:
+    faults = Faults()
+    faults.add({"status": 500, "account": "Genie"})
+    faults.add({"status": 500, "account": "Aladdin"})
+    assert faults.clear("Genie") == 1
+    assert [rule.account for rule in faults.rules()] == ["Aladdin"]
+
+
+@pytest.mark.slow
+def test_drop_closes_a_real_connection_without_any_response() -> None:
+    with server.running() as live:
+        with httpx.Client(base_url=live.url, trust_env=False, timeout=10) as client:
+            assert client.post("/__admin/faults", json={"drop": True, "method": "GET", "times": 1}).status_code == 201
+            with pytest.raises(httpx.RemoteProtocolError, match="without sending"):
+                client.get(LIST, headers={"Authorization": ALADDIN_BASIC})
+            assert client.get(LIST, headers={"Authorization": ALADDIN_BASIC}).status_code == 200
+            statuses = [e["status"] for e in client.get("/__admin/requests").json()["requests"]]
+        assert statuses == [0, 200]
+        live.process.terminate()
+        _, errors = live.process.communicate(timeout=10)
+    # uvicorn neither answered with a 500 of its own nor logged the request as an error.
+    assert "ASGI callable" not in errors
+    assert "Exception" not in errors

@@ -1,0 +1,199 @@
+"""The pytest plugin as users meet it: installed suites run in pytester subprocesses (entry point loading,
+``filterwarnings = error``, ``--strict-markers``), plus our own suite using the fixture directly."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import httpx
+import pytest
+
+from mock_omni.admin_client import AdminClient, AdminError
+from mock_omni.pytest_plugin import MockOmniFixture
+
+from .conftest import SEED_KEY
+
+pytestmark = pytest.mark.slow
+
+STRICT_INI = """
+[pytest]
+filterwarnings = error
+addopts = --strict-markers -p no:cacheprovider
+"""
+
+HELPERS = """
+import asyncio, base64
+import httpx
+import pytest
+
+LIST = "/omni/1/scenarios"
+SEED = LIST + "/CD265875E3A6EA43478D5F37A635BE4A"
+
+def call(mock_omni, method, path, auth=None, **kwargs):
+    headers = {"Authorization": auth or mock_omni.authorization}
+    return httpx.request(method, mock_omni.url + path, headers=headers, trust_env=False, **kwargs)
+
+def basic(username, password):
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+"""
+
+TESTER_FIXTURE = {"accounts": [{"username": "Tester", "password": "pw", "scenarios": [
+    {"key": "0123456789ABCDEF0123456789ABCDEF", "name": "only", "flow": [{"channel": "SMS"}], "default": True}]}]}
+
+
+def test_fixture_marker_helpers_and_in_process_variant(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makefile(".json", accounts=json.dumps(TESTER_FIXTURE))
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        def test_url_and_default_credentials(mock_omni):
+            assert mock_omni.url.startswith("http://127.0.0.1:")
+            assert (mock_omni.username, mock_omni.password) == ("Aladdin", "open sesame")
+            assert call(mock_omni, "GET", SEED).json()["default"] is True
+
+        def test_a_change(mock_omni):
+            response = call(mock_omni, "POST", LIST, json={"name": "mine", "flow": [{"channel": "SMS"}]})
+            assert response.status_code == 201
+
+        def test_the_next_test_starts_fresh(mock_omni):
+            assert len(call(mock_omni, "GET", LIST).json()["scenarios"]) == 3
+            assert [(e["method"], e["path"]) for e in mock_omni.requests()] == [("GET", LIST)]
+
+        def test_fault_and_journal(mock_omni):
+            mock_omni.fault(503, method="GET", path=LIST + "/*")
+            assert call(mock_omni, "GET", SEED).status_code == 503
+            assert call(mock_omni, "GET", SEED).status_code == 200
+            assert call(mock_omni, "GET", LIST).status_code == 200
+            assert [e["status"] for e in mock_omni.requests(path=LIST + "/*")] == [503, 200]
+
+        @pytest.mark.mock_omni(fixtures="accounts.json", rate_limit="update=1/1m")
+        def test_marker(mock_omni):
+            assert [a["username"] for a in mock_omni.state()["accounts"]] == ["Tester"]
+            auth = basic("Tester", "pw")
+            key = LIST + "/0123456789ABCDEF0123456789ABCDEF"
+            assert call(mock_omni, "PUT", key, auth, json={"name": "a"}).status_code == 200
+            assert call(mock_omni, "PUT", key, auth, json={"name": "b"}).status_code == 429
+            mock_omni.advance_clock(60)
+            assert call(mock_omni, "PUT", key, auth, json={"name": "c"}).status_code == 200
+
+        def test_marker_does_not_outlive_its_test(mock_omni):
+            assert "Aladdin" in [a["username"] for a in mock_omni.state()["accounts"]]
+
+        def test_snapshot_restore_and_new_account(mock_omni):
+            mock_omni.snapshot("clean")
+            call(mock_omni, "PUT", SEED, json={"name": "changed"})
+            mock_omni.restore("clean")
+            assert call(mock_omni, "GET", SEED).json()["name"] == "Test SMS or VIBER"
+            other = mock_omni.new_account(seed_account="Aladdin")
+            assert call(mock_omni, "GET", SEED, other.basic).status_code == 200
+            mock_omni.rate_limit("off")
+            for _ in range(25):
+                assert call(mock_omni, "POST", LIST, json={"flow": [{"channel": "SMS"}]}).status_code == 201
+
+        def test_in_process(mock_omni_app):
+            assert mock_omni_app.client.get(SEED).json()["default"] is True
+            mock_omni_app.fault(500, times=1)
+            assert mock_omni_app.client.get(SEED).status_code == 500
+
+            async def over_asgi_transport():
+                transport = httpx.ASGITransport(app=mock_omni_app.app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+                    response = await client.get(SEED, headers={"Authorization": mock_omni_app.authorization})
+                    return response.status_code
+            assert asyncio.run(over_asgi_transport()) == 200
+            assert [e["status"] for e in mock_omni_app.requests()] == [200, 500, 200]
+
+        def test_in_process_starts_fresh(mock_omni_app):
+            assert mock_omni_app.requests() == []
+    '''))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=9)
+
+
+def test_failing_test_shows_the_journal_and_a_bad_marker_fixture_names_the_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    bad = json.loads(json.dumps(TESTER_FIXTURE))
+    bad["accounts"][0]["scenarios"][0]["flow"][0]["channel"] = "PIGEON"
+    pytester.makefile(".json", bad=json.dumps(bad))
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        def test_fails(mock_omni):
+            call(mock_omni, "PUT", SEED, json={"default": False})
+            assert False, "the client should have handled the 400"
+
+        @pytest.mark.mock_omni(fixtures="bad.json")
+        def test_bad_fixture(mock_omni):
+            pass
+    '''))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "*- mock-omni requests -*",
+        "1 request(s), newest last:",
+        f"PUT /omni/1/scenarios/{SEED_KEY} -> 400 (account Aladdin)",
+        '    {"default":false}',
+    ])
+    result.stdout.fnmatch_lines(["mock-omni: *bad.json: account 'Tester': scenarios[[]0[]].flow[[]0[]].channel: *"])
+    result.stdout.no_fnmatch_line("*During handling*")
+
+
+def test_xdist_workers_have_their_own_server_and_state(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        import json, os, pathlib
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_isolated(mock_omni, n):
+            call(mock_omni, "POST", LIST, json={"name": str(n), "flow": [{"channel": "SMS"}]})
+            assert len(call(mock_omni, "GET", LIST).json()["scenarios"]) == 4
+            record = {"worker": os.environ["PYTEST_XDIST_WORKER"], "url": mock_omni.url}
+            pathlib.Path(f"seen-{n}.json").write_text(json.dumps(record))
+    '''))
+    result = pytester.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=6)
+    seen = [json.loads((pytester.path / f"seen-{n}.json").read_text()) for n in range(6)]
+    url_of = {}
+    for record in seen:
+        assert url_of.setdefault(record["worker"], record["url"]) == record["url"]
+    assert len(url_of) == 2
+    assert len(set(url_of.values())) == 2
+
+
+def test_unused_plugin_costs_nothing_and_keeps_warnings_strict(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile('''
+        import sys
+
+        def test_nothing_of_mock_omni_loaded(pytestconfig):
+            assert pytestconfig.pluginmanager.has_plugin("mock_omni")
+            loaded = [name for name in sys.modules if name.startswith("mock_omni")]
+            assert sorted(loaded) == ["mock_omni", "mock_omni.pytest_plugin"]
+    ''')
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    markers = pytester.runpytest_subprocess("--markers")
+    markers.stdout.fnmatch_lines(["@pytest.mark.mock_omni(fixtures=None, rate_limit=None):*"])
+
+
+# --- our own suite uses the fixture too ---------------------------------------------------------
+
+def test_live_fixture_from_our_own_suite(mock_omni: MockOmniFixture) -> None:
+    response = httpx.get(f"{mock_omni.url}/omni/1/scenarios/{SEED_KEY}", trust_env=False,
+                         headers={"Authorization": mock_omni.authorization})
+    assert response.json()["key"] == SEED_KEY
+    assert [entry["status"] for entry in mock_omni.requests()] == [200]
+
+
+def test_admin_client_errors_name_the_field(mock_omni: MockOmniFixture) -> None:
+    before = mock_omni.state()
+    with pytest.raises(AdminError) as caught:
+        mock_omni.admin.load({"accounts": "none"})
+    assert caught.value.status == 400
+    assert caught.value.validation_errors == {"accounts": ["must be a list"]}
+    assert mock_omni.state() == before
+
+
+def test_plugin_server_needs_its_admin_token(mock_omni: MockOmniFixture) -> None:
+    with AdminClient(mock_omni.url) as stranger, pytest.raises(AdminError) as caught:
+        stranger.reset()
+    assert caught.value.status == 401
+    assert caught.value.message_id == "UNAUTHORIZED"
