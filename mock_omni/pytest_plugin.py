@@ -92,8 +92,12 @@ class MockOmniFixture:
         return self.admin.fault(status, **options)
 
     def load(self, fixture: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Any]) -> None:
-        """Replace the state with fixture files (paths relative to the test's folder) or documents."""
+        """Replace the state with fixture files (paths relative to the test's folder) or documents.
+
+        The default credentials become those of the first account loaded.
+        """
         self.admin.load(read_fixtures(fixture, self._base))
+        self.credentials = _default_credentials(self.admin)
 
     def state(self, account: str | None = None) -> dict[str, Any]:
         return self.admin.state(account)
@@ -190,11 +194,12 @@ def _apply_marker(fixture: MockOmniFixture, request: pytest.FixtureRequest) -> N
 
 
 def _default_credentials(admin: AdminClient) -> Credentials:
-    for account in admin.accounts():
-        from .admin_client import Credentials
+    from .admin_client import Credentials
 
-        return Credentials.from_dict(account)
-    raise RuntimeError("mock-omni: the fixtures define no account")
+    accounts = admin.accounts()
+    if not accounts:
+        raise RuntimeError("mock-omni: the fixtures define no account")
+    return Credentials.from_dict(accounts[0])
 
 
 # --- the live server --------------------------------------------------------------------------
@@ -292,10 +297,15 @@ class InProcessMockOmni(MockOmniFixture):
         super().__init__(str(client.base_url), admin, credentials, base)
         self.app = app
         self.client = client
+        client.headers["authorization"] = credentials.basic
+
+    def load(self, fixture: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Any]) -> None:
+        super().load(fixture)
+        self.client.headers["authorization"] = self.credentials.basic
 
 
 @pytest.fixture(scope="session")
-def _mock_omni_in_process(pytestconfig: pytest.Config) -> Iterator[tuple[Any, Any, Any]]:
+def _mock_omni_in_process(pytestconfig: pytest.Config) -> Iterator[tuple[Any, Any, Any, Any]]:
     from .admin_client import AdminClient
     from .app import create_app
     from .ratelimit import parse_profile
@@ -311,16 +321,15 @@ def _mock_omni_in_process(pytestconfig: pytest.Config) -> Iterator[tuple[Any, An
     app = create_app(settings)
     with TestClient(app) as client:
         admin = AdminClient(str(client.base_url), http=client)
-        yield app, client, admin
+        yield app, client, admin, _default_credentials(admin)
 
 
 @pytest.fixture
-def mock_omni_app(_mock_omni_in_process: tuple[Any, Any, Any], request: pytest.FixtureRequest) -> InProcessMockOmni:
+def mock_omni_app(_mock_omni_in_process: tuple[Any, Any, Any, Any],
+                  request: pytest.FixtureRequest) -> InProcessMockOmni:
     """mock-omni in-process, in its fixture state: ``app``, ``client`` and the admin helpers."""
-    app, client, admin = _mock_omni_in_process
+    app, client, admin, credentials = _mock_omni_in_process
     admin.reset()
-    credentials = _default_credentials(admin)
-    client.headers["authorization"] = credentials.basic
     fixture = InProcessMockOmni(app, client, admin, credentials, request.path.parent)
     _apply_marker(fixture, request)
     return fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import httpx
 import pytest
@@ -69,7 +70,9 @@ def test_fixture_marker_helpers_and_in_process_variant(pytester: pytest.Pytester
         @pytest.mark.mock_omni(fixtures="accounts.json", rate_limit="update=1/1m")
         def test_marker(mock_omni):
             assert [a["username"] for a in mock_omni.state()["accounts"]] == ["Tester"]
+            assert mock_omni.username == "Tester"
             auth = basic("Tester", "pw")
+            assert mock_omni.authorization == auth
             key = LIST + "/0123456789ABCDEF0123456789ABCDEF"
             assert call(mock_omni, "PUT", key, auth, json={"name": "a"}).status_code == 200
             assert call(mock_omni, "PUT", key, auth, json={"name": "b"}).status_code == 429
@@ -197,3 +200,13 @@ def test_plugin_server_needs_its_admin_token(mock_omni: MockOmniFixture) -> None
         stranger.reset()
     assert caught.value.status == 401
     assert caught.value.message_id == "UNAUTHORIZED"
+
+
+def test_readme_pytest_example_runs_as_written(pytester: pytest.Pytester) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme.split("### pytest", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    pytester.makeini(STRICT_INI)
+    (pytester.path / "fixtures").mkdir()
+    (pytester.path / "fixtures" / "team.json").write_text(json.dumps(TESTER_FIXTURE))
+    pytester.makepyfile(test_readme=example)
+    pytester.runpytest_subprocess().assert_outcomes(passed=2)
