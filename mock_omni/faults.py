@@ -7,9 +7,11 @@ account, and applies to the next ``times`` matching requests, or until cleared w
 unauthenticated request is answered 401 as in production.
 
 Dropping the connection: uvicorn gives an ASGI app no way to close a connection
-without a response (returning without one makes it send a 500). Its ``send`` is a
-bound method of the request cycle, whose ``transport`` we abort; once the transport
-has reported the loss, uvicorn sees the cycle disconnected and writes nothing. The
+without a response (returning without one makes it send a 500). So we abort the
+request cycle's ``transport`` ourselves: the cycle is ``send.__self__`` or, when a
+middleware wrapped ``send``, the owner of the running task's coroutine (uvicorn runs
+each request as ``cycle.run_asgi``). Once the transport has reported the loss, uvicorn
+sees the cycle disconnected and writes nothing (tested with uvloop and asyncio). The
 client sees the connection closed with no response, as when a load balancer drops
 it. In-process (TestClient, httpx.ASGITransport) there is no connection to close, so
 the request raises ``ConnectionDropped`` in the client instead.
@@ -23,6 +25,7 @@ import itertools
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 from .errors import BY_STATUS, InvalidArgument, OmniError
 
@@ -174,12 +177,31 @@ class Faults:
 
 async def drop_connection(send: Callable[..., Awaitable[None]]) -> None:
     """Close the client's connection without a response, if the server gives us one to close."""
-    cycle = getattr(send, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None or not hasattr(transport, "abort"):
+    transport = _server_transport(send)
+    if transport is None:
         raise ConnectionDropped("mock-omni fault: connection dropped")
     transport.abort()
     # abort() reports the loss on the next loop turns; after that uvicorn's cycle is
     # "disconnected" and it neither sends its own 500 nor logs an error.
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+class _Abortable(Protocol):
+    def abort(self) -> None: ...
+
+
+def _server_transport(send: Callable[..., Awaitable[None]]) -> _Abortable | None:
+    """uvicorn's transport for this request: from its ``send``, or, when middleware wrapped ``send``
+    (CORS, state file), from the request cycle whose ``run_asgi`` runs the current task."""
+    owners: list[object] = [getattr(send, "__self__", None)]
+    task = asyncio.current_task()
+    frame = getattr(task.get_coro(), "cr_frame", None) if task is not None else None
+    if frame is not None:
+        owners.append(frame.f_locals.get("self"))
+    for owner in owners:
+        transport = getattr(owner, "transport", None)
+        # Duck-typed: uvloop's transports are not asyncio.Transport subclasses.
+        if callable(getattr(transport, "abort", None)):
+            return cast(_Abortable, transport)
+    return None

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -90,9 +94,46 @@ def test_clear_one_account_keeps_the_others() -> None:
     assert [rule.account for rule in faults.rules()] == ["Aladdin"]
 
 
+# mock-omni behind a middleware that wraps ``send`` (as CORS or the state file do), on either event loop.
+WRAPPED_SERVER = """
+import socket, sys, uvicorn
+from mock_omni import create_app
+
+app = create_app()
+
+async def wrapped(scope, receive, send):
+    async def relay(message):
+        await send(message)
+    await app(scope, receive, relay)
+
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+sock.listen(64)
+print(f"serving on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+uvicorn.Server(uvicorn.Config(wrapped, loop=sys.argv[1], lifespan="off", log_level="warning")).run(sockets=[sock])
+"""
+
+
+@contextmanager
+def wrapped_server(loop: str) -> Iterator[server.Server]:
+    process = subprocess.Popen([sys.executable, "-c", WRAPPED_SERVER, loop], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    live = server.Server(process, "")
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert "serving on " in line, process.stderr.read() if process.stderr else line
+        live.url = line.strip().rsplit(" ", 1)[1]
+        yield live
+    finally:
+        server.stop(live)
+
+
 @pytest.mark.slow
-def test_drop_closes_a_real_connection_without_any_response() -> None:
-    with server.running() as live:
+@pytest.mark.parametrize("kind", ["cli", "wrapped-uvloop", "wrapped-asyncio"])
+def test_drop_closes_a_real_connection_without_any_response(kind: str) -> None:
+    running = server.running() if kind == "cli" else wrapped_server(kind.split("-")[1])
+    with running as live:
         with httpx.Client(base_url=live.url, trust_env=False, timeout=10) as client:
             assert client.post("/__admin/faults", json={"drop": True, "method": "GET", "times": 1}).status_code == 201
             with pytest.raises(httpx.RemoteProtocolError, match="without sending"):
