@@ -196,7 +196,7 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         """Create a fresh account (optionally seeded) and return its credentials."""
         return _json(admin.create_account(_object(await read_json(request, required=False))), 201)
 
-    @guarded.delete("/accounts/{username}")
+    @guarded.delete("/accounts/{username:path}")
     async def remove_account(username: str) -> Response:
         """Remove an account with its journal entries, faults and limits."""
         admin.remove_account(username)

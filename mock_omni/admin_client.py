@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 PREFIX = "/__admin"
 
@@ -159,20 +160,20 @@ class AdminClient:
         return Credentials.from_dict(self._call("POST", "/accounts", json=body))
 
     def remove_account(self, username: str) -> None:
-        self._call("DELETE", f"/accounts/{username}")
+        self._call("DELETE", f"/accounts/{quote(username, safe='')}")
 
     def accounts(self) -> list[dict[str, Any]]:
         accounts: list[dict[str, Any]] = self._call("GET", "/accounts")["accounts"]
         return accounts
 
     def snapshot(self, name: str, account: str | None = None) -> None:
-        self._call("POST", f"/snapshots/{name}", params=_params(account=account))
+        self._call("POST", f"/snapshots/{quote(name, safe='')}", params=_params(account=account))
 
     def restore(self, name: str) -> None:
-        self._call("POST", f"/snapshots/{name}/restore")
+        self._call("POST", f"/snapshots/{quote(name, safe='')}/restore")
 
     def delete_snapshot(self, name: str) -> None:
-        self._call("DELETE", f"/snapshots/{name}")
+        self._call("DELETE", f"/snapshots/{quote(name, safe='')}")
 
     def rate_limit(self, limits: str | Mapping[str, str | None], account: str | None = None) -> dict[str, Any]:
         """``"off"`` or ``{"update": "5/1m", "create": "off"}``, for everyone or one account."""

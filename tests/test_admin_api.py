@@ -10,6 +10,7 @@ from defusedxml.ElementTree import fromstring
 from starlette.testclient import TestClient
 
 from mock_omni import admin_api
+from mock_omni.admin_client import AdminClient
 from mock_omni.faults import ConnectionDropped
 
 from .conftest import ALADDIN_BASIC, GENIE_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY, make_app
@@ -417,3 +418,11 @@ def test_unknown_admin_path_and_method_use_the_envelope(client: TestClient) -> N
     response = client.get("/__admin/reset")
     assert response.status_code == 405
     assert error_of(response)["messageId"] == "METHOD_NOT_ALLOWED"
+
+
+def test_admin_client_quotes_names_in_paths(client: TestClient) -> None:
+    admin = AdminClient(str(client.base_url), http=client)
+    credentials = admin.new_account("team/a b", "pw")
+    assert client.get(LIST, headers={"Authorization": credentials.basic}).json() == {"scenarios": []}
+    admin.remove_account("team/a b")
+    assert "team/a b" not in [account["username"] for account in admin.accounts()]
