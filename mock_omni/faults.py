@@ -34,8 +34,11 @@ MAX_DELAY_MS = 60_000
 MAX_RULES = 1000
 
 
-class ConnectionDropped(ConnectionAbortedError):
-    """A fault dropped the connection (raised where there is no socket to close)."""
+class ConnectionDropped(ConnectionError):
+    """A fault dropped the connection (raised where there is no socket to close).
+
+    Not a ConnectionAbortedError: that one means the client left, which VendorApi handles apart.
+    """
 
 
 @dataclass
