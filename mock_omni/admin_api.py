@@ -16,7 +16,6 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from . import __version__
 from .errors import BadRequest, PayloadTooLarge, Unauthorized
 
 if TYPE_CHECKING:
@@ -120,7 +119,7 @@ def build_admin_router(app: MockOmni) -> APIRouter:
     @router.get("/health")
     async def health() -> Response:
         """200 once the server is ready (no token needed)."""
-        return _json({"status": "ok", "version": __version__})
+        return _json({"status": "ok"})
 
     @guarded.post("/reset")
     async def reset(account: str | None = _ACCOUNT) -> Response:
