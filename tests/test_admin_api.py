@@ -156,6 +156,13 @@ def test_fault_429_looks_like_the_limiter(client: TestClient) -> None:
     assert "retry-after" not in response.headers
 
 
+def test_fault_delay_lets_the_request_through(client: TestClient) -> None:
+    client.post("/__admin/faults", json={"delayMs": 1, "path": SEED, "times": 1})
+    assert client.put(SEED, json={"name": "late"}).json()["name"] == "late"
+    (rule,) = client.get("/__admin/faults").json()["faults"]
+    assert (rule["delayMs"], rule["hits"], rule["remaining"]) == (1, 1, 0)
+
+
 def test_fault_does_not_hide_a_401(client: TestClient) -> None:
     client.post("/__admin/faults", json={"status": 500})
     assert client.get(LIST, headers={"Authorization": "Basic bm86bm8="}).status_code == 401

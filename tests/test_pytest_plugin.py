@@ -126,9 +126,18 @@ def test_failing_test_shows_the_journal_and_a_bad_marker_fixture_names_the_file(
         @pytest.mark.mock_omni(fixtures="bad.json")
         def test_bad_fixture(mock_omni):
             pass
+
+        def test_fails_in_process(mock_omni_app):
+            mock_omni_app.client.get(LIST + "/0123456789ABCDEF0123456789ABCDEF")
+            assert False
     '''))
     result = pytester.runpytest_subprocess()
-    result.assert_outcomes(failed=1, errors=1)
+    result.assert_outcomes(failed=2, errors=1)
+    result.stdout.fnmatch_lines([
+        "*_ test_fails_in_process _*",
+        "*- mock-omni requests -*",
+        "GET /omni/1/scenarios/0123456789ABCDEF0123456789ABCDEF -> 404 (account Aladdin)",
+    ])
     result.stdout.fnmatch_lines([
         "*- mock-omni requests -*",
         "1 request(s), newest last:",
