@@ -82,4 +82,21 @@ def build_web_app(app: MockOmni) -> FastAPI:
         return web.openapi_schema
 
     web.openapi = openapi  # type: ignore[method-assign]
+    add_pages(app, web)
     return web
+
+
+def add_pages(app: MockOmni, web: FastAPI) -> None:
+    """Health, the dashboard, the offline docs and their static files."""
+    from .assets import mount_static
+    from .dashboard import dashboard_router
+    from .docs import docs_router
+
+    @web.get("/__admin/health", tags=["mock-omni admin"])
+    def health() -> dict[str, str]:
+        """200 once the server is ready (the docker-compose healthcheck)."""
+        return {"status": "ok"}
+
+    web.include_router(dashboard_router(app))
+    web.include_router(docs_router(web.title))
+    mount_static(web)
