@@ -6,6 +6,7 @@ const POLL_MS = 1000;
 const TOKEN_KEY = "mock-omni-admin-token";
 let state = null;
 let lastText = "";
+let lastAccounts = "";
 
 function adminHeaders() {
   const token = sessionStorage.getItem(TOKEN_KEY);
@@ -120,7 +121,7 @@ function fillEdit(username, scenario) {
 function renderTables() {
   const buckets = document.querySelector("#rate-limits tbody");
   buckets.replaceChildren(...state.rateLimits.map((b) => el("tr", {},
-    el("td", {}, b.account), el("td", {}, b.operation), el("td", {}, `${b.tokens} / ${b.capacity}`),
+    el("td", {}, b.account), el("td", {}, b.operation), el("td", {}, `${Number(b.tokens).toFixed(1)} / ${b.capacity}`),
     el("td", {}, b.per))));
   const requests = document.querySelector("#requests tbody");
   requests.replaceChildren(...state.requests.slice().reverse().map((r) => el("tr", {},
@@ -149,8 +150,13 @@ async function refresh() {
   if (text === lastText) return;
   lastText = text;
   state = JSON.parse(text);
-  renderAccounts();
-  renderSelects();
+  // Rows are rebuilt only when the accounts changed, so buttons do not vanish under the pointer.
+  const accountsText = JSON.stringify(state.accounts);
+  if (accountsText !== lastAccounts) {
+    lastAccounts = accountsText;
+    renderAccounts();
+    renderSelects();
+  }
   renderTables();
   document.body.dataset.revision = String(state.revision);
 }
