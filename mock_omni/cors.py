@@ -26,6 +26,10 @@ LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})
 
 ALLOW_METHODS = b"GET, POST, PUT"
 ALLOW_HEADERS = b"Authorization, Content-Type, Accept"
+#: mock-omni's own API (``/__admin``) also deletes, and takes the admin token.
+ADMIN_PREFIX = "/__admin/"
+ADMIN_METHODS = b"GET, POST, PUT, DELETE"
+ADMIN_HEADERS = b"Authorization, Content-Type, Accept, X-Admin-Token"
 MAX_AGE = b"600"
 
 
@@ -67,7 +71,7 @@ class CorsMiddleware:
             return
         allowed = self.policy.allows(origin.decode("latin-1"))
         if allowed and preflight_method is not None and scope["method"] == "OPTIONS":
-            await _preflight(send, origin)
+            await _preflight(send, origin, scope["path"].startswith(ADMIN_PREFIX))
             return
         if not allowed:
             await self.app(scope, receive, send)
@@ -85,11 +89,11 @@ class CorsMiddleware:
         await self.app(scope, receive, send_with_cors)
 
 
-async def _preflight(send: Send, origin: bytes) -> None:
+async def _preflight(send: Send, origin: bytes, admin: bool) -> None:
     headers = [
         (b"access-control-allow-origin", origin),
-        (b"access-control-allow-methods", ALLOW_METHODS),
-        (b"access-control-allow-headers", ALLOW_HEADERS),
+        (b"access-control-allow-methods", ADMIN_METHODS if admin else ALLOW_METHODS),
+        (b"access-control-allow-headers", ADMIN_HEADERS if admin else ALLOW_HEADERS),
         (b"access-control-max-age", MAX_AGE),
         (b"vary", b"Origin"),
         (b"content-length", b"0"),

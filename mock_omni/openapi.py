@@ -67,10 +67,12 @@ SEED_UPDATE_XML = (
     "</flow><default>true</default></scenario>"
 )
 SEED_RESPONSE = {"key": SEED_KEY, **SEED_UPDATE}
+SEED_RESPONSE_XML = f"<scenario><key>{SEED_KEY}</key>" + SEED_UPDATE_XML.removeprefix("<scenario>")
 
 _ERRORS = {
+    # The example of scenario-update.txt; "Exactly one scenario must be default." is another such text.
     "400": ("Bad request: BAD_REQUEST (does not parse) or INVALID_ARGUMENT (invalid values)",
-            "INVALID_ARGUMENT", "Exactly one scenario must be default."),
+            "INVALID_ARGUMENT", "Invalid argument"),
     "401": ("Unauthorized", "UNAUTHORIZED", "Invalid login details"),
     "404": ("Not found", "NOT_FOUND", "Scenario not found."),
     "405": ("Method not allowed (mock-omni's messageId)", "METHOD_NOT_ALLOWED", "Method not allowed"),
@@ -125,6 +127,7 @@ _SECURITY: list[dict[str, list[str]]] = [{"Basic": []}, {"APIKeyHeader": []}, {"
 
 
 def vendor_paths() -> dict[str, Any]:
+    scenario = _content("Scenario", SEED_RESPONSE, SEED_RESPONSE_XML)
     body = {"required": True, "content": _content("CreateOrUpdateScenarioRequest", SEED_UPDATE, SEED_UPDATE_XML)}
     return {
         "/omni/1/scenarios": {
@@ -158,7 +161,7 @@ def vendor_paths() -> dict[str, Any]:
                                "scenario becomes its default. Limited to 20 requests per 10 minutes.",
                 "security": _SECURITY, "requestBody": body, **_throttling("create"),
                 "responses": {
-                    "201": {"description": "created", "content": _content("Scenario", SEED_RESPONSE)},
+                    "201": {"description": "created", "content": scenario},
                     **_errors("400", "415", "429", *_COMMON_ERRORS),
                 },
             },
@@ -169,7 +172,7 @@ def vendor_paths() -> dict[str, Any]:
                 "summary": "Get specific OMNI failover scenario",
                 "security": _SECURITY, "parameters": [_KEY_PARAM],
                 "responses": {
-                    "200": {"description": "successful response", "content": _content("Scenario", SEED_RESPONSE)},
+                    "200": {"description": "successful response", "content": scenario},
                     **_errors("404", *_COMMON_ERRORS),
                 },
             },
@@ -182,7 +185,7 @@ def vendor_paths() -> dict[str, Any]:
                                "10 minutes.",
                 "security": _SECURITY, "parameters": [_KEY_PARAM], "requestBody": body, **_throttling("update"),
                 "responses": {
-                    "200": {"description": "successful response", "content": _content("Scenario", SEED_RESPONSE)},
+                    "200": {"description": "successful response", "content": scenario},
                     **_errors("400", "404", "415", "429", *_COMMON_ERRORS),
                 },
             },

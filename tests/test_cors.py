@@ -59,6 +59,16 @@ def test_preflight_names_the_vendor_methods_and_headers() -> None:
     assert allowed == {"authorization", "content-type", "accept"}
 
 
+def test_the_admin_api_preflight_also_allows_delete_and_the_admin_token() -> None:
+    with client_for() as client:
+        response = client.options("/__admin/requests", headers={
+            "Origin": "http://localhost:3000", "Access-Control-Request-Method": "DELETE",
+            "Access-Control-Request-Headers": "x-admin-token"})
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-methods"] == "GET, POST, PUT, DELETE"
+    assert "X-Admin-Token" in response.headers["access-control-allow-headers"]
+
+
 @pytest.mark.parametrize("path", [SEED_PATH, "/omni/1/scenarios", "/omni/1/nowhere", "/openapi.json", "/"])
 def test_requests_without_origin_get_exactly_the_same_headers_as_with_cors_off(path: str) -> None:
     with client_for() as on, client_for(cors_origins=["off"]) as off:

@@ -123,3 +123,22 @@ def test_unknown_static_files_are_a_vendor_style_404(client: TestClient) -> None
     response = client.get("/static/nope.js")
     assert response.status_code == 404
     assert response.json()["requestError"]["serviceException"]["messageId"] == "NOT_FOUND"
+
+
+def test_the_docs_show_the_update_page_examples(client: TestClient) -> None:
+    from defusedxml.ElementTree import fromstring
+
+    put = client.get("/openapi.json").json()["paths"]["/omni/1/scenarios/{scenarioKey}"]["put"]
+    body = put["requestBody"]["content"]
+    assert body["application/json"]["example"] == {
+        "name": "Test update: SMS or VIBER",
+        "flow": [{"from": "InfoSMS", "channel": "SMS"},
+                 {"from": "0492DF1379D122771652385E4C6743E3", "channel": "VIBER"}],
+        "default": True}
+    ok = put["responses"]["200"]["content"]
+    assert ok["application/json"]["example"] == {"key": SEED_KEY, **body["application/json"]["example"]}
+    xml = fromstring(ok["application/xml"]["example"])
+    assert (xml.tag, xml.findtext("key"), xml.findtext("default")) == ("scenario", SEED_KEY, "true")
+    assert [step.findtext("channel") for step in xml.iter("step")] == ["SMS", "VIBER"]
+    assert put["responses"]["400"]["content"]["application/json"]["example"] == {
+        "requestError": {"serviceException": {"messageId": "INVALID_ARGUMENT", "text": "Invalid argument"}}}

@@ -175,3 +175,31 @@ def test_the_example_test_runner_passes_against_the_image_command(
                             text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "default ['CD265875E3A6EA43478D5F37A635BE4A']" in result.stdout
+
+
+def test_what_the_dockerfile_copies_builds_a_package_with_every_asset(tmp_path: Path) -> None:
+    """The image installs from the COPYed files only: the package built from them holds the static files."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name, args in dockerfile_instructions():
+        if name == "COPY":
+            *sources, target = args.split()
+            assert target.startswith("/src")
+            for item in sources:
+                origin = ROOT / item
+                destination = source / Path(target).relative_to("/src") / (origin.name if target.endswith("/") else "")
+                if origin.is_dir():
+                    shutil.copytree(origin, destination, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy(origin, destination)
+    # setuptools' build_py, the step of `pip install` that collects modules and package data (offline).
+    built = tmp_path / "build"
+    result = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "--quiet", "build_py",
+                             "--build-lib", str(built)], cwd=source, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    names = {path.relative_to(built).as_posix() for path in built.rglob("*")}
+    assert "mock_omni/cli.py" in names
+    for needed in ("mock_omni/static/dashboard.html", "mock_omni/static/dashboard.js", "mock_omni/static/dashboard.css",
+                   "mock_omni/static/swagger-ui/swagger-ui-bundle.js", "mock_omni/static/swagger-ui/swagger-ui.css",
+                   "mock_omni/static/swagger-ui/LICENSE", "mock_omni/data/default-fixtures.json"):
+        assert needed in names, needed
