@@ -12,6 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from . import server
 from .conftest import ALADDIN_BASIC, OTHER_KEY, SEED_KEY
@@ -28,10 +32,6 @@ WAIT_SECONDS = 20
 #: Nothing listens on the discard port: every proxied (non-loopback) request fails.
 DEAD_PROXY = "127.0.0.1:9"
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a dev dependency: run make install")
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
