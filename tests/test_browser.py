@@ -177,3 +177,23 @@ def test_docs_render_the_vendor_api_with_no_internet(page: webdriver.Chrome, liv
     wait_for(page, lambda d: "Test update: SMS or VIBER" in put.text, "the seed example is not shown")
     assert "requestError" in put.text and "serviceException" in put.text
     assert_only_local(page, live.url)
+
+
+def test_reset_and_clear_journal_call_the_admin_api(page: webdriver.Chrome, live: server.Server) -> None:
+    page.get(live.url + "/")
+    wait_for(page, lambda d: scenario_row(d, SEED_KEY), "the page did not load")
+    # Record the page's own calls (the admin API itself is tested in its own module).
+    page.execute_script("""
+        window.adminCalls = [];
+        const original = window.fetch;
+        window.fetch = (url, options) => {
+            if (String(url).startsWith('/__admin/')) window.adminCalls.push([(options || {}).method, url]);
+            return original(url, options);
+        };""")
+    page.find_element(By.ID, "reset").click()
+    wait_for(page, lambda d: "POST /__admin/reset →" in d.find_element(By.ID, "message").text, "no reset call")
+    page.find_element(By.ID, "clear-journal").click()
+    wait_for(page, lambda d: "DELETE /__admin/requests →" in d.find_element(By.ID, "message").text,
+             "no clear-journal call")
+    assert page.execute_script("return window.adminCalls") == [["POST", "/__admin/reset"],
+                                                                ["DELETE", "/__admin/requests"]]

@@ -142,3 +142,11 @@ def test_the_docs_show_the_update_page_examples(client: TestClient) -> None:
     assert [step.findtext("channel") for step in xml.iter("step")] == ["SMS", "VIBER"]
     assert put["responses"]["400"]["content"]["application/json"]["example"] == {
         "requestError": {"serviceException": {"messageId": "INVALID_ARGUMENT", "text": "Invalid argument"}}}
+
+
+def test_the_docs_name_each_schema_once(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    titles = [schema.get("title") for schema in schemas.values()]
+    assert len(titles) == len(set(titles)), titles
+    listed = schemas["ScenariosResponse"]["properties"]["scenarios"]["items"]
+    assert listed == {"$ref": "#/components/schemas/Scenario"}
