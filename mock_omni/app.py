@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from .admin import Admin
 from .clock import Clock
+from .cors import CorsMiddleware, OriginPolicy
 from .faults import Faults
 from .fixtures import load_files
 from .journal import Journal
 from .ratelimit import RateLimiter
 from .settings import Settings
+from .state_file import PersistMiddleware, StateFile
 from .store import Account, KeyFactory, Store, random_key
 from .vendor_api import Receive, Scope, Send, VendorApi
 
@@ -36,6 +38,12 @@ class MockOmni:
         #: The fixture state that ``reset()`` returns to.
         self.initial_accounts: list[Account] = load_files(self.settings.fixtures, key_factory)
         self.store = Store([a.copy() for a in self.initial_accounts], key_factory)
+        self.state_file = StateFile(self.settings.state_file) if self.settings.state_file else None
+        if self.state_file is not None:
+            saved = self.state_file.load(key_factory)
+            if saved is not None:
+                self.store.replace(saved)
+            self.state_file.saved_revision = self.store.revision
         self.limiter = RateLimiter(self.settings.rate_limits, self.clock)
         self.journal = Journal(self.settings.journal_limit)
         self.faults = Faults()
@@ -43,6 +51,13 @@ class MockOmni:
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self)
         self._web: FastAPI | None = None
+        #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
+        self.asgi: Any = self.route
+        if self.state_file is not None:
+            self.asgi = PersistMiddleware(self.asgi, self.store, self.state_file)
+        cors = OriginPolicy(self.settings.cors_origins)
+        if cors.enabled:
+            self.asgi = CorsMiddleware(self.asgi, cors)
 
     @property
     def web(self) -> FastAPI:
@@ -61,6 +76,9 @@ class MockOmni:
         self.faults.clear()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
+
+    async def route(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" and VendorApi.handles(scope["path"]):
             await self.vendor(scope, receive, send)

@@ -39,6 +39,12 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--journal-limit", type=int, metavar="N",
                        help="requests kept in the journal (env MOCK_OMNI_JOURNAL_LIMIT; default 1000)")
     serve.add_argument("--admin-token", help="require this token on /__admin (env MOCK_OMNI_ADMIN_TOKEN)")
+    serve.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                       help="origin browsers may call from: 'local' (default: http(s)://localhost and 127.0.0.1, "
+                            "any port), '*', an exact origin, or 'off'; repeatable (env MOCK_OMNI_CORS_ORIGINS)")
+    serve.add_argument("--state-file", metavar="PATH",
+                       help="load the state from PATH at start and save it after every change "
+                            "(env MOCK_OMNI_STATE_FILE)")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
 
 
@@ -50,6 +56,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         rate_limits=parse_profile(args.rate_limit) if args.rate_limit else None,
         journal_limit=args.journal_limit,
         admin_token=args.admin_token,
+        cors_origins=args.cors_origin,
+        state_file=args.state_file,
         quiet=args.quiet,
     )
 

@@ -86,4 +86,16 @@ def build_web_app(app: MockOmni) -> FastAPI:
     from .admin_api import build_admin_router
 
     web.include_router(build_admin_router(app))
+    add_pages(app, web)
     return web
+
+
+def add_pages(app: MockOmni, web: FastAPI) -> None:
+    """The dashboard, the offline docs and their static files (health is the admin API's)."""
+    from .assets import mount_static
+    from .dashboard import dashboard_router
+    from .docs import docs_router
+
+    web.include_router(dashboard_router(app))
+    web.include_router(docs_router(web.title))
+    mount_static(web)

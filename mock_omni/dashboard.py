@@ -1,0 +1,77 @@
+"""``GET /``: a live page of the state for people, or the same summary as JSON for programs.
+
+The page (``static/dashboard.*``, plain HTML/CSS/JS) polls the JSON summary and changes
+scenarios through the vendor API itself, with the account's own credentials, so what
+it shows is what a client gets. The summary therefore carries each account's Basic
+credentials; when an admin token is set it needs the token like the admin API does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from .assets import STATIC_DIR
+from .errors import Unauthorized
+
+if TYPE_CHECKING:
+    from .app import MockOmni
+
+#: Journal entries shown: the newest ones.
+RECENT_REQUESTS = 25
+ADMIN_TOKEN_HEADER = "x-admin-token"
+
+
+def basic_credentials(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def summary(app: MockOmni, recent: int = RECENT_REQUESTS) -> dict[str, object]:
+    """Accounts with their scenarios (default marked), rate-limit buckets and the newest requests."""
+    revision = app.store.revision
+    accounts = []
+    for account in app.store.snapshot():
+        accounts.append({
+            "username": account.username,
+            "authorization": basic_credentials(account.username, account.password),
+            "defaultKey": account.default_key,
+            "scenarios": [account.view(account.scenarios[key]) for key in account.order],
+        })
+    entries = app.journal.entries()
+    return {
+        "revision": revision,
+        "accounts": accounts,
+        "rateLimits": app.limiter.buckets(),
+        "requests": [entry.to_dict() for entry in entries[-recent:]] if recent else [],
+        "requestsRecorded": app.journal.recorded,
+    }
+
+
+def wants_json(request: Request) -> bool:
+    """JSON when the client prefers it to HTML (browsers ask for text/html first)."""
+    accept = request.headers.get("accept", "")
+    if "application/json" not in accept:
+        return False
+    return "text/html" not in accept or accept.index("application/json") < accept.index("text/html")
+
+
+def dashboard_router(app: MockOmni) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    def dashboard(request: Request) -> Response:
+        """The state dashboard (HTML), or its JSON summary for Accept: application/json."""
+        if not wants_json(request):
+            return FileResponse(STATIC_DIR / "dashboard.html", media_type="text/html")
+        token = app.settings.admin_token
+        if token is not None:
+            given = request.headers.get(ADMIN_TOKEN_HEADER, "")
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                raise Unauthorized("Admin token required: send it in X-Admin-Token.")
+        return JSONResponse(summary(app), headers={"cache-control": "no-store"})
+
+    return router

@@ -1,0 +1,199 @@
+"""The dashboard and /docs in a real browser: headless Chromium (Debian's), driven by Selenium.
+
+The browser runs with a proxy that leads nowhere, so anything but loopback (which
+Chromium never proxies) fails to load: the pages must work with no internet.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from . import server
+from .conftest import ALADDIN_BASIC, OTHER_KEY, SEED_KEY
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                       reason="chromium and chromedriver are not installed (scripts/system-deps.sh installs the "
+                              "Debian packages chromium and chromium-driver as root)"),
+]
+WAIT_SECONDS = 20
+#: Nothing listens on the discard port: every proxied (non-loopback) request fails.
+DEAD_PROXY = "127.0.0.1:9"
+
+
+
+@pytest.fixture
+def live() -> Iterator[server.Server]:
+    with server.running() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--proxy-server={DEAD_PROXY}",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER),
+                                      log_output=str(Path(tmp_path_factory.mktemp("chromedriver")) / "log"))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def page(browser: webdriver.Chrome) -> webdriver.Chrome:
+    """The browser on a blank page with its console log drained: nothing left over from a previous test."""
+    browser.get("about:blank")
+    browser.get_log("browser")
+    return browser
+
+
+def wait_for(driver: webdriver.Chrome, condition: object, message: str) -> object:
+    # The page rebuilds its rows when the state changes: an element read mid-rebuild is simply read again.
+    wait = WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1,
+                         ignored_exceptions=[StaleElementReferenceException])
+    return wait.until(condition, message)  # type: ignore[arg-type]
+
+
+def loaded_urls(driver: webdriver.Chrome) -> list[str]:
+    entries = driver.execute_script(
+        "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
+        ".map(e => e.name)")
+    return list(entries)
+
+
+def assert_only_local(driver: webdriver.Chrome, base: str) -> None:
+    urls = loaded_urls(driver)
+    assert urls and all(url.startswith(base) for url in urls), urls
+    failed = [entry["message"] for entry in driver.get_log("browser") if "net::ERR" in entry["message"]]
+    assert not failed, failed
+
+
+def scenario_row(driver: webdriver.Chrome, key: str) -> object:
+    rows = driver.find_elements(By.CSS_SELECTOR, f'tr[data-key="{key}"]')
+    return rows[0] if rows else False
+
+
+def row_state(driver: webdriver.Chrome, key: str) -> tuple[str, str] | bool:
+    """(data-default, text) of a scenario's row, read in one go; False while it is not there."""
+    row = scenario_row(driver, key)
+    return (row.get_attribute("data-default"), row.text) if row else False  # type: ignore[attr-defined]
+
+
+def state_of(driver: webdriver.Chrome, key: str) -> tuple[str, str]:
+    return wait_for(driver, lambda d: row_state(d, key), f"no row for {key}")  # type: ignore[return-value]
+
+
+def test_the_dashboard_shows_the_seed_and_follows_api_changes(page: webdriver.Chrome, live: server.Server) -> None:
+    page.get(live.url + "/")
+    default, text = state_of(page, SEED_KEY)
+    assert default == "true" and "Test SMS or VIBER" in text
+    assert state_of(page, OTHER_KEY)[0] == "false"
+
+    # A change through the vendor API, as any client would make it, shows up on the page by itself.
+    response = httpx.put(f"{live.url}/omni/1/scenarios/{OTHER_KEY}", headers={"Authorization": ALADDIN_BASIC},
+                         json={"name": "Promoted through the API", "default": True}, timeout=10)
+    assert response.status_code == 200
+    wait_for(page, lambda d: state_of(d, OTHER_KEY)[0] == "true", "the page did not follow the change")
+    assert "Promoted through the API" in state_of(page, OTHER_KEY)[1]
+    assert state_of(page, SEED_KEY)[0] == "false"
+    wait_for(page, lambda d: "/omni/1/scenarios/" + OTHER_KEY in d.find_element(By.ID, "requests").text,
+             "the journal did not show the request")
+    assert_only_local(page, live.url)
+
+
+def test_the_dashboard_forms_go_through_the_vendor_api(page: webdriver.Chrome, live: server.Server) -> None:
+    page.get(live.url + "/")
+    wait_for(page, lambda d: scenario_row(d, SEED_KEY), "the page did not load")
+    form = page.find_element(By.ID, "create-form")
+    name = form.find_element(By.NAME, "name")
+    name.clear()
+    name.send_keys("Made in the page")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(page, lambda d: "Made in the page" in d.find_element(By.ID, "accounts").text,
+             "the created scenario never showed")
+    assert "→ 201" in page.find_element(By.ID, "message").text
+    listed = httpx.get(f"{live.url}/omni/1/scenarios", headers={"Authorization": ALADDIN_BASIC}, timeout=10)
+    created = [s for s in listed.json()["scenarios"] if s["name"] == "Made in the page"]
+    assert len(created) == 1 and created[0]["flow"] == [{"from": "InfoSMS", "channel": "SMS"}]
+
+    # "Make default" on the new row: a PUT with the account's credentials.
+    key = created[0]["key"]
+    wait_for(page, lambda d: scenario_row(d, key).find_element(By.CSS_SELECTOR, "button.make-default").click()
+             or True, "could not click Make default")
+    wait_for(page, lambda d: state_of(d, key)[0] == "true", "the row was not marked default")
+    default = httpx.get(f"{live.url}/omni/1/scenarios?isDefault=true", headers={"Authorization": ALADDIN_BASIC},
+                        timeout=10).json()["scenarios"]
+    assert [s["key"] for s in default] == [key]
+
+    # The edit form renames it (a partial PUT: the flow stays).
+    wait_for(page, lambda d: scenario_row(d, key).find_element(By.CSS_SELECTOR, "button.edit").click() or True,
+             "could not open the edit form")
+    edit = page.find_element(By.ID, "edit-form")
+    edit_name = edit.find_element(By.NAME, "name")
+    edit_name.clear()
+    edit_name.send_keys("Renamed in the page")
+    edit.find_element(By.NAME, "flow").clear()
+    edit.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(page, lambda d: "Renamed in the page" in state_of(d, key)[1], "the rename never showed")
+    got = httpx.get(f"{live.url}/omni/1/scenarios/{key}", headers={"Authorization": ALADDIN_BASIC}, timeout=10).json()
+    assert got == {"key": key, "name": "Renamed in the page", "flow": [{"from": "InfoSMS", "channel": "SMS"}],
+                   "default": True}
+
+
+def test_docs_render_the_vendor_api_with_no_internet(page: webdriver.Chrome, live: server.Server) -> None:
+    page.get(live.url + "/docs")
+    wait_for(page, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) >= 4,
+             "Swagger UI did not render the operations")
+    paths = {(block.find_element(By.CSS_SELECTOR, ".opblock-summary-method").text,
+              block.find_element(By.CSS_SELECTOR, ".opblock-summary-path").text.replace("\u200b", ""))
+             for block in page.find_elements(By.CSS_SELECTOR, ".opblock")}
+    assert {("GET", "/omni/1/scenarios"), ("POST", "/omni/1/scenarios"), ("GET", "/omni/1/scenarios/{scenarioKey}"),
+            ("PUT", "/omni/1/scenarios/{scenarioKey}")} <= paths
+    assert page.find_elements(By.CSS_SELECTOR, "button.authorize"), "no Authorize button: no security schemes"
+    assert "mock-omni" in page.find_element(By.CSS_SELECTOR, ".info .title").text
+    # Open the PUT operation: the seed example and the error envelope are shown.
+    put = next(block for block in page.find_elements(By.CSS_SELECTOR, ".opblock-put"))
+    put.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    wait_for(page, lambda d: "Test update: SMS or VIBER" in put.text, "the seed example is not shown")
+    assert "requestError" in put.text and "serviceException" in put.text
+    assert_only_local(page, live.url)
+
+
+def test_reset_and_clear_journal_call_the_admin_api(page: webdriver.Chrome, live: server.Server) -> None:
+    page.get(live.url + "/")
+    wait_for(page, lambda d: scenario_row(d, SEED_KEY), "the page did not load")
+    # Record the page's own calls (the admin API itself is tested in its own module).
+    page.execute_script("""
+        window.adminCalls = [];
+        const original = window.fetch;
+        window.fetch = (url, options) => {
+            if (String(url).startsWith('/__admin/')) window.adminCalls.push([(options || {}).method, url]);
+            return original(url, options);
+        };""")
+    page.find_element(By.ID, "reset").click()
+    wait_for(page, lambda d: "POST /__admin/reset →" in d.find_element(By.ID, "message").text, "no reset call")
+    page.find_element(By.ID, "clear-journal").click()
+    wait_for(page, lambda d: "DELETE /__admin/requests →" in d.find_element(By.ID, "message").text,
+             "no clear-journal call")
+    assert page.execute_script("return window.adminCalls") == [["POST", "/__admin/reset"],
+                                                                ["DELETE", "/__admin/requests"]]

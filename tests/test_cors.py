@@ -1,0 +1,133 @@
+"""CORS: local browser origins by default, configurable, preflights answered, non-browser requests untouched."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from mock_omni.cli import main
+from mock_omni.cors import CorsMiddleware, OriginPolicy
+from mock_omni.settings import Settings
+from mock_omni.vendor_api import Receive, Scope, Send
+
+from .conftest import ALADDIN_BASIC, SEED_KEY, make_app
+
+SEED_PATH = f"/omni/1/scenarios/{SEED_KEY}"
+PREFLIGHT = {"Access-Control-Request-Method": "PUT",
+             "Access-Control-Request-Headers": "authorization, content-type, accept"}
+CORS_HEADERS = {"access-control-allow-origin", "access-control-allow-methods", "access-control-allow-headers",
+                "access-control-max-age", "vary"}
+
+
+def client_for(**settings: object) -> TestClient:
+    return TestClient(make_app(**settings), headers={"Authorization": ALADDIN_BASIC})
+
+
+@pytest.mark.parametrize("origin", [
+    "http://localhost:3000", "http://127.0.0.1:5173", "https://localhost", "http://[::1]:8000", "http://localhost",
+])
+def test_local_origins_are_allowed_by_default(origin: str) -> None:
+    with client_for() as client:
+        response = client.get(SEED_PATH, headers={"Origin": origin})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == origin
+    assert response.headers["vary"] == "Origin"
+
+
+@pytest.mark.parametrize("origin", [
+    "http://example.com", "http://localhost.evil.test", "http://127.0.0.1.evil.test:80", "null", "file://",
+])
+def test_other_origins_get_no_cors_headers(origin: str) -> None:
+    with client_for() as client:
+        response = client.get(SEED_PATH, headers={"Origin": origin})
+        preflight = client.options(SEED_PATH, headers={"Origin": origin, **PREFLIGHT})
+    assert response.status_code == 200
+    assert not CORS_HEADERS & set(response.headers)
+    # The preflight goes on to the vendor API, which knows no OPTIONS: the browser then refuses the call.
+    assert preflight.status_code == 405
+    assert not CORS_HEADERS & set(preflight.headers)
+
+
+def test_preflight_names_the_vendor_methods_and_headers() -> None:
+    with client_for() as client:
+        response = client.options(SEED_PATH, headers={"Origin": "http://localhost:3000", **PREFLIGHT})
+    assert response.status_code == 204
+    assert response.content == b""
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert response.headers["access-control-allow-methods"] == "GET, POST, PUT"
+    allowed = {h.strip().lower() for h in response.headers["access-control-allow-headers"].split(",")}
+    assert allowed == {"authorization", "content-type", "accept"}
+
+
+def test_the_admin_api_preflight_also_allows_delete_and_the_admin_token() -> None:
+    with client_for() as client:
+        response = client.options("/__admin/requests", headers={
+            "Origin": "http://localhost:3000", "Access-Control-Request-Method": "DELETE",
+            "Access-Control-Request-Headers": "x-admin-token"})
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-methods"] == "GET, POST, PUT, DELETE"
+    assert "X-Admin-Token" in response.headers["access-control-allow-headers"]
+
+
+@pytest.mark.parametrize("path", [SEED_PATH, "/omni/1/scenarios", "/omni/1/nowhere", "/openapi.json", "/"])
+def test_requests_without_origin_get_exactly_the_same_headers_as_with_cors_off(path: str) -> None:
+    with client_for() as on, client_for(cors_origins=["off"]) as off:
+        with_cors = on.get(path, headers={"Accept": "application/json"})
+        without = off.get(path, headers={"Accept": "application/json"})
+    assert with_cors.status_code == without.status_code
+    assert dict(with_cors.headers) == dict(without.headers)
+
+
+def test_errors_carry_cors_headers_so_the_browser_can_read_the_envelope() -> None:
+    with client_for() as client:
+        response = client.get(SEED_PATH, headers={"Origin": "http://localhost:3000", "Authorization": "Basic eA=="})
+    assert response.status_code == 401
+    assert response.json()["requestError"]["serviceException"]["messageId"] == "UNAUTHORIZED"
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+def test_an_existing_vary_header_is_merged_not_replaced() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"vary", b"Accept")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    client = TestClient(CorsMiddleware(app, OriginPolicy(None)))  # no lifespan: a bare app
+    response = client.get("/", headers={"Origin": "http://localhost:3000"})
+    plain = client.get("/")
+    assert response.headers["vary"] == "Accept, Origin"
+    assert plain.headers["vary"] == "Accept"
+
+
+def test_configured_origins_replace_the_default() -> None:
+    with client_for(cors_origins=["https://app.example.test"]) as client:
+        listed = client.get(SEED_PATH, headers={"Origin": "https://app.example.test"})
+        local = client.get(SEED_PATH, headers={"Origin": "http://localhost:3000"})
+    assert listed.headers["access-control-allow-origin"] == "https://app.example.test"
+    assert "access-control-allow-origin" not in local.headers
+
+
+def test_local_can_be_kept_next_to_others_and_star_allows_any() -> None:
+    assert OriginPolicy(["local", "https://app.example.test"]).allows("http://localhost:9")
+    assert OriginPolicy(["*"]).allows("https://anything.example.test")
+    assert not OriginPolicy(["off"]).enabled and not OriginPolicy([]).enabled
+
+
+def test_off_turns_cors_off_even_for_local_origins() -> None:
+    with client_for(cors_origins=["off"]) as client:
+        response = client.get(SEED_PATH, headers={"Origin": "http://localhost:3000"})
+        preflight = client.options(SEED_PATH, headers={"Origin": "http://localhost:3000", **PREFLIGHT})
+    assert "access-control-allow-origin" not in response.headers
+    assert preflight.status_code == 405
+
+
+def test_env_var_and_flag() -> None:
+    env = {"MOCK_OMNI_CORS_ORIGINS": "http://localhost:3000, https://app.example.test"}
+    assert Settings.from_env(env).cors_origins == ["http://localhost:3000", "https://app.example.test"]
+    assert Settings.from_env(env, cors_origins=["off"]).cors_origins == ["off"]
+    assert Settings.from_env({}).cors_origins is None
+
+
+def test_a_bad_origin_is_a_one_line_start_up_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--cors-origin", "app.example.test/path", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--cors-origin" in err and "app.example.test/path" in err

@@ -1,0 +1,205 @@
+"""docker-compose.yml and the Dockerfile: valid, in agreement, and their command line really serves.
+
+No Docker engine runs here, so the image's command runs as a plain process with the
+compose service's environment and its fixtures mount mapped to the host directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKER_COMPOSE = shutil.which("docker-compose")
+needs_compose = pytest.mark.skipif(
+    DOCKER_COMPOSE is None, reason="docker-compose is not installed (scripts/system-deps.sh installs it as root)")
+START_TIMEOUT = 20
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    lines: list[str] = []
+    pending = ""
+    for raw in (ROOT / "Dockerfile").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        lines.append(pending + line)
+        pending = ""
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def dockerfile_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for instruction, args in dockerfile_instructions():
+        if instruction == "ENV":
+            for pair in shlex.split(args):
+                name, _, value = pair.partition("=")
+                env[name] = value
+    return env
+
+
+def dockerfile_json(instruction: str) -> list[str]:
+    """The exec-form (JSON array) argument of CMD, or of HEALTHCHECK's CMD."""
+    for name, args in dockerfile_instructions():
+        if name == instruction:
+            return json.loads(args[args.index("["):])  # type: ignore[no-any-return]
+    raise AssertionError(f"no {instruction} in the Dockerfile")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, object]:
+    """The compose file as docker-compose itself resolves it (which also validates it)."""
+    assert DOCKER_COMPOSE is not None
+    result = subprocess.run([DOCKER_COMPOSE, "-f", str(ROOT / "docker-compose.yml"), "config"],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)  # type: ignore[no-any-return]
+
+
+def service(compose: dict[str, object], name: str) -> dict[str, object]:
+    return compose["services"][name]  # type: ignore[index,no-any-return]
+
+
+def test_the_dockerfile_runs_as_non_root_and_serves_on_all_interfaces() -> None:
+    instructions = dockerfile_instructions()
+    assert instructions[0][0] == "FROM" and "slim" in instructions[0][1]
+    users = [args for name, args in instructions if name == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    assert dockerfile_json("CMD") == ["mock-omni", "serve", "--host", "0.0.0.0"]
+    assert any(name == "RUN" and "pip install /src" in args for name, args in instructions)
+    health = dockerfile_json("HEALTHCHECK")
+    assert health[:2] == ["python", "-c"] and "/__admin/health" in health[2] and "curl" not in " ".join(health)
+
+
+@needs_compose
+def test_compose_agrees_with_the_dockerfile(compose: dict[str, object]) -> None:
+    mock = service(compose, "mock")
+    port = dockerfile_env()["MOCK_OMNI_PORT"]
+    exposed = [args for name, args in dockerfile_instructions() if name == "EXPOSE"]
+    assert exposed == [port]
+    assert mock["environment"]["MOCK_OMNI_PORT"] == port  # type: ignore[index]
+    published = mock["ports"]
+    assert published == [f"127.0.0.1:{port}:{port}/tcp"]
+    assert mock["healthcheck"]["test"] == ["CMD", *dockerfile_json("HEALTHCHECK")]  # type: ignore[index]
+    # No command override: the image's CMD is what runs.
+    assert "command" not in mock
+    assert mock["volumes"] == [f"{ROOT / 'fixtures'}:/fixtures:ro"]
+
+
+@needs_compose
+def test_the_example_runner_waits_for_a_healthy_mock(compose: dict[str, object]) -> None:
+    runner = service(compose, "tests")
+    assert runner["depends_on"] == {"mock": {"condition": "service_healthy"}}
+    port = dockerfile_env()["MOCK_OMNI_PORT"]
+    assert runner["environment"]["OMNI_BASE_URL"] == f"http://mock:{port}"  # type: ignore[index]
+    assert runner["profiles"] == ["example"]
+
+
+@pytest.fixture
+def image_process(compose: dict[str, object]) -> Iterator[tuple[str, dict[str, str]]]:
+    """The image's CMD with the image's and the service's env, fixtures mounted, on a free port."""
+    mock = service(compose, "mock")
+    mounts = {}
+    for volume in mock["volumes"]:  # type: ignore[attr-defined]
+        source, target, _ = volume.split(":")
+        mounts[target] = source
+    env = {**dockerfile_env(), **mock["environment"]}  # type: ignore[dict-item]
+    for target, source in mounts.items():
+        env = {name: value.replace(target, source) for name, value in env.items()}
+    env["MOCK_OMNI_PORT"] = "0"  # a free port instead of 8080, which may be taken here
+    command = dockerfile_json("CMD")
+    executable = Path(sys.executable).parent / command[0]
+    process = subprocess.Popen([str(executable), *command[1:]], env={**os.environ, **env},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert " serving on http://0.0.0.0:" in line, (line, process.stderr.read() if process.poll() else "")
+        port = line.strip().rsplit(":", 1)[1]
+        yield f"http://127.0.0.1:{port}", {**env, "MOCK_OMNI_PORT": port}
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+
+
+@needs_compose
+def test_the_image_command_serves_the_mounted_fixtures_and_passes_its_healthcheck(
+    image_process: tuple[str, dict[str, str]],
+) -> None:
+    url, env = image_process
+    # The YAML fixture exists only in the mounted directory, not in the embedded set.
+    auth = "Basic " + base64.b64encode(b"billing-service:billing-secret").decode()
+    response = httpx.get(f"{url}/omni/1/scenarios/0A1B2C3D4E5F60718293A4B5C6D7E8F9",
+                         headers={"Authorization": auth}, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["name"] == "Invoices by e-mail, SMS fallback"
+    # The healthcheck exactly as the container runs it.
+    health = dockerfile_json("HEALTHCHECK")
+    check = subprocess.run([sys.executable, *health[1:]], env={**os.environ, **env}, capture_output=True,
+                           text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
+
+
+def test_the_healthcheck_fails_when_nothing_serves() -> None:
+    health = dockerfile_json("HEALTHCHECK")
+    # Port 9 (discard) on loopback: nothing listens there.
+    check = subprocess.run([sys.executable, *health[1:]], env={**os.environ, "MOCK_OMNI_PORT": "9"},
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode != 0
+
+
+@needs_compose
+def test_the_example_test_runner_passes_against_the_image_command(
+    compose: dict[str, object], image_process: tuple[str, dict[str, str]],
+) -> None:
+    url, _ = image_process
+    runner = service(compose, "tests")
+    env = {**runner["environment"], "OMNI_BASE_URL": url}  # type: ignore[dict-item]
+    script = ROOT / "examples" / Path(runner["command"][1]).name  # type: ignore[index]
+    result = subprocess.run([sys.executable, str(script)], env={**os.environ, **env}, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "default ['CD265875E3A6EA43478D5F37A635BE4A']" in result.stdout
+
+
+def test_what_the_dockerfile_copies_builds_a_package_with_every_asset(tmp_path: Path) -> None:
+    """The image installs from the COPYed files only: the package built from them holds the static files."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name, args in dockerfile_instructions():
+        if name == "COPY":
+            *sources, target = args.split()
+            assert target.startswith("/src")
+            for item in sources:
+                origin = ROOT / item
+                destination = source / Path(target).relative_to("/src") / (origin.name if target.endswith("/") else "")
+                if origin.is_dir():
+                    shutil.copytree(origin, destination, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy(origin, destination)
+    # setuptools' build_py, the step of `pip install` that collects modules and package data (offline).
+    built = tmp_path / "build"
+    result = subprocess.run([sys.executable, "-c", "from setuptools import setup; setup()", "--quiet", "build_py",
+                             "--build-lib", str(built)], cwd=source, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    names = {path.relative_to(built).as_posix() for path in built.rglob("*")}
+    assert "mock_omni/cli.py" in names
+    for needed in ("mock_omni/static/dashboard.html", "mock_omni/static/dashboard.js", "mock_omni/static/dashboard.css",
+                   "mock_omni/static/swagger-ui/swagger-ui-bundle.js", "mock_omni/static/swagger-ui/swagger-ui.css",
+                   "mock_omni/static/swagger-ui/LICENSE", "mock_omni/data/default-fixtures.json"):
+        assert needed in names, needed
