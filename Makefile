@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PY27 ?= $(shell command -v python2.7 2>/dev/null || ls -d $$HOME/.pyenv/versions/2.7*/bin/python 2>/dev/null | head -n1)
+PY27 ?= $(shell for p in $$HOME/.pyenv/versions/2.7*/bin/python $$(command -v python2.7); do \
+  [ -x "$$p" ] && "$$p" -c pass 2>/dev/null && { echo "$$p"; break; }; done)
 PY27_CLIENT := $(VENV)/py27-infobip-client
 
 .PHONY: install run test lint typecheck pytest bench clean py27-client system-deps
@@ -24,7 +25,7 @@ run: install
 py27-client:
 	@if [ -n "$(PY27)" ] && [ ! -d $(PY27_CLIENT)/infobip ]; then \
 	  $(PY27) -m pip install --quiet --disable-pip-version-check --target $(PY27_CLIENT) \
-	    infobip-api-python-client==2.3.0 'jsonpickle<2' || echo "warning: could not install the Python 2.7 client"; \
+	    infobip-api-python-client==2.3.0 'jsonpickle<2' >/dev/null 2>&1 || echo "warning: could not install the Python 2.7 client"; \
 	fi
 
 lint: install

@@ -1,0 +1,116 @@
+"""The CLI: flags, env vars, one-line errors, and a real uvicorn process."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mock_omni.cli import build_parser, main, settings_from_args
+from mock_omni.ratelimit import Rule
+
+from . import server
+from .conftest import ALADDIN_BASIC, SEED_KEY
+
+
+def settings_for(argv: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> object:
+    for name in ("MOCK_OMNI_HOST", "MOCK_OMNI_PORT", "MOCK_OMNI_FIXTURES", "MOCK_OMNI_RATE_LIMIT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return settings_from_args(build_parser().parse_args(["serve", *argv]))
+
+
+def test_defaults_bind_loopback_with_vendor_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_for([], {}, monkeypatch)
+    assert (settings.host, settings.port, settings.fixtures) == ("127.0.0.1", 8080, [])  # type: ignore[attr-defined]
+    assert settings.rate_limits == {"create": Rule(20, 600), "update": Rule(40, 600)}  # type: ignore[attr-defined]
+
+
+def test_env_vars_then_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"MOCK_OMNI_HOST": "0.0.0.0", "MOCK_OMNI_PORT": "9000", "MOCK_OMNI_FIXTURES": "a.json,b.yaml",
+           "MOCK_OMNI_RATE_LIMIT": "off"}
+    settings = settings_for([], env, monkeypatch)
+    assert (settings.host, settings.port, settings.fixtures, settings.rate_limits) == (  # type: ignore[attr-defined]
+        "0.0.0.0", 9000, ["a.json", "b.yaml"], {})
+    settings = settings_for(["--host", "127.0.0.2", "--port", "7000", "--fixtures", "c.json",
+                             "--rate-limit", "update=5/1m", "--rate-limit", "create=1/1s"], env, monkeypatch)
+    assert (settings.host, settings.port, settings.fixtures) == ("127.0.0.2", 7000, ["c.json"])  # type: ignore[attr-defined]
+    assert settings.rate_limits == {"create": Rule(1, 1), "update": Rule(5, 60)}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--fixtures", "/nonexistent/f.json"], "mock-omni: /nonexistent/f.json: file not found"),
+        (["--rate-limit", "update=lots"], "mock-omni: bad rate limit 'update=lots'"),
+    ],
+)
+def test_bad_start_up_is_one_line_and_non_zero(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_bad_fixture_file_names_file_account_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "two-defaults.json"
+    scenario = {"flow": [{"channel": "SMS"}], "default": True}
+    bad.write_text(json.dumps({"accounts": [{"username": "u", "password": "p", "scenarios": [scenario, scenario]}]}))
+    result = subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--fixtures", str(bad)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr == (f"mock-omni: {bad}: account 'u': scenarios[1].default: scenarios[0] is already the "
+                             "default; exactly one scenario must be default\n")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_port_in_use_is_one_line_and_non_zero() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--port", str(port)],
+                                capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"mock-omni: cannot listen on 127.0.0.1:{port}: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_serve_on_port_zero_prints_the_url_and_answers_the_seed_put() -> None:
+    with server.running() as srv:
+        assert srv.url.startswith("http://127.0.0.1:") and srv.port > 0
+        response = httpx.put(f"{srv.url}/omni/1/scenarios/{SEED_KEY}", json={"default": True},
+                             headers={"Authorization": ALADDIN_BASIC})
+        assert response.status_code == 200 and response.json()["default"] is True
+        assert "server" not in response.headers  # uvicorn's Server header is off: the vendor's is not ours to fake
+
+
+def test_absolute_form_request_lines_are_routed_by_path() -> None:
+    """The official Python 2.x client sends `PUT http://host:port/omni/... HTTP/1.1`."""
+    with server.running() as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as conn:
+            request = (f"GET {srv.url}/omni/1/scenarios/{SEED_KEY} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n"
+                       f"Authorization: {ALADDIN_BASIC}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+            conn.sendall(request.encode())
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert json.loads(body)["key"] == SEED_KEY
+
+
+def test_python_dash_m_and_env_fixtures(tmp_path: Path) -> None:
+    fixture = tmp_path / "one.json"
+    fixture.write_text(json.dumps({"accounts": [{"username": "u", "password": "p", "scenarios": [
+        {"key": "A" * 32, "flow": [{"channel": "SMS"}], "default": True}]}]}))
+    with server.running(env={"MOCK_OMNI_FIXTURES": str(fixture)}) as srv:
+        response = httpx.get(f"{srv.url}/omni/1/scenarios", auth=("u", "p"))
+        assert [s["key"] for s in response.json()["scenarios"]] == ["A" * 32]
