@@ -132,7 +132,8 @@ def throughput(plan: Plan, report: Report) -> None:
     with ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
         servers = {}
         port = procs.free_port()
-        servers["mock"] = stack.enter_context(procs.running("mock-omni", mock_command(port, "--rate-limit", "off"), port))
+        servers["mock"] = stack.enter_context(
+            procs.running("mock-omni", mock_command(port, "--rate-limit", "off"), port))
         port = procs.free_port()
         servers["bare"] = stack.enter_context(procs.running("bare ASGI", bare_command(port), port, cwd=str(ROOT)))
         if plan.alternatives:

@@ -143,9 +143,15 @@ def _xml_item_name(parent: str) -> str:
 # dicttoxml's own fix-up, once per distinct key.
 
 @lru_cache(maxsize=1024)
-def _xml_name(key: str) -> tuple[str, str]:
-    """(element name, attributes) dicttoxml makes of ``key``: an invalid name becomes ``<key name="...">``."""
+def _xml_name(key: str, scalar: bool) -> tuple[str, str]:
+    """(element name, attributes) dicttoxml makes of ``key``: an invalid name becomes ``<key name="...">``.
+
+    dicttoxml fixes a key up once for a dict or list value and twice for a scalar one
+    (its convert_kv does it again), which differs for keys like "²"; so do we.
+    """
     name, attributes = make_valid_xml_name(key, {})
+    if scalar:
+        name, attributes = make_valid_xml_name(name, attributes)
     return name, make_attrstring(attributes)
 
 
@@ -159,17 +165,21 @@ def _escape(value: object) -> str:
 def _xml_dict(data: dict[str, object], parent: str) -> str:
     parts = []
     for key, value in data.items():
-        name, attributes = _xml_name(key)
-        if type(value) is bool:
-            content = "true" if value else "false"
-        elif isinstance(value, Number) or type(value) is str:
+        if type(value) is str:
+            name, attributes = _xml_name(key, True)
             content = _escape(value)
+        elif type(value) is bool:
+            name, attributes = _xml_name(key, True)
+            content = "true" if value else "false"
         elif isinstance(value, dict):
+            name, attributes = _xml_name(key, False)
             content = _xml_dict(value, name)
+        elif isinstance(value, Number) or value is None:
+            name, attributes = _xml_name(key, True)
+            content = "" if value is None else str(value)
         elif isinstance(value, Iterable):
+            name, attributes = _xml_name(key, False)
             content = _xml_list(value, name)
-        elif value is None:
-            content = ""
         else:
             raise TypeError(f"cannot render {type(value).__name__} as XML")
         parts.append(f"<{name}{attributes}>{content}</{name}>")
@@ -177,7 +187,7 @@ def _xml_dict(data: dict[str, object], parent: str) -> str:
 
 
 def _xml_list(items: Iterable[object], parent: str) -> str:
-    item = _xml_name(_xml_item_name(parent))[0]
+    item = _xml_item_name(parent)
     parts = []
     for value in items:
         # dicttoxml's order of checks: a bool in a list is a Number, rendered "True".
