@@ -67,14 +67,14 @@ class Server:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def rss_mb(self) -> float:
-        """Resident memory of the server process and its children, in MB."""
+    def rss_mb(self, field: str = "VmRSS") -> float:
+        """Resident memory of the server process and its children in MB; ``VmHWM`` for the peak."""
         total = 0
         for pid in [self.process.pid, *_children(self.process.pid)]:
             try:
                 with open(f"/proc/{pid}/status") as status:
                     for line in status:
-                        if line.startswith("VmRSS:"):
+                        if line.startswith(field + ":"):
                             total += int(line.split()[1])
             except OSError:
                 continue
