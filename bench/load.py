@@ -40,6 +40,8 @@ class Request:
     paths: tuple[str, ...]
     headers: tuple[tuple[str, str], ...] = ()
     body: str | None = None
+    #: If set, this text in the body is replaced by a counter: every request's body differs.
+    counter: str | None = None
 
 
 @dataclass
@@ -66,7 +68,13 @@ def lua_script(request: Request, count_statuses: bool = False) -> str:
     if request.body is not None:
         lines.append(f"wrk.body = {_lua_string(request.body)}")
     lines += [f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}" for name, value in request.headers]
-    if len(request.paths) > 1:
+    if request.counter is not None:
+        assert request.body is not None and len(request.paths) == 1, "a counter varies one path's body"
+        before, _, after = request.body.partition(request.counter)
+        lines.append("local n = 0")
+        lines.append(f"local before, after = {_lua_string(before)}, {_lua_string(after)}")
+        lines.append("request = function() n = n + 1; return wrk.format(nil, nil, nil, before .. n .. after) end")
+    elif len(request.paths) > 1:
         # Rotates through the paths; one path stays a static request (cheaper for wrk).
         lines.append("local paths = {" + ", ".join(_lua_string(p) for p in request.paths) + "}")
         lines.append("local i = 0")

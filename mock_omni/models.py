@@ -32,7 +32,8 @@ MAX_FLOW_STEPS = 100
 class StepIn(BaseModel):
     """One step of a flow: the sender and the channel to try."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
+    # Frozen: one parsed body may serve many identical requests (vendor_api.ScenarioBodies).
+    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True, frozen=True)
 
     sender: str | None = Field(None, alias="from", description="Sender used in this step.")
     channel: Channel = Field(description="Channel used to deliver the message in this step.")
@@ -42,7 +43,7 @@ class ScenarioIn(BaseModel):
     """Body of create and update; on update every field is optional and absent means unchanged."""
 
     model_config = ConfigDict(
-        strict=True, extra="ignore", populate_by_name=True, title="CreateOrUpdateScenarioRequest"
+        strict=True, extra="ignore", populate_by_name=True, frozen=True, title="CreateOrUpdateScenarioRequest"
     )
 
     name: str | None = Field(None, description="OMNI scenario name.")

@@ -55,6 +55,8 @@ def test_lua_script_quotes_bodies_and_rotates_paths() -> None:
     assert 'wrk.body = "{\\"x\\": \\"a\\\\nb\\"}"' in script
     assert 'local paths = {"/a", "/b"}' in script and "request = function()" in script
     assert 'wrk.path = "/a"' in load.lua_script(Request("GET", ("/a",)))
+    counted = load.lua_script(Request("PUT", ("/a",), (), '{"name": "x #N y"}', counter="#N"))
+    assert 'local before, after = "{\\"name\\": \\"x ", " y\\"}"' in counted and "before .. n .. after" in counted
 
 
 def test_scale_requests_spread_over_the_whole_account() -> None:
@@ -79,6 +81,7 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
                     "## 5. Concurrency"):
         assert heading in text
     for row in ("| mock-omni JSON |", "| bare ASGI JSON |", "| mock-omni XML |", "| bare ASGI XML |",
+                "| mock-omni JSON, every body new |", "| mock-omni XML, every body new |",
                 "| PUT promote |", "| GET one |", "| GET page |"):
         assert row in text
     # Correctness, not speed: every throughput and scale request answered 2xx, and the limit held.
