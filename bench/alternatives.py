@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .payloads import ALADDIN_BASIC, RESPONSE_BYTES, SEED_PATH
+from .payloads import ALADDIN_BASIC, RESPONSE_BYTES, SEED_JSON, SEED_PATH
 
 TOOLS = Path(__file__).resolve().parent / ".tools"
 PACKAGES = ("wiremock@3", "@stoplight/prism-cli@5")
@@ -45,15 +45,21 @@ def prism_bin() -> Path:
     return TOOLS / "node_modules" / ".bin" / "prism"
 
 
-def wiremock_command(port: int, root: Path) -> list[str]:
-    """WireMock serving one static stub of the seed PUT (same answer bytes), request journal off."""
+def wiremock_command(port: int, root: Path, match_body: bool = False) -> list[str]:
+    """WireMock serving one static stub of the seed PUT (same answer bytes), request journal off.
+
+    The stub matches method, path and credentials; with ``match_body`` also the JSON body
+    (``equalToJson``), which is closer to the work mock-omni does on every request.
+    """
     mappings = root / "mappings"
     mappings.mkdir(parents=True, exist_ok=True)
+    request: dict[str, object] = {
+        "method": "PUT", "url": SEED_PATH, "headers": {"Authorization": {"equalTo": ALADDIN_BASIC}},
+    }
+    if match_body:
+        request["bodyPatterns"] = [{"equalToJson": SEED_JSON}]
     stub = {
-        "request": {
-            "method": "PUT", "url": SEED_PATH,
-            "headers": {"Authorization": {"equalTo": ALADDIN_BASIC}},
-        },
+        "request": request,
         "response": {
             "status": 200, "body": RESPONSE_BYTES["json"].decode(),
             "headers": {"Content-Type": "application/json"},

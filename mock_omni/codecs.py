@@ -158,28 +158,33 @@ def _xml_name(key: str, scalar: bool) -> tuple[str, str]:
 def _escape(value: object) -> str:
     if type(value) is not str:
         return str(value)
-    return (value.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&apos;")
-            .replace("<", "&lt;").replace(">", "&gt;"))
+    if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
+        return (value.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&apos;")
+                .replace("<", "&lt;").replace(">", "&gt;"))
+    return value  # most text needs no escaping: skip the five passes
 
 
 def _xml_dict(data: dict[str, object], parent: str) -> str:
     parts = []
     for key, value in data.items():
-        if type(value) is str:
+        kind = type(value)
+        # Exact types first (the common cases, cheap to test); then what dicttoxml
+        # would do with subclasses and other numbers, in its order.
+        if kind is str:
             name, attributes = _xml_name(key, True)
             content = _escape(value)
-        elif type(value) is bool:
+        elif kind is bool:
             name, attributes = _xml_name(key, True)
             content = "true" if value else "false"
-        elif isinstance(value, dict):
+        elif kind is dict or isinstance(value, dict):
             name, attributes = _xml_name(key, False)
-            content = _xml_dict(value, name)
-        elif isinstance(value, Number) or value is None:
+            content = _xml_dict(value, name)  # type: ignore[arg-type]
+        elif kind is list or (isinstance(value, Iterable) and not isinstance(value, Number)):
+            name, attributes = _xml_name(key, False)
+            content = _xml_list(value, name)  # type: ignore[arg-type]
+        elif value is None or isinstance(value, Number):
             name, attributes = _xml_name(key, True)
             content = "" if value is None else str(value)
-        elif isinstance(value, Iterable):
-            name, attributes = _xml_name(key, False)
-            content = _xml_list(value, name)
         else:
             raise TypeError(f"cannot render {type(value).__name__} as XML")
         parts.append(f"<{name}{attributes}>{content}</{name}>")
@@ -213,7 +218,40 @@ def to_json(data: object) -> bytes:
 
 
 def render(data: dict[str, object], fmt: Format, xml_root: str) -> bytes:
-    return to_json(data) if fmt == JSON else to_xml(data, xml_root)
+    if fmt == JSON:
+        return to_json(data)
+    return _XML_RENDERED.render(data, xml_root)
+
+
+class RenderedXml:
+    """XML renderings by the JSON form of the data: the same scenario is rendered once.
+
+    Clients read and update the same few scenarios over and over; the JSON encoding
+    costs a twentieth of the XML one and, for the data the API renders (str keys;
+    str, bool, int, None, dicts and lists), determines the XML exactly. Bounded in
+    count and size.
+    """
+
+    LIMIT = 1024
+    MAX_KEY = 4096
+
+    def __init__(self) -> None:
+        self._rendered: dict[tuple[str, bytes], bytes] = {}
+
+    def render(self, data: dict[str, object], root: str) -> bytes:
+        key = (root, to_json(data))
+        xml = self._rendered.get(key)
+        if xml is None:
+            xml = to_xml(data, root)
+            if len(key[1]) <= self.MAX_KEY:
+                if len(self._rendered) >= self.LIMIT:
+                    self._rendered.clear()
+                self._rendered[key] = xml
+        return xml
+
+
+# A pure function's memo, shared by every app in the process (renderings never go stale).
+_XML_RENDERED = RenderedXml()
 
 
 # --- parsing XML bodies ------------------------------------------------------------

@@ -6,7 +6,7 @@ from dicttoxml import dicttoxml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mock_omni.codecs import XML_PROLOG, _xml_item_name, to_xml
+from mock_omni.codecs import XML, XML_PROLOG, RenderedXml, _xml_item_name, render, to_xml
 from mock_omni.errors import InvalidArgument
 
 # Keys as the vendor shapes have them, plus ones dicttoxml must fix up (spaces, digits, brackets, quotes).
@@ -14,7 +14,9 @@ KEYS = st.sampled_from(
     ["key", "name", "flow", "step", "scenarios", "default", "from", "channel", "messageId", "text",
      "flow[0].channel", "a b", "12", "1.5", "x&y", 'q"uote', "<tag>", "validationErrors"]
 ) | st.text(min_size=1, max_size=8)
-SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+# Finite floats only: JSON has no infinity (the API renders no floats at all).
+FINITE = st.floats(allow_nan=False, allow_infinity=False)
+SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | FINITE | st.text(max_size=20)
 VALUES = st.recursive(
     SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4), max_leaves=20,
 )
@@ -40,3 +42,30 @@ def test_vendor_shapes_match_dicttoxml() -> None:
         assert to_xml(data, root) == reference(data, root)
     # An invalid element name becomes <key name="...">, as dicttoxml does it.
     assert b'<key name="flow[0].channel"><item>bad</item><item>worse</item></key>' in to_xml(envelope, "ApiException")
+
+
+# One memo across all examples: a wrong hit between two different data would show here.
+SHARED = RenderedXml()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(KEYS, VALUES, max_size=5), root=st.sampled_from(["scenario", "ApiException"]))
+def test_memoised_rendering_equals_rendering(data: dict[str, object], root: str) -> None:
+    assert SHARED.render(data, root) == to_xml(data, root)
+    assert SHARED.render(data, root) == to_xml(data, root)
+
+
+def test_values_that_print_alike_are_not_confused() -> None:
+    memo = RenderedXml()
+    for data in ({"a": True}, {"a": "true"}, {"a": 1}, {"a": 1.0}, {"a": None}, {"a": ""}, {"a": [1]}, {"a": {"b": 1}}):
+        assert memo.render(data, "r") == to_xml(data, "r")
+    assert render({"a": "x"}, XML, "scenario") == to_xml({"a": "x"}, "scenario")
+
+
+def test_the_memo_is_bounded() -> None:
+    memo = RenderedXml()
+    for n in range(RenderedXml.LIMIT + 5):
+        memo.render({"n": n}, "r")
+    assert len(memo._rendered) <= RenderedXml.LIMIT
+    big = {"name": "x" * RenderedXml.MAX_KEY}
+    assert memo.render(big, "r") == to_xml(big, "r") and len(memo._rendered) <= 5
