@@ -181,6 +181,9 @@ def throughput(plan: Plan, report: Report) -> None:
         report.goal("seed PUT JSON vs WireMock 3", f"{vs_wiremock:.2f}x", ">= 3x", vs_wiremock >= 3)
         vs_matching = paired_ratio(results["mock-omni JSON"], results["WireMock 3 JSON, stub matching the body"])
         report.goal("seed PUT JSON vs WireMock 3 matching the body", f"{vs_matching:.2f}x")
+        # The ceiling for any Python server on this uvicorn: the floor app against WireMock.
+        floor_vs_wiremock = paired_ratio(results["bare ASGI JSON"], results["WireMock 3 JSON"])
+        report.goal("bare ASGI floor vs WireMock 3 (the ceiling)", f"{floor_vs_wiremock:.2f}x")
         report.goal("seed PUT JSON vs Prism", f"{vs_prism:.2f}x", "> 1x", vs_prism > 1)
 
 
