@@ -1,0 +1,92 @@
+"""The benchmark scripts run end to end in smoke mode (a second per part), so they cannot rot.
+
+No timing is asserted: only that every part runs, measures, and writes its table.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import load, scale
+from bench.load import Request
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:8080/omni/1/scenarios
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.48ms  512.00us   9.10ms   80.00%
+    Req/Sec    12.90k   300.00    13.20k    70.00%
+  Latency Distribution
+     50%  850.00us
+     75%    2.60ms
+     90%    3.00ms
+     99%    1.20s
+  12900 requests in 1.00s, 3.50MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 7
+Requests/sec:  12899.55
+Transfer/sec:      3.50MB
+STATUS 200 12893
+STATUS 429 7
+"""
+
+
+def test_wrk_output_is_parsed_with_units() -> None:
+    result = load.parse(WRK_OUTPUT)
+    assert result.rate == 12899.55 and result.requests == 12900
+    assert result.p50_ms == pytest.approx(0.85) and result.p99_ms == pytest.approx(1200.0)
+    assert result.non_2xx == 7 and result.socket_errors == 3
+    assert result.statuses == {200: 12893, 429: 7}
+
+
+def test_unexpected_wrk_output_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="unexpected wrk output"):
+        load.parse("wrk: connection refused")
+
+
+def test_lua_script_quotes_bodies_and_rotates_paths() -> None:
+    script = load.lua_script(Request("PUT", ("/a", "/b"), (("Content-Type", "application/json"),), '{"x": "a\\nb"}'))
+    assert 'wrk.body = "{\\"x\\": \\"a\\\\nb\\"}"' in script
+    assert 'local paths = {"/a", "/b"}' in script and "request = function()" in script
+    assert 'wrk.path = "/a"' in load.lua_script(Request("GET", ("/a",)))
+    counted = load.lua_script(Request("PUT", ("/a",), (), '{"name": "x #N y"}', counter="#N"))
+    assert 'local before, after = "{\\"name\\": \\"x ", " y\\"}"' in counted and "before .. n .. after" in counted
+
+
+def test_scale_requests_spread_over_the_whole_account() -> None:
+    assert scale.spread(10) == list(range(10))
+    picks = scale.spread(100_000)
+    assert len(picks) == scale.SPREAD and picks[0] == 0 and picks[-1] == 99_999
+    paths = scale.requests(100_000)["GET page"].paths
+    assert paths[0].endswith("page=0") and paths[-1].endswith(f"page={100_000 // scale.PAGE_SIZE - 1}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk (Debian package) is not installed")
+def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = out.read_text()
+    for heading in ("## 1. Throughput of the seed PUT", "## 2. Cold start", "## 3. Scale", "## 4. pytest fixture cost",
+                    "## 5. Concurrency"):
+        assert heading in text
+    for row in ("| mock-omni JSON |", "| bare ASGI JSON |", "| mock-omni XML |", "| bare ASGI XML |",
+                "| mock-omni JSON, every body new |", "| mock-omni XML, every body new |",
+                "| PUT promote |", "| GET one |", "| GET page |"):
+        assert row in text
+    # Correctness, not speed: every throughput and scale request answered 2xx, and the limit held.
+    assert "| limit holds at 64/256 connections, nothing fails | yes | yes | yes |" in text
+    counted = ("| mock-omni JSON", "| mock-omni XML", "| bare ASGI", "| PUT promote", "| GET one", "| GET page")
+    for line in text.splitlines():
+        if line.startswith(counted):
+            assert line.rstrip().endswith("| 0 |"), line

@@ -1,0 +1,59 @@
+"""Each distinct create/update body is parsed once; the cache never changes what a request does."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+from starlette.testclient import TestClient
+
+from mock_omni.codecs import JSON, XML
+from mock_omni.errors import BadRequest, InvalidArgument
+from mock_omni.vendor_api import ScenarioBodies
+
+from .conftest import OTHER_KEY, SEED_KEY
+
+RENAME = b'{"name": "renamed"}'
+
+
+def test_identical_bodies_share_one_parse_and_different_ones_do_not() -> None:
+    bodies = ScenarioBodies()
+    first = bodies.parse(JSON, RENAME)
+    assert bodies.parse(JSON, RENAME) is first
+    assert first.name == "renamed" and first.flow is None and first.default is None
+    xml = bodies.parse(XML, b"<scenario><name>renamed</name></scenario>")
+    assert xml is not first and xml.name == "renamed"
+    assert bodies.parse(JSON, b'{"name": "other"}').name == "other"
+
+
+def test_a_parsed_body_cannot_be_changed() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        ScenarioBodies().parse(JSON, RENAME).name = "changed"  # type: ignore[misc]
+
+
+def test_bad_bodies_fail_every_time() -> None:
+    bodies = ScenarioBodies()
+    for _ in range(2):
+        with pytest.raises(BadRequest):
+            bodies.parse(JSON, b"{not json")
+        with pytest.raises(InvalidArgument):
+            bodies.parse(JSON, b'{"flow": [{"channel": "PIGEON"}]}')
+
+
+def test_the_cache_is_bounded_in_count_and_body_size() -> None:
+    bodies = ScenarioBodies()
+    for n in range(ScenarioBodies.LIMIT + 10):
+        bodies.parse(JSON, b'{"name": "%d"}' % n)
+    assert len(bodies._parsed) <= ScenarioBodies.LIMIT
+    big = b'{"name": "' + b"x" * ScenarioBodies.MAX_BODY + b'"}'
+    assert bodies.parse(JSON, big) is not bodies.parse(JSON, big)
+
+
+def test_a_repeated_body_applies_to_the_current_state(client: TestClient) -> None:
+    promote = '{"default": true}'
+    headers = {"Content-Type": "application/json"}
+    assert client.put(f"/omni/1/scenarios/{OTHER_KEY}", content=promote, headers=headers).json()["default"] is True
+    assert client.put(f"/omni/1/scenarios/{SEED_KEY}", content=promote, headers=headers).json()["default"] is True
+    assert client.get(f"/omni/1/scenarios/{OTHER_KEY}").json()["default"] is False
+    again = client.put(f"/omni/1/scenarios/{OTHER_KEY}", content=promote, headers=headers).json()
+    assert again["key"] == OTHER_KEY and again["default"] is True
+    assert client.get(f"/omni/1/scenarios/{SEED_KEY}").json()["default"] is False

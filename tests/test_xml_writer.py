@@ -1,0 +1,71 @@
+"""The fast XML writer renders byte for byte what dicttoxml renders, for any JSON-like data."""
+
+from __future__ import annotations
+
+from dicttoxml import dicttoxml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mock_omni.codecs import XML, XML_PROLOG, RenderedXml, _xml_item_name, render, to_xml
+from mock_omni.errors import InvalidArgument
+
+# Keys as the vendor shapes have them, plus ones dicttoxml must fix up (spaces, digits, brackets, quotes).
+KEYS = st.sampled_from(
+    ["key", "name", "flow", "step", "scenarios", "default", "from", "channel", "messageId", "text",
+     "flow[0].channel", "a b", "12", "1.5", "x&y", 'q"uote', "<tag>", "validationErrors"]
+) | st.text(min_size=1, max_size=8)
+# Finite floats only: JSON has no infinity (the API renders no floats at all).
+FINITE = st.floats(allow_nan=False, allow_infinity=False)
+SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | FINITE | st.text(max_size=20)
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4), max_leaves=20,
+)
+
+
+def reference(data: dict[str, object], root: str) -> bytes:
+    body: bytes = dicttoxml(data, custom_root=root, attr_type=False, xml_declaration=False, item_func=_xml_item_name)
+    return XML_PROLOG + body
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(KEYS, VALUES, max_size=5), root=st.sampled_from(["scenario", "scenariosResponse"]))
+def test_to_xml_matches_dicttoxml(data: dict[str, object], root: str) -> None:
+    assert to_xml(data, root) == reference(data, root)
+
+
+def test_vendor_shapes_match_dicttoxml() -> None:
+    scenario = {"key": "CD265875E3A6EA43478D5F37A635BE4A", "name": "Test <&> 'x'",
+                "flow": [{"from": "InfoSMS", "channel": "SMS"}, {"channel": "VIBER"}], "default": True}
+    envelope = InvalidArgument(validation_errors={"flow[0].channel": ["bad", "worse"], "name": ["x"]}).envelope()
+    for data, root in ((scenario, "scenario"), ({"scenarios": [scenario, scenario]}, "scenariosResponse"),
+                       (envelope, "ApiException")):
+        assert to_xml(data, root) == reference(data, root)
+    # An invalid element name becomes <key name="...">, as dicttoxml does it.
+    assert b'<key name="flow[0].channel"><item>bad</item><item>worse</item></key>' in to_xml(envelope, "ApiException")
+
+
+# One memo across all examples: a wrong hit between two different data would show here.
+SHARED = RenderedXml()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(KEYS, VALUES, max_size=5), root=st.sampled_from(["scenario", "ApiException"]))
+def test_memoised_rendering_equals_rendering(data: dict[str, object], root: str) -> None:
+    assert SHARED.render(data, root) == to_xml(data, root)
+    assert SHARED.render(data, root) == to_xml(data, root)
+
+
+def test_values_that_print_alike_are_not_confused() -> None:
+    memo = RenderedXml()
+    for data in ({"a": True}, {"a": "true"}, {"a": 1}, {"a": 1.0}, {"a": None}, {"a": ""}, {"a": [1]}, {"a": {"b": 1}}):
+        assert memo.render(data, "r") == to_xml(data, "r")
+    assert render({"a": "x"}, XML, "scenario") == to_xml({"a": "x"}, "scenario")
+
+
+def test_the_memo_is_bounded() -> None:
+    memo = RenderedXml()
+    for n in range(RenderedXml.LIMIT + 5):
+        memo.render({"n": n}, "r")
+    assert len(memo._rendered) <= RenderedXml.LIMIT
+    big = {"name": "x" * RenderedXml.MAX_KEY}
+    assert memo.render(big, "r") == to_xml(big, "r") and len(memo._rendered) <= 5
