@@ -151,6 +151,22 @@ def render(data: dict[str, object], fmt: Format, xml_root: str) -> bytes:
 
 # --- parsing XML bodies ------------------------------------------------------------
 
+# A scenario is three levels below its root (flow/step/from). Bodies nested deeper than this
+# are BAD_REQUEST, as over-deep JSON is: converting them recursively would exhaust the stack
+# (a 500), and accepting them where ignored would make XML laxer than JSON.
+MAX_XML_DEPTH = 32
+
+
+def _nested_within(root: Element, limit: int) -> bool:
+    stack = [(root, 0)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in element)
+    return True
+
+
 def _element_value(element: Element) -> object:
     children = list(element)
     if not children:
@@ -184,6 +200,11 @@ def scenario_from_xml(body: bytes) -> dict[str, object]:
         root = parse_xml(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException, ValueError):
         raise BadRequest() from None
+    if not _nested_within(root, MAX_XML_DEPTH):
+        raise BadRequest()
+    if len(root) == 0 and (root.text or "").strip():
+        # `<scenario>true</scenario>` is a scalar, not an object: BAD_REQUEST, as the JSON body `true` is.
+        raise BadRequest()
     data: dict[str, object] = {}
     for child in root:
         convert = _SCENARIO_FIELDS.get(child.tag)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import BadRequest, InvalidArgument
@@ -27,13 +28,18 @@ Channel = Literal[
 # Choice: the vendor states no bound; a failover flow longer than this is a client bug.
 MAX_FLOW_STEPS = 100
 
+# Choice: text that XML 1.0 cannot carry (C0 controls but tab/LF/CR, U+FFFE, U+FFFF) is refused
+# with INVALID_ARGUMENT: stored, it would make every XML answer about the scenario unparseable.
+XML_TEXT_MESSAGE = "must not contain control characters (other than tab, LF, CR), U+FFFE or U+FFFF"
+XML_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\uFFFE\\uFFFF]*$"
+
 
 class StepIn(BaseModel):
     """One step of a flow: the sender and the channel to try."""
 
     model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
 
-    sender: str | None = Field(None, alias="from", description="Sender used in this step.")
+    sender: str | None = Field(None, alias="from", pattern=XML_TEXT_PATTERN, description="Sender used in this step.")
     channel: Channel = Field(description="Channel used to deliver the message in this step.")
 
 
@@ -44,7 +50,7 @@ class ScenarioIn(BaseModel):
         strict=True, extra="ignore", populate_by_name=True, title="CreateOrUpdateScenarioRequest"
     )
 
-    name: str | None = Field(None, description="OMNI scenario name.")
+    name: str | None = Field(None, pattern=XML_TEXT_PATTERN, description="OMNI scenario name.")
     flow: list[StepIn] | None = Field(
         None, min_length=1, max_length=MAX_FLOW_STEPS,
         description="Channels to try, in order. Required on create.",
@@ -108,7 +114,8 @@ def _validation_errors(exc: ValidationError) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(part for part in error["loc"] if part != "function-after")
-        errors.setdefault(_field_path(loc) or "body", []).append(error["msg"])
+        message = XML_TEXT_MESSAGE if error["type"] == "string_pattern_mismatch" else error["msg"]
+        errors.setdefault(_field_path(loc) or "body", []).append(message)
     return errors
 
 
@@ -124,6 +131,13 @@ def parse_scenario_json(body: bytes) -> ScenarioIn:
     """Validate a JSON body; BAD_REQUEST if it does not parse, INVALID_ARGUMENT if values are wrong."""
     if not body.strip():
         raise BadRequest()
+    if b"NaN" in body or b"Infinity" in body:
+        # pydantic's parser takes these non-JSON literals (Python's json.dumps writes them); a strict
+        # JSON parser, like the vendor's, does not. The scan is cheap; orjson only runs on a hit.
+        try:
+            orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise BadRequest() from None
     try:
         return ScenarioIn.model_validate_json(body)
     except ValidationError as exc:

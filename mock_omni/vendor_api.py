@@ -111,6 +111,8 @@ class VendorApi:
             self.limiter.check(account, operation)
             call = Call(account, key, scope["query_string"], body, content_type)
             status, payload, root = HANDLERS[operation](self.store, call)
+        except ConnectionAbortedError:
+            return  # the client left mid-body: nobody to answer, nothing was done
         except OmniError as error:
             status, payload, root = error.status, error.envelope(), "ApiException"
             if isinstance(error, MethodNotAllowed):

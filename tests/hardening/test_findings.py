@@ -1,0 +1,117 @@
+"""One regression test per defect the hardening suites found (schemathesis, hostile bodies)."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from mock_omni.codecs import MAX_XML_DEPTH, scenario_from_xml
+from mock_omni.errors import BadRequest, InvalidArgument
+from mock_omni.models import XML_TEXT_MESSAGE, parse_scenario_json
+from mock_omni.openapi import _schemas
+
+from ..conftest import SEED_KEY
+
+
+def test_xml_root_holding_only_text_is_bad_request_like_a_json_scalar() -> None:
+    """schemathesis: `<scenario>true</scenario>` was taken as an empty update (200)."""
+    with pytest.raises(BadRequest):
+        scenario_from_xml(b"<scenario>true</scenario>")
+    assert scenario_from_xml(b"<scenario>  \n </scenario>") == {}  # whitespace is not a value
+
+
+@pytest.mark.parametrize("where", ["<name>{}</name>", "<flow><step>{}</step></flow>", "<unknown>{}</unknown>"])
+def test_xml_nested_beyond_the_bound_is_bad_request_not_a_recursion_error(where: str) -> None:
+    """Hostile bodies: 100,000 nested elements in <name> raised RecursionError, a 500."""
+    deep = "<a>" * 100_000 + "x" + "</a>" * 100_000
+    with pytest.raises(BadRequest):
+        scenario_from_xml(f"<scenario>{where.format(deep)}</scenario>".encode())
+
+
+def test_xml_nesting_within_the_bound_still_reaches_validation() -> None:
+    nested = "<a>" * (MAX_XML_DEPTH - 1) + "x" + "</a>" * (MAX_XML_DEPTH - 1)
+    data = scenario_from_xml(f"<scenario><name>{nested}</name></scenario>".encode())
+    assert isinstance(data["name"], dict)  # a wrong shape, left for validation to name
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"name": "a\\u0000b"}', "name"),
+        (b'{"name": "\\u001f"}', "name"),
+        (b'{"name": "\\uffff"}', "name"),
+        (b'{"flow": [{"from": "\\u0008", "channel": "SMS"}]}', "flow[0].from"),
+    ],
+)
+def test_text_xml_cannot_carry_is_invalid_argument(body: bytes, field: str) -> None:
+    """Hostile bodies: `"a\\u0000b"` was stored, and every XML answer about it was unparseable."""
+    with pytest.raises(InvalidArgument) as caught:
+        parse_scenario_json(body)
+    assert caught.value.validation_errors == {field: [XML_TEXT_MESSAGE]}
+
+
+def test_tab_newline_and_non_bmp_text_are_still_accepted() -> None:
+    assert parse_scenario_json(b'{"name": "a\\tb\\nc\\r\\u00e9\\ud83d\\ude00"}').name == "a\tb\nc\ré\U0001f600"
+
+
+def test_escaped_nul_over_http_changes_nothing(client: TestClient) -> None:
+    before = client.get(f"/omni/1/scenarios/{SEED_KEY}", headers={"Accept": "application/xml"}).content
+    response = client.put(f"/omni/1/scenarios/{SEED_KEY}", content=b'{"name": "a\\u0000"}',
+                          headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["requestError"]["serviceException"]["messageId"] == "INVALID_ARGUMENT"
+    assert client.get(f"/omni/1/scenarios/{SEED_KEY}", headers={"Accept": "application/xml"}).content == before
+
+
+def test_published_create_body_requires_a_flow_and_update_does_not() -> None:
+    """schemathesis: one request schema for both said flow was optional (and nullable) on create."""
+    schemas = _schemas()
+    assert schemas["CreateScenarioRequest"]["required"] == ["flow"]
+    assert schemas["CreateScenarioRequest"]["properties"]["flow"]["type"] == "array"
+    assert "required" not in schemas["CreateOrUpdateScenarioRequest"]
+
+
+def test_published_xml_bodies_have_the_vendor_element_names_and_no_nulls() -> None:
+    """schemathesis: XML bodies were generated from the JSON schema, with `<flow>null</flow>`."""
+    xml = _schemas()["CreateOrUpdateScenarioRequestXml"]
+    assert xml["xml"] == {"name": "scenario"}
+    assert xml["properties"]["flow"]["xml"] == {"wrapped": True}
+    assert xml["properties"]["flow"]["items"]["xml"] == {"name": "step"}
+    assert "null" not in str(xml)
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+@pytest.mark.parametrize("template", [b'{"default": %s}', b'{"unknown": %s, "name": "x"}'])
+def test_non_json_number_literals_are_bad_request(template: bytes, literal: bytes) -> None:
+    """Hostile bodies: pydantic's parser took `NaN` (written by Python's json.dumps); JSON has no NaN."""
+    with pytest.raises(BadRequest):
+        parse_scenario_json(template % literal)
+
+
+def test_nan_inside_a_string_is_just_text() -> None:
+    assert parse_scenario_json(b'{"name": "NaN and Infinity"}').name == "NaN and Infinity"
+
+
+def test_client_leaving_mid_body_is_not_an_unexpected_error(caplog: pytest.LogCaptureFixture) -> None:
+    """Hostile wire: a Content-Length longer than the body, then close, logged a traceback as a 500."""
+    import asyncio
+
+    from ..conftest import ALADDIN_BASIC, make_app
+
+    app = make_app()
+    sent: list[dict[str, object]] = []
+    messages = iter([{"type": "http.request", "body": b'{"na', "more_body": True}, {"type": "http.disconnect"}])
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "PUT", "path": f"/omni/1/scenarios/{SEED_KEY}", "query_string": b"",
+             "headers": [(b"authorization", ALADDIN_BASIC.encode()), (b"content-type", b"application/json"),
+                         (b"content-length", b"500")]}
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent == []
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert app.journal.recorded == 0

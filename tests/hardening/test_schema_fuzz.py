@@ -1,0 +1,89 @@
+"""Schemathesis against the app's own /openapi.json, with valid credentials and without.
+
+Every check schemathesis has runs (no 5xx, status codes, content types and bodies as published,
+schema-valid data accepted, schema-violating data rejected), in JSON and XML: XML responses are
+decoded into the JSON shape below so they are validated against the same schemas.
+Bounded by ``max-examples`` per operation and mode, so it takes seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree.ElementTree import Element
+
+import pytest
+import schemathesis
+from defusedxml.ElementTree import fromstring
+from hypothesis import settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from mock_omni.store import EXACTLY_ONE_DEFAULT
+
+from ..conftest import ALADDIN_BASIC, make_app
+
+MAX_EXAMPLES = 40
+
+# Rate limits off so every generated body reaches validation (the limiter has its own tests).
+app = make_app(rate_limits={})
+config = schemathesis.Config.from_dict({"generation": {"mode": "all", "max-examples": MAX_EXAMPLES}})
+schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+vendor_schema = schema.include(path_regex="^/omni/")
+calls: list[int] = []  # statuses seen, for the report (-s)
+
+
+def _xml_data(element: Element, parent: str | None = None) -> Any:
+    """The JSON shape of one of our XML responses: lists for flow/scenarios/messages, booleans for default."""
+    children = list(element)
+    if element.tag in ("flow", "scenarios") or parent == "validationErrors":
+        return [_xml_data(child, element.tag) for child in children]
+    if not children:
+        text = element.text or ""
+        return {"true": True, "false": False}.get(text, text) if element.tag == "default" else text
+    # dicttoxml writes keys that are not XML names (flow[0].channel) as <key name="...">.
+    return {child.get("name", child.tag) if child.tag == "key" and child.get("name") else child.tag:
+            _xml_data(child, element.tag) for child in children}
+
+
+@schemathesis.deserializer("application/xml")
+def _deserialize_xml(_ctx: schemathesis.DeserializationContext, response: schemathesis.Response) -> Any:
+    return _xml_data(fromstring(response.content, forbid_dtd=True))
+
+
+def _is_the_one_default_rule(case: schemathesis.Case, response: schemathesis.Response) -> bool:
+    """`default: false` on the account's default: schema-valid, refused by the contract (omni-api.md)."""
+    account = app.store.account("Aladdin")
+    return (
+        case.method == "PUT" and response.status_code == 400 and account is not None
+        and (case.path_parameters or {}).get("scenarioKey") == account.default_key
+        and isinstance(case.body, dict) and case.body.get("default") is False
+        and EXACTLY_ONE_DEFAULT.encode() in response.content
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_default_afterwards() -> Any:
+    yield
+    if calls:
+        print(f"\nschemathesis: {len(calls)} requests, statuses {sorted(set(calls))}")
+    for username in app.store.usernames():
+        listed = app.store.list_scenarios(username, limit=10_000)
+        assert [s["default"] for s in listed].count(True) == (1 if listed else 0), username
+
+
+@vendor_schema.parametrize()
+@settings(deadline=None)
+def test_with_valid_credentials(case: schemathesis.Case) -> None:
+    response = case.call(headers={"Authorization": ALADDIN_BASIC})
+    calls.append(response.status_code)
+    excluded = [positive_data_acceptance] if _is_the_one_default_rule(case, response) else []
+    case.validate_response(response, excluded_checks=excluded)
+
+
+@vendor_schema.parametrize()
+@settings(deadline=None)
+def test_without_credentials(case: schemathesis.Case) -> None:
+    response = case.call()
+    calls.append(response.status_code)
+    case.validate_response(response)
+    # Only the checks that precede authentication (route, Accept, body size) may answer otherwise.
+    assert response.status_code in (401, 404, 405, 406, 413), response.content
