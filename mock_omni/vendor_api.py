@@ -41,6 +41,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 PREFIX = "/omni/1/scenarios"
+# The vendor's Scenario: Update page sends its curl example to /sms/1/omni/1/scenarios/{key};
+# the page is the final word, so that path is served as an alias.
+SEED_CURL_PREFIX = "/sms/1/omni/"
 MAX_BODY_BYTES = 1024 * 1024
 INT32_MAX = 2**31 - 1
 
@@ -77,7 +80,7 @@ class VendorApi:
 
     @staticmethod
     def handles(path: str) -> bool:
-        return path.startswith("/omni/")
+        return path.startswith("/omni/") or path.startswith(SEED_CURL_PREFIX)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
@@ -133,6 +136,8 @@ async def _respond(send: Send, status: int, content: bytes, fmt: Format,
 
 def route(method: str, path: str) -> tuple[str, str | None]:
     """(operation, scenario key) for a vendor path, or 404/405."""
+    if path.startswith(SEED_CURL_PREFIX):
+        path = path[len(SEED_CURL_PREFIX) - len("/omni/"):]
     if path == PREFIX:
         if method == "GET":
             return "list", None
