@@ -109,6 +109,7 @@ class Negotiator:
     """Picks the response format; caches the parse of each distinct Accept header."""
 
     _CACHE_LIMIT = 512
+    _CACHEABLE_LENGTH = 1024
 
     def __init__(self) -> None:
         self._cache: dict[str, Format | None | Literal["any"]] = {}
@@ -118,9 +119,12 @@ class Negotiator:
             return body_format(content_type) or JSON
         choice = self._cache.get(accept)
         if choice is None and accept not in self._cache:
-            if len(self._cache) >= self._CACHE_LIMIT:
-                self._cache.clear()
-            choice = self._cache[accept] = _choose(accept)
+            choice = _choose(accept)
+            # A megabyte-long Accept (uvicorn takes any length) is answered but not kept.
+            if len(accept) <= self._CACHEABLE_LENGTH:
+                if len(self._cache) >= self._CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[accept] = choice
         if choice == "any":
             return body_format(content_type) or JSON
         if choice is None:

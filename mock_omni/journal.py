@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_LIMIT = 1000
+# uvicorn takes header values of any length; the journal keeps the first 8 KiB of each, so its
+# bound in entries is also a bound in memory (bodies are bounded by the 1 MiB request limit).
+MAX_HEADER_VALUE = 8192
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-admin-token"}
 
 
@@ -64,7 +67,10 @@ class Journal:
         self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
         body: bytes, status: int, account: str | None,
     ) -> None:
-        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), tuple(headers), body, status, account)
+        kept = tuple(headers)
+        if any(len(value) > MAX_HEADER_VALUE for _, value in kept):
+            kept = tuple((name, value[:MAX_HEADER_VALUE]) for name, value in kept)
+        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), kept, body, status, account)
         with self._lock:
             self._entries.append(entry)
             self.recorded += 1

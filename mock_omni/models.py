@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import orjson
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import BadRequest, InvalidArgument
 
@@ -37,7 +37,8 @@ XML_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\uFFFE\\uFFFF]*$"
 class StepIn(BaseModel):
     """One step of a flow: the sender and the channel to try."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
+    # Only the wire names are read: a field name (`sender`) is an unknown field, as at the vendor.
+    model_config = ConfigDict(strict=True, extra="ignore")
 
     sender: str | None = Field(None, alias="from", pattern=XML_TEXT_PATTERN, description="Sender used in this step.")
     channel: Channel = Field(description="Channel used to deliver the message in this step.")
@@ -46,22 +47,26 @@ class StepIn(BaseModel):
 class ScenarioIn(BaseModel):
     """Body of create and update; on update every field is optional and absent means unchanged."""
 
-    model_config = ConfigDict(
-        strict=True, extra="ignore", populate_by_name=True, title="CreateOrUpdateScenarioRequest"
-    )
+    model_config = ConfigDict(strict=True, extra="ignore", title="CreateOrUpdateScenarioRequest")
 
     name: str | None = Field(None, pattern=XML_TEXT_PATTERN, description="OMNI scenario name.")
     flow: list[StepIn] | None = Field(
         None, min_length=1, max_length=MAX_FLOW_STEPS,
         description="Channels to try, in order. Required on create.",
     )
-    # The official 2.x clients send `defaultScenario`; the vendor's pages say `default`.
-    default: bool | None = Field(
-        None,
-        validation_alias=AliasChoices("default", "defaultScenario"),
-        serialization_alias="default",
-        description="Whether the scenario is the account's default.",
+    default: bool | None = Field(None, description="Whether the scenario is the account's default.")
+    # The official 2.x clients send `defaultScenario`; the vendor's pages say `default`. Both are
+    # validated (a wrong type in either is INVALID_ARGUMENT); `default` wins when both are sent.
+    default_scenario: bool | None = Field(
+        None, alias="defaultScenario",
+        description="Alias of `default`, as the official 2.x clients send it; `default` wins if both are sent.",
     )
+
+    @model_validator(mode="after")
+    def _take_the_alias(self) -> ScenarioIn:
+        if self.default is None:
+            self.default = self.default_scenario
+        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -242,6 +242,7 @@ def _xml_request_schema(request: dict[str, Any], step: dict[str, Any]) -> dict[s
         "name": _xml_text(request["properties"]["name"]),
         "flow": {**flow, "items": step_xml, "xml": {"wrapped": True}},
         "default": _without_null(request["properties"]["default"]),
+        "defaultScenario": _without_null(request["properties"]["defaultScenario"]),
     }
     return {**request, "title": request["title"] + "Xml", "properties": properties, "xml": {"name": "scenario"}}
 

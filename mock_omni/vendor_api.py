@@ -90,7 +90,8 @@ class VendorApi:
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         for name, value in raw_headers:
             if name == b"authorization":
-                authorization = value.decode("latin-1")
+                # Two Authorization headers are ambiguous credentials: neither is taken (401).
+                authorization = value.decode("latin-1") if authorization is None else ""
             elif name == b"content-type":
                 content_type = value.decode("latin-1")
             elif name == b"accept":

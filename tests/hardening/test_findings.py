@@ -115,3 +115,27 @@ def test_client_leaving_mid_body_is_not_an_unexpected_error(caplog: pytest.LogCa
     assert sent == []
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert app.journal.recorded == 0
+
+
+def test_the_field_name_sender_is_not_read_as_from() -> None:
+    """schemathesis/corpus: `populate_by_name` let `{"sender": ...}` set the step's `from`; the vendor reads `from`."""
+    step = parse_scenario_json(b'{"flow": [{"sender": "x", "channel": "SMS"}]}').flow[0]  # type: ignore[index]
+    assert step.sender is None
+
+
+@pytest.mark.parametrize(
+    ("body", "default"),
+    [(b'{"defaultScenario": true}', True), (b'{"default": false, "defaultScenario": true}', False),
+     (b'{"default": null, "defaultScenario": false}', False), (b"{}", None)],
+)
+def test_defaultscenario_is_an_alias_and_default_wins(body: bytes, default: bool | None) -> None:
+    assert parse_scenario_json(body).default is default
+
+
+def test_defaultscenario_of_the_wrong_type_is_refused_even_beside_default() -> None:
+    """schemathesis: `{"default": false, "defaultScenario": ""}` was accepted though the schema says boolean."""
+    with pytest.raises(InvalidArgument) as caught:
+        parse_scenario_json(b'{"default": false, "defaultScenario": ""}')
+    assert list(caught.value.validation_errors or {}) == ["defaultScenario"]
+    assert _schemas()["CreateOrUpdateScenarioRequest"]["properties"]["defaultScenario"]["anyOf"][0] == {
+        "type": "boolean"}

@@ -77,3 +77,16 @@ def test_corpus_covers_every_request_field_and_every_attack() -> None:
     for attack in ("billion-laughs", "quadratic-blowup", "external-entity", "external-dtd", "deep", "huge",
                    "invalid-utf8", "nul", "10000-steps", "over-1mib"):
         assert attack in ids, attack
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [(JSON, b'{"name": "first", "name": "last", "default": true, "default": true}'),
+     ("application/xml", b"<scenario><name>first</name><name>last</name></scenario>")],
+)
+def test_duplicate_keys_last_one_wins(content_type: str, body: bytes) -> None:
+    """Choice (README, Hardening): like the common Java JSON bindings, the last duplicate wins."""
+    with TestClient(make_app(), headers={"Authorization": ALADDIN_BASIC}) as client:
+        response = client.put(f"/omni/1/scenarios/{SEED_KEY}", content=body, headers={"Content-Type": content_type})
+        assert response.status_code == 200
+        assert client.get(f"/omni/1/scenarios/{SEED_KEY}", headers={"Accept": JSON}).json()["name"] == "last"
