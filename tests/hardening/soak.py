@@ -1,0 +1,162 @@
+"""A bounded soak: many keep-alive connections doing mixed reads, creates, promotions and demotions.
+
+Every answer is checked as it arrives (statuses the contract allows, exactly one default in every
+list); the caller checks the state and the process afterwards. Bounded in time and in requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from mock_omni.store import EXACTLY_ONE_DEFAULT
+
+OPERATIONS = ("list", "list-default", "get", "get-xml", "create", "promote", "demote", "rename")
+WEIGHTS = (20, 10, 25, 5, 4, 14, 14, 8)
+ALLOWED = {200, 201, 400}
+
+
+@dataclass
+class Account:
+    name: str
+    authorization: str
+    keys: list[str]
+
+
+@dataclass
+class Result:
+    requests: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    by_operation: Counter[str] = field(default_factory=Counter)
+    #: Answers the contract does not allow, or lists without exactly one default.
+    violations: list[str] = field(default_factory=list)
+    transport_errors: int = 0
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection. httpx's async pool serialises 64 connections (~130 req/s
+    here); this reads our server's answers, which always carry Content-Length."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def open(cls, url: str) -> Connection:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        return cls(reader, writer, parts.netloc)
+
+    async def request(self, method: str, path: str, headers: dict[str, str], body: object = None) -> Answer:
+        data = b"" if body is None else json.dumps(body).encode()
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(data)}",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        if body is not None:
+            lines.append("Content-Type: application/json")
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return Answer(status, await self.reader.readexactly(length))
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+@dataclass
+class Answer:
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> dict[str, object]:
+        data: dict[str, object] = json.loads(self.content)
+        return data
+
+
+async def _one(conn: Connection, account: Account, op: str, rng: random.Random, result: Result,
+               injected: set[int]) -> None:
+    headers = {"Authorization": account.authorization}
+    key = rng.choice(account.keys)
+    if op == "list":
+        response = await conn.request("GET", "/omni/1/scenarios?limit=1000", headers)
+    elif op == "list-default":
+        response = await conn.request("GET", "/omni/1/scenarios?isDefault=true", headers)
+    elif op == "get":
+        response = await conn.request("GET", f"/omni/1/scenarios/{key}", headers)
+    elif op == "get-xml":
+        response = await conn.request("GET", f"/omni/1/scenarios/{key}", {**headers, "Accept": "application/xml"})
+    elif op == "create":
+        body = {"name": f"soak {rng.random()}", "flow": [{"from": "soak", "channel": "SMS"}],
+                "default": rng.random() < 0.3}
+        response = await conn.request("POST", "/omni/1/scenarios", headers, body)
+        if response.status_code == 201:
+            account.keys.append(str(response.json()["key"]))
+    elif op == "promote":
+        response = await conn.request("PUT", f"/omni/1/scenarios/{key}", headers, {"default": True})
+    elif op == "demote":
+        response = await conn.request("PUT", f"/omni/1/scenarios/{key}", headers, {"default": False})
+    else:
+        response = await conn.request("PUT", f"/omni/1/scenarios/{key}", headers, {"name": f"renamed {op}"})
+    status = response.status_code
+    result.requests += 1
+    result.statuses[status] += 1
+    result.by_operation[op] += 1
+    if status in injected:
+        return
+    if status not in ALLOWED or (status == 201) != (op == "create"):
+        result.violations.append(f"{op}: {status} {response.text[:200]}")
+    elif status == 400 and not (op == "demote" and EXACTLY_ONE_DEFAULT in response.text):
+        result.violations.append(f"{op}: unexpected 400 {response.text[:200]}")
+    elif op.startswith("list"):
+        scenarios = response.json()["scenarios"]
+        assert isinstance(scenarios, list)
+        defaults = [s["default"] for s in scenarios].count(True)
+        if defaults != 1:
+            result.violations.append(f"{op}: {defaults} defaults in {response.text[:300]}")
+    elif op == "promote" and response.json()["default"] is not True:
+        result.violations.append(f"promote answered default=false: {response.text[:200]}")
+
+
+async def _connection(url: str, accounts: list[Account], deadline: float, max_requests: int,
+                      seed: int, result: Result, injected: set[int]) -> None:
+    rng = random.Random(seed)
+    conn = await Connection.open(url)
+    try:
+        for _ in range(max_requests):
+            if time.monotonic() >= deadline:
+                return
+            op = rng.choices(OPERATIONS, WEIGHTS)[0]
+            try:
+                await asyncio.wait_for(_one(conn, rng.choice(accounts), op, rng, result, injected), 30)
+            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as exc:
+                result.transport_errors += 1
+                result.violations.append(f"{op}: transport error {exc!r}")
+                await conn.close()
+                conn = await Connection.open(url)
+    finally:
+        await conn.close()
+
+
+async def soak(url: str, accounts: list[Account], seconds: float, connections: int = 64,
+               max_requests_per_connection: int = 100_000, injected: set[int] | None = None) -> Result:
+    """Run ``connections`` keep-alive clients for ``seconds`` (or until each sent its maximum)."""
+    result = Result()
+    deadline = time.monotonic() + seconds
+    await asyncio.gather(*(
+        _connection(url, accounts, deadline, max_requests_per_connection, seed, result, injected or set())
+        for seed in range(connections)
+    ))
+    return result
