@@ -11,8 +11,11 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from defusedxml.ElementTree import fromstring
 
 from mock_omni.store import EXACTLY_ONE_DEFAULT
 
@@ -36,6 +39,16 @@ class Result:
     #: Answers the contract does not allow, or lists without exactly one default.
     violations: list[str] = field(default_factory=list)
     transport_errors: int = 0
+    #: Answers a fault rule accounts for, by (account, operation, status; 0 for a dropped connection).
+    injected: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+
+
+#: Whether an answer (status, 0 for a dropped connection) to (account, operation) may be an injected fault.
+Injected = Callable[[str, str, int], bool]
+
+
+def _none_injected(account: str, op: str, status: int) -> bool:
+    return False
 
 
 class Connection:
@@ -87,7 +100,7 @@ class Answer:
 
 
 async def _one(conn: Connection, account: Account, op: str, rng: random.Random, result: Result,
-               injected: set[int]) -> None:
+               injected: Injected) -> None:
     headers = {"Authorization": account.authorization}
     key = rng.choice(account.keys)
     if op == "list":
@@ -114,7 +127,8 @@ async def _one(conn: Connection, account: Account, op: str, rng: random.Random, 
     result.requests += 1
     result.statuses[status] += 1
     result.by_operation[op] += 1
-    if status in injected:
+    if injected(account.name, op, status):
+        result.injected[(account.name, op, status)] += 1
         return
     if status not in ALLOWED or (status == 201) != (op == "create"):
         result.violations.append(f"{op}: {status} {response.text[:200]}")
@@ -126,12 +140,14 @@ async def _one(conn: Connection, account: Account, op: str, rng: random.Random, 
         defaults = [s["default"] for s in scenarios].count(True)
         if defaults != 1:
             result.violations.append(f"{op}: {defaults} defaults in {response.text[:300]}")
+    elif op == "get-xml" and fromstring(response.content, forbid_dtd=True).tag != "scenario":
+        result.violations.append(f"get-xml: not a scenario {response.text[:200]}")
     elif op == "promote" and response.json()["default"] is not True:
         result.violations.append(f"promote answered default=false: {response.text[:200]}")
 
 
 async def _connection(url: str, accounts: list[Account], deadline: float, max_requests: int,
-                      seed: int, result: Result, injected: set[int]) -> None:
+                      seed: int, result: Result, injected: Injected) -> None:
     rng = random.Random(seed)
     conn = await Connection.open(url)
     try:
@@ -139,11 +155,15 @@ async def _connection(url: str, accounts: list[Account], deadline: float, max_re
             if time.monotonic() >= deadline:
                 return
             op = rng.choices(OPERATIONS, WEIGHTS)[0]
+            account = rng.choice(accounts)
             try:
-                await asyncio.wait_for(_one(conn, rng.choice(accounts), op, rng, result, injected), 30)
+                await asyncio.wait_for(_one(conn, account, op, rng, result, injected), 30)
             except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as exc:
                 result.transport_errors += 1
-                result.violations.append(f"{op}: transport error {exc!r}")
+                if injected(account.name, op, 0):
+                    result.injected[(account.name, op, 0)] += 1
+                else:
+                    result.violations.append(f"{op}: transport error {exc!r}")
                 await conn.close()
                 conn = await Connection.open(url)
     finally:
@@ -151,12 +171,12 @@ async def _connection(url: str, accounts: list[Account], deadline: float, max_re
 
 
 async def soak(url: str, accounts: list[Account], seconds: float, connections: int = 64,
-               max_requests_per_connection: int = 100_000, injected: set[int] | None = None) -> Result:
+               max_requests_per_connection: int = 100_000, injected: Injected = _none_injected) -> Result:
     """Run ``connections`` keep-alive clients for ``seconds`` (or until each sent its maximum)."""
     result = Result()
     deadline = time.monotonic() + seconds
     await asyncio.gather(*(
-        _connection(url, accounts, deadline, max_requests_per_connection, seed, result, injected or set())
+        _connection(url, accounts, deadline, max_requests_per_connection, seed, result, injected)
         for seed in range(connections)
     ))
     return result
