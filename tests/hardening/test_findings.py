@@ -139,3 +139,20 @@ def test_defaultscenario_of_the_wrong_type_is_refused_even_beside_default() -> N
     assert list(caught.value.validation_errors or {}) == ["defaultScenario"]
     assert _schemas()["CreateOrUpdateScenarioRequest"]["properties"]["defaultScenario"]["anyOf"][0] == {
         "type": "boolean"}
+
+
+def test_journal_entries_are_bounded_in_bytes_not_only_in_count() -> None:
+    """Hostile headers: megabyte header values and 1 MiB bodies were kept whole, 1000 entries deep."""
+    from mock_omni.journal import MAX_BODY_KEPT, MAX_HEADER_VALUE, Journal
+
+    journal = Journal(limit=3)
+    for _ in range(5):
+        journal.record("PUT", "/omni/1/scenarios/K", b"", [(b"authorization", b"Bearer " + b"x" * 2_000_000),
+                                                         (b"accept", b"application/json")],
+                       b"y" * 1_000_000, 400, None)
+    entries = journal.entries()
+    assert len(entries) == 3 and journal.recorded == 5
+    for entry in entries:
+        assert len(entry.body) == MAX_BODY_KEPT
+        assert dict(entry.headers) == {b"authorization": (b"Bearer " + b"x" * 2_000_000)[:MAX_HEADER_VALUE],
+                                       b"accept": b"application/json"}
