@@ -9,6 +9,7 @@ Bounded by ``max-examples`` per operation and mode, so it takes seconds.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -20,6 +21,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mock_omni.store import EXACTLY_ONE_DEFAULT
 
+from .. import server
 from ..conftest import ALADDIN_BASIC, make_app
 
 # make test runs a fixed seed, so a red run is reproducible; set MOCK_OMNI_FUZZ_SEED=random (or a
@@ -99,3 +101,23 @@ def test_without_credentials(case: schemathesis.Case) -> None:
     case.validate_response(response)
     # Only the checks that precede authentication (route, Accept, body size) may answer otherwise.
     assert response.status_code in (401, 404, 405, 406, 413), response.content
+
+
+# --- the same over a real socket: uvicorn's parsing and framing, not just the ASGI app ---------------
+# (The document is the one loaded in-process above: the same app, so the same /openapi.json.)
+
+
+@pytest.fixture(scope="module")
+def real_server() -> Iterator[server.Server]:
+    with server.running(["--rate-limit", "off"]) as running:
+        yield running
+
+
+@vendor_schema.parametrize()
+@settings(deadline=None, max_examples=max(5, MAX_EXAMPLES // 4))
+def test_real_server_with_valid_credentials(case: schemathesis.Case, real_server: server.Server) -> None:
+    response = case.call(base_url=real_server.url, headers={"Authorization": ALADDIN_BASIC}, timeout=30)
+    calls.append(response.status_code)
+    # The one-default refusal depends on the server's state, which lives in the other process here.
+    refused = response.status_code == 400 and EXACTLY_ONE_DEFAULT.encode() in response.content
+    case.validate_response(response, excluded_checks=[positive_data_acceptance] if refused else [])
