@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from . import __version__
 from .codecs import CONTENT_TYPES, JSON, render
@@ -37,6 +38,19 @@ def error_response(app: MockOmni, request: Request, error: OmniError) -> Respons
     )
 
 
+def allowed_methods(web: FastAPI, request: Request) -> tuple[str, ...]:
+    """Every method some route serves on this path (the Allow header of a 405).
+
+    Starlette's own 405 names only the first route that matched the path, so a path served by
+    several routes (GET, POST and DELETE /__admin/faults) would advertise one method of three.
+    """
+    methods: set[str] = set()
+    for route in web.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] == Match.PARTIAL:
+            methods |= route.methods
+    return tuple(sorted(methods))
+
+
 def build_web_app(app: MockOmni) -> FastAPI:
     web = FastAPI(
         title="mock-omni",
@@ -56,8 +70,8 @@ def build_web_app(app: MockOmni) -> FastAPI:
             error: OmniError = NotFound("Resource not found.")
         else:
             error = BY_STATUS.get(exc.status_code, GeneralError)()
-        if exc.status_code == 405 and exc.headers and "Allow" in exc.headers:
-            error.allowed = tuple(exc.headers["Allow"].split(", "))  # type: ignore[attr-defined]
+        if exc.status_code == 405:
+            error.allowed = allowed_methods(web, request)  # type: ignore[attr-defined]
         return error_response(app, request, error)
 
     @web.exception_handler(RequestValidationError)

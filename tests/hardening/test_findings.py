@@ -156,3 +156,17 @@ def test_journal_entries_are_bounded_in_bytes_not_only_in_count() -> None:
         assert len(entry.body) == MAX_BODY_KEPT
         assert dict(entry.headers) == {b"authorization": (b"Bearer " + b"x" * 2_000_000)[:MAX_HEADER_VALUE],
                                        b"accept": b"application/json"}
+
+
+def test_405_on_the_web_side_allows_every_method_of_the_path() -> None:
+    """schemathesis on the admin API: `Allow: GET` on a path that also takes POST and DELETE."""
+    from ..conftest import make_app
+
+    app = make_app()
+    for method in ("GET", "POST", "DELETE"):
+        app.web.add_api_route("/__test/multi", lambda: {}, methods=[method])
+    with TestClient(app) as client:
+        response = client.put("/__test/multi")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, POST"
+    assert response.json()["requestError"]["serviceException"]["messageId"] == "METHOD_NOT_ALLOWED"

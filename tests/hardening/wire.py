@@ -52,3 +52,16 @@ def request(method: str, path: str, port: int, headers: dict[str, str], body: by
 
 def chunked(*parts: bytes) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts if part) + b"0\r\n\r\n"
+
+
+def read_one(conn: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Read exactly one response (it may arrive in several segments) from a keep-alive connection."""
+    data = b""
+    while True:
+        found = responses(data)
+        if found and len(found[0][2]) == int(found[0][1].get("content-length", "0")):
+            return found[0]
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed after {data!r}")
+        data += chunk
