@@ -44,7 +44,7 @@ test: lint typecheck pytest
 
 # The hardening soak for longer than make test's few seconds (MOCK_OMNI_SOAK_SECONDS, default 60).
 soak: install
-	MOCK_OMNI_SOAK_SECONDS=$${MOCK_OMNI_SOAK_SECONDS:-60} $(PY) -m pytest -p no:cacheprovider -s tests/hardening/test_soak.py
+	MOCK_OMNI_SOAK_SECONDS=$${MOCK_OMNI_SOAK_SECONDS:-60} MOCK_OMNI_SOAK_HOSTILE_ROUNDS=$${MOCK_OMNI_SOAK_HOSTILE_ROUNDS:-10} $(PY) -m pytest -p no:cacheprovider -s tests/hardening/test_soak.py
 
 bench: install
 	$(PY) -m bench

@@ -65,12 +65,14 @@ class Connection:
         return cls(reader, writer, parts.netloc)
 
     async def request(self, method: str, path: str, headers: dict[str, str], body: object = None) -> Answer:
-        data = b"" if body is None else json.dumps(body).encode()
+        if body is None:
+            return await self.raw(method, path, headers, b"")
+        return await self.raw(method, path, {**headers, "Content-Type": "application/json"}, json.dumps(body).encode())
+
+    async def raw(self, method: str, path: str, headers: dict[str, str], data: bytes) -> Answer:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(data)}",
                  *(f"{k}: {v}" for k, v in headers.items())]
-        if body is not None:
-            lines.append("Content-Type: application/json")
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         length = 0

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from .. import server
-from .soak import Account, Result, soak
+from .soak import Account, Connection, Result, soak
 
 SECONDS = float(os.environ.get("MOCK_OMNI_SOAK_SECONDS", "4"))
 CONNECTIONS = int(os.environ.get("MOCK_OMNI_SOAK_CONNECTIONS", "64"))
@@ -82,3 +83,52 @@ def test_soak_mixed_load_keeps_one_default_and_bounded_memory(soaked: tuple[serv
 
     creates = second.by_operation["create"]
     assert rss_end - rss_half <= RSS_SLACK_KIB + PER_CREATE_KIB * creates, (rss_half, rss_end, creates)
+
+
+# --- hostile traffic: the corpus and megabyte headers, many connections at once -----------------------
+
+HOSTILE_ROUNDS = int(os.environ.get("MOCK_OMNI_SOAK_HOSTILE_ROUNDS", "2"))
+#: Growth allowed over a warm-up round: the journal (500 entries of at most 64 KiB bodies and 8 KiB header
+#: values) and the allocator's slack; unbounded caches would pass this within the first rounds.
+HOSTILE_RSS_SLACK_KIB = 160 * 1024
+
+
+async def _hostile_round(url: str, authorization: str, key: str, round_: int) -> Counter[int]:
+    from .hostile import CORPUS
+
+    statuses: Counter[int] = Counter()
+
+    async def worker(n: int) -> None:
+        conn = await Connection.open(url)
+        try:
+            for i, hostile in enumerate(CORPUS[n % 16::16]):
+                # Every third request carries a unique megabyte credential (a 401); every request a
+                # unique 100 KB Accept that still admits JSON: neither may be kept by any cache.
+                headers = {"Authorization": authorization if i % 3 else f"Bearer {round_}-{n}-{i}-{'k' * 1_000_000}",
+                           "Accept": f"application/json, application/x-{round_}-{n}-{i}-{'x' * 100_000}",
+                           "Content-Type": hostile.content_type}
+                answer = await conn.raw("PUT", f"/omni/1/scenarios/{key}", headers, hostile.body)
+                statuses[answer.status_code] += 1
+                if answer.status_code in (413, 400):  # uvicorn may close after an unread or refused body
+                    await conn.close()
+                    conn = await Connection.open(url)
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(worker(n) for n in range(CONNECTIONS)))
+    return statuses
+
+
+@pytest.mark.slow
+def test_hostile_traffic_keeps_memory_bounded(soaked: tuple[server.Server, list[Account]]) -> None:
+    srv, accounts = soaked
+    statuses: Counter[int] = Counter()
+    statuses += asyncio.run(_hostile_round(srv.url, accounts[0].authorization, accounts[0].keys[1], 0))
+    warm = rss_kib(srv.process.pid)
+    for round_ in range(1, HOSTILE_ROUNDS + 1):
+        statuses += asyncio.run(_hostile_round(srv.url, accounts[0].authorization, accounts[0].keys[1], round_))
+    end = rss_kib(srv.process.pid)
+    print(f"\nhostile soak: {CONNECTIONS} connections, {HOSTILE_ROUNDS + 1} rounds, {sum(statuses.values())} "
+          f"requests, statuses {dict(statuses)}, rss {warm} -> {end} KiB")
+    assert not [s for s in statuses if s >= 500], statuses
+    assert end - warm <= HOSTILE_RSS_SLACK_KIB, (warm, end)
