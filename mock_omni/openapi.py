@@ -258,8 +258,33 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
+def document_web_errors(paths: dict[str, Any], guarded_prefix: str = "/__admin/") -> None:
+    """Publish the errors mock-omni's own routes answer (web.py's handlers), in the vendor's envelope.
+
+    FastAPI documents a 422 that never happens (validation errors answer 400 INVALID_ARGUMENT) and
+    none of the others; schemathesis on the admin API found each of them undocumented.
+    """
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if method not in ("get", "put", "post", "delete", "patch"):
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            codes = ["405", "500"]
+            if operation.get("parameters") or operation.get("requestBody"):
+                codes += ["400", "404"]
+            if operation.get("requestBody"):
+                codes += ["413"]
+            if path.startswith(guarded_prefix) and not path.endswith("/health"):
+                codes += ["401"]
+            for code in codes:
+                # No example: the vendor's texts (`Scenario not found.`) are not what these routes say.
+                responses.setdefault(code, {"description": _ERRORS[code][0], "content": _content("ApiException")})
+
+
 def merge_vendor_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Add the vendor's paths, schemas and security schemes to FastAPI's own document."""
+    document_web_errors(spec.get("paths", {}))
     spec["paths"] = {**vendor_paths(), **spec.get("paths", {})}
     components = spec.setdefault("components", {})
     components.setdefault("schemas", {}).update(_schemas())
