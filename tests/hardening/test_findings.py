@@ -194,3 +194,19 @@ def test_own_routes_publish_the_errors_they_answer_and_not_fastapis_422() -> Non
     vendor = spec["paths"]["/omni/1/scenarios/{scenarioKey}"]["get"]["responses"]
     assert vendor["404"]["content"]["application/json"]["example"]["requestError"]["serviceException"]["text"] == (
         "Scenario not found.")  # the vendor's own documentation is untouched
+
+
+def test_405_allow_covers_routes_of_included_routers() -> None:
+    """schemathesis: FastAPI wraps included routers, so walking app.routes found none of their methods."""
+    from fastapi import APIRouter
+
+    from ..conftest import make_app
+
+    app = make_app()
+    router = APIRouter(prefix="/__test")
+    router.add_api_route("/inner", lambda: {}, methods=["GET"])
+    router.add_api_route("/inner", lambda: {}, methods=["DELETE"])
+    app.web.include_router(router)
+    with TestClient(app) as client:
+        response = client.request("TRACE", "/__test/inner")
+    assert response.status_code == 405 and response.headers["allow"] == "DELETE, GET"
