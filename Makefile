@@ -8,7 +8,7 @@ PY27 ?= $(shell for p in $$HOME/.pyenv/versions/2.7*/bin/python $$(command -v py
   [ -x "$$p" ] && "$$p" -c pass 2>/dev/null && { echo "$$p"; break; }; done)
 PY27_CLIENT := $(VENV)/py27-infobip-client
 
-.PHONY: install run test lint typecheck pytest bench clean py27-client system-deps
+.PHONY: install run test lint typecheck pytest bench clean py27-client system-deps soak
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ pytest: install py27-client system-deps
 	MOCK_OMNI_PY27="$(PY27)" MOCK_OMNI_PY27_CLIENT="$(PY27_CLIENT)" $(PY) -m pytest -n 2 -p no:cacheprovider
 
 test: lint typecheck pytest
+
+# The hardening soak for longer than make test's few seconds (MOCK_OMNI_SOAK_SECONDS, default 60).
+soak: install
+	MOCK_OMNI_SOAK_SECONDS=$${MOCK_OMNI_SOAK_SECONDS:-60} MOCK_OMNI_SOAK_HOSTILE_ROUNDS=$${MOCK_OMNI_SOAK_HOSTILE_ROUNDS:-10} $(PY) -m pytest -p no:cacheprovider -s tests/hardening/test_soak.py
 
 bench: install
 	$(PY) -m bench

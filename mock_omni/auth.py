@@ -16,6 +16,9 @@ from .errors import Unauthorized
 from .store import Store
 
 _CACHE_LIMIT = 4096
+# uvicorn (httptools) takes header values of any length; caching megabyte-long ones would let
+# 4096 requests pin gigabytes. No real credential is this long: such values are checked uncached.
+_CACHEABLE_LENGTH = 1024
 
 
 def parse_basic(credentials: str) -> tuple[str, str] | None:
@@ -45,9 +48,10 @@ class Authenticator:
             username = self._cache[authorization]
         except KeyError:
             username = self._check(authorization)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[authorization] = username
+            if len(authorization) <= _CACHEABLE_LENGTH:
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[authorization] = username
         if username is None:
             raise Unauthorized()
         return username

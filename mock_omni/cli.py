@@ -7,9 +7,11 @@ stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from . import __version__
 from .fixtures import FixtureError
@@ -96,8 +98,16 @@ def serve(settings: Settings) -> int:
     )
     server = uvicorn.Server(config)
     print(f"mock-omni {__version__} serving on http://{shown}:{port}", flush=True)
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal under the handler
+    # it found; with the default one the process would die by the signal (status -15, which CI
+    # and `docker stop` report as a failure). A stop by SIGTERM is a normal end: exit 0.
+    signal.signal(signal.SIGTERM, _stop_normally)
     server.run(sockets=[sock])
     return 0
+
+
+def _stop_normally(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -111,6 +111,7 @@ class Negotiator:
     """Picks the response format; caches the parse of each distinct Accept header."""
 
     _CACHE_LIMIT = 512
+    _CACHEABLE_LENGTH = 1024
 
     def __init__(self) -> None:
         self._cache: dict[str, Format | None | Literal["any"]] = {}
@@ -120,9 +121,12 @@ class Negotiator:
             return body_format(content_type) or JSON
         choice = self._cache.get(accept)
         if choice is None and accept not in self._cache:
-            if len(self._cache) >= self._CACHE_LIMIT:
-                self._cache.clear()
-            choice = self._cache[accept] = _choose(accept)
+            choice = _choose(accept)
+            # A megabyte-long Accept (uvicorn takes any length) is answered but not kept.
+            if len(accept) <= self._CACHEABLE_LENGTH:
+                if len(self._cache) >= self._CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[accept] = choice
         if choice == "any":
             return body_format(content_type) or JSON
         if choice is None:
@@ -256,6 +260,22 @@ _XML_RENDERED = RenderedXml()
 
 # --- parsing XML bodies ------------------------------------------------------------
 
+# A scenario is three levels below its root (flow/step/from). Bodies nested deeper than this
+# are BAD_REQUEST, as over-deep JSON is: converting them recursively would exhaust the stack
+# (a 500), and accepting them where ignored would make XML laxer than JSON.
+MAX_XML_DEPTH = 32
+
+
+def _nested_within(root: Element, limit: int) -> bool:
+    stack = [(root, 0)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in element)
+    return True
+
+
 def _element_value(element: Element) -> object:
     children = list(element)
     if not children:
@@ -289,6 +309,11 @@ def scenario_from_xml(body: bytes) -> dict[str, object]:
         root = parse_xml(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException, ValueError):
         raise BadRequest() from None
+    if not _nested_within(root, MAX_XML_DEPTH):
+        raise BadRequest()
+    if len(root) == 0 and (root.text or "").strip():
+        # `<scenario>true</scenario>` is a scalar, not an object: BAD_REQUEST, as the JSON body `true` is.
+        raise BadRequest()
     data: dict[str, object] = {}
     for child in root:
         convert = _SCENARIO_FIELDS.get(child.tag)

@@ -13,6 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_LIMIT = 1000
+# uvicorn takes header values of any length, and bodies of up to 1 MiB are read: the journal keeps
+# the first 8 KiB of each header value and 64 KiB of each body, so its bound in entries is also a
+# bound in memory (1000 entries of 1 MiB bodies would otherwise pin a gigabyte).
+MAX_HEADER_VALUE = 8192
+MAX_BODY_KEPT = 64 * 1024
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-admin-token"}
 
 
@@ -64,7 +69,12 @@ class Journal:
         self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
         body: bytes, status: int, account: str | None,
     ) -> None:
-        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), tuple(headers), body, status, account)
+        kept = tuple(headers)
+        if any(len(value) > MAX_HEADER_VALUE for _, value in kept):
+            kept = tuple((name, value[:MAX_HEADER_VALUE]) for name, value in kept)
+        if len(body) > MAX_BODY_KEPT:
+            body = body[:MAX_BODY_KEPT]
+        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), kept, body, status, account)
         with self._lock:
             self._entries.append(entry)
             self.recorded += 1

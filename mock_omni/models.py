@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import BadRequest, InvalidArgument
 
@@ -28,36 +29,46 @@ Channel = Literal[
 # Choice: the vendor states no bound; a failover flow longer than this is a client bug.
 MAX_FLOW_STEPS = 100
 
+# Choice: text that XML 1.0 cannot carry (C0 controls but tab/LF/CR, U+FFFE, U+FFFF) is refused
+# with INVALID_ARGUMENT: stored, it would make every XML answer about the scenario unparseable.
+XML_TEXT_MESSAGE = "must not contain control characters (other than tab, LF, CR), U+FFFE or U+FFFF"
+XML_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\uFFFE\\uFFFF]*$"
+
 
 class StepIn(BaseModel):
     """One step of a flow: the sender and the channel to try."""
 
+    # Only the wire names are read: a field name (`sender`) is an unknown field, as at the vendor.
     # Frozen: one parsed body may serve many identical requests (vendor_api.ScenarioBodies).
-    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
-    sender: str | None = Field(None, alias="from", description="Sender used in this step.")
+    sender: str | None = Field(None, alias="from", pattern=XML_TEXT_PATTERN, description="Sender used in this step.")
     channel: Channel = Field(description="Channel used to deliver the message in this step.")
 
 
 class ScenarioIn(BaseModel):
     """Body of create and update; on update every field is optional and absent means unchanged."""
 
-    model_config = ConfigDict(
-        strict=True, extra="ignore", populate_by_name=True, frozen=True, title="CreateOrUpdateScenarioRequest"
-    )
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, title="CreateOrUpdateScenarioRequest")
 
-    name: str | None = Field(None, description="OMNI scenario name.")
+    name: str | None = Field(None, pattern=XML_TEXT_PATTERN, description="OMNI scenario name.")
     flow: list[StepIn] | None = Field(
         None, min_length=1, max_length=MAX_FLOW_STEPS,
         description="Channels to try, in order. Required on create.",
     )
-    # The official 2.x clients send `defaultScenario`; the vendor's pages say `default`.
-    default: bool | None = Field(
-        None,
-        validation_alias=AliasChoices("default", "defaultScenario"),
-        serialization_alias="default",
-        description="Whether the scenario is the account's default.",
+    default: bool | None = Field(None, description="Whether the scenario is the account's default.")
+    # The official 2.x clients send `defaultScenario`; the vendor's pages say `default`. Both are
+    # validated (a wrong type in either is INVALID_ARGUMENT); `default` wins when both are sent.
+    default_scenario: bool | None = Field(
+        None, alias="defaultScenario",
+        description="Alias of `default`, as the official 2.x clients send it; `default` wins if both are sent.",
     )
+
+    @model_validator(mode="after")
+    def _take_the_alias(self) -> ScenarioIn:
+        if self.default is None:
+            self.default = self.default_scenario
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +129,8 @@ def _validation_errors(exc: ValidationError) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(part for part in error["loc"] if part != "function-after")
-        errors.setdefault(_field_path(loc) or "body", []).append(error["msg"])
+        message = XML_TEXT_MESSAGE if error["type"] == "string_pattern_mismatch" else error["msg"]
+        errors.setdefault(_field_path(loc) or "body", []).append(message)
     return errors
 
 
@@ -134,6 +146,13 @@ def parse_scenario_json(body: bytes) -> ScenarioIn:
     """Validate a JSON body; BAD_REQUEST if it does not parse, INVALID_ARGUMENT if values are wrong."""
     if not body.strip():
         raise BadRequest()
+    if b"NaN" in body or b"Infinity" in body:
+        # pydantic's parser takes these non-JSON literals (Python's json.dumps writes them); a strict
+        # JSON parser, like the vendor's, does not. The scan is cheap; orjson only runs on a hit.
+        try:
+            orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise BadRequest() from None
     try:
         return ScenarioIn.model_validate_json(body)
     except ValidationError as exc:

@@ -127,9 +127,15 @@ _COMMON_ERRORS = ("401", "405", "406", "413", "500")
 _SECURITY: list[dict[str, list[str]]] = [{"Basic": []}, {"APIKeyHeader": []}, {"IBSSOTokenHeader": []}, {"OAuth2": []}]
 
 
+def _body(schema: str) -> dict[str, Any]:
+    # XML cannot carry JSON's null, so the XML body has a schema of its own (see _xml_request_schema).
+    content = _content(schema, SEED_UPDATE, SEED_UPDATE_XML)
+    content["application/xml"]["schema"] = _ref(schema + "Xml")
+    return {"required": True, "content": content}
+
+
 def vendor_paths() -> dict[str, Any]:
     scenario = _content("Scenario", SEED_RESPONSE, SEED_RESPONSE_XML)
-    body = {"required": True, "content": _content("CreateOrUpdateScenarioRequest", SEED_UPDATE, SEED_UPDATE_XML)}
     return {
         "/omni/1/scenarios": {
             "get": {
@@ -160,7 +166,7 @@ def vendor_paths() -> dict[str, Any]:
                 "summary": "Create new OMNI failover scenario",
                 "description": "Creates a scenario with a new key. `flow` is required; the account's first "
                                "scenario becomes its default. Limited to 20 requests per 10 minutes.",
-                "security": _SECURITY, "requestBody": body, **_throttling("create"),
+                "security": _SECURITY, "requestBody": _body("CreateScenarioRequest"), **_throttling("create"),
                 "responses": {
                     "201": {"description": "created", "content": scenario},
                     **_errors("400", "415", "429", *_COMMON_ERRORS),
@@ -184,7 +190,8 @@ def vendor_paths() -> dict[str, Any]:
                                "scenario the account's default; `default: false` on the default is refused "
                                "with `Exactly one scenario must be default.`. Limited to 40 requests per "
                                "10 minutes.",
-                "security": _SECURITY, "parameters": [_KEY_PARAM], "requestBody": body, **_throttling("update"),
+                "security": _SECURITY, "parameters": [_KEY_PARAM],
+                "requestBody": _body("CreateOrUpdateScenarioRequest"), **_throttling("update"),
                 "responses": {
                     "200": {"description": "successful response", "content": scenario},
                     **_errors("400", "404", "415", "429", *_COMMON_ERRORS),
@@ -206,10 +213,45 @@ def _schemas() -> dict[str, Any]:
                                          ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[name] = schema
+    update = schemas["CreateOrUpdateScenarioRequest"]
+    # Create needs a flow (store.create refuses a missing or null one), as the vendor's schema says.
+    create = {**update, "title": "CreateScenarioRequest", "required": ["flow"],
+              "properties": {**update["properties"], "flow": _without_null(update["properties"]["flow"])}}
+    schemas["CreateScenarioRequest"] = create
+    for name in ("CreateScenarioRequest", "CreateOrUpdateScenarioRequest"):
+        schemas[name + "Xml"] = _xml_request_schema(schemas[name], schemas["StepIn"])
     # ScenariosResponse pulls ScenarioOut in under its class name: one "Scenario" schema, not two.
     schemas.pop("ScenarioOut", None)
     text = json.dumps(schemas).replace('"#/components/schemas/ScenarioOut"', '"#/components/schemas/Scenario"')
     return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without pydantic's ``anyOf [..., null]`` for optional fields."""
+    options = [option for option in schema.get("anyOf", ()) if option.get("type") != "null"]
+    if len(options) != 1:
+        return schema
+    rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+    return {**options[0], **rest}
+
+
+def _xml_text(schema: dict[str, Any]) -> dict[str, Any]:
+    # The pattern only forbids characters XML cannot carry at all, so in XML there is nothing to forbid.
+    return {k: v for k, v in _without_null(schema).items() if k != "pattern"}
+
+
+def _xml_request_schema(request: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+    """The request as XML sees it: ``<scenario>``, ``<flow><step>``, no nulls."""
+    step_xml = {**step, "properties": {name: _xml_text(prop) for name, prop in step["properties"].items()},
+                "xml": {"name": "step"}}
+    flow = _without_null(request["properties"]["flow"])
+    properties = {
+        "name": _xml_text(request["properties"]["name"]),
+        "flow": {**flow, "items": step_xml, "xml": {"wrapped": True}},
+        "default": _without_null(request["properties"]["default"]),
+        "defaultScenario": _without_null(request["properties"]["defaultScenario"]),
+    }
+    return {**request, "title": request["title"] + "Xml", "properties": properties, "xml": {"name": "scenario"}}
 
 
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -223,8 +265,33 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
+def document_web_errors(paths: dict[str, Any], guarded_prefix: str = "/__admin/") -> None:
+    """Publish the errors mock-omni's own routes answer (web.py's handlers), in the vendor's envelope.
+
+    FastAPI documents a 422 that never happens (validation errors answer 400 INVALID_ARGUMENT) and
+    none of the others; schemathesis on the admin API found each of them undocumented.
+    """
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if method not in ("get", "put", "post", "delete", "patch"):
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            codes = ["405", "500"]
+            if operation.get("parameters") or operation.get("requestBody"):
+                codes += ["400", "404"]
+            if operation.get("requestBody"):
+                codes += ["413"]
+            if path.startswith(guarded_prefix) and not path.endswith("/health"):
+                codes += ["401"]
+            for code in codes:
+                # No example: the vendor's texts (`Scenario not found.`) are not what these routes say.
+                responses.setdefault(code, {"description": _ERRORS[code][0], "content": _content("ApiException")})
+
+
 def merge_vendor_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Add the vendor's paths, schemas and security schemes to FastAPI's own document."""
+    document_web_errors(spec.get("paths", {}))
     spec["paths"] = {**vendor_paths(), **spec.get("paths", {})}
     components = spec.setdefault("components", {})
     components.setdefault("schemas", {}).update(_schemas())

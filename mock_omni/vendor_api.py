@@ -92,7 +92,8 @@ class VendorApi:
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         for name, value in raw_headers:
             if name == b"authorization":
-                authorization = value.decode("latin-1")
+                # Two Authorization headers are ambiguous credentials: neither is taken (401).
+                authorization = value.decode("latin-1") if authorization is None else ""
             elif name == b"content-type":
                 content_type = value.decode("latin-1")
             elif name == b"accept":
@@ -121,6 +122,8 @@ class VendorApi:
             self.journal.record(method, path, scope["query_string"], raw_headers, body, 0, account)
             await drop_connection(send)
             return
+        except ConnectionAbortedError:
+            return  # the client left mid-body: nobody to answer, nothing was done
         except OmniError as error:
             status, payload, root = error.status, error.envelope(), "ApiException"
             if isinstance(error, MethodNotAllowed):

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from . import __version__
 from .codecs import CONTENT_TYPES, JSON, render
@@ -37,6 +38,24 @@ def error_response(app: MockOmni, request: Request, error: OmniError) -> Respons
     )
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(web: FastAPI, request: Request) -> tuple[str, ...]:
+    """Every method some route serves on this path (the Allow header of a 405).
+
+    Starlette's own 405 names only the first route that matched the path, so a path served by
+    several routes (GET, POST and DELETE /__admin/faults) would advertise one method of three.
+    Each method is tried against the router (included routers too), so only 405s pay for it.
+    """
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in web.router.routes):
+            allowed.append(method)
+    return tuple(allowed)
+
+
 def build_web_app(app: MockOmni) -> FastAPI:
     web = FastAPI(
         title="mock-omni",
@@ -56,8 +75,8 @@ def build_web_app(app: MockOmni) -> FastAPI:
             error: OmniError = NotFound("Resource not found.")
         else:
             error = BY_STATUS.get(exc.status_code, GeneralError)()
-        if exc.status_code == 405 and exc.headers and "Allow" in exc.headers:
-            error.allowed = tuple(exc.headers["Allow"].split(", "))  # type: ignore[attr-defined]
+        if exc.status_code == 405:
+            error.allowed = allowed_methods(web, request)  # type: ignore[attr-defined]
         return error_response(app, request, error)
 
     @web.exception_handler(RequestValidationError)

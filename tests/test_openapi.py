@@ -51,7 +51,7 @@ def test_security_schemes_are_the_four_vendor_schemes(spec: Spec) -> None:
 def test_request_schema_matches_the_validation(spec: Spec) -> None:
     schemas = spec["components"]["schemas"]
     request = schemas["CreateOrUpdateScenarioRequest"]
-    assert set(request["properties"]) == {"name", "flow", "default"}  # type: ignore[arg-type]
+    assert set(request["properties"]) == {"name", "flow", "default", "defaultScenario"}  # type: ignore[arg-type]
     step = schemas["StepIn"]
     assert set(step["properties"]) == {"from", "channel"}  # type: ignore[arg-type]
     assert step["required"] == ["channel"]
