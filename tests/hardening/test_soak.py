@@ -132,3 +132,60 @@ def test_hostile_traffic_keeps_memory_bounded(soaked: tuple[server.Server, list[
           f"requests, statuses {dict(statuses)}, rss {warm} -> {end} KiB")
     assert not [s for s in statuses if s >= 500], statuses
     assert end - warm <= HOSTILE_RSS_SLACK_KIB, (warm, end)
+
+
+# --- with fault injection (the admin API's /__admin/faults) ---------------------------------------
+
+FAULTS: list[dict[str, object]] = [
+    {"method": "PUT", "path": "/omni/1/scenarios/*", "account": "soak3", "status": 503},
+    {"method": "POST", "path": "/omni/1/scenarios", "account": "soak0", "status": 500, "times": 25},
+    {"method": "GET", "path": "/omni/1/scenarios/*", "account": "soak1", "drop": True, "times": 30},
+    {"method": "GET", "path": "/omni/1/scenarios", "account": "soak2", "delayMs": 5},
+    {"method": "PUT", "path": "/omni/1/scenarios/*", "account": "soak2", "status": 429, "times": 40},
+]
+WRITES = ("promote", "demote", "rename")
+
+
+def injected(account: str, op: str, status: int) -> bool:
+    """Whether a fault rule above accounts for this answer (0: the connection was dropped)."""
+    return (
+        (account == "soak3" and op in WRITES and status == 503)
+        or (account == "soak0" and op == "create" and status == 500)
+        or (account == "soak1" and op in ("get", "get-xml") and status == 0)
+        or (account == "soak2" and op in WRITES and status == 429)
+    )
+
+
+@pytest.mark.slow
+def test_soak_with_faults_has_no_5xx_but_the_injected_ones(soaked: tuple[server.Server, list[Account]]) -> None:
+    srv, accounts = soaked
+    with httpx.Client(base_url=f"{srv.url}/__admin", timeout=30) as admin:
+        for rule in FAULTS:
+            assert admin.post("/faults", json=rule).status_code == 201
+        result: Result = asyncio.run(soak(srv.url, accounts, SECONDS, CONNECTIONS, injected=injected))
+        rules = admin.get("/faults").json()["faults"]
+        journal = admin.get("/requests").json()
+    print(f"\nsoak with faults: {CONNECTIONS} connections, {SECONDS:g} s, {result.requests} answers, "
+          f"{result.transport_errors} dropped, statuses {dict(result.statuses)}, injected {dict(result.injected)}")
+
+    assert result.violations == [], result.violations[:10]
+    hits = [rule["hits"] for rule in rules]
+    seen = result.injected
+    assert hits[0] == sum(seen[("soak3", op, 503)] for op in WRITES) > 0
+    assert hits[1] == seen[("soak0", "create", 500)] > 0
+    assert hits[2] == seen[("soak1", "get", 0)] + seen[("soak1", "get-xml", 0)] > 0
+    assert hits[4] == sum(seen[("soak2", op, 429)] for op in WRITES) > 0
+    assert {s for s in result.statuses if s >= 500} <= {500, 503}  # and each one injected (no violation)
+
+    assert journal["limit"] == JOURNAL_LIMIT and len(journal["requests"]) == JOURNAL_LIMIT
+    assert journal["recorded"] >= result.requests + result.transport_errors
+    soak3 = next(a for a in accounts if a.name == "soak3")
+    with httpx.Client(base_url=srv.url, headers={"Authorization": soak3.authorization}, timeout=30) as http:
+        listed = {s["key"]: s for s in http.get("/omni/1/scenarios", params={"limit": "100000"}).json()["scenarios"]}
+    # Every update of soak3 was refused by a fault: its fixture scenarios kept their names.
+    assert [listed[key]["name"] for key in soak3.keys[:SCENARIOS_PER_ACCOUNT]] == [
+        f"s{i}" for i in range(SCENARIOS_PER_ACCOUNT)]
+    for account in accounts:
+        with httpx.Client(base_url=srv.url, headers={"Authorization": account.authorization}, timeout=30) as http:
+            listed_all = http.get("/omni/1/scenarios", params={"limit": "100000"}).json()["scenarios"]
+        assert [s["default"] for s in listed_all].count(True) == 1, account.name
