@@ -64,11 +64,13 @@ class ScenarioIn(BaseModel):
         description="Alias of `default`, as the official 2.x clients send it; `default` wins if both are sent.",
     )
 
-    @model_validator(mode="after")
-    def _take_the_alias(self) -> ScenarioIn:
-        if self.default is None:
-            self.default = self.default_scenario
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _take_the_alias(cls, data: object) -> object:
+        # Copy before validation (the model is frozen); both fields are then validated as sent.
+        if isinstance(data, dict) and data.get("default") is None and data.get("defaultScenario") is not None:
+            return {**data, "default": data["defaultScenario"]}
+        return data
 
 
 @dataclass(frozen=True, slots=True)
