@@ -13,10 +13,13 @@ import hmac
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from .errors import BadRequest, PayloadTooLarge, Unauthorized
+from .admin import MAX_CLOCK_ADVANCE, SNAPSHOT_NAME
+from .errors import BY_STATUS, BadRequest, PayloadTooLarge, Unauthorized
+from .faults import MAX_DELAY_MS, METHODS
+from .ratelimit import OPERATIONS
 
 if TYPE_CHECKING:
     from .app import MockOmni
@@ -32,8 +35,8 @@ def _json(data: object, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def _body_doc(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"requestBody": {"description": description, "required": False,
+def _body_doc(description: str, schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"requestBody": {"description": description, "required": required,
                             "content": {"application/json": {"schema": schema}}}}
 
 
@@ -64,14 +67,18 @@ def _object(data: object) -> dict[str, object]:
 
 
 FAULT_SCHEMA: dict[str, Any] = {
-    "type": "object",
+    "type": "object", "additionalProperties": False,
     "properties": {
-        "method": {"type": "string", "description": "only this method (any if absent)"},
-        "path": {"type": "string", "default": "*", "description": "fnmatch pattern, e.g. /omni/1/scenarios/*"},
-        "account": {"type": "string", "description": "only this account's requests"},
-        "status": {"type": "integer", "description": "answer this status in the vendor's envelope"},
-        "message": {"type": "string", "description": "the envelope's text instead of the default"},
-        "delayMs": {"type": "integer", "minimum": 0, "maximum": 60000, "description": "wait first"},
+        "method": {"type": ["string", "null"], "enum": [*METHODS, None],
+                   "description": "only this method (any if absent)"},
+        "path": {"type": "string", "minLength": 1, "default": "*",
+                 "description": "fnmatch pattern, e.g. /omni/1/scenarios/*"},
+        "account": {"type": ["string", "null"], "description": "only this account's requests"},
+        "status": {"type": ["integer", "null"], "enum": [*sorted(BY_STATUS), None],
+                   "description": "answer this status in the vendor's envelope"},
+        "message": {"type": ["string", "null"], "minLength": 1,
+                    "description": "the envelope's text instead of the default"},
+        "delayMs": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS, "description": "wait first"},
         "drop": {"type": "boolean", "description": "close the connection without a response"},
         "times": {"type": ["integer", "null"], "minimum": 1, "description": "the next N requests; null: until cleared"},
     },
@@ -81,25 +88,34 @@ ACCOUNT_SCHEMA: dict[str, Any] = {
     "description": "A fixture account; every field optional (generated), plus seedAccount to copy the "
                    "scenarios of a fixture account.",
     "properties": {
-        "username": {"type": "string"}, "password": {"type": "string"},
+        "username": {"type": "string", "minLength": 1, "pattern": "^[^:]+$"},
+        "password": {"type": "string", "minLength": 1},
         "apiKeys": {"type": "array", "items": {"type": "string"}},
         "tokens": {"type": "array", "items": {"type": "string"}},
         "scenarios": {"type": "array", "items": {"type": "object"}},
-        "seedAccount": {"type": "string"},
+        "seedAccount": {"type": ["string", "null"]},
     },
 }
 STATE_SCHEMA: dict[str, Any] = {"type": "object", "required": ["accounts"],
                                 "properties": {"accounts": {"type": "array", "items": ACCOUNT_SCHEMA}}}
+_LIMIT_PATTERN = r"^(off|[0-9]+/[0-9]*(\.[0-9]+)?(ms|s|m|h|d))$"
 LIMITS_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["limits"],
     "properties": {
-        "limits": {"oneOf": [{"const": "off"}, {"type": "object", "additionalProperties": {"type": ["string", "null"]},
-                                                "example": {"update": "5/1m", "create": "off"}}]},
-        "account": {"type": "string", "description": "only this account (all accounts if absent)"},
+        "limits": {"oneOf": [{"const": "off"}, {
+            "type": "object", "additionalProperties": False, "minProperties": 1,
+            "properties": {op: {"type": "string", "pattern": _LIMIT_PATTERN} for op in OPERATIONS},
+            "example": {"update": "5/1m", "create": "off"}}]},
+        "account": {"type": ["string", "null"], "description": "only this account (all accounts if absent)"},
     },
 }
-CLOCK_SCHEMA: dict[str, Any] = {"type": "object", "required": ["seconds"],
-                                "properties": {"seconds": {"type": "number", "minimum": 0}}}
+CLOCK_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["seconds"],
+    "properties": {"seconds": {"type": "number", "minimum": 0, "maximum": MAX_CLOCK_ADVANCE}},
+}
+
+
+_SNAPSHOT = Path(pattern=SNAPSHOT_NAME.pattern, description="1 to 100 of A-Z a-z 0-9 . _ -")
 
 
 def build_admin_router(app: MockOmni) -> APIRouter:
@@ -190,7 +206,8 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         """Every account with its credentials."""
         return _json({"accounts": admin.accounts()})
 
-    @guarded.post("/accounts", status_code=201, openapi_extra=_body_doc("The new account", ACCOUNT_SCHEMA))
+    @guarded.post("/accounts", status_code=201,
+                  openapi_extra=_body_doc("The new account", ACCOUNT_SCHEMA, required=False))
     async def create_account(request: Request) -> Response:
         """Create a fresh account (optionally seeded) and return its credentials."""
         return _json(admin.create_account(_object(await read_json(request, required=False))), 201)
@@ -209,19 +226,19 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         return _json({"snapshots": admin.snapshots()})
 
     @guarded.post("/snapshots/{name}", status_code=201)
-    async def save_snapshot(name: str, account: str | None = _ACCOUNT) -> Response:
+    async def save_snapshot(name: str = _SNAPSHOT, account: str | None = _ACCOUNT) -> Response:
         """Save the current state (or one account) under a name, in memory."""
         admin.save_snapshot(name, account)
         return _json({"saved": name}, 201)
 
     @guarded.post("/snapshots/{name}/restore")
-    async def restore_snapshot(name: str) -> Response:
+    async def restore_snapshot(name: str = _SNAPSHOT) -> Response:
         """Restore a saved snapshot."""
         admin.restore_snapshot(name)
         return _json({"restored": name})
 
     @guarded.delete("/snapshots/{name}")
-    async def delete_snapshot(name: str) -> Response:
+    async def delete_snapshot(name: str = _SNAPSHOT) -> Response:
         """Forget a saved snapshot."""
         admin.delete_snapshot(name)
         return _json({"deleted": name})

@@ -86,7 +86,7 @@ def fault_from_data(data: dict[str, object], fault_id: int) -> Fault:
     for name in sorted(set(data) - known):
         errors[name] = ["unknown field"]
     method = data.get("method")
-    if method is not None and (not isinstance(method, str) or method.upper() not in METHODS):
+    if method is not None and (not isinstance(method, str) or method not in METHODS):
         errors["method"] = [f"must be one of {', '.join(METHODS)}"]
     path = data.get("path", "*")
     if not isinstance(path, str) or not path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ..conftest import make_app
 from .test_schema_fuzz import MAX_EXAMPLES, settings_doc
@@ -16,10 +17,19 @@ admin_schema = schemathesis.openapi.from_asgi(
 ).include(path_regex="^/__admin")
 
 
+# Bodies whose rules span fields, which JSON Schema cannot state: exactly one default per account, unique
+# keys, usernames and credentials (state, accounts), and "a status, a delay or a drop, status not with drop"
+# (faults). A schema-valid body may break them and get its 400 naming the field (tested in
+# test_admin_api.py); every other check (no 5xx, conformance, negative data rejected) still applies.
+CROSS_FIELD_RULES = {("PUT", "/__admin/state"), ("POST", "/__admin/accounts"), ("POST", "/__admin/faults")}
+
+
 @admin_schema.parametrize()
 @settings(deadline=None)
 def test_admin_api_with_the_token(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers={"X-Admin-Token": TOKEN})
+    response = case.call(headers={"X-Admin-Token": TOKEN})
+    excluded = [positive_data_acceptance] if (case.method.upper(), case.path) in CROSS_FIELD_RULES else []
+    case.validate_response(response, excluded_checks=excluded)
 
 
 @admin_schema.parametrize()
