@@ -10,6 +10,8 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from starlette.testclient import TestClient
 
+from bench.payloads import SEED_JSON, SEED_RESPONSE, SEED_XML  # the page's requests, verbatim
+
 from . import server
 from .conftest import ALADDIN_BASIC, SEED_KEY, make_app
 
@@ -31,34 +33,6 @@ def client(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
         with httpx.Client(base_url=srv.url, headers=headers) as http_client:
             yield http_client
 
-SEED_JSON = (
-    '{\n  "name":"Test update: SMS or VIBER",\n  "flow": [\n    {\n      "from": "InfoSMS",\n      "channel": "SMS"\n'
-    '    },\n    {\n      "from": "0492DF1379D122771652385E4C6743E3",\n      "channel": "VIBER"\n    }\n  ],\n'
-    '  "default": true\n}'
-)
-SEED_XML = """<scenario>
-    <name>Test update: SMS or VIBER</name>
-    <flow>
-        <step>
-            <from>InfoSMS</from>
-            <channel>SMS</channel>
-        </step>
-        <step>
-            <from>0492DF1379D122771652385E4C6743E3</from>
-            <channel>VIBER</channel>
-        </step>
-    </flow>
-    <default>true</default>
-</scenario>"""
-SEED_RESPONSE = {
-    "key": SEED_KEY,
-    "name": "Test update: SMS or VIBER",
-    "flow": [
-        {"from": "InfoSMS", "channel": "SMS"},
-        {"from": "0492DF1379D122771652385E4C6743E3", "channel": "VIBER"},
-    ],
-    "default": True,
-}
 URL = f"/omni/1/scenarios/{SEED_KEY}"
 
 
