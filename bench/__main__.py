@@ -271,7 +271,10 @@ def fixture_cost(plan: Plan, report: Report) -> None:
         raise RuntimeError(f"bench.fixture_cost failed ({done.returncode}): {done.stderr.strip()[-500:]}")
     output = done.stdout.strip()
     report.sections.append(f"## 4. pytest fixture cost\n\n```\n{output}\n```\n")
-    report.goal("pytest fixture cost", output.splitlines()[-1] if output else "(no output)")
+    # The headline is the line that states the cost against its goal; the rest is detail.
+    lines = output.splitlines()
+    headline = next((line for line in lines if line.startswith("fixture cost per test")), lines[-1] if lines else "")
+    report.goal("pytest fixture cost", headline or "(no output)")
 
 
 # --- 5. concurrency -----------------------------------------------------------------------
