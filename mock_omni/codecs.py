@@ -320,10 +320,3 @@ def scenario_from_xml(body: bytes) -> dict[str, object]:
         if convert is not None:
             data[child.tag] = convert(child)
     return data
-
-
-def decode_json(body: bytes) -> object:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequest() from None

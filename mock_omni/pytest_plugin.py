@@ -222,47 +222,17 @@ class MockOmniServer:
             command += ["--rate-limit", spec]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         try:
-            self.url = self._wait_for_url()
+            self.url = read_serving_url(self.process)
         except BaseException:
             self.stop()
             raise
         self.admin = AdminClient(self.url, token=token)
         self.credentials = _default_credentials(self.admin)
 
-    def _wait_for_url(self) -> str:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        line = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            while not line.endswith(b"\n") and time.monotonic() < deadline:
-                if selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                    chunk = os.read(self.process.stdout.fileno(), 1024)
-                    if not chunk:
-                        break
-                    line += chunk
-        text = line.decode("utf-8", "replace").strip()
-        if " serving on " not in text:
-            error = b""
-            if self.process.poll() is not None and self.process.stderr is not None:
-                error = self.process.stderr.read()
-            reason = error.decode("utf-8", "replace").strip() or text or "no answer in time"
-            raise RuntimeError(f"mock-omni server did not start: {reason}")
-        return text.rsplit(" ", 1)[1]
-
     def stop(self) -> None:
         if getattr(self, "admin", None) is not None:
             self.admin.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+        stop_process(self.process)
 
 
 @pytest.fixture(scope="session")
@@ -354,3 +324,42 @@ def pytest_runtest_makereport(
                     text = f"(could not read the journal: {exc})"
                 report.sections.append(("mock-omni requests", text))
     return report
+
+
+def read_serving_url(process: subprocess.Popen[Any], timeout: float = START_TIMEOUT) -> str:
+    """The URL a starting ``mock-omni serve`` prints on its first stdout line; RuntimeError if none in time."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    line = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while not line.endswith(b"\n") and time.monotonic() < deadline:
+            if selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                chunk = os.read(process.stdout.fileno(), 1024)
+                if not chunk:
+                    break
+                line += chunk
+    text = line.decode("utf-8", "replace").strip()
+    if " serving on " not in text:
+        error: bytes | str = b""
+        if process.poll() is not None and process.stderr is not None:
+            error = process.stderr.read()
+        if isinstance(error, bytes):
+            error = error.decode("utf-8", "replace")
+        reason = error.strip() or text or "no answer in time"
+        raise RuntimeError(f"mock-omni server did not start: {reason}")
+    return text.rsplit(" ", 1)[1]
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL after 10 s; close the pipes."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .journal import DEFAULT_LIMIT
@@ -66,7 +66,3 @@ def _int(text: str, name: str) -> int:
         return int(text)
     except ValueError:
         raise ValueError(f"{name}: expected an integer, got {text!r}") from None
-
-
-def rate_limit_profile(specs: Sequence[str] | None) -> dict[str, Rule] | None:
-    return None if not specs else parse_profile(specs)

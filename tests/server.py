@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from mock_omni.pytest_plugin import read_serving_url, stop_process
 
 START_TIMEOUT = 20.0
 
@@ -30,27 +31,16 @@ def start(args: Sequence[str] = (), env: dict[str, str] | None = None) -> Server
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, **(env or {})},
     )
-    deadline = time.monotonic() + START_TIMEOUT
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if " serving on " not in line or time.monotonic() > deadline:
-        process.kill()
-        _, err = process.communicate(timeout=5)
-        raise RuntimeError(f"server did not start: {line!r} {err!r}")
-    return Server(process, line.strip().rsplit(" ", 1)[1])
+    try:
+        url = read_serving_url(process, START_TIMEOUT)
+    except BaseException:
+        stop_process(process)
+        raise
+    return Server(process, url)
 
 
 def stop(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=5)
-    for stream in (server.process.stdout, server.process.stderr):
-        if stream:
-            stream.close()
+    stop_process(server.process)
 
 
 @contextmanager
