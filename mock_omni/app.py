@@ -19,7 +19,7 @@ from .ratelimit import RateLimiter
 from .settings import Settings
 from .state_file import PersistMiddleware, StateFile
 from .store import Account, KeyFactory, Store, random_key
-from .vendor_api import Receive, Scope, Send, VendorApi
+from .vendor_api import Receive, Scope, Send, VendorApi, VendorRequest
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -55,9 +55,18 @@ class MockOmni:
         self.asgi: Any = self.route
         if self.state_file is not None:
             self.asgi = PersistMiddleware(self.asgi, self.store, self.state_file)
-        cors = OriginPolicy(self.settings.cors_origins)
-        if cors.enabled:
-            self.asgi = CorsMiddleware(self.asgi, cors)
+        self.cors = OriginPolicy(self.settings.cors_origins)
+        if self.cors.enabled:
+            self.asgi = CorsMiddleware(self.asgi, self.cors)
+
+    def answers_directly(self, request: VendorRequest) -> bool:
+        """Whether ``VendorApi.answer`` alone gives this request the answer the whole ASGI stack would.
+
+        Not when a fault rule may apply (its delay is awaited), when a state file must be
+        saved first, or when CORS may add headers. http_protocol.py asks before taking a request.
+        """
+        return (not self.faults.armed and self.state_file is None
+                and not (request.has_origin and self.cors.enabled))
 
     @property
     def web(self) -> FastAPI:

@@ -48,6 +48,9 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
                        help="load the state from PATH at start and save it after every change "
                             "(env MOCK_OMNI_STATE_FILE)")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
+    serve.add_argument("--asgi-only", action="store_true", default=None,
+                       help="answer the vendor's calls through the ASGI app, as in-process clients see them, "
+                            "instead of in the HTTP protocol (same bytes, slower; for comparison)")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -61,6 +64,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         cors_origins=args.cors_origin,
         state_file=args.state_file,
         quiet=args.quiet,
+        asgi_only=args.asgi_only,
     )
 
 
@@ -82,6 +86,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
+    from .http_protocol import protocol_for
 
     app = create_app(settings)
     try:
@@ -95,6 +100,9 @@ def serve(settings: Settings) -> int:
     config = uvicorn.Config(
         app, lifespan="on", access_log=not settings.quiet, server_header=False,
         log_level="warning" if settings.quiet else "info", timeout_graceful_shutdown=5,
+        http="httptools" if settings.asgi_only else protocol_for(app),
+        # A mock trusts no proxy: X-Forwarded-* would change nothing but the access log's client.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     print(f"mock-omni {__version__} serving on http://{shown}:{port}", flush=True)

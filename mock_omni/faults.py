@@ -140,6 +140,11 @@ class Faults:
             self._rules.append(fault)
             return fault
 
+    @property
+    def armed(self) -> bool:
+        """Whether any rule exists (a rule used up still counts until cleared)."""
+        return bool(self._rules)
+
     def rules(self, account: str | None = None) -> list[Fault]:
         with self._lock:
             return [rule for rule in self._rules if account is None or rule.account == account]

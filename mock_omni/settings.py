@@ -27,6 +27,8 @@ class Settings:
     admin_token: str | None = None
     cors_origins: list[str] | None = None
     state_file: str | None = None
+    #: Serve vendor calls through the ASGI app only, never answered in the protocol (http_protocol.py).
+    asgi_only: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

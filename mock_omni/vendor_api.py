@@ -1,7 +1,10 @@
-"""The vendor's OMNI scenario API as a pure-ASGI app: parse, call the store, render.
+"""The vendor's OMNI scenario API: parse, call the store, render.
 
 It reads the raw request instead of going through FastAPI's routing and body
 injection: that keeps the seed PUT near the bare-ASGI floor (perf-notes.md).
+Two ways in share every step: the ASGI app (``VendorApi.__call__``: in-process
+clients, and any request the server cannot answer directly) and ``VendorApi.answer``,
+which http_protocol.py calls from uvicorn's protocol without an ASGI task.
 The OpenAPI for these routes is published from the same models (openapi.py).
 
 Order of checks, each answered in the vendor's envelope: route (404/405),
@@ -60,6 +63,66 @@ class Call:
     scenario: ScenarioIn | None
 
 
+@dataclass(slots=True)
+class VendorRequest:
+    """One request to a vendor path, as both ways in (ASGI and http_protocol.py) see it."""
+
+    method: str
+    path: str
+    query: bytes
+    headers: list[tuple[bytes, bytes]]
+    accept: str | None = None
+    content_type: str | None = None
+    authorization: str | None = None
+    #: The declared Content-Length, -1 when absent or not a number.
+    content_length: int = -1
+    #: Whether an ``Origin`` header came (CORS may have to add headers to the answer).
+    has_origin: bool = False
+
+    @classmethod
+    def read(cls, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> VendorRequest:
+        """The request with the headers the checks need picked out in one pass (names are lower case)."""
+        request = cls(method, path, query, headers)
+        for name, value in headers:
+            if name == b"authorization":
+                # Two Authorization headers are ambiguous credentials: neither is taken (401).
+                request.authorization = value.decode("latin-1") if request.authorization is None else ""
+            elif name == b"content-type":
+                request.content_type = value.decode("latin-1")
+            elif name == b"accept":
+                request.accept = value.decode("latin-1")
+            elif name == b"content-length":
+                request.content_length = int(value) if value.isdigit() else -1
+            elif name == b"origin":
+                request.has_origin = True
+        return request
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One call on its way through the checks; ``answer`` is set once it is decided."""
+
+    fmt: Format = JSON
+    operation: str = ""
+    key: str | None = None
+    account: str | None = None
+    answer: Answer | None = None
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    content: bytes
+    fmt: Format
+    #: Headers beyond content-type and content-length (``allow`` on a 405).
+    extra: tuple[tuple[bytes, bytes], ...] = ()
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"content-type", CONTENT_TYPES[self.fmt]), (b"content-length", b"%d" % len(self.content)),
+                *self.extra]
+
+
 #: Called after authentication with (method, path, account); may sleep, or raise an
 #: OmniError to answer with it instead (fault injection, faults.py).
 FaultHook = Callable[[str, str, str], Awaitable[None]]
@@ -67,6 +130,10 @@ WRITES = ("create", "update")
 
 
 class VendorApi:
+    """The vendor's four calls. ``answer`` decides a call whose body is in, synchronously; the
+    ASGI entry (``__call__``) reads the body, then runs the same two steps with the fault hook
+    awaited between them."""
+
     def __init__(
         self, store: Store, limiter: RateLimiter, journal: Journal,
         max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None,
@@ -85,61 +152,71 @@ class VendorApi:
         return path.startswith("/omni/") or path.startswith(SEED_CURL_PREFIX)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method: str = scope["method"]
-        path: str = scope["path"]
-        accept = content_type = authorization = None
-        content_length = -1
-        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-        for name, value in raw_headers:
-            if name == b"authorization":
-                # Two Authorization headers are ambiguous credentials: neither is taken (401).
-                authorization = value.decode("latin-1") if authorization is None else ""
-            elif name == b"content-type":
-                content_type = value.decode("latin-1")
-            elif name == b"accept":
-                accept = value.decode("latin-1")
-            elif name == b"content-length":
-                content_length = int(value) if value.isdigit() else -1
-
-        fmt: Format = JSON
-        account: str | None = None
-        body = b""
-        extra: list[tuple[bytes, bytes]] = []
+        request = VendorRequest.read(scope["method"], scope["path"], scope["query_string"], scope["headers"])
         try:
-            fmt = self.negotiator.response_format(accept, content_type)
-            operation, key = route(method, path)
-            body = await read_body(receive, content_length, self.max_body)
-            account = self.auth.account_for(authorization)
-            if self.fault_hook is not None:
-                await self.fault_hook(method, path, account)
-            body_format = require_body_format(content_type) if operation in WRITES else None
-            self.limiter.check(account, operation)
-            scenario = None if body_format is None else self.bodies.parse(body_format, body)
-            call = Call(account, key, scope["query_string"], scenario)
-            status, payload, root = HANDLERS[operation](self.store, call)
-        except ConnectionDropped:
-            # Journaled with status 0: the client got no response at all.
-            self.journal.record(method, path, scope["query_string"], raw_headers, body, 0, account)
-            await drop_connection(send)
-            return
+            body = await read_body(receive, request.content_length, self.max_body)
         except ConnectionAbortedError:
             return  # the client left mid-body: nobody to answer, nothing was done
-        except OmniError as error:
-            status, payload, root = error.status, error.envelope(), "ApiException"
-            if isinstance(error, MethodNotAllowed):
-                extra.append((b"allow", ", ".join(error.allowed).encode()))
-        except Exception:
-            log.exception("unexpected error on %s %s", method, path)
-            status, payload, root = GeneralError.status, GeneralError().envelope(), "ApiException"
-        await _respond(send, status, render(payload, fmt, root), fmt, extra)
-        self.journal.record(method, path, scope["query_string"], raw_headers, body, status, account)
+        exchange = self.admit(request, body is None)
+        if exchange.answer is None and self.fault_hook is not None:
+            assert exchange.account is not None
+            try:
+                await self.fault_hook(request.method, request.path, exchange.account)
+            except ConnectionDropped:
+                # Journaled with status 0: the client got no response at all.
+                self.journal.record(request.method, request.path, request.query, request.headers, body or b"", 0,
+                                    exchange.account)
+                await drop_connection(send)
+                return
+            except Exception as error:  # noqa: BLE001 - answered like any other failure
+                exchange.answer = _failure(error, exchange.fmt, request)
+        answer = self.perform(exchange, request, body or b"")
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        await send({"type": "http.response.body", "body": answer.content})
+
+    def answer(self, request: VendorRequest, body: bytes | None) -> Answer:
+        """The whole call at once (no fault hook), journaled; ``body`` None means it was over the limit."""
+        return self.perform(self.admit(request, body is None), request, body or b"")
+
+    def admit(self, request: VendorRequest, too_large: bool) -> Exchange:
+        """Accept (406), route (404/405), body size (413), credentials (401)."""
+        exchange = Exchange()
+        try:
+            exchange.fmt = self.negotiator.response_format(request.accept, request.content_type)
+            exchange.operation, exchange.key = route(request.method, request.path)
+            if too_large:
+                raise PayloadTooLarge()
+            exchange.account = self.auth.account_for(request.authorization)
+        except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
+            exchange.answer = _failure(error, exchange.fmt, request)
+        return exchange
+
+    def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer:
+        """Content-Type (415), rate limit (429), body (400), then the store; journals the call."""
+        answer = exchange.answer
+        if answer is None:
+            assert exchange.account is not None
+            try:
+                body_format = require_body_format(request.content_type) if exchange.operation in WRITES else None
+                self.limiter.check(exchange.account, exchange.operation)
+                scenario = None if body_format is None else self.bodies.parse(body_format, body)
+                call = Call(exchange.account, exchange.key, request.query, scenario)
+                status, payload, root = HANDLERS[exchange.operation](self.store, call)
+                answer = Answer(status, render(payload, exchange.fmt, root), exchange.fmt)
+            except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
+                answer = _failure(error, exchange.fmt, request)
+        self.journal.record(request.method, request.path, request.query, request.headers, body, answer.status,
+                            exchange.account)
+        return answer
 
 
-async def _respond(send: Send, status: int, content: bytes, fmt: Format,
-                   extra: list[tuple[bytes, bytes]]) -> None:
-    headers = [(b"content-type", CONTENT_TYPES[fmt]), (b"content-length", str(len(content)).encode()), *extra]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": content})
+def _failure(error: BaseException, fmt: Format, request: VendorRequest) -> Answer:
+    """The vendor's envelope for an OmniError; a 500 envelope (and a log line) for anything else."""
+    if not isinstance(error, OmniError):
+        log.error("unexpected error on %s %s", request.method, request.path, exc_info=error)
+        error = GeneralError()
+    extra = ((b"allow", ", ".join(error.allowed).encode()),) if isinstance(error, MethodNotAllowed) else ()
+    return Answer(error.status, render(error.envelope(), fmt, "ApiException"), fmt, extra)
 
 
 def route(method: str, path: str) -> tuple[str, str | None]:
@@ -163,9 +240,10 @@ def route(method: str, path: str) -> tuple[str, str | None]:
     raise NotFound("Resource not found.")
 
 
-async def read_body(receive: Receive, declared: int, limit: int) -> bytes:
+async def read_body(receive: Receive, declared: int, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is known to exceed ``limit`` (the rest is not read)."""
     if declared > limit:
-        raise PayloadTooLarge()
+        return None
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -176,7 +254,7 @@ async def read_body(receive: Receive, declared: int, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge()
+            return None
         chunks.append(chunk)
         more = message.get("more_body", False)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
