@@ -82,11 +82,13 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
         assert heading in text
     for row in ("| mock-omni JSON |", "| bare ASGI JSON |", "| mock-omni XML |", "| bare ASGI XML |",
                 "| mock-omni JSON, every body new |", "| mock-omni XML, every body new |",
+                "| mock-omni JSON, ASGI only (--asgi-only) |", "| uvicorn protocol, fixed bytes, JSON |",
                 "| PUT promote |", "| GET one |", "| GET page |"):
         assert row in text
     # Correctness, not speed: every throughput and scale request answered 2xx, and the limit held.
     assert "| limit holds at 64/256 connections, nothing fails | yes | yes | yes |" in text
-    counted = ("| mock-omni JSON", "| mock-omni XML", "| bare ASGI", "| PUT promote", "| GET one", "| GET page")
+    counted = ("| mock-omni JSON", "| mock-omni XML", "| bare ASGI", "| uvicorn protocol, fixed bytes", "| PUT promote",
+               "| GET one", "| GET page")
     for line in text.splitlines():
         if line.startswith(counted):
             assert line.rstrip().endswith("| 0 |"), line

@@ -91,6 +91,8 @@ CASES: dict[str, bytes] = {
         b"Content-Length: %d" % len(SEED_JSON), b"Content-Length: 2000000", 1),
     "pipelined three": put(SEED_PATH, JSON_HEADERS, SEED_JSON) + get(SEED_PATH) + get("/omni/1/scenarios"),
     "Expect: 100-continue": put(SEED_PATH, {**JSON_HEADERS, "Expect": "100-continue"}, SEED_JSON),
+    "pipelined behind a request the ASGI app answers": get("/nothing-here") + put(SEED_PATH, JSON_HEADERS, SEED_JSON)
+    + get(SEED_PATH),
 }
 
 _DATE = re.compile(rb"\r\ndate: [^\r]*")
@@ -138,6 +140,23 @@ def test_the_journal_is_the_same_either_way(servers: tuple[server.Server, server
                              for e in admin.requests()])
     assert journals[0] == journals[1]
     assert [entry[2] for entry in journals[0]] == [200, 404, 400, 404, 401, 404]  # each case, then the closer
+
+
+@pytest.mark.parametrize("closing", [
+    get(SEED_PATH, {"Authorization": ALADDIN_BASIC, "Connection": "close"}),
+    get(SEED_PATH, version="1.0"),
+])
+def test_nothing_pipelined_after_a_closing_request_is_carried_out(
+    servers: tuple[server.Server, server.Server], closing: bytes,
+) -> None:
+    create = CASES["create"]
+    outcomes = []
+    for srv in servers:
+        with AdminClient(srv.url) as admin:
+            admin.reset()
+            answers = wire.responses(wire.exchange(srv.port, closing + create))
+            outcomes.append(([status for status, _, _ in answers], [e["method"] for e in admin.requests()]))
+    assert outcomes[0] == outcomes[1] == ([200], ["GET"])  # the POST behind it was never run
 
 
 def test_an_armed_fault_still_applies(servers: tuple[server.Server, server.Server]) -> None:
