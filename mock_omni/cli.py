@@ -7,16 +7,21 @@ stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 import socket
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .fixtures import FixtureError
 from .ratelimit import RateLimitSpecError, parse_profile
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .app import MockOmni
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -86,7 +91,6 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
-    from .http_protocol import protocol_for
 
     app = create_app(settings)
     try:
@@ -100,7 +104,7 @@ def serve(settings: Settings) -> int:
     config = uvicorn.Config(
         app, lifespan="on", access_log=not settings.quiet, server_header=False,
         log_level="warning" if settings.quiet else "info", timeout_graceful_shutdown=5,
-        http="httptools" if settings.asgi_only else protocol_for(app),
+        http=http_protocol(app, settings),
         # A mock trusts no proxy: X-Forwarded-* would change nothing but the access log's client.
         proxy_headers=False,
     )
@@ -112,6 +116,18 @@ def serve(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _stop_normally)
     server.run(sockets=[sock])
     return 0
+
+
+def http_protocol(app: MockOmni, settings: Settings) -> str | type[asyncio.Protocol]:
+    """Direct answers on uvicorn's httptools protocol (http_protocol.py); uvicorn's own choice with
+    ``--asgi-only``, or when httptools is not installed (every call then goes through the ASGI app)."""
+    if settings.asgi_only:
+        return "auto"
+    try:
+        from .http_protocol import protocol_for
+    except ImportError:
+        return "auto"
+    return protocol_for(app)
 
 
 def _stop_normally(signum: int, frame: FrameType | None) -> None:

@@ -233,3 +233,16 @@ def test_only_requests_the_asgi_stack_would_not_change_are_answered_directly(tmp
     mock.faults.clear()
     assert mock.answers_directly(request())
     assert not create_app(Settings(state_file=str(tmp_path / "state.json"))).answers_directly(request())
+
+
+def test_without_httptools_every_call_goes_through_the_asgi_app() -> None:
+    code = ("import sys; sys.modules['httptools'] = None; from mock_omni.cli import main; "
+            "raise SystemExit(main(['serve', '--port', '0', '--quiet']))")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port = int(read_serving_url(process).rsplit(":", 1)[1])
+        answers = wire.responses(wire.exchange(port, CASES["seed PUT JSON"] + CLOSER))
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+    assert [status for status, _, _ in answers] == [200, 404], err.decode()[-2000:]
