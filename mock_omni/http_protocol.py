@@ -44,17 +44,18 @@ class DirectVendorProtocol(HttpToolsProtocol):
         #: The vendor request being collected here, None while uvicorn has the request.
         self.direct: VendorRequest | None = None
         self.direct_body = bytearray()
-        self.direct_too_large = False
         self.direct_keep_alive = True
+        #: Answered before its body ended (413): the rest of the body is read and dropped.
+        self.answered_early = False
 
     def on_headers_complete(self) -> None:
+        self.answered_early = False
         request = self._direct_request()
         if request is None:
             super().on_headers_complete()
             return
         self.direct = request
         self.direct_body = bytearray()
-        self.direct_too_large = False
         self.direct_keep_alive = self.scope["http_version"] != "1.0" and self.parser.should_keep_alive()
 
     def _direct_request(self) -> VendorRequest | None:
@@ -90,21 +91,25 @@ class DirectVendorProtocol(HttpToolsProtocol):
         return request
 
     def on_body(self, body: bytes) -> None:
-        if self.direct is None:
-            super().on_body(body)
-        elif not self.direct_too_large:
+        if self.direct is not None:
             self.direct_body += body
             if len(self.direct_body) > self.mock.vendor.max_body:
-                self.direct_too_large = True
-                self.direct_body = bytearray()
+                # 413 now, as the ASGI path answers as soon as the body passes the limit.
+                self._answer(self.direct, None)
+                self.answered_early = True
+        elif not self.answered_early:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
-        request = self.direct
-        if request is None:
+        if self.direct is not None:
+            self._answer(self.direct, bytes(self.direct_body))
+        elif not self.answered_early:
             super().on_message_complete()
-            return
+
+    def _answer(self, request: VendorRequest, body: bytes | None) -> None:
+        """Decide the call, write the whole response at once, then what uvicorn does after a response."""
         self.direct = None
-        body = None if self.direct_too_large else bytes(self.direct_body)
+        self.direct_body = bytearray()
         answer = self.mock.vendor.answer(request, body)
         head = [STATUS_LINE[answer.status]]
         for name, value in [*self.server_state.default_headers, *answer.headers]:

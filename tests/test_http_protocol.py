@@ -159,6 +159,24 @@ def test_nothing_pipelined_after_a_closing_request_is_carried_out(
     assert outcomes[0] == outcomes[1] == ([200], ["GET"])  # the POST behind it was never run
 
 
+def test_a_chunked_body_over_the_limit_is_answered_413_before_it_ends(
+    servers: tuple[server.Server, server.Server],
+) -> None:
+    unfinished = chunked_put(SEED_PATH, JSON_HEADERS, b" " * 1_100_000)[: -len(b"0\r\n\r\n")]
+    answers = []
+    for srv in servers:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as conn:
+            conn.sendall(unfinished)
+            status, headers, body = wire.read_one(conn)
+            del headers["date"]
+            answers.append((status, headers, body))
+            # The connection stays usable once the body ends: the rest was read and dropped.
+            conn.sendall(b"0\r\n\r\n" + CLOSER)
+            assert wire.read_one(conn)[0] == 404
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 413
+
+
 def test_an_armed_fault_still_applies(servers: tuple[server.Server, server.Server]) -> None:
     direct, _ = servers
     with AdminClient(direct.url) as admin:
