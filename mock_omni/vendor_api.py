@@ -7,9 +7,10 @@ clients, and any request the server cannot answer directly) and ``VendorApi.answ
 which http_protocol.py calls from uvicorn's protocol without an ASGI task.
 The OpenAPI for these routes is published from the same models (openapi.py).
 
-Order of checks, each answered in the vendor's envelope: route (404/405),
-Accept (406), body size (413), credentials (401), Content-Type (415),
-rate limit (429), body (400), then the store (400/404).
+Order of checks, each answered in the vendor's envelope: Accept (406; every
+later answer is rendered in the negotiated format), route (404/405), body size
+(413), credentials (401), Content-Type (415), rate limit (429), body (400), then
+the store (400/404).
 """
 
 from __future__ import annotations

@@ -296,6 +296,21 @@ def test_not_acceptable(client: TestClient) -> None:
     assert response.json()["requestError"]["serviceException"]["messageId"] == "NOT_ACCEPTABLE"
 
 
+@pytest.mark.parametrize(("method", "path", "headers", "body", "status"), [
+    # Each row fails two checks; the earlier one in the README's order answers.
+    ("GET", "/omni/1/nothing", {"Accept": "text/html"}, None, 406),
+    ("DELETE", SEED, {"Authorization": "Basic bm9ib2R5Om5vdGhpbmc="}, None, 405),
+    ("PUT", SEED, {"Authorization": "Basic bm9ib2R5Om5vdGhpbmc=", "Content-Type": "application/json"},
+     b" " * (1024 * 1024 + 1), 413),
+    ("PUT", SEED, {"Authorization": "Basic bm9ib2R5Om5vdGhpbmc=", "Content-Type": "text/plain"}, b"{}", 401),
+])
+def test_checks_answer_in_the_documented_order(
+    client: TestClient, method: str, path: str, headers: dict[str, str], body: bytes | None, status: int,
+) -> None:
+    response = client.request(method, path, headers=headers, content=body)
+    assert response.status_code == status
+
+
 @pytest.mark.parametrize(
     "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
 )
