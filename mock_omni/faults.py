@@ -142,8 +142,8 @@ class Faults:
 
     @property
     def armed(self) -> bool:
-        """Whether any rule exists (a rule used up still counts until cleared)."""
-        return bool(self._rules)
+        """Whether any rule may still apply (one whose ``times`` are used up no longer counts)."""
+        return any(rule.times is None or rule.hits < rule.times for rule in self._rules)
 
     def rules(self, account: str | None = None) -> list[Fault]:
         with self._lock:

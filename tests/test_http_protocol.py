@@ -250,6 +250,10 @@ def test_only_requests_the_asgi_stack_would_not_change_are_answered_directly(tmp
     assert not mock.answers_directly(request())  # a rule's delay must be awaited
     mock.faults.clear()
     assert mock.answers_directly(request())
+    mock.faults.add({"status": 503, "times": 1})
+    assert not mock.answers_directly(request())
+    assert mock.faults.take("PUT", SEED_PATH, "Aladdin") is not None
+    assert mock.answers_directly(request())  # used up: nothing can apply any more
     assert not create_app(Settings(state_file=str(tmp_path / "state.json"))).answers_directly(request())
 
 
