@@ -12,7 +12,8 @@ from mock_omni.codecs import CONTENT_TYPES, JSON, XML
 
 from .payloads import RESPONSE_BYTES
 
-_ANSWERS = {
+#: The response headers of each format (the same the mock sends).
+ANSWER_HEADERS = {
     fmt: [(b"content-type", CONTENT_TYPES[fmt]), (b"content-length", str(len(RESPONSE_BYTES[fmt])).encode())]
     for fmt in (JSON, XML)
 }
@@ -26,5 +27,5 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         more = message.get("more_body", False)
     fmt = XML if (b"content-type", b"application/xml") in scope["headers"] else JSON
-    await send({"type": "http.response.start", "status": 200, "headers": _ANSWERS[fmt]})
+    await send({"type": "http.response.start", "status": 200, "headers": ANSWER_HEADERS[fmt]})
     await send({"type": "http.response.body", "body": RESPONSE_BYTES[fmt]})

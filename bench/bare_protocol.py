@@ -15,7 +15,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from mock_omni.codecs import JSON, XML
 
-from .bare_app import _ANSWERS, app
+from .bare_app import ANSWER_HEADERS, app
 from .payloads import RESPONSE_BYTES
 
 
@@ -29,7 +29,7 @@ class FixedAnswerProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         fmt = XML if self.answer_xml else JSON
         head = [STATUS_LINE[200]]
-        for name, value in [*self.server_state.default_headers, *_ANSWERS[fmt]]:
+        for name, value in [*self.server_state.default_headers, *ANSWER_HEADERS[fmt]]:
             head += [name, b": ", value, b"\r\n"]
         head += [b"\r\n", RESPONSE_BYTES[fmt]]
         self.transport.write(b"".join(head))
