@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from mock_omni.codecs import Format
+from mock_omni.vendor.codecs import Format
 
 from . import alternatives, load, procs, scale
 from .load import Request, Result

@@ -81,7 +81,7 @@ def per_test_costs(count: int) -> dict[str, list[float]]:
 
 
 def call_latencies(count: int) -> dict[str, list[float]]:
-    from mock_omni.pytest_plugin import MockOmniServer
+    from mock_omni.testing.pytest_plugin import MockOmniServer
 
     server = MockOmniServer()
     try:

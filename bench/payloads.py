@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mock_omni.codecs import JSON, XML, render
+from mock_omni.vendor.codecs import JSON, XML, render
 
 SEED_KEY = "CD265875E3A6EA43478D5F37A635BE4A"
 SEED_PATH = f"/omni/1/scenarios/{SEED_KEY}"

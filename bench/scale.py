@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mock_omni.models import CHANNELS
+from mock_omni.domain.scenarios import CHANNELS
 
 from .load import Request
 from .payloads import ALADDIN_BASIC, SEED_KEY

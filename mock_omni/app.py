@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .admin import Admin
-from .clock import Clock
-from .cors import CorsMiddleware, OriginPolicy
-from .faults import Faults
-from .fixtures import load_files
-from .journal import Journal
-from .ratelimit import RateLimiter
+from .domain.clock import Clock
+from .domain.fixtures import load_files
+from .domain.store import Account, KeyFactory, Store, random_key
 from .settings import Settings
-from .state_file import PersistMiddleware, StateFile
-from .store import Account, KeyFactory, Store, random_key
-from .vendor_api import Receive, Scope, Send, VendorApi, VendorRequest
+from .testing.admin import Admin
+from .testing.faults import Faults
+from .testing.journal import Journal
+from .vendor.api import Receive, Scope, Send, VendorApi, VendorRequest
+from .vendor.ratelimit import RateLimiter
+from .web.cors import CorsMiddleware, OriginPolicy
+from .web.state_file import PersistMiddleware, StateFile
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -72,7 +72,7 @@ class MockOmni:
     def web(self) -> FastAPI:
         """The FastAPI app for everything that is not the vendor API, built on first use."""
         if self._web is None:
-            from .web import build_web_app
+            from .web.app import build_web_app
 
             self._web = build_web_app(self)
         return self._web

@@ -6,9 +6,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .journal import DEFAULT_LIMIT
-from .ratelimit import VENDOR_LIMITS, Rule, parse_profile
-from .vendor_api import MAX_BODY_BYTES
+from .testing.journal import DEFAULT_LIMIT
+from .vendor.api import MAX_BODY_BYTES
+from .vendor.ratelimit import VENDOR_LIMITS, Rule, parse_profile
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

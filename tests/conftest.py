@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni, Settings, create_app
-from mock_omni.clock import ManualClock
+from mock_omni.domain.clock import ManualClock
 
 SEED_KEY = "CD265875E3A6EA43478D5F37A635BE4A"
 OTHER_KEY = "AD9E01A5DC7BEE2C2B828D208182A611"

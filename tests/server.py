@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from mock_omni.pytest_plugin import read_serving_url, stop_process
+from mock_omni.testing.pytest_plugin import read_serving_url, stop_process
 
 START_TIMEOUT = 20.0
 

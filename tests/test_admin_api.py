@@ -9,9 +9,9 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from starlette.testclient import TestClient
 
-from mock_omni import admin_api
-from mock_omni.admin_client import AdminClient
-from mock_omni.faults import ConnectionDropped
+from mock_omni.testing import admin_api
+from mock_omni.testing.admin_client import AdminClient
+from mock_omni.testing.faults import ConnectionDropped
 
 from .conftest import ALADDIN_BASIC, GENIE_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY, make_app
 

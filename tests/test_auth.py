@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from mock_omni.auth import Authenticator, parse_basic
-from mock_omni.errors import Unauthorized
-from mock_omni.store import Account, Store
+from mock_omni.domain.errors import Unauthorized
+from mock_omni.domain.store import Account, Store
+from mock_omni.vendor.auth import Authenticator, parse_basic
 
 
 def basic(user: str, password: str) -> str:

@@ -6,9 +6,9 @@ import pydantic
 import pytest
 from starlette.testclient import TestClient
 
-from mock_omni.codecs import JSON, XML
-from mock_omni.errors import BadRequest, InvalidArgument
-from mock_omni.vendor_api import ScenarioBodies
+from mock_omni.domain.errors import BadRequest, InvalidArgument
+from mock_omni.vendor.api import ScenarioBodies
+from mock_omni.vendor.codecs import JSON, XML
 
 from .conftest import OTHER_KEY, SEED_KEY
 

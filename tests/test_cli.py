@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mock_omni.cli import build_parser, main, settings_from_args
-from mock_omni.ratelimit import Rule
+from mock_omni.server.cli import build_parser, main, settings_from_args
+from mock_omni.vendor.ratelimit import Rule
 
 from . import server
 from .conftest import ALADDIN_BASIC, SEED_KEY

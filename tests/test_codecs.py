@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mock_omni.codecs import JSON, XML, Negotiator, body_format, scenario_from_xml, to_json, to_xml
-from mock_omni.errors import BadRequest, NotAcceptable
+from mock_omni.domain.errors import BadRequest, NotAcceptable
+from mock_omni.vendor.codecs import JSON, XML, Negotiator, body_format, scenario_from_xml, to_json, to_xml
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from mock_omni.cli import main
-from mock_omni.cors import CorsMiddleware, OriginPolicy
+from mock_omni.server.cli import main
 from mock_omni.settings import Settings
-from mock_omni.vendor_api import Receive, Scope, Send
+from mock_omni.vendor.api import Receive, Scope, Send
+from mock_omni.web.cors import CorsMiddleware, OriginPolicy
 
 from .conftest import ALADDIN_BASIC, SEED_KEY, make_app
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from mock_omni.dashboard import RECENT_REQUESTS, wants_json
+from mock_omni.web.dashboard import RECENT_REQUESTS, wants_json
 
 from .conftest import ALADDIN_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY, make_app
 

@@ -198,7 +198,7 @@ def test_what_the_dockerfile_copies_builds_a_package_with_every_asset(tmp_path: 
                              "--build-lib", str(built)], cwd=source, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     names = {path.relative_to(built).as_posix() for path in built.rglob("*")}
-    assert "mock_omni/cli.py" in names
+    assert "mock_omni/server/cli.py" in names
     for needed in ("mock_omni/static/dashboard.html", "mock_omni/static/dashboard.js", "mock_omni/static/dashboard.css",
                    "mock_omni/static/swagger-ui/swagger-ui-bundle.js", "mock_omni/static/swagger-ui/swagger-ui.css",
                    "mock_omni/static/swagger-ui/LICENSE", "mock_omni/data/default-fixtures.json"):

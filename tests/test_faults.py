@@ -11,8 +11,8 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from mock_omni.errors import GeneralError, ServiceUnavailable
-from mock_omni.faults import ConnectionDropped, Faults
+from mock_omni.domain.errors import GeneralError, ServiceUnavailable
+from mock_omni.testing.faults import ConnectionDropped, Faults
 
 from . import server
 from .conftest import ALADDIN_BASIC

@@ -6,8 +6,8 @@ import gc
 import json
 from pathlib import Path
 
-from mock_omni.fixtures import account_from_data, load_files
-from mock_omni.models import StepIn, steps_from_input
+from mock_omni.domain.fixtures import account_from_data, load_files
+from mock_omni.domain.scenarios import StepIn, steps_from_input
 
 
 def _scenarios(count: int) -> list[dict[str, object]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_omni.fixtures import FixtureError, accounts_from_document, load_files
+from mock_omni.domain.fixtures import FixtureError, accounts_from_document, load_files
 
 from .conftest import SEED_KEY
 
@@ -45,7 +45,7 @@ def test_json_and_yaml_files(tmp_path: Path) -> None:
 
 
 def test_export_round_trips_through_the_loader() -> None:
-    from mock_omni.store import Store
+    from mock_omni.domain.store import Store
 
     store = Store(load_files([]))
     document = store.export()

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_KEY, SEED_PATH, SEED_XML
-from mock_omni.admin_client import AdminClient
 from mock_omni.app import create_app
-from mock_omni.pytest_plugin import read_serving_url
 from mock_omni.settings import Settings
-from mock_omni.vendor_api import VendorRequest
+from mock_omni.testing.admin_client import AdminClient
+from mock_omni.testing.pytest_plugin import read_serving_url
+from mock_omni.vendor.api import VendorRequest
 from tests import server
 from tests.hardening import wire
 
@@ -258,7 +258,7 @@ def test_only_requests_the_asgi_stack_would_not_change_are_answered_directly(tmp
 
 
 def test_without_httptools_every_call_goes_through_the_asgi_app() -> None:
-    code = ("import sys; sys.modules['httptools'] = None; from mock_omni.cli import main; "
+    code = ("import sys; sys.modules['httptools'] = None; from mock_omni.server.cli import main; "
             "raise SystemExit(main(['serve', '--port', '0', '--quiet']))")
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mock_omni.admin_client import AdminClient, AdminError
-from mock_omni.pytest_plugin import MockOmniFixture
+from mock_omni.testing.admin_client import AdminClient, AdminError
+from mock_omni.testing.pytest_plugin import MockOmniFixture
 
 from .conftest import SEED_KEY
 
@@ -178,7 +178,7 @@ def test_unused_plugin_costs_nothing_and_keeps_warnings_strict(pytester: pytest.
         def test_nothing_of_mock_omni_loaded(pytestconfig):
             assert pytestconfig.pluginmanager.has_plugin("mock_omni")
             loaded = [name for name in sys.modules if name.startswith("mock_omni")]
-            assert sorted(loaded) == ["mock_omni", "mock_omni.pytest_plugin"]
+            assert sorted(loaded) == ["mock_omni", "mock_omni.testing", "mock_omni.testing.pytest_plugin"]
     ''')
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from mock_omni.cli import main
+from mock_omni.server.cli import main
 from mock_omni.settings import Settings
-from mock_omni.state_file import StateFile
-from mock_omni.vendor_api import Message
+from mock_omni.vendor.api import Message
+from mock_omni.web.state_file import StateFile
 
 from . import server
 from .conftest import ALADDIN_BASIC, OTHER_KEY, SEED_KEY, make_app

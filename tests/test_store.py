@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from mock_omni.errors import InvalidArgument, NotFound
-from mock_omni.models import Scenario, ScenarioIn, Step
-from mock_omni.store import EXACTLY_ONE_DEFAULT, Account, Store, random_key
+from mock_omni.domain.errors import InvalidArgument, NotFound
+from mock_omni.domain.scenarios import Scenario, ScenarioIn, Step
+from mock_omni.domain.store import EXACTLY_ONE_DEFAULT, Account, Store, random_key
 
 
 def keys() -> itertools.count[int]:

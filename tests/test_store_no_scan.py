@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from mock_omni.models import Scenario, ScenarioIn, Step
-from mock_omni.store import Account, Store
+from mock_omni.domain.scenarios import Scenario, ScenarioIn, Step
+from mock_omni.domain.store import Account, Store
 
 
 class NoWalkDict(dict[str, object]):

@@ -6,8 +6,8 @@ from dicttoxml import dicttoxml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mock_omni.codecs import XML, XML_PROLOG, RenderedXml, _xml_item_name, render, to_xml
-from mock_omni.errors import InvalidArgument
+from mock_omni.domain.errors import InvalidArgument
+from mock_omni.vendor.codecs import XML, XML_PROLOG, RenderedXml, _xml_item_name, render, to_xml
 
 # Keys as the vendor shapes have them, plus ones dicttoxml must fix up (spaces, digits, brackets, quotes).
 KEYS = st.sampled_from(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from mock_omni.codecs import MAX_XML_DEPTH, scenario_from_xml
-from mock_omni.errors import BadRequest, InvalidArgument
-from mock_omni.models import XML_TEXT_MESSAGE, parse_scenario_json
-from mock_omni.openapi import _schemas
+from mock_omni.domain.errors import BadRequest, InvalidArgument
+from mock_omni.domain.scenarios import XML_TEXT_MESSAGE, parse_scenario_json
+from mock_omni.vendor.codecs import MAX_XML_DEPTH, scenario_from_xml
+from mock_omni.vendor.openapi import _schemas
 
 from ..conftest import SEED_KEY
 
@@ -143,7 +143,7 @@ def test_defaultscenario_of_the_wrong_type_is_refused_even_beside_default() -> N
 
 def test_journal_entries_are_bounded_in_bytes_not_only_in_count() -> None:
     """Hostile headers: megabyte header values and 1 MiB bodies were kept whole, 1000 entries deep."""
-    from mock_omni.journal import MAX_BODY_KEPT, MAX_HEADER_VALUE, Journal
+    from mock_omni.testing.journal import MAX_BODY_KEPT, MAX_HEADER_VALUE, Journal
 
     journal = Journal(limit=3)
     for _ in range(5):

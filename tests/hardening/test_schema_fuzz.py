@@ -19,7 +19,7 @@ from defusedxml.ElementTree import fromstring
 from hypothesis import settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from mock_omni.store import EXACTLY_ONE_DEFAULT
+from mock_omni.domain.store import EXACTLY_ONE_DEFAULT
 
 from .. import server
 from ..conftest import ALADDIN_BASIC, make_app

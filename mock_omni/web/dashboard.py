@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from ..domain.errors import Unauthorized
 from .assets import STATIC_DIR
-from .errors import Unauthorized
 
 if TYPE_CHECKING:
-    from .app import MockOmni
+    from ..app import MockOmni
 
 #: Journal entries shown: the newest ones.
 RECENT_REQUESTS = 25

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .fixtures import FixtureError
-from .ratelimit import RateLimitSpecError, parse_profile
-from .settings import Settings
+from .. import __version__
+from ..domain.fixtures import FixtureError
+from ..settings import Settings
+from ..vendor.ratelimit import RateLimitSpecError, parse_profile
 
 if TYPE_CHECKING:
-    from .app import MockOmni
+    from ..app import MockOmni
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -90,7 +90,7 @@ def bind(host: str, port: int) -> socket.socket:
 def serve(settings: Settings) -> int:
     import uvicorn
 
-    from .app import create_app
+    from ..app import create_app
 
     app = create_app(settings)
     try:

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .errors import TooManyRequests
+from ..domain.errors import TooManyRequests
 
 OPERATIONS = ("list", "get", "create", "update")
 

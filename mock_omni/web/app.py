@@ -14,13 +14,13 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from . import __version__
-from .codecs import CONTENT_TYPES, JSON, render
-from .errors import BY_STATUS, GeneralError, InvalidArgument, NotFound, OmniError
-from .openapi import merge_vendor_spec
+from .. import __version__
+from ..domain.errors import BY_STATUS, GeneralError, InvalidArgument, NotFound, OmniError
+from ..vendor.codecs import CONTENT_TYPES, JSON, render
+from ..vendor.openapi import merge_vendor_spec
 
 if TYPE_CHECKING:
-    from .app import MockOmni
+    from ..app import MockOmni
 
 
 def error_response(app: MockOmni, request: Request, error: OmniError) -> Response:
@@ -102,7 +102,7 @@ def build_web_app(app: MockOmni) -> FastAPI:
 
     web.openapi = openapi  # type: ignore[method-assign]
 
-    from .admin_api import build_admin_router
+    from ..testing.admin_api import build_admin_router
 
     web.include_router(build_admin_router(app))
     add_pages(app, web)

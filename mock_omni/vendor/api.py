@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .auth import Authenticator
-from .codecs import CONTENT_TYPES, JSON, XML, Format, Negotiator, render, require_body_format, scenario_from_xml
-from .errors import (
+from ..domain.errors import (
     BadRequest,
     GeneralError,
     InvalidArgument,
@@ -32,11 +30,13 @@ from .errors import (
     OmniError,
     PayloadTooLarge,
 )
-from .faults import ConnectionDropped, drop_connection
-from .journal import Journal
-from .models import ScenarioIn, parse_scenario_data, parse_scenario_json
+from ..domain.scenarios import ScenarioIn, parse_scenario_data, parse_scenario_json
+from ..domain.store import Store
+from ..testing.faults import ConnectionDropped, drop_connection
+from ..testing.journal import Journal
+from .auth import Authenticator
+from .codecs import CONTENT_TYPES, JSON, XML, Format, Negotiator, render, require_body_format, scenario_from_xml
 from .ratelimit import RateLimiter
-from .store import Store
 
 log = logging.getLogger("mock_omni")
 

@@ -1,6 +1,6 @@
 """A small typed client of the admin API, for any test runner (the pytest plugin uses it too).
 
-    from mock_omni.admin_client import AdminClient
+    from mock_omni.testing.admin_client import AdminClient
 
     with AdminClient("http://127.0.0.1:8080") as admin:
         account = admin.new_account(seed_account="Aladdin")

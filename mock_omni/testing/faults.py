@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
-from .errors import BY_STATUS, InvalidArgument, OmniError
+from ..domain.errors import BY_STATUS, InvalidArgument, OmniError
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 MAX_DELAY_MS = 60_000

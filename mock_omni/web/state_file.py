@@ -17,9 +17,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .fixtures import FixtureError, accounts_from_document
-from .store import Account, KeyFactory, Store
-from .vendor_api import Message, Receive, Scope, Send
+from ..domain.fixtures import FixtureError, accounts_from_document
+from ..domain.store import Account, KeyFactory, Store
+from ..vendor.api import Message, Receive, Scope, Send
 
 ASGIApp = Any
 

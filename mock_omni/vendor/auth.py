@@ -12,8 +12,8 @@ import binascii
 import hmac
 from base64 import b64decode
 
-from .errors import Unauthorized
-from .store import Store
+from ..domain.errors import Unauthorized
+from ..domain.store import Store
 
 _CACHE_LIMIT = 4096
 # uvicorn (httptools) takes header values of any length; caching megabyte-long ones would let

@@ -16,13 +16,13 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from ..domain.errors import BY_STATUS, BadRequest, PayloadTooLarge, Unauthorized
+from ..vendor.ratelimit import OPERATIONS
 from .admin import MAX_CLOCK_ADVANCE, SNAPSHOT_NAME
-from .errors import BY_STATUS, BadRequest, PayloadTooLarge, Unauthorized
 from .faults import MAX_DELAY_MS, METHODS
-from .ratelimit import OPERATIONS
 
 if TYPE_CHECKING:
-    from .app import MockOmni
+    from ..app import MockOmni
 
 PREFIX = "/__admin"
 ADMIN_MAX_BODY = 64 * 1024 * 1024

@@ -15,13 +15,13 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .errors import InvalidArgument, NotFound
-from .fixtures import FixtureError, account_from_data, accounts_from_document, format_document_error
-from .ratelimit import OPERATIONS, RateLimitSpecError, Rule, parse_rule
-from .store import Account
+from ..domain.errors import InvalidArgument, NotFound
+from ..domain.fixtures import FixtureError, account_from_data, accounts_from_document, format_document_error
+from ..domain.store import Account
+from ..vendor.ratelimit import OPERATIONS, RateLimitSpecError, Rule, parse_rule
 
 if TYPE_CHECKING:
-    from .app import MockOmni
+    from ..app import MockOmni
 
 SNAPSHOT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 MAX_SNAPSHOTS = 256

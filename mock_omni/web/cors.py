@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .vendor_api import Message, Receive, Scope, Send
+from ..vendor.api import Message, Receive, Scope, Send
 
 ASGIApp = Any
 

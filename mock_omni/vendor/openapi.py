@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .models import Channel, ScenarioIn
+from ..domain.scenarios import Channel, ScenarioIn
 from .ratelimit import VENDOR_LIMITS
 
 TAG = "OMNI scenarios (vendor API)"

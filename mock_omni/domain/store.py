@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .errors import InvalidArgument, NotFound
-from .models import Scenario, ScenarioIn, steps_from_input
+from .scenarios import Scenario, ScenarioIn, steps_from_input
 
 KeyFactory = Callable[[], str]
 

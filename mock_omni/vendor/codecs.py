@@ -18,7 +18,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as parse_xml
 from dicttoxml import make_attrstring, make_valid_xml_name
 
-from .errors import BadRequest, NotAcceptable, UnsupportedMediaType
+from ..domain.errors import BadRequest, NotAcceptable, UnsupportedMediaType
 
 Format = Literal["json", "xml"]
 JSON: Format = "json"

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from ..app import MockOmni
     from .admin_client import AdminClient, Credentials
-    from .app import MockOmni
 
 START_TIMEOUT = 30.0
 JOURNAL_SHOWN = 50
@@ -162,7 +162,7 @@ def read_fixtures(fixture: Any, base: Path | None) -> dict[str, Any]:
 
 
 def _checked_document(item: Any, base: Path | None) -> tuple[Any, str | None]:
-    from .fixtures import FixtureError, accounts_from_document, read_document
+    from ..domain.fixtures import FixtureError, accounts_from_document, read_document
 
     try:
         if isinstance(item, Mapping):
@@ -276,10 +276,10 @@ class InProcessMockOmni(MockOmniFixture):
 
 @pytest.fixture(scope="session")
 def _mock_omni_in_process(pytestconfig: pytest.Config) -> Iterator[tuple[Any, Any, Any, Any]]:
+    from ..app import create_app
+    from ..settings import Settings
+    from ..vendor.ratelimit import parse_profile
     from .admin_client import AdminClient
-    from .app import create_app
-    from .ratelimit import parse_profile
-    from .settings import Settings
 
     with warnings.catch_warnings():
         # Starlette warns when it falls back to httpx without httpx2; that is its concern, not the user's.

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import InvalidArgument
-from .models import Scenario, parse_scenario_data, steps_from_input
+from .scenarios import Scenario, parse_scenario_data, steps_from_input
 from .store import Account, KeyFactory, random_key
 
 EMBEDDED = "embedded default fixtures"

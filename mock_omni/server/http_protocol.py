@@ -26,10 +26,10 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
-from .vendor_api import VendorApi, VendorRequest
+from ..vendor.api import VendorApi, VendorRequest
 
 if TYPE_CHECKING:
-    from .app import MockOmni
+    from ..app import MockOmni
 
 DIRECT_METHODS = (b"GET", b"PUT", b"POST")
 
