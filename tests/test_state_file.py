@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from mock_omni.server.cli import main
 from mock_omni.settings import Settings
-from mock_omni.vendor.api import Message
 from mock_omni.web.state_file import StateFile
 
 from . import server

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
-from ..vendor.api import Message, Receive, Scope, Send
-
-ASGIApp = Any
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: ``--cors-origin`` values with a meaning of their own.
 LOCAL = "local"

@@ -15,13 +15,11 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain.fixtures import FixtureError, accounts_from_document
 from ..domain.store import Account, KeyFactory, Store
-from ..vendor.api import Message, Receive, Scope, Send
-
-ASGIApp = Any
 
 
 class StateFile:
