@@ -67,10 +67,12 @@ class MockOmni:
         """Whether ``VendorApi.answer`` alone gives this request the answer the whole ASGI stack would.
 
         Not when a fault rule may apply (its delay is awaited), when a state file must be
-        saved first, or when CORS may add headers. http_protocol.py asks before taking a request.
+        saved first, when CORS may add headers, or when the route table says the operation
+        must go through the ASGI app. server/http_protocol.py asks before taking a request.
         """
         return (not self.faults.armed and self.state_file is None
-                and not (request.has_origin and self.cors.enabled))
+                and not (request.has_origin and self.cors.enabled)
+                and (self.vendor.router.all_direct or self.vendor.router.direct(request.method, request.path)))
 
     @property
     def web(self) -> FastAPI:

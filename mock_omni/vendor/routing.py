@@ -176,6 +176,8 @@ class Router:
         #: First segments of every vendor path: what ``handles`` recognises as the vendor's.
         self.prefixes = tuple(sorted({"/" + op.path.split("/")[1] + "/" for op in operations} | set(aliases)))
         self.by_name = {operation.name: operation for operation in operations}
+        #: Whether every operation may be answered in the protocol (then nothing needs routing first).
+        self.all_direct = all(operation.direct for operation in operations)
 
     def handles(self, path: str) -> bool:
         return path.startswith(self.prefixes)
@@ -185,6 +187,14 @@ class Router:
             if path.startswith(alias):
                 return target + path[len(alias):]
         return path
+
+    def direct(self, method: str, path: str) -> bool:
+        """Whether the protocol may answer this call in place: unknown paths and methods (404, 405) may."""
+        try:
+            operation, _ = self.match(method, self.canonical(path))
+        except (NotFound, MethodNotAllowed):
+            return True
+        return operation.direct
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
         """The operation for a canonical path and its parameters, or NotFound / MethodNotAllowed."""
