@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .domain.signin import SESSION_IDLE, TOKEN_LIFETIME
 from .testing.journal import DEFAULT_LIMIT
 from .vendor.api import MAX_BODY_BYTES
 from .vendor.ratelimit import VENDOR_LIMITS, Rule, parse_profile
@@ -29,6 +30,10 @@ class Settings:
     state_file: str | None = None
     #: Serve vendor calls through the ASGI app only, never answered in the protocol (http_protocol.py).
     asgi_only: bool = False
+    #: Seconds an OAuth2 access token lives, on the mock's clock.
+    token_lifetime: int = int(TOKEN_LIFETIME)
+    #: Seconds without a call after which an IBSSO session ends, on the mock's clock.
+    session_idle: int = int(SESSION_IDLE)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -51,6 +56,10 @@ class Settings:
             values["cors_origins"] = [o.strip() for o in env["MOCK_OMNI_CORS_ORIGINS"].split(",") if o.strip()]
         if env.get("MOCK_OMNI_STATE_FILE"):
             values["state_file"] = env["MOCK_OMNI_STATE_FILE"]
+        for name, variable in (("token_lifetime", "MOCK_OMNI_TOKEN_LIFETIME"),
+                               ("session_idle", "MOCK_OMNI_SESSION_IDLE")):
+            if env.get(variable):
+                values[name] = seconds(env[variable], variable)
         if env.get("MOCK_OMNI_QUIET", "").lower() in ("1", "true", "yes"):
             values["quiet"] = True
         values.update({name: value for name, value in overrides.items() if value is not None})
@@ -61,6 +70,14 @@ def split_paths(text: str) -> list[str]:
     """Fixture paths from an env var: separated by commas or the OS path separator."""
     parts = text.replace(os.pathsep, ",").split(",")
     return [part.strip() for part in parts if part.strip()]
+
+
+def seconds(text: str, name: str) -> int:
+    """A lifetime in whole seconds, at least 1."""
+    value = _int(text, name)
+    if value < 1:
+        raise ValueError(f"{name}: expected a number of seconds of at least 1, got {text!r}")
+    return value
 
 
 def _int(text: str, name: str) -> int:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..domain.fixtures import FixtureError
-from ..settings import Settings
+from ..settings import Settings, seconds
 from ..vendor.ratelimit import RateLimitSpecError, parse_profile
 
 if TYPE_CHECKING:
@@ -52,6 +52,12 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--state-file", metavar="PATH",
                        help="load the state from PATH at start and save it after every change "
                             "(env MOCK_OMNI_STATE_FILE)")
+    serve.add_argument("--token-lifetime", metavar="SECONDS",
+                       help="how long an OAuth2 access token lives on the mock's clock "
+                            "(env MOCK_OMNI_TOKEN_LIFETIME; default 3600)")
+    serve.add_argument("--session-idle", metavar="SECONDS",
+                       help="how long an IBSSO session lives without a call on the mock's clock "
+                            "(env MOCK_OMNI_SESSION_IDLE; default 3600, the vendor's hour)")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
     serve.add_argument("--asgi-only", action="store_true", default=None,
                        help="answer the vendor's calls through the ASGI app, as in-process clients see them, "
@@ -70,6 +76,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         state_file=args.state_file,
         quiet=args.quiet,
         asgi_only=args.asgi_only,
+        token_lifetime=None if args.token_lifetime is None else seconds(args.token_lifetime, "--token-lifetime"),
+        session_idle=None if args.session_idle is None else seconds(args.session_idle, "--session-idle"),
     )
 
 
