@@ -86,6 +86,9 @@ def test_rate_limit_names_and_vendor_limits_come_from_the_table() -> None:
     ("POST", "/omni/1/scenarios", "create", {}),
     ("GET", f"/omni/1/scenarios/{SEED_KEY}", "get", {"scenarioKey": SEED_KEY}),
     ("PUT", f"/omni/1/scenarios/{SEED_KEY}", "update", {"scenarioKey": SEED_KEY}),
+    ("POST", "/auth/1/oauth2/token", "token", {}),
+    ("POST", "/auth/1/session", "login", {}),
+    ("DELETE", "/auth/1/session", "logout", {}),
 ])
 def test_router_matches_every_entry(method: str, path: str, name: str, params: dict[str, str]) -> None:
     operation, found = ROUTER.match(method, path)

@@ -9,7 +9,7 @@ be read in its format is shown as ``***`` whole: what it hides cannot be known.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote_plus, urlencode
+from urllib.parse import unquote_plus
 from xml.etree.ElementTree import Element, ParseError, tostring
 
 import orjson
@@ -48,14 +48,20 @@ def redact_body(body: bytes, content_type: str | None) -> str:
 
 
 def redact_query(query: str) -> str:
-    """A form-encoded query or body with every secret parameter's value masked."""
+    """A form-encoded query or body with every secret parameter's value masked, the rest as received."""
     if not query:
         return query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(_secret(name) for name, _ in pairs):
-        # No secret parameter, but a secret's name elsewhere (a JSON body sent as a form): all of it.
-        return MASK if mentions_secret(query) else query
-    return urlencode([(name, MASK if _secret(name) else value) for name, value in pairs])
+    segments = []
+    found = False
+    for segment in query.split("&"):
+        name = segment.partition("=")[0]
+        if _secret(unquote_plus(name)):
+            segment, found = f"{name}={MASK}", True
+        segments.append(segment)
+    if found:
+        return "&".join(segments)
+    # No secret parameter, but a secret's name elsewhere (a JSON body sent as a form): all of it.
+    return MASK if mentions_secret(query) else query
 
 
 def mentions_secret(text: str) -> bool:

@@ -29,7 +29,8 @@ _ERRORS = {
     "405": ("Method not allowed (mock-omni's messageId)", "METHOD_NOT_ALLOWED", "Method not allowed"),
     "406": ("Not acceptable (mock-omni's messageId)", "NOT_ACCEPTABLE",
             "Not acceptable: the API answers application/json or application/xml"),
-    "409": ("Conflict", "CONFLICT", "Conflict"),
+    "409": ("Conflict (the vendor documents no messageId: CONFLICT is mock-omni's; only ever a fault)", "CONFLICT",
+            "Conflict"),
     "413": ("Body over the size bound (mock-omni's messageId)", "PAYLOAD_TOO_LARGE", "Request body too large"),
     "415": ("Unsupported media type (mock-omni's messageId)", "UNSUPPORTED_MEDIA_TYPE",
             "Unsupported media type: send application/json or application/xml"),
@@ -74,6 +75,7 @@ def _errors(codes: list[int], operation: Operation) -> dict[str, Any]:
             out[str(code)] = {"description": description, "content": _content("OAuth2Error", example, xml=False)}
             continue
         description, message_id, text = _ERRORS[str(code)]
+        text = operation.texts.get(code, text)
         example = {"requestError": {"serviceException": {"messageId": message_id, "text": text}}}
         out[str(code)] = {"description": description, "content": _content("ApiException", example, xml=xml)}
     return out
