@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
+from mock_omni.domain.clock import ManualClock
+from mock_omni.domain.signin import SignIn
 
+from . import server
 from .conftest import ALADDIN_API_KEY, ALADDIN_BASIC, ALADDIN_TOKEN, make_app
 
 SESSION = "/auth/1/session"
@@ -177,3 +183,32 @@ def test_a_one_account_snapshot_covers_its_sessions(client: TestClient, app: Moc
 def test_tokens_are_not_part_of_the_exported_state(client: TestClient, app: MockOmni) -> None:
     session = login(client)
     assert session not in str(app.store.export())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [[], ["--asgi-only"]], ids=["direct", "asgi"])
+def test_a_204_keeps_the_connection_usable_over_a_real_socket(args: list[str]) -> None:
+    with server.running(args) as live, httpx.Client(base_url=live.url, trust_env=False) as http:
+        token = http.post(SESSION, json=LOGIN).json()["token"]
+        ended = http.delete(SESSION, headers=ibsso(token))
+        assert (ended.status_code, ended.content, ended.headers.get("content-length")) == (204, b"", None)
+        # The same keep-alive connection: the 204 had no body, so the next answer is read whole.
+        assert http.get(LIST, headers=ibsso(token)).status_code == 401
+        assert http.post(SESSION, json=LOGIN).status_code == 200
+        assert http.get(LIST, headers={"Authorization": ALADDIN_BASIC}).status_code == 200
+
+
+class SlowClock(ManualClock):
+    """Each read yields the GIL for a moment, so racing logins interleave where a race could hide."""
+
+    def __call__(self) -> float:
+        time.sleep(0.001)
+        return super().__call__()
+
+
+def test_concurrent_logins_share_one_session(app: MockOmni) -> None:
+    signin = SignIn(app.store, SlowClock())
+    with ThreadPoolExecutor(8) as pool:
+        tokens = set(pool.map(lambda _: signin.open_session("Aladdin", "open sesame").token, range(32)))
+    assert len(tokens) == 1
+    assert [grant.kind for _, grant in app.store.grants("Aladdin")] == ["ibsso"]

@@ -16,6 +16,8 @@ from mock_omni.domain.errors import InvalidArgument, InvalidClient, InvalidScope
 from mock_omni.domain.fixtures import FixtureError, accounts_from_document
 from mock_omni.domain.signin import Lifetimes, SignIn
 from mock_omni.domain.store import Account, Store
+from mock_omni.server.cli import build_parser, main, settings_from_args
+from mock_omni.settings import Settings
 from mock_omni.vendor.auth import Authenticator
 
 MANAGE = "omni-failover:manage"
@@ -170,6 +172,20 @@ def test_live_tokens_per_account_are_bounded_oldest_first(store: Store, service:
     grants = [service.mint_token("alice") for _ in range(5)]
     assert [grant.token for _, grant in store.grants("alice")] == [grant.token for grant in grants[2:]]
     assert store.grant_for(grants[0].token) is None and store.grant_for(grants[4].token) is not None
+
+
+def test_a_token_dropped_past_the_bound_stops_working_though_its_verdict_was_cached(
+        store: Store, service: SignIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signin, "MAX_GRANTS", 2)
+    auth = Authenticator(store, service)
+    first = service.mint_token("alice")
+    assert auth.principal_for(f"Bearer {first.token}").username == "alice"  # now cached
+    second = service.mint_token("alice")
+    assert auth.principal_for(f"Bearer {second.token}").username == "alice"
+    service.mint_token("alice")
+    with pytest.raises(Unauthorized):
+        auth.principal_for(f"Bearer {first.token}")
+    assert auth.principal_for(f"Bearer {second.token}").username == "alice"
 
 
 def test_expired_tokens_are_dropped_when_new_ones_come(store: Store, service: SignIn, clock: ManualClock) -> None:
@@ -374,3 +390,30 @@ def test_client_ids_are_unique_across_accounts_and_usernames() -> None:
                       {"username": "b", "password": "p", "oauth2Clients": [client]}]):
         with pytest.raises(FixtureError, match="oauth2Clients: a value is already used by account"):
             accounts_from_document({"accounts": accounts}, "f.json")
+
+
+# --- the lifetimes are settings ---------------------------------------------------------------------
+
+
+def test_lifetimes_from_env_and_flags() -> None:
+    assert (Settings().token_lifetime, Settings().session_idle) == (3600, 3600)
+    env = Settings.from_env({"MOCK_OMNI_TOKEN_LIFETIME": "60", "MOCK_OMNI_SESSION_IDLE": "90"})
+    assert (env.token_lifetime, env.session_idle) == (60, 90)
+    args = build_parser().parse_args(["serve", "--token-lifetime", "7", "--session-idle", "8"])
+    flags = settings_from_args(args)
+    assert (flags.token_lifetime, flags.session_idle) == (7, 8)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--token-lifetime", "0"], "mock-omni: --token-lifetime: expected a number of seconds of at least 1, got '0'"),
+    (["--session-idle", "soon"], "mock-omni: --session-idle: expected an integer, got 'soon'"),
+])
+def test_bad_lifetimes_are_one_line_at_start_up(argv: list[str], message: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", *argv]) == 2
+    assert capsys.readouterr().err == message + "\n"
+
+
+def test_a_bad_lifetime_in_the_environment_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="MOCK_OMNI_TOKEN_LIFETIME: expected a number of seconds of at least 1"):
+        Settings.from_env({"MOCK_OMNI_TOKEN_LIFETIME": "-5"})

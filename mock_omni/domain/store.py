@@ -232,15 +232,25 @@ class Store:
             return [(account.username, grant) for account in accounts for grant in account.grants.values()]
 
     def add_grant(self, username: str, grant: Grant, keep: Callable[[Grant], bool], limit: int) -> None:
-        """Add an issued token; first drops the account's tokens ``keep`` refuses, then the oldest past ``limit``."""
+        """Add an issued token; first drops, oldest first, those ``keep`` refuses and any past ``limit``.
+
+        Tokens live alike, so the oldest expire first: dropping stops at the first one kept,
+        which keeps issuing O(1) however many tokens an account holds.
+        """
         with self._lock:
             account = self._require(username)
-            for digest, old in list(account.grants.items()):
-                if not keep(old) or len(account.grants) >= limit:
-                    self._drop_grant(account, digest)
+            dropped = False
+            while account.grants:
+                digest, old = next(iter(account.grants.items()))
+                if keep(old) and len(account.grants) < limit:
+                    break
+                self._drop_grant(account, digest)
+                dropped = True
             account.grants[grant.digest] = grant
             self._by_grant[grant.digest] = username
-            self.credentials_revision += 1
+            if dropped:
+                # A cached verdict may name a dropped token (a new token was never cached: it is random).
+                self.credentials_revision += 1
 
     def remove_grant(self, username: str, grant: Grant) -> bool:
         """End an issued token; False if it was already gone."""
