@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mock_omni.vendor.codecs import JSON, XML, render
+from mock_omni.vendor.routes import ROUTER
 
 SEED_KEY = "CD265875E3A6EA43478D5F37A635BE4A"
 SEED_PATH = f"/omni/1/scenarios/{SEED_KEY}"
@@ -38,7 +39,8 @@ SEED_RESPONSE: dict[str, object] = {
     "default": True,
 }
 #: What the mock answers to the seed PUT, byte for byte, in each format.
-RESPONSE_BYTES = {JSON: render(SEED_RESPONSE, JSON, "scenario"), XML: render(SEED_RESPONSE, XML, "scenario")}
+_UPDATE = ROUTER.by_name["update"]
+RESPONSE_BYTES = {fmt: render(SEED_RESPONSE, fmt, _UPDATE.xml_root, _UPDATE.xml_items) for fmt in (JSON, XML)}
 
 #: (Content-Type, body) of the seed PUT in each format; the XML one carries no Accept, like the page.
 REQUESTS = {JSON: ("application/json", SEED_JSON), XML: ("application/xml", SEED_XML)}

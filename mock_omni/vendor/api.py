@@ -144,7 +144,8 @@ class VendorApi:
         try:
             exchange.fmt = self.negotiator.response_format(request.accept, request.content_type)
             # Faults, the journal and its filters see one path for an operation, whatever alias reached it.
-            request.path = self.router.canonical(request.path)
+            if request.path.startswith(self.router.alias_prefixes):
+                request.path = self.router.canonical(request.path)
             exchange.operation, exchange.params = self.router.match(request.method, request.path)
             if too_large:
                 raise PayloadTooLarge()
@@ -164,8 +165,8 @@ class VendorApi:
                 self.limiter.check(exchange.account, operation.name)
                 parsed = None if body_format is None or operation.body is None else (
                     self.bodies.parse(operation.body, body_format, body))
-                call = Call(exchange.account, exchange.params, operation.parse_query(request.query), parsed,
-                            request.authorization)
+                query = operation.parse_query(request.query) if operation.query else {}
+                call = Call(exchange.account, exchange.params, query, parsed, request.authorization)
                 payload = operation.handler(self.backend, call)
                 answer = Answer(operation.status, render(payload, exchange.fmt, operation.xml_root,
                                                          operation.xml_items), exchange.fmt)

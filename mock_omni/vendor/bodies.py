@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from ..domain.validation import validate_data, validate_json
 from .codecs import XML, Format, data_from_xml
-from .memo import Memo
+from .memo import MISSING, Memo
 
 
 class Bodies:
@@ -26,7 +26,11 @@ class Bodies:
         return len(self._parsed)
 
     def parse(self, model: type[BaseModel], fmt: Format, body: bytes) -> BaseModel:
-        return self._parsed.get((model, fmt, body), len(body), lambda: _parse(model, fmt, body))
+        key = (model, fmt, body)
+        parsed = self._parsed.get(key, MISSING)
+        if parsed is MISSING:
+            parsed = self._parsed.remember(key, _parse(model, fmt, body), len(body))
+        return parsed  # type: ignore[return-value]
 
 
 def _parse(model: type[BaseModel], fmt: Format, body: bytes) -> BaseModel:

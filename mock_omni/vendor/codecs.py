@@ -22,7 +22,7 @@ from dicttoxml import make_attrstring, make_valid_xml_name
 from pydantic import BaseModel
 
 from ..domain.errors import BadRequest, NotAcceptable, UnsupportedMediaType
-from .memo import Memo
+from .memo import MISSING, Memo
 
 Format = Literal["json", "xml"]
 JSON: Format = "json"
@@ -139,12 +139,14 @@ class Negotiator:
     def response_format(self, accept: str | None, content_type: str | None) -> Format:
         if not accept:
             return body_format(content_type) or JSON
-        choice = self._choices.get(accept, len(accept), lambda: _choose(accept))
+        choice = self._choices.get(accept, MISSING)
+        if choice is MISSING:
+            choice = self._choices.remember(accept, _choose(accept), len(accept))
         if choice == "any":
             return body_format(content_type) or JSON
         if choice is None:
             raise NotAcceptable()
-        return choice
+        return choice  # type: ignore[return-value]
 
 
 # --- rendering -------------------------------------------------------------------
@@ -267,8 +269,11 @@ class RenderedXml:
 
     def render(self, data: dict[str, object], root: str, items: XmlItems = NO_ITEMS) -> bytes:
         # The item names are the route table's (a few long-lived mappings): their identity is their key.
-        encoded = to_json(data)
-        return self._rendered.get((root, id(items), encoded), len(encoded), lambda: to_xml(data, root, items))
+        key = (root, id(items), to_json(data))
+        xml = self._rendered.get(key, MISSING)
+        if xml is MISSING:
+            xml = self._rendered.remember(key, to_xml(data, root, items), len(key[2]))
+        return xml  # type: ignore[return-value]
 
 
 # A pure function's memo, shared by every app in the process (renderings never go stale).
