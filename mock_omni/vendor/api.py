@@ -170,7 +170,7 @@ class VendorApi:
                 await drop_connection(send)
                 return
             except Exception as error:  # noqa: BLE001 - answered like any other failure
-                exchange.answer = _failure(error, exchange.fmt, request)
+                exchange.answer = error_answer(error, exchange.fmt, request)
         answer = self.perform(exchange, request, body or b"")
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.content})
@@ -189,7 +189,7 @@ class VendorApi:
                 raise PayloadTooLarge()
             exchange.account = self.auth.account_for(request.authorization)
         except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
-            exchange.answer = _failure(error, exchange.fmt, request)
+            exchange.answer = error_answer(error, exchange.fmt, request)
         return exchange
 
     def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer:
@@ -205,13 +205,13 @@ class VendorApi:
                 status, payload, root = HANDLERS[exchange.operation](self.store, call)
                 answer = Answer(status, render(payload, exchange.fmt, root), exchange.fmt)
             except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
-                answer = _failure(error, exchange.fmt, request)
+                answer = error_answer(error, exchange.fmt, request)
         self.journal.record(request.method, request.path, request.query, request.headers, body, answer.status,
                             exchange.account)
         return answer
 
 
-def _failure(error: BaseException, fmt: Format, request: VendorRequest) -> Answer:
+def error_answer(error: BaseException, fmt: Format, request: VendorRequest) -> Answer:
     """The vendor's envelope for an OmniError; a 500 envelope (and a log line) for anything else."""
     if not isinstance(error, OmniError):
         log.error("unexpected error on %s %s", request.method, request.path, exc_info=error)
