@@ -228,8 +228,9 @@ class MockOmniProtocol(HttpToolsProtocol):
             super().on_headers_complete()
         finally:
             self.app, self.url = app, target
-        shown = target[:100].decode("latin-1") + ("..." if len(target) > 100 else "")
-        self.scope["path"], self.scope["raw_path"] = shown, shown.encode("latin-1")
+        path, _, query = (target[:100] + (b"..." if len(target) > 100 else b"")).partition(b"?")
+        self.scope["path"], self.scope["raw_path"] = path.decode("latin-1"), path
+        self.scope["query_string"] = query.decode("latin-1").encode("ascii", "backslashreplace")
         if not self.cycle.keep_alive:
             self.cycle.transport = CloseAfterBody(self)
 
