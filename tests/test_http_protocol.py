@@ -340,8 +340,8 @@ protocol.check = check
 @pytest.mark.parametrize(("patch", "reason"), [
     ("import uvicorn; uvicorn.__version__ = '0.52.4'",
      "uvicorn 0.52.4 is outside the range the direct answers are tested on (0.53 to before 0.55)"),
-    ("from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as P; del P._unsupported_upgrade_warning",
-     "lacks what the direct answers use: _unsupported_upgrade_warning"),
+    ("from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as P; del P.send_400_response",
+     "lacks what the direct answers use: send_400_response"),
     ("import sys; sys.modules['httptools'] = None", "the direct-answer protocol cannot be imported"),
 ])
 def test_a_uvicorn_the_fast_path_was_not_tested_on_falls_back_to_the_asgi_path(patch: str, reason: str) -> None:
@@ -443,9 +443,11 @@ def test_an_h2c_offer_with_its_body_in_a_second_packet_gets_exactly_one_response
 def test_an_upgrade_offer_on_a_read_keeps_the_pipeline(fresh: tuple[server.Server, server.Server]) -> None:
     offers = get(SEED_PATH, {"Authorization": ALADDIN_BASIC, **H2C}) \
         + get("/omni/1/scenarios", {"Authorization": ALADDIN_BASIC, "Connection": "Upgrade", "Upgrade": "websocket"})
+    # CONNECT always asks for a tunnel; its target is no path (400), so the connection stays HTTP.
+    connect = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
     for srv in fresh:
-        answers = wire.responses(wire.exchange(srv.port, offers + CLOSER))
-        assert [status for status, _, _ in answers] == [200, 200, 404]
+        answers = wire.responses(wire.exchange(srv.port, offers + connect + CLOSER))
+        assert [status for status, _, _ in answers] == [200, 200, 400, 404]
 
 
 @pytest.mark.parametrize(("length", "status"), [(65_535, 200), (65_536, 414), (1_000_000, 414)])

@@ -130,13 +130,15 @@ class MockOmniProtocol(HttpToolsProtocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as offer:
-            if self.replay_head is None:  # CONNECT: uvicorn's answer
-                self._unsupported_upgrade_warning()
-                return None
+            rest = data[offer.args[0]:]
+            if self.replay_head is None:
+                # CONNECT, answered 400 (its target is no path): the connection stays HTTP (RFC 9110
+                # section 9.3.6), and httptools has already resumed parsing after it.
+                return rest or None
             head, self.replay_head = self.replay_head, None
             self.parser = httptools.HttpRequestParser(self)
             self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
-            return head + data[offer.args[0]:]
+            return head + rest
         except httptools.HttpParserError:
             message = "Invalid HTTP request received."
             self.logger.warning(message)
@@ -387,7 +389,7 @@ def protocol_for(mock: MockOmni, *, direct: bool = True, access: AccessLog | Non
 PROTOCOL_METHODS = (
     "data_received", "on_message_begin", "on_url", "on_header", "on_headers_complete", "on_body",
     "on_message_complete", "on_response_complete", "shutdown", "connection_lost", "send_400_response",
-    "_unset_keepalive_if_required", "_unsupported_upgrade_warning",
+    "_unset_keepalive_if_required",
 )
 PROTOCOL_STATE = (
     "app", "config", "loop", "logger", "parser", "transport", "flow", "server_state", "pipeline", "cycle",
