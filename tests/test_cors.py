@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from mock_omni.server.cli import main
 from mock_omni.settings import Settings
-from mock_omni.vendor.api import Receive, Scope, Send
 from mock_omni.web.cors import (
     ALLOW_HEADERS,
     MAX_REQUESTED_HEADERS,

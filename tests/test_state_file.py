@@ -20,11 +20,11 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from mock_omni.server.cli import main
 from mock_omni.settings import Settings
 from mock_omni.testing.pytest_plugin import read_serving_url, stop_process
-from mock_omni.vendor.api import Message
 from mock_omni.web.state_file import StateFile
 
 from . import server

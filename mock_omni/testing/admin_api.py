@@ -98,7 +98,7 @@ ACCOUNT_SCHEMA: dict[str, Any] = {
 }
 STATE_SCHEMA: dict[str, Any] = {"type": "object", "required": ["accounts"],
                                 "properties": {"accounts": {"type": "array", "items": ACCOUNT_SCHEMA}}}
-_LIMIT_PATTERN = r"^(off|[0-9]+/[0-9]*(\.[0-9]+)?(ms|s|m|h|d))$"
+_LIMIT_PATTERN = r"^(off|[0-9]{1,9}/[0-9]{0,9}(\.[0-9]{1,9})?(ms|s|m|h|d))$"
 LIMITS_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["limits"],
     "properties": {

@@ -27,7 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..domain.errors import GeneralError, OmniError
 from ..domain.fixtures import FixtureError, accounts_from_document
 from ..domain.store import Account, KeyFactory, Store
-from ..vendor.codecs import CONTENT_TYPES, JSON, Negotiator, render
+from ..vendor.answers import error_answer
+from ..vendor.api import VendorRequest
+from ..vendor.codecs import JSON, Negotiator
 
 log = logging.getLogger("mock_omni")
 
@@ -178,16 +180,11 @@ class PersistMiddleware:
         return receive_then_save
 
     async def _send_failure(self, scope: Scope, send: Send) -> None:
-        accept = [value for name, value in scope["headers"] if name == b"accept"]
-        content_type = next((value for name, value in scope["headers"] if name == b"content-type"), None)
+        request = VendorRequest.read(scope["method"], scope["path"], scope["query_string"], scope["headers"])
         try:
-            fmt = self.negotiator.response_format(
-                b", ".join(accept).decode("latin-1") if accept else None,
-                None if content_type is None else content_type.decode("latin-1"))
+            fmt = self.negotiator.response_format(request.accept, request.content_type)
         except OmniError:
             fmt = JSON
-        error = GeneralError()
-        body = render(error.envelope(), fmt, "ApiException")
-        await send({"type": "http.response.start", "status": error.status, "headers": [
-            (b"content-type", CONTENT_TYPES[fmt]), (b"content-length", b"%d" % len(body))]})
-        await send({"type": "http.response.body", "body": body})
+        answer = error_answer(GeneralError(), fmt)
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        await send({"type": "http.response.body", "body": answer.content})
