@@ -1,7 +1,7 @@
 """Hostile framing against a real uvicorn process: lying Content-Length, chunked bodies, smuggling.
 
 What reaches the app is answered in the vendor's envelope; what is not HTTP at all is refused by
-uvicorn's parser with its plain 400 and the connection is closed (README, "Hardening"). Either
+uvicorn's parser with its plain 400 and the connection is closed (docs/hardening.md). Either
 way: bounded time (socket timeouts), the process stays up, nothing stored changes, no traceback.
 """
 
