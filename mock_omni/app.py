@@ -54,6 +54,7 @@ class MockOmni:
         lifetimes = Lifetimes(float(self.settings.token_lifetime), float(self.settings.session_idle))
         self.backend = Backend(self.store, self.clock, SignIn(self.store, self.clock, lifetimes))
         self.vendor = VendorApi(self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook)
+        self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self)
         self._web: FastAPI | None = None
@@ -74,7 +75,7 @@ class MockOmni:
         """
         return (not self.faults.armed and self.state_file is None
                 and not (request.has_origin and self.cors.enabled)
-                and (self.vendor.router.all_direct or self.vendor.router.direct(request.method, request.path)))
+                and (self._all_direct or self.vendor.router.direct(request.method, request.path)))
 
     @property
     def web(self) -> FastAPI:

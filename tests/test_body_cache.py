@@ -44,7 +44,7 @@ def test_the_cache_is_bounded_in_count_and_body_size() -> None:
     bodies = Bodies()
     for n in range(Bodies.LIMIT + 10):
         bodies.parse(ScenarioIn, JSON, b'{"name": "%d"}' % n)
-    assert len(bodies._parsed) <= Bodies.LIMIT
+    assert len(bodies) <= Bodies.LIMIT
     big = b'{"name": "' + b"x" * Bodies.MAX_BODY + b'"}'
     assert bodies.parse(ScenarioIn, JSON, big) is not bodies.parse(ScenarioIn, JSON, big)
 

@@ -405,8 +405,9 @@ def test_lifetimes_from_env_and_flags() -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--token-lifetime", "0"], "mock-omni: --token-lifetime: expected a number of seconds of at least 1, got '0'"),
-    (["--session-idle", "soon"], "mock-omni: --session-idle: expected an integer, got 'soon'"),
+    (["--token-lifetime", "0"], "mock-omni: --token-lifetime: must be an integer from 1 to 315360000, got 0"),
+    (["--session-idle", str(10**12)], "mock-omni: --session-idle: must be an integer from 1 to 315360000, got "
+                                      "1000000000000"),
 ])
 def test_bad_lifetimes_are_one_line_at_start_up(argv: list[str], message: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
@@ -415,5 +416,7 @@ def test_bad_lifetimes_are_one_line_at_start_up(argv: list[str], message: str,
 
 
 def test_a_bad_lifetime_in_the_environment_names_the_variable() -> None:
-    with pytest.raises(ValueError, match="MOCK_OMNI_TOKEN_LIFETIME: expected a number of seconds of at least 1"):
+    with pytest.raises(ValueError, match="^MOCK_OMNI_TOKEN_LIFETIME: must be an integer from 1 to 315360000, got -5$"):
         Settings.from_env({"MOCK_OMNI_TOKEN_LIFETIME": "-5"})
+    with pytest.raises(ValueError, match="^MOCK_OMNI_SESSION_IDLE: expected an integer, got 'soon'$"):
+        Settings.from_env({"MOCK_OMNI_SESSION_IDLE": "soon"})

@@ -74,6 +74,6 @@ def test_the_memo_is_bounded() -> None:
     memo = RenderedXml()
     for n in range(RenderedXml.LIMIT + 5):
         memo.render({"n": n}, "r")
-    assert len(memo._rendered) <= RenderedXml.LIMIT
+    assert len(memo) <= RenderedXml.LIMIT
     big = {"name": "x" * RenderedXml.MAX_KEY}
-    assert memo.render(big, "r") == to_xml(big, "r") and len(memo._rendered) <= 5
+    assert memo.render(big, "r") == to_xml(big, "r") and len(memo) <= 5

@@ -7,20 +7,22 @@ stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import socket
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..domain.fixtures import FixtureError
-from ..settings import Settings, seconds
+from ..settings import Settings
 from ..vendor.ratelimit import RateLimitSpecError, parse_profile
+from .access_log import AccessLog
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from ..app import MockOmni
 
 EXIT_USAGE = 2
@@ -52,10 +54,10 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--state-file", metavar="PATH",
                        help="load the state from PATH at start and save it after every change "
                             "(env MOCK_OMNI_STATE_FILE)")
-    serve.add_argument("--token-lifetime", metavar="SECONDS",
+    serve.add_argument("--token-lifetime", type=int, metavar="SECONDS",
                        help="how long an OAuth2 access token lives on the mock's clock "
                             "(env MOCK_OMNI_TOKEN_LIFETIME; default 3600)")
-    serve.add_argument("--session-idle", metavar="SECONDS",
+    serve.add_argument("--session-idle", type=int, metavar="SECONDS",
                        help="how long an IBSSO session lives without a call on the mock's clock "
                             "(env MOCK_OMNI_SESSION_IDLE; default 3600, the vendor's hour)")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
@@ -65,7 +67,7 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
+    settings = Settings.from_env(
         host=args.host,
         port=args.port,
         fixtures=args.fixtures,
@@ -76,9 +78,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         state_file=args.state_file,
         quiet=args.quiet,
         asgi_only=args.asgi_only,
-        token_lifetime=None if args.token_lifetime is None else seconds(args.token_lifetime, "--token-lifetime"),
-        session_idle=None if args.session_idle is None else seconds(args.session_idle, "--session-idle"),
+        token_lifetime=args.token_lifetime,
+        session_idle=args.session_idle,
     )
+    return settings
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -109,33 +112,47 @@ def serve(settings: Settings) -> int:
         return EXIT_FAILURE
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    config = uvicorn.Config(
-        app, lifespan="on", access_log=not settings.quiet, server_header=False,
-        log_level="warning" if settings.quiet else "info", timeout_graceful_shutdown=5,
-        http=http_protocol(app, settings),
-        # A mock trusts no proxy: X-Forwarded-* would change nothing but the access log's client.
-        proxy_headers=False,
-    )
-    server = uvicorn.Server(config)
+    access = None if settings.quiet else AccessLog()
+    server = uvicorn.Server(server_config(app, settings, access))
     print(f"mock-omni {__version__} serving on http://{shown}:{port}", flush=True)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal under the handler
     # it found; with the default one the process would die by the signal (status -15, which CI
     # and `docker stop` report as a failure). A stop by SIGTERM is a normal end: exit 0.
     signal.signal(signal.SIGTERM, _stop_normally)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if access is not None:
+            access.flush()
     return 0
 
 
-def http_protocol(app: MockOmni, settings: Settings) -> str | type[asyncio.Protocol]:
-    """Direct answers on uvicorn's httptools protocol (http_protocol.py); uvicorn's own choice with
-    ``--asgi-only``, or when httptools is not installed (every call then goes through the ASGI app)."""
-    if settings.asgi_only:
-        return "auto"
+def server_config(app: MockOmni, settings: Settings, access: AccessLog | None) -> uvicorn.Config:
+    """uvicorn's settings with this package's protocol (http_protocol.py); uvicorn's own protocol,
+    after one warning line, where that cannot be used (another uvicorn version, no httptools)."""
+    import uvicorn
+
+    options: dict[str, Any] = {
+        "lifespan": "on", "server_header": False, "log_level": "warning" if settings.quiet else "info",
+        "timeout_graceful_shutdown": 5,
+        # No WebSocket route: an Upgrade offer is ignored (http_protocol.py); websockets is never imported.
+        "ws": "none",
+        # A mock trusts no proxy: X-Forwarded-* would change nothing but the access log's client.
+        "proxy_headers": False,
+    }
+    problem: str | None
     try:
-        from .http_protocol import protocol_for
-    except ImportError:
-        return "auto"
-    return protocol_for(app)
+        from .http_protocol import check, protocol_for
+    except ImportError as error:
+        problem = f"the direct-answer protocol cannot be imported ({error})"
+    else:
+        protocol = protocol_for(app, direct=not settings.asgi_only, access=access)
+        config = uvicorn.Config(app, http=protocol, access_log=False, **options)
+        problem = check(config, protocol)
+        if problem is None:
+            return config
+    print(f"mock-omni: warning: {problem}; serving through uvicorn's own protocol", file=sys.stderr, flush=True)
+    return uvicorn.Config(app, http="auto", access_log=not settings.quiet, **options)
 
 
 def _stop_normally(signum: int, frame: FrameType | None) -> None:

@@ -148,7 +148,8 @@ class VendorApi:
         try:
             exchange.fmt = self.negotiator.response_format(request.accept, request.content_type)
             # Faults, the journal and its filters see one path for an operation, whatever alias reached it.
-            request.path = self.router.canonical(request.path)
+            if request.path.startswith(self.router.alias_prefixes):
+                request.path = self.router.canonical(request.path)
             operation, exchange.params = self.router.match(request.method, request.path)
             exchange.operation = operation
             if operation.json_only:
@@ -183,7 +184,8 @@ class VendorApi:
                     call.body = self.bodies.parse(operation.body, body_format, body)
                 elif operation.form:
                     call.body = body
-                call.query = operation.parse_query(request.query)
+                if operation.query:
+                    call.query = operation.parse_query(request.query)
                 payload = operation.handler(self.backend, call)
                 content = b"" if operation.status == 204 else render(
                     payload, exchange.fmt, operation.xml_root, operation.xml_items)

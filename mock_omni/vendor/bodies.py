@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ..domain.validation import validate_data, validate_json
 from .codecs import XML, Format, data_from_xml
+from .memo import MISSING, Memo
 
 
 class Bodies:
@@ -19,15 +20,18 @@ class Bodies:
     MAX_BODY = 4096
 
     def __init__(self) -> None:
-        self._parsed: dict[tuple[type[BaseModel], Format, bytes], BaseModel] = {}
+        self._parsed: Memo[tuple[type[BaseModel], Format, bytes], BaseModel] = Memo(self.LIMIT, self.MAX_BODY)
+
+    def __len__(self) -> int:
+        return len(self._parsed)
 
     def parse(self, model: type[BaseModel], fmt: Format, body: bytes) -> BaseModel:
         key = (model, fmt, body)
-        parsed = self._parsed.get(key)
-        if parsed is None:
-            parsed = validate_data(model, data_from_xml(body, model)) if fmt == XML else validate_json(model, body)
-            if len(body) <= self.MAX_BODY:
-                if len(self._parsed) >= self.LIMIT:
-                    self._parsed.clear()
-                self._parsed[key] = parsed
-        return parsed
+        parsed = self._parsed.get(key, MISSING)
+        if parsed is MISSING:
+            parsed = self._parsed.remember(key, _parse(model, fmt, body), len(body))
+        return parsed  # type: ignore[return-value]
+
+
+def _parse(model: type[BaseModel], fmt: Format, body: bytes) -> BaseModel:
+    return validate_data(model, data_from_xml(body, model)) if fmt == XML else validate_json(model, body)

@@ -22,6 +22,7 @@ from dicttoxml import make_attrstring, make_valid_xml_name
 from pydantic import BaseModel
 
 from ..domain.errors import BadRequest, NotAcceptable, UnsupportedMediaType
+from .memo import MISSING, Memo
 
 Format = Literal["json", "xml"]
 JSON: Format = "json"
@@ -139,30 +140,22 @@ def _first_position(ranges: list[tuple[float, int, int, str]], types: set[str]) 
 
 
 class Negotiator:
-    """Picks the response format; caches the parse of each distinct Accept header."""
-
-    _CACHE_LIMIT = 512
-    _CACHEABLE_LENGTH = 1024
+    """Picks the response format; remembers the parse of each distinct Accept header."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, Format | None | Literal["any"]] = {}
+        self._choices: Memo[str, Format | None | Literal["any"]] = Memo(limit=512, max_size=1024)
 
     def response_format(self, accept: str | None, content_type: str | None) -> Format:
         if not accept:
             return body_format(content_type) or JSON
-        choice = self._cache.get(accept)
-        if choice is None and accept not in self._cache:
-            choice = _choose(accept)
-            # A megabyte-long Accept (uvicorn takes any length) is answered but not kept.
-            if len(accept) <= self._CACHEABLE_LENGTH:
-                if len(self._cache) >= self._CACHE_LIMIT:
-                    self._cache.clear()
-                self._cache[accept] = choice
+        choice = self._choices.get(accept, MISSING)
+        if choice is MISSING:
+            choice = self._choices.remember(accept, _choose(accept), len(accept))
         if choice == "any":
             return body_format(content_type) or JSON
         if choice is None:
             raise NotAcceptable()
-        return choice
+        return choice  # type: ignore[return-value]
 
 
 # --- rendering -------------------------------------------------------------------
@@ -271,27 +264,25 @@ class RenderedXml:
 
     Clients read and update the same few scenarios over and over; the JSON encoding
     costs a twentieth of the XML one and, for the data the API renders (str keys;
-    str, bool, int, None, dicts and lists), determines the XML exactly. Bounded in
-    count and size.
+    str, bool, int, None, dicts and lists), determines the XML exactly.
     """
 
     LIMIT = 1024
     MAX_KEY = 4096
 
     def __init__(self) -> None:
-        self._rendered: dict[tuple[str, int, bytes], bytes] = {}
+        self._rendered: Memo[tuple[str, int, bytes], bytes] = Memo(self.LIMIT, self.MAX_KEY)
+
+    def __len__(self) -> int:
+        return len(self._rendered)
 
     def render(self, data: dict[str, object], root: str, items: XmlItems = NO_ITEMS) -> bytes:
         # The item names are the route table's (a few long-lived mappings): their identity is their key.
         key = (root, id(items), to_json(data))
-        xml = self._rendered.get(key)
-        if xml is None:
-            xml = to_xml(data, root, items)
-            if len(key[2]) <= self.MAX_KEY:
-                if len(self._rendered) >= self.LIMIT:
-                    self._rendered.clear()
-                self._rendered[key] = xml
-        return xml
+        xml = self._rendered.get(key, MISSING)
+        if xml is MISSING:
+            xml = self._rendered.remember(key, to_xml(data, root, items), len(key[2]))
+        return xml  # type: ignore[return-value]
 
 
 # A pure function's memo, shared by every app in the process (renderings never go stale).

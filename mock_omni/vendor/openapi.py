@@ -32,13 +32,15 @@ _ERRORS = {
     "409": ("Conflict (the vendor documents no messageId: CONFLICT is mock-omni's; only ever a fault)", "CONFLICT",
             "Conflict"),
     "413": ("Body over the size bound (mock-omni's messageId)", "PAYLOAD_TOO_LARGE", "Request body too large"),
+    "414": ("Request target over 64 KiB (mock-omni's messageId)", "URI_TOO_LONG",
+            "Request target too long: at most 65535 bytes"),
     "415": ("Unsupported media type (mock-omni's messageId)", "UNSUPPORTED_MEDIA_TYPE",
             "Unsupported media type: send application/json or application/xml"),
     "429": ("Too many requests", "TOO_MANY_REQUESTS", "Too many requests"),
     "500": ("Internal server error", "GENERAL_ERROR", "Something went wrong. Please contact support."),
 }
-#: What mock-omni answers on any vendor call beyond what the vendor documents (405, 406, 413 and 415 are ours).
-_OWN_ERRORS = (401, 405, 406, 413, 500)
+#: What mock-omni answers on any vendor call beyond what the vendor documents (405, 406, 413, 414 and 415 are ours).
+_OWN_ERRORS = (401, 405, 406, 413, 414, 500)
 _OWN_BODY_ERRORS = (415,)
 
 

@@ -161,8 +161,17 @@ class _Template:
     segments: tuple[str | None, ...]
     names: tuple[str, ...]
     by_method: dict[str, Operation]
+    #: For the common shape ``/literal/.../{name}`` (one parameter, last): the literal part before it.
+    tail_prefix: str | None
 
-    def match(self, parts: list[str]) -> dict[str, str] | None:
+    def match(self, path: str) -> dict[str, str] | None:
+        if self.tail_prefix is not None:
+            # The hot path's shape (/omni/1/scenarios/{scenarioKey}): a prefix test and one find.
+            if not path.startswith(self.tail_prefix):
+                return None
+            value = path[len(self.tail_prefix):]
+            return {self.names[0]: value} if value and "/" not in value else None
+        parts = path.split("/")
         if len(parts) != len(self.segments):
             return None
         values = []
@@ -186,6 +195,7 @@ class Router:
     def __init__(self, operations: tuple[Operation, ...], aliases: Mapping[str, str]) -> None:
         self.operations = operations
         self.aliases = dict(aliases)
+        self.alias_prefixes = tuple(aliases)
         by_path: dict[str, dict[str, Operation]] = {}
         for operation in operations:
             methods = by_path.setdefault(operation.path, {})
@@ -205,6 +215,8 @@ class Router:
         return path.startswith(self.prefixes)
 
     def canonical(self, path: str) -> str:
+        if not path.startswith(self.alias_prefixes):
+            return path
         for alias, target in self.aliases.items():
             if path.startswith(alias):
                 return target + path[len(alias):]
@@ -223,9 +235,8 @@ class Router:
         methods = self._exact.get(path)
         params: dict[str, str] | None = {}
         if methods is None:
-            parts = path.split("/")
             for template in self._templates:
-                params = template.match(parts)
+                params = template.match(path)
                 if params is not None:
                     methods = template.by_method
                     break
@@ -246,4 +257,5 @@ def _compile(path: str, methods: dict[str, Operation]) -> _Template:
             names.append(part[1:-1])
         else:
             segments.append(part)
-    return _Template(path, tuple(segments), tuple(names), methods)
+    tail_prefix = path[:path.index("{")] if len(names) == 1 and segments[-1] is None else None
+    return _Template(path, tuple(segments), tuple(names), methods, tail_prefix)
