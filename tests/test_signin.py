@@ -255,6 +255,17 @@ def test_ending_a_fixture_token_lasts_until_the_account_is_reset(store: Store, s
     assert auth.principal_for("IBSSO fixture-token").username == "alice"
 
 
+def test_an_ended_fixture_token_given_to_another_account_stays_that_accounts(store: Store, service: SignIn) -> None:
+    origin = make_store().account("alice")
+    assert origin is not None
+    service.end_session("alice", "fixture-token")
+    store.add_account(Account("carol", "pw", tokens=["fixture-token"]))
+    store.replace_account(origin.copy())  # alice's reset
+    auth = Authenticator(store, service)
+    assert auth.principal_for("IBSSO fixture-token").username == "carol"
+    assert store.account("alice").tokens == []  # type: ignore[union-attr]
+
+
 def test_an_oauth2_token_is_not_a_session_to_end(service: SignIn) -> None:
     token = service.mint_token("alice").token
     with pytest.raises(Unauthorized):

@@ -136,6 +136,9 @@ class Store:
             account.password, account.api_keys, account.key_scopes, account.oauth2_clients = (
                 current.password, current.api_keys, current.key_scopes, current.oauth2_clients,
             )
+            # A fixture token ended here and since given to another account stays that account's.
+            account.tokens = [token for token in account.tokens
+                              if self._by_token.get(secret_digest(token), account.username) == account.username]
             self._unindex(current)
             self._accounts[account.username] = account
             self._index(account)
