@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from .domain.backend import Backend
 from .domain.clock import Clock
 from .domain.fixtures import load_files
+from .domain.signin import Lifetimes, SignIn
 from .domain.store import Account, KeyFactory, Store, random_key
 from .settings import Settings
 from .testing.admin import Admin
@@ -50,7 +51,8 @@ class MockOmni:
         self.limiter = RateLimiter(self.settings.rate_limits, self.clock)
         self.journal = Journal(self.settings.journal_limit)
         self.faults = Faults()
-        self.backend = Backend(self.store, self.clock)
+        lifetimes = Lifetimes(float(self.settings.token_lifetime), float(self.settings.session_idle))
+        self.backend = Backend(self.store, self.clock, SignIn(self.store, self.clock, lifetimes))
         self.vendor = VendorApi(self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook)
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .domain.fixtures import header_secret_problem
+from .domain.signin import SESSION_IDLE, TOKEN_LIFETIME
 from .testing.journal import DEFAULT_LIMIT
 from .vendor.ratelimit import VENDOR_LIMITS, Rule, parse_profile
 
@@ -22,6 +23,10 @@ MAX_BODY_BYTES = 1024 * 1024
 #: Each journal entry keeps up to 64 KiB of body: a million of them is already more memory than a mock should take.
 MAX_JOURNAL_LIMIT = 1_000_000
 MAX_PORT = 65535
+
+
+#: Ten years: a token or session lifetime past it is a typo (and the clock advances at most that far).
+MAX_LIFETIME = 10 * 365 * 86400
 
 
 class SettingsError(ValueError):
@@ -47,11 +52,17 @@ class Settings:
     state_file: str | None = None
     #: Serve vendor calls through the ASGI app only, never answered in the protocol (http_protocol.py).
     asgi_only: bool = False
+    #: Seconds an OAuth2 access token lives, on the mock's clock.
+    token_lifetime: int = int(TOKEN_LIFETIME)
+    #: Seconds without a call after which an IBSSO session ends, on the mock's clock.
+    session_idle: int = int(SESSION_IDLE)
 
     def __post_init__(self) -> None:
         _check_range("port", self.port, 0, MAX_PORT)
         _check_range("journal_limit", self.journal_limit, 0, MAX_JOURNAL_LIMIT)
         _check_range("max_body", self.max_body, 1, None)
+        _check_range("token_lifetime", self.token_lifetime, 1, MAX_LIFETIME)
+        _check_range("session_idle", self.session_idle, 1, MAX_LIFETIME)
         if self.admin_token is not None:
             problem = header_secret_problem(self.admin_token)
             if problem:
@@ -90,6 +101,10 @@ class Settings:
                  [o.strip() for o in env["MOCK_OMNI_CORS_ORIGINS"].split(",") if o.strip()])
         if env.get("MOCK_OMNI_STATE_FILE"):
             take("state_file", "MOCK_OMNI_STATE_FILE", env["MOCK_OMNI_STATE_FILE"])
+        for name, variable in (("token_lifetime", "MOCK_OMNI_TOKEN_LIFETIME"),
+                               ("session_idle", "MOCK_OMNI_SESSION_IDLE")):
+            if env.get(variable):
+                take(name, variable, _int(env[variable], variable))
         if env.get("MOCK_OMNI_QUIET", "").lower() in ("1", "true", "yes"):
             take("quiet", "MOCK_OMNI_QUIET", True)
         for name, value in overrides.items():

@@ -54,6 +54,12 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--state-file", metavar="PATH",
                        help="load the state from PATH at start and save it after every change "
                             "(env MOCK_OMNI_STATE_FILE)")
+    serve.add_argument("--token-lifetime", type=int, metavar="SECONDS",
+                       help="how long an OAuth2 access token lives on the mock's clock "
+                            "(env MOCK_OMNI_TOKEN_LIFETIME; default 3600)")
+    serve.add_argument("--session-idle", type=int, metavar="SECONDS",
+                       help="how long an IBSSO session lives without a call on the mock's clock "
+                            "(env MOCK_OMNI_SESSION_IDLE; default 3600, the vendor's hour)")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
     serve.add_argument("--asgi-only", action="store_true", default=None,
                        help="answer the vendor's calls through the ASGI app, as in-process clients see them, "
@@ -72,6 +78,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         state_file=args.state_file,
         quiet=args.quiet,
         asgi_only=args.asgi_only,
+        token_lifetime=args.token_lifetime,
+        session_idle=args.session_idle,
     )
     return settings
 

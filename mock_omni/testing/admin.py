@@ -40,6 +40,8 @@ def credentials(account: Account) -> dict[str, object]:
     return {
         "username": account.username, "password": account.password,
         "apiKeys": list(account.api_keys), "tokens": list(account.tokens), "authorization": headers,
+        "apiKeyScopes": {key: list(scopes) for key, scopes in account.key_scopes.items()},
+        "oauth2Clients": [client.to_document() for client in account.oauth2_clients],
     }
 
 
@@ -100,6 +102,8 @@ class Admin:
         fields.setdefault("password", secrets.token_urlsafe(12))
         fields.setdefault("apiKeys", [secrets.token_hex(16)])
         fields.setdefault("tokens", [secrets.token_hex(16)])
+        fields.setdefault("oauth2Clients", [{"clientId": f"client-{secrets.token_hex(6)}",
+                                             "clientSecret": secrets.token_urlsafe(24)}])
         try:
             account = account_from_data(fields, "account", "body", self.app.key_factory)
         except FixtureError as exc:

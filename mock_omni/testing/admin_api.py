@@ -83,6 +83,7 @@ FAULT_SCHEMA: dict[str, Any] = {
         "times": {"type": ["integer", "null"], "minimum": 1, "description": "the next N requests; null: until cleared"},
     },
 }
+_SCOPES: dict[str, Any] = {"type": ["array", "null"], "items": {"type": "string"}}
 ACCOUNT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "A fixture account; every field optional (generated), plus seedAccount to copy the "
@@ -90,8 +91,16 @@ ACCOUNT_SCHEMA: dict[str, Any] = {
     "properties": {
         "username": {"type": "string", "minLength": 1, "pattern": "^[^:]+$"},
         "password": {"type": "string", "minLength": 1},
-        "apiKeys": {"type": "array", "items": {"type": "string"}},
+        "apiKeys": {"type": "array", "items": {"oneOf": [
+            {"type": "string"},
+            {"type": "object", "required": ["key"], "additionalProperties": False,
+             "properties": {"key": {"type": "string"}, "scopes": _SCOPES}},
+        ]}, "description": "keys with every scope, or {key, scopes} limited to those scopes"},
         "tokens": {"type": "array", "items": {"type": "string"}},
+        "oauth2Clients": {"type": "array", "items": {
+            "type": "object", "required": ["clientId", "clientSecret"], "additionalProperties": False,
+            "properties": {"clientId": {"type": "string"}, "clientSecret": {"type": "string"}, "scopes": _SCOPES}},
+            "description": "OAuth2 clients (client credentials grant); a new account gets one if absent"},
         "scenarios": {"type": "array", "items": {"type": "object"}},
         "seedAccount": {"type": ["string", "null"]},
     },
@@ -277,5 +286,8 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         body = _object(await read_json(request))
         return _json({"offsetSeconds": admin.advance_clock(body.get("seconds"))})
 
+    from .admin_signin import signin_router
+
+    guarded.include_router(signin_router(app))
     router.include_router(guarded)
     return router

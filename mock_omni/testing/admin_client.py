@@ -54,6 +54,8 @@ class Credentials:
     tokens: tuple[str, ...]
     #: Ready-made Authorization header values: basic, app, ibsso, bearer.
     authorization: Mapping[str, str]
+    #: OAuth2 clients: ``{"clientId", "clientSecret", "scopes"?}`` each.
+    oauth2_clients: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def basic(self) -> str:
@@ -62,7 +64,28 @@ class Credentials:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Credentials:
         return cls(data["username"], data["password"], tuple(data["apiKeys"]), tuple(data["tokens"]),
-                   dict(data["authorization"]))
+                   dict(data["authorization"]), tuple(data.get("oauth2Clients", ())))
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """An OAuth2 access token or IBSSO session minted through the admin API."""
+
+    account: str
+    #: ``oauth2`` or ``ibsso``.
+    kind: str
+    token: str
+    #: The ready-made Authorization header value: ``Bearer <token>`` or ``IBSSO <token>``.
+    authorization: str
+    scopes: tuple[str, ...] | None
+    #: Lifetime (oauth2) or inactivity period (ibsso) in seconds of the mock's clock.
+    expires_in: float
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IssuedToken:
+        scopes = data["scopes"]
+        return cls(data["account"], data["kind"], data["token"], data["authorization"],
+                   None if scopes is None else tuple(scopes), data["expiresInSeconds"])
 
 
 def _params(**values: object) -> dict[str, object]:
@@ -153,10 +176,15 @@ class AdminClient:
 
     def new_account(self, username: str | None = None, password: str | None = None, *,
                     scenarios: list[Mapping[str, Any]] | None = None, seed_account: str | None = None,
-                    api_keys: list[str] | None = None, tokens: list[str] | None = None) -> Credentials:
-        """A fresh account; ``seed_account`` copies the scenarios of a fixture account."""
+                    api_keys: list[str | Mapping[str, Any]] | None = None, tokens: list[str] | None = None,
+                    oauth2_clients: list[Mapping[str, Any]] | None = None) -> Credentials:
+        """A fresh account; ``seed_account`` copies the scenarios of a fixture account.
+
+        ``api_keys`` items are keys (every scope) or ``{"key", "scopes"}``; ``oauth2_clients`` items are
+        ``{"clientId", "clientSecret", "scopes"?}`` (one is generated if absent).
+        """
         body = _params(username=username, password=password, scenarios=scenarios, seedAccount=seed_account,
-                       apiKeys=api_keys, tokens=tokens)
+                       apiKeys=api_keys, tokens=tokens, oauth2Clients=oauth2_clients)
         return Credentials.from_dict(self._call("POST", "/accounts", json=body))
 
     def remove_account(self, username: str) -> None:
@@ -185,6 +213,21 @@ class AdminClient:
 
     def reset_rate_limits(self, account: str | None = None) -> None:
         self._call("DELETE", "/rate-limits", params=_params(account=account))
+
+    def oauth2_token(self, account: str, *, client_id: str | None = None,
+                     scopes: list[str] | None = None) -> IssuedToken:
+        """An OAuth2 access token for ``account``: its client's scopes (or the account's), or fewer."""
+        body = _params(account=account, kind="oauth2", clientId=client_id, scopes=scopes)
+        return IssuedToken.from_dict(self._call("POST", "/tokens", json=body))
+
+    def session(self, account: str) -> IssuedToken:
+        """The account's IBSSO session (its live one, or a new one)."""
+        return IssuedToken.from_dict(self._call("POST", "/tokens", json={"account": account, "kind": "ibsso"}))
+
+    def tokens(self, account: str | None = None) -> list[dict[str, Any]]:
+        """The live OAuth2 tokens and sessions the mock issued, masked."""
+        listed: list[dict[str, Any]] = self._call("GET", "/tokens", params=_params(account=account))["tokens"]
+        return listed
 
     def advance_clock(self, seconds: float) -> float:
         """Move the limiter's clock forward; returns the total offset in seconds."""

@@ -34,7 +34,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ..app import MockOmni
-    from .admin_client import AdminClient, Credentials
+    from .admin_client import AdminClient, Credentials, IssuedToken
 
 START_TIMEOUT = 30.0
 JOURNAL_SHOWN = 50
@@ -114,6 +114,15 @@ class MockOmniFixture:
 
     def advance_clock(self, seconds: float) -> float:
         return self.admin.advance_clock(seconds)
+
+    def oauth2_token(self, account: str | None = None, *, client_id: str | None = None,
+                     scopes: list[str] | None = None) -> IssuedToken:
+        """An OAuth2 access token (``.authorization`` is ``Bearer ...``) for the default account or another."""
+        return self.admin.oauth2_token(account or self.username, client_id=client_id, scopes=scopes)
+
+    def session(self, account: str | None = None) -> IssuedToken:
+        """An IBSSO session (``.authorization`` is ``IBSSO ...``) for the default account or another."""
+        return self.admin.session(account or self.username)
 
     def new_account(self, username: str | None = None, password: str | None = None, **options: Any) -> Credentials:
         return self.admin.new_account(username, password, **options)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ..domain.errors import GeneralError, MethodNotAllowed, OmniError
+from ..domain.errors import GeneralError, OmniError
 from .codecs import CONTENT_TYPES, Format, render
 
 log = logging.getLogger("mock_omni")
@@ -25,6 +25,8 @@ class Answer:
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
+        if self.status == 204:
+            return list(self.extra)  # no body: no type, and RFC 9110 8.6 forbids Content-Length on a 204
         return [(b"content-type", CONTENT_TYPES[self.fmt]), (b"content-length", b"%d" % len(self.content)),
                 *self.extra]
 
@@ -34,5 +36,4 @@ def error_answer(error: BaseException, fmt: Format, where: str = "") -> Answer:
     if not isinstance(error, OmniError):
         log.error("unexpected error%s", f" on {where}" if where else "", exc_info=error)
         error = GeneralError()
-    extra = ((b"allow", ", ".join(error.allowed).encode()),) if isinstance(error, MethodNotAllowed) else ()
-    return Answer(error.status, render(error.envelope(), fmt, "ApiException"), fmt, extra)
+    return Answer(error.status, render(error.envelope(), fmt, "ApiException"), fmt, error.headers())

@@ -23,3 +23,11 @@ SEED_RESPONSE_XML = f"<scenario><key>{SEED_KEY}</key>" + SEED_UPDATE_XML.removep
 SCENARIO = {"request": SEED_UPDATE, "request_xml": SEED_UPDATE_XML,
             "response": SEED_RESPONSE, "response_xml": SEED_RESPONSE_XML}
 SCENARIO_LIST = {"response": {"scenarios": [SEED_RESPONSE]}}
+# The vendor's Create session page; the token is the vendor's IBSSO example's.
+SESSION_TOKEN = "2f9b4d31-2d0d-49a8-85f0-9b862bdca394"
+SESSION: dict[str, object] = {
+    "request": {"username": "Aladdin", "password": "open sesame"},
+    "request_xml": "<session><username>Aladdin</username><password>open sesame</password></session>",
+    "response": {"token": SESSION_TOKEN},
+    "response_xml": f"<session><token>{SESSION_TOKEN}</token></session>",
+}
