@@ -12,13 +12,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import ADMIN_TOKEN_HEADER
+
 DEFAULT_LIMIT = 1000
 # uvicorn takes header values of any length, and bodies of up to 1 MiB are read: the journal keeps
 # the first 8 KiB of each header value and 64 KiB of each body, so its bound in entries is also a
 # bound in memory (1000 entries of 1 MiB bodies would otherwise pin a gigabyte).
 MAX_HEADER_VALUE = 8192
 MAX_BODY_KEPT = 64 * 1024
-_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-admin-token"}
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", ADMIN_TOKEN_HEADER}
 
 
 @dataclass(frozen=True, slots=True)

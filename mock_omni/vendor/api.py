@@ -33,7 +33,9 @@ from ..domain.errors import (
 from ..domain.scenarios import ScenarioIn, parse_scenario_data, parse_scenario_json
 from ..domain.store import Store
 from ..testing.faults import ConnectionDropped, drop_connection
+from ..testing.fence import Fence
 from ..testing.journal import Journal
+from ..testing.server_errors import ServerErrors
 from .auth import Authenticator
 from .codecs import CONTENT_TYPES, JSON, XML, Format, Negotiator, render, require_body_format, scenario_from_xml
 from .ratelimit import RateLimiter
@@ -138,6 +140,7 @@ class VendorApi:
     def __init__(
         self, store: Store, limiter: RateLimiter, journal: Journal,
         max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None,
+        fence: Fence | None = None, errors: ServerErrors | None = None,
     ) -> None:
         self.store = store
         self.limiter = limiter
@@ -147,30 +150,41 @@ class VendorApi:
         self.bodies = ScenarioBodies()
         self.max_body = max_body
         self.fault_hook = fault_hook
+        self.fence = fence or Fence()
+        #: Where unexpected exceptions (the 500s no fault asked for) are recorded, if anywhere.
+        self.errors = errors
 
     @staticmethod
     def handles(path: str) -> bool:
         return path.startswith("/omni/") or path.startswith(SEED_CURL_PREFIX)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ticket = self.fence.ticket()
         request = VendorRequest.read(scope["method"], scope["path"], scope["query_string"], scope["headers"])
         try:
             body = await read_body(receive, request.content_length, self.max_body)
         except ConnectionAbortedError:
             return  # the client left mid-body: nobody to answer, nothing was done
         exchange = self.admit(request, body is None)
+        dropped = False
         if exchange.answer is None and self.fault_hook is not None:
             assert exchange.account is not None
             try:
                 await self.fault_hook(request.method, request.path, exchange.account)
             except ConnectionDropped:
-                # Journaled with status 0: the client got no response at all.
-                self.journal.record(request.method, request.path, request.query, request.headers, body or b"", 0,
-                                    exchange.account)
-                await drop_connection(send)
-                return
+                dropped = True
             except Exception as error:  # noqa: BLE001 - answered like any other failure
-                exchange.answer = _failure(error, exchange.fmt, request)
+                exchange.answer = _failure(error, exchange.fmt, request, self.errors)
+        if not self.fence.admits(ticket, exchange.account):
+            # Reset while it waited (fence.py): nothing of it may reach the state that replaced its own.
+            await drop_connection(send)
+            return
+        if dropped:
+            # Journaled with status 0: the client got no response at all.
+            self.journal.record(request.method, request.path, request.query, request.headers, body or b"", 0,
+                                exchange.account)
+            await drop_connection(send)
+            return
         answer = self.perform(exchange, request, body or b"")
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.content})
@@ -189,7 +203,7 @@ class VendorApi:
                 raise PayloadTooLarge()
             exchange.account = self.auth.account_for(request.authorization)
         except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
-            exchange.answer = _failure(error, exchange.fmt, request)
+            exchange.answer = _failure(error, exchange.fmt, request, self.errors)
         return exchange
 
     def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer:
@@ -205,16 +219,18 @@ class VendorApi:
                 status, payload, root = HANDLERS[exchange.operation](self.store, call)
                 answer = Answer(status, render(payload, exchange.fmt, root), exchange.fmt)
             except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
-                answer = _failure(error, exchange.fmt, request)
+                answer = _failure(error, exchange.fmt, request, self.errors)
         self.journal.record(request.method, request.path, request.query, request.headers, body, answer.status,
                             exchange.account)
         return answer
 
 
-def _failure(error: BaseException, fmt: Format, request: VendorRequest) -> Answer:
-    """The vendor's envelope for an OmniError; a 500 envelope (and a log line) for anything else."""
+def _failure(error: BaseException, fmt: Format, request: VendorRequest, errors: ServerErrors | None) -> Answer:
+    """The vendor's envelope for an OmniError; a 500 envelope (logged and recorded) for anything else."""
     if not isinstance(error, OmniError):
         log.error("unexpected error on %s %s", request.method, request.path, exc_info=error)
+        if errors is not None:
+            errors.record(request.method, request.path, error)
         error = GeneralError()
     extra = ((b"allow", ", ".join(error.allowed).encode()),) if isinstance(error, MethodNotAllowed) else ()
     return Answer(error.status, render(error.envelope(), fmt, "ApiException"), fmt, extra)

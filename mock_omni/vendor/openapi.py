@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.scenarios import Channel, ScenarioIn
+from ..testing import ADMIN_PREFIX
 from .ratelimit import VENDOR_LIMITS
 
 TAG = "OMNI scenarios (vendor API)"
@@ -265,7 +266,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
-def document_web_errors(paths: dict[str, Any], guarded_prefix: str = "/__admin/") -> None:
+def document_web_errors(paths: dict[str, Any], guarded_prefix: str = ADMIN_PREFIX + "/") -> None:
     """Publish the errors mock-omni's own routes answer (web.py's handlers), in the vendor's envelope.
 
     FastAPI documents a 422 that never happens (validation errors answer 400 INVALID_ARGUMENT) and

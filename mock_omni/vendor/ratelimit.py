@@ -50,6 +50,8 @@ def parse_rule(text: str) -> tuple[str, Rule]:
     if not match:
         raise RateLimitSpecError(f"bad rate limit {text!r}: expected OP=COUNT/DURATION, e.g. update=5/1m")
     op, count, amount, unit = match.groups()
+    if len(count) > 9 or len(amount) > 12:
+        raise RateLimitSpecError(f"bad rate limit {text[:40]!r}: count and duration must be below 1,000,000,000")
     if op not in OPERATIONS:
         raise RateLimitSpecError(f"bad rate limit {text!r}: operation must be one of {', '.join(OPERATIONS)}")
     seconds = float(amount or 1) * _UNITS[unit]
@@ -128,6 +130,13 @@ class RateLimiter:
             else:
                 self.overrides[(account, op)] = rule
                 self._buckets.pop((account, op), None)
+
+    def age(self, account: str, seconds: float) -> None:
+        """One account's own clock moves on: its buckets refill as if ``seconds`` had passed for it alone."""
+        with self._lock:
+            for key, bucket in self._buckets.items():
+                if key[0] == account:
+                    bucket[1] -= seconds
 
     def reset(self, account: str | None = None, rules: bool = False) -> None:
         """Refill buckets (all, or one account's); with ``rules``, also undo run-time changes."""

@@ -16,6 +16,8 @@ from starlette.routing import Match
 
 from .. import __version__
 from ..domain.errors import BY_STATUS, GeneralError, InvalidArgument, NotFound, OmniError
+from ..testing import ADMIN_PREFIX
+from ..testing.admin_models import field_errors
 from ..vendor.codecs import CONTENT_TYPES, JSON, render
 from ..vendor.openapi import merge_vendor_spec
 
@@ -60,7 +62,7 @@ def build_web_app(app: MockOmni) -> FastAPI:
     web = FastAPI(
         title="mock-omni",
         version=__version__,
-        description="A local emulation of Infobip's OMNI scenario API. The admin API (`/__admin`) is "
+        description=f"A local emulation of Infobip's OMNI scenario API. The admin API (`{ADMIN_PREFIX}`) is "
                     "mock-omni's own and is not part of the vendor's API.",
         docs_url=None, redoc_url=None,
     )
@@ -81,14 +83,13 @@ def build_web_app(app: MockOmni) -> FastAPI:
 
     @web.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors: dict[str, list[str]] = {}
-        for item in exc.errors():
-            loc = ".".join(str(part) for part in item["loc"] if part not in ("body", "query", "path"))
-            errors.setdefault(loc or "body", []).append(str(item["msg"]))
+        errors = field_errors(exc.errors(), located=True)
         return error_response(app, request, InvalidArgument(validation_errors=errors))
 
     @web.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette re-raises it after this answer, for the server to log: recorded here, not logged twice.
+        app.errors.record(request.method, request.url.path, exc)
         return error_response(app, request, GeneralError())
 
     def openapi() -> dict[str, Any]:

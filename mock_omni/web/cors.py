@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ..testing import ADMIN_PREFIX
 from ..vendor.api import Message, Receive, Scope, Send
 
 ASGIApp = Any
@@ -27,7 +28,6 @@ LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})
 ALLOW_METHODS = b"GET, POST, PUT"
 ALLOW_HEADERS = b"Authorization, Content-Type, Accept"
 #: mock-omni's own API (``/__admin``) also deletes, and takes the admin token.
-ADMIN_PREFIX = "/__admin/"
 ADMIN_METHODS = b"GET, POST, PUT, DELETE"
 ADMIN_HEADERS = b"Authorization, Content-Type, Accept, X-Admin-Token"
 MAX_AGE = b"600"
@@ -71,7 +71,7 @@ class CorsMiddleware:
             return
         allowed = self.policy.allows(origin.decode("latin-1"))
         if allowed and preflight_method is not None and scope["method"] == "OPTIONS":
-            await _preflight(send, origin, scope["path"].startswith(ADMIN_PREFIX))
+            await _preflight(send, origin, scope["path"].startswith(ADMIN_PREFIX + "/"))
             return
         if not allowed:
             await self.app(scope, receive, send)
