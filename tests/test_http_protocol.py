@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_KEY, SEED_PATH, SEED_X
 from mock_omni.app import create_app
 from mock_omni.settings import Settings
 from mock_omni.testing.admin_client import AdminClient
-from mock_omni.testing.pytest_plugin import read_serving_url
+from mock_omni.testing.process import ServerProcess, serve_command
 from mock_omni.vendor.api import VendorRequest
 from tests import server
 from tests.hardening import wire
@@ -202,15 +201,12 @@ def test_the_access_log_line_is_the_same_either_way() -> None:
     lines = []
     for extra in ([], ["--asgi-only"]):
         # Not tests/server.py: that one starts servers with --quiet.
-        process = subprocess.Popen([sys.executable, "-m", "mock_omni", "serve", "--port", "0", *extra],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = ServerProcess(serve_command(extra))
         try:
-            port = int(read_serving_url(process).rsplit(":", 1)[1])
-            wire.exchange(port, CASES["seed PUT JSON"] + CLOSER)
+            wire.exchange(process.port, CASES["seed PUT JSON"] + CLOSER)
         finally:
-            process.terminate()
-            out, err = process.communicate(timeout=10)
-        logged = [line for line in (out + err).decode().splitlines() if '"PUT ' in line or '"GET ' in line]
+            process.stop()
+        logged = [line for line in process.output().splitlines() if '"PUT ' in line or '"GET ' in line]
         lines.append([re.sub(r"127\.0\.0\.1:\d+ ", "127.0.0.1:<port> ", line) for line in logged])
     assert lines[0] == lines[1]
     assert len(lines[0]) == 2
@@ -260,11 +256,9 @@ def test_only_requests_the_asgi_stack_would_not_change_are_answered_directly(tmp
 def test_without_httptools_every_call_goes_through_the_asgi_app() -> None:
     code = ("import sys; sys.modules['httptools'] = None; from mock_omni.server.cli import main; "
             "raise SystemExit(main(['serve', '--port', '0', '--quiet']))")
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = ServerProcess([sys.executable, "-c", code])
     try:
-        port = int(read_serving_url(process).rsplit(":", 1)[1])
-        answers = wire.responses(wire.exchange(port, CASES["seed PUT JSON"] + CLOSER))
+        answers = wire.responses(wire.exchange(process.port, CASES["seed PUT JSON"] + CLOSER))
     finally:
-        process.terminate()
-        _, err = process.communicate(timeout=10)
-    assert [status for status, _, _ in answers] == [200, 404], err.decode()[-2000:]
+        process.stop()
+    assert [status for status, _, _ in answers] == [200, 404], process.output()[-2000:]

@@ -19,7 +19,6 @@ a request still in flight can never write into the state that replaced its own.
 
 from __future__ import annotations
 
-import base64
 import secrets
 import threading
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from ..domain.errors import InvalidArgument, NotFound
 from ..domain.fixtures import FixtureError, account_from_data, accounts_from_document, format_document_error
 from ..domain.store import Account
 from ..vendor.ratelimit import Rule
+from .admin_client import authorization_headers
 from .admin_models import FaultIn, NewAccountIn, ResetIn
 from .faults import Fault
 
@@ -41,16 +41,10 @@ MAX_SNAPSHOTS = 256
 
 def credentials(account: Account) -> dict[str, object]:
     """An account's credentials, with ready-made Authorization headers for each scheme."""
-    basic = base64.b64encode(f"{account.username}:{account.password}".encode()).decode()
-    headers = {"basic": f"Basic {basic}"}
-    if account.api_keys:
-        headers["app"] = f"App {account.api_keys[0]}"
-    if account.tokens:
-        headers["ibsso"] = f"IBSSO {account.tokens[0]}"
-        headers["bearer"] = f"Bearer {account.tokens[0]}"
     return {
         "username": account.username, "password": account.password,
-        "apiKeys": list(account.api_keys), "tokens": list(account.tokens), "authorization": headers,
+        "apiKeys": list(account.api_keys), "tokens": list(account.tokens),
+        "authorization": authorization_headers(account.username, account.password, account.api_keys, account.tokens),
     }
 
 
@@ -184,10 +178,14 @@ class Admin:
         return credentials(account)
 
     def _seed(self, username: str) -> Account:
+        """A fixture account as the baseline defines it; any other account as it is now."""
         for account in self.baseline.accounts:
             if account.username == username:
                 return account
-        raise InvalidArgument(validation_errors={"seedAccount": [f"no fixture account {username!r}"]})
+        current = self.app.store.account(username)
+        if current is None:
+            raise InvalidArgument(validation_errors={"seedAccount": [f"no account {username!r}"]})
+        return current.copy()
 
     def remove_account(self, username: str) -> None:
         with self._lock:

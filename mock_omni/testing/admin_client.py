@@ -14,7 +14,8 @@ so it also works in-process over Starlette's TestClient.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -66,6 +67,25 @@ class Credentials:
     def from_dict(cls, data: Mapping[str, Any]) -> Credentials:
         return cls(data["username"], data["password"], tuple(data["apiKeys"]), tuple(data["tokens"]),
                    dict(data["authorization"]))
+
+    @classmethod
+    def of(cls, username: str, password: str, api_keys: Sequence[str] = (), tokens: Sequence[str] = ()) -> Credentials:
+        """An account's credentials as a fixture document gives them."""
+        return cls(username, password, tuple(api_keys), tuple(tokens),
+                   authorization_headers(username, password, api_keys, tokens))
+
+
+def authorization_headers(username: str, password: str, api_keys: Sequence[str],
+                          tokens: Sequence[str]) -> dict[str, str]:
+    """Ready-made Authorization values for each scheme the account can use (the first key and token)."""
+    basic = base64.b64encode(f"{username}:{password}".encode()).decode()
+    headers = {"basic": f"Basic {basic}"}
+    if api_keys:
+        headers["app"] = f"App {api_keys[0]}"
+    if tokens:
+        headers["ibsso"] = f"IBSSO {tokens[0]}"
+        headers["bearer"] = f"Bearer {tokens[0]}"
+    return headers
 
 
 def _segment(name: str, field: str) -> str:

@@ -118,7 +118,8 @@ class NewAccountIn(AdminBody):
     scenarios: list[dict[str, Any]] | None = Field(None, description=_SCENARIOS)
     seed_account: str | None = Field(
         None, alias="seedAccount", min_length=1,
-        description="copy the scenarios of this fixture account (of the fixtures a reset returns to)")
+        description="copy the scenarios of this account: a fixture account as the fixtures define it "
+                    "(those a reset returns to), any other as it is now")
 
     def cross_field_errors(self) -> dict[str, list[str]]:
         if self.seed_account is not None and self.scenarios is not None:
