@@ -15,57 +15,41 @@ import pytest
 
 from mock_omni.testing.process import ServerProcess
 
+from . import server
+
 pytestmark = pytest.mark.slow
 
 MALFORMED = 2000  # each is one uvicorn warning on stderr: ~80 KiB, more than a pipe holds
-GONE_WITHIN = 20.0  # a bound for the test not to hang: the server stops within about a second
-
-
-def port_closed(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return True
-    return False
-
-
-def wait_closed(port: int) -> bool:
-    deadline = time.monotonic() + GONE_WITHIN
-    while not port_closed(port):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_a_server_that_logs_a_lot_keeps_answering() -> None:
-    server = ServerProcess.serve(["--quiet"])
+    srv = ServerProcess.serve(["--quiet"])
     try:
         for _ in range(MALFORMED):
-            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as conn:
                 conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
                 while conn.recv(4096):
                     pass
-        response = httpx.get(f"{server.url}/__admin/health", timeout=10, trust_env=False)
+        response = httpx.get(f"{srv.url}/__admin/health", timeout=10, trust_env=False)
         assert response.status_code == 200
-        assert server.output().count("Invalid HTTP request received.") == MALFORMED
+        assert srv.output().count("Invalid HTTP request received.") == MALFORMED
     finally:
-        server.stop()
+        srv.stop()
 
 
 def test_the_access_log_on_stdout_is_read_too() -> None:
-    server = ServerProcess.serve()  # access log on: every request is a line on stdout
+    srv = ServerProcess.serve()  # access log on: every request is a line on stdout
     try:
-        with httpx.Client(base_url=server.url, timeout=10, trust_env=False) as client:
+        with httpx.Client(base_url=srv.url, timeout=10, trust_env=False) as client:
             for _ in range(MALFORMED):
                 assert client.get("/__admin/health").status_code == 200
         deadline = time.monotonic() + 10
-        while server.output().count('"GET /__admin/health HTTP/1.1" 200') < MALFORMED and time.monotonic() < deadline:
+        while srv.output().count('"GET /__admin/health HTTP/1.1" 200') < MALFORMED and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert server.output().count('"GET /__admin/health HTTP/1.1" 200') == MALFORMED
+        assert srv.output().count('"GET /__admin/health HTTP/1.1" 200') == MALFORMED
     finally:
-        server.stop()
-    assert server.exit_status() == 0
+        srv.stop()
+    assert srv.exit_status() == 0
 
 
 def test_a_server_that_cannot_start_says_why() -> None:
@@ -75,22 +59,22 @@ def test_a_server_that_cannot_start_says_why() -> None:
 
 
 def test_output_since_and_after_stop() -> None:
-    server = ServerProcess.serve(["--quiet"])
-    start = server.log_size()
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+    srv = ServerProcess.serve(["--quiet"])
+    start = srv.log_size()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as conn:
         conn.sendall(b"BAD\r\n\r\n")
         conn.recv(4096)
-    server.stop()
-    assert server.output(start).strip().endswith("Invalid HTTP request received.")
-    assert server.output(server.log_size()) == ""
-    server.stop()  # idempotent
+    srv.stop()
+    assert srv.output(start).strip().endswith("Invalid HTTP request received.")
+    assert srv.output(srv.log_size()) == ""
+    srv.stop()  # idempotent
 
 
 PARENT = textwrap.dedent("""
     import sys, time
     from mock_omni.testing.process import ServerProcess
-    server = ServerProcess.serve(["--quiet"])
-    print(server.port, flush=True)
+    srv = ServerProcess.serve(["--quiet"])
+    print(srv.port, flush=True)
     time.sleep(600)
 """)
 
@@ -101,10 +85,10 @@ def test_the_server_ends_when_its_parent_dies(how: signal.Signals) -> None:
     try:
         assert parent.stdout is not None
         port = int(parent.stdout.readline())
-        assert not port_closed(port)
+        assert not server.refuses_connections(port)
         parent.send_signal(how)
         parent.wait(timeout=10)
-        assert wait_closed(port), "the server outlived its parent"
+        assert server.wait_until_refused(port), "the server outlived its parent"
     finally:
         parent.kill()
         parent.wait()

@@ -17,10 +17,12 @@ from .conftest import SEED_KEY
 
 pytestmark = pytest.mark.slow
 
+# The heavy plugins of our own dev environment stay out of the suites run here (schemathesis alone
+# costs seconds per start, and each xdist worker starts again); nothing here uses them.
 STRICT_INI = """
 [pytest]
 filterwarnings = error
-addopts = --strict-markers -p no:cacheprovider
+addopts = --strict-markers -p no:cacheprovider -p no:schemathesis -p no:hypothesispytest -p no:pytest_cov
 """
 
 HELPERS = """

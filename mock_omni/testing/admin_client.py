@@ -220,6 +220,11 @@ class AdminClient:
     def delete_snapshot(self, name: str, account: str | None = None) -> None:
         self._call("DELETE", f"/snapshots/{_segment(name, 'name')}", params=_params(account=account))
 
+    def snapshots(self) -> list[dict[str, Any]]:
+        """The saved snapshots: name, account (None for whole-state ones), accounts held."""
+        snapshots: list[dict[str, Any]] = self._call("GET", "/snapshots")["snapshots"]
+        return snapshots
+
     def clear_snapshots(self, account: str | None = None) -> int:
         removed: int = self._call("DELETE", "/snapshots", params=_params(account=account))["removed"]
         return removed
@@ -231,6 +236,11 @@ class AdminClient:
             body["account"] = account
         result: dict[str, Any] = self._call("PUT", "/rate-limits", json=body)
         return result
+
+    def rate_limits(self) -> dict[str, Any]:
+        """The limits in force, per-account overrides and the buckets in use."""
+        limits: dict[str, Any] = self._call("GET", "/rate-limits")
+        return limits
 
     def reset_rate_limits(self, account: str | None = None) -> None:
         self._call("DELETE", "/rate-limits", params=_params(account=account))
