@@ -25,8 +25,10 @@ from .test_pytest_plugin import STRICT_INI, TESTER_FIXTURE
 
 pytestmark = pytest.mark.slow
 
-SEEDS = [int(s) for s in os.environ.get("MOCK_OMNI_ISOLATION_SEEDS", "").split(",") if s.strip()] or [
-    random.randrange(2**32) for _ in range(3)]
+RUNS = 3
+#: Seeds to replay; otherwise each run draws its own (in the test, not here: xdist workers must collect the
+#: same test ids).
+REPLAY = [int(s) for s in os.environ.get("MOCK_OMNI_ISOLATION_SEEDS", "").split(",") if s.strip()]
 
 CONFTEST = '''
 import os, pathlib, random, time
@@ -209,9 +211,10 @@ def test_worker_dies_half_way(live):
 EXPECTED = {"passed": 6 * 6 * 2 + 2 * 6, "xfailed": 6 * 2, "failed": 1}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("run", range(len(REPLAY) or RUNS))
 def test_isolation_suite_in_random_order_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                                       seed: int) -> None:
+                                                       run: int) -> None:
+    seed = REPLAY[run] if REPLAY else random.randrange(2**32)
     pytester.makeini(STRICT_INI)
     pytester.makefile(".json", team=json.dumps(TESTER_FIXTURE))
     pytester.makeconftest(CONFTEST)

@@ -435,3 +435,16 @@ def test_the_server_log_of_the_test_is_in_its_report(pytester: pytest.Pytester) 
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*- mock-omni server log -*", "*Invalid HTTP request received.*"])
+
+
+def test_per_test_state_never_accumulates(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        @pytest.mark.parametrize("n", range(260))  # more than the 256 snapshots a server holds
+        def test_snapshot_and_clock(mock_omni, n):
+            assert mock_omni.admin.clock() == 0.0
+            assert mock_omni.admin.snapshots() == []
+            mock_omni.snapshot(f"mine-{n}")
+            mock_omni.advance_clock(3600)
+    '''))
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=260)

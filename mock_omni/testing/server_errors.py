@@ -6,6 +6,9 @@ an unexpected exception into a 500 (the vendor API and the web app) record it he
 admin API lists them (``GET /__admin/errors``), a reset clears them, and the pytest
 plugin fails the test during which one happened, with the server's message (as
 pytest-httpserver does with its handler errors).
+
+Both places log an error line before they answer: the plugin reads this list only when
+the server's log grew during the test, so a test that logged nothing costs no call.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ vendor would rather than with FastAPI's ``{"detail": ...}``.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -23,6 +24,8 @@ from ..vendor.openapi import merge_vendor_spec
 
 if TYPE_CHECKING:
     from ..app import MockOmni
+
+log = logging.getLogger("mock_omni")
 
 
 def error_response(app: MockOmni, request: Request, error: OmniError) -> Response:
@@ -88,7 +91,9 @@ def build_web_app(app: MockOmni) -> FastAPI:
 
     @web.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        # Starlette re-raises it after this answer, for the server to log: recorded here, not logged twice.
+        # One line before the answer (the plugin looks for log growth; server_errors.py); Starlette re-raises
+        # the exception after the answer, and the server logs its traceback then.
+        log.error("unexpected error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
         app.errors.record(request.method, request.url.path, exc)
         return error_response(app, request, GeneralError())
 
