@@ -12,11 +12,12 @@ PY27_CLIENT := $(VENV)/py27-infobip-client
 
 install: $(STAMP)
 
+# Silent when all is well: pip speaks only to warn or fail (tests/test_packaging.py keeps the build warning-free).
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
 
 run: install
 	$(VENV)/bin/mock-omni serve

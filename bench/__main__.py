@@ -75,8 +75,8 @@ def fmt_rate(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def mock_command(port: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "mock_omni", "serve", "--port", str(port), "--quiet", *extra]
+def mock_command(port: int, *extra: str, quiet: bool = True) -> list[str]:
+    return [sys.executable, "-m", "mock_omni", "serve", "--port", str(port), *(["--quiet"] if quiet else []), *extra]
 
 
 def bare_command(port: int) -> list[str]:
@@ -149,6 +149,7 @@ def throughput(plan: Plan, report: Report) -> None:
         ("mock-omni JSON", "mock", seed_request("json")),
         ("bare ASGI JSON", "bare", seed_request("json")),
         ("mock-omni JSON, ASGI only (--asgi-only)", "asgi", seed_request("json")),
+        ("mock-omni JSON, default configuration (access log on)", "default", seed_request("json")),
         ("uvicorn protocol, fixed bytes, JSON", "floor", seed_request("json")),
         ("mock-omni XML", "mock", seed_request("xml")),
         ("bare ASGI XML", "bare", seed_request("xml")),
@@ -161,6 +162,8 @@ def throughput(plan: Plan, report: Report) -> None:
         commands: dict[str, Callable[[int], list[str]]] = {
             "mock": lambda port: mock_command(port, "--rate-limit", "off"),
             "asgi": lambda port: mock_command(port, "--rate-limit", "off", "--asgi-only"),
+            # What docker-compose users run: the access log on (written to a file here, as procs does).
+            "default": lambda port: mock_command(port, "--rate-limit", "off", quiet=False),
             "bare": bare_command, "floor": floor_protocol_command,
         }
         for name, command in commands.items():
@@ -187,6 +190,7 @@ def throughput(plan: Plan, report: Report) -> None:
         results[f"WireMock 3 JSON, fresh JVM (first {plan.seconds} s)"] = fresh
     floor = {"mock-omni JSON": "bare ASGI JSON", "mock-omni XML": "bare ASGI XML",
              "mock-omni JSON, ASGI only (--asgi-only)": "bare ASGI JSON",
+             "mock-omni JSON, default configuration (access log on)": "bare ASGI JSON",
              "uvicorn protocol, fixed bytes, JSON": "bare ASGI JSON",
              "mock-omni JSON, every body new": "bare ASGI JSON", "mock-omni XML, every body new": "bare ASGI XML"}
     rows = [latency_row(name, runs, results.get(floor.get(name, ""))) for name, runs in results.items()]
@@ -197,6 +201,7 @@ def throughput(plan: Plan, report: Report) -> None:
         "ratios (each pair measured back to back). The seed rows repeat one body, as a load test does (its parse "
         "is reused); the 'every body new' rows number the name in each request, so every body is parsed. "
         "'ASGI only' is mock-omni with every call going through the ASGI app (as before http_protocol.py); "
+        "'default configuration' is mock-omni without --quiet, its access log written to a file; "
         "'uvicorn protocol, fixed bytes' (bench/bare_protocol.py) is the ceiling for anything on this uvicorn. "
         "WireMock is warmed until its rate stops rising; the fresh-JVM row is a new WireMock measured from its "
         "first 200, once per round (what a short load test meets).",
@@ -208,6 +213,9 @@ def throughput(plan: Plan, report: Report) -> None:
     for fmt, floor_name in (("JSON", "bare ASGI JSON"), ("XML", "bare ASGI XML")):
         ratio = paired_ratio(results[f"mock-omni {fmt}, every body new"], results[floor_name])
         report.goal(f"PUT {fmt}, every body new, vs bare ASGI", f"{ratio:.2f}x")
+    ratio = paired_ratio(results["mock-omni JSON, default configuration (access log on)"], results["mock-omni JSON"])
+    report.goal("seed PUT JSON, default configuration (access log on) vs --quiet", f"{ratio:.2f}x", ">= 0.7x",
+                ratio >= 0.7)
     ratio = paired_ratio(results["mock-omni JSON"], results["mock-omni JSON, ASGI only (--asgi-only)"])
     report.goal("seed PUT JSON, direct answers vs ASGI only", f"{ratio:.2f}x")
     ratio = paired_ratio(results["uvicorn protocol, fixed bytes, JSON"], results["mock-omni JSON"])

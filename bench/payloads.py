@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 from mock_omni.vendor.codecs import JSON, XML, render
+from mock_omni.vendor.routes import ROUTER
 
-SEED_KEY = "CD265875E3A6EA43478D5F37A635BE4A"
-SEED_PATH = f"/omni/1/scenarios/{SEED_KEY}"
-ALADDIN_BASIC = "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+from .seed import ALADDIN_BASIC, REQUESTS, SEED_JSON, SEED_KEY, SEED_PATH, SEED_XML
 
-SEED_JSON = (
-    '{\n  "name":"Test update: SMS or VIBER",\n  "flow": [\n    {\n      "from": "InfoSMS",\n      "channel": "SMS"\n'
-    '    },\n    {\n      "from": "0492DF1379D122771652385E4C6743E3",\n      "channel": "VIBER"\n    }\n  ],\n'
-    '  "default": true\n}'
-)
-SEED_XML = """<scenario>
-    <name>Test update: SMS or VIBER</name>
-    <flow>
-        <step>
-            <from>InfoSMS</from>
-            <channel>SMS</channel>
-        </step>
-        <step>
-            <from>0492DF1379D122771652385E4C6743E3</from>
-            <channel>VIBER</channel>
-        </step>
-    </flow>
-    <default>true</default>
-</scenario>"""
+__all__ = ["ALADDIN_BASIC", "REQUESTS", "RESPONSE_BYTES", "SEED_JSON", "SEED_KEY", "SEED_PATH", "SEED_RESPONSE",
+           "SEED_XML"]
 
 SEED_RESPONSE: dict[str, object] = {
     "key": SEED_KEY,
@@ -38,7 +20,5 @@ SEED_RESPONSE: dict[str, object] = {
     "default": True,
 }
 #: What the mock answers to the seed PUT, byte for byte, in each format.
-RESPONSE_BYTES = {JSON: render(SEED_RESPONSE, JSON, "scenario"), XML: render(SEED_RESPONSE, XML, "scenario")}
-
-#: (Content-Type, body) of the seed PUT in each format; the XML one carries no Accept, like the page.
-REQUESTS = {JSON: ("application/json", SEED_JSON), XML: ("application/xml", SEED_XML)}
+_UPDATE = ROUTER.by_name["update"]
+RESPONSE_BYTES = {fmt: render(SEED_RESPONSE, fmt, _UPDATE.xml_root, _UPDATE.xml_items) for fmt in (JSON, XML)}

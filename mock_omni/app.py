@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from starlette.types import Receive, Scope, Send
+
+from .domain.backend import Backend
 from .domain.clock import Clock
 from .domain.fixtures import load_files
 from .domain.store import Account, KeyFactory, Store, random_key
@@ -18,7 +21,7 @@ from .testing.faults import Faults
 from .testing.fence import Fence
 from .testing.journal import Journal
 from .testing.server_errors import ServerErrors
-from .vendor.api import Receive, Scope, Send, VendorApi, VendorRequest
+from .vendor.api import VendorApi, VendorRequest
 from .vendor.ratelimit import RateLimiter
 from .web.cors import CorsMiddleware, OriginPolicy
 from .web.state_file import PersistMiddleware, StateFile
@@ -53,8 +56,10 @@ class MockOmni:
         self.fence = Fence()
         #: Unexpected exceptions (500s no fault asked for); the pytest plugin fails the test with them.
         self.errors = ServerErrors()
-        self.vendor = VendorApi(self.store, self.limiter, self.journal, self.settings.max_body, self.faults.hook,
-                                self.fence, self.errors)
+        self.backend = Backend(self.store, self.clock)
+        self.vendor = VendorApi(self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook,
+                                fence=self.fence, errors=self.errors)
+        self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self)
         self._web: FastAPI | None = None
@@ -70,10 +75,12 @@ class MockOmni:
         """Whether ``VendorApi.answer`` alone gives this request the answer the whole ASGI stack would.
 
         Not when a fault rule may apply (its delay is awaited), when a state file must be
-        saved first, or when CORS may add headers. http_protocol.py asks before taking a request.
+        saved first, when CORS may add headers, or when the route table says the operation
+        must go through the ASGI app. server/http_protocol.py asks before taking a request.
         """
         return (not self.faults.armed and self.state_file is None
-                and not (request.has_origin and self.cors.enabled))
+                and not (request.has_origin and self.cors.enabled)
+                and (self._all_direct or self.vendor.router.direct(request.method, request.path)))
 
     @property
     def web(self) -> FastAPI:

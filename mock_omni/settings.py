@@ -1,4 +1,9 @@
-"""Run-time settings, from CLI flags over environment variables over defaults."""
+"""Run-time settings, from CLI flags over environment variables over defaults.
+
+Values are checked here, wherever they come from (flags, ``MOCK_OMNI_*`` variables, a
+``Settings(...)`` in code): a bad one is a ``SettingsError`` whose text is one line naming
+the flag or variable it came from. No HTTP code is imported here (a test checks).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,25 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .domain.fixtures import header_secret_problem
 from .testing.journal import DEFAULT_LIMIT
-from .vendor.api import MAX_BODY_BYTES
 from .vendor.ratelimit import VENDOR_LIMITS, Rule, parse_profile
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+#: The largest request body the vendor API reads (the same bound as vendor/api.py's default).
+MAX_BODY_BYTES = 1024 * 1024
+#: Each journal entry keeps up to 64 KiB of body: a million of them is already more memory than a mock should take.
+MAX_JOURNAL_LIMIT = 1_000_000
+MAX_PORT = 65535
+
+
+class SettingsError(ValueError):
+    """A setting out of range; ``str()`` is the one-line message, naming where the value came from."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name, self.problem = name, problem
+        super().__init__(f"{name}: {problem}")
 
 
 @dataclass
@@ -30,31 +48,69 @@ class Settings:
     #: Serve vendor calls through the ASGI app only, never answered in the protocol (http_protocol.py).
     asgi_only: bool = False
 
+    def __post_init__(self) -> None:
+        _check_range("port", self.port, 0, MAX_PORT)
+        _check_range("journal_limit", self.journal_limit, 0, MAX_JOURNAL_LIMIT)
+        _check_range("max_body", self.max_body, 1, None)
+        if self.admin_token is not None:
+            problem = header_secret_problem(self.admin_token)
+            if problem:
+                raise SettingsError("admin_token", problem)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from ``MOCK_OMNI_*`` variables; keyword overrides (CLI flags) win when not None."""
+        """Settings from ``MOCK_OMNI_*`` variables; keyword overrides (CLI flags) win when not None.
+
+        A bad value is a SettingsError naming its variable (``MOCK_OMNI_PORT``) or flag (``--port``).
+        """
         env = os.environ if env is None else env
         values: dict[str, object] = {}
+        #: Where each value came from, for error messages.
+        sources: dict[str, str] = {}
+
+        def take(name: str, variable: str, value: object) -> None:
+            values[name] = value
+            sources[name] = variable
+
         if env.get("MOCK_OMNI_HOST"):
-            values["host"] = env["MOCK_OMNI_HOST"]
+            take("host", "MOCK_OMNI_HOST", env["MOCK_OMNI_HOST"])
         if env.get("MOCK_OMNI_PORT"):
-            values["port"] = _int(env["MOCK_OMNI_PORT"], "MOCK_OMNI_PORT")
+            take("port", "MOCK_OMNI_PORT", _int(env["MOCK_OMNI_PORT"], "MOCK_OMNI_PORT"))
         if env.get("MOCK_OMNI_FIXTURES"):
-            values["fixtures"] = split_paths(env["MOCK_OMNI_FIXTURES"])
+            take("fixtures", "MOCK_OMNI_FIXTURES", split_paths(env["MOCK_OMNI_FIXTURES"]))
         if env.get("MOCK_OMNI_RATE_LIMIT"):
-            values["rate_limits"] = parse_profile([env["MOCK_OMNI_RATE_LIMIT"]])
+            take("rate_limits", "MOCK_OMNI_RATE_LIMIT", parse_profile([env["MOCK_OMNI_RATE_LIMIT"]]))
         if env.get("MOCK_OMNI_JOURNAL_LIMIT"):
-            values["journal_limit"] = _int(env["MOCK_OMNI_JOURNAL_LIMIT"], "MOCK_OMNI_JOURNAL_LIMIT")
+            take("journal_limit", "MOCK_OMNI_JOURNAL_LIMIT",
+                 _int(env["MOCK_OMNI_JOURNAL_LIMIT"], "MOCK_OMNI_JOURNAL_LIMIT"))
         if env.get("MOCK_OMNI_ADMIN_TOKEN"):
-            values["admin_token"] = env["MOCK_OMNI_ADMIN_TOKEN"]
+            take("admin_token", "MOCK_OMNI_ADMIN_TOKEN", env["MOCK_OMNI_ADMIN_TOKEN"])
         if env.get("MOCK_OMNI_CORS_ORIGINS"):
-            values["cors_origins"] = [o.strip() for o in env["MOCK_OMNI_CORS_ORIGINS"].split(",") if o.strip()]
+            take("cors_origins", "MOCK_OMNI_CORS_ORIGINS",
+                 [o.strip() for o in env["MOCK_OMNI_CORS_ORIGINS"].split(",") if o.strip()])
         if env.get("MOCK_OMNI_STATE_FILE"):
-            values["state_file"] = env["MOCK_OMNI_STATE_FILE"]
+            take("state_file", "MOCK_OMNI_STATE_FILE", env["MOCK_OMNI_STATE_FILE"])
         if env.get("MOCK_OMNI_QUIET", "").lower() in ("1", "true", "yes"):
-            values["quiet"] = True
-        values.update({name: value for name, value in overrides.items() if value is not None})
-        return cls(**values)  # type: ignore[arg-type]
+            take("quiet", "MOCK_OMNI_QUIET", True)
+        for name, value in overrides.items():
+            if value is not None:
+                take(name, "--" + name.replace("_", "-"), value)
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        except SettingsError as exc:
+            raise SettingsError(sources.get(exc.name, exc.name), exc.problem) from None
+
+
+def _check_range(name: str, value: int, low: int, high: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"{low} or more"
+        raise SettingsError(name, f"must be an integer {bound}, got {_shown(value)}")
+
+
+def _shown(value: object) -> str:
+    # repr of an int over 4,300 digits raises; a value that long is no use in a message anyway.
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else "a number of over 40 digits"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def split_paths(text: str) -> list[str]:
@@ -67,4 +123,4 @@ def _int(text: str, name: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"{name}: expected an integer, got {text!r}") from None
+        raise SettingsError(name, f"expected an integer, got {_shown(text)}") from None

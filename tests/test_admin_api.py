@@ -580,10 +580,3 @@ def test_admin_client_raises_admin_error_for_an_answer_that_is_not_json() -> Non
         AdminClient("http://127.0.0.1:1", http=Http()).reset()  # type: ignore[arg-type]
     assert caught.value.status == 502 and "Bad gateway" in caught.value.text
 
-
-def test_a_non_ascii_admin_token_matches_when_sent_as_utf8() -> None:
-    with TestClient(make_app(admin_token="jäger")) as client:
-        utf8 = {"X-Admin-Token": "jäger".encode()}
-        assert client.post("/__admin/reset", headers=utf8).status_code == 200
-        assert client.get("/", headers={**utf8, "Accept": "application/json"}).status_code == 200
-        assert client.post("/__admin/reset", headers={"X-Admin-Token": "jager"}).status_code == 401

@@ -145,7 +145,7 @@ def test_mock_omni_reset_is_the_admin_reset(app: MockOmni, client: TestClient) -
 def test_reset_restores_the_clock_and_clears_snapshots_and_errors(app: MockOmni, client: TestClient) -> None:
     client.post("/__admin/clock/advance", json={"seconds": 3600})
     client.post("/__admin/snapshots/before")
-    app.errors.record("GET", "/x", RuntimeError("boom"))
+    app.errors.record("GET /x", RuntimeError("boom"))
     assert client.post("/__admin/reset").status_code == 200
     assert client.get("/__admin/clock").json() == {"offsetSeconds": 0.0}
     assert client.get("/__admin/snapshots").json()["snapshots"] == []

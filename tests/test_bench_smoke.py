@@ -92,3 +92,19 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
     for line in text.splitlines():
         if line.startswith(counted):
             assert line.rstrip().endswith("| 0 |"), line
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/system-deps.sh)")
+def test_comparing_a_revision_with_this_tree_runs_end_to_end() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.compare", "HEAD", "--seconds", "1", "--repeats", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("ratio") == 2
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_instruction_count_script_answers_the_seed_put(fmt: str) -> None:
+    # What bench.compare --instructions runs under valgrind; here without it, a few calls.
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "instructions.py"), "20", fmt],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

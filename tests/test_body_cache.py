@@ -7,7 +7,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni.domain.errors import BadRequest, InvalidArgument
-from mock_omni.vendor.api import ScenarioBodies
+from mock_omni.domain.scenarios import ScenarioIn
+from mock_omni.vendor.bodies import Bodies
 from mock_omni.vendor.codecs import JSON, XML
 
 from .conftest import OTHER_KEY, SEED_KEY
@@ -16,36 +17,36 @@ RENAME = b'{"name": "renamed"}'
 
 
 def test_identical_bodies_share_one_parse_and_different_ones_do_not() -> None:
-    bodies = ScenarioBodies()
-    first = bodies.parse(JSON, RENAME)
-    assert bodies.parse(JSON, RENAME) is first
+    bodies = Bodies()
+    first = bodies.parse(ScenarioIn, JSON, RENAME)
+    assert bodies.parse(ScenarioIn, JSON, RENAME) is first
     assert first.name == "renamed" and first.flow is None and first.default is None
-    xml = bodies.parse(XML, b"<scenario><name>renamed</name></scenario>")
+    xml = bodies.parse(ScenarioIn, XML, b"<scenario><name>renamed</name></scenario>")
     assert xml is not first and xml.name == "renamed"
-    assert bodies.parse(JSON, b'{"name": "other"}').name == "other"
+    assert bodies.parse(ScenarioIn, JSON, b'{"name": "other"}').name == "other"
 
 
 def test_a_parsed_body_cannot_be_changed() -> None:
     with pytest.raises(pydantic.ValidationError):
-        ScenarioBodies().parse(JSON, RENAME).name = "changed"  # type: ignore[misc]
+        Bodies().parse(ScenarioIn, JSON, RENAME).name = "changed"  # type: ignore[misc]
 
 
 def test_bad_bodies_fail_every_time() -> None:
-    bodies = ScenarioBodies()
+    bodies = Bodies()
     for _ in range(2):
         with pytest.raises(BadRequest):
-            bodies.parse(JSON, b"{not json")
+            bodies.parse(ScenarioIn, JSON, b"{not json")
         with pytest.raises(InvalidArgument):
-            bodies.parse(JSON, b'{"flow": [{"channel": "PIGEON"}]}')
+            bodies.parse(ScenarioIn, JSON, b'{"flow": [{"channel": "PIGEON"}]}')
 
 
 def test_the_cache_is_bounded_in_count_and_body_size() -> None:
-    bodies = ScenarioBodies()
-    for n in range(ScenarioBodies.LIMIT + 10):
-        bodies.parse(JSON, b'{"name": "%d"}' % n)
-    assert len(bodies._parsed) <= ScenarioBodies.LIMIT
-    big = b'{"name": "' + b"x" * ScenarioBodies.MAX_BODY + b'"}'
-    assert bodies.parse(JSON, big) is not bodies.parse(JSON, big)
+    bodies = Bodies()
+    for n in range(Bodies.LIMIT + 10):
+        bodies.parse(ScenarioIn, JSON, b'{"name": "%d"}' % n)
+    assert len(bodies) <= Bodies.LIMIT
+    big = b'{"name": "' + b"x" * Bodies.MAX_BODY + b'"}'
+    assert bodies.parse(ScenarioIn, JSON, big) is not bodies.parse(ScenarioIn, JSON, big)
 
 
 def test_a_repeated_body_applies_to_the_current_state(client: TestClient) -> None:

@@ -197,3 +197,26 @@ def test_reset_and_clear_journal_call_the_admin_api(page: webdriver.Chrome, live
              "no clear-journal call")
     assert page.execute_script("return window.adminCalls") == [["POST", "/__admin/reset"],
                                                                 ["DELETE", "/__admin/requests"]]
+
+
+def test_a_browser_app_on_another_local_origin_may_send_tracing_headers(
+    page: webdriver.Chrome, live: server.Server,
+) -> None:
+    """The app's page is on http://localhost:PORT, the API it calls on http://127.0.0.1:PORT: another origin,
+    so Chromium sends a real preflight asking for the tracing headers before the PUT."""
+    page.get(live.url.replace("127.0.0.1", "localhost") + "/__admin/health")
+    page.set_script_timeout(WAIT_SECONDS)
+    result = page.execute_async_script("""
+        const [url, authorization, done] = arguments;
+        fetch(url, {method: 'PUT', body: JSON.stringify({name: 'traced from the browser'}), headers: {
+            'Authorization': authorization, 'Content-Type': 'application/json', 'X-Request-Id': 'req-42',
+            'traceparent': '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'tracestate': 'vendor=1',
+            'sentry-trace': '4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1',
+            'baggage': 'sentry-environment=dev,sentry-release=1.0'}})
+          .then(response => response.json().then(body => done([response.status, body.name])))
+          .catch(error => done(['fetch failed', String(error)]));
+    """, f"{live.url}/omni/1/scenarios/{SEED_KEY}", ALADDIN_BASIC)
+    assert result == [200, "traced from the browser"]
+    journal = httpx.get(f"{live.url}/__admin/requests", params={"method": "PUT"}, timeout=10).json()
+    sent = journal["requests"][-1]["headers"]
+    assert sent["x-request-id"] == "req-42" and sent["origin"] == live.url.replace("127.0.0.1", "localhost")

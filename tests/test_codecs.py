@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from mock_omni.domain.errors import BadRequest, NotAcceptable
-from mock_omni.vendor.codecs import JSON, XML, Negotiator, body_format, scenario_from_xml, to_json, to_xml
+from mock_omni.domain.scenarios import ScenarioIn
+from mock_omni.vendor.codecs import JSON, XML, Negotiator, body_format, data_from_xml, to_json, to_xml
+
+
+def scenario_from_xml(body: bytes) -> dict[str, object]:
+    return data_from_xml(body, ScenarioIn)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +69,7 @@ def test_body_format(content_type: str | None, expected: str | None) -> None:
 
 def test_scenario_xml_has_the_vendor_shape() -> None:
     data = {"key": "K", "name": "n", "flow": [{"from": "a", "channel": "SMS"}], "default": True}
-    assert to_xml(data, "scenario") == (
+    assert to_xml(data, "scenario", {"flow": "step"}) == (
         b'<?xml version="1.0" encoding="UTF-8"?><scenario><key>K</key><name>n</name>'
         b"<flow><step><from>a</from><channel>SMS</channel></step></flow><default>true</default></scenario>"
     )
@@ -72,7 +77,7 @@ def test_scenario_xml_has_the_vendor_shape() -> None:
 
 def test_list_xml_has_the_vendor_shape() -> None:
     data = {"scenarios": [{"key": "K", "flow": [{"channel": "SMS"}], "default": False}]}
-    assert to_xml(data, "scenariosResponse") == (
+    assert to_xml(data, "scenariosResponse", {"flow": "step", "scenarios": "scenario"}) == (
         b'<?xml version="1.0" encoding="UTF-8"?><scenariosResponse><scenarios><scenario><key>K</key>'
         b"<flow><step><channel>SMS</channel></step></flow><default>false</default></scenario></scenarios>"
         b"</scenariosResponse>"

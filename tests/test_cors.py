@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from mock_omni.server.cli import main
 from mock_omni.settings import Settings
-from mock_omni.vendor.api import Receive, Scope, Send
-from mock_omni.web.cors import CorsMiddleware, OriginPolicy
+from mock_omni.web.cors import (
+    ALLOW_HEADERS,
+    MAX_REQUESTED_HEADERS,
+    MAX_REQUESTED_LENGTH,
+    CorsMiddleware,
+    OriginPolicy,
+    allowed_headers,
+)
 
 from .conftest import ALADDIN_BASIC, SEED_KEY, make_app
 
@@ -67,6 +74,83 @@ def test_the_admin_api_preflight_also_allows_delete_and_the_admin_token() -> Non
     assert response.status_code == 204
     assert response.headers["access-control-allow-methods"] == "GET, POST, PUT, DELETE"
     assert "X-Admin-Token" in response.headers["access-control-allow-headers"]
+
+
+# What Chromium sends for a fetch() that sets the headers of Sentry's and OpenTelemetry's browser SDKs and a
+# request id: the non-safelisted names, lowercased, sorted, joined by commas without spaces.
+BROWSER_REQUEST_HEADERS = "authorization,baggage,content-type,sentry-trace,traceparent,tracestate,x-request-id"
+
+
+def allowed_set(value: str) -> set[str]:
+    return {name.strip().lower() for name in value.split(",")}
+
+
+@pytest.mark.parametrize("path", [SEED_PATH, "/omni/1/scenarios", "/__admin/requests"])
+def test_the_preflight_allows_the_headers_a_browser_app_asks_for(path: str) -> None:
+    with client_for() as client:
+        response = client.options(path, headers={
+            "Origin": "http://localhost:5173", "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": BROWSER_REQUEST_HEADERS})
+    assert response.status_code == 204
+    assert allowed_set(BROWSER_REQUEST_HEADERS) <= allowed_set(response.headers["access-control-allow-headers"])
+    # The answer depends on what was asked: caches must keep preflights for other header sets apart.
+    assert response.headers["vary"] == "Origin, Access-Control-Request-Headers"
+
+
+def test_the_actual_request_with_those_headers_is_answered_with_cors() -> None:
+    headers = {"Origin": "http://localhost:5173", "X-Request-Id": "4bf92f35", "baggage": "sentry-environment=dev",
+               "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+               "sentry-trace": "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1"}
+    with client_for() as client:
+        response = client.put(SEED_PATH, json={"name": "traced"}, headers=headers)
+    assert response.status_code == 200 and response.json()["name"] == "traced"
+    assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
+
+
+def test_a_disallowed_origin_gets_nothing_whatever_it_asks_for() -> None:
+    with client_for() as client:
+        response = client.options(SEED_PATH, headers={
+            "Origin": "http://example.com", "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": BROWSER_REQUEST_HEADERS})
+    assert response.status_code == 405
+    assert not CORS_HEADERS & set(response.headers)
+
+
+@pytest.mark.parametrize(("requested", "allowed"), [
+    (b"", ALLOW_HEADERS),
+    (b"  ", ALLOW_HEADERS),
+    (b"x-request-id", ALLOW_HEADERS + b", x-request-id"),
+    # Names already in the list are not repeated, whatever their case; list syntax allows spaces and empties.
+    (b"Authorization, ,X-Request-Id,\tx-request-id", ALLOW_HEADERS + b", X-Request-Id"),
+    (b"traceparent,tracestate", ALLOW_HEADERS + b", traceparent, tracestate"),
+    # Not header names (RFC 9110 tokens): only the API's own headers are allowed.
+    (b"x-ok,bad name", ALLOW_HEADERS),
+    (b"x-ok,bad:name", ALLOW_HEADERS),
+    (b"x-ok,b\xc3\xa4d", ALLOW_HEADERS),
+    (b"x-ok,\"quoted\"", ALLOW_HEADERS),
+    (b",".join(b"x-h%d" % n for n in range(MAX_REQUESTED_HEADERS + 1)), ALLOW_HEADERS),
+    (b"x-" + b"a" * MAX_REQUESTED_LENGTH, ALLOW_HEADERS),
+])
+def test_allowed_headers(requested: bytes, allowed: bytes) -> None:
+    assert allowed_headers(ALLOW_HEADERS, requested) == allowed
+
+
+def test_the_bounds_are_inclusive() -> None:
+    many = b",".join(b"x-h%d" % n for n in range(MAX_REQUESTED_HEADERS))
+    assert allowed_headers(ALLOW_HEADERS, many).count(b"x-h") == MAX_REQUESTED_HEADERS
+    long = b"x-" + b"a" * (MAX_REQUESTED_LENGTH - 2)
+    assert allowed_headers(ALLOW_HEADERS, long).endswith(b", " + long)
+
+
+def test_two_request_headers_lines_combine() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("a preflight from an allowed origin is answered by the middleware")
+
+    client = TestClient(CorsMiddleware(app, OriginPolicy(None)))
+    response = client.options("/omni/1/scenarios", headers=[
+        ("Origin", "http://localhost:3000"), ("Access-Control-Request-Method", "POST"),
+        ("Access-Control-Request-Headers", "traceparent"), ("Access-Control-Request-Headers", "baggage")])
+    assert {"traceparent", "baggage"} <= allowed_set(response.headers["access-control-allow-headers"])
 
 
 @pytest.mark.parametrize("path", [SEED_PATH, "/omni/1/scenarios", "/omni/1/nowhere", "/openapi.json", "/"])

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from mock_omni.domain.fixtures import FixtureError, accounts_from_document, load_files
 
-from .conftest import SEED_KEY
+from .conftest import SEED_KEY, make_app
 
 SCENARIO = {"key": "A" * 32, "name": "n", "flow": [{"from": "X", "channel": "SMS"}], "default": True}
 
@@ -82,6 +85,19 @@ def test_export_round_trips_through_the_loader() -> None:
         ({"accounts": [account(), account()]}, "f.json: account 'u': username: defined twice"),
         ({"accounts": [account(apiKeys=["k"]), account(username="v", apiKeys=["k"])]},
          "f.json: account 'v': apiKeys: a value is already used by account 'u'"),
+        # Secrets sent whole in a header: a non-ASCII or control character could never arrive as written.
+        ({"accounts": [account(apiKeys=["clé-1"])]},
+         "f.json: account 'u': apiKeys[0]: must be printable ASCII (HTTP headers carry it byte for byte)"),
+        ({"accounts": [account(tokens=["ok", "tökén"])]},
+         "f.json: account 'u': tokens[1]: must be printable ASCII"),
+        ({"accounts": [account(tokens=["tab\there"])]}, "f.json: account 'u': tokens[0]: must be printable ASCII"),
+        ({"accounts": [account(tokens=[" padded"])]}, "f.json: account 'u': tokens[0]: must have no spaces around it"),
+        ({"accounts": [account(apiKeys=[""])]}, "f.json: account 'u': apiKeys[0]: must be a non-empty string"),
+        # A lone surrogate (JSON "\ud800") is no text: it could never be written out again.
+        ({"accounts": [account(username="a\ud800b")]},
+         "f.json: accounts[0]: username: must be valid Unicode (it holds a lone surrogate)"),
+        ({"accounts": [account(password="\udfff")]},
+         "f.json: account 'u': password: must be valid Unicode (it holds a lone surrogate)"),
     ],
 )
 def test_bad_documents_name_file_account_and_field(document: object, message: str) -> None:
@@ -104,9 +120,45 @@ def test_file_errors(tmp_path: Path) -> None:
         load_files([bad_yaml])
 
 
+def test_a_missing_file_is_named_by_its_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FixtureError) as info:
+        load_files(["fixtures/missing.json"])
+    assert str(info.value) == f"{tmp_path / 'fixtures' / 'missing.json'}: file not found"
+
+
+def test_non_ascii_is_fine_where_no_header_carries_it_whole() -> None:
+    # Basic credentials travel base64-encoded UTF-8: a non-ASCII username or password can match.
+    accounts = accounts_from_document({"accounts": [account(username="Ärger", password="pässwörd")]}, "f.json")
+    assert (accounts[0].username, accounts[0].password) == ("Ärger", "pässwörd")
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_a_lone_surrogate_in_a_username_stops_start_up(tmp_path: Path, suffix: str) -> None:
+    fixture = tmp_path / f"odd{suffix}"
+    # Both escapes make a lone surrogate: JSON's \\ud800 and YAML's double-quoted "\\ud800".
+    fixture.write_text('{"accounts": [{"username": "odd\\ud800", "password": "p"}]}' if suffix == ".json" else
+                       'accounts:\n  - {username: "odd\\ud800", password: p}\n')
+    result = subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--port", "0", "--fixtures", str(fixture)],
+                            capture_output=True, text=True, timeout=20)
+    assert result.returncode == 2
+    assert result.stderr == (f"mock-omni: {fixture}: accounts[0]: username: must be valid Unicode "
+                             "(it holds a lone surrogate)\n")
+
+
 def test_same_username_in_two_files(tmp_path: Path) -> None:
     for name in ("a.json", "b.json"):
         (tmp_path / name).write_text(json.dumps({"accounts": [account()]}))
     with pytest.raises(FixtureError, match=r"b.json: account 'u': username already defined in .*a.json"):
         load_files([tmp_path / "a.json", tmp_path / "b.json"])
 
+
+
+def test_the_admin_api_refuses_a_non_ascii_api_key_naming_the_field() -> None:
+    with TestClient(make_app()) as client:
+        response = client.post("/__admin/accounts", json={"username": "new", "apiKeys": ["schlüssel"]})
+        assert response.status_code == 400
+        errors = response.json()["requestError"]["serviceException"]["validationErrors"]
+        assert errors == {"account 'new'": ["apiKeys[0]: must be printable ASCII (HTTP headers carry it byte for "
+                                            "byte)"]}
+        assert "new" not in {a["username"] for a in client.get("/__admin/accounts").json()["accounts"]}

@@ -297,7 +297,7 @@ def test_not_acceptable(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "headers", "body", "status"), [
-    # Each row fails two checks; the earlier one in the README's order answers.
+    # Each row fails two checks; the earlier one in the documented order (docs/api.md) answers.
     ("GET", "/omni/1/nothing", {"Accept": "text/html"}, None, 406),
     ("DELETE", SEED, {"Authorization": "Basic bm9ib2R5Om5vdGhpbmc="}, None, 405),
     ("PUT", SEED, {"Authorization": "Basic bm9ib2R5Om5vdGhpbmc=", "Content-Type": "application/json"},

@@ -8,18 +8,22 @@ header and newly created keys are set aside. Then the cases the protocol leaves 
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_KEY, SEED_PATH, SEED_XML
 from mock_omni.app import create_app
+from mock_omni.server.http_protocol import UVICORN_RANGE, check, protocol_for
 from mock_omni.settings import Settings
 from mock_omni.testing.admin_client import AdminClient
 from mock_omni.testing.process import ServerProcess, serve_command
@@ -197,20 +201,30 @@ def test_a_cors_origin_still_gets_its_headers(servers: tuple[server.Server, serv
     assert headers["vary"] == "Origin"
 
 
-def test_the_access_log_line_is_the_same_either_way() -> None:
+#: Answered directly, by the ASGI app on both (413 declared, 404 elsewhere), and refused by the protocol (414).
+LOGGED = ["seed PUT JSON", "percent-encoded key", "list, query", "HTTP/1.0", "405 DELETE", "404 path",
+          "declared body over the limit", "pipelined behind a request the ASGI app answers"]
+
+
+def test_the_access_log_lines_are_the_same_either_way() -> None:
     lines = []
     for extra in ([], ["--asgi-only"]):
         # Not tests/server.py: that one starts servers with --quiet.
         process = ServerProcess(serve_command(extra))
         try:
-            wire.exchange(process.port, CASES["seed PUT JSON"] + CLOSER)
+            for case in LOGGED:
+                wire.exchange(process.port, CASES[case] + CLOSER)
+            wire.exchange(process.port, get("/omni/1/scenarios?x=" + "a" * 70_000, {"Connection": "close"}))
         finally:
             process.stop()
-        logged = [line for line in process.output().splitlines() if '"PUT ' in line or '"GET ' in line]
+        logged = [line for line in process.output().splitlines() if ' HTTP/1.' in line]
         lines.append([re.sub(r"127\.0\.0\.1:\d+ ", "127.0.0.1:<port> ", line) for line in logged])
     assert lines[0] == lines[1]
-    assert len(lines[0]) == 2
-    assert lines[0][0].endswith(f'- "PUT {SEED_PATH} HTTP/1.1" 200 OK')
+    # Each case and its closer, but HTTP/1.0 closes and the closer is part of the 413's body; two pipelined; the 414.
+    assert len(lines[0]) == 2 * len(LOGGED) - 2 + 2 + 1
+    assert lines[0][0] == f'INFO:     127.0.0.1:<port> - "PUT {SEED_PATH} HTTP/1.1" 200 OK'
+    assert lines[0][-1].startswith('INFO:     127.0.0.1:<port> - "GET /omni/1/scenarios?x=aaa')
+    assert lines[0][-1].endswith('aaa... HTTP/1.1" 414 Request-URI Too Long')
 
 
 def test_a_request_in_progress_at_sigterm_is_answered_then_closed() -> None:
@@ -253,12 +267,243 @@ def test_only_requests_the_asgi_stack_would_not_change_are_answered_directly(tmp
     assert not create_app(Settings(state_file=str(tmp_path / "state.json"))).answers_directly(request())
 
 
-def test_without_httptools_every_call_goes_through_the_asgi_app() -> None:
-    code = ("import sys; sys.modules['httptools'] = None; from mock_omni.server.cli import main; "
-            "raise SystemExit(main(['serve', '--port', '0', '--quiet']))")
+# --- the fast path cannot break a call ------------------------------------------------------------------------
+
+@dataclass
+class Patched:
+    port: int
+    stderr: str = ""
+
+
+@contextmanager
+def patched_server(patch: str, *args: str) -> Iterator[Patched]:
+    """``mock-omni serve --port 0 ARGS`` in a process that first runs ``patch``; stderr is read at the end."""
+    code = f"{patch}\nfrom mock_omni.server.cli import main\nraise SystemExit(main(['serve', '--port', '0', *{args}]))"
     process = ServerProcess([sys.executable, "-c", code])
     try:
-        answers = wire.responses(wire.exchange(process.port, CASES["seed PUT JSON"] + CLOSER))
+        patched = Patched(process.port)
+        yield patched
     finally:
         process.stop()
-    assert [status for status, _, _ in answers] == [200, 404], process.output()[-2000:]
+    patched.stderr = process.output()
+
+
+#: VendorApi.answer (the direct path's only way into the dispatcher) fails on ?boom.
+ANSWER_RAISES = """
+from mock_omni.vendor.api import VendorApi
+original = VendorApi.answer
+def answer(self, request, body):
+    if request.query == b"boom":
+        raise RuntimeError("boom")
+    return original(self, request, body)
+VendorApi.answer = answer
+"""
+BOOM = "/omni/1/scenarios?boom"
+
+
+def test_an_exception_in_the_direct_path_is_the_vendors_500_and_the_connection_goes_on() -> None:
+    xml = {"Authorization": ALADDIN_BASIC, "Accept": "application/xml"}
+    with patched_server(ANSWER_RAISES, "--quiet") as srv:
+        answers = wire.responses(wire.exchange(srv.port, get(BOOM) + get(BOOM, xml) + get("/omni/1/scenarios")
+                                               + CLOSER))
+    assert [status for status, _, _ in answers] == [500, 500, 200, 404]
+    assert json.loads(answers[0][2])["requestError"]["serviceException"]["messageId"] == "GENERAL_ERROR"
+    assert answers[1][1]["content-type"] == "application/xml"
+    assert b"<messageId>GENERAL_ERROR</messageId>" in answers[1][2]
+    assert "unexpected error on GET /omni/1/scenarios" in srv.stderr and "RuntimeError: boom" in srv.stderr
+
+
+def test_an_internal_gone_after_start_up_still_gets_the_vendors_500_then_a_clean_close() -> None:
+    patch = """
+import mock_omni.server.http_protocol as protocol
+checked = protocol.check
+def check(config, protocol_class):
+    problem = checked(config, protocol_class)
+    protocol.STATUS_LINE = {}  # uvicorn's status lines, as if renamed under a running server
+    return problem
+protocol.check = check
+"""
+    with patched_server(patch, "--quiet") as srv:
+        answers = wire.responses(wire.exchange(srv.port, get(SEED_PATH) + get(SEED_PATH)))
+        assert [status for status, _, _ in answers] == [500]  # then closed: the request behind it never ran
+        assert answers[0][1]["connection"] == "close"
+        assert json.loads(answers[0][2])["requestError"]["serviceException"]["messageId"] == "GENERAL_ERROR"
+        # Only the direct path used it: everything else is still served.
+        assert wire.responses(wire.exchange(srv.port, get("/__admin/health", {"Connection": "close"})))[0][0] == 200
+
+
+@pytest.mark.parametrize(("patch", "reason"), [
+    ("import uvicorn; uvicorn.__version__ = '0.52.4'",
+     "uvicorn 0.52.4 is outside the range the direct answers are tested on (0.53 to before 0.55)"),
+    ("from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as P; del P.send_400_response",
+     "lacks what the direct answers use: send_400_response"),
+    ("import sys; sys.modules['httptools'] = None", "the direct-answer protocol cannot be imported"),
+])
+def test_a_uvicorn_the_fast_path_was_not_tested_on_falls_back_to_the_asgi_path(patch: str, reason: str) -> None:
+    with patched_server(f"{patch}\n{ANSWER_RAISES}", "--quiet") as srv:
+        answers = wire.responses(wire.exchange(srv.port, put(SEED_PATH, JSON_HEADERS, SEED_JSON) + get(BOOM) + CLOSER))
+    assert [status for status, _, _ in answers] == [200, 200, 404]  # VendorApi.answer was never called
+    [line] = srv.stderr.splitlines()
+    assert line.startswith("mock-omni: warning: ") and reason in line
+    assert line.endswith("; serving through uvicorn's own protocol")
+
+
+def test_the_start_up_check_passes_on_the_installed_uvicorn() -> None:
+    from uvicorn import Config
+
+    mock = create_app(Settings())
+    protocol = protocol_for(mock)
+    assert check(Config(mock, http=protocol, ws="none"), protocol) is None
+
+
+#: What uvicorn[standard] would install beside uvicorn, httptools and uvloop.
+UNUSED = ("websockets", "watchfiles", "dotenv", "wsproto")
+
+
+def test_the_server_needs_nothing_that_uvicorn_standard_would_bring() -> None:
+    block = f"import sys\nfor name in {UNUSED}:\n    sys.modules[name] = None  # as if not installed"
+    offer = {"Authorization": ALADDIN_BASIC, "Connection": "Upgrade", "Upgrade": "websocket"}
+    with patched_server(block) as srv:  # the access log on
+        data = get("/omni/1/scenarios", offer) + get("/__admin/health") \
+            + get(SEED_PATH, {"Authorization": ALADDIN_BASIC, "Origin": "http://localhost"}) + CLOSER
+        answers = wire.responses(wire.exchange(srv.port, data))
+    assert [status for status, _, _ in answers] == [200, 200, 200, 404]
+    assert "WARNING" not in srv.stderr and "Traceback" not in srv.stderr, srv.stderr
+    package = Path(__file__).parents[1] / "mock_omni"
+    for module in package.rglob("*.py"):
+        assert not re.search(rf"^\s*(import|from) ({'|'.join(UNUSED)})\b", module.read_text(), re.M), module
+
+
+def test_pyproject_pins_the_uvicorn_range_the_check_allows() -> None:
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    low, high = (".".join(map(str, bound)) for bound in UVICORN_RANGE)
+    assert re.findall(r'"uvicorn\b[^"]*"', pyproject) == [f'"uvicorn>={low},<{high}"']
+
+
+# --- what uvicorn gets wrong, fixed on both paths ------------------------------------------------------------
+
+H2C = {"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA"}
+RENAME = '{"name":"renamed over h2c","flow":[{"from":"InfoSMS","channel":"SMS"}],"default":true}'
+
+
+@pytest.fixture
+def fresh(servers: tuple[server.Server, server.Server]) -> Iterator[tuple[server.Server, server.Server]]:
+    """Both servers back to the fixtures before and after the test."""
+    for srv in servers:
+        with AdminClient(srv.url) as admin:
+            admin.reset()
+    yield servers
+    for srv in servers:
+        with AdminClient(srv.url) as admin:
+            admin.reset()
+
+
+def test_an_h2c_upgrade_offer_is_ignored_and_the_write_served_with_its_body(
+    fresh: tuple[server.Server, server.Server],
+) -> None:
+    """RFC 9110 section 7.8: a server that does not speak h2c serves the request as HTTP/1.1."""
+    offer = put(SEED_PATH, {**JSON_HEADERS, **H2C}, RENAME)
+    outcomes = []
+    for srv in fresh:
+        # The request behind it on the same connection is answered too, and sees the change.
+        answers = wire.responses(wire.exchange(srv.port, offer + get(SEED_PATH) + CLOSER))
+        assert [status for status, _, _ in answers] == [200, 200, 404], answers
+        assert json.loads(answers[1][2])["name"] == "renamed over h2c"
+        with AdminClient(srv.url) as admin:
+            [entry, _, _] = admin.requests()
+        assert entry["headers"]["upgrade"] == "h2c"  # the journal shows what the client sent
+        outcomes.append([normalized(raw) for raw in (answers[0][2], answers[1][2])])
+    assert outcomes[0] == outcomes[1]
+
+
+def test_an_h2c_offer_with_its_body_in_a_second_packet_gets_exactly_one_response(
+    fresh: tuple[server.Server, server.Server],
+) -> None:
+    offer = put(SEED_PATH, {**JSON_HEADERS, **H2C}, RENAME)
+    head, body = offer.split(b"\r\n\r\n", 1)
+    for srv in fresh:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as conn:
+            conn.sendall(head + b"\r\n\r\n")
+            time.sleep(0.2)  # the server has parsed the head alone
+            conn.sendall(body)
+            status, _, payload = wire.read_one(conn)
+            assert status == 200 and json.loads(payload)["name"] == "renamed over h2c"
+            conn.sendall(CLOSER)
+            rest = b""
+            while chunk := conn.recv(65536):
+                rest += chunk
+        assert [status for status, _, _ in wire.responses(rest)] == [404]  # the closer's, nothing else
+
+
+def test_an_upgrade_offer_on_a_read_keeps_the_pipeline(fresh: tuple[server.Server, server.Server]) -> None:
+    offers = get(SEED_PATH, {"Authorization": ALADDIN_BASIC, **H2C}) \
+        + get("/omni/1/scenarios", {"Authorization": ALADDIN_BASIC, "Connection": "Upgrade", "Upgrade": "websocket"})
+    # CONNECT always asks for a tunnel; its target is no path (400), so the connection stays HTTP.
+    connect = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+    for srv in fresh:
+        answers = wire.responses(wire.exchange(srv.port, offers + connect + CLOSER))
+        assert [status for status, _, _ in answers] == [200, 200, 400, 404]
+
+
+@pytest.mark.parametrize(("length", "status"), [(65_535, 200), (65_536, 414), (1_000_000, 414)])
+def test_a_request_target_over_64_kib_gets_the_vendors_envelope(
+    servers: tuple[server.Server, server.Server], length: int, status: int,
+) -> None:
+    prefix = "/omni/1/scenarios?isDefault=true&x="
+    target = prefix + "a" * (length - len(prefix))
+    xml = {"Authorization": ALADDIN_BASIC, "Accept": "application/xml"}
+    for srv in servers:
+        # Pipelined behind a request the server answers: the order holds, and the connection stays usable.
+        answers = wire.responses(wire.exchange(srv.port, get(SEED_PATH) + get(target) + get(target, xml) + CLOSER))
+        assert [answer[0] for answer in answers] == [200, status, status, 404]
+        assert answers[2][1]["content-type"] == "application/xml"
+        if status == 414:
+            assert json.loads(answers[1][2])["requestError"]["serviceException"]["messageId"] == "URI_TOO_LONG"
+            assert b"<messageId>URI_TOO_LONG</messageId>" in answers[2][2]
+
+
+def test_a_413_reaches_a_client_that_sent_connection_close(servers: tuple[server.Server, server.Server]) -> None:
+    """Closing with the body unread makes the kernel send a reset: the client lost the envelope."""
+    size = 4 * 1024 * 1024
+    for srv in servers:
+        head = put(SEED_PATH, {**JSON_HEADERS, "Connection": "close"}, b"").replace(
+            b"Content-Length: 0", b"Content-Length: %d" % size)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as conn:
+            conn.sendall(head + b" " * size)  # no BrokenPipeError
+            received = b""
+            while chunk := conn.recv(65536):  # no ConnectionResetError
+                received += chunk
+        [(status, headers, body)] = wire.responses(received)
+        assert status == 413 and headers["connection"] == "close"
+        assert json.loads(body)["requestError"]["serviceException"]["messageId"] == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.mark.slow
+def test_sigterm_with_a_client_stalled_mid_body_gets_the_same_envelope_either_way() -> None:
+    """At the end of uvicorn's grace period (5 s) the request still waiting for its body is answered."""
+    data = put(SEED_PATH, JSON_HEADERS, SEED_JSON)
+    outcomes = []
+    servers = [server.start(), server.start(["--asgi-only"])]
+    try:
+        conns = [socket.create_connection(("127.0.0.1", srv.port), timeout=15) for srv in servers]
+        for conn in conns:
+            conn.sendall(data[:-10])
+        time.sleep(0.3)
+        for srv in servers:
+            srv.process.send_signal(signal.SIGTERM)
+        for srv, conn in zip(servers, conns, strict=True):
+            with conn:
+                received = b""
+                while chunk := conn.recv(65536):
+                    received += chunk
+            assert srv.process.wait(timeout=15) == 0
+            err = srv.output()
+            assert "Traceback" not in err and "Exception in ASGI" not in err, err
+            outcomes.append(normalized(received))
+    finally:
+        for srv in servers:
+            server.stop(srv)
+    [(status, headers, body)] = wire.responses(outcomes[0])
+    assert outcomes[0] == outcomes[1]
+    assert status == 500 and headers["connection"] == "close" and headers["content-type"] == "application/json"
+    assert json.loads(body)["requestError"]["serviceException"]["messageId"] == "GENERAL_ERROR"

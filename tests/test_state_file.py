@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from mock_omni.server.cli import main
 from mock_omni.settings import Settings
-from mock_omni.vendor.api import Message
+from mock_omni.testing.process import ServerProcess
 from mock_omni.web.state_file import StateFile
 
 from . import server
@@ -26,7 +34,10 @@ SEED_PATH = f"/omni/1/scenarios/{SEED_KEY}"
 
 
 def saved_names(path: Path) -> dict[str, str]:
-    document = json.loads(path.read_text("utf-8"))
+    return names_in(json.loads(path.read_text("utf-8")))
+
+
+def names_in(document: dict[str, Any]) -> dict[str, str]:
     return {s["key"]: s["name"] for a in document["accounts"] for s in a["scenarios"]}
 
 
@@ -107,6 +118,175 @@ def test_a_bad_state_file_is_a_one_line_error_naming_it(
     assert main(["serve", "--port", "0", "--state-file", str(state)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(state) in err and message in err and "Traceback" not in err
+
+
+# --- a folder that cannot take the file, and saves that fail later ----------------------------------
+
+
+@pytest.mark.parametrize("where", ["missing folder", "file as folder", "read-only file system"])
+def test_a_folder_that_cannot_take_the_file_stops_start_up_in_one_line(where: str, tmp_path: Path) -> None:
+    if where == "missing folder":
+        state, reason = tmp_path / "nowhere" / "state.json", f"folder {tmp_path / 'nowhere'} does not exist"
+    elif where == "file as folder":
+        (tmp_path / "plain").write_text("")
+        state, reason = tmp_path / "plain" / "state.json", f"{tmp_path / 'plain'} is not a folder"
+    else:
+        # Not even root can create a file in /proc: an unwritable folder whoever runs the tests.
+        state, reason = Path("/proc/mock-omni-state.json"), "folder /proc is not writable"
+    result = serve_and_stop(["--state-file", str(state)])
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"mock-omni: {state}: cannot keep the state file there: {reason}")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""  # it never started serving
+
+
+def test_a_relative_state_file_is_named_by_its_absolute_path(tmp_path: Path) -> None:
+    result = serve_and_stop(["--state-file", "gone/state.json"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"mock-omni: {tmp_path / 'gone' / 'state.json'}: ")
+
+
+def serve_and_stop(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``mock-omni serve ARGS`` expected to stop at start-up (a server that starts instead times out)."""
+    return subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--port", "0", "--quiet", *args],
+                          capture_output=True, text=True, timeout=20, cwd=cwd)
+
+
+class FlakyDisk:
+    """StateFile.write that fails with ENOSPC while ``full``; counts the attempts."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.full = True
+        self.attempts = 0
+        real_write = StateFile.write
+
+        def write(state_file: StateFile, content: bytes) -> None:
+            self.attempts += 1
+            if self.full:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real_write(state_file, content)
+
+        monkeypatch.setattr(StateFile, "write", write)
+
+
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch) -> FlakyDisk:
+    return FlakyDisk(monkeypatch)
+
+
+def test_a_failed_save_is_the_vendors_500_and_reads_go_on(
+    tmp_path: Path, disk: FlakyDisk, caplog: pytest.LogCaptureFixture,
+) -> None:
+    state = tmp_path / "state.json"
+    with TestClient(make_app(state_file=str(state)), headers={"Authorization": ALADDIN_BASIC}) as client:
+        failed = client.put(SEED_PATH, json={"name": "on a full disk"})
+        assert failed.status_code == 500
+        assert failed.headers["content-type"] == "application/json"
+        assert failed.json() == {"requestError": {"serviceException": {
+            "messageId": "GENERAL_ERROR", "text": "Something went wrong. Please contact support."}}}
+        assert disk.attempts == 1
+        # Reads are answered as before and do not try the disk again; the change is in memory.
+        for _ in range(3):
+            read = client.get(SEED_PATH)
+            assert read.status_code == 200 and read.json()["name"] == "on a full disk"
+        assert client.get("/__admin/health").status_code == 200
+        assert disk.attempts == 1
+    assert not state.exists()
+    assert any("could not save the state file" in r.getMessage() and "No space left on device" in r.getMessage()
+               for r in caplog.records)
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_failed_save_answers_in_the_negotiated_format(tmp_path: Path, disk: FlakyDisk) -> None:
+    with TestClient(make_app(state_file=str(tmp_path / "state.json")),
+                    headers={"Authorization": ALADDIN_BASIC}) as client:
+        body = b"<scenario><name>xml on a full disk</name></scenario>"
+        failed = client.put(SEED_PATH, content=body, headers={"Content-Type": "application/xml"})
+        assert failed.status_code == 500 and failed.headers["content-type"] == "application/xml"
+        assert int(failed.headers["content-length"]) == len(failed.content)
+        root = ElementTree.fromstring(failed.content)
+        assert root.tag == "ApiException" and root.findtext("requestError/serviceException/messageId") == \
+            "GENERAL_ERROR"
+        # The admin API's changes are saved (and fail) the same way.
+        reset = client.post("/__admin/reset", headers={"Accept": "application/json"})
+        assert reset.status_code == 500 and reset.json()["requestError"]["serviceException"]["messageId"] == \
+            "GENERAL_ERROR"
+
+
+def test_the_next_change_saves_everything_after_a_failure(tmp_path: Path, disk: FlakyDisk) -> None:
+    state = tmp_path / "state.json"
+    with TestClient(make_app(state_file=str(state)), headers={"Authorization": ALADDIN_BASIC}) as client:
+        assert client.put(SEED_PATH, json={"name": "lost for now"}).status_code == 500
+        disk.full = False
+        assert client.put(f"/omni/1/scenarios/{OTHER_KEY}", json={"name": "saved"}).status_code == 200
+        assert saved_names(state)[SEED_KEY] == "lost for now"
+        assert saved_names(state)[OTHER_KEY] == "saved"
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_a_change_whose_save_failed_is_saved_at_shutdown(tmp_path: Path, disk: FlakyDisk) -> None:
+    state = tmp_path / "state.json"
+    with TestClient(make_app(state_file=str(state)), headers={"Authorization": ALADDIN_BASIC}) as client:
+        assert client.put(SEED_PATH, json={"name": "kept until shutdown"}).status_code == 500
+        disk.full = False
+        assert not state.exists()
+    assert saved_names(state)[SEED_KEY] == "kept until shutdown"
+
+
+# A full disk for real: a 64 KiB tmpfs in a mount namespace of the server's own (the machine's mounts are not
+# touched), filled up before the server starts; the test frees it through /proc/PID/root.
+CAN_MOUNT = shutil.which("unshare") is not None and subprocess.run(
+    ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k none /mnt"], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def server_on_a_full_disk(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path, ServerProcess]]:
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    script = (f'mount -t tmpfs -o size=64k none "{mount}" && '
+              f'(dd if=/dev/zero of="{mount}/filler" bs=4k 2>/dev/null; true) && '
+              f'exec "{sys.executable}" -m mock_omni serve --port 0 --quiet --state-file "{mount}/state.json"')
+    server = ServerProcess(["unshare", "-m", "sh", "-c", script])
+    try:
+        # The server's view of its mount, from outside its namespace.
+        yield server.process, server.url, Path(f"/proc/{server.process.pid}/root") / mount.relative_to("/"), server
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CAN_MOUNT, reason="needs `unshare -m` and tmpfs mounts (root); the fault-injected "
+                                          "tests above cover the same code")
+@pytest.mark.parametrize("saved_by", ["the next change", "SIGTERM"])
+def test_a_really_full_disk(
+    saved_by: str, server_on_a_full_disk: tuple[subprocess.Popen[bytes], str, Path, ServerProcess],
+) -> None:
+    process, url, disk, server = server_on_a_full_disk
+    with httpx.Client(base_url=url, headers={"Authorization": ALADDIN_BASIC}, timeout=10) as client:
+        failed = client.put(SEED_PATH, json={"name": "no room"})
+        assert failed.status_code == 500
+        assert failed.json()["requestError"]["serviceException"]["messageId"] == "GENERAL_ERROR"
+        assert client.get(SEED_PATH).json()["name"] == "no room"
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]  # no temporary file left behind
+        (disk / "filler").unlink()
+        if saved_by == "SIGTERM":
+            # An open descriptor keeps the tmpfs readable after the process, and its namespace, are gone.
+            folder = os.open(disk, os.O_RDONLY)
+            try:
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(timeout=10) == 0
+                with os.fdopen(os.open("state.json", os.O_RDONLY, dir_fd=folder), "rb") as saved:
+                    document = json.loads(saved.read())
+            finally:
+                os.close(folder)
+            assert names_in(document)[SEED_KEY] == "no room"
+            return
+        assert client.put(f"/omni/1/scenarios/{OTHER_KEY}", json={"name": "room again"}).status_code == 200
+        assert saved_names(disk / "state.json")[SEED_KEY] == "no room"
+        assert saved_names(disk / "state.json")[OTHER_KEY] == "room again"
+    text = server.output()
+    assert "could not save the state file" in text and "No space left on device" in text
+    assert "Traceback" not in text
 
 
 def test_env_var() -> None:

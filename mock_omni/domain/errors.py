@@ -11,6 +11,7 @@ envelope in the negotiated format; nothing else builds error bodies.
      ├── MethodNotAllowed     405 (ours; the vendor documents none)
      ├── NotAcceptable        406 (ours)
      ├── PayloadTooLarge      413 (ours)
+     ├── UriTooLong           414 (ours; a request target the HTTP parser cannot take)
      ├── UnsupportedMediaType 415 (ours)
      ├── TooManyRequests      429 TOO_MANY_REQUESTS
      ├── ServiceUnavailable   503 (ours; only ever injected as a fault)
@@ -90,6 +91,12 @@ class PayloadTooLarge(OmniError):
     status = 413
     message_id = "PAYLOAD_TOO_LARGE"
     default_text = "Request body too large"
+
+
+class UriTooLong(OmniError):
+    status = 414
+    message_id = "URI_TOO_LONG"
+    default_text = "Request target too long: at most 65535 bytes"
 
 
 class UnsupportedMediaType(OmniError):

@@ -83,7 +83,8 @@ def read_document(source: str) -> object:
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:
-        raise FixtureError(source, "", "file not found") from None
+        # Absolute: a relative path was looked up from a current folder the reader may not know.
+        raise FixtureError(str(path.absolute()), "", "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FixtureError(source, "", f"cannot read: {exc}") from None
     if path.suffix.lower() in (".yaml", ".yml"):
@@ -129,6 +130,10 @@ def account_from_data(raw: object, source: str, where: str, key_factory: KeyFact
     username = raw.get("username")
     if not isinstance(username, str) or not username or ":" in username:
         raise FixtureError(source, where, "username: must be a non-empty string without ':'")
+    if not _is_unicode(username):
+        # Not in the account's name yet: repr of a lone surrogate is printable, but it could never be
+        # rendered in JSON (orjson refuses it), so /__admin/state would answer 500.
+        raise FixtureError(source, where, "username: must be valid Unicode (it holds a lone surrogate)")
     where = f"account {username!r}"
     unknown = set(raw) - _ACCOUNT_FIELDS
     if unknown:
@@ -136,6 +141,8 @@ def account_from_data(raw: object, source: str, where: str, key_factory: KeyFact
     password = raw.get("password")
     if not isinstance(password, str) or not password:
         raise FixtureError(source, where, "password: must be a non-empty string")
+    if not _is_unicode(password):
+        raise FixtureError(source, where, "password: must be valid Unicode (it holds a lone surrogate)")
     api_keys = _strings(raw.get("apiKeys", []), source, where, "apiKeys")
     tokens = _strings(raw.get("tokens", []), source, where, "tokens")
     scenarios_raw = raw.get("scenarios", [])
@@ -165,11 +172,34 @@ def _strings(value: object, source: str, where: str, name: str) -> list[str]:
     if not isinstance(value, list):
         raise FixtureError(source, where, f"{name}: must be a list of strings")
     for index, item in enumerate(value):
-        if not isinstance(item, str) or not item or item != item.strip():
-            raise FixtureError(source, where, f"{name}[{index}]: must be a non-empty string without spaces around it")
+        problem = header_secret_problem(item)
+        if problem:
+            raise FixtureError(source, where, f"{name}[{index}]: {problem}")
     if len(set(value)) != len(value):
         raise FixtureError(source, where, f"{name}: contains a duplicate")
     return list(value)
+
+
+def header_secret_problem(value: object) -> str | None:
+    """Why ``value`` could never match as a secret sent whole in an HTTP header (API key, token, admin
+    token), or None. Header values reach the server as bytes read as Latin-1, so a non-ASCII secret
+    would never compare equal; HTTP parsers trim spaces around a value and refuse control characters.
+    """
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    if not all(" " <= char <= "~" for char in value):
+        return "must be printable ASCII (HTTP headers carry it byte for byte)"
+    if value != value.strip():
+        return "must have no spaces around it"
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _scenario(raw: object, source: str, where: str, field: str, key_factory: KeyFactory) -> tuple[Scenario, bool]:

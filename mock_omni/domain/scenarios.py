@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .errors import BadRequest, InvalidArgument
+from .validation import XML_TEXT_PATTERN, validate_data, validate_json
 
 # The seed page lists SMS, VOICE, VIBER, FACEBOOK, EMAIL, PUSH; the vendor's OpenAPI
 # adds the rest. Choice (omni-api.md): accept the union.
@@ -29,17 +28,12 @@ Channel = Literal[
 # Choice: the vendor states no bound; a failover flow longer than this is a client bug.
 MAX_FLOW_STEPS = 100
 
-# Choice: text that XML 1.0 cannot carry (C0 controls but tab/LF/CR, U+FFFE, U+FFFF) is refused
-# with INVALID_ARGUMENT: stored, it would make every XML answer about the scenario unparseable.
-XML_TEXT_MESSAGE = "must not contain control characters (other than tab, LF, CR), U+FFFE or U+FFFF"
-XML_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\uFFFE\\uFFFF]*$"
-
 
 class StepIn(BaseModel):
     """One step of a flow: the sender and the channel to try."""
 
     # Only the wire names are read: a field name (`sender`) is an unknown field, as at the vendor.
-    # Frozen: one parsed body may serve many identical requests (vendor_api.ScenarioBodies).
+    # Frozen: one parsed body may serve many identical requests (vendor/bodies.py).
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
     sender: str | None = Field(None, alias="from", pattern=XML_TEXT_PATTERN, description="Sender used in this step.")
@@ -106,7 +100,20 @@ class Scenario:
 
 
 def steps_from_input(flow: list[StepIn]) -> tuple[Step, ...]:
-    return _shared_flow(tuple((step.sender, step.channel) for step in flow))
+    # A repeated body is parsed once (vendor/bodies.py), so a repeated update brings the same
+    # list object: remember its conversion by identity. The entry holds the list, so its id
+    # cannot be reused by another object while remembered.
+    entry = _CONVERTED.get(id(flow))
+    if entry is not None and entry[0] is flow:
+        return entry[1]
+    steps = _shared_flow(tuple((step.sender, step.channel) for step in flow))
+    if len(_CONVERTED) >= 256:
+        _CONVERTED.clear()
+    _CONVERTED[id(flow)] = (flow, steps)
+    return steps
+
+
+_CONVERTED: dict[int, tuple[list[StepIn], tuple[Step, ...]]] = {}
 
 
 # Flows repeat across scenarios (the same senders and channels), and Step and flow are
@@ -117,55 +124,11 @@ def _shared_flow(pairs: tuple[tuple[str | None, str], ...]) -> tuple[Step, ...]:
     return tuple(Step(sender, channel) for sender, channel in pairs)
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else part
-    return path
-
-
-def _validation_errors(exc: ValidationError) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False):
-        loc = tuple(part for part in error["loc"] if part != "function-after")
-        message = XML_TEXT_MESSAGE if error["type"] == "string_pattern_mismatch" else error["msg"]
-        errors.setdefault(_field_path(loc) or "body", []).append(message)
-    return errors
-
-
-def _raise_for(exc: ValidationError) -> None:
-    for error in exc.errors(include_url=False):
-        # A body that is not JSON, or not an object at all, does not parse: BAD_REQUEST.
-        if error["type"] == "json_invalid" or (not error["loc"] and error["type"] != "missing"):
-            raise BadRequest() from None
-    raise InvalidArgument(validation_errors=_validation_errors(exc)) from None
-
-
 def parse_scenario_json(body: bytes) -> ScenarioIn:
-    """Validate a JSON body; BAD_REQUEST if it does not parse, INVALID_ARGUMENT if values are wrong."""
-    if not body.strip():
-        raise BadRequest()
-    if b"NaN" in body or b"Infinity" in body:
-        # pydantic's parser takes these non-JSON literals (Python's json.dumps writes them); a strict
-        # JSON parser, like the vendor's, does not. The scan is cheap; orjson only runs on a hit.
-        try:
-            orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BadRequest() from None
-    try:
-        return ScenarioIn.model_validate_json(body)
-    except ValidationError as exc:
-        _raise_for(exc)
-        raise  # unreachable: _raise_for always raises
+    """A JSON create/update body; BAD_REQUEST if it does not parse, INVALID_ARGUMENT if values are wrong."""
+    return validate_json(ScenarioIn, body)
 
 
 def parse_scenario_data(data: object) -> ScenarioIn:
-    """Validate already-decoded data (from XML or a fixture) with the same rules as JSON."""
-    try:
-        return ScenarioIn.model_validate(data)
-    except ValidationError as exc:
-        _raise_for(exc)
-        raise
+    """Already-decoded data (from XML or a fixture), validated by the same rules as JSON."""
+    return validate_data(ScenarioIn, data)

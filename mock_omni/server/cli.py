@@ -7,7 +7,6 @@ stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import socket
@@ -16,12 +15,13 @@ import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..domain.fixtures import FixtureError
 from ..settings import Settings
 from ..vendor.ratelimit import RateLimitSpecError, parse_profile
+from .access_log import AccessLog
 
 if TYPE_CHECKING:
     import uvicorn
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+MAX_PORT = 65535
 #: After stdin closed: uvicorn's graceful shutdown (5 s) plus a margin, then a hard exit.
 HARD_STOP_AFTER = 15.0
 
@@ -69,7 +70,7 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
+    settings = Settings.from_env(
         host=args.host,
         port=args.port,
         fixtures=args.fixtures,
@@ -81,6 +82,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         quiet=args.quiet,
         asgi_only=args.asgi_only,
     )
+    if not 0 <= settings.port <= MAX_PORT:
+        source = "--port" if args.port is not None else "MOCK_OMNI_PORT"
+        raise ValueError(f"{source}: expected a port from 0 to {MAX_PORT}, got {settings.port}")
+    return settings
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -111,14 +116,8 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
         return EXIT_FAILURE
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    config = uvicorn.Config(
-        app, lifespan="on", access_log=not settings.quiet, server_header=False,
-        log_level="warning" if settings.quiet else "info", timeout_graceful_shutdown=5,
-        http=http_protocol(app, settings),
-        # A mock trusts no proxy: X-Forwarded-* would change nothing but the access log's client.
-        proxy_headers=False,
-    )
-    server = uvicorn.Server(config)
+    access = None if settings.quiet else AccessLog()
+    server = uvicorn.Server(server_config(app, settings, access))
     print(f"mock-omni {__version__} serving on http://{shown}:{port}", flush=True)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal under the handler
     # it found; with the default one the process would die by the signal (status -15, which CI
@@ -126,7 +125,11 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
     signal.signal(signal.SIGTERM, _stop_normally)
     if exit_on_stdin_close:
         stop_when_stdin_closes(server)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if access is not None:
+            access.flush()
     return 0
 
 
@@ -148,16 +151,32 @@ def stop_when_stdin_closes(server: uvicorn.Server) -> None:
     threading.Thread(target=watch, name="mock-omni-stdin", daemon=True).start()
 
 
-def http_protocol(app: MockOmni, settings: Settings) -> str | type[asyncio.Protocol]:
-    """Direct answers on uvicorn's httptools protocol (http_protocol.py); uvicorn's own choice with
-    ``--asgi-only``, or when httptools is not installed (every call then goes through the ASGI app)."""
-    if settings.asgi_only:
-        return "auto"
+def server_config(app: MockOmni, settings: Settings, access: AccessLog | None) -> uvicorn.Config:
+    """uvicorn's settings with this package's protocol (http_protocol.py); uvicorn's own protocol,
+    after one warning line, where that cannot be used (another uvicorn version, no httptools)."""
+    import uvicorn
+
+    options: dict[str, Any] = {
+        "lifespan": "on", "server_header": False, "log_level": "warning" if settings.quiet else "info",
+        "timeout_graceful_shutdown": 5,
+        # No WebSocket route: an Upgrade offer is ignored (http_protocol.py); websockets is never imported.
+        "ws": "none",
+        # A mock trusts no proxy: X-Forwarded-* would change nothing but the access log's client.
+        "proxy_headers": False,
+    }
+    problem: str | None
     try:
-        from .http_protocol import protocol_for
-    except ImportError:
-        return "auto"
-    return protocol_for(app)
+        from .http_protocol import check, protocol_for
+    except ImportError as error:
+        problem = f"the direct-answer protocol cannot be imported ({error})"
+    else:
+        protocol = protocol_for(app, direct=not settings.asgi_only, access=access)
+        config = uvicorn.Config(app, http=protocol, access_log=False, **options)
+        problem = check(config, protocol)
+        if problem is None:
+            return config
+    print(f"mock-omni: warning: {problem}; serving through uvicorn's own protocol", file=sys.stderr, flush=True)
+    return uvicorn.Config(app, http="auto", access_log=not settings.quiet, **options)
 
 
 def _stop_normally(signum: int, frame: FrameType | None) -> None:

@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol, with the vendor's calls answered in place.
+"""uvicorn's httptools protocol, with the vendor's calls answered in place and the wire fixes uvicorn lacks.
 
 uvicorn runs every request as an asyncio task that talks ASGI messages, and writes
 a response's head and body with two writes. For the vendor's four calls that is
@@ -8,61 +8,191 @@ the call synchronously. So when a request is on a vendor path and nothing needs 
 ASGI stack for it (``MockOmni.answers_directly``: no fault rule, no state file, no
 CORS origin), this protocol collects the body itself, asks ``VendorApi.answer`` (the
 code the ASGI app runs too) and writes the response with one write, byte for byte
-what uvicorn would have sent (tests/test_http_protocol.py compares both ways).
+what uvicorn would have sent (tests/test_http_protocol.py compares both ways). If that
+raises, the request gets the vendor's 500 envelope and the connection stays usable.
 
-Everything else is uvicorn's own path, untouched: other paths, other methods,
-``Expect: 100-continue``, upgrades, a declared body over the limit (answered 413
-before it is read), a request behind one still in flight on the connection
-(pipelining keeps its order), a client that is not reading its responses.
+Everything else is uvicorn's own path: other paths, other methods, ``Expect:
+100-continue``, a declared body over the limit (answered 413 before it is read), a
+request behind one still in flight on the connection (pipelining keeps its order), a
+client that is not reading its responses. With ``--asgi-only`` every request takes it.
+
+On both paths this protocol also
+- ignores an ``Upgrade`` offer (``Upgrade: h2c`` from ``curl --http2`` and Java's HTTP
+  clients) and serves the request as HTTP/1.1 with its body (RFC 9110 section 7.8):
+  httptools stops at the offer and skips the body, so the request is parsed again
+  without its ``Upgrade`` header (its headers as sent are what the app sees);
+- answers a request target httptools cannot take (over 64 KiB, or malformed) with the
+  vendor's envelope, 414 or 400, instead of uvicorn's plain-text 400;
+- when a response closes the connection before the request's body has arrived (a 413
+  to a client that sent ``Connection: close``), reads and drops the rest (bounded)
+  before closing: closing with unread bytes makes the kernel send a reset, which can
+  destroy the response before the client reads it;
+- at shutdown, answers a request still waiting for its body when uvicorn's grace period
+  ends with the vendor's 500 envelope (uvicorn would cancel its ASGI task: a traceback
+  and a plain-text 500);
+- writes the access log through access_log.py.
+
+It relies on uvicorn internals, so ``check`` runs at start-up: a uvicorn outside the
+tested range, or one missing an internal used here, makes the CLI fall back to
+uvicorn's own protocol with one warning line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 import urllib.parse
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+from uvicorn.server import ServerState
 
+from ..domain.errors import BadRequest, GeneralError, OmniError, UriTooLong
+from ..vendor.answers import Answer, error_answer
 from ..vendor.api import VendorApi, VendorRequest
+from ..vendor.codecs import JSON, Negotiator
+from .access_log import AccessLog
 
 if TYPE_CHECKING:
+    from uvicorn.config import Config
+
     from ..app import MockOmni
 
+log = logging.getLogger("mock_omni")
+
+#: The uvicorn versions tests/test_http_protocol.py passes on, [from, to): pyproject.toml pins the same.
+UVICORN_RANGE = ((0, 53), (0, 55))
 DIRECT_METHODS = (b"GET", b"PUT", b"POST")
+#: httptools.parse_url refuses longer targets (its offsets are 16-bit).
+MAX_TARGET = (1 << 16) - 1
+#: How long, and how much, a closing connection waits for the rest of a request body.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 8 * 1024 * 1024
+#: Written if writing an answer itself failed (no uvicorn internals needed); the connection then closes.
+_STATUS_500 = b"HTTP/1.1 500 Internal Server Error\r\n"
 
 
-class DirectVendorProtocol(HttpToolsProtocol):
-    """Answers vendor calls without an ASGI task; ``protocol_for`` binds it to one MockOmni."""
+class MockOmniProtocol(HttpToolsProtocol):
+    """See the module docstring; ``protocol_for`` binds it to one MockOmni."""
 
     mock: MockOmni
+    #: Whether vendor calls may be answered in place (off with ``--asgi-only``).
+    direct_answers: bool
+    #: The access log, None with ``--quiet``.
+    access: AccessLog | None
+    negotiator: Negotiator
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.access_log = self.access is not None
+        if self.access is not None:
+            self.access_logger = self.access  # type: ignore[assignment]
         #: The vendor request being collected here, None while uvicorn has the request.
         self.direct: VendorRequest | None = None
         self.direct_body = bytearray()
         self.direct_keep_alive = True
-        #: Answered before its body ended (413): the rest of the body is read and dropped.
-        self.answered_early = False
+        #: The current request's body is not wanted (answered early, or an Upgrade offer's first pass).
+        self.skip_body = False
+        #: The current request has been read whole.
+        self.body_done = True
+        #: An Upgrade offer's request head rebuilt without it, and its headers as sent.
+        self.replay_head: bytes | None = None
+        self.offered_headers: list[tuple[bytes, bytes]] | None = None
+        #: Closing, once the rest of the request body is in (``close_after_body``).
+        self.lingering = False
+        self.linger_left = LINGER_BYTES
+        self.timers: list[asyncio.TimerHandle] = []
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, plus the replay of a request whose Upgrade offer is ignored."""
+        if self.lingering:
+            self.linger_left -= len(data)
+            if self.linger_left < 0:
+                self.transport.close()
+                return
+        self._unset_keepalive_if_required()
+        more: bytes | None = data
+        while more is not None:  # a loop, not recursion: a packet may hold many offers
+            more = self._feed(more)
+
+    def _feed(self, data: bytes) -> bytes | None:
+        """Parse ``data``; what to parse next when an Upgrade offer was met, else None."""
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as offer:
+            rest = data[offer.args[0]:]
+            if self.replay_head is None:
+                # CONNECT, answered 400 (its target is no path): the connection stays HTTP (RFC 9110
+                # section 9.3.6), and httptools has already resumed parsing after it.
+                return rest or None
+            head, self.replay_head = self.replay_head, None
+            self.parser = httptools.HttpRequestParser(self)
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+            return head + rest
+        except httptools.HttpParserError:
+            message = "Invalid HTTP request received."
+            self.logger.warning(message)
+            self.send_400_response(message)
+        return None
 
     def on_headers_complete(self) -> None:
-        self.answered_early = False
-        request = self._direct_request()
+        self.skip_body = False
+        self.body_done = False
+        if self.lingering:  # closing: nothing more starts on this connection
+            self.skip_body = True
+            return
+        if self.offered_headers is not None:
+            self.headers[:], self.offered_headers = self.offered_headers, None
+        elif self.parser.should_upgrade() and self.parser.get_method() != b"CONNECT":
+            self.replay_head = self._head_without_upgrade()
+            self.offered_headers = list(self.headers)
+            self.skip_body = True
+            return
+        try:
+            parsed = httptools.parse_url(self.url)
+        except httptools.HttpParserInvalidURLError:
+            self._refuse_target()
+            return
+        request = None
+        if self.direct_answers:
+            try:
+                request = self._direct_request(parsed)
+            except Exception:  # noqa: BLE001 - uvicorn's path still answers it correctly
+                log.exception("mock-omni: direct answer not possible; the ASGI app answers")
         if request is None:
             super().on_headers_complete()
+            if not self.cycle.keep_alive:
+                self.cycle.transport = CloseAfterBody(self)
             return
         self.direct = request
         self.direct_body = bytearray()
         self.direct_keep_alive = self.scope["http_version"] != "1.0" and self.parser.should_keep_alive()
 
-    def _direct_request(self) -> VendorRequest | None:
+    def _head_without_upgrade(self) -> bytes:
+        """The request line and headers as parsed, less ``Upgrade``: parsed again, they frame the body."""
+        head = [self.parser.get_method(), b" ", self.url, b" HTTP/", self.parser.get_http_version().encode(), b"\r\n"]
+        for name, value in self.headers:
+            if name != b"upgrade":
+                head += [name, b": ", value, b"\r\n"]
+        head.append(b"\r\n")
+        return b"".join(head)
+
+    def _direct_request(self, parsed: Any) -> VendorRequest | None:
         """The request if this protocol may answer it, else None (uvicorn answers)."""
         method = self.parser.get_method()
         if (
-            method not in DIRECT_METHODS or self.expect_100_continue or self.parser.should_upgrade()
+            method not in DIRECT_METHODS or self.expect_100_continue
             or self.root_path or self.limit_concurrency is not None
             # In order: something is still in flight on this connection.
             or self.pipeline or (self.cycle is not None and not self.cycle.response_complete)
@@ -70,7 +200,6 @@ class DirectVendorProtocol(HttpToolsProtocol):
             or self.flow.write_paused
         ):
             return None
-        parsed = httptools.parse_url(self.url)
         path = parsed.path.decode("ascii")
         if "%" in path:
             path = urllib.parse.unquote(path)
@@ -80,7 +209,7 @@ class DirectVendorProtocol(HttpToolsProtocol):
         mock = self.mock
         if request.content_length > mock.vendor.max_body or not mock.answers_directly(request):
             return None
-        # What uvicorn's access log and any later fallback read from the scope.
+        # What the access log and any later fallback read from the scope.
         http_version = self.parser.get_http_version()
         if http_version != "1.1":
             self.scope["http_version"] = http_version
@@ -90,51 +219,240 @@ class DirectVendorProtocol(HttpToolsProtocol):
         self.scope["query_string"] = request.query
         return request
 
+    def _refuse_target(self) -> None:
+        """A target httptools cannot parse: the vendor's envelope through a uvicorn cycle (it keeps its
+        place among pipelined requests), in the access log as its first 100 bytes."""
+        target = self.url
+        request = VendorRequest.read(self.parser.get_method().decode("ascii"), "", b"", self.headers)
+        error = UriTooLong() if len(target) > MAX_TARGET else BadRequest()
+        app, self.app = self.app, answer_app(self._error_answer(error, request))
+        self.url = b"/"
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app, self.url = app, target
+        path, _, query = (target[:100] + (b"..." if len(target) > 100 else b"")).partition(b"?")
+        self.scope["path"], self.scope["raw_path"] = path.decode("latin-1"), path
+        self.scope["query_string"] = query.decode("latin-1").encode("ascii", "backslashreplace")
+        if not self.cycle.keep_alive:
+            self.cycle.transport = CloseAfterBody(self)
+
     def on_body(self, body: bytes) -> None:
         if self.direct is not None:
             self.direct_body += body
             if len(self.direct_body) > self.mock.vendor.max_body:
                 # 413 now, as the ASGI path answers as soon as the body passes the limit.
                 self._answer(self.direct, None)
-                self.answered_early = True
-        elif not self.answered_early:
+                self.skip_body = True
+        elif not self.skip_body:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
-        if self.direct is not None:
+        self.body_done = True
+        if self.lingering:
+            self.transport.close()
+        elif self.direct is not None:
             self._answer(self.direct, bytes(self.direct_body))
-        elif not self.answered_early:
+        elif not self.skip_body:
             super().on_message_complete()
 
     def _answer(self, request: VendorRequest, body: bytes | None) -> None:
         """Decide the call, write the whole response at once, then what uvicorn does after a response."""
         self.direct = None
         self.direct_body = bytearray()
-        answer = self.mock.vendor.answer(request, body)
+        try:
+            answer = self.mock.vendor.answer(request, body)
+        except Exception as error:  # noqa: BLE001 - answered like any failure in the dispatcher
+            answer = self._error_answer(error, request)
+        try:
+            self._write(answer, request.method, self.direct_keep_alive)
+        except Exception:  # noqa: BLE001 - a uvicorn internal failed: answer without them, then close
+            log.exception("mock-omni: writing the answer to %s %s failed", request.method, request.path)
+            answer = self._error_answer(GeneralError(), request)
+            head = [_STATUS_500, *(b"%s: %s\r\n" % pair for pair in answer.headers), b"connection: close\r\n\r\n"]
+            self.transport.write(b"".join([*head, answer.content]))
+            self.transport.close()
+            return
+        if not self.direct_keep_alive:
+            self.close_after_body()
+        self.on_response_complete()
+
+    def _write(self, answer: Answer, method: str, keep_alive: bool) -> None:
+        """One write of the response, as uvicorn would send it, and its access-log line."""
         head = [STATUS_LINE[answer.status]]
         for name, value in [*self.server_state.default_headers, *answer.headers]:
             head += [name, b": ", value, b"\r\n"]
-        if not self.direct_keep_alive:
+        if not keep_alive:
             head.append(b"connection: close\r\n")
         head += [b"\r\n", answer.content]
-        self.transport.write(b"".join(head))
-        if self.access_log:
+        if self.access_log:  # first: if it fails, nothing has been written yet
             self.access_logger.info(
-                '%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), request.method,
+                '%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), method,
                 get_path_with_query_string(self.scope), self.scope["http_version"], answer.status,
             )
-        if not self.direct_keep_alive:
+        self.transport.write(b"".join(head))
+
+    def _error_answer(self, error: BaseException, request: VendorRequest) -> Answer:
+        """The vendor's envelope for ``error``, in the negotiated format if there is one, else JSON."""
+        try:
+            fmt = self.negotiator.response_format(request.accept, request.content_type)
+        except OmniError:
+            fmt = JSON
+        return error_answer(error, fmt, f"{request.method} {request.path}")
+
+    def close_after_body(self) -> None:
+        """Close, once the request's body is in (at most LINGER_SECONDS and LINGER_BYTES more)."""
+        if self.body_done or self.transport.is_closing():
             self.transport.close()
-        self.on_response_complete()
+            return
+        if not self.lingering:
+            self.lingering = True
+            if self.transport.can_write_eof():
+                self.transport.write_eof()  # the client sees the response end now
+            self.timers.append(self.loop.call_later(LINGER_SECONDS, self.transport.close))
+            self.flow.resume_reading()
 
     def shutdown(self) -> None:
+        waiting = not self.body_done and not self.pipeline
         if self.direct is not None:
             # Mid-request: answer it, then close (uvicorn does the same for its own requests).
             self.direct_keep_alive = False
+        elif self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.transport = CloseAfterBody(self)
+            super().shutdown()
+        else:
+            super().shutdown()
             return
-        super().shutdown()
+        grace = self.config.timeout_graceful_shutdown
+        if waiting and grace is not None:
+            # Just before uvicorn's grace period ends (it sleeps 0.1 s before it starts counting).
+            self.timers.append(self.loop.call_later(grace, self._give_up))
+
+    def _give_up(self) -> None:
+        """Shutting down, and the body never came: the vendor's 500, then close (nothing was done)."""
+        if self.body_done or self.transport.is_closing():
+            return
+        request = self.direct
+        self.direct = None
+        if request is None:
+            cycle = self.cycle
+            if cycle.response_started:
+                return
+            # Its task's receive() now says http.disconnect: the app ends without a word or a traceback.
+            cycle.disconnected = True
+            cycle.message_event.set()
+            scope = cycle.scope
+            if VendorApi.handles(scope["path"]):
+                request = VendorRequest.read(scope["method"], scope["path"], scope["query_string"], self.headers)
+        if request is not None:
+            self._write(self._error_answer(GeneralError(), request), request.method, keep_alive=False)
+        self.transport.close()
 
 
-def protocol_for(mock: MockOmni) -> type[asyncio.Protocol]:
-    """The protocol class for uvicorn's ``Config(http=...)``, answering ``mock``'s vendor calls."""
-    return type("DirectVendorProtocol", (DirectVendorProtocol,), {"mock": mock})
+class CloseAfterBody(asyncio.Transport):
+    """The transport as a closing request cycle sees it: its ``close`` waits for the request body."""
+
+    def __init__(self, protocol: MockOmniProtocol) -> None:
+        super().__init__()
+        self.protocol = protocol
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.protocol.transport.write(data)
+
+    def is_closing(self) -> bool:
+        return self.protocol.transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.protocol.transport.get_extra_info(name, default)
+
+    def close(self) -> None:
+        self.protocol.close_after_body()
+
+
+def answer_app(answer: Answer) -> ASGIApp:
+    """An ASGI app that sends ``answer`` whatever the request."""
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        await send({"type": "http.response.body", "body": answer.content})
+    return app
+
+
+def protocol_for(mock: MockOmni, *, direct: bool = True, access: AccessLog | None = None) -> type[MockOmniProtocol]:
+    """The protocol class for uvicorn's ``Config(http=...)``, bound to ``mock``; ``direct`` False
+    serves every call through the ASGI app; ``access`` None means no access log."""
+    attributes = {"mock": mock, "direct_answers": direct, "access": access, "negotiator": Negotiator()}
+    return type("MockOmniProtocol", (MockOmniProtocol,), attributes)
+
+
+# --- the start-up check ---------------------------------------------------------------------
+
+#: What this module reads or calls on uvicorn's protocol and its request cycle.
+PROTOCOL_METHODS = (
+    "data_received", "on_message_begin", "on_url", "on_header", "on_headers_complete", "on_body",
+    "on_message_complete", "on_response_complete", "shutdown", "connection_lost", "send_400_response",
+    "_unset_keepalive_if_required",
+)
+PROTOCOL_STATE = (
+    "app", "config", "loop", "logger", "parser", "transport", "flow", "server_state", "pipeline", "cycle",
+    "root_path", "limit_concurrency", "scope", "headers", "url", "expect_100_continue",
+)
+PARSER_METHODS = ("get_method", "get_http_version", "should_upgrade", "should_keep_alive", "set_dangerous_leniencies")
+CYCLE_STATE = ("transport", "keep_alive", "response_started", "response_complete", "disconnected", "message_event")
+
+
+def uvicorn_version() -> tuple[int, ...]:
+    return tuple(int(part) for part in uvicorn.__version__.split(".")[:2] if part.isdigit())
+
+
+def check(config: Config, protocol_class: type[MockOmniProtocol]) -> str | None:
+    """Why ``protocol_class`` (from ``protocol_for``, in ``config``) cannot be used on this uvicorn, or None.
+
+    The version first; then one instance is built and every internal this module touches looked up.
+    """
+    low, high = UVICORN_RANGE
+    if not low <= uvicorn_version() < high:
+        return (f"uvicorn {uvicorn.__version__} is outside the range the direct answers are tested on "
+                f"({'.'.join(map(str, low))} to before {'.'.join(map(str, high))})")
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = protocol_class(config, ServerState(), {}, _loop=loop)
+        transport = _Probe()
+        protocol.connection_made(transport)
+        protocol.on_message_begin()
+        cycle = RequestResponseCycle(
+            scope=protocol.scope, transport=transport, flow=protocol.flow, logger=protocol.logger,
+            access_logger=protocol.access_logger, access_log=False, default_headers=[],
+            message_event=asyncio.Event(), expect_100_continue=False, keep_alive=True, on_response=lambda: None,
+        )
+        missing = [name for name in PROTOCOL_METHODS if not inspect.isfunction(getattr(HttpToolsProtocol, name, None))]
+        missing += [name for name in PROTOCOL_STATE if not hasattr(protocol, name)]
+        missing += [f"parser.{name}" for name in PARSER_METHODS if not hasattr(protocol.parser, name)]
+        missing += [f"cycle.{name}" for name in CYCLE_STATE if not hasattr(cycle, name)]
+        if not isinstance(protocol.pipeline, deque) or not hasattr(protocol.flow, "write_paused"):
+            missing.append("pipeline or flow")
+        if not hasattr(protocol.config, "timeout_graceful_shutdown") or len(STATUS_LINE) < 500:
+            missing.append("config.timeout_graceful_shutdown or STATUS_LINE")
+        protocol.connection_lost(None)
+        if missing:
+            return f"uvicorn {uvicorn.__version__} lacks what the direct answers use: {', '.join(missing)}"
+    except Exception as error:  # noqa: BLE001 - anything at all means: do not use it
+        return f"uvicorn {uvicorn.__version__}: the direct-answer protocol cannot be built ({error!r})"
+    finally:
+        loop.close()
+    return None
+
+
+class _Probe(asyncio.Transport):
+    """A transport for the start-up check: no socket, nothing written anywhere."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return True

@@ -42,16 +42,13 @@ def _json(data: object, status: int = 200) -> Response:
 
 
 def require_admin_token(app: MockOmni, request: Request) -> None:
-    """401 unless the request carries the admin token (when one is set); constant-time.
-
-    Header values arrive as latin-1 text of the raw bytes; the token is compared as UTF-8
-    bytes, so a non-ASCII token works when the client sends it UTF-8 encoded.
-    """
+    """401 unless the request carries the admin token (when one is set), compared in constant time as the
+    header's raw bytes (settings allow printable ASCII tokens only)."""
     token = app.settings.admin_token
     if token is None:
         return
     given = request.headers.get(ADMIN_TOKEN_HEADER, "").encode("latin-1")
-    if not hmac.compare_digest(given, token.encode("utf-8", "surrogateescape")):
+    if not hmac.compare_digest(given, token.encode()):
         raise Unauthorized("Missing or wrong X-Admin-Token.")
 
 

@@ -44,9 +44,10 @@ class ServerErrors:
         #: How many were ever recorded since the last clear (the bound drops the oldest).
         self.recorded = 0
 
-    def record(self, method: str, path: str, error: BaseException) -> None:
+    def record(self, where: str, error: BaseException) -> None:
+        """``error`` happened answering ``where`` ("METHOD /path")."""
         text = "".join(traceback.format_exception(error)).rstrip()
-        entry = ServerError(self._wall_clock(), f"{method} {path}", f"{type(error).__name__}: {error}", text)
+        entry = ServerError(self._wall_clock(), where, f"{type(error).__name__}: {error}", text)
         with self._lock:
             self._errors.append(entry)
             self.recorded += 1

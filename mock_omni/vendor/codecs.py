@@ -7,18 +7,22 @@ The vendor answers in the format the client accepts (q-values honoured); where
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from numbers import Number
-from typing import Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 from xml.etree.ElementTree import Element, ParseError
 
 import orjson
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as parse_xml
 from dicttoxml import make_attrstring, make_valid_xml_name
+from pydantic import BaseModel
 
 from ..domain.errors import BadRequest, NotAcceptable, UnsupportedMediaType
+from .memo import MISSING, Memo
 
 Format = Literal["json", "xml"]
 JSON: Format = "json"
@@ -77,22 +81,31 @@ def _parse_accept(accept: str) -> list[tuple[float, int, int, str]]:
     return ranges
 
 
-def _matches(media_range: str, candidates: set[str]) -> bool:
+def _matches(media_range: str, media_type: str) -> bool:
     if media_range == "*/*":
         return True
     if media_range.endswith("/*"):
-        prefix = media_range[:-1]
-        return any(c.startswith(prefix) for c in candidates)
-    return media_range in candidates
+        return media_type.startswith(media_range[:-1])
+    return media_range == media_type
 
 
-def _quality(ranges: list[tuple[float, int, int, str]], types: set[str]) -> tuple[float, int, int]:
-    """(q, specificity, -position) of the most specific range admitting ``types`` (RFC 9110 12.5.1)."""
-    best: tuple[float, int, int] = (0.0, -1, 0)
-    for q, specificity, position, kind in ranges:
-        if _matches(kind, types) and (specificity, position) > best[1:]:
-            best = (q, specificity, position)
-    return best
+def _quality(ranges: list[tuple[float, int, int, str]], types: set[str]) -> tuple[float, int]:
+    """(q, specificity) of a format: each of its media types takes the q of its most specific range.
+
+    RFC 9110 12.5.1: the most specific range decides, so ``text/xml;q=0, application/xml``
+    still accepts XML. Types named outright outrank those only a wildcard admits, so
+    ``application/xml;q=0, */*`` refuses XML rather than taking text/xml through ``*/*``.
+    """
+    chosen: list[tuple[float, int]] = []
+    for media_type in types:
+        best: tuple[int, int, float] | None = None
+        for q, specificity, position, kind in ranges:
+            if _matches(kind, media_type) and (best is None or (specificity, position) > best[:2]):
+                best = (specificity, position, q)
+        if best is not None:
+            chosen.append((best[2], best[0]))
+    named = [rank for rank in chosen if rank[1] == 2]
+    return max(named or chosen, default=(0.0, -1))
 
 
 def _choose(accept: str) -> Format | None | Literal["any"]:
@@ -102,49 +115,59 @@ def _choose(accept: str) -> Format | None | Literal["any"]:
     json_rank, xml_rank = _quality(ranges, _JSON_TYPES), _quality(ranges, _XML_TYPES)
     if json_rank[0] <= 0 and xml_rank[0] <= 0:
         return None
-    if json_rank[:2] == xml_rank[:2] and json_rank[1] == 0:
+    if json_rank == xml_rank and json_rank[1] == 0:
         return "any"  # only */* admits either: follow the request body's format
-    return JSON if json_rank >= xml_rank else XML
+    if json_rank[0] != xml_rank[0]:
+        return JSON if json_rank[0] > xml_rank[0] else XML
+    # Equal q: the more specific mention wins; a tie goes to the first one named.
+    if json_rank[1] != xml_rank[1]:
+        return JSON if json_rank[1] > xml_rank[1] else XML
+    return JSON if _first_position(ranges, _JSON_TYPES) <= _first_position(ranges, _XML_TYPES) else XML
+
+
+def _first_position(ranges: list[tuple[float, int, int, str]], types: set[str]) -> int:
+    positions = [-position for q, _, position, kind in ranges if q > 0 and any(_matches(kind, t) for t in types)]
+    return min(positions, default=1 << 30)
 
 
 class Negotiator:
-    """Picks the response format; caches the parse of each distinct Accept header."""
-
-    _CACHE_LIMIT = 512
-    _CACHEABLE_LENGTH = 1024
+    """Picks the response format; remembers the parse of each distinct Accept header."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, Format | None | Literal["any"]] = {}
+        self._choices: Memo[str, Format | None | Literal["any"]] = Memo(limit=512, max_size=1024)
 
     def response_format(self, accept: str | None, content_type: str | None) -> Format:
         if not accept:
             return body_format(content_type) or JSON
-        choice = self._cache.get(accept)
-        if choice is None and accept not in self._cache:
-            choice = _choose(accept)
-            # A megabyte-long Accept (uvicorn takes any length) is answered but not kept.
-            if len(accept) <= self._CACHEABLE_LENGTH:
-                if len(self._cache) >= self._CACHE_LIMIT:
-                    self._cache.clear()
-                self._cache[accept] = choice
+        choice = self._choices.get(accept, MISSING)
+        if choice is MISSING:
+            choice = self._choices.remember(accept, _choose(accept), len(accept))
         if choice == "any":
             return body_format(content_type) or JSON
         if choice is None:
             raise NotAcceptable()
-        return choice
+        return choice  # type: ignore[return-value]
 
 
 # --- rendering -------------------------------------------------------------------
 
-def _xml_item_name(parent: str) -> str:
-    return {"flow": "step", "scenarios": "scenario"}.get(parent, "item")
+#: XML element names of list items, by the list's element name (each operation states its own in the
+#: route table); an item of any other list is ``<item>``, as dicttoxml names it.
+XmlItems = Mapping[str, str]
+NO_ITEMS: XmlItems = {}
 
 
-# The XML writer below produces exactly what ``dicttoxml(data, custom_root=root,
-# attr_type=False, xml_declaration=False, item_func=_xml_item_name)`` does (a property
-# test holds it to that), but about 50x faster: dicttoxml test-parses every key with
-# minidom on every call and formats debug log lines eagerly. Names still come from
-# dicttoxml's own fix-up, once per distinct key.
+def xml_item_namer(items: XmlItems) -> Callable[[str], str]:
+    """dicttoxml's ``item_func`` for ``items``."""
+    return lambda parent: items.get(parent, "item")
+
+
+# The XML writer below produces what ``dicttoxml(data, custom_root=root, attr_type=False,
+# xml_declaration=False, item_func=xml_item_namer(items))`` does (a property test holds it
+# to that), but about 50x faster: dicttoxml test-parses every key with minidom on every call
+# and formats debug log lines eagerly. Names still come from dicttoxml's own fix-up, once per
+# distinct key. One difference on purpose: a carriage return in text is written ``&#13;``, since
+# an XML parser reads a raw one as a line feed (dicttoxml writes it raw).
 
 @lru_cache(maxsize=1024)
 def _xml_name(key: str, scalar: bool) -> tuple[str, str]:
@@ -162,13 +185,13 @@ def _xml_name(key: str, scalar: bool) -> tuple[str, str]:
 def _escape(value: object) -> str:
     if type(value) is not str:
         return str(value)
-    if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
+    if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value or "\r" in value:
         return (value.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&apos;")
-                .replace("<", "&lt;").replace(">", "&gt;"))
-    return value  # most text needs no escaping: skip the five passes
+                .replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;"))
+    return value  # most text needs no escaping: skip the passes
 
 
-def _xml_dict(data: dict[str, object], parent: str) -> str:
+def _xml_dict(data: dict[str, object], parent: str, items: XmlItems) -> str:
     parts = []
     for key, value in data.items():
         kind = type(value)
@@ -182,10 +205,10 @@ def _xml_dict(data: dict[str, object], parent: str) -> str:
             content = "true" if value else "false"
         elif kind is dict or isinstance(value, dict):
             name, attributes = _xml_name(key, False)
-            content = _xml_dict(value, name)  # type: ignore[arg-type]
+            content = _xml_dict(value, name, items)  # type: ignore[arg-type]
         elif kind is list or (isinstance(value, Iterable) and not isinstance(value, Number)):
             name, attributes = _xml_name(key, False)
-            content = _xml_list(value, name)  # type: ignore[arg-type]
+            content = _xml_list(value, name, items)  # type: ignore[arg-type]
         elif value is None or isinstance(value, Number):
             name, attributes = _xml_name(key, True)
             content = "" if value is None else str(value)
@@ -195,17 +218,17 @@ def _xml_dict(data: dict[str, object], parent: str) -> str:
     return "".join(parts)
 
 
-def _xml_list(items: Iterable[object], parent: str) -> str:
-    item = _xml_item_name(parent)
+def _xml_list(values: Iterable[object], parent: str, items: XmlItems) -> str:
+    item = items.get(parent, "item")
     parts = []
-    for value in items:
+    for value in values:
         # dicttoxml's order of checks: a bool in a list is a Number, rendered "True".
         if isinstance(value, Number) or type(value) is str:
             parts.append(f"<{item}>{_escape(value)}</{item}>")
         elif isinstance(value, dict):
-            parts.append(f"<{item}>{_xml_dict(value, parent)}</{item}>")
+            parts.append(f"<{item}>{_xml_dict(value, parent, items)}</{item}>")
         elif isinstance(value, Iterable):
-            parts.append(f"<{item} >{_xml_list(value, item)}</{item}>")
+            parts.append(f"<{item} >{_xml_list(value, item, items)}</{item}>")
         elif value is None:
             parts.append(f"<{item}></{item}>")
         else:
@@ -213,18 +236,18 @@ def _xml_list(items: Iterable[object], parent: str) -> str:
     return "".join(parts)
 
 
-def to_xml(data: dict[str, object], root: str) -> bytes:
-    return XML_PROLOG + f"<{root}>{_xml_dict(data, root)}</{root}>".encode()
+def to_xml(data: dict[str, object], root: str, items: XmlItems = NO_ITEMS) -> bytes:
+    return XML_PROLOG + f"<{root}>{_xml_dict(data, root, items)}</{root}>".encode()
 
 
 def to_json(data: object) -> bytes:
     return orjson.dumps(data)
 
 
-def render(data: dict[str, object], fmt: Format, xml_root: str) -> bytes:
+def render(data: dict[str, object], fmt: Format, xml_root: str, xml_items: XmlItems = NO_ITEMS) -> bytes:
     if fmt == JSON:
         return to_json(data)
-    return _XML_RENDERED.render(data, xml_root)
+    return _XML_RENDERED.render(data, xml_root, xml_items)
 
 
 class RenderedXml:
@@ -232,35 +255,34 @@ class RenderedXml:
 
     Clients read and update the same few scenarios over and over; the JSON encoding
     costs a twentieth of the XML one and, for the data the API renders (str keys;
-    str, bool, int, None, dicts and lists), determines the XML exactly. Bounded in
-    count and size.
+    str, bool, int, None, dicts and lists), determines the XML exactly.
     """
 
     LIMIT = 1024
     MAX_KEY = 4096
 
     def __init__(self) -> None:
-        self._rendered: dict[tuple[str, bytes], bytes] = {}
+        self._rendered: Memo[tuple[str, int, bytes], bytes] = Memo(self.LIMIT, self.MAX_KEY)
 
-    def render(self, data: dict[str, object], root: str) -> bytes:
-        key = (root, to_json(data))
-        xml = self._rendered.get(key)
-        if xml is None:
-            xml = to_xml(data, root)
-            if len(key[1]) <= self.MAX_KEY:
-                if len(self._rendered) >= self.LIMIT:
-                    self._rendered.clear()
-                self._rendered[key] = xml
-        return xml
+    def __len__(self) -> int:
+        return len(self._rendered)
+
+    def render(self, data: dict[str, object], root: str, items: XmlItems = NO_ITEMS) -> bytes:
+        # The item names are the route table's (a few long-lived mappings): their identity is their key.
+        key = (root, id(items), to_json(data))
+        xml = self._rendered.get(key, MISSING)
+        if xml is MISSING:
+            xml = self._rendered.remember(key, to_xml(data, root, items), len(key[2]))
+        return xml  # type: ignore[return-value]
 
 
 # A pure function's memo, shared by every app in the process (renderings never go stale).
 _XML_RENDERED = RenderedXml()
 
 
-# --- parsing XML bodies ------------------------------------------------------------
+# --- reading XML bodies ------------------------------------------------------------
 
-# A scenario is three levels below its root (flow/step/from). Bodies nested deeper than this
+# A body is a few levels below its root (flow/step/from). Bodies nested deeper than this
 # are BAD_REQUEST, as over-deep JSON is: converting them recursively would exhaust the stack
 # (a 500), and accepting them where ignored would make XML laxer than JSON.
 MAX_XML_DEPTH = 32
@@ -276,32 +298,87 @@ def _nested_within(root: Element, limit: int) -> bool:
     return True
 
 
+def _local(tag: object) -> str:
+    """An element's name without its namespace: ``{urn:x}name`` and ``p:name`` (declared) read as ``name``."""
+    text = str(tag)
+    return text.rsplit("}", 1)[1] if text.startswith("{") else text
+
+
 def _element_value(element: Element) -> object:
     children = list(element)
     if not children:
         return element.text or ""
-    return {child.tag: _element_value(child) for child in children}
+    return {_local(child.tag): _element_value(child) for child in children}
 
 
-def _xml_bool(text: object) -> object:
-    # Booleans travel as lowercase text; anything else is left to fail validation.
-    return {"true": True, "false": False}.get(text, text) if isinstance(text, str) else text
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    if get_origin(annotation) in (Union, UnionType):
+        options = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(options) == 1:
+            return options[0]
+    return annotation
 
 
-_SCENARIO_FIELDS: dict[str, Callable[[Element], object]] = {
-    "name": _element_value,
-    "flow": lambda flow: [_element_value(step) for step in flow],
-    "default": lambda el: _xml_bool(_element_value(el)),
-    "defaultScenario": lambda el: _xml_bool(_element_value(el)),
-}
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$")
 
 
-def scenario_from_xml(body: bytes) -> dict[str, object]:
-    """Decode a ``<scenario>`` body into the same shape a JSON body has.
+def _convert(element: Element, annotation: Any) -> object:
+    """An element as the JSON value a field of type ``annotation`` would have.
 
-    defusedxml refuses DTDs, entities and external references; any of them, or XML
-    that does not parse, is a BAD_REQUEST. Like the vendor's XML binding, the root
-    element's name is not checked and unknown elements are ignored.
+    Only what the type makes unambiguous is converted (``true`` for a bool, digits for an
+    int); anything else is left as text for validation to refuse, naming the field.
+    """
+    annotation = _unwrap(annotation)
+    origin = get_origin(annotation)
+    if origin is list:
+        (item_type,) = get_args(annotation) or (Any,)
+        # Items are the list element's children, whatever their names (<flow><step>, <destinations><destinations>).
+        return [_convert(child, item_type) for child in element]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return model_from_element(element, annotation) if len(element) else _element_value(element)
+    if origin is dict:
+        value_type = get_args(annotation)[1] if get_args(annotation) else Any
+        return {_local(child.tag): _convert(child, value_type) for child in element}
+    value = _element_value(element)
+    if not isinstance(value, str):
+        return value
+    if annotation is bool:
+        return {"true": True, "false": False}.get(value, value)
+    if annotation is int and _INTEGER.match(value.strip()):
+        return int(value)
+    if annotation is float:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+@lru_cache(maxsize=64)
+def _wire_fields(model: type[BaseModel]) -> dict[str, Any]:
+    """Wire name -> type of each field of ``model`` (aliases are wire names)."""
+    return {(info.alias or name): info.annotation for name, info in model.model_fields.items()}
+
+
+def model_from_element(element: Element, model: type[BaseModel]) -> dict[str, object]:
+    """The children of ``element`` as the data ``model`` validates; unknown elements are ignored."""
+    fields = _wire_fields(model)
+    data: dict[str, object] = {}
+    for child in element:
+        name = _local(child.tag)
+        if name in fields:
+            # A repeated element: the last one wins, as with duplicate JSON keys.
+            data[name] = _convert(child, fields[name])
+    return data
+
+
+def data_from_xml(body: bytes, model: type[BaseModel]) -> dict[str, object]:
+    """Decode an XML body into the shape the same request has in JSON, guided by ``model``.
+
+    defusedxml refuses DTDs, entities and external references; any of them, or XML that
+    does not parse, is a BAD_REQUEST. Like the vendor's XML binding, the root element's
+    name is not checked, unknown elements are ignored and namespaces do not change a name.
     """
     if not body.strip():
         raise BadRequest()
@@ -314,9 +391,4 @@ def scenario_from_xml(body: bytes) -> dict[str, object]:
     if len(root) == 0 and (root.text or "").strip():
         # `<scenario>true</scenario>` is a scalar, not an object: BAD_REQUEST, as the JSON body `true` is.
         raise BadRequest()
-    data: dict[str, object] = {}
-    for child in root:
-        convert = _SCENARIO_FIELDS.get(child.tag)
-        if convert is not None:
-            data[child.tag] = convert(child)
-    return data
+    return model_from_element(root, model)

@@ -1,7 +1,10 @@
-"""The published OpenAPI for the vendor part, built from the same models that validate requests.
+"""The published OpenAPI for the vendor part, derived from the route table (routes.py).
 
-The vendor routes are served by the pure-ASGI ``VendorApi``, not FastAPI routing, so
-this module describes them explicitly; tests check the live server against it.
+The vendor routes are served by the pure-ASGI dispatcher, not FastAPI routing, so this
+module describes each operation of the table: path, method, the vendor's operationId,
+scopes and throttling, query parameters, request and response schemas (from the same
+pydantic models that validate and describe the data), examples, and every status it
+can answer. Tests check the live server against it.
 """
 
 from __future__ import annotations
@@ -9,83 +12,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from ..domain.scenarios import Channel, ScenarioIn
+from ..domain.scenarios import ScenarioIn
 from ..testing import ADMIN_PREFIX
-from .ratelimit import VENDOR_LIMITS
-
-TAG = "OMNI scenarios (vendor API)"
-SEED_KEY = "CD265875E3A6EA43478D5F37A635BE4A"
-
-
-class StepOut(BaseModel):
-    model_config = ConfigDict(title="Step")
-    sender: str | None = Field(None, alias="from", description="Sender used in this step.")
-    channel: Channel
-
-
-class ScenarioOut(BaseModel):
-    model_config = ConfigDict(title="Scenario")
-    key: str = Field(description="Key used to uniquely identify the scenario: 32 uppercase hex characters.",
-                     pattern="^[0-9A-F]{32}$")
-    name: str | None = Field(None, description="OMNI scenario name.")
-    flow: list[StepOut]
-    default: bool = Field(description="Whether the scenario is the account's default.")
-
-
-class ScenariosResponse(BaseModel):
-    scenarios: list[ScenarioOut]
-
-
-class ServiceException(BaseModel):
-    model_config = ConfigDict(title="ApiRequestErrorDetails")
-    messageId: str
-    text: str
-    validationErrors: dict[str, list[str]] | None = None
-
-
-class RequestError(BaseModel):
-    model_config = ConfigDict(title="ApiRequestError")
-    serviceException: ServiceException
-
-
-class ApiException(BaseModel):
-    requestError: RequestError
-
-
-SEED_UPDATE = {
-    "name": "Test update: SMS or VIBER",
-    "flow": [
-        {"from": "InfoSMS", "channel": "SMS"},
-        {"from": "0492DF1379D122771652385E4C6743E3", "channel": "VIBER"},
-    ],
-    "default": True,
-}
-SEED_UPDATE_XML = (
-    "<scenario><name>Test update: SMS or VIBER</name><flow>"
-    "<step><from>InfoSMS</from><channel>SMS</channel></step>"
-    "<step><from>0492DF1379D122771652385E4C6743E3</from><channel>VIBER</channel></step>"
-    "</flow><default>true</default></scenario>"
-)
-SEED_RESPONSE = {"key": SEED_KEY, **SEED_UPDATE}
-SEED_RESPONSE_XML = f"<scenario><key>{SEED_KEY}</key>" + SEED_UPDATE_XML.removeprefix("<scenario>")
+from .routes import OPERATIONS
+from .routing import Operation, QueryParam
+from .schemas import ApiException, ScenarioOut, ScenariosResponse
 
 _ERRORS = {
     # The example of scenario-update.txt; "Exactly one scenario must be default." is another such text.
     "400": ("Bad request: BAD_REQUEST (does not parse) or INVALID_ARGUMENT (invalid values)",
             "INVALID_ARGUMENT", "Invalid argument"),
     "401": ("Unauthorized", "UNAUTHORIZED", "Invalid login details"),
+    "403": ("Forbidden", "FORBIDDEN", "Forbidden"),
     "404": ("Not found", "NOT_FOUND", "Scenario not found."),
     "405": ("Method not allowed (mock-omni's messageId)", "METHOD_NOT_ALLOWED", "Method not allowed"),
     "406": ("Not acceptable (mock-omni's messageId)", "NOT_ACCEPTABLE",
             "Not acceptable: the API answers application/json or application/xml"),
+    "409": ("Conflict", "CONFLICT", "Conflict"),
     "413": ("Body over the size bound (mock-omni's messageId)", "PAYLOAD_TOO_LARGE", "Request body too large"),
+    "414": ("Request target over 64 KiB (mock-omni's messageId)", "URI_TOO_LONG",
+            "Request target too long: at most 65535 bytes"),
     "415": ("Unsupported media type (mock-omni's messageId)", "UNSUPPORTED_MEDIA_TYPE",
             "Unsupported media type: send application/json or application/xml"),
     "429": ("Too many requests", "TOO_MANY_REQUESTS", "Too many requests"),
     "500": ("Internal server error", "GENERAL_ERROR", "Something went wrong. Please contact support."),
 }
+#: What mock-omni answers on any vendor call beyond what the vendor documents (405, 406, 413, 414 and 415 are ours).
+_OWN_ERRORS = (401, 405, 406, 413, 414, 500)
+_OWN_BODY_ERRORS = (415,)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -104,102 +58,91 @@ def _content(schema: str, example: Any = None, xml_example: str | None = None) -
     return content
 
 
-def _errors(*codes: str) -> dict[str, Any]:
+def _errors(codes: list[int]) -> dict[str, Any]:
     out = {}
-    for code in codes:
-        description, message_id, text = _ERRORS[code]
+    for code in sorted(set(codes)):
+        description, message_id, text = _ERRORS[str(code)]
         example = {"requestError": {"serviceException": {"messageId": message_id, "text": text}}}
-        out[code] = {"description": description, "content": _content("ApiException", example)}
+        out[str(code)] = {"description": description, "content": _content("ApiException", example)}
     return out
 
 
-def _throttling(op: str) -> dict[str, Any]:
-    rule = VENDOR_LIMITS[op]
+def _throttling(operation: Operation) -> dict[str, Any]:
+    if operation.limit is None:
+        return {}
+    rule = operation.limit
     return {"x-throttling-info": [{"type": "time", "numberOfRequests": rule.count,
                                    "numberOfTimeUnits": int(rule.seconds // 60), "timeUnit": "m"}]}
 
 
-_KEY_PARAM = {
-    "name": "scenarioKey", "in": "path", "required": True,
-    "description": "Key used to uniquely identify the OMNI scenario.",
-    "schema": {"type": "string"}, "example": SEED_KEY,
-}
-_COMMON_ERRORS = ("401", "405", "406", "413", "500")
 _SECURITY: list[dict[str, list[str]]] = [{"Basic": []}, {"APIKeyHeader": []}, {"IBSSOTokenHeader": []}, {"OAuth2": []}]
 
 
-def _body(schema: str) -> dict[str, Any]:
+def _query_parameter(param: QueryParam) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "boolean"} if param.kind == "boolean" else {"type": "string"}
+    if param.kind == "int32":
+        schema = {"type": "integer", "format": "int32", "minimum": param.minimum, "maximum": param.maximum}
+    if param.default is not None:
+        schema["default"] = param.default
+    return {"name": param.name, "in": "query", "required": False, "schema": schema, "description": param.description}
+
+
+def _path_parameters(operation: Operation) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in operation.path.split("/") if part.startswith("{")]
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"},
+             "description": "Key used to uniquely identify the OMNI scenario."} for name in names]
+
+
+#: The published schema of each model (a create needs a flow: its own request schema).
+_SCHEMA_NAMES: dict[type, str] = {ScenarioIn: "CreateOrUpdateScenarioRequest", ScenarioOut: "Scenario",
+                                  ScenariosResponse: "ScenariosResponse", ApiException: "ApiException"}
+
+
+def _request_schema(operation: Operation) -> str:
+    assert operation.body is not None
+    name = _SCHEMA_NAMES[operation.body]
+    return "CreateScenarioRequest" if operation.name == "create" else name
+
+
+def _body(operation: Operation) -> dict[str, Any]:
     # XML cannot carry JSON's null, so the XML body has a schema of its own (see _xml_request_schema).
-    content = _content(schema, SEED_UPDATE, SEED_UPDATE_XML)
+    schema = _request_schema(operation)
+    content = _content(schema, operation.examples.get("request"), operation.examples.get("request_xml"))
     content["application/xml"]["schema"] = _ref(schema + "Xml")
     return {"required": True, "content": content}
 
 
+def _operation(operation: Operation) -> dict[str, Any]:
+    document: dict[str, Any] = {"tags": [operation.tag], "operationId": operation.operation_id,
+                                "summary": operation.summary}
+    if operation.description:
+        document["description"] = operation.description
+    if operation.authenticated:
+        document["security"] = _SECURITY
+    if operation.scopes:
+        document["x-scopes"] = list(operation.scopes)
+    parameters = _path_parameters(operation) + [_query_parameter(param) for param in operation.query]
+    if parameters:
+        document["parameters"] = parameters
+    errors = [*operation.errors, *_OWN_ERRORS]
+    if operation.body is not None:
+        document["requestBody"] = _body(operation)
+        errors += _OWN_BODY_ERRORS
+    document.update(_throttling(operation))
+    assert operation.response is not None
+    success = _content(_SCHEMA_NAMES[operation.response], operation.examples.get("response"),
+                       operation.examples.get("response_xml"))
+    description = "created" if operation.status == 201 else "successful response"
+    document["responses"] = {str(operation.status): {"description": description, "content": success},
+                             **_errors(errors)}
+    return document
+
+
 def vendor_paths() -> dict[str, Any]:
-    scenario = _content("Scenario", SEED_RESPONSE, SEED_RESPONSE_XML)
-    return {
-        "/omni/1/scenarios": {
-            "get": {
-                "tags": [TAG], "operationId": "get-omni-failover-scenarios",
-                "summary": "List all OMNI failover scenarios",
-                "description": "Scenarios of the authenticated account, in creation order.",
-                "security": _SECURITY,
-                "parameters": [
-                    {"name": "isDefault", "in": "query", "required": False, "schema": {"type": "boolean"},
-                     "description": "Only the default scenario (true) or only the others (false)."},
-                    {"name": "limit", "in": "query", "required": False,
-                     "schema": {"type": "integer", "format": "int32", "default": 100, "minimum": 0,
-                                "maximum": 2**31 - 1},
-                     "description": "Maximal number of scenarios returned."},
-                    {"name": "page", "in": "query", "required": False,
-                     "schema": {"type": "integer", "format": "int32", "default": 0, "minimum": 0,
-                                "maximum": 2**31 - 1},
-                     "description": "Zero-based page of scenarios."},
-                ],
-                "responses": {
-                    "200": {"description": "successful response",
-                            "content": _content("ScenariosResponse", {"scenarios": [SEED_RESPONSE]})},
-                    **_errors("400", *_COMMON_ERRORS),
-                },
-            },
-            "post": {
-                "tags": [TAG], "operationId": "create-omni-failover-scenario",
-                "summary": "Create new OMNI failover scenario",
-                "description": "Creates a scenario with a new key. `flow` is required; the account's first "
-                               "scenario becomes its default. Limited to 20 requests per 10 minutes.",
-                "security": _SECURITY, "requestBody": _body("CreateScenarioRequest"), **_throttling("create"),
-                "responses": {
-                    "201": {"description": "created", "content": scenario},
-                    **_errors("400", "415", "429", *_COMMON_ERRORS),
-                },
-            },
-        },
-        "/omni/1/scenarios/{scenarioKey}": {
-            "get": {
-                "tags": [TAG], "operationId": "get-omni-failover-scenario",
-                "summary": "Get specific OMNI failover scenario",
-                "security": _SECURITY, "parameters": [_KEY_PARAM],
-                "responses": {
-                    "200": {"description": "successful response", "content": scenario},
-                    **_errors("404", *_COMMON_ERRORS),
-                },
-            },
-            "put": {
-                "tags": [TAG], "operationId": "update-omni-failover-scenario",
-                "summary": "Update OMNI failover scenario",
-                "description": "Partial update: fields left out keep their value. `default: true` makes the "
-                               "scenario the account's default; `default: false` on the default is refused "
-                               "with `Exactly one scenario must be default.`. Limited to 40 requests per "
-                               "10 minutes.",
-                "security": _SECURITY, "parameters": [_KEY_PARAM],
-                "requestBody": _body("CreateOrUpdateScenarioRequest"), **_throttling("update"),
-                "responses": {
-                    "200": {"description": "successful response", "content": scenario},
-                    **_errors("400", "404", "415", "429", *_COMMON_ERRORS),
-                },
-            },
-        },
-    }
+    paths: dict[str, Any] = {}
+    for operation in OPERATIONS:
+        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation)
+    return paths
 
 
 def _schemas() -> dict[str, Any]:
@@ -297,5 +240,6 @@ def merge_vendor_spec(spec: dict[str, Any]) -> dict[str, Any]:
     components = spec.setdefault("components", {})
     components.setdefault("schemas", {}).update(_schemas())
     components["securitySchemes"] = SECURITY_SCHEMES
-    spec.setdefault("tags", []).insert(0, {"name": TAG, "description": "The emulated Infobip OMNI API."})
+    for tag in dict.fromkeys(operation.tag for operation in OPERATIONS):
+        spec.setdefault("tags", []).insert(0, {"name": tag, "description": "The emulated Infobip OMNI API."})
     return spec

@@ -6,7 +6,6 @@ vendor would rather than with FastAPI's ``{"detail": ...}``.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -19,28 +18,27 @@ from .. import __version__
 from ..domain.errors import BY_STATUS, GeneralError, InvalidArgument, NotFound, OmniError
 from ..testing import ADMIN_PREFIX
 from ..testing.admin_models import field_errors
-from ..vendor.codecs import CONTENT_TYPES, JSON, render
+from ..vendor.answers import error_answer
+from ..vendor.codecs import CONTENT_TYPES, JSON
 from ..vendor.openapi import merge_vendor_spec
 
 if TYPE_CHECKING:
     from ..app import MockOmni
 
-log = logging.getLogger("mock_omni")
 
-
-def error_response(app: MockOmni, request: Request, error: OmniError) -> Response:
-    """Render a domain error in the vendor's envelope, in the format the client accepts."""
+def error_response(app: MockOmni, request: Request, error: BaseException) -> Response:
+    """A failure in the vendor's envelope, in the format the client accepts (vendor/answers.py renders it)."""
     try:
         fmt = app.vendor.negotiator.response_format(
             request.headers.get("accept"), request.headers.get("content-type")
         )
     except OmniError:
         fmt = JSON
-    headers = {"allow": ", ".join(getattr(error, "allowed", ()))} if getattr(error, "allowed", ()) else None
-    return Response(
-        render(error.envelope(), fmt, "ApiException"), status_code=error.status,
-        media_type=CONTENT_TYPES[fmt].decode(), headers=headers,
-    )
+    # An unexpected exception is logged (before the answer: the pytest plugin looks for log growth) and recorded.
+    answer = error_answer(error, fmt, f"{request.method} {request.url.path}", app.errors)
+    headers = {name.decode(): value.decode() for name, value in answer.extra}
+    return Response(answer.content, status_code=answer.status, media_type=CONTENT_TYPES[fmt].decode(),
+                    headers=headers or None)
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -91,11 +89,7 @@ def build_web_app(app: MockOmni) -> FastAPI:
 
     @web.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        # One line before the answer (the plugin looks for log growth; server_errors.py); Starlette re-raises
-        # the exception after the answer, and the server logs its traceback then.
-        log.error("unexpected error on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
-        app.errors.record(request.method, request.url.path, exc)
-        return error_response(app, request, GeneralError())
+        return error_response(app, request, exc)
 
     def openapi() -> dict[str, Any]:
         if web.openapi_schema is None:

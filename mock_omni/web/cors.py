@@ -5,18 +5,22 @@ clients get exactly the headers the vendor would send, and the hot path pays one
 scan of the header list. Preflights (``OPTIONS`` with ``Access-Control-Request-Method``)
 from an allowed origin are answered here; from any other origin they go on to the
 app, which answers like it would without CORS.
+
+A preflight from an allowed origin may ask for any request headers: browser apps
+send tracing and correlation headers (``X-Request-Id``, ``traceparent``, ``tracestate``,
+``sentry-trace``, ``baggage``) the mock has no reason to refuse. The names asked for are
+allowed back if each is a valid header name and the list is of sane size; otherwise only
+the headers the API itself reads are allowed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..testing import ADMIN_PREFIX
-from ..vendor.api import Message, Receive, Scope, Send
-
-ASGIApp = Any
 
 #: ``--cors-origin`` values with a meaning of their own.
 LOCAL = "local"
@@ -31,6 +35,11 @@ ALLOW_HEADERS = b"Authorization, Content-Type, Accept"
 ADMIN_METHODS = b"GET, POST, PUT, DELETE"
 ADMIN_HEADERS = b"Authorization, Content-Type, Accept, X-Admin-Token"
 MAX_AGE = b"600"
+#: A header name is an RFC 9110 token.
+HEADER_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Bounds on what a preflight may ask for: browsers send one short line of the names a script set.
+MAX_REQUESTED_HEADERS = 64
+MAX_REQUESTED_LENGTH = 2048
 
 
 class OriginPolicy:
@@ -61,17 +70,22 @@ class CorsMiddleware:
             await self.app(scope, receive, send)
             return
         origin = preflight_method = None
+        requested: list[bytes] = []
         for name, value in scope["headers"]:
             if name == b"origin":
                 origin = value
             elif name == b"access-control-request-method":
                 preflight_method = value
+            elif name == b"access-control-request-headers":
+                requested.append(value)
         if origin is None:
             await self.app(scope, receive, send)
             return
         allowed = self.policy.allows(origin.decode("latin-1"))
         if allowed and preflight_method is not None and scope["method"] == "OPTIONS":
-            await _preflight(send, origin, scope["path"].startswith(ADMIN_PREFIX + "/"))
+            admin = scope["path"].startswith(ADMIN_PREFIX + "/")
+            await _preflight(send, origin, admin, allowed_headers(ADMIN_HEADERS if admin else ALLOW_HEADERS,
+                                                                  b",".join(requested)))
             return
         if not allowed:
             await self.app(scope, receive, send)
@@ -89,13 +103,32 @@ class CorsMiddleware:
         await self.app(scope, receive, send_with_cors)
 
 
-async def _preflight(send: Send, origin: bytes, admin: bool) -> None:
+def allowed_headers(base: bytes, requested: bytes) -> bytes:
+    """``base`` and the header names a preflight asked for (``Access-Control-Request-Headers``),
+    each once; just ``base`` when the request is not a list of valid names within the bounds."""
+    if not requested.strip() or len(requested) > MAX_REQUESTED_LENGTH:
+        return base
+    # A list in RFC 9110 may hold empty elements; browsers send lowercase names separated by commas.
+    names = [name for name in (part.strip(b" \t") for part in requested.split(b",")) if name]
+    if len(names) > MAX_REQUESTED_HEADERS or not all(HEADER_NAME.fullmatch(name) for name in names):
+        return base
+    allowed = base.split(b", ")
+    seen = {name.lower() for name in allowed}
+    for name in names:
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            allowed.append(name)
+    return b", ".join(allowed)
+
+
+async def _preflight(send: Send, origin: bytes, admin: bool, headers_allowed: bytes) -> None:
     headers = [
         (b"access-control-allow-origin", origin),
         (b"access-control-allow-methods", ADMIN_METHODS if admin else ALLOW_METHODS),
-        (b"access-control-allow-headers", ADMIN_HEADERS if admin else ALLOW_HEADERS),
+        (b"access-control-allow-headers", headers_allowed),
         (b"access-control-max-age", MAX_AGE),
-        (b"vary", b"Origin"),
+        # The answer depends on the headers asked for too: a cache must not give it to another preflight.
+        (b"vary", b"Origin, Access-Control-Request-Headers"),
         (b"content-length", b"0"),
     ]
     await send({"type": "http.response.start", "status": 204, "headers": headers})

@@ -6,22 +6,36 @@ change is sent (the middleware holds back ``http.response.start`` until the save
 done), and always atomically: a temporary file in the same directory, fsync, rename,
 fsync of the directory. A process killed at any moment leaves the old file or the
 new one, never a torn or empty one, and no acknowledged change is missing.
+
+A folder that does not exist or cannot take the file stops start-up. A save that fails
+later (a full disk) answers that request with the vendor's 500 envelope; the change stays
+in memory, reads go on as before, and the whole state is saved with the next change
+(or at shutdown).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..domain.errors import GeneralError, OmniError
 from ..domain.fixtures import FixtureError, accounts_from_document
 from ..domain.store import Account, KeyFactory, Store
-from ..vendor.api import Message, Receive, Scope, Send
+from ..vendor.answers import error_answer
+from ..vendor.api import VendorRequest
+from ..vendor.codecs import JSON, Negotiator
 
-ASGIApp = Any
+log = logging.getLogger("mock_omni")
+
+
+class StateFileError(ValueError):
+    """The state file cannot be kept where it was asked for; ``str()`` is the one-line message."""
 
 
 class StateFile:
@@ -30,9 +44,30 @@ class StateFile:
         self._lock = threading.Lock()
         #: The store revision last written; nothing to do while it is unchanged.
         self.saved_revision: int | None = None
+        #: The revision whose save failed: not tried again until the state changes once more.
+        self.failed_revision: int | None = None
+
+    def check_folder(self) -> None:
+        """Raise StateFileError unless a file can be created beside PATH (done at start-up, so that a
+        wrong path stops the server at once instead of failing its first change)."""
+        folder = self.path.absolute().parent
+        where = f"{self.path.absolute()}: cannot keep the state file there"
+        if not folder.exists():
+            raise StateFileError(f"{where}: folder {folder} does not exist")
+        if not folder.is_dir():
+            raise StateFileError(f"{where}: {folder} is not a folder")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".probe", dir=folder)
+        except OSError as exc:
+            raise StateFileError(f"{where}: folder {folder} is not writable ({exc.strerror or exc})") from None
+        os.close(fd)
+        os.unlink(probe)
 
     def load(self, key_factory: KeyFactory) -> list[Account] | None:
-        """The saved accounts, or None when there is no file yet; a bad file is a FixtureError."""
+        """The saved accounts, or None when there is no file yet; a bad file is a FixtureError.
+
+        The folder is checked first (``check_folder``)."""
+        self.check_folder()
         source = str(self.path)
         try:
             text = self.path.read_text("utf-8")
@@ -47,15 +82,26 @@ class StateFile:
                                            f"column {exc.colno}") from None
         return accounts_from_document(document, source, key_factory)
 
+    def needs_save(self, store: Store) -> bool:
+        """Whether the state changed since the last save (or the last failed one)."""
+        return store.revision != self.saved_revision and store.revision != self.failed_revision
+
     def save_if_changed(self, store: Store) -> None:
+        """Write the state unless this revision is written; a failure raises, and is remembered so
+        that requests which change nothing do not try (and fail) again."""
         # One writer at a time; a save that finds the revision already written does nothing.
         with self._lock:
             revision = store.revision
             if revision == self.saved_revision:
                 return
-            document = store.export()
-            self.write(json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"))
+            try:
+                document = store.export()
+                self.write(json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"))
+            except BaseException:
+                self.failed_revision = revision
+                raise
             self.saved_revision = revision
+            self.failed_revision = None
 
     def write(self, content: bytes) -> None:
         """Replace the file atomically and durably."""
@@ -78,22 +124,67 @@ class StateFile:
 
 
 class PersistMiddleware:
-    """Saves the state before any response that follows a change is started."""
+    """Saves the state before any response that follows a change is started.
+
+    When the save fails, that response is replaced by the vendor's 500 envelope in the format
+    the request negotiated (the app's own response is dropped), and one line is logged.
+    """
 
     def __init__(self, app: ASGIApp, store: Store, state_file: StateFile) -> None:
         self.app = app
         self.store = store
         self.state_file = state_file
+        self.negotiator = Negotiator()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._saving_at_shutdown(receive), send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        replaced = False
 
         async def send_after_saving(message: Message) -> None:
-            if message["type"] == "http.response.start" and self.store.revision != self.state_file.saved_revision:
+            nonlocal replaced
+            if replaced:
+                return  # the rest of the app's own response, which the 500 replaced
+            if message["type"] == "http.response.start" and self.state_file.needs_save(self.store):
                 # Synchronous on purpose: the acknowledgement must not leave before the bytes are on disk.
-                self.state_file.save_if_changed(self.store)
+                if not self._save():
+                    replaced = True
+                    await self._send_failure(scope, send)
+                    return
             await send(message)
 
         await self.app(scope, receive, send_after_saving)
+
+    def _save(self) -> bool:
+        try:
+            self.state_file.save_if_changed(self.store)
+        except Exception as exc:  # noqa: BLE001 - any failure is answered, never a traceback to the client
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc)
+            log.error("mock-omni: could not save the state file %s: %s; the change is kept in memory and "
+                      "saved with the next one", self.state_file.path, reason)
+            return False
+        return True
+
+    def _saving_at_shutdown(self, receive: Receive) -> Receive:
+        async def receive_then_save() -> Message:
+            message = await receive()
+            # A last try for a change whose save failed (needs_save would wait for another change).
+            if message["type"] == "lifespan.shutdown" and self.store.revision != self.state_file.saved_revision:
+                self._save()
+            return message
+
+        return receive_then_save
+
+    async def _send_failure(self, scope: Scope, send: Send) -> None:
+        request = VendorRequest.read(scope["method"], scope["path"], scope["query_string"], scope["headers"])
+        try:
+            fmt = self.negotiator.response_format(request.accept, request.content_type)
+        except OmniError:
+            fmt = JSON
+        answer = error_answer(GeneralError(), fmt)
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        await send({"type": "http.response.body", "body": answer.content})

@@ -6,8 +6,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni.domain.errors import BadRequest, InvalidArgument
-from mock_omni.domain.scenarios import XML_TEXT_MESSAGE, parse_scenario_json
-from mock_omni.vendor.codecs import MAX_XML_DEPTH, scenario_from_xml
+from mock_omni.domain.scenarios import ScenarioIn, parse_scenario_json
+from mock_omni.domain.validation import XML_TEXT_MESSAGE
+from mock_omni.vendor.codecs import MAX_XML_DEPTH, data_from_xml
 from mock_omni.vendor.openapi import _schemas
 
 from ..conftest import SEED_KEY
@@ -16,8 +17,8 @@ from ..conftest import SEED_KEY
 def test_xml_root_holding_only_text_is_bad_request_like_a_json_scalar() -> None:
     """schemathesis: `<scenario>true</scenario>` was taken as an empty update (200)."""
     with pytest.raises(BadRequest):
-        scenario_from_xml(b"<scenario>true</scenario>")
-    assert scenario_from_xml(b"<scenario>  \n </scenario>") == {}  # whitespace is not a value
+        data_from_xml(b"<scenario>true</scenario>", ScenarioIn)
+    assert data_from_xml(b"<scenario>  \n </scenario>", ScenarioIn) == {}  # whitespace is not a value
 
 
 @pytest.mark.parametrize("where", ["<name>{}</name>", "<flow><step>{}</step></flow>", "<unknown>{}</unknown>"])
@@ -25,12 +26,12 @@ def test_xml_nested_beyond_the_bound_is_bad_request_not_a_recursion_error(where:
     """Hostile bodies: 100,000 nested elements in <name> raised RecursionError, a 500."""
     deep = "<a>" * 100_000 + "x" + "</a>" * 100_000
     with pytest.raises(BadRequest):
-        scenario_from_xml(f"<scenario>{where.format(deep)}</scenario>".encode())
+        data_from_xml(f"<scenario>{where.format(deep)}</scenario>".encode(), ScenarioIn)
 
 
 def test_xml_nesting_within_the_bound_still_reaches_validation() -> None:
     nested = "<a>" * (MAX_XML_DEPTH - 1) + "x" + "</a>" * (MAX_XML_DEPTH - 1)
-    data = scenario_from_xml(f"<scenario><name>{nested}</name></scenario>".encode())
+    data = data_from_xml(f"<scenario><name>{nested}</name></scenario>".encode(), ScenarioIn)
     assert isinstance(data["name"], dict)  # a wrong shape, left for validation to name
 
 

@@ -85,7 +85,7 @@ def test_corpus_covers_every_request_field_and_every_attack() -> None:
      ("application/xml", b"<scenario><name>first</name><name>last</name></scenario>")],
 )
 def test_duplicate_keys_last_one_wins(content_type: str, body: bytes) -> None:
-    """Choice (README, Hardening): like the common Java JSON bindings, the last duplicate wins."""
+    """Choice (docs/hardening.md): like the common Java JSON bindings, the last duplicate wins."""
     with TestClient(make_app(), headers={"Authorization": ALADDIN_BASIC}) as client:
         response = client.put(f"/omni/1/scenarios/{SEED_KEY}", content=body, headers={"Content-Type": content_type})
         assert response.status_code == 200

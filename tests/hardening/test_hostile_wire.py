@@ -1,7 +1,7 @@
 """Hostile framing against a real uvicorn process: lying Content-Length, chunked bodies, smuggling.
 
 What reaches the app is answered in the vendor's envelope; what is not HTTP at all is refused by
-uvicorn's parser with its plain 400 and the connection is closed (README, "Hardening"). Either
+uvicorn's parser with its plain 400 and the connection is closed (docs/hardening.md). Either
 way: bounded time (socket timeouts), the process stays up, nothing stored changes, no traceback.
 """
 
@@ -157,6 +157,19 @@ def test_chunked_billion_laughs_is_bad_request_in_xml(srv: server.Server) -> Non
     [(status, response_headers, body)] = responses(exchange(srv.port, data))
     assert status == 400 and response_headers["content-type"] == "application/xml"
     assert b"<messageId>BAD_REQUEST</messageId>" in body
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize("target", ["http://", "http://127.0.0.1:99999/omni/1/scenarios", "http:///omni/1/scenarios",
+                                    "http://user@/omni/1/scenarios"])
+def test_a_target_the_url_parser_refuses_is_bad_request_in_the_envelope(srv: server.Server, target: str) -> None:
+    """The request line is HTTP, but httptools.parse_url refuses the target: uvicorn answered a plain 400."""
+    data = request("GET", target, srv.port, {"Authorization": ALADDIN_BASIC, "Accept": "application/xml"})
+    following = request("GET", "/omni/1/scenarios", srv.port, {"Authorization": ALADDIN_BASIC, "Connection": "close"})
+    found = responses(exchange(srv.port, data + following))
+    assert [status for status, _, _ in found] == [400, 200]  # and the connection goes on
+    assert found[0][1]["content-type"] == "application/xml"
+    assert b"<messageId>BAD_REQUEST</messageId>" in found[0][2]
 
 
 def test_server_still_answers_the_seed_put_after_all_of_it(srv: server.Server) -> None:

@@ -1,0 +1,98 @@
+"""``python -m bench.compare REV``: the seed PUT of a git revision and of this working tree, side by side.
+
+Both servers run from this venv (same dependencies); the revision's package comes from a
+temporary ``git worktree``. Rounds interleave (A, B, A, B, ...) so the shared machine's
+drift hits both alike; the ratio is the median of per-round ratios. Goals about "no slower
+than before" are judged by this. ``--instructions`` also counts, under valgrind, the CPU
+instructions of one seed PUT answered in-process by each tree (bench/instructions.py):
+a number the machine's load does not move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from . import load, procs
+from .load import Request
+from .payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH, SEED_XML
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHAPES = {
+    "JSON": Request("PUT", (SEED_PATH,), (("Content-Type", "application/json"), ("Accept", "application/json"),
+                                          ("Authorization", ALADDIN_BASIC)), SEED_JSON),
+    "XML": Request("PUT", (SEED_PATH,), (("Content-Type", "application/xml"), ("Authorization", ALADDIN_BASIC)),
+                   SEED_XML),
+}
+
+
+def serve_command(extra: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "mock_omni", "serve", "--rate-limit", "off", *extra]
+
+
+def instructions_per_call(source: Path, fmt: str, calls: int = 3000) -> float:
+    """valgrind's instruction count for ``calls`` more seed PUTs, divided out (start-up subtracted)."""
+    totals = []
+    for count in (100, 100 + calls):
+        with tempfile.TemporaryDirectory() as out:
+            done = subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg", sys.executable,
+                 str(HERE / "instructions.py"), str(count), fmt],
+                capture_output=True, text=True, check=True, timeout=600,
+                env={**os.environ, "PYTHONPATH": str(source)}, cwd=out)
+        match = re.search(r"Collected : (\d+)", done.stderr)
+        if match is None:
+            raise RuntimeError(f"valgrind gave no count: {done.stderr[-300:]}")
+        totals.append(int(match.group(1)))
+    return (totals[1] - totals[0]) / calls
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.splitlines()[0])
+    parser.add_argument("rev", help="the git revision to compare against, e.g. HEAD~3 or a commit id")
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--server-args", default="--quiet", help="flags for both servers (default --quiet)")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions per call (valgrind)")
+    args = parser.parse_args(argv)
+    extra = args.server_args.split()
+    with ExitStack() as stack:
+        tree = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "base"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.rev],
+                       check=True, capture_output=True)
+        stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+                       capture_output=True)
+        if args.instructions:
+            for fmt in ("json", "xml"):
+                counts = {name: instructions_per_call(source, fmt) for name, source in (("base", tree), ("this", ROOT))}
+                print(f"seed PUT {fmt.upper()} in-process: {args.rev} {counts['base']:,.0f} instructions per call, "
+                      f"this tree {counts['this']:,.0f} ({counts['this'] / counts['base']:.3f}x)", flush=True)
+        servers = {}
+        for name, source in (("base", tree), ("this", ROOT)):
+            port = procs.free_port()
+            servers[name] = stack.enter_context(procs.running(
+                name, [*serve_command(extra), "--port", str(port)], port, env={"PYTHONPATH": str(source)},
+                cwd=str(source)))
+        for shape, request in SHAPES.items():
+            rates: dict[str, list[float]] = {"base": [], "this": []}
+            for _ in range(args.repeats):
+                for name, server in servers.items():
+                    rates[name].append(load.run(server.url, request, seconds=args.seconds).rate)
+            ratios = [b / a for a, b in zip(rates["base"], rates["this"], strict=True)]
+            print(f"seed PUT {shape}: {args.rev} {statistics.median(rates['base']):,.0f} req/s, "
+                  f"this tree {statistics.median(rates['this']):,.0f} req/s, ratio {statistics.median(ratios):.2f}x "
+                  f"(rounds {', '.join(f'{r:.2f}' for r in ratios)})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

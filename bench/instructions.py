@@ -1,0 +1,37 @@
+"""The seed PUT answered in-process N times, for an instruction count under valgrind (bench/compare.py).
+
+Instruction counts do not move with the shared machine's load, so small differences
+between two trees show where wrk's rates are noise. bench/compare.py runs this file by
+path, with another tree's package first on the path, twice per tree, and subtracts:
+``python bench/instructions.py N [json|xml]``. It needs only ``seed.py`` beside it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from seed import ALADDIN_BASIC, REQUESTS, SEED_PATH  # type: ignore[import-not-found]
+
+from mock_omni import Settings, create_app
+from mock_omni.vendor.api import VendorRequest
+from mock_omni.vendor.ratelimit import parse_profile
+
+
+def main(count: int, fmt: str) -> None:
+    app = create_app(Settings(rate_limits=parse_profile(["off"])))
+    content_type, text = REQUESTS[fmt]
+    body = text.encode()
+    headers = [(b"host", b"bench"), (b"content-type", content_type.encode()),
+               (b"authorization", ALADDIN_BASIC.encode()), (b"content-length", str(len(body)).encode())]
+    if fmt == "json":
+        headers.append((b"accept", b"application/json"))
+    answer = None
+    for _ in range(count):
+        request = VendorRequest.read("PUT", SEED_PATH, b"", headers)
+        app.answers_directly(request)
+        answer = app.vendor.answer(request, body)
+    assert answer is None or answer.status == 200, answer.content
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "json")

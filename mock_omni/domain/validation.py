@@ -1,0 +1,81 @@
+"""Validating request bodies and fixture data with pydantic models, errors in the vendor's terms.
+
+A body that does not parse (or is not an object) is BAD_REQUEST; one that parses but
+holds wrong values is INVALID_ARGUMENT with ``validationErrors`` naming each field
+(``flow[0].channel``). Every model of the vendor API and of the admin API goes through here.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from .errors import BadRequest, InvalidArgument
+
+Model = TypeVar("Model", bound=BaseModel)
+
+# Choice: text that XML 1.0 cannot carry (C0 controls but tab/LF/CR, U+FFFE, U+FFFF) is refused
+# with INVALID_ARGUMENT: stored, it would make every XML answer about it unparseable.
+XML_TEXT_MESSAGE = "must not contain control characters (other than tab, LF, CR), U+FFFE or U+FFFF"
+XML_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\uFFFE\\uFFFF]*$"
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """pydantic's error location as the field path clients know: ``flow[0].channel``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def validation_errors(exc: ValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False):
+        loc = tuple(part for part in error["loc"] if part != "function-after")
+        message = XML_TEXT_MESSAGE if error["type"] == "string_pattern_mismatch" else error["msg"]
+        errors.setdefault(field_path(loc) or "body", []).append(message)
+    return errors
+
+
+def _raise_for(exc: ValidationError) -> None:
+    for error in exc.errors(include_url=False):
+        # A body that is not JSON, or not an object at all, does not parse: BAD_REQUEST.
+        if error["type"] == "json_invalid" or (not error["loc"] and error["type"] != "missing"):
+            raise BadRequest() from None
+    raise InvalidArgument(validation_errors=validation_errors(exc)) from None
+
+
+def validate_json(model: type[Model], body: bytes) -> Model:
+    """A JSON body as ``model``; BAD_REQUEST if it does not parse, INVALID_ARGUMENT if values are wrong."""
+    if body.startswith(UTF8_BOM):
+        # RFC 8259 lets parsers ignore a BOM, and Java's JSON bindings do; XML bodies may carry one too.
+        body = body[len(UTF8_BOM):]
+    if not body.strip():
+        raise BadRequest()
+    if b"NaN" in body or b"Infinity" in body:
+        # pydantic's parser takes these non-JSON literals (Python's json.dumps writes them); a strict
+        # JSON parser, like the vendor's, does not. The scan is cheap; orjson only runs on a hit.
+        try:
+            orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise BadRequest() from None
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        _raise_for(exc)
+        raise  # unreachable: _raise_for always raises
+
+
+def validate_data(model: type[Model], data: object) -> Model:
+    """Already-decoded data (from XML, a fixture or a form) as ``model``, by the same rules as JSON."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        _raise_for(exc)
+        raise

@@ -1,0 +1,42 @@
+"""What the server sends back: an ``Answer``, and the one place an error becomes the vendor's envelope.
+
+The vendor API, the FastAPI side (docs, admin API) and the HTTP protocol's own
+failures all render errors through ``error_answer``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ..domain.errors import GeneralError, MethodNotAllowed, OmniError
+from ..testing.server_errors import ServerErrors
+from .codecs import CONTENT_TYPES, Format, render
+
+log = logging.getLogger("mock_omni")
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    content: bytes
+    fmt: Format
+    #: Headers beyond content-type and content-length (``allow`` on a 405).
+    extra: tuple[tuple[bytes, bytes], ...] = ()
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"content-type", CONTENT_TYPES[self.fmt]), (b"content-length", b"%d" % len(self.content)),
+                *self.extra]
+
+
+def error_answer(error: BaseException, fmt: Format, where: str = "", errors: ServerErrors | None = None) -> Answer:
+    """The vendor's envelope for an OmniError; the 500 envelope (and a log line with the traceback) otherwise,
+    recorded in ``errors`` (testing/server_errors.py: the pytest plugin fails the test with it)."""
+    if not isinstance(error, OmniError):
+        log.error("unexpected error%s", f" on {where}" if where else "", exc_info=error)
+        if errors is not None:
+            errors.record(where, error)
+        error = GeneralError()
+    extra = ((b"allow", ", ".join(error.allowed).encode()),) if isinstance(error, MethodNotAllowed) else ()
+    return Answer(error.status, render(error.envelope(), fmt, "ApiException"), fmt, extra)

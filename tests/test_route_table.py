@@ -1,0 +1,130 @@
+"""The route table is the one source: routing, 405, rate-limit names, XML names, scopes and the OpenAPI follow it.
+
+The vendor's own OpenAPI (tests/reference/, copied from shared/reference/) is the yardstick
+for operationIds, scopes, throttling and documented statuses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from mock_omni.domain.errors import MethodNotAllowed, NotFound
+from mock_omni.vendor.ratelimit import RateLimitSpecError, Rule, parse_rule
+from mock_omni.vendor.routes import OPERATION_NAMES, OPERATIONS, ROUTER, VENDOR_LIMITS
+from mock_omni.vendor.routing import Operation, Router
+from mock_omni.vendor.scenarios import get_scenario
+
+from .conftest import SEED_KEY
+
+VENDOR_SPEC: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "reference" / "infobip-omni-failover-openapi.json").read_text("utf-8"))
+
+
+def vendor_operation(operation: Operation) -> dict[str, Any]:
+    found: dict[str, Any] = VENDOR_SPEC["paths"][operation.path][operation.method.lower()]
+    return found
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_each_entry_states_what_the_vendor_documents(operation: Operation) -> None:
+    vendor = vendor_operation(operation)
+    assert operation.operation_id == vendor["operationId"]
+    assert operation.scopes == tuple(vendor["x-scopes"])
+    documented = {int(code) for code in vendor["responses"]} - {operation.status}
+    assert set(operation.errors) == documented
+    assert str(operation.status) in vendor["responses"]
+    throttling = vendor.get("x-throttling-info")
+    if throttling is None:
+        assert operation.limit is None
+    else:
+        (info,) = throttling
+        assert operation.limit == Rule(info["numberOfRequests"], info["numberOfTimeUnits"] * 60.0)
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_the_published_openapi_is_the_table(client: TestClient, operation: Operation) -> None:
+    published = client.get("/openapi.json").json()["paths"][operation.path][operation.method.lower()]
+    assert published["operationId"] == operation.operation_id
+    assert published["x-scopes"] == list(operation.scopes)
+    assert {str(code) for code in operation.errors} <= set(published["responses"])
+    assert str(operation.status) in published["responses"]
+    assert ("x-throttling-info" in published) == (operation.limit is not None)
+    assert [p["name"] for p in published.get("parameters", []) if p["in"] == "query"] == [
+        param.name for param in operation.query]
+
+
+def test_rate_limit_names_and_vendor_limits_come_from_the_table() -> None:
+    assert OPERATION_NAMES == tuple(op.name for op in OPERATIONS)
+    assert VENDOR_LIMITS == {"create": Rule(20, 600.0), "update": Rule(40, 600.0)}
+    for name in OPERATION_NAMES:
+        assert parse_rule(f"{name}=5/1m") == (name, Rule(5, 60.0))
+    with pytest.raises(RateLimitSpecError):
+        parse_rule("delete=5/1m")
+
+
+@pytest.mark.parametrize(("method", "path", "name", "params"), [
+    ("GET", "/omni/1/scenarios", "list", {}),
+    ("POST", "/omni/1/scenarios", "create", {}),
+    ("GET", f"/omni/1/scenarios/{SEED_KEY}", "get", {"scenarioKey": SEED_KEY}),
+    ("PUT", f"/omni/1/scenarios/{SEED_KEY}", "update", {"scenarioKey": SEED_KEY}),
+])
+def test_router_matches_every_entry(method: str, path: str, name: str, params: dict[str, str]) -> None:
+    operation, found = ROUTER.match(method, path)
+    assert (operation.name, found) == (name, params)
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("DELETE", "/omni/1/scenarios", ("GET", "POST")),
+    ("PATCH", f"/omni/1/scenarios/{SEED_KEY}", ("GET", "PUT")),
+])
+def test_405_names_every_method_the_table_has_for_the_path(method: str, path: str, allowed: tuple[str, ...]) -> None:
+    with pytest.raises(MethodNotAllowed) as caught:
+        ROUTER.match(method, path)
+    assert caught.value.allowed == allowed
+
+
+@pytest.mark.parametrize("path", ["/omni/1/scenario", "/omni/1/scenarios/", "/omni/1/scenarios/A/B", "/omni/2/x"])
+def test_paths_outside_the_table_are_404(path: str) -> None:
+    with pytest.raises(NotFound):
+        ROUTER.match("GET", path)
+
+
+def test_an_added_entry_is_routed_named_and_limited_without_touching_anything_else() -> None:
+    extra = Operation("peek", "GET", "/omni/1/peek/{scenarioKey}", get_scenario, "peek", "Peek", "test",
+                      limit=Rule(1, 60.0))
+    router = Router((*OPERATIONS, extra), {"/sms/1/omni/": "/omni/"})
+    operation, params = router.match("GET", "/omni/1/peek/K")
+    assert operation is extra and params == {"scenarioKey": "K"}
+    with pytest.raises(MethodNotAllowed) as caught:
+        router.match("PUT", "/omni/1/peek/K")
+    assert caught.value.allowed == ("GET",)
+    assert router.by_name["peek"] is extra
+    assert router.canonical("/sms/1/omni/1/peek/K") == "/omni/1/peek/K"
+
+
+def test_two_entries_for_one_method_and_path_are_refused() -> None:
+    with pytest.raises(ValueError, match="two operations"):
+        Router((OPERATIONS[0], OPERATIONS[0]), {})
+
+
+def test_the_alias_is_one_canonical_path_for_journal_and_faults(app: Any, client: TestClient) -> None:
+    app.faults.add({"status": 503, "method": "PUT", "path": "/omni/1/scenarios/*", "times": 1})
+    alias = f"/sms/1/omni/1/scenarios/{SEED_KEY}"
+    assert client.put(alias, json={"name": "via the alias"}).status_code == 503
+    assert client.put(alias, json={"name": "via the alias"}).status_code == 200
+    paths = [entry.path for entry in app.journal.entries()]
+    assert paths == [f"/omni/1/scenarios/{SEED_KEY}"] * 2
+
+
+def test_xml_items_are_the_operations_and_errors_use_item(client: TestClient) -> None:
+    listed = client.get("/omni/1/scenarios", headers={"Accept": "application/xml"}).text
+    assert "<scenarios><scenario><key>" in listed and "<flow><step>" in listed
+    # A validation error about `flow` is an error document: its lists are <item>s, not the scenario's <step>s.
+    refused = client.post("/omni/1/scenarios", content=b"<scenario><flow/></scenario>",
+                          headers={"Content-Type": "application/xml"}).text
+    assert "<validationErrors><flow><item>" in refused and "<step>" not in refused

@@ -1,0 +1,93 @@
+"""Settings: every value checked wherever it comes from, one line naming the flag or variable; no HTTP imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mock_omni.settings import MAX_BODY_BYTES, MAX_JOURNAL_LIMIT, Settings, SettingsError
+from mock_omni.vendor import api
+
+
+def serve(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``mock-omni serve`` expected to stop at start-up (a server that starts instead times out)."""
+    return subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--quiet", *args], capture_output=True,
+                          text=True, timeout=20, env={"PATH": "/usr/bin:/bin", **(env or {})})
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["--journal-limit", "-5"], {}, "--journal-limit: must be an integer from 0 to 1000000, got -5"),
+    ([], {"MOCK_OMNI_JOURNAL_LIMIT": "-5"},
+     "MOCK_OMNI_JOURNAL_LIMIT: must be an integer from 0 to 1000000, got -5"),
+    (["--journal-limit", "1000001"], {}, "--journal-limit: must be an integer from 0 to 1000000, got 1000001"),
+    ([], {"MOCK_OMNI_JOURNAL_LIMIT": "lots"}, "MOCK_OMNI_JOURNAL_LIMIT: expected an integer, got 'lots'"),
+    (["--port", "99999"], {}, "--port: must be an integer from 0 to 65535, got 99999"),
+    (["--port", "-1"], {}, "--port: must be an integer from 0 to 65535, got -1"),
+    ([], {"MOCK_OMNI_PORT": "65536"}, "MOCK_OMNI_PORT: must be an integer from 0 to 65535, got 65536"),
+    ([], {"MOCK_OMNI_PORT": "9" * 5000}, "MOCK_OMNI_PORT: expected an integer, got '999"),
+    (["--admin-token", "geheim-ö"], {},
+     "--admin-token: must be printable ASCII (HTTP headers carry it byte for byte)"),
+    ([], {"MOCK_OMNI_ADMIN_TOKEN": "tok\x7fen"}, "MOCK_OMNI_ADMIN_TOKEN: must be printable ASCII"),
+    (["--admin-token", " padded "], {}, "--admin-token: must have no spaces around it"),
+])
+def test_a_bad_value_is_one_line_naming_its_flag_or_variable(
+    args: list[str], env: dict[str, str], message: str,
+) -> None:
+    result = serve(["--port", "0", *args] if "--port" not in args and "MOCK_OMNI_PORT" not in env else args, env)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"mock-omni: {message}")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr) < 200  # a 5,000-digit value is not echoed whole
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("port", -1), ("port", 65536), pytest.param("port", 10**5000, id="port-5001-digits"),
+    ("journal_limit", -5), ("journal_limit", True),
+    ("journal_limit", "10"), ("max_body", 0), ("admin_token", "clé"), ("admin_token", ""),
+])
+def test_settings_in_code_are_checked_too(field: str, value: object) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings(**{field: value})  # type: ignore[arg-type]
+    assert str(caught.value).startswith(f"{field}: ") and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("port", 0), ("port", 65535), ("journal_limit", 0), ("journal_limit", MAX_JOURNAL_LIMIT),
+    ("admin_token", "A-token_with.every~printable!char"),
+])
+def test_values_at_the_bounds_are_taken(field: str, value: object) -> None:
+    assert getattr(Settings(**{field: value}), field) == value  # type: ignore[arg-type]
+
+
+def test_a_flag_is_named_even_when_an_env_var_set_the_same_setting() -> None:
+    with pytest.raises(SettingsError, match=r"^--journal-limit: "):
+        Settings.from_env({"MOCK_OMNI_JOURNAL_LIMIT": "10"}, journal_limit=-1)
+    with pytest.raises(SettingsError, match=r"^MOCK_OMNI_JOURNAL_LIMIT: "):
+        Settings.from_env({"MOCK_OMNI_JOURNAL_LIMIT": "-1"})
+
+
+def test_the_body_limit_is_the_vendor_apis() -> None:
+    assert MAX_BODY_BYTES == api.MAX_BODY_BYTES
+
+
+IMPORT_CHECK = """
+import importlib, json, pkgutil, sys
+import mock_omni.domain, mock_omni.settings
+for module in pkgutil.iter_modules(mock_omni.domain.__path__, "mock_omni.domain."):
+    importlib.import_module(module.name)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_settings_and_the_domain_import_no_http_code() -> None:
+    result = subprocess.run([sys.executable, "-c", IMPORT_CHECK], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    modules = json.loads(result.stdout)
+    assert "mock_omni.domain.fixtures" in modules and "mock_omni.settings" in modules  # the check ran
+    http = [m for m in modules if m.split(".")[0] in ("fastapi", "starlette", "uvicorn", "httptools", "h11")]
+    assert http == []
+    assert "mock_omni.vendor.api" not in modules

@@ -1,0 +1,199 @@
+"""Callbacks to a real HTTP receiver on loopback: order, retries, XML, a slow receiver, nothing after close."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from defusedxml.ElementTree import fromstring
+
+from mock_omni.vendor.webhooks import Callback, Webhooks
+
+REPORT = {"bulkId": "B", "messageId": "M1", "to": "41793026727", "status": {"groupName": "DELIVERED"},
+          "channel": "SMS"}
+
+
+@dataclass
+class Receiver:
+    """A threaded HTTP server that records each POST; ``fail`` first answers, ``delay`` seconds per answer."""
+
+    url: str = ""
+    received: list[tuple[str, str, bytes]] = field(default_factory=list)
+    fail: int = 0
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@contextmanager
+def receiver(fail: int = 0, delay: float = 0.0) -> Iterator[Receiver]:
+    state = Receiver(fail=fail, delay=delay)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            time.sleep(state.delay)
+            with state.lock:
+                state.received.append((self.path, self.headers.get("content-type", ""), body))
+                failing = state.fail > 0
+                state.fail -= 1
+            self.send_response(503 if failing else 200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def delivered(records: list[Callback], count: int) -> bool:
+    return sum(c.state in ("delivered", "failed") for c in records) >= count
+
+
+async def run(hooks: Webhooks, sends: list[tuple[str, str | None, dict[str, object], str | None]], wait_for: int,
+              timeout: float = 10.0) -> bool:
+    await hooks.start()
+    try:
+        for url, content_type, report, data in sends:
+            hooks.notify("Aladdin", url, content_type, report, data)
+        return await hooks.wait(lambda records: delivered(records, wait_for), timeout)
+    finally:
+        await hooks.close()
+
+
+def test_reports_arrive_in_order_as_the_vendor_shapes_them() -> None:
+    with receiver() as target:
+        sends = [(f"{target.url}/cb", None, {**REPORT, "messageId": f"M{n}"}, "tag" if n == 0 else None)
+                 for n in range(5)]
+        assert asyncio.run(run(Webhooks(), sends, 5))
+    bodies = [json.loads(body) for _, _, body in target.received]
+    assert [b["results"][0]["messageId"] for b in bodies] == [f"M{n}" for n in range(5)]
+    assert bodies[0] == {"results": [{**REPORT, "messageId": "M0", "callbackData": "tag"}]}
+    assert "callbackData" not in bodies[1]["results"][0]
+    assert {(path, kind) for path, kind, _ in target.received} == {("/cb", "application/json")}
+
+
+def test_xml_when_the_send_asked_for_it() -> None:
+    with receiver() as target:
+        assert asyncio.run(run(Webhooks(), [(target.url, "application/xml", REPORT, "x")], 1))
+    (_, kind, body), = target.received
+    assert kind == "application/xml"
+    root = fromstring(body)
+    assert root.tag == "omniReportsResponse"
+    assert root.findtext("results/result/messageId") == "M1"
+    assert root.findtext("results/result/callbackData") == "x"
+
+
+def test_a_failing_receiver_is_retried_with_backoff_then_succeeds() -> None:
+    hooks = Webhooks(backoff=0.05)
+    with receiver(fail=2) as target:
+        assert asyncio.run(run(hooks, [(target.url, None, REPORT, None)], 1))
+    (callback,) = hooks.records()
+    assert callback.state == "delivered"
+    assert [a.status for a in callback.attempts] == [503, 503, 200]
+    gaps = [b.at - a.at for a, b in zip(callback.attempts, callback.attempts[1:], strict=False)]
+    assert gaps[0] >= 0.04 and gaps[1] >= 0.09  # 1x then 2x the backoff
+
+
+def test_an_endpoint_that_never_answers_is_given_up_and_recorded() -> None:
+    hooks = Webhooks(attempts=3, backoff=0.01, timeout=1.0)
+    with receiver() as target:
+        dead = target.url  # the port closes with the receiver
+    assert asyncio.run(run(hooks, [(dead, None, REPORT, None)], 1))
+    (callback,) = hooks.records()
+    assert callback.state == "failed" and len(callback.attempts) == 3
+    assert all(a.status is None and a.error for a in callback.attempts)
+
+
+def test_a_slow_receiver_delays_only_its_own_callbacks() -> None:
+    hooks = Webhooks()
+    with receiver(delay=1.0) as slow, receiver() as fast:
+        async def scenario() -> float:
+            await hooks.start()
+            try:
+                hooks.notify("A", slow.url, None, REPORT)
+                began = time.monotonic()
+                hooks.notify("A", fast.url, None, REPORT)
+                assert await hooks.wait(lambda r: any(c.url == fast.url and c.state == "delivered" for c in r), 5)
+                return time.monotonic() - began
+            finally:
+                await hooks.close()
+
+        assert asyncio.run(scenario()) < 0.9
+
+
+def test_notify_returns_at_once_even_with_a_stalled_receiver() -> None:
+    hooks = Webhooks()
+    with receiver(delay=2.0) as slow:
+        async def scenario() -> float:
+            await hooks.start()
+            try:
+                began = time.perf_counter()
+                for _ in range(200):
+                    hooks.notify("A", slow.url, None, REPORT)
+                return time.perf_counter() - began
+            finally:
+                await hooks.close()
+
+        assert asyncio.run(scenario()) < 0.5
+
+
+def test_nothing_is_sent_after_close_and_the_queue_is_bounded() -> None:
+    hooks = Webhooks(max_pending=3)
+    with receiver(delay=0.5) as target:
+        async def scenario() -> None:
+            await hooks.start()
+            for n in range(5):
+                hooks.notify("A", target.url, None, {**REPORT, "messageId": f"M{n}"})
+            await asyncio.sleep(0.1)  # the first is on the wire
+            await hooks.close()
+            hooks.notify("A", target.url, None, REPORT)
+
+        asyncio.run(scenario())
+        time.sleep(0.8)
+    states = [c.state for c in hooks.records()]
+    assert states[3:] == ["dropped", "dropped", "dropped"]  # over the bound, and after close
+    assert "pending" not in states
+    assert len(target.received) <= 1
+
+
+def test_notify_from_another_thread_is_delivered_on_the_loop() -> None:
+    hooks = Webhooks()
+    with receiver() as target:
+        async def scenario() -> bool:
+            await hooks.start()
+            try:
+                thread = threading.Thread(target=hooks.notify, args=("A", target.url, None, REPORT))
+                thread.start()
+                thread.join()
+                return await hooks.wait(lambda r: delivered(r, 1), 5)
+            finally:
+                await hooks.close()
+
+        assert asyncio.run(scenario())
+    assert len(target.received) == 1
+
+
+def test_clear_forgets_one_accounts_callbacks() -> None:
+    hooks = Webhooks()
+    hooks.notify("A", "http://127.0.0.1:9/x", None, REPORT)
+    hooks.notify("B", "http://127.0.0.1:9/x", None, REPORT)
+    hooks.clear("A")
+    assert [c.account for c in hooks.records()] == ["B"]
+    assert [c.state for c in hooks.records()] == ["pending"]
+    hooks.clear()
+    assert hooks.records() == []
