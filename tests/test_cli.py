@@ -61,10 +61,10 @@ def test_bad_start_up_is_one_line_and_non_zero(
 
 
 @pytest.mark.parametrize(("argv", "env", "message"), [
-    (["--port", "99999"], {}, "mock-omni: --port: expected a port from 0 to 65535, got 99999\n"),
-    (["--port", "-1"], {}, "mock-omni: --port: expected a port from 0 to 65535, got -1\n"),
-    ([], {"MOCK_OMNI_PORT": "65536"}, "mock-omni: MOCK_OMNI_PORT: expected a port from 0 to 65535, got 65536\n"),
-    ([], {"MOCK_OMNI_PORT": "-5"}, "mock-omni: MOCK_OMNI_PORT: expected a port from 0 to 65535, got -5\n"),
+    (["--port", "99999"], {}, "mock-omni: --port: must be an integer from 0 to 65535, got 99999\n"),
+    (["--port", "-1"], {}, "mock-omni: --port: must be an integer from 0 to 65535, got -1\n"),
+    ([], {"MOCK_OMNI_PORT": "65536"}, "mock-omni: MOCK_OMNI_PORT: must be an integer from 0 to 65535, got 65536\n"),
+    ([], {"MOCK_OMNI_PORT": "-5"}, "mock-omni: MOCK_OMNI_PORT: must be an integer from 0 to 65535, got -5\n"),
 ])
 def test_a_port_out_of_range_is_one_line_and_exit_2(argv: list[str], env: dict[str, str], message: str) -> None:
     result = subprocess.run([sys.executable, "-m", "mock_omni", "serve", *argv], capture_output=True, text=True,
