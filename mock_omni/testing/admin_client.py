@@ -113,6 +113,8 @@ class AdminClient:
             http = httpx.Client(timeout=timeout, trust_env=False)
         self._prefix = self.base_url + ADMIN_PREFIX
         self._http = http
+        #: Whether a reset through this client set fixtures or limits of its own (a plain reset keeps them).
+        self.custom_baseline = False
 
     def close(self) -> None:
         self._http.close()
@@ -151,6 +153,8 @@ class AdminClient:
         this and later resets return to; ``{}`` is the state the server started with.
         """
         self._call("POST", "/reset", params=_params(account=account), json=None if baseline is None else dict(baseline))
+        if baseline is not None:
+            self.custom_baseline = bool(baseline)
 
     def requests(self, method: str | None = None, path: str | None = None, account: str | None = None,
                  status: int | None = None) -> list[dict[str, Any]]:
