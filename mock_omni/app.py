@@ -19,7 +19,9 @@ from .domain.store import Account, KeyFactory, Store, random_key
 from .settings import Settings
 from .testing.admin import Admin
 from .testing.faults import Faults
+from .testing.fence import Fence
 from .testing.journal import Journal
+from .testing.server_errors import ServerErrors
 from .vendor.api import VendorApi, VendorRequest
 from .vendor.ratelimit import RateLimiter
 from .web.cors import CorsMiddleware, OriginPolicy
@@ -51,9 +53,14 @@ class MockOmni:
         self.limiter = RateLimiter(self.settings.rate_limits, self.clock)
         self.journal = Journal(self.settings.journal_limit)
         self.faults = Faults()
+        #: Closed by every reset: requests in flight across it write nothing (testing/fence.py).
+        self.fence = Fence()
+        #: Unexpected exceptions (500s no fault asked for); the pytest plugin fails the test with them.
+        self.errors = ServerErrors()
         lifetimes = Lifetimes(float(self.settings.token_lifetime), float(self.settings.session_idle))
         self.backend = Backend(self.store, self.clock, SignIn(self.store, self.clock, lifetimes))
-        self.vendor = VendorApi(self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook)
+        self.vendor = VendorApi(self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook,
+                                fence=self.fence, errors=self.errors)
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self)
@@ -86,12 +93,9 @@ class MockOmni:
             self._web = build_web_app(self)
         return self._web
 
-    def reset(self) -> None:
-        """Back to the fixture state: scenarios, journal, faults and rate-limit buckets."""
-        self.store.replace([a.copy() for a in self.initial_accounts])
-        self.journal.clear()
-        self.limiter.reset(rules=True)
-        self.faults.clear()
+    def reset(self, account: str | None = None) -> None:
+        """Back to the fixture state, or one account back to where it started: the admin API's reset."""
+        self.admin.reset(account)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)

@@ -61,17 +61,24 @@ def _load_files(paths: Sequence[str | Path], key_factory: KeyFactory) -> list[Ac
     if not paths:
         text = resources.files("mock_omni").joinpath("data/default-fixtures.json").read_text("utf-8")
         return accounts_from_document(json.loads(text), EMBEDDED, key_factory)
+    return merge_documents(((str(path), read_document(str(path))) for path in paths), key_factory)
+
+
+def merge_documents(documents: Iterable[tuple[str, object]], key_factory: KeyFactory = random_key) -> list[Account]:
+    """The accounts of several (source, document) pairs together: each checked, then across them, so a
+    username or secret defined twice names both sources."""
     accounts: list[Account] = []
     seen: dict[str, str] = {}
-    for path in paths:
-        source = str(path)
-        for account in accounts_from_document(read_document(source), source, key_factory):
+    sources: list[str] = []
+    for source, document in documents:
+        sources.append(source)
+        for account in accounts_from_document(document, source, key_factory):
             if account.username in seen:
                 raise FixtureError(source, f"account {account.username!r}",
                                    f"username already defined in {seen[account.username]}")
             seen[account.username] = source
             accounts.append(account)
-    _check_unique_secrets(accounts, ", ".join(map(str, paths)))
+    _check_unique_secrets(accounts, ", ".join(sources))
     return accounts
 
 

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import ADMIN_TOKEN_HEADER
 from .redaction import redact_body, redact_query
 
 DEFAULT_LIMIT = 1000
@@ -21,7 +22,7 @@ DEFAULT_LIMIT = 1000
 # bound in memory (1000 entries of 1 MiB bodies would otherwise pin a gigabyte).
 MAX_HEADER_VALUE = 8192
 MAX_BODY_KEPT = 64 * 1024
-_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-admin-token"}
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", ADMIN_TOKEN_HEADER}
 
 
 @dataclass(frozen=True, slots=True)

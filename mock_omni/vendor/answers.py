@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from ..domain.errors import GeneralError, OmniError
+from ..testing.server_errors import ServerErrors
 from .codecs import CONTENT_TYPES, Format, render
 
 log = logging.getLogger("mock_omni")
@@ -31,9 +32,12 @@ class Answer:
                 *self.extra]
 
 
-def error_answer(error: BaseException, fmt: Format, where: str = "") -> Answer:
-    """The vendor's envelope for an OmniError; the 500 envelope (and a log line with the traceback) otherwise."""
+def error_answer(error: BaseException, fmt: Format, where: str = "", errors: ServerErrors | None = None) -> Answer:
+    """The vendor's envelope for an OmniError; the 500 envelope (and a log line with the traceback) otherwise,
+    recorded in ``errors`` (testing/server_errors.py: the pytest plugin fails the test with it)."""
     if not isinstance(error, OmniError):
         log.error("unexpected error%s", f" on {where}" if where else "", exc_info=error)
+        if errors is not None:
+            errors.record(where, error)
         error = GeneralError()
     return Answer(error.status, render(error.envelope(), fmt, "ApiException"), fmt, error.headers())

@@ -23,7 +23,9 @@ from starlette.types import Receive, Scope, Send
 from ..domain.backend import Backend
 from ..domain.errors import Forbidden, OmniError, PayloadTooLarge
 from ..testing.faults import ConnectionDropped, drop_connection
+from ..testing.fence import Fence
 from ..testing.journal import Journal
+from ..testing.server_errors import ServerErrors
 from .answers import Answer, error_answer
 from .auth import Authenticator
 from .bodies import Bodies
@@ -96,6 +98,7 @@ class VendorApi:
     def __init__(
         self, backend: Backend, limiter: RateLimiter, journal: Journal,
         max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None, router: Router = ROUTER,
+        fence: Fence | None = None, errors: ServerErrors | None = None,
     ) -> None:
         self.backend = backend
         self.limiter = limiter
@@ -106,6 +109,9 @@ class VendorApi:
         self.bodies = Bodies()
         self.max_body = max_body
         self.fault_hook = fault_hook
+        self.fence = fence or Fence()
+        #: Where unexpected exceptions (the 500s no fault asked for) are recorded, if anywhere.
+        self.errors = errors
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -113,27 +119,35 @@ class VendorApi:
         return ROUTER.handles(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ticket = self.fence.ticket()
         request = VendorRequest.read(scope["method"], scope["path"], scope["query_string"], scope["headers"])
         try:
             body = await read_body(receive, request.content_length, self.max_body)
         except ConnectionAbortedError:
             return  # the client left mid-body: nobody to answer, nothing was done
         exchange = self.admit(request, body is None)
+        dropped = False
         if exchange.answer is None and self.fault_hook is not None:
             assert exchange.operation is not None
             try:
                 # Sign-in calls have no account yet: only rules for any account match them.
                 await self.fault_hook(request.method, request.path, exchange.account or "")
             except ConnectionDropped:
-                # Journaled with status 0: the client got no response at all.
-                self.journal.record(request.method, request.path, request.query, request.headers, body or b"", 0,
-                                    exchange.account)
-                await drop_connection(send)
-                return
+                dropped = True
             except Exception as error:  # noqa: BLE001 - answered like any other failure
                 if isinstance(error, OmniError):
                     error = exchange.operation.worded(error)
-                exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
+                exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
+        if not self.fence.admits(ticket, exchange.account):
+            # Reset while it waited (testing/fence.py): nothing of it may reach the state that replaced its own.
+            await drop_connection(send)
+            return
+        if dropped:
+            # Journaled with status 0: the client got no response at all.
+            self.journal.record(request.method, request.path, request.query, request.headers, body or b"", 0,
+                                exchange.account)
+            await drop_connection(send)
+            return
         answer = self.perform(exchange, request, body or b"")
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.content})
@@ -163,7 +177,7 @@ class VendorApi:
                 if principal.scopes is not None and not principal.allows(operation.scopes):
                     raise Forbidden()
         except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
-            exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
+            exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
         return exchange
 
     def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer:
@@ -191,7 +205,7 @@ class VendorApi:
                     payload, exchange.fmt, operation.xml_root, operation.xml_items)
                 answer = Answer(operation.status, content, exchange.fmt, operation.headers)
             except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
-                answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
+                answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
             # A sign-in call belongs to the account it signed in to.
             exchange.account = call.account or None
         self.journal.record(request.method, request.path, request.query, request.headers, body, answer.status,

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..domain.scenarios import ScenarioIn
 from ..domain.signin import SessionIn, TokenRequest
+from ..testing import ADMIN_PREFIX
 from .codecs import FORM_TYPE
 from .routes import OPERATIONS, SIGN_IN
 from .routing import Operation, QueryParam
@@ -247,7 +248,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
-def document_web_errors(paths: dict[str, Any], guarded_prefix: str = "/__admin/") -> None:
+def document_web_errors(paths: dict[str, Any], guarded_prefix: str = ADMIN_PREFIX + "/") -> None:
     """Publish the errors mock-omni's own routes answer (web.py's handlers), in the vendor's envelope.
 
     FastAPI documents a 422 that never happens (validation errors answer 400 INVALID_ARGUMENT) and
