@@ -65,7 +65,7 @@ def test_minted_tokens_work_and_carry_the_asked_scopes(bare: TestClient) -> None
     ({"account": ["Aladdin"]}, 400, "account"),
     ({"account": "Aladdin", "kind": "ibsso", "scopes": ["x"]}, 400, "kind"),
     ({"account": "Aladdin", "scopes": "omni-failover:manage"}, 400, "scopes"),
-    ({"account": "Aladdin", "scopes": [""]}, 400, "scopes"),
+    ({"account": "Aladdin", "scopes": [""]}, 400, "scopes[0]"),
     ({"account": "Aladdin", "clientId": "nope"}, 400, "clientId"),
     ({"account": "Aladdin", "clientId": 3}, 400, "clientId"),
     ({"account": "Aladdin", "extra": 1}, 400, "extra"),

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
 
+from .admin_helpers import create_account
 from .conftest import ALADDIN_TOKEN, make_app
 
 TOKEN = "/auth/1/oauth2/token"
@@ -26,7 +27,7 @@ NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 @pytest.fixture
 def app() -> MockOmni:
     app = make_app()
-    app.admin.create_account({"username": "shop", "password": "shop-pw", "oauth2Clients": [
+    create_account(app, {"username": "shop", "password": "shop-pw", "oauth2Clients": [
         {"clientId": "shop-app", "clientSecret": "s3cr:t/+%&=", "scopes": ["omni-failover:manage"]}]})
     return app
 

@@ -11,9 +11,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
+from mock_omni.vendor.ratelimit import Rule
 from mock_omni.vendor.routes import OPERATIONS
 from mock_omni.vendor.routing import Operation
 
+from .admin_helpers import create_account
 from .conftest import ALADDIN_API_KEY, SEED_KEY, make_app
 
 VENDOR_SPEC: dict[str, Any] = json.loads(
@@ -44,7 +46,7 @@ def key_for(scopes: list[str]) -> str:
 def app() -> MockOmni:
     app = make_app()
     keys = [{"key": key_for([scope]), "scopes": [scope]} for scope in VENDOR_SCOPES]
-    app.admin.create_account({"username": "scoped", "seedAccount": "Aladdin",
+    create_account(app, {"username": "scoped", "seedAccount": "Aladdin",
                               "apiKeys": [*keys, {"key": key_for([]), "scopes": []}, "key-every"]})
     return app
 
@@ -112,7 +114,7 @@ def test_403_comes_before_the_content_type_the_body_and_the_key(client: TestClie
 
 
 def test_403_does_not_spend_the_rate_limit(client: TestClient, app: MockOmni) -> None:
-    app.admin.set_rate_limits({"create": "1/1h"})
+    app.admin.set_rate_limits({"create": Rule(1, 3600.0)})
     forbidden = {"Authorization": f"App {key_for([])}"}
     for _ in range(3):
         assert client.post("/omni/1/scenarios", json=SCENARIO, headers=forbidden).status_code == 403
@@ -130,7 +132,7 @@ def test_a_forbidden_call_does_not_use_up_a_fault(client: TestClient, app: MockO
 
 
 def test_an_oauth2_token_carries_its_clients_scopes(app: MockOmni, client: TestClient) -> None:
-    app.admin.create_account({"username": "apps", "seedAccount": "Aladdin", "oauth2Clients": [
+    create_account(app, {"username": "apps", "seedAccount": "Aladdin", "oauth2Clients": [
         {"clientId": "reader", "clientSecret": "r", "scopes": ["omni-failover:logs:read"]},
         {"clientId": "manager", "clientSecret": "m", "scopes": ["omni-failover:manage"]}]})
     for client_id, secret, status in (("reader", "r", 403), ("manager", "m", 200), ("apps", None, 200)):

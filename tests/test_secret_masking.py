@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
@@ -14,8 +12,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
-from mock_omni.testing.pytest_plugin import read_serving_url, stop_process
+from mock_omni.testing.process import ServerProcess
 from mock_omni.testing.redaction import MASK, redact_body, redact_query
+
+from .admin_helpers import create_account
 
 SECRET = "Sup3r-Secret-Value-42"
 FORM = "application/x-www-form-urlencoded"
@@ -68,7 +68,7 @@ def client(app: MockOmni) -> Iterator[TestClient]:
 
 
 def test_the_journal_masks_every_sign_in_secret(app: MockOmni, client: TestClient) -> None:
-    account = app.admin.create_account({"username": "shop", "password": SECRET, "oauth2Clients": [
+    account = create_account(app, {"username": "shop", "password": SECRET, "oauth2Clients": [
         {"clientId": "shop-app", "clientSecret": SECRET + "-client"}]})
     assert account["username"] == "shop"
     issued = [
@@ -116,11 +116,9 @@ def test_no_log_record_carries_a_secret(app: MockOmni, client: TestClient, caplo
 def test_a_served_process_prints_no_secret() -> None:
     """The access log and everything else a real ``mock-omni serve`` writes, with sign-in traffic through it."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("MOCK_OMNI_")}
-    process = subprocess.Popen([sys.executable, "-m", "mock_omni", "serve", "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    server = ServerProcess.serve(env=env)
     try:
-        url = read_serving_url(process)
-        with httpx.Client(base_url=url, trust_env=False) as http:
+        with httpx.Client(base_url=server.url, trust_env=False) as http:
             token = http.post("/auth/1/oauth2/token", data={"grant_type": "client_credentials"},
                               auth=("Aladdin", "open sesame")).json()["access_token"]
             session = http.post("/auth/1/session", json={"username": "Aladdin", "password": "open sesame"}).json()
@@ -130,11 +128,9 @@ def test_a_served_process_prints_no_secret() -> None:
             assert http.get("/omni/1/scenarios", headers={"Authorization": f"Bearer {token}"}).status_code == 200
             assert http.delete("/auth/1/session",
                                headers={"Authorization": f"IBSSO {session['token']}"}).status_code == 204
-        process.terminate()
-        out, err = process.communicate(timeout=20)
     finally:
-        stop_process(process)
-    printed = (out + err).decode("utf-8", "replace")
+        server.stop()  # SIGTERM: the access log is flushed before the process ends
+    printed = server.output()
     assert "POST /auth/1/oauth2/token" in printed  # the access log is on: the check below means something
     for secret in (SECRET, token, session["token"], "open sesame", "open+sesame"):
         assert secret not in printed

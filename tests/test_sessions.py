@@ -159,24 +159,29 @@ def test_sessions_are_per_account_and_a_reset_of_one_keeps_the_others(client: Te
     assert client.get(LIST, headers=ibsso(genie)).status_code == 401
 
 
+def get_token(client: TestClient) -> str:
+    return str(client.post("/auth/1/oauth2/token", auth=("Aladdin", "open sesame"),
+                           data={"grant_type": "client_credentials"}).json()["access_token"])
+
+
 def test_snapshots_cover_sessions_and_tokens(client: TestClient, app: MockOmni) -> None:
-    session = login(client)
-    token = client.post("/auth/1/oauth2/token", auth=("Aladdin", "open sesame"),
-                        data={"grant_type": "client_credentials"}).json()["access_token"]
+    session, token = login(client), get_token(client)
     app.admin.save_snapshot("signed-in")
     client.delete(SESSION, headers=ibsso(session))
-    app.admin.reset()
-    assert client.get(LIST, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    later = get_token(client)
+    assert client.get(LIST, headers=ibsso(session)).status_code == 401
+    assert client.get(LIST, headers={"Authorization": f"Bearer {later}"}).status_code == 200
     app.admin.restore_snapshot("signed-in")
     assert client.get(LIST, headers=ibsso(session)).status_code == 200
     assert client.get(LIST, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.get(LIST, headers={"Authorization": f"Bearer {later}"}).status_code == 401  # after the snapshot
 
 
 def test_a_one_account_snapshot_covers_its_sessions(client: TestClient, app: MockOmni) -> None:
     session = login(client)
     app.admin.save_snapshot("aladdin", "Aladdin")
     client.delete(SESSION, headers=ibsso(session))
-    app.admin.restore_snapshot("aladdin")
+    app.admin.restore_snapshot("aladdin", "Aladdin")
     assert client.get(LIST, headers=ibsso(session)).status_code == 200
 
 

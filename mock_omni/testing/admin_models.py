@@ -220,6 +220,12 @@ class ResetIn(AdminBody):
 class MintIn(AdminBody):
     """A token or session to mint for a test, as the sign-in calls would have issued it."""
 
+    # A session has its account's scopes: no client, no scopes (said in the schema too, for clients and fuzzers).
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"required": ["kind"], "properties": {"kind": {"const": "ibsso"}}},
+        "then": {"properties": {"clientId": {"type": "null"}, "scopes": {"type": "null"}}},
+    })
+
     account: str = Field(min_length=1, description="the account the token signs in to")
     kind: Annotated[str, _one_of(("oauth2", "ibsso"))] = Field(
         "oauth2", description="an OAuth2 access token (Bearer) or an IBSSO session",
