@@ -12,6 +12,10 @@ from .vendor.ratelimit import VENDOR_LIMITS, Rule, parse_profile
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+MEMORY_STORE = "memory"
+DEFAULT_STORE_PREFIX = "mock-omni"
+#: URL schemes redis-py connects with (TCP, TLS, a Unix socket).
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass
@@ -29,6 +33,26 @@ class Settings:
     state_file: str | None = None
     #: Serve vendor calls through the ASGI app only, never answered in the protocol (http_protocol.py).
     asgi_only: bool = False
+    #: Where the state lives: ``memory`` (this process) or a Redis URL shared by replicas (shared/).
+    store: str = MEMORY_STORE
+    #: Prefix of every Redis key, so several independent mocks can share one Redis.
+    store_prefix: str = DEFAULT_STORE_PREFIX
+
+    def __post_init__(self) -> None:
+        if self.store != MEMORY_STORE and not self.store.startswith(REDIS_SCHEMES):
+            raise ValueError(f"store: expected 'memory' or a Redis URL such as redis://127.0.0.1:6379/0, "
+                             f"got {self.store!r}")
+        if not self.store_prefix or any(c in self.store_prefix for c in "{}*?[] "):
+            raise ValueError(f"store prefix: expected a non-empty name without braces, wildcards or spaces, "
+                             f"got {self.store_prefix!r}")
+        if self.shared and self.state_file:
+            raise ValueError("--state-file keeps one process's state; with a Redis store the state is Redis's "
+                             "(use Redis persistence instead)")
+
+    @property
+    def shared(self) -> bool:
+        """Whether the state is shared with other replicas on Redis."""
+        return self.store != MEMORY_STORE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -51,6 +75,10 @@ class Settings:
             values["cors_origins"] = [o.strip() for o in env["MOCK_OMNI_CORS_ORIGINS"].split(",") if o.strip()]
         if env.get("MOCK_OMNI_STATE_FILE"):
             values["state_file"] = env["MOCK_OMNI_STATE_FILE"]
+        if env.get("MOCK_OMNI_STORE"):
+            values["store"] = env["MOCK_OMNI_STORE"]
+        if env.get("MOCK_OMNI_STORE_PREFIX"):
+            values["store_prefix"] = env["MOCK_OMNI_STORE_PREFIX"]
         if env.get("MOCK_OMNI_QUIET", "").lower() in ("1", "true", "yes"):
             values["quiet"] = True
         values.update({name: value for name, value in overrides.items() if value is not None})

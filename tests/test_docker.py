@@ -201,5 +201,6 @@ def test_what_the_dockerfile_copies_builds_a_package_with_every_asset(tmp_path: 
     assert "mock_omni/server/cli.py" in names
     for needed in ("mock_omni/static/dashboard.html", "mock_omni/static/dashboard.js", "mock_omni/static/dashboard.css",
                    "mock_omni/static/swagger-ui/swagger-ui-bundle.js", "mock_omni/static/swagger-ui/swagger-ui.css",
-                   "mock_omni/static/swagger-ui/LICENSE", "mock_omni/data/default-fixtures.json"):
+                   "mock_omni/static/swagger-ui/LICENSE", "mock_omni/data/default-fixtures.json",
+                   "mock_omni/shared/lua/call.lua", "mock_omni/shared/lua/ops/update.lua"):
         assert needed in names, needed

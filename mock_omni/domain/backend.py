@@ -7,12 +7,16 @@ Resources added later (messages, sessions) become fields here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .clock import Clock
-from .store import Store
+
+if TYPE_CHECKING:
+    from ..state import ScenarioStore
 
 
 @dataclass(slots=True)
 class Backend:
-    store: Store
+    #: In memory (store.Store) or on Redis (shared/store.py): the same methods.
+    store: ScenarioStore
     clock: Clock

@@ -52,6 +52,12 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--state-file", metavar="PATH",
                        help="load the state from PATH at start and save it after every change "
                             "(env MOCK_OMNI_STATE_FILE)")
+    serve.add_argument("--store", metavar="memory|redis://HOST:PORT/DB",
+                       help="where the state lives: this process (default), or a Redis shared by several "
+                            "replicas (env MOCK_OMNI_STORE)")
+    serve.add_argument("--store-prefix", metavar="NAME",
+                       help="prefix of every Redis key, so several mocks can share one Redis "
+                            "(env MOCK_OMNI_STORE_PREFIX; default mock-omni)")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
     serve.add_argument("--asgi-only", action="store_true", default=None,
                        help="answer the vendor's calls through the ASGI app, as in-process clients see them, "
@@ -68,6 +74,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         admin_token=args.admin_token,
         cors_origins=args.cors_origin,
         state_file=args.state_file,
+        store=args.store,
+        store_prefix=args.store_prefix,
         quiet=args.quiet,
         asgi_only=args.asgi_only,
     )

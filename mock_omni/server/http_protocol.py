@@ -111,6 +111,9 @@ class DirectVendorProtocol(HttpToolsProtocol):
         self.direct = None
         self.direct_body = bytearray()
         answer = self.mock.vendor.answer(request, body)
+        if answer is None:
+            self._hand_over(body)
+            return
         head = [STATUS_LINE[answer.status]]
         for name, value in [*self.server_state.default_headers, *answer.headers]:
             head += [name, b": ", value, b"\r\n"]
@@ -126,6 +129,14 @@ class DirectVendorProtocol(HttpToolsProtocol):
         if not self.direct_keep_alive:
             self.transport.close()
         self.on_response_complete()
+
+    def _hand_over(self, body: bytes | None) -> None:
+        """Give uvicorn a request this protocol has read but declined to answer (with a shared store,
+        a fault rule added on another replica turned out to apply): as if uvicorn had read it."""
+        HttpToolsProtocol.on_headers_complete(self)
+        if body:
+            HttpToolsProtocol.on_body(self, body)
+        HttpToolsProtocol.on_message_complete(self)
 
     def shutdown(self) -> None:
         if self.direct is not None:

@@ -52,8 +52,9 @@ class Admin:
         self.app = app
         self._lock = threading.RLock()
         #: username -> the account as ``create_account`` made it (per-account reset returns there).
-        self._created: dict[str, Account] = {}
-        self._snapshots: dict[str, tuple[str | None, list[Account]]] = {}
+        #: Both mappings are the state's: dicts in memory, Redis hashes when replicas share a store.
+        self._created = app.state.created
+        self._snapshots = app.state.snapshots
 
     # --- reset and accounts ---------------------------------------------------------
 
@@ -142,7 +143,8 @@ class Admin:
         with self._lock:
             self.app.store.replace(accounts)
             names = {account.username for account in accounts}
-            self._created = {name: origin for name, origin in self._created.items() if name in names}
+            for name in [name for name in self._created if name not in names]:
+                del self._created[name]
         return len(accounts)
 
     # --- snapshots ------------------------------------------------------------------

@@ -169,18 +169,22 @@ class Faults:
         return None
 
     async def hook(self, method: str, path: str, account: str) -> None:
-        fault = self.take(method, path, account)
-        if fault is None:
-            return
-        if fault.delay_ms:
-            await self._sleep(fault.delay_ms / 1000)
-        if fault.drop:
-            raise ConnectionDropped("mock-omni fault: connection dropped")
-        if fault.status is not None:
-            error: OmniError = BY_STATUS[fault.status]()
-            if fault.message:
-                error.text = fault.message
-            raise error
+        await apply_fault(self.take(method, path, account), self._sleep)
+
+
+async def apply_fault(fault: Fault | None, sleep: Callable[[float], Awaitable[None]]) -> None:
+    """What a rule does to the request it was taken for: wait, then drop it or answer an error."""
+    if fault is None:
+        return
+    if fault.delay_ms:
+        await sleep(fault.delay_ms / 1000)
+    if fault.drop:
+        raise ConnectionDropped("mock-omni fault: connection dropped")
+    if fault.status is not None:
+        error: OmniError = BY_STATUS[fault.status]()
+        if fault.message:
+            error.text = fault.message
+        raise error
 
 
 async def drop_connection(send: Callable[..., Awaitable[None]]) -> None:

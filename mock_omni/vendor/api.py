@@ -16,20 +16,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
 
 from ..domain.backend import Backend
 from ..domain.errors import PayloadTooLarge
+from ..domain.store import Store
 from ..testing.faults import ConnectionDropped, drop_connection
-from ..testing.journal import Journal
 from .answers import Answer, error_answer
 from .auth import Authenticator
 from .bodies import Bodies
 from .codecs import JSON, Format, Negotiator, render, require_body_format
-from .ratelimit import RateLimiter
 from .routes import ROUTER
 from .routing import Call, Operation, Router
+
+if TYPE_CHECKING:
+    from ..state import AccountFinder, RateLimits, RequestJournal
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -93,14 +96,18 @@ class VendorApi:
     awaited between them."""
 
     def __init__(
-        self, backend: Backend, limiter: RateLimiter, journal: Journal,
+        self, backend: Backend, limiter: RateLimits, journal: RequestJournal,
         max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None, router: Router = ROUTER,
+        auth: AccountFinder | None = None,
     ) -> None:
         self.backend = backend
         self.limiter = limiter
         self.journal = journal
         self.router = router
-        self.auth = Authenticator(backend.store)
+        if auth is None:
+            assert isinstance(backend.store, Store), "a shared store brings its own authenticator"
+            auth = Authenticator(backend.store)
+        self.auth = auth
         self.negotiator = Negotiator()
         self.bodies = Bodies()
         self.max_body = max_body
@@ -117,25 +124,31 @@ class VendorApi:
             body = await read_body(receive, request.content_length, self.max_body)
         except ConnectionAbortedError:
             return  # the client left mid-body: nobody to answer, nothing was done
-        exchange = self.admit(request, body is None)
-        if exchange.answer is None and self.fault_hook is not None:
-            assert exchange.account is not None
-            try:
-                await self.fault_hook(request.method, request.path, exchange.account)
-            except ConnectionDropped:
-                # Journaled with status 0: the client got no response at all.
-                self.journal.record(request.method, request.path, request.query, request.headers, body or b"", 0,
-                                    exchange.account)
-                await drop_connection(send)
-                return
-            except Exception as error:  # noqa: BLE001 - answered like any other failure
-                exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
-        answer = self.perform(exchange, request, body or b"")
+        answer = None
+        while answer is None:  # more than once only when a shared store's faults changed under the call
+            exchange = self.admit(request, body is None)
+            if exchange.answer is None and self.fault_hook is not None:
+                assert exchange.account is not None
+                try:
+                    await self.fault_hook(request.method, request.path, exchange.account)
+                except ConnectionDropped:
+                    # Journaled with status 0: the client got no response at all.
+                    self.journal.record(request.method, request.path, request.query, request.headers, body or b"",
+                                        0, exchange.account)
+                    await drop_connection(send)
+                    return
+                except Exception as error:  # noqa: BLE001 - answered like any other failure
+                    exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
+            answer = self.perform(exchange, request, body or b"")
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.content})
 
-    def answer(self, request: VendorRequest, body: bytes | None) -> Answer:
-        """The whole call at once (no fault hook), journaled; ``body`` None means it was over the limit."""
+    def answer(self, request: VendorRequest, body: bytes | None) -> Answer | None:
+        """The whole call at once (no fault hook), journaled; ``body`` None means it was over the limit.
+
+        None (only with a shared store, shared/vendor.py): a fault rule added on another replica
+        turned out to apply; the call must go through the ASGI app, which awaits the rule.
+        """
         return self.perform(self.admit(request, body is None), request, body or b"")
 
     def admit(self, request: VendorRequest, too_large: bool) -> Exchange:
@@ -154,7 +167,7 @@ class VendorApi:
             exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
         return exchange
 
-    def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer:
+    def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer | None:
         """Content-Type (415), rate limit (429), body and query (400), then the handler; journals the call."""
         answer = exchange.answer
         if answer is None:
@@ -163,18 +176,27 @@ class VendorApi:
             try:
                 body_format = None if operation.body is None else require_body_format(request.content_type)
                 self.limiter.check(exchange.account, operation.name)
-                parsed = None if body_format is None or operation.body is None else (
-                    self.bodies.parse(operation.body, body_format, body))
-                query = operation.parse_query(request.query) if operation.query else {}
-                call = Call(exchange.account, exchange.params, query, parsed, request.authorization)
-                payload = operation.handler(self.backend, call)
-                answer = Answer(operation.status, render(payload, exchange.fmt, operation.xml_root,
-                                                         operation.xml_items), exchange.fmt)
+                call = self.call_for(exchange, operation, request, body_format, body)
+                answer = self.respond(exchange, operation, operation.handler(self.backend, call))
             except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
                 answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
         self.journal.record(request.method, request.path, request.query, request.headers, body, answer.status,
                             exchange.account)
         return answer
+
+    def call_for(self, exchange: Exchange, operation: Operation, request: VendorRequest, body_format: Format | None,
+                 body: bytes) -> Call:
+        """What the handler gets: the body and the query, parsed and checked (400)."""
+        assert exchange.account is not None
+        parsed = None if body_format is None or operation.body is None else (
+            self.bodies.parse(operation.body, body_format, body))
+        query = operation.parse_query(request.query) if operation.query else {}
+        return Call(exchange.account, exchange.params, query, parsed, request.authorization)
+
+    @staticmethod
+    def respond(exchange: Exchange, operation: Operation, payload: dict[str, object]) -> Answer:
+        return Answer(operation.status, render(payload, exchange.fmt, operation.xml_root, operation.xml_items),
+                      exchange.fmt)
 
 
 async def read_body(receive: Receive, declared: int, limit: int) -> bytes | None:
