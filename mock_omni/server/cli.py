@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..domain.fixtures import FixtureError
 from ..settings import Settings
+from ..state import StoreUnreachable
 from ..vendor.ratelimit import RateLimitSpecError, parse_profile
 
 if TYPE_CHECKING:
@@ -100,7 +101,11 @@ def serve(settings: Settings) -> int:
 
     from ..app import create_app
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StoreUnreachable as exc:
+        print(f"mock-omni: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
