@@ -135,6 +135,8 @@ class State:
     vendor: Callable[..., VendorApi] | None = None
     #: Releases what the state holds outside the process (Redis connections); nothing for memory.
     close: Callable[[], None] = lambda: None
+    #: Where the state is and how this server came to it (``serve`` prints it), "" in memory.
+    origin: str = ""
 
 
 def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory) -> State:

@@ -122,6 +122,9 @@ def serve(settings: Settings) -> int:
         proxy_headers=False,
     )
     server = uvicorn.Server(config)
+    if app.state.origin:
+        # On stderr, before the URL: stdout's first line is the URL alone (the pytest plugin reads it).
+        print(f"mock-omni: {app.state.origin}", file=sys.stderr, flush=True)
     print(f"mock-omni {__version__} serving on http://{shown}:{port}", flush=True)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal under the handler
     # it found; with the default one the process would die by the signal (status -15, which CI

@@ -49,13 +49,13 @@ def open_shared_state(settings: Settings, fixtures: list[Account], clock: Clock 
     shared_clock = SharedClock(link, config, clock)
     limiter = RedisRateLimiter(link, config, store, shared_clock)
 
-    def seed() -> list[Account]:
+    def seed() -> tuple[list[Account], bool]:
         return join_or_seed(link, store, limiter, fixtures, settings.rate_limits, key_factory)
 
     # A store that loses its data (Redis restarted without persistence) is seeded again.
     config.reseed = seed
     try:
-        baseline = seed()
+        baseline, seeded = seed()
         config.reload()
     except StoreUnavailable:
         link.close()
@@ -69,4 +69,7 @@ def open_shared_state(settings: Settings, fixtures: list[Account], clock: Clock 
         store, limiter, journal, faults, shared_clock, auth, baseline,
         AccountMap(link, keys.created, key_factory), SnapshotMap(link, keys.snapshots, key_factory),
         functools.partial(SharedVendorApi, shared=shared), link.close,
+        f"state on Redis at {shown(settings.store)}, prefix {settings.store_prefix}: "
+        + (f"seeded with {len(baseline)} fixture accounts" if seeded else
+           f"joined, {len(store.usernames())} accounts there"),
     )

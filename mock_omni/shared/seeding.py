@@ -34,8 +34,9 @@ _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL
 
 
 def join_or_seed(link: Link, store: RedisStore, limiter: RedisRateLimiter, fixtures: list[Account],
-                 rules: dict[str, Rule], key_factory: KeyFactory) -> list[Account]:
-    """The fixture accounts of the store (its baseline): found there, or ``fixtures`` seeded now."""
+                 rules: dict[str, Rule], key_factory: KeyFactory) -> tuple[list[Account], bool]:
+    """The fixture accounts of the store (its baseline), and whether this replica seeded it: found
+    there, or ``fixtures`` seeded now."""
     keys = link.keys
     token = secrets.token_hex(16)
     deadline = time.monotonic() + WAIT_SECONDS
@@ -43,13 +44,13 @@ def join_or_seed(link: Link, store: RedisStore, limiter: RedisRateLimiter, fixtu
         while True:
             baseline = link.bulk.get(keys.baseline) if link.client.exists(keys.seeded) else None
             if baseline is not None:
-                return accounts_from_document(orjson.loads(baseline), "the store's baseline", key_factory)
+                return accounts_from_document(orjson.loads(baseline), "the store's baseline", key_factory), False
             if link.client.set(keys.seed_lock, token, nx=True, px=int(LOCK_SECONDS * 1000)):
                 try:
                     _seed(link, store, limiter, fixtures, rules)
                 finally:
                     link.client.eval(_RELEASE, 1, keys.seed_lock, token)
-                return fixtures
+                return fixtures, True
             if time.monotonic() > deadline:
                 raise StoreUnreachable(f"the store is being seeded by another replica that has not finished "
                                        f"in {WAIT_SECONDS:.0f} s (lock {keys.seed_lock})")
