@@ -77,7 +77,13 @@ class Journal:
         self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
         body: bytes, status: int, account: str | None,
     ) -> None:
-        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), *kept(headers, body), status, account)
+        # Inline, not kept(): recording is on the hot path of the memory store.
+        names = tuple(headers)
+        if any(len(value) > MAX_HEADER_VALUE for _, value in names):
+            names = tuple((name, value[:MAX_HEADER_VALUE]) for name, value in names)
+        if len(body) > MAX_BODY_KEPT:
+            body = body[:MAX_BODY_KEPT]
+        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), names, body, status, account)
         with self._lock:
             self._entries.append(entry)
             self.recorded += 1
