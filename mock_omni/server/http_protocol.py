@@ -26,6 +26,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
+from ..vendor.answers import Answer
 from ..vendor.api import VendorApi, VendorRequest
 
 if TYPE_CHECKING:
@@ -110,23 +111,45 @@ class DirectVendorProtocol(HttpToolsProtocol):
         """Decide the call, write the whole response at once, then what uvicorn does after a response."""
         self.direct = None
         self.direct_body = bytearray()
-        answer = self.mock.vendor.answer(request, body)
+        vendor = self.mock.vendor
+        if body is not None and vendor.batched:
+            # A shared store decides the calls of one loop turn together, with one round trip to
+            # Redis: the answer comes later. Meanwhile the placeholder stands as this connection's
+            # request in flight, so uvicorn queues any later request behind it (order kept).
+            pending = _Pending(self.direct_keep_alive, get_client_addr(self.scope),
+                               get_path_with_query_string(self.scope), self.scope["http_version"])
+            self.cycle = pending  # type: ignore[assignment]  # a stand-in with what uvicorn reads of a cycle
+            vendor.answer_soon(request, body, lambda answer: self._send_later(request, answer, pending))
+            return
+        answer = vendor.answer(request, body)
         if answer is None:
             self._hand_over(body)
             return
+        self._send(request, answer, self.direct_keep_alive, get_client_addr(self.scope),
+                   get_path_with_query_string(self.scope), self.scope["http_version"])
+
+    def _send_later(self, request: VendorRequest, answer: Answer | None, pending: _Pending) -> None:
+        pending.response_complete = True
+        if pending.disconnected or self.transport.is_closing():
+            return  # the client left: nobody to answer
+        if answer is None:
+            self.transport.abort()  # a fault dropped the call (journaled)
+            return
+        self._send(request, answer, pending.keep_alive, pending.client, pending.target, pending.http_version)
+
+    def _send(self, request: VendorRequest, answer: Answer, keep_alive: bool, client: str, target: str,
+              http_version: str) -> None:
         head = [STATUS_LINE[answer.status]]
         for name, value in [*self.server_state.default_headers, *answer.headers]:
             head += [name, b": ", value, b"\r\n"]
-        if not self.direct_keep_alive:
+        if not keep_alive:
             head.append(b"connection: close\r\n")
         head += [b"\r\n", answer.content]
         self.transport.write(b"".join(head))
         if self.access_log:
-            self.access_logger.info(
-                '%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), request.method,
-                get_path_with_query_string(self.scope), self.scope["http_version"], answer.status,
-            )
-        if not self.direct_keep_alive:
+            self.access_logger.info('%s - "%s %s HTTP/%s" %d', client, request.method, target, http_version,
+                                    answer.status)
+        if not keep_alive:
             self.transport.close()
         self.on_response_complete()
 
@@ -144,6 +167,27 @@ class DirectVendorProtocol(HttpToolsProtocol):
             self.direct_keep_alive = False
             return
         super().shutdown()
+
+
+class _Pending:
+    """Stands as uvicorn's request cycle while a direct answer waits for its batch (shared store):
+    uvicorn queues later requests of the connection behind it, marks it to close at shutdown, and
+    marks it disconnected if the client leaves."""
+
+    def __init__(self, keep_alive: bool, client: str, target: str, http_version: str) -> None:
+        self.keep_alive = keep_alive
+        self.client, self.target, self.http_version = client, target, http_version
+        self.response_complete = False
+        self.disconnected = False
+        self.message_event = _NO_EVENT
+
+
+class _NoEvent:
+    def set(self) -> None:
+        """uvicorn wakes a cycle's body reader; this one has none."""
+
+
+_NO_EVENT = _NoEvent()
 
 
 def protocol_for(mock: MockOmni) -> type[asyncio.Protocol]:

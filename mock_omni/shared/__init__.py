@@ -18,6 +18,7 @@ from .faults import RedisFaults
 from .journal import RedisJournal
 from .limiter import RedisRateLimiter
 from .link import Link, StoreUnavailable, shown
+from .pipe import Pipe
 from .seeding import join_or_seed
 from .store import RedisStore
 from .vendor import SharedVendorApi
@@ -37,6 +38,7 @@ class Shared:
     faults: RedisFaults
     clock: SharedClock
     auth: SharedAuthenticator
+    pipe: Pipe
 
 
 def open_shared_state(settings: Settings, fixtures: list[Account], clock: Clock | None,
@@ -63,7 +65,7 @@ def open_shared_state(settings: Settings, fixtures: list[Account], clock: Clock 
     journal = RedisJournal(link, settings.journal_limit)
     faults = RedisFaults(link, config)
     auth = SharedAuthenticator(link)
-    shared = Shared(link, config, store, limiter, journal, faults, shared_clock, auth)
+    shared = Shared(link, config, store, limiter, journal, faults, shared_clock, auth, Pipe(link))
     keys = link.keys
     return State(
         store, limiter, journal, faults, shared_clock, auth, baseline,

@@ -20,10 +20,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from hiredis import pack_command
 from redis.backoff import NoBackoff
 from redis.connection import Connection
 from redis.exceptions import NoScriptError, RedisError, ResponseError, WatchError
@@ -48,6 +50,74 @@ T = TypeVar("T")
 
 class StoreUnavailable(GeneralError):
     """Redis did not answer: the vendor's 500 envelope, nothing applied by this request."""
+
+
+class RoundTrip(BaseException):
+    """A script a batched call needs run: raised where the call reaches Redis, sent with the batch.
+    A BaseException, so the ``except Exception`` that answers failures lets it through."""
+
+    def __init__(self, script: Script, keys: Sequence[str], args: Sequence[str | bytes]) -> None:
+        super().__init__(script.sha)
+        self.script = script
+        self.keys = keys
+        self.arguments = args
+
+
+class Recording:
+    """The replies one step of a batched call has had so far. The step runs again from its start
+    after each round trip and gets them back in order; the first script past them raises
+    ``RoundTrip``. A step must reach Redis the same way each time it runs (vendor.py keeps
+    everything it depends on fixed)."""
+
+    __slots__ = ("replies", "_next", "_values", "_next_value")
+
+    def __init__(self) -> None:
+        self.replies: list[tuple[str, Any]] = []
+        self._next = 0
+        self._values: list[Any] = []
+        self._next_value = 0
+
+    def value(self, make: Callable[[], T]) -> T:
+        """What ``make`` gave the first time the step ran (a new key, a token, the time)."""
+        if self._next_value == len(self._values):
+            self._values.append(make())
+        self._next_value += 1
+        return self._values[self._next_value - 1]  # type: ignore[no-any-return]
+
+    def replay(self, script: Script, keys: Sequence[str], args: Sequence[str | bytes]) -> Any:
+        if self._next == len(self.replies):
+            raise RoundTrip(script, keys, args)
+        sha, reply = self.replies[self._next]
+        self._next += 1
+        if sha != script.sha:
+            raise AssertionError("a batched step reached Redis in another order than before")
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+    def add(self, trip: RoundTrip, reply: Any) -> None:
+        self.replies.append((trip.script.sha, reply))
+        self._next = self._next_value = 0
+
+
+def stable(make: Callable[[], T]) -> T:
+    """``make()``, the same each time a batched step runs again: whatever a step draws that is not
+    a function of its inputs (a new key, a token, the time) must come through here."""
+    recording = RECORDING.get()
+    return make() if recording is None else recording.value(make)
+
+
+def packed(*args: str | bytes | int) -> bytes:
+    """One command in Redis's protocol, packed by hiredis (in C)."""
+    return cast(bytes, pack_command(args))  # type: ignore[arg-type]  # its stub types a 1-tuple
+
+
+def pack_evalsha(trip: RoundTrip) -> bytes:
+    return packed("EVALSHA", trip.script.sha, len(trip.keys), *trip.keys, *trip.arguments)
+
+
+#: The recording of the batched step running in this context, if any.
+RECORDING: ContextVar[Recording | None] = ContextVar("mock_omni_recording", default=None)
 
 
 def shown(url: str) -> str:
@@ -76,38 +146,66 @@ class Link:
 
     # --- the vendor path ------------------------------------------------------------------
 
-    def run(self, script: Script, keys: Sequence[str], args: Sequence[str | bytes | int | float]) -> Any:
-        """EVALSHA on this thread's own connection; ``StoreUnavailable`` if Redis does not answer."""
-        if self._paused_until and time.monotonic() < self._paused_until:
-            raise StoreUnavailable()
+    def run(self, script: Script, keys: Sequence[str], args: Sequence[str | bytes]) -> Any:
+        """EVALSHA on this thread's own connection; ``StoreUnavailable`` if Redis does not answer.
+
+        Inside a batched call (a ``Recording`` is open) it answers from the recording, or raises
+        ``RoundTrip`` for the batch to send (vendor.py).
+        """
+        recording = RECORDING.get()
+        if recording is not None:
+            return recording.replay(script, keys, args)
+        reply = self.run_many((RoundTrip(script, keys, args),))[0]
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+    def run_many(self, trips: Sequence[RoundTrip]) -> list[Any]:
+        """Scripts pipelined in one round trip on this thread's connection: each one's reply, or the
+        ``StoreUnavailable`` its call must raise instead."""
+        if self.paused():
+            return [StoreUnavailable()] * len(trips)
         connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._local.connection = cast(Connection, self.client.connection_pool.make_connection())
             self._connections.append(connection)
         try:
-            try:
-                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                reply = connection.read_response()
-            except NoScriptError:
-                # A Redis that restarted has forgotten the scripts: load, then run once more.
-                connection.send_command("SCRIPT", "LOAD", script.text)
-                connection.read_response()
-                connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                reply = connection.read_response()
+            replies = self._exchange(connection, trips)
+            forgotten = [index for index, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if forgotten:
+                # A Redis that restarted has forgotten the scripts: load them, then run those again.
+                for text in {trips[index].script.text for index in forgotten}:
+                    connection.send_command("SCRIPT", "LOAD", text)
+                    connection.read_response()
+                for index, reply in zip(forgotten, self._exchange(connection, [trips[i] for i in forgotten]),
+                                        strict=True):
+                    replies[index] = reply
         except (RedisError, OSError) as exc:
-            if not isinstance(exc, ResponseError):
-                connection.disconnect()
-            raise self.failed(exc) from None
+            connection.disconnect()
+            error = self.failed(exc)
+            return [error] * len(trips)
         if self._failing:
             self.recovered()
-        return reply
+        return [self.failed(reply) if isinstance(reply, ResponseError) else reply for reply in replies]
+
+    @staticmethod
+    def _exchange(connection: Connection, trips: Sequence[RoundTrip]) -> list[Any]:
+        # hiredis packs in C; the client's own packer costs more than the round trip's share of a call.
+        connection.send_packed_command([b"".join(map(pack_evalsha, trips))])  # type: ignore[no-untyped-call]
+        replies: list[Any] = []
+        for _ in trips:
+            try:
+                replies.append(connection.read_response())
+            except ResponseError as refused:  # this script's own error; the others' replies follow
+                replies.append(refused)
+        return replies
 
     # --- everything else --------------------------------------------------------------------
 
     @contextmanager
     def guard(self) -> Iterator[None]:
         """Any Redis failure inside becomes ``StoreUnavailable``."""
-        if self._paused_until and time.monotonic() < self._paused_until:
+        if self.paused():
             raise StoreUnavailable()
         try:
             yield
@@ -140,6 +238,14 @@ class Link:
             except NoScriptError:
                 self.client.script_load(script.text)
                 return self.client.evalsha(script.sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+
+    def paused(self) -> bool:
+        """Whether a failure was so recent that calls are answered at once, without trying Redis."""
+        return bool(self._paused_until) and time.monotonic() < self._paused_until
+
+    @property
+    def failing(self) -> bool:
+        return self._failing
 
     def failed(self, exc: BaseException) -> StoreUnavailable:
         """Note a failure (logged once per outage) and pause; the error to answer with."""

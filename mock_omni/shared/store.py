@@ -27,7 +27,7 @@ from . import scripts
 from .config import EPOCH, STORE
 from .gate import CURRENT, UNGATED, KeyTaken, Stale, Unproven, refusal
 from .keys import AccountKeys, tag, username
-from .link import FieldMap, Link, as_hash, as_names
+from .link import FieldMap, Link, as_hash, as_names, stable
 
 #: Page arithmetic stays in integers Lua prints exactly (no account holds this many scenarios).
 _BIGGEST_INDEX = 10**12
@@ -137,7 +137,7 @@ class RedisStore:
         flow = flow_json(data.flow)
         name = b"" if data.name is None else b"=" + text(data.name)
         for _ in range(_KEY_ATTEMPTS):
-            key = self._key_factory()
+            key = stable(self._key_factory)
             try:
                 reply = self._call(CREATE, username, [key, name, flow, "1" if data.default else "0"])
             except KeyTaken:

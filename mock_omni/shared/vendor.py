@@ -1,4 +1,5 @@
-"""The vendor dispatcher on a shared store: each call is one script, one round trip.
+"""The vendor dispatcher on a shared store: each call is one script, and the calls of one
+event-loop turn share one round trip.
 
 The checks and their order are the memory dispatcher's (vendor/api.py): Accept 406, route
 404/405, size 413, credentials 401, Content-Type 415, rate limit 429, body and query 400,
@@ -8,28 +9,44 @@ the rate limit, 400 after it) is answered only once the script has decided the e
 the token is taken, the handler's store operation runs, and the journal entry is written,
 all atomically. The handler reaches the script through the gate (gate.py).
 
+A call is written as steps (generators) that yield each script they need (``RoundTrip``).
+``answer`` and the ASGI path drive them one round trip at a time; ``answer_soon`` (the HTTP
+protocol's direct answers) drives every call that arrived in one turn of the event loop
+together: their scripts go to Redis pipelined, in one round trip, instead of one each.
+Inside a step, a script is reached through ``Link.run``, which raises ``RoundTrip`` the
+first time and answers from the step's recording when the step runs again (link.py).
+
 The script refuses to act on a stale configuration (config.py): the replica reloads and
 runs the call again, and if a fault rule added elsewhere now applies, the call goes back
-through the fault hook (``None`` to the caller: VendorApi.__call__ loops, and the direct
-path hands the request to the ASGI app).
+through the fault hook (``None`` from ``perform``: VendorApi.decide loops).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..domain.errors import GeneralError, OmniError, Unauthorized
 from ..vendor.answers import Answer, error_answer
 from ..vendor.api import Exchange, VendorApi, VendorRequest
-from ..vendor.codecs import require_body_format
+from ..vendor.codecs import JSON, require_body_format
 from ..vendor.routing import Call, Operation
 from .gate import CURRENT, STATUSES, UNGATED, Gate, Stale, Unproven, status_of
 from .journal import entry_arguments
 from .limiter import limit_arguments
-from .link import StoreUnavailable
+from .link import RECORDING, Link, Recording, RoundTrip, StoreUnavailable
 
 if TYPE_CHECKING:
     from . import Shared
+
+log = logging.getLogger("mock_omni")
+T = TypeVar("T")
+#: A call's steps: they yield the round trips they need and get each one's reply back.
+Steps = Generator[RoundTrip, Any, T]
 
 #: Runs of one call's script before giving up (each after a configuration change under it).
 ATTEMPTS = 5
@@ -37,29 +54,118 @@ ATTEMPTS = 5
 ANY_EPOCH = "1e308"
 
 
+def step(operation: Callable[[], T]) -> Steps[T]:
+    """``operation`` (which may reach Redis) as a step: run again after each round trip it needs."""
+    recording = Recording()
+    while True:
+        token = RECORDING.set(recording)
+        try:
+            return operation()
+        except RoundTrip as needed:
+            trip = needed
+        finally:
+            RECORDING.reset(token)
+        recording.add(trip, (yield trip))
+
+
+def drive(steps: Steps[T], link: Link) -> T:
+    """Steps run one round trip at a time."""
+    try:
+        trip = next(steps)
+        while True:
+            trip = steps.send(link.run_many((trip,))[0])
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+@dataclass(slots=True)
+class _Waiting:
+    steps: Steps[Answer | None]
+    request: VendorRequest
+    body: bytes
+    reply: Callable[[Answer | None], None]
+
+
 class SharedVendorApi(VendorApi):
+    batched = True
+
     def __init__(self, *args: Any, shared: Shared, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.shared = shared
+        #: Calls that went back through the fault hook (kept until done: the loop holds tasks weakly).
+        self._hooked: set[asyncio.Task[None]] = set()
+
+    # --- one round trip at a time ---------------------------------------------------------
 
     def admit(self, request: VendorRequest, too_large: bool) -> Exchange:
+        return drive(self.admit_steps(request, too_large), self.shared.link)
+
+    def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer | None:
+        return drive(self.perform_steps(exchange, request, body), self.shared.link)
+
+    async def decide(self, request: VendorRequest, body: bytes | None) -> Answer | None:
+        try:
+            return await super().decide(request, body)
+        except StoreUnavailable as error:  # the journal entry of a dropped connection could not be written
+            return error_answer(error, JSON)
+
+    # --- answered later: scripts pipelined on the event loop (pipe.py) --------------------------
+
+    def answer_soon(self, request: VendorRequest, body: bytes, reply: Callable[[Answer | None], None]) -> None:
+        self._advance(_Waiting(self.perform_after_admit(request, body), request, body, reply), None)
+
+    def perform_after_admit(self, request: VendorRequest, body: bytes) -> Steps[Answer | None]:
+        exchange = yield from self.admit_steps(request, False)
+        return (yield from self.perform_steps(exchange, request, body))
+
+    def _advance(self, call: _Waiting, reply: Any) -> None:
+        """The call's steps up to the next script, which goes to the pipe; its reply continues them."""
+        try:
+            trip = call.steps.send(reply)
+        except StopIteration as done:
+            if done.value is None:
+                # A fault rule now applies: the call goes through the hook, which may wait.
+                task = asyncio.get_running_loop().create_task(self._hooked_call(call))
+                self._hooked.add(task)
+                task.add_done_callback(self._hooked.discard)
+            else:
+                self._reply(call, done.value)
+        except Exception as error:  # noqa: BLE001 - a bug: the 500 envelope, as anywhere else
+            self._reply(call, error_answer(error, JSON, f"{call.request.method} {call.request.path}"))
+        else:
+            self.shared.pipe.send(trip, functools.partial(self._advance, call))
+
+    async def _hooked_call(self, call: _Waiting) -> None:
+        self._reply(call, await self.decide(call.request, call.body))
+
+    @staticmethod
+    def _reply(call: _Waiting, answer: Answer | None) -> None:
+        try:
+            call.reply(answer)
+        except Exception:  # one connection's trouble must not keep the rest of the batch unanswered
+            log.exception("mock-omni: could not send an answer")
+
+    # --- the steps ----------------------------------------------------------------------------
+
+    def admit_steps(self, request: VendorRequest, too_large: bool) -> Steps[Exchange]:
         exchange = super().admit(request, too_large)
         if exchange.answer is None and self.shared.faults.may_apply(request.method, request.path, exchange.account):
             # A fault rule may answer this call: only once its credentials are proven (401 first).
-            self._prove(exchange, request)
+            yield from self._prove(exchange, request)
         return exchange
 
-    def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer | None:
+    def perform_steps(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Steps[Answer | None]:
         try:
             operation = exchange.operation
             if exchange.answer is not None or operation is None or not operation.authenticated:
-                return super().perform(exchange, request, body)
-            return self._perform(exchange, operation, request, body)
+                return (yield from step(lambda: VendorApi.perform(self, exchange, request, body)))
+            return (yield from self._perform(exchange, operation, request, body))
         except StoreUnavailable as error:
             # Redis is gone: nothing was applied, nothing could be journaled.
             return error_answer(error, exchange.fmt)
 
-    def _perform(self, exchange: Exchange, operation: Operation, request: VendorRequest, body: bytes) -> Answer | None:
+    def _perform(self, exchange: Exchange, operation: Operation, request: VendorRequest,
+                 body: bytes) -> Steps[Answer | None]:
         assert exchange.account is not None
         pre: OmniError | None = None
         post: BaseException | None = None
@@ -77,13 +183,13 @@ class SharedVendorApi(VendorApi):
         for _ in range(ATTEMPTS):
             gate = Gate(self._arguments(exchange.account, request, operation, pre, post, entry), pre, post)
             try:
-                return self._through(gate, exchange, operation, call, request)
+                return (yield from step(functools.partial(self._through, gate, exchange, operation, call, request)))
             except Stale:
                 self.shared.config.reload()
                 if self.shared.faults.may_apply(request.method, request.path, exchange.account):
                     return None
             except Unproven:
-                return self._unproven(exchange, request, body)
+                return (yield from self._unproven(exchange, request, body))
         return error_answer(GeneralError("The configuration kept changing; try again."), exchange.fmt)
 
     def _arguments(self, account: str, request: VendorRequest, operation: Operation, pre: OmniError | None,
@@ -107,7 +213,7 @@ class SharedVendorApi(VendorApi):
             if call is not None and gate.post is None:
                 try:
                     return self.respond(exchange, operation, operation.handler(self.backend, call))
-                except (Stale, Unproven):
+                except (Stale, Unproven, StoreUnavailable):
                     raise
                 except Exception as error:  # noqa: BLE001 - decided by the script, or found before it ran
                     if gate.done:
@@ -117,7 +223,7 @@ class SharedVendorApi(VendorApi):
             assert exchange.account is not None
             try:
                 self.shared.store.checks(exchange.account)
-            except (Stale, Unproven):
+            except (Stale, Unproven, StoreUnavailable):
                 raise
             except Exception as error:  # noqa: BLE001 - the failure the script chose, journaled by it
                 return error_answer(error, exchange.fmt, where)
@@ -125,7 +231,7 @@ class SharedVendorApi(VendorApi):
         finally:
             CURRENT.reset(token)
 
-    def _unproven(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer | None:
+    def _unproven(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Steps[Answer | None]:
         """The script did not accept the credentials: 401, unless what this replica remembered is stale."""
         shared = self.shared
         before = shared.config.current.store_id
@@ -139,19 +245,19 @@ class SharedVendorApi(VendorApi):
                 pass
         exchange.account = None
         exchange.answer = error_answer(Unauthorized(), exchange.fmt)
-        return super().perform(exchange, request, body)
+        return (yield from step(lambda: VendorApi.perform(self, exchange, request, body)))
 
-    def _prove(self, exchange: Exchange, request: VendorRequest) -> None:
+    def _prove(self, exchange: Exchange, request: VendorRequest) -> Steps[None]:
         """Prove the credentials alone (before a fault rule may answer): a 401 if they fail."""
-        assert exchange.account is not None
+        account = exchange.account
+        assert account is not None
         shared = self.shared
         for _ in range(ATTEMPTS):
             claim = shared.auth.claim(request.authorization)
             argv: list[str | bytes] = list(UNGATED)
             argv[0:4] = [shared.config.current.store_id, ANY_EPOCH, claim.kind, claim.digest]
-            token = CURRENT.set(Gate(argv))
             try:
-                shared.store.checks(exchange.account)
+                yield from step(functools.partial(self._checks, Gate(argv), account))
                 return
             except Stale:  # only the store id: a store seeded again
                 shared.config.reload()
@@ -160,8 +266,12 @@ class SharedVendorApi(VendorApi):
             except OmniError as error:
                 exchange.answer = error_answer(error, exchange.fmt)
                 return
-            finally:
-                CURRENT.reset(token)
         exchange.account = None
         exchange.answer = error_answer(Unauthorized(), exchange.fmt)
 
+    def _checks(self, gate: Gate, account: str) -> None:
+        token = CURRENT.set(gate)
+        try:
+            self.shared.store.checks(account)
+        finally:
+            CURRENT.reset(token)

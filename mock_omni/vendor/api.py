@@ -95,6 +95,9 @@ class VendorApi:
     entry (``__call__``) reads the body, then runs the same two steps with the fault hook
     awaited between them."""
 
+    #: Whether calls may be answered in batches (``answer_soon``): a shared store's, one round trip a batch.
+    batched = False
+
     def __init__(
         self, backend: Backend, limiter: RateLimits, journal: RequestJournal,
         max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None, router: Router = ROUTER,
@@ -124,6 +127,15 @@ class VendorApi:
             body = await read_body(receive, request.content_length, self.max_body)
         except ConnectionAbortedError:
             return  # the client left mid-body: nobody to answer, nothing was done
+        answer = await self.decide(request, body)
+        if answer is None:
+            await drop_connection(send)
+            return
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        await send({"type": "http.response.body", "body": answer.content})
+
+    async def decide(self, request: VendorRequest, body: bytes | None) -> Answer | None:
+        """The call's answer, the fault hook awaited between the checks; None: a fault drops it (journaled)."""
         answer = None
         while answer is None:  # more than once only when a shared store's faults changed under the call
             exchange = self.admit(request, body is None)
@@ -135,13 +147,11 @@ class VendorApi:
                     # Journaled with status 0: the client got no response at all.
                     self.journal.record(request.method, request.path, request.query, request.headers, body or b"",
                                         0, exchange.account)
-                    await drop_connection(send)
-                    return
+                    return None
                 except Exception as error:  # noqa: BLE001 - answered like any other failure
                     exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
             answer = self.perform(exchange, request, body or b"")
-        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
-        await send({"type": "http.response.body", "body": answer.content})
+        return answer
 
     def answer(self, request: VendorRequest, body: bytes | None) -> Answer | None:
         """The whole call at once (no fault hook), journaled; ``body`` None means it was over the limit.
@@ -150,6 +160,11 @@ class VendorApi:
         turned out to apply; the call must go through the ASGI app, which awaits the rule.
         """
         return self.perform(self.admit(request, body is None), request, body or b"")
+
+    def answer_soon(self, request: VendorRequest, body: bytes, reply: Callable[[Answer | None], None]) -> None:
+        """``reply(answer)`` once the call is decided, later in this event loop (None: drop the
+        connection; journaled). Only where ``batched``: shared/vendor.py."""
+        raise NotImplementedError
 
     def admit(self, request: VendorRequest, too_large: bool) -> Exchange:
         """Accept (406), route (404/405), body size (413), credentials (401)."""
