@@ -137,6 +137,8 @@ class State:
     close: Callable[[], None] = lambda: None
     #: Where the state is and how this server came to it (``serve`` prints it), "" in memory.
     origin: str = ""
+    #: Raises an OmniError (500) when the store does not answer (the health check); memory always does.
+    check: Callable[[], None] = lambda: None
 
 
 def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory) -> State:

@@ -6,6 +6,7 @@ Every request goes to loopback; every loop is bounded in count and time.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -253,3 +254,26 @@ def test_a_fault_added_on_one_replica_delays_and_drops_on_the_other(start: Calla
         with pytest.raises(httpx.RemoteProtocolError):
             second.get(SEED)
         assert second.get(SEED).status_code == 200
+
+
+def test_pipelined_requests_on_one_connection_are_answered_in_order(start: Callable[..., list[Replica]]) -> None:
+    """The first answer waits for Redis; the requests behind it (vendor or not) wait for it."""
+    (replica,) = start(1)
+    port = int(replica.url.rsplit(":", 1)[1])
+    body = b'{"name":"first"}'
+    requests = (
+        f"PUT {SEED} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALADDIN_BASIC}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+        + f"GET {SEED} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALADDIN_BASIC}\r\n\r\n".encode()
+        + b"GET /__admin/health HTTP/1.1\r\nHost: x\r\n\r\n"
+        + f"GET {SEED} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALADDIN_BASIC}\r\nConnection: close\r\n\r\n".encode()
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(requests)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    answers = received.split(b"HTTP/1.1 ")[1:]
+    assert [answer[:3] for answer in answers] == [b"200"] * 4
+    assert b'"name":"first"' in answers[0] and b'"name":"first"' in answers[1]
+    assert b'"status":"ok"' in answers[2] and b'"name":"first"' in answers[3]

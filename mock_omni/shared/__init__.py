@@ -74,4 +74,5 @@ def open_shared_state(settings: Settings, fixtures: list[Account], clock: Clock 
         f"state on Redis at {shown(settings.store)}, prefix {settings.store_prefix}: "
         + (f"seeded with {len(baseline)} fixture accounts" if seeded else
            f"joined, {len(store.usernames())} accounts there"),
+        link.ping,
     )

@@ -276,6 +276,11 @@ class Link:
             raise StoreUnreachable(f"Redis at {shown(self.url)} is version {version}; mock-omni needs "
                                    f"{'.'.join(map(str, MINIMUM_VERSION))} or later")
 
+    def ping(self) -> None:
+        """``StoreUnavailable`` unless Redis answers now (the health check)."""
+        with self.guard():
+            self.client.ping()
+
     def close(self) -> None:
         for connection in self._connections:
             connection.disconnect()  # type: ignore[no-untyped-call]
