@@ -6,6 +6,7 @@ Every request goes to loopback; every loop is bounded in count and time.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -277,3 +278,31 @@ def test_pipelined_requests_on_one_connection_are_answered_in_order(start: Calla
     assert [answer[:3] for answer in answers] == [b"200"] * 4
     assert b'"name":"first"' in answers[0] and b'"name":"first"' in answers[1]
     assert b'"status":"ok"' in answers[2] and b'"name":"first"' in answers[3]
+
+
+def test_a_redis_that_hangs_costs_a_bounded_wait_then_recovers(
+    start: Callable[..., list[Replica]], tmp_path: Path,
+) -> None:
+    own = RedisServer(tmp_path)
+    own.start()
+    assert own.process is not None
+    try:
+        (replica,) = start(1, store=own.url)
+        with replica.client() as client:
+            assert client.get(SEED).status_code == 200
+            own.process.send_signal(signal.SIGSTOP)  # Redis accepts bytes but answers nothing
+            try:
+                began = time.monotonic()
+                statuses = [client.get(SEED).status_code for _ in range(5)]
+                # One timeout (1 s) for the first call; the next ones are answered at once meanwhile.
+                assert statuses == [500] * 5 and time.monotonic() - began < 4
+                assert client.get("/__admin/health").status_code == 500
+            finally:
+                own.process.send_signal(signal.SIGCONT)
+            deadline = time.monotonic() + 10
+            while (response := client.get(SEED)).status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert response.status_code == 200
+            assert client.get("/__admin/health").status_code == 200
+    finally:
+        own.stop()

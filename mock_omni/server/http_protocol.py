@@ -116,8 +116,7 @@ class DirectVendorProtocol(HttpToolsProtocol):
             # A shared store decides the calls of one loop turn together, with one round trip to
             # Redis: the answer comes later. Meanwhile the placeholder stands as this connection's
             # request in flight, so uvicorn queues any later request behind it (order kept).
-            pending = _Pending(self.direct_keep_alive, get_client_addr(self.scope),
-                               get_path_with_query_string(self.scope), self.scope["http_version"])
+            pending = _Pending(self.direct_keep_alive, self._logged())
             self.cycle = pending  # type: ignore[assignment]  # a stand-in with what uvicorn reads of a cycle
             vendor.answer_soon(request, body, lambda answer: self._send_later(request, answer, pending))
             return
@@ -125,8 +124,7 @@ class DirectVendorProtocol(HttpToolsProtocol):
         if answer is None:
             self._hand_over(body)
             return
-        self._send(request, answer, self.direct_keep_alive, get_client_addr(self.scope),
-                   get_path_with_query_string(self.scope), self.scope["http_version"])
+        self._send(request, answer, self.direct_keep_alive, self._logged() if self.access_log else None)
 
     def _send_later(self, request: VendorRequest, answer: Answer | None, pending: _Pending) -> None:
         pending.response_complete = True
@@ -135,10 +133,16 @@ class DirectVendorProtocol(HttpToolsProtocol):
         if answer is None:
             self.transport.abort()  # a fault dropped the call (journaled)
             return
-        self._send(request, answer, pending.keep_alive, pending.client, pending.target, pending.http_version)
+        self._send(request, answer, pending.keep_alive, pending.logged)
 
-    def _send(self, request: VendorRequest, answer: Answer, keep_alive: bool, client: str, target: str,
-              http_version: str) -> None:
+    def _logged(self) -> tuple[str, str, str] | None:
+        """What the access log shows of this request (client, target, HTTP version); None without a log."""
+        if not self.access_log:
+            return None
+        return get_client_addr(self.scope), get_path_with_query_string(self.scope), self.scope["http_version"]
+
+    def _send(self, request: VendorRequest, answer: Answer, keep_alive: bool,
+              logged: tuple[str, str, str] | None) -> None:
         head = [STATUS_LINE[answer.status]]
         for name, value in [*self.server_state.default_headers, *answer.headers]:
             head += [name, b": ", value, b"\r\n"]
@@ -146,7 +150,8 @@ class DirectVendorProtocol(HttpToolsProtocol):
             head.append(b"connection: close\r\n")
         head += [b"\r\n", answer.content]
         self.transport.write(b"".join(head))
-        if self.access_log:
+        if logged is not None:
+            client, target, http_version = logged
             self.access_logger.info('%s - "%s %s HTTP/%s" %d', client, request.method, target, http_version,
                                     answer.status)
         if not keep_alive:
@@ -174,9 +179,10 @@ class _Pending:
     uvicorn queues later requests of the connection behind it, marks it to close at shutdown, and
     marks it disconnected if the client leaves."""
 
-    def __init__(self, keep_alive: bool, client: str, target: str, http_version: str) -> None:
+    def __init__(self, keep_alive: bool, logged: tuple[str, str, str] | None) -> None:
         self.keep_alive = keep_alive
-        self.client, self.target, self.http_version = client, target, http_version
+        #: Taken now: by the time the answer comes, the protocol's scope may be a later request's.
+        self.logged = logged
         self.response_complete = False
         self.disconnected = False
         self.message_event = _NO_EVENT
