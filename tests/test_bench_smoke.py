@@ -92,7 +92,7 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
     # Correctness, not speed: every throughput and scale request answered 2xx, and the limit held.
     assert "| limit holds at 64/256 connections, nothing fails | yes | yes | yes |" in text
     counted = ("| mock-omni JSON", "| mock-omni XML", "| bare ASGI", "| uvicorn protocol, fixed bytes", "| PUT promote",
-               "| GET one", "| GET page", "| one replica on Redis", "| two replicas on Redis")
+               "| GET one", "| GET page", "| one replica on Redis alone", "| two replicas on Redis together, 16")
     for line in text.splitlines():
         if line.startswith(counted):
             assert line.rstrip().endswith("| 0 |"), line
