@@ -18,6 +18,7 @@ local head = redis.call('HMGET', A, 'store', 'epoch', 'pw', 'kd', 'td', 'default
 if not head[1] then return {'U'} end
 if proof ~= '' then
   if head[1] ~= ARGV[1] or tonumber(head[2]) > tonumber(ARGV[2]) then return {'S'} end
+  -- Digests (sha256) are compared, never secrets: how long a comparison takes tells nothing usable.
   local proven
   if proof == 'b' then
     proven = head[3] == ARGV[4]
