@@ -5,7 +5,8 @@
 
 Sections: 1 throughput of the seed PUT against the bare-ASGI floor, WireMock and Prism;
 2 cold start; 3 scale (100,000 scenarios against 10); 4 pytest fixture cost (runs
-``python -m bench.fixture_cost`` when that module exists); 5 concurrency.
+``python -m bench.fixture_cost`` when that module exists); 5 concurrency; 6 replicas
+sharing one store on Redis (bench/replicas.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from mock_omni.vendor.codecs import Format
 
-from . import alternatives, load, procs, scale
+from . import alternatives, load, procs, replicas, scale
 from .load import Request, Result
 from .payloads import ALADDIN_BASIC, REQUESTS, SEED_PATH
 
@@ -43,7 +44,7 @@ class Plan:
     alternatives: bool
     scale_count: int
     out: Path
-    parts: set[int] = field(default_factory=lambda: {1, 2, 3, 4, 5})
+    parts: set[int] = field(default_factory=lambda: {1, 2, 3, 4, 5, 6})
 
 
 @dataclass
@@ -391,7 +392,7 @@ def parse_args(argv: Sequence[str] | None) -> Plan:
     parser.add_argument("--no-alternatives", action="store_true", help="skip WireMock and Prism")
     parser.add_argument("--scale", type=int, help="scenarios for the scale part (default 100000; 200 with --smoke)")
     parser.add_argument("--out", type=Path, help="results file (default bench/RESULTS.md)")
-    parser.add_argument("--parts", default="1,2,3,4,5", help="which parts to run, e.g. 1,3 (default all)")
+    parser.add_argument("--parts", default="1,2,3,4,5,6", help="which parts to run, e.g. 1,3 (default all)")
     args = parser.parse_args(argv)
     return Plan(
         smoke=args.smoke,
@@ -417,7 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report()
     began = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"machine: {machine()}", flush=True)
-    for number, part in enumerate((throughput, cold_start, scale_section, fixture_cost, concurrency), start=1):
+    parts = (throughput, cold_start, scale_section, fixture_cost, concurrency, replicas.section)
+    for number, part in enumerate(parts, start=1):
         if number in plan.parts:
             part(plan, report)
     summary_rows = [list(row) for row in report.summary]

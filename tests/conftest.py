@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import itertools
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni, Settings, create_app
 from mock_omni.domain.clock import ManualClock
+
+from .redis_server import REDIS_SERVER, RedisServer, running
 
 SEED_KEY = "CD265875E3A6EA43478D5F37A635BE4A"
 OTHER_KEY = "AD9E01A5DC7BEE2C2B828D208182A611"
@@ -31,9 +34,55 @@ def make_app(**settings: object) -> MockOmni:
     return create_app(Settings(**settings), clock=ManualClock(), key_factory=lambda: next(keys))  # type: ignore[arg-type]
 
 
+#: The stores the suites marked ``both_stores`` run against (each test once per store).
+STORES = ("memory", "redis")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_stores") and "store" in metafunc.fixturenames:
+        metafunc.parametrize("store", STORES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real Redis per test session (per xdist worker)."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (scripts/system-deps.sh installs it as root)")
+    with running(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
 @pytest.fixture
-def app() -> MockOmni:
-    return make_app()
+def store(request: pytest.FixtureRequest) -> str:
+    """``memory``, or the URL of the session's Redis (emptied after the test)."""
+    kind = getattr(request, "param", "memory")
+    if kind == "memory":
+        return "memory"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    request.addfinalizer(lambda: server.client().flushdb())
+    return server.url
+
+
+@pytest.fixture
+def new_app(store: str) -> Iterator[Callable[..., MockOmni]]:
+    """Builds apps like ``make_app`` on the test's store, closed after the test. On Redis each app
+    gets a store of its own (a key prefix) unless ``store_prefix`` names another app's."""
+    apps: list[MockOmni] = []
+
+    def build(**settings: object) -> MockOmni:
+        if store != "memory":
+            settings = {"store": store, "store_prefix": f"test-{uuid.uuid4().hex[:12]}", **settings}
+        apps.append(make_app(**settings))
+        return apps[-1]
+
+    yield build
+    for app in apps:
+        app.close()
+
+
+@pytest.fixture
+def app(new_app: Callable[..., MockOmni]) -> MockOmni:
+    return new_app()
 
 
 @pytest.fixture

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import InvalidArgument, NotFound
 from ..domain.fixtures import FixtureError, account_from_data, accounts_from_document, format_document_error
 from ..domain.store import Account
-from ..vendor.ratelimit import Rule
+from ..vendor.ratelimit import RateLimiter, Rule
 from .admin_client import authorization_headers
 from .admin_models import FaultIn, NewAccountIn, ResetIn
 from .faults import Fault
@@ -74,18 +74,62 @@ class Snapshot:
     origins: dict[str, Account]
 
 
+class AccountClockOffsets:
+    """How far each account's own clock was advanced (beyond the global one), in memory: the limiter's
+    buckets of the account age by as much (on Redis, the call's script adds the account's offset)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+        self._offsets: dict[str, float] = {}
+
+    def advance(self, account: str, seconds: float) -> None:
+        self._limiter.age(account, seconds)
+        self._offsets[account] = self._offsets.get(account, 0.0) + seconds
+
+    def offset(self, account: str) -> float:
+        return self._offsets.get(account, 0.0)
+
+    def forget(self, account: str) -> None:
+        self._offsets.pop(account, None)
+
+    def clear(self) -> None:
+        self._offsets.clear()
+
+
+@dataclass
+class Records:
+    """What the admin API remembers besides the accounts, in memory (state.py's ``AdminRecords``)."""
+
+    #: The start-up fixtures: what a reset with ``{}`` returns to.
+    startup: Baseline
+    clocks: AccountClockOffsets
+    #: What a reset returns to.
+    baseline: Baseline = field(init=False)
+    #: username -> the account as ``create_account`` made it (per-account reset returns there).
+    created: dict[str, Account] = field(default_factory=dict)
+    #: (account or None, name) -> snapshot: names are per account, so suites never collide.
+    snapshots: dict[tuple[str | None, str], Snapshot] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.baseline = self.startup
+
+
 class Admin:
     def __init__(self, app: MockOmni) -> None:
         self.app = app
         self._lock = threading.RLock()
-        self.startup = Baseline(tuple(app.initial_accounts))
-        self.baseline = self.startup
-        #: username -> the account as ``create_account`` made it (per-account reset returns there).
-        self._created: dict[str, Account] = {}
-        #: (account or None, name) -> snapshot: names are per account, so suites never collide.
-        self._snapshots: dict[tuple[str | None, str], Snapshot] = {}
-        #: How far each account's own clock was advanced (beyond the global one).
-        self._clock_offsets: dict[str, float] = {}
+        #: In this process or on Redis (state.py); ``_created`` and ``_snapshots`` are its mappings.
+        self.records = app.state.records
+        self._created: MutableMapping[str, Account] = self.records.created
+        self._snapshots: MutableMapping[tuple[str | None, str], Snapshot] = self.records.snapshots
+
+    @property
+    def startup(self) -> Baseline:
+        return self.records.startup
+
+    @property
+    def baseline(self) -> Baseline:
+        return self.records.baseline
 
     # --- the one reset ----------------------------------------------------------------
 
@@ -100,7 +144,7 @@ class Admin:
                 self._reset_account(account)
                 return
             if baseline is not None:
-                self.baseline = baseline
+                self.records.baseline = baseline
             app = self.app
             app.fence.close()
             app.store.replace([a.copy() for a in self.baseline.accounts])
@@ -109,7 +153,7 @@ class Admin:
             app.errors.clear()
             self._restore_limits()
             app.clock.reset()
-            self._clock_offsets.clear()
+            self.records.clocks.clear()
             self._created.clear()
             self._snapshots.clear()
 
@@ -147,7 +191,7 @@ class Admin:
         app.journal.clear(username)
         app.faults.clear(username)
         app.limiter.reset(username, rules=True)
-        self._clock_offsets.pop(username, None)
+        self.records.clocks.forget(username)
         for key in [key for key in self._snapshots if key[0] == username]:
             del self._snapshots[key]
 
@@ -225,7 +269,8 @@ class Admin:
             self.app.fence.close()
             self.app.store.replace(accounts)
             names = {account.username for account in accounts}
-            self._created = {name: origin for name, origin in self._created.items() if name in names}
+            for gone in [name for name in self._created if name not in names]:
+                del self._created[gone]
         return len(accounts)
 
     # --- faults -----------------------------------------------------------------------
@@ -267,7 +312,8 @@ class Admin:
             if account is None:
                 self.app.fence.close()
                 store.replace([a.copy() for a in snapshot.accounts])
-                self._created = dict(snapshot.origins)
+                self._created.clear()
+                self._created.update(snapshot.origins)
                 return
             self.app.fence.close(account)
             if store.account(account) is None:
@@ -324,10 +370,9 @@ class Admin:
                 self.app.clock.advance(seconds)
             else:
                 self.require_account(account)
-                self.app.limiter.age(account, seconds)
-                self._clock_offsets[account] = self._clock_offsets.get(account, 0.0) + seconds
+                self.records.clocks.advance(account, seconds)
             return self.clock_offset(account)
 
     def clock_offset(self, account: str | None = None) -> float:
-        own = 0.0 if account is None else self._clock_offsets.get(account, 0.0)
+        own = 0.0 if account is None else self.records.clocks.offset(account)
         return self.app.clock.offset + own

@@ -18,7 +18,8 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from ..domain.errors import BY_STATUS, BadRequest, InvalidArgument, PayloadTooLarge
-from ..vendor.ratelimit import OPERATIONS, Rule, parse_rule
+from ..vendor.ratelimit import Rule, parse_rule
+from ..vendor.routes import OPERATION_NAMES as OPERATIONS
 
 ADMIN_MAX_BODY = 64 * 1024 * 1024
 MAX_DELAY_MS = 60_000
