@@ -11,7 +11,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .domain.delivery import MAX_DELAY, parse_duration
 from .domain.fixtures import header_secret_problem
+from .domain.messages import DEFAULT_LIMIT as DEFAULT_MESSAGE_LIMIT
 from .testing.journal import DEFAULT_LIMIT
 from .vendor.ratelimit import VENDOR_LIMITS, Rule, parse_profile
 
@@ -22,6 +24,8 @@ MAX_BODY_BYTES = 1024 * 1024
 #: Each journal entry keeps up to 64 KiB of body: a million of them is already more memory than a mock should take.
 MAX_JOURNAL_LIMIT = 1_000_000
 MAX_PORT = 65535
+#: Messages kept: about a kilobyte each, so ten million is already more memory than a mock should take.
+MAX_MESSAGE_LIMIT = 10_000_000
 
 
 class SettingsError(ValueError):
@@ -47,11 +51,19 @@ class Settings:
     state_file: str | None = None
     #: Serve vendor calls through the ASGI app only, never answered in the protocol (http_protocol.py).
     asgi_only: bool = False
+    #: Seconds from a step's start to its delivery where no rule says otherwise (0: delivered at once).
+    delivery_delay: float = 0.0
+    #: Messages kept across accounts; past it, the oldest is dropped with its report.
+    message_limit: int = DEFAULT_MESSAGE_LIMIT
 
     def __post_init__(self) -> None:
         _check_range("port", self.port, 0, MAX_PORT)
         _check_range("journal_limit", self.journal_limit, 0, MAX_JOURNAL_LIMIT)
         _check_range("max_body", self.max_body, 1, None)
+        _check_range("message_limit", self.message_limit, 1, MAX_MESSAGE_LIMIT)
+        delay = self.delivery_delay
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
+            raise SettingsError("delivery_delay", f"must be from 0 to {MAX_DELAY:.0f} seconds, got {_shown(delay)}")
         if self.admin_token is not None:
             problem = header_secret_problem(self.admin_token)
             if problem:
@@ -90,6 +102,12 @@ class Settings:
                  [o.strip() for o in env["MOCK_OMNI_CORS_ORIGINS"].split(",") if o.strip()])
         if env.get("MOCK_OMNI_STATE_FILE"):
             take("state_file", "MOCK_OMNI_STATE_FILE", env["MOCK_OMNI_STATE_FILE"])
+        if env.get("MOCK_OMNI_DELIVERY_DELAY"):
+            take("delivery_delay", "MOCK_OMNI_DELIVERY_DELAY",
+                 _duration(env["MOCK_OMNI_DELIVERY_DELAY"], "MOCK_OMNI_DELIVERY_DELAY"))
+        if env.get("MOCK_OMNI_MESSAGE_LIMIT"):
+            take("message_limit", "MOCK_OMNI_MESSAGE_LIMIT",
+                 _int(env["MOCK_OMNI_MESSAGE_LIMIT"], "MOCK_OMNI_MESSAGE_LIMIT"))
         if env.get("MOCK_OMNI_QUIET", "").lower() in ("1", "true", "yes"):
             take("quiet", "MOCK_OMNI_QUIET", True)
         for name, value in overrides.items():
@@ -124,3 +142,10 @@ def _int(text: str, name: str) -> int:
         return int(text)
     except ValueError:
         raise SettingsError(name, f"expected an integer, got {_shown(text)}") from None
+
+
+def _duration(text: str, name: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise SettingsError(name, str(exc)) from None

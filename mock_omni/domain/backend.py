@@ -1,7 +1,7 @@
 """The domain services one mock server's vendor handlers call (moto's "backend"), bundled.
 
 Handlers get this, never the app: they see accounts, scenarios and the clock, no HTTP.
-Resources added later (messages, sessions) become fields here.
+Resources added later (sessions) become fields here.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .clock import Clock
+from .messages import Messages
 from .store import Store
 
 
@@ -16,3 +17,4 @@ from .store import Store
 class Backend:
     store: Store
     clock: Clock
+    messages: Messages

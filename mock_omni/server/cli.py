@@ -15,6 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..domain.delivery import parse_duration
 from ..domain.fixtures import FixtureError
 from ..settings import Settings
 from ..vendor.ratelimit import RateLimitSpecError, parse_profile
@@ -54,6 +55,12 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--state-file", metavar="PATH",
                        help="load the state from PATH at start and save it after every change "
                             "(env MOCK_OMNI_STATE_FILE)")
+    serve.add_argument("--delivery-delay", type=_duration, metavar="DURATION",
+                       help="how long each delivery takes where no delivery rule says otherwise, e.g. 2s or 500ms "
+                            "(env MOCK_OMNI_DELIVERY_DELAY; default: delivered at once)")
+    serve.add_argument("--message-limit", type=int, metavar="N",
+                       help="messages kept (all accounts together); the oldest is dropped past it "
+                            "(env MOCK_OMNI_MESSAGE_LIMIT; default 10000)")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
     serve.add_argument("--asgi-only", action="store_true", default=None,
                        help="answer the vendor's calls through the ASGI app, as in-process clients see them, "
@@ -72,8 +79,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         state_file=args.state_file,
         quiet=args.quiet,
         asgi_only=args.asgi_only,
+        delivery_delay=args.delivery_delay,
+        message_limit=args.message_limit,
     )
     return settings
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def bind(host: str, port: int) -> socket.socket:

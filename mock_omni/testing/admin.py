@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..domain.errors import InvalidArgument, NotFound
-from ..domain.fixtures import FixtureError, account_from_data, accounts_from_document, format_document_error
+from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_from_document, format_document_error
+from ..domain.messages import Message
 from ..domain.store import Account
 from ..vendor.ratelimit import OPERATIONS, RateLimitSpecError, Rule, parse_rule
 
@@ -54,6 +55,8 @@ class Admin:
         #: username -> the account as ``create_account`` made it (per-account reset returns there).
         self._created: dict[str, Account] = {}
         self._snapshots: dict[str, tuple[str | None, list[Account]]] = {}
+        #: The messages of each snapshot (same names).
+        self._message_snapshots: dict[str, list[Message]] = {}
 
     # --- reset and accounts ---------------------------------------------------------
 
@@ -84,6 +87,8 @@ class Admin:
         self.app.journal.clear(username)
         self.app.faults.clear(username)
         self.app.limiter.reset(username, rules=True)
+        self.app.messages.clear(username)
+        self.app.delivery_rules.clear(username)
 
     def create_account(self, data: Mapping[str, object]) -> dict[str, object]:
         """A fresh account; fields as in a fixture, all optional (generated), plus ``seedAccount``."""
@@ -135,12 +140,15 @@ class Admin:
 
     def import_state(self, document: object) -> int:
         """Replace the whole state with a fixture document, checked first; returns the account count."""
+        extras = Extras()
         try:
-            accounts = accounts_from_document(document, "state", self.app.key_factory)
+            accounts = accounts_from_document(document, "state", self.app.key_factory, extras)
         except FixtureError as exc:
             raise _invalid(exc) from None
         with self._lock:
             self.app.store.replace(accounts)
+            self.app.messages.load(extras.messages)
+            self.app.delivery_rules.replace(extras.delivery_rules)
             names = {account.username for account in accounts}
             self._created = {name: origin for name, origin in self._created.items() if name in names}
         return len(accounts)
@@ -162,6 +170,7 @@ class Admin:
             if name not in self._snapshots and len(self._snapshots) >= MAX_SNAPSHOTS:
                 raise InvalidArgument(f"At most {MAX_SNAPSHOTS} snapshots; delete some first.")
             self._snapshots[name] = (account, accounts)
+            self._message_snapshots[name] = self.app.messages.snapshot(account)
 
     def restore_snapshot(self, name: str) -> None:
         with self._lock:
@@ -175,11 +184,13 @@ class Admin:
                 self.app.store.add_account(accounts[0].copy())
             else:
                 self.app.store.replace_account(accounts[0].copy())
+            self.app.messages.restore(self._message_snapshots[name], account)
 
     def delete_snapshot(self, name: str) -> None:
         with self._lock:
             if self._snapshots.pop(name, None) is None:
                 raise NotFound(f"Snapshot {name} not found.")
+            self._message_snapshots.pop(name, None)
 
     def snapshots(self) -> list[dict[str, object]]:
         with self._lock:
@@ -234,4 +245,5 @@ class Admin:
             limit = f"must be a number from 0 to {MAX_CLOCK_ADVANCE:.0f}"
             raise InvalidArgument(validation_errors={"seconds": [limit]})
         self.app.clock.advance(float(seconds))
+        self.app.tick()  # what fell due happens now, pushes included
         return self.app.clock.offset

@@ -16,7 +16,9 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from ..domain.errors import BY_STATUS, BadRequest, PayloadTooLarge, Unauthorized
+from ..domain.delivery import OUTCOMES, TEST_DESTINATIONS
+from ..domain.errors import BY_STATUS, BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from ..domain.scenarios import CHANNELS
 from ..vendor.ratelimit import OPERATIONS
 from .admin import MAX_CLOCK_ADVANCE, SNAPSHOT_NAME
 from .faults import MAX_DELAY_MS, METHODS
@@ -115,6 +117,23 @@ CLOCK_SCHEMA: dict[str, Any] = {
 }
 
 
+RULE_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["outcome"], "additionalProperties": False,
+    "properties": {
+        "destination": {"type": "string", "minLength": 1, "maxLength": 1000, "default": "*",
+                        "description": "an address (phone number, email...) or an fnmatch glob, e.g. 4179*"},
+        "channel": {"type": ["string", "null"], "enum": [*CHANNELS, None], "description": "only this channel"},
+        "account": {"type": ["string", "null"], "minLength": 1, "description": "only this account's messages"},
+        "outcome": {"type": "string", "enum": list(OUTCOMES)},
+        "delaySeconds": {"type": ["number", "null"], "minimum": 0, "maximum": 10 * 365 * 86400,
+                         "description": "seconds until the outcome (default: DELIVERED after --delivery-delay, "
+                                        "the others at once); not for EXPIRED (the validity period decides)"},
+        "times": {"type": ["integer", "null"], "minimum": 1, "description": "the next N step attempts; null: until "
+                                                                            "removed"},
+    },
+}
+
+
 _SNAPSHOT = Path(pattern=SNAPSHOT_NAME.pattern, description="1 to 100 of A-Z a-z 0-9 . _ -")
 
 
@@ -190,8 +209,8 @@ def build_admin_router(app: MockOmni) -> APIRouter:
 
     @guarded.get("/state")
     async def state(account: str | None = _ACCOUNT) -> Response:
-        """The whole state (or one account) as a fixture document."""
-        return _json(app.store.export(account))
+        """The whole state (or one account) as a fixture document, messages and delivery rules included."""
+        return _json(app.export_state(account))
 
     @guarded.put("/state", openapi_extra=_body_doc("A fixture document", STATE_SCHEMA))
     async def import_state(request: Request) -> Response:
@@ -276,6 +295,40 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         """Move the limiter's clock forward, so buckets refill without waiting."""
         body = _object(await read_json(request))
         return _json({"offsetSeconds": admin.advance_clock(body.get("seconds"))})
+
+    # --- messages and delivery rules ------------------------------------------------------
+
+    @guarded.get("/messages")
+    async def messages(account: str | None = _ACCOUNT, messageId: str | None = None,
+                       bulkId: str | None = None,
+                       limit: int | None = Query(None, ge=0, le=100_000, description="only the newest N")) -> Response:
+        """Sent messages with each one's walk through its flow (channel, outcome, times), oldest first."""
+        return _json({"messages": app.messages.messages(account, messageId, bulkId, limit),
+                      "sent": app.messages.sent, "kept": app.messages.count(), "limit": app.messages.limit})
+
+    @guarded.get("/delivery-rules")
+    async def delivery_rules(account: str | None = _ACCOUNT) -> Response:
+        """The outcome rules in force (first match wins), then the ready-made test destinations."""
+        return _json({"rules": [rule.to_dict() for rule in app.delivery_rules.rules(account)],
+                      "testDestinations": [test.to_dict() for test in TEST_DESTINATIONS],
+                      "defaultDelaySeconds": app.delivery_rules.default_delay})
+
+    @guarded.post("/delivery-rules", status_code=201, openapi_extra=_body_doc("An outcome rule", RULE_SCHEMA))
+    async def add_delivery_rule(request: Request) -> Response:
+        """Decide the outcome of matching steps: DELIVERED (after delaySeconds), UNDELIVERABLE, REJECTED, EXPIRED."""
+        return _json(app.delivery_rules.add(_object(await read_json(request))).to_dict(), 201)
+
+    @guarded.delete("/delivery-rules")
+    async def clear_delivery_rules(account: str | None = _ACCOUNT) -> Response:
+        """Remove every outcome rule (or one account's); the test destinations stay."""
+        return _json({"removed": app.delivery_rules.clear(account)})
+
+    @guarded.delete("/delivery-rules/{rule_id}")
+    async def remove_delivery_rule(rule_id: int = Path(ge=1, le=2**62)) -> Response:
+        """Remove one outcome rule."""
+        if not app.delivery_rules.remove(rule_id):
+            raise NotFound(f"Delivery rule {rule_id} not found.")
+        return _json({"removed": rule_id})
 
     router.include_router(guarded)
     return router

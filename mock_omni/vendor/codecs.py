@@ -336,7 +336,9 @@ def _convert(element: Element, annotation: Any) -> object:
         # Items are the list element's children, whatever their names (<flow><step>, <destinations><destinations>).
         return [_convert(child, item_type) for child in element]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return model_from_element(element, annotation) if len(element) else _element_value(element)
+        # An empty element is an empty object (`<to/>` is `"to": {}`); text alone stays text, to be refused.
+        empty = not len(element) and not (element.text or "").strip()
+        return model_from_element(element, annotation) if len(element) or empty else _element_value(element)
     if origin is dict:
         value_type = get_args(annotation)[1] if get_args(annotation) else Any
         return {_local(child.tag): _convert(child, value_type) for child in element}

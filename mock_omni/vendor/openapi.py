@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..domain.scenarios import ScenarioIn
+from ..domain.delivery import GENERAL_STATUSES
+from ..domain.scenarios import CHANNELS, ScenarioIn
+from ..domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
 from .routes import OPERATIONS
 from .routing import Operation, QueryParam
-from .schemas import ApiException, ScenarioOut, ScenariosResponse
+from .schemas import ApiException, DeliveryReports, OmniLogsResponse, OmniResponse, ScenarioOut, ScenariosResponse
 
 _ERRORS = {
     # The example of scenario-update.txt; "Exactly one scenario must be default." is another such text.
@@ -81,9 +83,19 @@ def _query_parameter(param: QueryParam) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "boolean"} if param.kind == "boolean" else {"type": "string"}
     if param.kind == "int32":
         schema = {"type": "integer", "format": "int32", "minimum": param.minimum, "maximum": param.maximum}
+    elif param.kind == "enum":
+        schema = _ref(param.schema) if param.schema else {"type": "string", "enum": list(param.choices)}
+    elif param.kind == "date-time":
+        schema = {"type": "string", "format": "date-time"}
+    elif param.kind == "string-list":
+        schema = {"type": "array", "items": {"type": "string"}}
     if param.default is not None:
         schema["default"] = param.default
-    return {"name": param.name, "in": "query", "required": False, "schema": schema, "description": param.description}
+    parameter = {"name": param.name, "in": "query", "required": False, "schema": schema,
+                 "description": param.description}
+    if param.kind == "string-list":
+        parameter.update(style="form", explode=True)
+    return parameter
 
 
 def _path_parameters(operation: Operation) -> list[dict[str, Any]]:
@@ -94,7 +106,15 @@ def _path_parameters(operation: Operation) -> list[dict[str, Any]]:
 
 #: The published schema of each model (a create needs a flow: its own request schema).
 _SCHEMA_NAMES: dict[type, str] = {ScenarioIn: "CreateOrUpdateScenarioRequest", ScenarioOut: "Scenario",
-                                  ScenariosResponse: "ScenariosResponse", ApiException: "ApiException"}
+                                  ScenariosResponse: "ScenariosResponse", ApiException: "ApiException",
+                                  OmniAdvancedRequest: "OmniAdvancedRequest", OmniSimpleRequest: "OmniSimpleRequest",
+                                  OmniResponse: "OmniResponse", DeliveryReports: "DeliveryReports",
+                                  OmniLogsResponse: "OmniLogsResponse"}
+#: Request schemas with an XML variant of their own (``<name>Xml``): XML has no null, and a list is the
+#: children of one element (``<destinations><destinations>...``). The scenario ones are written by hand.
+_GENERATED_XML = ("OmniAdvancedRequest", "OmniSimpleRequest")
+_XML_VARIANTS = ("CreateScenarioRequest", "CreateOrUpdateScenarioRequest", *_GENERATED_XML)
+_XML_NAME = "^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 
 
 def _request_schema(operation: Operation) -> str:
@@ -107,7 +127,8 @@ def _body(operation: Operation) -> dict[str, Any]:
     # XML cannot carry JSON's null, so the XML body has a schema of its own (see _xml_request_schema).
     schema = _request_schema(operation)
     content = _content(schema, operation.examples.get("request"), operation.examples.get("request_xml"))
-    content["application/xml"]["schema"] = _ref(schema + "Xml")
+    if schema in _XML_VARIANTS:
+        content["application/xml"]["schema"] = _ref(schema + "Xml")
     return {"required": True, "content": content}
 
 
@@ -151,6 +172,11 @@ def _schemas() -> dict[str, Any]:
         ("Scenario", ScenarioOut, "serialization"),
         ("ScenariosResponse", ScenariosResponse, "serialization"),
         ("ApiException", ApiException, "serialization"),
+        ("OmniAdvancedRequest", OmniAdvancedRequest, "validation"),
+        ("OmniSimpleRequest", OmniSimpleRequest, "validation"),
+        ("OmniResponse", OmniResponse, "serialization"),
+        ("DeliveryReports", DeliveryReports, "serialization"),
+        ("OmniLogsResponse", OmniLogsResponse, "serialization"),
     ):
         schema = model.model_json_schema(by_alias=True, mode=mode,  # type: ignore[arg-type]
                                          ref_template="#/components/schemas/{model}")
@@ -163,10 +189,49 @@ def _schemas() -> dict[str, Any]:
     schemas["CreateScenarioRequest"] = create
     for name in ("CreateScenarioRequest", "CreateOrUpdateScenarioRequest"):
         schemas[name + "Xml"] = _xml_request_schema(schemas[name], schemas["StepIn"])
+    schemas["OmniChannel"] = {"type": "string", "enum": list(CHANNELS), "title": "OmniChannel"}
+    schemas["IpCoreGeneralStatus"] = {"type": "string", "enum": list(GENERAL_STATUSES), "title": "IpCoreGeneralStatus"}
+    for name in _GENERATED_XML:
+        _xml_variant(name, schemas)
     # ScenariosResponse pulls ScenarioOut in under its class name: one "Scenario" schema, not two.
     schemas.pop("ScenarioOut", None)
     text = json.dumps(schemas).replace('"#/components/schemas/ScenarioOut"', '"#/components/schemas/Scenario"')
     return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _xml_variant(name: str, schemas: dict[str, Any]) -> str:
+    """``<name>Xml``, made (with the variants of every schema it refers to) if not there yet."""
+    variant = name + "Xml"
+    if variant not in schemas:
+        schemas[variant] = {}  # taken before recursing: schemas may refer to themselves (flex components)
+        schemas[variant] = {**_xml_node(schemas[name], schemas), "xml": {"name": name}}
+    return variant
+
+
+def _xml_node(node: Any, schemas: dict[str, Any]) -> Any:
+    """One JSON schema node as XML carries it: no null, wrapped lists, values of free objects as text."""
+    if not isinstance(node, dict):
+        return node
+    node = _without_null(node)
+    if "$ref" in node:
+        rest = {key: value for key, value in node.items() if key not in ("$ref", "default")}
+        return {**rest, **_ref(_xml_variant(node["$ref"].rsplit("/", 1)[1], schemas))}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties":
+            out[key] = {name: _xml_node(prop, schemas) for name, prop in value.items()}
+        elif key in ("items", "anyOf", "oneOf", "allOf"):
+            out[key] = [_xml_node(item, schemas) for item in value if item != {"type": "null"}] if isinstance(
+                value, list) else _xml_node(value, schemas)
+        elif key == "additionalProperties":
+            # A free object's members are elements: names XML allows, values text.
+            out[key] = {"type": "string"}
+            out["propertyNames"] = {"pattern": _XML_NAME}
+        elif key != "default":
+            out[key] = value
+    if out.get("type") == "array":
+        out["xml"] = {"wrapped": True}
+    return out
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:

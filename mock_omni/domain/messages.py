@@ -1,0 +1,853 @@
+"""Messages sent through scenarios: each destination walks its scenario's flow on the mock's clock.
+
+A send plans the steps (channel, sender, text, validity period, price) from the scenario's
+flow and the request's per-channel payloads, then starts the first step at once, or at
+``sendAt``. Each step's outcome comes from the delivery rules (delivery.py) when the step
+starts: DELIVERED ends the walk (after the delivery delay, if any); UNDELIVERABLE and
+REJECTED hand over to the next step (at once, unless the rule has a delay); EXPIRED hands
+over when the step's validity period has run out on the clock. The last step's failure is the message's final status.
+A destination without an address for a step's channel is REJECTED there (MISSING_TO).
+
+Transitions that lie in the future wait in a heap ordered by due time; ``advance(now)``
+(called on every vendor access, by the admin clock and by the app's ticker) performs all
+that are due, each at its own due time, so reports carry the times the clock dictates
+however late anybody looks. The final report of a message is then available once through
+``take_reports`` (the vendor's one-time reports) and, when the send asked for it, pushed
+through ``notify`` (intermediate reports too with ``intermediateReport``).
+
+Memory is bounded: at most ``limit`` messages are kept, across accounts; the oldest is
+dropped (with its report, if nobody fetched it) when a send goes past the bound.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from .delivery import (
+    CURRENCY,
+    NO_ERROR,
+    PENDING_ACCEPTED,
+    PENDING_ENROUTE,
+    PRICES,
+    STATUS_OF,
+    DeliveryRules,
+    Status,
+    mcc_mnc,
+    sms_parts,
+)
+from .errors import InvalidArgument
+from .scenarios import Step
+from .send_request import HOURS_48, PAYLOAD_FIELDS, OmniAdvancedRequest, To, parse_date
+from .store import Store
+
+DEFAULT_LIMIT = 10_000
+#: A step's validity period when the payload states none: the vendor's 48-hour maximum.
+DEFAULT_VALIDITY = HOURS_48
+#: ``sendAt`` must be sooner than this (the vendor's OpenAPI).
+MAX_SCHEDULE = 180 * 86400.0
+#: Logs without ``sentSince`` cover this much (the vendor's logs example: "from the last 48h").
+LOGS_WINDOW = HOURS_48
+
+#: ``notify(account, url, content_type, report, callback_data)``: push one report; must not block.
+Notify = Callable[[str, str, "str | None", dict[str, object], "str | None"], None]
+
+
+class Notification(NamedTuple):
+    account: str
+    url: str
+    content_type: str | None
+    report: dict[str, object]
+    callback_data: str | None
+
+
+class RecordedNotifications:
+    """The default ``notify``: remembers the newest pushes it was asked for and sends nothing.
+
+    The webhook sender replaces it (``MockOmni.messages.notify``).
+    """
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.calls: deque[Notification] = deque(maxlen=limit)
+
+    def __call__(self, account: str, url: str, content_type: str | None, report: dict[str, object],
+                 callback_data: str | None) -> None:
+        self.calls.append(Notification(account, url, content_type, report, callback_data))
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    """One step of a send's flow, as every destination of the send will try it."""
+
+    channel: str
+    sender: str | None
+    text: str | None
+    #: Seconds the step may go unanswered before the next one is tried.
+    validity: float
+    #: Parts (SMS) and price per part.
+    parts: int
+    price: float
+
+    def to_document(self) -> dict[str, object]:
+        document: dict[str, object] = {"channel": self.channel}
+        if self.sender is not None:
+            document["from"] = self.sender
+        if self.text is not None:
+            document["text"] = self.text
+        document.update(validityPeriodSeconds=self.validity, messageCount=self.parts, pricePerMessage=self.price)
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """What a send says about reports, shared by its destinations."""
+
+    scenario_key: str
+    notify_url: str | None = None
+    content_type: str | None = None
+    notify: bool = True
+    intermediate: bool = False
+    callback_data: str | None = None
+
+    @property
+    def pushes(self) -> bool:
+        return self.notify_url is not None and self.notify
+
+
+#: Which field of ``To`` addresses a channel, in order of preference.
+ADDRESS_FIELDS: dict[str, tuple[str, ...]] = {
+    "SMS": ("phoneNumber",), "VOICE": ("phoneNumber",), "VIBER": ("phoneNumber",),
+    "WHATSAPP": ("phoneNumber", "whatsAppUserId"), "EMAIL": ("emailAddress",),
+    "PUSH": ("pushRegistrationId", "phoneNumber"), "FACEBOOK": ("facebookUserKey", "phoneNumber"),
+    "LINE": ("lineUserKey", "phoneNumber"), "VKONTAKTE": ("phoneNumber",), "KAKAO_CHINGU": ("phoneNumber",),
+    "KAKAO_ALIM": ("phoneNumber",),
+}
+
+
+def address_for(channel: str, to: Mapping[str, str]) -> str | None:
+    for name in ADDRESS_FIELDS[channel]:
+        address = to.get(name)
+        if address:
+            return address
+    return None
+
+
+def plan_send(request: OmniAdvancedRequest, flow: Iterable[Step]) -> tuple[PlannedStep, ...]:
+    """The steps every destination will walk; InvalidArgument naming each problem, before anything is sent."""
+    problems = request.problems()
+    steps = []
+    for index, step in enumerate(flow):
+        payload = request.payload(step.channel)
+        if payload is None:
+            name = PAYLOAD_FIELDS[step.channel]
+            problems.setdefault(name, []).append(
+                f"is required: step {index + 1} of the scenario's flow is {step.channel}")
+            continue
+        parts = sms_parts(payload.text) if step.channel == "SMS" else 1
+        steps.append(PlannedStep(step.channel, step.sender, payload.text,
+                                 payload.validity_seconds(DEFAULT_VALIDITY), parts, PRICES[step.channel]))
+    if steps:
+        first = steps[0].channel
+        for index, destination in enumerate(request.destinations):
+            to = destination.to.model_dump(exclude_none=True) if destination.to is not None else {}
+            if address_for(first, to) is None:
+                fields = ADDRESS_FIELDS[first]
+                problems.setdefault(f"destinations[{index}].to.{fields[0]}", []).append(
+                    f"is required: the first step of the flow is {first}"
+                    + (f" ({' or '.join(fields)})" if len(fields) > 1 else ""))
+    if problems:
+        raise InvalidArgument(validation_errors=problems)
+    return tuple(steps)
+
+
+# A message's step in its walk: [channel, outcome or "PENDING", started, ended or None].
+WalkStep = list[Any]
+
+_NOT_READY, _READY, _FETCHED = 0, 1, 2
+
+
+class Message:
+    """One destination of a send, walking the plan. Mutable: only ``Messages`` changes it, under its lock."""
+
+    __slots__ = ("seq", "account", "message_id", "bulk_id", "to", "plan", "options", "sent_at", "step", "status",
+                 "pending", "due", "done_at", "walk", "report", "alive")
+
+    def __init__(self, seq: int, account: str, message_id: str, bulk_id: str | None, to: dict[str, str],
+                 plan: tuple[PlannedStep, ...], options: SendOptions, sent_at: float) -> None:
+        self.seq = seq
+        self.account = account
+        self.message_id = message_id
+        self.bulk_id = bulk_id
+        self.to = to
+        self.plan = plan
+        self.options = options
+        #: When the first step starts (``sendAt`` for a scheduled message).
+        self.sent_at = sent_at
+        self.step = 0
+        self.status: Status = PENDING_ACCEPTED
+        #: What happens at ``due``: "START" (scheduled) or the outcome of the step in progress.
+        self.pending: str | None = None
+        self.due: float | None = None
+        self.done_at: float | None = None
+        self.walk: list[WalkStep] = []
+        self.report = _NOT_READY
+        self.alive = True
+
+    def copy(self, seq: int) -> Message:
+        twin = Message(seq, self.account, self.message_id, self.bulk_id, self.to, self.plan, self.options,
+                       self.sent_at)
+        twin.step, twin.status, twin.pending, twin.due, twin.done_at = (
+            self.step, self.status, self.pending, self.due, self.done_at)
+        twin.walk = [list(entry) for entry in self.walk]
+        twin.report = self.report
+        return twin
+
+    @property
+    def channel(self) -> str:
+        return self.walk[-1][0] if self.walk else self.plan[0].channel
+
+    def address(self, index: int) -> str:
+        """The address the step reached; the phone number (or any address) when it had none."""
+        found = address_for(self.plan[index].channel, self.to)
+        return found or self.to.get("phoneNumber") or next(iter(self.to.values()), "")
+
+
+class _Outbox:
+    """One account's messages, with the indexes its queries use (none scans the whole account)."""
+
+    __slots__ = ("messages", "by_id", "by_bulk", "reports")
+
+    def __init__(self) -> None:
+        #: seq -> message, in send order.
+        self.messages: dict[int, Message] = {}
+        self.by_id: dict[str, dict[int, Message]] = {}
+        self.by_bulk: dict[str, dict[int, Message]] = {}
+        #: seq -> message whose final report waits to be fetched, in the order reports became ready.
+        self.reports: dict[int, Message] = {}
+
+    def add(self, message: Message) -> None:
+        self.messages[message.seq] = message
+        self.by_id.setdefault(message.message_id, {})[message.seq] = message
+        if message.bulk_id is not None:
+            self.by_bulk.setdefault(message.bulk_id, {})[message.seq] = message
+        if message.report == _READY:
+            self.reports[message.seq] = message
+
+    def remove(self, message: Message) -> None:
+        del self.messages[message.seq]
+        _discard(self.by_id, message.message_id, message.seq)
+        if message.bulk_id is not None:
+            _discard(self.by_bulk, message.bulk_id, message.seq)
+        self.reports.pop(message.seq, None)
+
+
+def _discard(index: dict[str, dict[int, Message]], key: str, seq: int) -> None:
+    group = index[key]
+    del group[seq]
+    if not group:
+        del index[key]
+
+
+def vendor_date(seconds: float) -> str:
+    """POSIX seconds the vendor's way: ``2015-02-23T16:41:11.833+0000`` (UTC)."""
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}+0000"
+
+
+def _price(amount: float) -> int | float:
+    # The vendor writes a zero price as 0, not 0.0.
+    return 0 if amount == 0 else round(amount, 6)
+
+
+class Messages:
+    """Every account's messages and their delivery reports. Thread-safe; every public method is atomic."""
+
+    def __init__(self, store: Store, clock: Callable[[], float], rules: DeliveryRules, *,
+                 limit: int = DEFAULT_LIMIT, notify: Notify | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+        self.rules = rules
+        self.limit = max(1, limit)
+        #: Where pushed reports go; the app replaces it with the webhook sender.
+        self.notify: Notify = notify or RecordedNotifications()
+        # Wall-clock dates are the mock's clock plus a fixed offset: advancing the clock moves them too.
+        self._epoch = wall_clock() - clock()
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._all: dict[int, Message] = {}
+        self._outboxes: dict[str, _Outbox] = {}
+        self._heap: list[tuple[float, int, Message]] = []
+        self._stale = 0
+        #: How many messages were ever sent and how many the bound dropped.
+        self.sent = 0
+        self.dropped = 0
+
+    # --- time: every read goes through these two, so a per-account clock changes only them ----
+
+    def now(self, account: str | None = None) -> float:
+        """The mock's clock for ``account`` (one clock for all accounts today)."""
+        return self._clock()
+
+    def date(self, seconds: float) -> str:
+        return vendor_date(self._epoch + seconds)
+
+    def clock_time(self, wall: float) -> float:
+        """A wall-clock instant (POSIX seconds) on the mock's clock."""
+        return wall - self._epoch
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def send(self, account: str, request: OmniAdvancedRequest) -> dict[str, object]:
+        """Send ``request`` through its scenario (the default one without ``scenarioKey``); the vendor's answer."""
+        self.advance()
+        scenario_key, flow = self.flow(account, request.scenarioKey)
+        plan = plan_send(request, flow)
+        now = self.now(account)
+        start = now
+        if request.sendAt is not None:
+            start = max(now, self.clock_time(parse_date(request.sendAt)))
+            if start - now >= MAX_SCHEDULE:
+                raise InvalidArgument(validation_errors={"sendAt": ["must be sooner than 180 days from now"]})
+        options = SendOptions(scenario_key, request.notifyUrl, request.notifyContentType, request.notify is not False,
+                              bool(request.intermediateReport), request.callbackData)
+        destinations = request.destinations
+        bulk_id = request.bulkId
+        if bulk_id is None and len(destinations) > 1:
+            bulk_id = str(uuid.uuid4())
+        answers: list[dict[str, object]] = []
+        pushes: list[Notification] = []
+        with self._lock:
+            outbox = self._outboxes.get(account)
+            if outbox is None:
+                outbox = self._outboxes[account] = _Outbox()
+            for destination in destinations:
+                to = destination.to.model_dump(exclude_none=True) if destination.to is not None else {}
+                message_id = destination.messageId or str(uuid.uuid4())
+                self._seq += 1
+                message = Message(self._seq, account, message_id, bulk_id, to, plan, options, start)
+                self._all[message.seq] = message
+                outbox.add(message)
+                if start > now:
+                    self._wait(message, "START", start)
+                else:
+                    self._start(message, start, pushes)
+                answers.append({"to": to, "status": PENDING_ENROUTE.data, "messageId": message_id})
+            self.sent += len(destinations)
+            while len(self._all) > self.limit:
+                self._drop(self._all[next(iter(self._all))])
+        self._push(pushes)
+        answer: dict[str, object] = {"bulkId": bulk_id} if bulk_id is not None else {}
+        answer["messages"] = answers
+        return answer
+
+    def flow(self, account: str, key: str | None) -> tuple[str, tuple[Step, ...]]:
+        """The key and flow of the scenario a send goes through; INVALID_ARGUMENT naming scenarioKey if none."""
+        found = self._store.account(account)
+        if found is None:
+            raise InvalidArgument(validation_errors={"scenarioKey": ["the account has no scenarios"]})
+        if key is None:
+            key = found.default_key
+            if key is None:
+                raise InvalidArgument(validation_errors={
+                    "scenarioKey": ["is required: the account has no default scenario"]})
+        scenario = found.scenarios.get(key)
+        if scenario is None:
+            raise InvalidArgument(validation_errors={"scenarioKey": [f"no scenario {key}"]})
+        return key, scenario.flow
+
+    # --- the walk ------------------------------------------------------------------------------
+
+    def _wait(self, message: Message, pending: str, due: float) -> None:
+        message.pending, message.due = pending, due
+        heapq.heappush(self._heap, (due, message.seq, message))
+
+    def _start(self, message: Message, at: float, pushes: list[Notification]) -> None:
+        """Start the current step at ``at``, and the following ones while steps end at once."""
+        message.status = PENDING_ENROUTE
+        while True:
+            step = message.plan[message.step]
+            message.walk.append([step.channel, "PENDING", at, None])
+            address = address_for(step.channel, message.to)
+            if address is None:
+                outcome, delay = "MISSING_TO", 0.0
+            else:
+                outcome, delay = self.rules.decide(message.account, address, step.channel)
+                if outcome == "EXPIRED":
+                    delay = step.validity
+            if delay > 0:
+                self._wait(message, outcome, at + delay)
+                return
+            if self._end_step(message, outcome, at, pushes):
+                return
+
+    def _end_step(self, message: Message, outcome: str, at: float, pushes: list[Notification]) -> bool:
+        """The current step ends with ``outcome``; True when that ends the message."""
+        entry = message.walk[-1]
+        entry[1], entry[3] = outcome, at
+        message.pending = message.due = None
+        options = message.options
+        if outcome == "DELIVERED" or message.step == len(message.plan) - 1:
+            message.status = STATUS_OF[outcome]
+            message.done_at = at
+            message.report = _READY
+            self._outboxes[message.account].reports[message.seq] = message
+            if options.pushes:
+                pushes.append(self._notification(message, len(message.walk) - 1))
+            return True
+        if options.pushes and options.intermediate:
+            pushes.append(self._notification(message, len(message.walk) - 1))
+        message.step += 1
+        return False
+
+    def _notification(self, message: Message, index: int) -> Notification:
+        options = message.options
+        assert options.notify_url is not None
+        return Notification(message.account, options.notify_url, options.content_type,
+                            self._report(message, index), options.callback_data)
+
+    def advance(self, now: float | None = None) -> list[dict[str, object]]:
+        """Perform every transition due by ``now`` (the clock's time by default), each at its own time.
+
+        Returns the final reports that became available; pushes what the sends asked for.
+        """
+        heap = self._heap
+        if now is None:
+            now = self.now()
+        if not heap or heap[0][0] > now:
+            return []
+        pushes: list[Notification] = []
+        finished: list[dict[str, object]] = []
+        with self._lock:
+            while heap and heap[0][0] <= now:
+                due, _, message = heapq.heappop(heap)
+                if not message.alive or message.due != due:
+                    self._stale = max(0, self._stale - 1)
+                    continue
+                pending = message.pending
+                assert pending is not None
+                if pending == "START":
+                    message.pending = message.due = None
+                    self._start(message, due, pushes)
+                elif not self._end_step(message, pending, due, pushes):
+                    self._start(message, due, pushes)
+                if message.done_at is not None:
+                    finished.append(self._report(message, len(message.walk) - 1))
+        self._push(pushes)
+        return finished
+
+    def _push(self, pushes: list[Notification]) -> None:
+        notify = self.notify
+        for push in pushes:
+            notify(*push)
+
+    # --- reports and logs ------------------------------------------------------------------------
+
+    def _report(self, message: Message, index: int) -> dict[str, object]:
+        """The vendor's delivery report of step ``index`` of ``message``'s walk (the last one: the final report)."""
+        channel, outcome, _, ended = message.walk[index]
+        step = message.plan[index]
+        report: dict[str, object] = {"bulkId": message.bulk_id} if message.bulk_id is not None else {}
+        report["messageId"] = message.message_id
+        report["to"] = message.address(index)
+        report["sentAt"] = self.date(message.sent_at)
+        report["doneAt"] = self.date(ended)
+        report["messageCount"] = step.parts
+        network = mcc_mnc(message.to.get("phoneNumber")) if channel != "EMAIL" else None
+        if network is not None:
+            report["mccMnc"] = network
+        charged = outcome in ("DELIVERED", "UNDELIVERABLE", "EXPIRED")
+        report["price"] = {"pricePerMessage": _price(step.price if charged else 0.0), "currency": CURRENCY}
+        report["status"] = STATUS_OF[outcome].data
+        report["error"] = NO_ERROR
+        report["channel"] = channel
+        if message.options.callback_data is not None:
+            report["callbackData"] = message.options.callback_data
+        return report
+
+    def take_reports(self, account: str, bulk_id: str | None = None, message_id: str | None = None,
+                     channel: str | None = None, limit: int = 50) -> list[dict[str, object]]:
+        """The final reports not fetched before, newest first (as the vendor's examples list them); each is
+        returned once, then never again."""
+        self.advance()
+        with self._lock:
+            outbox = self._outboxes.get(account)
+            if outbox is None or not outbox.reports or limit <= 0:
+                return []
+            candidates: Iterable[Message]
+            if message_id is not None or bulk_id is not None:
+                group = (outbox.by_id.get(message_id, {}) if message_id is not None
+                         else outbox.by_bulk.get(bulk_id, {}) if bulk_id is not None else {})
+                ready = [message for message in group.values() if message.report == _READY]
+                # Newest report first: the order in which reports became ready, as without a filter.
+                candidates = sorted(ready, key=lambda message: (message.done_at, message.seq), reverse=True)
+            else:
+                candidates = reversed(outbox.reports.values())
+            taken: list[Message] = []
+            for message in candidates:
+                if ((bulk_id is None or message.bulk_id == bulk_id)
+                        and (channel is None or message.walk[-1][0] == channel)):
+                    taken.append(message)
+                    if len(taken) == limit:
+                        break
+            for message in taken:
+                message.report = _FETCHED
+                del outbox.reports[message.seq]
+            return [self._report(message, len(message.walk) - 1) for message in taken]
+
+    def logs(self, account: str, *, sender: str | None = None, to: str | None = None,
+             bulk_ids: Iterable[str] = (), message_ids: Iterable[str] = (), general_status: str | None = None,
+             channel: str | None = None, since: float | None = None, until: float | None = None,
+             limit: int = 50, mcc: str | None = None, mnc: str | None = None) -> list[dict[str, object]]:
+        """Every message's current state, newest first; repeatable. ``since``/``until`` are POSIX seconds."""
+        self.advance()
+        now = self.now(account)
+        low = now - LOGS_WINDOW if since is None else self.clock_time(since)
+        high = None if until is None else self.clock_time(until)
+        bulk_ids, message_ids = set(bulk_ids), set(message_ids)
+        with self._lock:
+            outbox = self._outboxes.get(account)
+            if outbox is None or limit <= 0:
+                return []
+            found: list[dict[str, object]] = []
+            for message in self._newest_first(outbox, bulk_ids, message_ids):
+                if message.sent_at < low or (high is not None and message.sent_at > high):
+                    continue
+                if bulk_ids and message.bulk_id not in bulk_ids:
+                    continue
+                index = max(0, len(message.walk) - 1)
+                step = message.plan[index]
+                if ((sender is not None and step.sender != sender)
+                        or (to is not None and message.address(index) != to)
+                        or (channel is not None and message.channel != channel)
+                        or (general_status is not None and message.status.group_name != general_status)):
+                    continue
+                network = mcc_mnc(message.to.get("phoneNumber")) if step.channel != "EMAIL" else None
+                if (mcc is not None or mnc is not None) and (
+                        network is None or (mcc is not None and network[:3] != mcc)
+                        or (mnc is not None and network[3:] != mnc)):
+                    continue
+                found.append(self._log(message, index, network))
+                if len(found) == limit:
+                    break
+            return found
+
+    @staticmethod
+    def _newest_first(outbox: _Outbox, bulk_ids: set[str], message_ids: set[str]) -> Iterator[Message]:
+        if not message_ids and not bulk_ids:
+            return reversed(outbox.messages.values())
+        chosen: dict[int, Message] = {}
+        if message_ids:
+            for message_id in message_ids:
+                chosen.update(outbox.by_id.get(message_id, {}))
+        else:
+            for bulk_id in bulk_ids:
+                chosen.update(outbox.by_bulk.get(bulk_id, {}))
+        return iter([chosen[seq] for seq in sorted(chosen, reverse=True)])
+
+    def _log(self, message: Message, index: int, network: str | None) -> dict[str, object]:
+        step = message.plan[index]
+        log: dict[str, object] = {"bulkId": message.bulk_id} if message.bulk_id is not None else {}
+        log["messageId"] = message.message_id
+        log["to"] = message.address(index)
+        if step.sender is not None:
+            log["from"] = step.sender
+        if step.text is not None:
+            log["text"] = step.text
+        log["sentAt"] = self.date(message.sent_at)
+        if message.done_at is not None:
+            log["doneAt"] = self.date(message.done_at)
+        log["messageCount"] = step.parts
+        if network is not None:
+            log["mccMnc"] = network
+        charged = message.status.group_name in ("DELIVERED", "UNDELIVERABLE", "EXPIRED", "PENDING")
+        log["price"] = {"pricePerMessage": _price(step.price if charged else 0.0), "currency": CURRENCY}
+        log["status"] = message.status.data
+        log["channel"] = step.channel
+        return log
+
+    # --- the testing toolkit's view ------------------------------------------------------------------
+
+    def view(self, message: Message) -> dict[str, object]:
+        """A message with its walk through the flow (admin API, plugin, dashboard)."""
+        steps = []
+        for index, (channel, outcome, started, ended) in enumerate(message.walk):
+            steps.append({"channel": channel, "from": message.plan[index].sender, "outcome": outcome,
+                          "startedAt": self.date(started), "endedAt": None if ended is None else self.date(ended)})
+        return {
+            "account": message.account, "messageId": message.message_id, "bulkId": message.bulk_id,
+            "to": message.to, "scenarioKey": message.options.scenario_key, "status": message.status.data,
+            "channel": message.channel, "sentAt": self.date(message.sent_at),
+            "doneAt": None if message.done_at is None else self.date(message.done_at),
+            "nextAt": None if message.due is None else self.date(message.due),
+            "report": ("pending", "waiting", "fetched")[message.report],
+            "callbackData": message.options.callback_data, "notifyUrl": message.options.notify_url,
+            "flow": [step.channel for step in message.plan], "steps": steps,
+        }
+
+    def messages(self, account: str | None = None, message_id: str | None = None, bulk_id: str | None = None,
+                 limit: int | None = None) -> list[dict[str, object]]:
+        """Messages with their walks, oldest first (the newest ``limit`` when given)."""
+        self.advance()
+        with self._lock:
+            if account is not None:
+                outbox = self._outboxes.get(account)
+                pool: Iterable[Message] = () if outbox is None else (
+                    outbox.by_id.get(message_id, {}).values() if message_id is not None
+                    else outbox.by_bulk.get(bulk_id, {}).values() if bulk_id is not None
+                    else outbox.messages.values())
+            else:
+                pool = self._all.values()
+            chosen = [message for message in pool
+                      if (message_id is None or message.message_id == message_id)
+                      and (bulk_id is None or message.bulk_id == bulk_id)]
+            if limit is not None:
+                chosen = chosen[-limit:] if limit > 0 else []
+            return [self.view(message) for message in chosen]
+
+    def count(self, account: str | None = None) -> int:
+        with self._lock:
+            if account is None:
+                return len(self._all)
+            outbox = self._outboxes.get(account)
+            return 0 if outbox is None else len(outbox.messages)
+
+    # --- reset, snapshots, bound ---------------------------------------------------------------
+
+    def _drop(self, message: Message) -> None:
+        message.alive = False
+        del self._all[message.seq]
+        outbox = self._outboxes[message.account]
+        outbox.remove(message)
+        if not outbox.messages:
+            del self._outboxes[message.account]
+        if message.due is not None:
+            self._stale += 1
+            if self._stale > 1024 and self._stale * 2 > len(self._heap):
+                # Entries of dropped messages would otherwise stay until due (48 hours, say).
+                self._heap = [entry for entry in self._heap if entry[2].alive]
+                heapq.heapify(self._heap)
+                self._stale = 0
+
+    def clear(self, account: str | None = None) -> None:
+        """Forget every message and report (or one account's)."""
+        with self._lock:
+            if account is None:
+                for message in self._all.values():
+                    message.alive = False
+                self._all.clear()
+                self._outboxes.clear()
+                self._heap.clear()
+                self._stale = 0
+                return
+            outbox = self._outboxes.get(account)
+            if outbox is not None:
+                for message in list(outbox.messages.values()):
+                    self._drop(message)
+
+    def snapshot(self, account: str | None = None) -> list[Message]:
+        """Copies of every message (or one account's), for ``restore``."""
+        with self._lock:
+            pool = self._all.values() if account is None else (
+                self._outboxes[account].messages.values() if account in self._outboxes else ())
+            return [message.copy(message.seq) for message in pool]
+
+    def restore(self, messages: Iterable[Message], account: str | None = None) -> None:
+        """Replace every message (or ``account``'s) with copies of ``messages``; due transitions resume."""
+        with self._lock:
+            self.clear(account)
+            for original in messages:
+                self._seq += 1
+                self._insert(original.copy(self._seq))
+            while len(self._all) > self.limit:
+                self._drop(self._all[next(iter(self._all))])
+
+    def _insert(self, message: Message) -> None:
+        self._all[message.seq] = message
+        outbox = self._outboxes.get(message.account)
+        if outbox is None:
+            outbox = self._outboxes[message.account] = _Outbox()
+        outbox.add(message)
+        if message.due is not None:
+            heapq.heappush(self._heap, (message.due, message.seq, message))
+
+    # --- state documents (GET/PUT /__admin/state) ------------------------------------------------
+
+    def export(self, account: str | None = None) -> dict[str, list[dict[str, object]]]:
+        """username -> message documents, oldest first."""
+        self.advance()
+        exported: dict[str, list[dict[str, object]]] = {}
+        with self._lock:
+            for message in (self._all.values() if account is None else
+                            (self._outboxes[account].messages.values() if account in self._outboxes else ())):
+                exported.setdefault(message.account, []).append(self._document(message))
+        return exported
+
+    def _document(self, message: Message) -> dict[str, object]:
+        options = message.options
+        document: dict[str, object] = {"messageId": message.message_id}
+        if message.bulk_id is not None:
+            document["bulkId"] = message.bulk_id
+        document.update(to=message.to, scenarioKey=options.scenario_key,
+                        flow=[step.to_document() for step in message.plan], sentAt=self.date(message.sent_at),
+                        status=message.status.name)
+        document["steps"] = [{"channel": channel, "outcome": outcome, "startedAt": self.date(started),
+                              **({} if ended is None else {"endedAt": self.date(ended)})}
+                             for channel, outcome, started, ended in message.walk]
+        if message.due is not None:
+            document.update(next=message.pending, nextAt=self.date(message.due))
+        if message.done_at is not None:
+            document["doneAt"] = self.date(message.done_at)
+        document["report"] = ("pending", "waiting", "fetched")[message.report]
+        for name, value in (("notifyUrl", options.notify_url), ("notifyContentType", options.content_type),
+                            ("notify", None if options.notify else False),
+                            ("intermediateReport", options.intermediate or None),
+                            ("callbackData", options.callback_data)):
+            if value is not None:
+                document[name] = value
+        return document
+
+    def load(self, documents: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
+        """Replace every message with those of documents checked by ``message_from_document``."""
+        with self._lock:
+            self.clear()
+            for account, items in documents.items():
+                for document in items:
+                    self._seq += 1
+                    self._insert(message_from_document(self._seq, account, document, self.clock_time))
+
+
+def message_from_document(seq: int, account: str, document: object,
+                          clock_time: Callable[[float], float] = float) -> Message:
+    """A message from its export; ValueError("field: problem") when the document is not one.
+
+    ``clock_time`` turns the document's dates (POSIX seconds) into the mock's clock.
+    """
+    if not isinstance(document, Mapping):
+        raise ValueError("message: must be an object")
+    return _MessageReader(seq, account, document, clock_time).read()
+
+
+_STATUSES = {status.name: status for status in (PENDING_ACCEPTED, PENDING_ENROUTE, *STATUS_OF.values())}
+_OUTCOMES = ("PENDING", *STATUS_OF)
+
+
+class _MessageReader:
+    """Reads one exported message back, checking each field (state imports, fixtures)."""
+
+    def __init__(self, seq: int, account: str, document: Mapping[str, Any],
+                 clock_time: Callable[[float], float]) -> None:
+        self.seq, self.account, self.document, self.clock_time = seq, account, document, clock_time
+
+    def fail(self, where: str, problem: str) -> ValueError:
+        return ValueError(f"{where}: {problem}")
+
+    def text(self, name: str, required: bool = True, where: Mapping[str, Any] | None = None,
+             path: str | None = None) -> str | None:
+        value = (self.document if where is None else where).get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.fail(path or name, "must be a non-empty string")
+        return value
+
+    def time(self, name: str, where: Mapping[str, Any] | None = None, path: str | None = None,
+             required: bool = True) -> float | None:
+        value = self.text(name, required, where, path)
+        if value is None:
+            return None
+        try:
+            return self.clock_time(parse_date(value))
+        except ValueError as exc:
+            raise self.fail(path or name, str(exc)) from None
+
+    def read(self) -> Message:
+        document = self.document
+        to = document.get("to")
+        if not isinstance(to, dict) or not all(isinstance(v, str) for v in to.values()):
+            raise self.fail("to", "must be an object of addresses")
+        try:
+            To.model_validate(to)
+        except ValidationError as exc:
+            raise self.fail("to", "must hold address strings (phoneNumber, emailAddress, ...)") from exc
+        plan = self.plan()
+        options = self.options()
+        sent_at = self.time("sentAt")
+        assert sent_at is not None
+        message = Message(self.seq, self.account, str(self.text("messageId")), self.text("bulkId", False),
+                          dict(to), plan, options, sent_at)
+        status = _STATUSES.get(str(document.get("status")))
+        if status is None:
+            raise self.fail("status", f"must be one of {', '.join(_STATUSES)}")
+        message.status = status
+        message.walk = self.walk(len(plan))
+        message.step = max(0, len(message.walk) - 1)
+        message.done_at = self.time("doneAt", required=False)
+        if document.get("nextAt") is not None:
+            message.due = self.time("nextAt")
+            pending = document.get("next")
+            if pending not in ("START", *STATUS_OF):
+                raise self.fail("next", f"must be START or one of {', '.join(STATUS_OF)}")
+            message.pending = pending
+        report = document.get("report", "pending")
+        if report not in ("pending", "waiting", "fetched"):
+            raise self.fail("report", "must be pending, waiting or fetched")
+        message.report = ("pending", "waiting", "fetched").index(report)
+        finished = message.done_at is not None
+        if finished == (message.due is not None) or (message.report != _NOT_READY) != finished:
+            raise self.fail("status", "doneAt, nextAt and report disagree")
+        return message
+
+    def plan(self) -> tuple[PlannedStep, ...]:
+        flow = self.document.get("flow")
+        if not isinstance(flow, list) or not flow:
+            raise self.fail("flow", "must be a non-empty list")
+        steps = []
+        for index, item in enumerate(flow):
+            path = f"flow[{index}]"
+            if not isinstance(item, Mapping) or item.get("channel") not in PRICES:
+                raise self.fail(f"{path}.channel", f"must be one of {', '.join(PRICES)}")
+            numbers = []
+            for name in ("validityPeriodSeconds", "messageCount", "pricePerMessage"):
+                value = item.get(name)
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise self.fail(f"{path}.{name}", "must be a number of at least 0")
+                numbers.append(value)
+            steps.append(PlannedStep(item["channel"], self.text("from", False, item, f"{path}.from"),
+                                     self.text("text", False, item, f"{path}.text"),
+                                     float(numbers[0]), int(numbers[1]), float(numbers[2])))
+        return tuple(steps)
+
+    def options(self) -> SendOptions:
+        document = self.document
+        flags = [document.get("notify", True), document.get("intermediateReport", False)]
+        if not all(isinstance(flag, bool) for flag in flags):
+            raise self.fail("notify", "notify and intermediateReport must be booleans")
+        return SendOptions(str(self.text("scenarioKey")), self.text("notifyUrl", False),
+                           self.text("notifyContentType", False), flags[0], flags[1], self.text("callbackData", False))
+
+    def walk(self, length: int) -> list[WalkStep]:
+        steps = self.document.get("steps", [])
+        if not isinstance(steps, list) or len(steps) > length:
+            raise self.fail("steps", f"must be a list of at most {length} steps")
+        walk = []
+        for index, item in enumerate(steps):
+            path = f"steps[{index}]"
+            if not isinstance(item, Mapping):
+                raise self.fail(path, "must be an object")
+            outcome = item.get("outcome")
+            if outcome not in _OUTCOMES:
+                raise self.fail(f"{path}.outcome", f"must be one of {', '.join(_OUTCOMES)}")
+            walk.append([self.text("channel", True, item, f"{path}.channel"), outcome,
+                         self.time("startedAt", item, f"{path}.startedAt"),
+                         self.time("endedAt", item, f"{path}.endedAt", required=outcome != "PENDING")])
+        return walk
