@@ -375,7 +375,8 @@ def test_rate_limits_off_and_back(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [{"limits": {"update": "5 per minute"}}, {"limits": {"delete": "1/1m"}}, {"limits": 5}, {}],
+    "body", [{"limits": {"update": "5 per minute"}}, {"limits": {"delete": "1/1m"}}, {"limits": 5}, {},
+             {"limits": {"update": "0/1m"}}, {"limits": {"logs": "5/0.0s"}}],
 )
 def test_bad_rate_limit_is_400_and_changes_nothing(client: TestClient, body: dict[str, object]) -> None:
     before = client.get("/__admin/rate-limits").json()

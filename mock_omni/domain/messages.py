@@ -258,9 +258,9 @@ def _discard(index: dict[str, dict[int, Message]], key: str, seq: int) -> None:
 
 
 def vendor_date(seconds: float) -> str:
-    """POSIX seconds the vendor's way: ``2015-02-23T16:41:11.833+0000`` (UTC)."""
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}+0000"
+    """POSIX seconds the vendor's way, to the nearest millisecond: ``2015-02-23T16:41:11.833+0000`` (UTC)."""
+    whole, millis = divmod(round(seconds * 1000), 1000)
+    return f"{datetime.fromtimestamp(whole, timezone.utc):%Y-%m-%dT%H:%M:%S}.{millis:03d}+0000"
 
 
 def _price(amount: float) -> int | float:

@@ -6,7 +6,8 @@
 - ``mock_omni_app``: the same helpers in-process, no port: ``.app`` is the ASGI app
   for ``httpx.ASGITransport``, ``.client`` a Starlette TestClient.
 - ``@pytest.mark.mock_omni(fixtures=..., rate_limit=...)`` configures one test.
-- A failing test that used either fixture shows the server's request journal.
+- A failing test that used either fixture shows the server's request journal and the messages sent,
+  each with the channels it tried.
 
 Fresh state per test is one reset call, not a fresh account: the benchmark
 (bench/fixture_cost.py) measures both, and a reset keeps the fixture's credentials
@@ -115,6 +116,30 @@ class MockOmniFixture:
     def advance_clock(self, seconds: float) -> float:
         return self.admin.advance_clock(seconds)
 
+    def messages(self, account: str | None = None, message_id: str | None = None, bulk_id: str | None = None,
+                 limit: int | None = None) -> list[dict[str, Any]]:
+        """Messages sent to the mock, each with its walk through the flow (``steps``), oldest first."""
+        return self.admin.messages(account, message_id, bulk_id, limit)
+
+    def delivery_rule(self, destination: str = "*", outcome: str = "DELIVERED", *, channel: str | None = None,
+                      account: str | None = None, delay: float | None = None,
+                      times: int | None = None) -> dict[str, Any]:
+        """Decide how steps to ``destination`` (an address or glob such as ``4179*``) end: DELIVERED (after
+        ``delay`` seconds), UNDELIVERABLE, REJECTED or EXPIRED; on one ``channel`` or any; for ``times``
+        attempts or until the next reset."""
+        return self.admin.delivery_rule(destination, outcome, channel=channel, account=account, delay=delay,
+                                        times=times)
+
+    def messages_text(self, limit: int = JOURNAL_SHOWN) -> str:
+        """The messages sent, each with the channels it tried, for failure reports."""
+        found = self.admin.messages(limit=limit)
+        lines = []
+        for message in found:
+            walk = ", ".join(f"{step['channel']} {step['outcome']}" for step in message["steps"]) or "scheduled"
+            lines.append(f"{message['messageId']} to {_address(message['to'])} (account {message['account']}): "
+                         f"{message['status']['name']} [{walk}]")
+        return "\n".join(lines)
+
     def new_account(self, username: str | None = None, password: str | None = None, **options: Any) -> Credentials:
         return self.admin.new_account(username, password, **options)
 
@@ -131,6 +156,10 @@ class MockOmniFixture:
             if body:
                 lines.append(f"    {body}")
         return "\n".join(lines)
+
+
+def _address(to: Mapping[str, str]) -> str:
+    return to.get("phoneNumber") or to.get("emailAddress") or next(iter(to.values()), "?")
 
 
 def limit_spec(limits: str | Sequence[str] | Mapping[str, str | None]) -> str | dict[str, str | None]:
@@ -320,9 +349,12 @@ def pytest_runtest_makereport(
             if isinstance(fixture, MockOmniFixture):
                 try:
                     text = fixture.journal_text()
+                    messages = fixture.messages_text()
                 except Exception as exc:  # the report must not fail because the server did
-                    text = f"(could not read the journal: {exc})"
+                    text, messages = f"(could not read the journal: {exc})", ""
                 report.sections.append(("mock-omni requests", text))
+                if messages:
+                    report.sections.append(("mock-omni messages", messages))
     return report
 
 
