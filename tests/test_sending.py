@@ -448,3 +448,14 @@ def test_a_bad_message_in_a_state_document_is_400_naming_it(client: TestClient, 
     assert response.status_code == 400, response.text
     assert f"messages[0].{field}" in response.json()["requestError"]["serviceException"]["text"]
     assert len(logs(client)) == 1  # nothing changed
+
+
+def test_a_message_id_given_twice_names_both_messages(client: TestClient) -> None:
+    data = body(None, "41793026727", channels=["SMS", "VIBER"])
+    data["destinations"][0]["messageId"] = "SAME"
+    send(client, data)
+    send(client, {**data, "callbackData": "second"})
+    assert [log["messageId"] for log in logs(client, messageId="SAME")] == ["SAME", "SAME"]
+    (newest,) = reports(client, messageId="SAME", limit=1)
+    assert newest["callbackData"] == "second"
+    assert len(reports(client, messageId="SAME")) == 1 and reports(client, messageId="SAME") == []

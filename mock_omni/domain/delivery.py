@@ -107,7 +107,7 @@ def sms_parts(text: str | None) -> int:
     """How many SMS parts a text takes: 160/153 GSM-7 characters or 70/67 UCS-2 ones per part."""
     if not text:
         return 1
-    if all(char in _GSM7 for char in text):
+    if _GSM7.issuperset(text):
         size = len(text) + sum(1 for char in text if char in "^{}\\[~]|€")
         single, multi = 160, 153
     else:

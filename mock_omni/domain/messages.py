@@ -22,13 +22,14 @@ dropped (with its report, if nobody fetched it) when a send goes past the bound.
 from __future__ import annotations
 
 import heapq
+import os
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -141,7 +142,13 @@ def address_for(channel: str, to: Mapping[str, str]) -> str | None:
     return None
 
 
-def plan_send(request: OmniAdvancedRequest, flow: Iterable[Step]) -> tuple[PlannedStep, ...]:
+def addresses(request: OmniAdvancedRequest) -> list[dict[str, str]]:
+    """Each destination's ``to`` as the address fields it has (what the answer echoes)."""
+    return [{name: value for name, value in destination.to.__dict__.items() if value is not None}
+            if destination.to is not None else {} for destination in request.destinations]
+
+
+def plan_send(request: OmniAdvancedRequest, flow: Iterable[Step], tos: list[dict[str, str]]) -> tuple[PlannedStep, ...]:
     """The steps every destination will walk; InvalidArgument naming each problem, before anything is sent."""
     problems = request.problems()
     steps = []
@@ -157,8 +164,7 @@ def plan_send(request: OmniAdvancedRequest, flow: Iterable[Step]) -> tuple[Plann
                                  payload.validity_seconds(DEFAULT_VALIDITY), parts, PRICES[step.channel]))
     if steps:
         first = steps[0].channel
-        for index, destination in enumerate(request.destinations):
-            to = destination.to.model_dump(exclude_none=True) if destination.to is not None else {}
+        for index, to in enumerate(tos):
             if address_for(first, to) is None:
                 fields = ADDRESS_FIELDS[first]
                 problems.setdefault(f"destinations[{index}].to.{fields[0]}", []).append(
@@ -169,8 +175,59 @@ def plan_send(request: OmniAdvancedRequest, flow: Iterable[Step]) -> tuple[Plann
     return tuple(steps)
 
 
-# A message's step in its walk: [channel, outcome or "PENDING", started, ended or None].
-WalkStep = list[Any]
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def new_ids(count: int) -> list[str]:
+    """``count`` random UUIDs (version 4) as text, like the vendor's message and bulk IDs; one urandom call."""
+    raw = os.urandom(16 * count).hex()
+    ids = []
+    for start in range(0, 32 * count, 32):
+        h = raw[start:start + 32]
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}")
+    return ids
+
+
+class Prepared(NamedTuple):
+    """What a send request means once checked: each destination's addresses, the plan, the options."""
+
+    tos: list[dict[str, str]]
+    plan: tuple[PlannedStep, ...]
+    options: SendOptions
+
+
+class _Prepared:
+    """The plan and addresses of recent request bodies: a load test repeats one body (vendor/bodies.py keeps
+    its parse), so the plan of the same body through the same flow is made once. Bounded in entries, and
+    only small requests are kept: a kept request keeps its parsed destinations alive."""
+
+    LIMIT = 64
+    MAX_DESTINATIONS = 16
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, int, str], tuple[object, object, Prepared]] = {}
+
+    def get(self, request: OmniAdvancedRequest, scenario_key: str, flow: tuple[Step, ...]) -> Prepared:
+        key = (id(request), id(flow), scenario_key)
+        found = self._entries.get(key)
+        # The entry keeps both objects alive, so their ids cannot be reused while it exists.
+        if found is not None and found[0] is request and found[1] is flow:
+            return found[2]
+        tos = addresses(request)
+        prepared = Prepared(tos, plan_send(request, flow, tos), SendOptions(
+            scenario_key, request.notifyUrl, request.notifyContentType, request.notify is not False,
+            bool(request.intermediateReport), request.callbackData))
+        if len(tos) <= self.MAX_DESTINATIONS:
+            if len(self._entries) >= self.LIMIT:
+                self._entries.clear()
+            self._entries[key] = (request, flow, prepared)
+        return prepared
+
+
+# A message's step in its walk: (channel, outcome or "PENDING", started, ended or None). Tuples of
+# atomic values, like the walk itself: the cyclic garbage collector stops tracking them, and with tens
+# of thousands of messages kept, tracked containers are what its full collections pay for.
+WalkStep = tuple[str, str, float, "float | None"]
 
 _NOT_READY, _READY, _FETCHED = 0, 1, 2
 
@@ -198,7 +255,7 @@ class Message:
         self.pending: str | None = None
         self.due: float | None = None
         self.done_at: float | None = None
-        self.walk: list[WalkStep] = []
+        self.walk: tuple[WalkStep, ...] = ()
         self.report = _NOT_READY
         self.alive = True
 
@@ -207,7 +264,7 @@ class Message:
                        self.sent_at)
         twin.step, twin.status, twin.pending, twin.due, twin.done_at = (
             self.step, self.status, self.pending, self.due, self.done_at)
-        twin.walk = [list(entry) for entry in self.walk]
+        twin.walk = self.walk
         twin.report = self.report
         return twin
 
@@ -221,6 +278,47 @@ class Message:
         return found or self.to.get("phoneNumber") or next(iter(self.to.values()), "")
 
 
+class _Index:
+    """Messages by an ID, in send order. Most IDs name one message: that one is kept as it is, without a
+    collection of its own (a dict per message would be a quarter of a message's memory)."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Message | dict[int, Message]] = {}
+
+    def add(self, key: str, message: Message) -> None:
+        found = self._entries.get(key)
+        if found is None:
+            self._entries[key] = message
+        elif isinstance(found, Message):
+            self._entries[key] = {found.seq: found, message.seq: message}
+        else:
+            found[message.seq] = message
+
+    def remove(self, key: str, message: Message) -> None:
+        found = self._entries[key]
+        if isinstance(found, Message):
+            del self._entries[key]
+            return
+        del found[message.seq]
+        if len(found) == 1:
+            self._entries[key] = next(iter(found.values()))
+
+    def get(self, key: str) -> list[Message]:
+        found = self._entries.get(key)
+        if found is None:
+            return []
+        return [found] if isinstance(found, Message) else list(found.values())
+
+    def newest_first(self, key: str) -> Iterator[Message]:
+        """The messages of ``key``, newest first, without copying them (a bulk may hold thousands)."""
+        found = self._entries.get(key)
+        if found is None:
+            return iter(())
+        return iter((found,)) if isinstance(found, Message) else reversed(found.values())
+
+
 class _Outbox:
     """One account's messages, with the indexes its queries use (none scans the whole account)."""
 
@@ -229,38 +327,37 @@ class _Outbox:
     def __init__(self) -> None:
         #: seq -> message, in send order.
         self.messages: dict[int, Message] = {}
-        self.by_id: dict[str, dict[int, Message]] = {}
-        self.by_bulk: dict[str, dict[int, Message]] = {}
+        self.by_id = _Index()
+        self.by_bulk = _Index()
         #: seq -> message whose final report waits to be fetched, in the order reports became ready.
         self.reports: dict[int, Message] = {}
 
     def add(self, message: Message) -> None:
         self.messages[message.seq] = message
-        self.by_id.setdefault(message.message_id, {})[message.seq] = message
+        self.by_id.add(message.message_id, message)
         if message.bulk_id is not None:
-            self.by_bulk.setdefault(message.bulk_id, {})[message.seq] = message
+            self.by_bulk.add(message.bulk_id, message)
         if message.report == _READY:
             self.reports[message.seq] = message
 
     def remove(self, message: Message) -> None:
         del self.messages[message.seq]
-        _discard(self.by_id, message.message_id, message.seq)
+        self.by_id.remove(message.message_id, message)
         if message.bulk_id is not None:
-            _discard(self.by_bulk, message.bulk_id, message.seq)
+            self.by_bulk.remove(message.bulk_id, message)
         self.reports.pop(message.seq, None)
-
-
-def _discard(index: dict[str, dict[int, Message]], key: str, seq: int) -> None:
-    group = index[key]
-    del group[seq]
-    if not group:
-        del index[key]
 
 
 def vendor_date(seconds: float) -> str:
     """POSIX seconds the vendor's way, to the nearest millisecond: ``2015-02-23T16:41:11.833+0000`` (UTC)."""
     whole, millis = divmod(round(seconds * 1000), 1000)
-    return f"{datetime.fromtimestamp(whole, timezone.utc):%Y-%m-%dT%H:%M:%S}.{millis:03d}+0000"
+    return f"{_second(whole)}.{millis:03d}+0000"
+
+
+@lru_cache(maxsize=4096)
+def _second(whole: int) -> str:
+    # Messages of one send, and reports read together, share their seconds: format each once.
+    return f"{datetime.fromtimestamp(whole, timezone.utc):%Y-%m-%dT%H:%M:%S}"
 
 
 def _price(amount: float) -> int | float:
@@ -285,6 +382,9 @@ class Messages:
         self._lock = threading.RLock()
         self._seq = 0
         self._all: dict[int, Message] = {}
+        #: Every message in send order, for dropping the oldest (may hold cleared ones: they are skipped).
+        self._order: deque[Message] = deque()
+        self._prepared = _Prepared()
         self._outboxes: dict[str, _Outbox] = {}
         self._heap: list[tuple[float, int, Message]] = []
         self._stale = 0
@@ -311,40 +411,40 @@ class Messages:
         """Send ``request`` through its scenario (the default one without ``scenarioKey``); the vendor's answer."""
         self.advance()
         scenario_key, flow = self.flow(account, request.scenarioKey)
-        plan = plan_send(request, flow)
+        tos, plan, options = self._prepared.get(request, scenario_key, flow)
         now = self.now(account)
         start = now
         if request.sendAt is not None:
             start = max(now, self.clock_time(parse_date(request.sendAt)))
             if start - now >= MAX_SCHEDULE:
                 raise InvalidArgument(validation_errors={"sendAt": ["must be sooner than 180 days from now"]})
-        options = SendOptions(scenario_key, request.notifyUrl, request.notifyContentType, request.notify is not False,
-                              bool(request.intermediateReport), request.callbackData)
         destinations = request.destinations
+        given = [destination.messageId for destination in destinations]
+        fresh = iter(new_ids(given.count(None) + 1))
         bulk_id = request.bulkId
         if bulk_id is None and len(destinations) > 1:
-            bulk_id = str(uuid.uuid4())
+            bulk_id = next(fresh)
         answers: list[dict[str, object]] = []
         pushes: list[Notification] = []
+        pending = PENDING_ENROUTE.data
         with self._lock:
             outbox = self._outboxes.get(account)
             if outbox is None:
                 outbox = self._outboxes[account] = _Outbox()
-            for destination in destinations:
-                to = destination.to.model_dump(exclude_none=True) if destination.to is not None else {}
-                message_id = destination.messageId or str(uuid.uuid4())
+            for to, message_id in zip(tos, given, strict=True):
+                message_id = message_id or next(fresh)
                 self._seq += 1
                 message = Message(self._seq, account, message_id, bulk_id, to, plan, options, start)
                 self._all[message.seq] = message
+                self._order.append(message)
                 outbox.add(message)
                 if start > now:
                     self._wait(message, "START", start)
                 else:
                     self._start(message, start, pushes)
-                answers.append({"to": to, "status": PENDING_ENROUTE.data, "messageId": message_id})
+                answers.append({"to": to, "status": pending, "messageId": message_id})
             self.sent += len(destinations)
-            while len(self._all) > self.limit:
-                self._drop(self._all[next(iter(self._all))])
+            self._bound()
         self._push(pushes)
         answer: dict[str, object] = {"bulkId": bulk_id} if bulk_id is not None else {}
         answer["messages"] = answers
@@ -376,7 +476,7 @@ class Messages:
         message.status = PENDING_ENROUTE
         while True:
             step = message.plan[message.step]
-            message.walk.append([step.channel, "PENDING", at, None])
+            message.walk = (*message.walk, (step.channel, "PENDING", at, None))
             address = address_for(step.channel, message.to)
             if address is None:
                 outcome, delay = "MISSING_TO", 0.0
@@ -392,8 +492,8 @@ class Messages:
 
     def _end_step(self, message: Message, outcome: str, at: float, pushes: list[Notification]) -> bool:
         """The current step ends with ``outcome``; True when that ends the message."""
-        entry = message.walk[-1]
-        entry[1], entry[3] = outcome, at
+        channel, _, started, _ = message.walk[-1]
+        message.walk = (*message.walk[:-1], (channel, outcome, started, at))
         message.pending = message.due = None
         options = message.options
         if outcome == "DELIVERED" or message.step == len(message.plan) - 1:
@@ -455,6 +555,7 @@ class Messages:
     def _report(self, message: Message, index: int) -> dict[str, object]:
         """The vendor's delivery report of step ``index`` of ``message``'s walk (the last one: the final report)."""
         channel, outcome, _, ended = message.walk[index]
+        assert ended is not None  # reports are of steps that ended
         step = message.plan[index]
         report: dict[str, object] = {"bulkId": message.bulk_id} if message.bulk_id is not None else {}
         report["messageId"] = message.message_id
@@ -485,9 +586,9 @@ class Messages:
                 return []
             candidates: Iterable[Message]
             if message_id is not None or bulk_id is not None:
-                group = (outbox.by_id.get(message_id, {}) if message_id is not None
-                         else outbox.by_bulk.get(bulk_id, {}) if bulk_id is not None else {})
-                ready = [message for message in group.values() if message.report == _READY]
+                group = (outbox.by_id.get(message_id) if message_id is not None
+                         else outbox.by_bulk.get(bulk_id) if bulk_id is not None else [])
+                ready = [message for message in group if message.report == _READY]
                 # Newest report first: the order in which reports became ready, as without a filter.
                 candidates = sorted(ready, key=lambda message: (message.done_at, message.seq), reverse=True)
             else:
@@ -545,13 +646,12 @@ class Messages:
     def _newest_first(outbox: _Outbox, bulk_ids: set[str], message_ids: set[str]) -> Iterator[Message]:
         if not message_ids and not bulk_ids:
             return reversed(outbox.messages.values())
+        index, keys = (outbox.by_id, message_ids) if message_ids else (outbox.by_bulk, bulk_ids)
+        if len(keys) == 1:
+            return index.newest_first(next(iter(keys)))
         chosen: dict[int, Message] = {}
-        if message_ids:
-            for message_id in message_ids:
-                chosen.update(outbox.by_id.get(message_id, {}))
-        else:
-            for bulk_id in bulk_ids:
-                chosen.update(outbox.by_bulk.get(bulk_id, {}))
+        for key in keys:
+            chosen.update((message.seq, message) for message in index.get(key))
         return iter([chosen[seq] for seq in sorted(chosen, reverse=True)])
 
     def _log(self, message: Message, index: int, network: str | None) -> dict[str, object]:
@@ -602,8 +702,8 @@ class Messages:
             if account is not None:
                 outbox = self._outboxes.get(account)
                 pool: Iterable[Message] = () if outbox is None else (
-                    outbox.by_id.get(message_id, {}).values() if message_id is not None
-                    else outbox.by_bulk.get(bulk_id, {}).values() if bulk_id is not None
+                    outbox.by_id.get(message_id) if message_id is not None
+                    else outbox.by_bulk.get(bulk_id) if bulk_id is not None
                     else outbox.messages.values())
             else:
                 pool = self._all.values()
@@ -622,6 +722,16 @@ class Messages:
             return 0 if outbox is None else len(outbox.messages)
 
     # --- reset, snapshots, bound ---------------------------------------------------------------
+
+    def _bound(self) -> None:
+        """Drop the oldest messages past the limit (``_order`` is send order; cleared ones are skipped)."""
+        order = self._order
+        while len(self._all) > self.limit:
+            oldest = order.popleft()
+            if oldest.alive:
+                self._drop(oldest)
+        if len(order) > 2 * len(self._all) + 1024:
+            self._order = deque(message for message in order if message.alive)
 
     def _drop(self, message: Message) -> None:
         message.alive = False
@@ -645,6 +755,7 @@ class Messages:
                 for message in self._all.values():
                     message.alive = False
                 self._all.clear()
+                self._order.clear()
                 self._outboxes.clear()
                 self._heap.clear()
                 self._stale = 0
@@ -668,11 +779,11 @@ class Messages:
             for original in messages:
                 self._seq += 1
                 self._insert(original.copy(self._seq))
-            while len(self._all) > self.limit:
-                self._drop(self._all[next(iter(self._all))])
+            self._bound()
 
     def _insert(self, message: Message) -> None:
         self._all[message.seq] = message
+        self._order.append(message)
         outbox = self._outboxes.get(message.account)
         if outbox is None:
             outbox = self._outboxes[message.account] = _Outbox()
@@ -835,11 +946,11 @@ class _MessageReader:
         return SendOptions(str(self.text("scenarioKey")), self.text("notifyUrl", False),
                            self.text("notifyContentType", False), flags[0], flags[1], self.text("callbackData", False))
 
-    def walk(self, length: int) -> list[WalkStep]:
+    def walk(self, length: int) -> tuple[WalkStep, ...]:
         steps = self.document.get("steps", [])
         if not isinstance(steps, list) or len(steps) > length:
             raise self.fail("steps", f"must be a list of at most {length} steps")
-        walk = []
+        walk: list[WalkStep] = []
         for index, item in enumerate(steps):
             path = f"steps[{index}]"
             if not isinstance(item, Mapping):
@@ -847,7 +958,9 @@ class _MessageReader:
             outcome = item.get("outcome")
             if outcome not in _OUTCOMES:
                 raise self.fail(f"{path}.outcome", f"must be one of {', '.join(_OUTCOMES)}")
-            walk.append([self.text("channel", True, item, f"{path}.channel"), outcome,
-                         self.time("startedAt", item, f"{path}.startedAt"),
-                         self.time("endedAt", item, f"{path}.endedAt", required=outcome != "PENDING")])
-        return walk
+            channel, started = self.text("channel", True, item, f"{path}.channel"), self.time("startedAt", item,
+                                                                                            f"{path}.startedAt")
+            assert channel is not None and started is not None  # required, so there
+            walk.append((channel, outcome, started,
+                         self.time("endedAt", item, f"{path}.endedAt", required=outcome != "PENDING")))
+        return tuple(walk)
