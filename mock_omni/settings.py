@@ -51,7 +51,8 @@ class Settings:
     state_file: str | None = None
     #: Serve vendor calls through the ASGI app only, never answered in the protocol (http_protocol.py).
     asgi_only: bool = False
-    #: Seconds from a step's start to its delivery where no rule says otherwise (0: delivered at once).
+    #: Seconds from a step's start to its delivery where no rule says otherwise (0: delivered at once);
+    #: given as text ("2s", "500ms"), it is read as a duration.
     delivery_delay: float = 0.0
     #: Messages kept across accounts; past it, the oldest is dropped with its report.
     message_limit: int = DEFAULT_MESSAGE_LIMIT
@@ -62,6 +63,11 @@ class Settings:
         _check_range("max_body", self.max_body, 1, None)
         _check_range("message_limit", self.message_limit, 1, MAX_MESSAGE_LIMIT)
         delay = self.delivery_delay
+        if isinstance(delay, str):  # "2s", "500ms": as the flag and the variable give it
+            try:
+                self.delivery_delay = delay = parse_duration(delay)
+            except ValueError as exc:
+                raise SettingsError("delivery_delay", str(exc)) from None
         if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
             raise SettingsError("delivery_delay", f"must be from 0 to {MAX_DELAY:.0f} seconds, got {_shown(delay)}")
         if self.admin_token is not None:
@@ -103,8 +109,7 @@ class Settings:
         if env.get("MOCK_OMNI_STATE_FILE"):
             take("state_file", "MOCK_OMNI_STATE_FILE", env["MOCK_OMNI_STATE_FILE"])
         if env.get("MOCK_OMNI_DELIVERY_DELAY"):
-            take("delivery_delay", "MOCK_OMNI_DELIVERY_DELAY",
-                 _duration(env["MOCK_OMNI_DELIVERY_DELAY"], "MOCK_OMNI_DELIVERY_DELAY"))
+            take("delivery_delay", "MOCK_OMNI_DELIVERY_DELAY", env["MOCK_OMNI_DELIVERY_DELAY"])
         if env.get("MOCK_OMNI_MESSAGE_LIMIT"):
             take("message_limit", "MOCK_OMNI_MESSAGE_LIMIT",
                  _int(env["MOCK_OMNI_MESSAGE_LIMIT"], "MOCK_OMNI_MESSAGE_LIMIT"))
@@ -143,9 +148,3 @@ def _int(text: str, name: str) -> int:
     except ValueError:
         raise SettingsError(name, f"expected an integer, got {_shown(text)}") from None
 
-
-def _duration(text: str, name: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise SettingsError(name, str(exc)) from None

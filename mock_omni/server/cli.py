@@ -15,7 +15,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..domain.delivery import parse_duration
 from ..domain.fixtures import FixtureError
 from ..settings import Settings
 from ..vendor.ratelimit import RateLimitSpecError, parse_profile
@@ -55,7 +54,7 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--state-file", metavar="PATH",
                        help="load the state from PATH at start and save it after every change "
                             "(env MOCK_OMNI_STATE_FILE)")
-    serve.add_argument("--delivery-delay", type=_duration, metavar="DURATION",
+    serve.add_argument("--delivery-delay", metavar="DURATION",
                        help="how long each delivery takes where no delivery rule says otherwise, e.g. 2s or 500ms "
                             "(env MOCK_OMNI_DELIVERY_DELAY; default: delivered at once)")
     serve.add_argument("--message-limit", type=int, metavar="N",
@@ -84,12 +83,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
     return settings
 
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def bind(host: str, port: int) -> socket.socket:
