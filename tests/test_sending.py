@@ -459,3 +459,12 @@ def test_a_message_id_given_twice_names_both_messages(client: TestClient) -> Non
     (newest,) = reports(client, messageId="SAME", limit=1)
     assert newest["callbackData"] == "second"
     assert len(reports(client, messageId="SAME")) == 1 and reports(client, messageId="SAME") == []
+
+
+def test_an_integral_json_number_is_an_integer(client: TestClient) -> None:
+    # Found by schemathesis: JSON Schema's "integer" admits 6513.0, and so does the vendor's Java binding.
+    send(client, body(None, "41793026727", channels=["VIBER"], sms={"text": "s", "validityPeriod": 2.0}))
+    refused = client.post("/omni/1/advanced", json=body(None, "41793026727", channels=["VIBER"],
+                                                        sms={"text": "s", "validityPeriod": 2.5}))
+    assert refused.status_code == 400 and "sms.validityPeriod" in refused.json()["requestError"][
+        "serviceException"]["validationErrors"]

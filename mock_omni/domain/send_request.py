@@ -22,11 +22,25 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .validation import XML_TEXT_PATTERN
 
 Problems = dict[str, list[str]]
+
+
+def _integral(value: object) -> object:
+    # A JSON number with nothing after the point (`5.0`) is the integer it equals, as the vendor's Java
+    # binding reads it; 5.5 stays a float, for the strict check to refuse.
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+_INTEGRAL = BeforeValidator(_integral)
+#: Integer fields by range; ``5.0`` is read as 5.
+Int32 = Annotated[int, _INTEGRAL, Field(ge=-(2**31), le=2**31 - 1)]
+Int64 = Annotated[int, _INTEGRAL, Field(ge=-(2**63), le=2**63 - 1)]
+Flex = Annotated[int, _INTEGRAL, Field(ge=0, le=10)]
+Count = Annotated[int, _INTEGRAL, Field(ge=0, le=2**31 - 1)]
 
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
 
@@ -58,8 +72,8 @@ class _ChannelData(_Model):
     """What every channel's payload has: the text and how long this step of the flow may take."""
 
     text: Text | None = Field(None, description="Text of the message that will be sent.")
-    validityPeriod: int | None = Field(
-        None, ge=-(2**31), le=2**31 - 1,
+    validityPeriod: Int32 | None = Field(
+        None,
         description="The message validity period. Unless specified differently in validityPeriodTimeUnit, it is "
                     "expressed in minutes. When the period expires, the message will be automatically sent using "
                     "the next OMNI step. Longer than 48h is set to 48h; it must be longer than 30 seconds.")
@@ -302,8 +316,8 @@ VIBER_FILE_TYPES = ("doc", "docx", "rtf", "dot", "dotx", "odt", "odf", "fodt", "
 class ViberData(_ChannelData):
     """Viber: a text, an image, a file, a text with a button, or a text with an image and a button."""
 
-    validityPeriod: int | None = Field(
-        None, ge=-(2**31), le=2**31 - 1,
+    validityPeriod: Int32 | None = Field(
+        None,
         description="The message validity period (minutes unless validityPeriodTimeUnit says otherwise). Longer "
                     "than 14 days is not supported; it must be longer than 35 seconds.")
     imageURL: str | None = Field(None, max_length=1000)
@@ -355,7 +369,7 @@ class NotificationOptions(_Model):
     vibrationEnabled: bool | None = None
     soundEnabled: bool | None = None
     soundName: str | None = None
-    badge: int | None = Field(None, ge=-(2**31), le=2**31 - 1)
+    badge: Int32 | None = None
     contentUrl: str | None = None
     category: str | None = None
     inAppStyle: Literal["BANNER", "MODAL"] | None = None
@@ -423,14 +437,14 @@ class Component(_Model):
     text: str | None = None
     url: str | None = None
     action: ButtonAction | None = None
-    flex: int | None = Field(None, ge=0, le=10)
+    flex: Flex | None = None
     spacing: Spacing | None = None
     margin: Spacing | None = None
     size: str | None = Field(None, description="Size: Spacing for SPACER, ImageSize for IMAGE, Size otherwise.")
     align: Alignment | None = None
     gravity: Gravity | None = None
     wrap: bool | None = None
-    maxLines: int | None = Field(None, ge=0, le=2**31 - 1)
+    maxLines: Count | None = None
     color: str | None = None
     weight: Literal["BOLD", "REGULAR"] | None = None
     height: Literal["SM", "MD"] | None = None
@@ -513,7 +527,6 @@ class FlexContainer(_Model):
         return problems
 
 
-Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 DigitString = Annotated[str, Field(pattern="^-?[0-9]{1,18}$")]
 
 

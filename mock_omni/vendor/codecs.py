@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from numbers import Number
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from xml.etree.ElementTree import Element, ParseError
 
 import orjson
@@ -312,11 +312,13 @@ def _element_value(element: Element) -> object:
 
 
 def _unwrap(annotation: Any) -> Any:
-    """``X | None`` -> ``X``."""
+    """``X | None`` -> ``X``; ``Annotated[X, ...]`` (constraints, validators) -> ``X``."""
     if get_origin(annotation) in (Union, UnionType):
         options = [arg for arg in get_args(annotation) if arg is not type(None)]
         if len(options) == 1:
-            return options[0]
+            annotation = options[0]
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     return annotation
 
 

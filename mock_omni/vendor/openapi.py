@@ -204,7 +204,9 @@ def _xml_variant(name: str, schemas: dict[str, Any]) -> str:
     variant = name + "Xml"
     if variant not in schemas:
         schemas[variant] = {}  # taken before recursing: schemas may refer to themselves (flex components)
-        schemas[variant] = {**_xml_node(schemas[name], schemas), "xml": {"name": name}}
+        source = schemas[name]
+        schemas[variant] = {**_xml_node(source, schemas), "title": source.get("title", name) + "Xml",
+                            "xml": {"name": name}}
     return variant
 
 
