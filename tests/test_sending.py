@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
+from mock_omni.domain.fixtures import FixtureError, load_files
 
 from .conftest import GENIE_BASIC, SEED_KEY
 from .sending import (
@@ -468,3 +470,29 @@ def test_an_integral_json_number_is_an_integer(client: TestClient) -> None:
                                                         sms={"text": "s", "validityPeriod": 2.5}))
     assert refused.status_code == 400 and "sms.validityPeriod" in refused.json()["requestError"][
         "serviceException"]["validationErrors"]
+
+
+def test_fixture_files_bring_delivery_rules_and_reset_returns_to_them(tmp_path: Any) -> None:
+    document = {"accounts": [{"username": "Aladdin", "password": "open sesame", "scenarios": [
+        {"key": "A" * 32, "flow": [{"channel": "VIBER"}, {"channel": "SMS"}], "default": True}]}],
+        "deliveryRules": [{"destination": "4179*", "channel": "VIBER", "outcome": "UNDELIVERABLE"}]}
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(document))
+    with sending_client(sending_app(fixtures=[str(path)])) as client:
+        send(client, body(None, "41793026727", channels=["SMS", "VIBER"]))
+        assert reports(client)[0]["channel"] == "SMS"
+        client.delete("/__admin/delivery-rules")
+        client.post("/__admin/reset")
+        assert [r["destination"] for r in client.get("/__admin/delivery-rules").json()["rules"]] == ["4179*"]
+
+
+@pytest.mark.parametrize(("rules", "message"), [
+    ([{"outcome": "LOST"}], "deliveryRules[0].outcome: must be one of"),
+    ({"outcome": "DELIVERED"}, "deliveryRules: must be a list"),
+])
+def test_a_bad_delivery_rule_in_a_fixture_is_one_line_naming_it(tmp_path: Any, rules: object, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"accounts": [], "deliveryRules": rules}))
+    with pytest.raises(FixtureError) as caught:
+        load_files([path])
+    assert str(caught.value).startswith(f"{path}: {message}") and "\n" not in str(caught.value)
