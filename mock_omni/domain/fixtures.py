@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .delivery import Rule, rule_from_data
 from .errors import InvalidArgument
-from .messages import message_from_document
+from .message_documents import message_from_document
 from .scenarios import Scenario, parse_scenario_data, steps_from_input
 from .store import Account, KeyFactory, random_key
 

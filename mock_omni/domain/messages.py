@@ -22,38 +22,24 @@ dropped (with its report, if nobody fetched it) when a send goes past the bound.
 from __future__ import annotations
 
 import heapq
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from pydantic import ValidationError
-
-from .delivery import (
-    CURRENCY,
-    NO_ERROR,
-    PENDING_ACCEPTED,
-    PENDING_ENROUTE,
-    PRICES,
-    STATUS_OF,
-    DeliveryRules,
-    Status,
-    mcc_mnc,
-    sms_parts,
-)
+from .delivery import CURRENCY, NO_ERROR, PENDING_ENROUTE, STATUS_OF, DeliveryRules, mcc_mnc
 from .errors import InvalidArgument
+from .message import FETCHED, READY, REPORT_STATES, Message
+from .message_documents import message_document, message_from_document
+from .plans import PreparedSends, address_for, new_ids
 from .scenarios import Step
-from .send_request import HOURS_48, PAYLOAD_FIELDS, OmniAdvancedRequest, To, parse_date
+from .send_request import HOURS_48, OmniAdvancedRequest, parse_date
 from .store import Store
 
 DEFAULT_LIMIT = 10_000
-#: A step's validity period when the payload states none: the vendor's 48-hour maximum.
-DEFAULT_VALIDITY = HOURS_48
 #: ``sendAt`` must be sooner than this (the vendor's OpenAPI).
 MAX_SCHEDULE = 180 * 86400.0
 #: Logs without ``sentSince`` cover this much (the vendor's logs example: "from the last 48h").
@@ -83,199 +69,6 @@ class RecordedNotifications:
     def __call__(self, account: str, url: str, content_type: str | None, report: dict[str, object],
                  callback_data: str | None) -> None:
         self.calls.append(Notification(account, url, content_type, report, callback_data))
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedStep:
-    """One step of a send's flow, as every destination of the send will try it."""
-
-    channel: str
-    sender: str | None
-    text: str | None
-    #: Seconds the step may go unanswered before the next one is tried.
-    validity: float
-    #: Parts (SMS) and price per part.
-    parts: int
-    price: float
-
-    def to_document(self) -> dict[str, object]:
-        document: dict[str, object] = {"channel": self.channel}
-        if self.sender is not None:
-            document["from"] = self.sender
-        if self.text is not None:
-            document["text"] = self.text
-        document.update(validityPeriodSeconds=self.validity, messageCount=self.parts, pricePerMessage=self.price)
-        return document
-
-
-@dataclass(frozen=True, slots=True)
-class SendOptions:
-    """What a send says about reports, shared by its destinations."""
-
-    scenario_key: str
-    notify_url: str | None = None
-    content_type: str | None = None
-    notify: bool = True
-    intermediate: bool = False
-    callback_data: str | None = None
-
-    @property
-    def pushes(self) -> bool:
-        return self.notify_url is not None and self.notify
-
-
-#: Which field of ``To`` addresses a channel, in order of preference.
-ADDRESS_FIELDS: dict[str, tuple[str, ...]] = {
-    "SMS": ("phoneNumber",), "VOICE": ("phoneNumber",), "VIBER": ("phoneNumber",),
-    "WHATSAPP": ("phoneNumber", "whatsAppUserId"), "EMAIL": ("emailAddress",),
-    "PUSH": ("pushRegistrationId", "phoneNumber"), "FACEBOOK": ("facebookUserKey", "phoneNumber"),
-    "LINE": ("lineUserKey", "phoneNumber"), "VKONTAKTE": ("phoneNumber",), "KAKAO_CHINGU": ("phoneNumber",),
-    "KAKAO_ALIM": ("phoneNumber",),
-}
-
-
-def address_for(channel: str, to: Mapping[str, str]) -> str | None:
-    for name in ADDRESS_FIELDS[channel]:
-        address = to.get(name)
-        if address:
-            return address
-    return None
-
-
-def addresses(request: OmniAdvancedRequest) -> list[dict[str, str]]:
-    """Each destination's ``to`` as the address fields it has (what the answer echoes)."""
-    return [{name: value for name, value in destination.to.__dict__.items() if value is not None}
-            if destination.to is not None else {} for destination in request.destinations]
-
-
-def plan_send(request: OmniAdvancedRequest, flow: Iterable[Step], tos: list[dict[str, str]]) -> tuple[PlannedStep, ...]:
-    """The steps every destination will walk; InvalidArgument naming each problem, before anything is sent."""
-    problems = request.problems()
-    steps = []
-    for index, step in enumerate(flow):
-        payload = request.payload(step.channel)
-        if payload is None:
-            name = PAYLOAD_FIELDS[step.channel]
-            problems.setdefault(name, []).append(
-                f"is required: step {index + 1} of the scenario's flow is {step.channel}")
-            continue
-        parts = sms_parts(payload.text) if step.channel == "SMS" else 1
-        steps.append(PlannedStep(step.channel, step.sender, payload.text,
-                                 payload.validity_seconds(DEFAULT_VALIDITY), parts, PRICES[step.channel]))
-    if steps:
-        first = steps[0].channel
-        for index, to in enumerate(tos):
-            if address_for(first, to) is None:
-                fields = ADDRESS_FIELDS[first]
-                problems.setdefault(f"destinations[{index}].to.{fields[0]}", []).append(
-                    f"is required: the first step of the flow is {first}"
-                    + (f" ({' or '.join(fields)})" if len(fields) > 1 else ""))
-    if problems:
-        raise InvalidArgument(validation_errors=problems)
-    return tuple(steps)
-
-
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
-def new_ids(count: int) -> list[str]:
-    """``count`` random UUIDs (version 4) as text, like the vendor's message and bulk IDs; one urandom call."""
-    raw = os.urandom(16 * count).hex()
-    ids = []
-    for start in range(0, 32 * count, 32):
-        h = raw[start:start + 32]
-        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}")
-    return ids
-
-
-class Prepared(NamedTuple):
-    """What a send request means once checked: each destination's addresses, the plan, the options."""
-
-    tos: list[dict[str, str]]
-    plan: tuple[PlannedStep, ...]
-    options: SendOptions
-
-
-class _Prepared:
-    """The plan and addresses of recent request bodies: a load test repeats one body (vendor/bodies.py keeps
-    its parse), so the plan of the same body through the same flow is made once. Bounded in entries, and
-    only small requests are kept: a kept request keeps its parsed destinations alive."""
-
-    LIMIT = 64
-    MAX_DESTINATIONS = 16
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[int, int, str], tuple[object, object, Prepared]] = {}
-
-    def get(self, request: OmniAdvancedRequest, scenario_key: str, flow: tuple[Step, ...]) -> Prepared:
-        key = (id(request), id(flow), scenario_key)
-        found = self._entries.get(key)
-        # The entry keeps both objects alive, so their ids cannot be reused while it exists.
-        if found is not None and found[0] is request and found[1] is flow:
-            return found[2]
-        tos = addresses(request)
-        prepared = Prepared(tos, plan_send(request, flow, tos), SendOptions(
-            scenario_key, request.notifyUrl, request.notifyContentType, request.notify is not False,
-            bool(request.intermediateReport), request.callbackData))
-        if len(tos) <= self.MAX_DESTINATIONS:
-            if len(self._entries) >= self.LIMIT:
-                self._entries.clear()
-            self._entries[key] = (request, flow, prepared)
-        return prepared
-
-
-# A message's step in its walk: (channel, outcome or "PENDING", started, ended or None). Tuples of
-# atomic values, like the walk itself: the cyclic garbage collector stops tracking them, and with tens
-# of thousands of messages kept, tracked containers are what its full collections pay for.
-WalkStep = tuple[str, str, float, "float | None"]
-
-_NOT_READY, _READY, _FETCHED = 0, 1, 2
-
-
-class Message:
-    """One destination of a send, walking the plan. Mutable: only ``Messages`` changes it, under its lock."""
-
-    __slots__ = ("seq", "account", "message_id", "bulk_id", "to", "plan", "options", "sent_at", "step", "status",
-                 "pending", "due", "done_at", "walk", "report", "alive")
-
-    def __init__(self, seq: int, account: str, message_id: str, bulk_id: str | None, to: dict[str, str],
-                 plan: tuple[PlannedStep, ...], options: SendOptions, sent_at: float) -> None:
-        self.seq = seq
-        self.account = account
-        self.message_id = message_id
-        self.bulk_id = bulk_id
-        self.to = to
-        self.plan = plan
-        self.options = options
-        #: When the first step starts (``sendAt`` for a scheduled message).
-        self.sent_at = sent_at
-        self.step = 0
-        self.status: Status = PENDING_ACCEPTED
-        #: What happens at ``due``: "START" (scheduled) or the outcome of the step in progress.
-        self.pending: str | None = None
-        self.due: float | None = None
-        self.done_at: float | None = None
-        self.walk: tuple[WalkStep, ...] = ()
-        self.report = _NOT_READY
-        self.alive = True
-
-    def copy(self, seq: int) -> Message:
-        twin = Message(seq, self.account, self.message_id, self.bulk_id, self.to, self.plan, self.options,
-                       self.sent_at)
-        twin.step, twin.status, twin.pending, twin.due, twin.done_at = (
-            self.step, self.status, self.pending, self.due, self.done_at)
-        twin.walk = self.walk
-        twin.report = self.report
-        return twin
-
-    @property
-    def channel(self) -> str:
-        return self.walk[-1][0] if self.walk else self.plan[0].channel
-
-    def address(self, index: int) -> str:
-        """The address the step reached; the phone number (or any address) when it had none."""
-        found = address_for(self.plan[index].channel, self.to)
-        return found or self.to.get("phoneNumber") or next(iter(self.to.values()), "")
 
 
 class _Index:
@@ -337,7 +130,7 @@ class _Outbox:
         self.by_id.add(message.message_id, message)
         if message.bulk_id is not None:
             self.by_bulk.add(message.bulk_id, message)
-        if message.report == _READY:
+        if message.report == READY:
             self.reports[message.seq] = message
 
     def remove(self, message: Message) -> None:
@@ -384,7 +177,7 @@ class Messages:
         self._all: dict[int, Message] = {}
         #: Every message in send order, for dropping the oldest (may hold cleared ones: they are skipped).
         self._order: deque[Message] = deque()
-        self._prepared = _Prepared()
+        self._prepared = PreparedSends()
         self._outboxes: dict[str, _Outbox] = {}
         self._heap: list[tuple[float, int, Message]] = []
         self._stale = 0
@@ -499,7 +292,7 @@ class Messages:
         if outcome == "DELIVERED" or message.step == len(message.plan) - 1:
             message.status = STATUS_OF[outcome]
             message.done_at = at
-            message.report = _READY
+            message.report = READY
             self._outboxes[message.account].reports[message.seq] = message
             if options.pushes:
                 pushes.append(self._notification(message, len(message.walk) - 1))
@@ -588,7 +381,7 @@ class Messages:
             if message_id is not None or bulk_id is not None:
                 group = (outbox.by_id.get(message_id) if message_id is not None
                          else outbox.by_bulk.get(bulk_id) if bulk_id is not None else [])
-                ready = [message for message in group if message.report == _READY]
+                ready = [message for message in group if message.report == READY]
                 # Newest report first: the order in which reports became ready, as without a filter.
                 candidates = sorted(ready, key=lambda message: (message.done_at, message.seq), reverse=True)
             else:
@@ -601,7 +394,7 @@ class Messages:
                     if len(taken) == limit:
                         break
             for message in taken:
-                message.report = _FETCHED
+                message.report = FETCHED
                 del outbox.reports[message.seq]
             return [self._report(message, len(message.walk) - 1) for message in taken]
 
@@ -689,7 +482,7 @@ class Messages:
             "channel": message.channel, "sentAt": self.date(message.sent_at),
             "doneAt": None if message.done_at is None else self.date(message.done_at),
             "nextAt": None if message.due is None else self.date(message.due),
-            "report": ("pending", "waiting", "fetched")[message.report],
+            "report": REPORT_STATES[message.report],
             "callbackData": message.options.callback_data, "notifyUrl": message.options.notify_url,
             "flow": [step.channel for step in message.plan], "steps": steps,
         }
@@ -800,32 +593,8 @@ class Messages:
         with self._lock:
             for message in (self._all.values() if account is None else
                             (self._outboxes[account].messages.values() if account in self._outboxes else ())):
-                exported.setdefault(message.account, []).append(self._document(message))
+                exported.setdefault(message.account, []).append(message_document(message, self.date))
         return exported
-
-    def _document(self, message: Message) -> dict[str, object]:
-        options = message.options
-        document: dict[str, object] = {"messageId": message.message_id}
-        if message.bulk_id is not None:
-            document["bulkId"] = message.bulk_id
-        document.update(to=message.to, scenarioKey=options.scenario_key,
-                        flow=[step.to_document() for step in message.plan], sentAt=self.date(message.sent_at),
-                        status=message.status.name)
-        document["steps"] = [{"channel": channel, "outcome": outcome, "startedAt": self.date(started),
-                              **({} if ended is None else {"endedAt": self.date(ended)})}
-                             for channel, outcome, started, ended in message.walk]
-        if message.due is not None:
-            document.update(next=message.pending, nextAt=self.date(message.due))
-        if message.done_at is not None:
-            document["doneAt"] = self.date(message.done_at)
-        document["report"] = ("pending", "waiting", "fetched")[message.report]
-        for name, value in (("notifyUrl", options.notify_url), ("notifyContentType", options.content_type),
-                            ("notify", None if options.notify else False),
-                            ("intermediateReport", options.intermediate or None),
-                            ("callbackData", options.callback_data)):
-            if value is not None:
-                document[name] = value
-        return document
 
     def load(self, documents: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
         """Replace every message with those of documents checked by ``message_from_document``."""
@@ -837,130 +606,3 @@ class Messages:
                     self._insert(message_from_document(self._seq, account, document, self.clock_time))
 
 
-def message_from_document(seq: int, account: str, document: object,
-                          clock_time: Callable[[float], float] = float) -> Message:
-    """A message from its export; ValueError("field: problem") when the document is not one.
-
-    ``clock_time`` turns the document's dates (POSIX seconds) into the mock's clock.
-    """
-    if not isinstance(document, Mapping):
-        raise ValueError("message: must be an object")
-    return _MessageReader(seq, account, document, clock_time).read()
-
-
-_STATUSES = {status.name: status for status in (PENDING_ACCEPTED, PENDING_ENROUTE, *STATUS_OF.values())}
-_OUTCOMES = ("PENDING", *STATUS_OF)
-
-
-class _MessageReader:
-    """Reads one exported message back, checking each field (state imports, fixtures)."""
-
-    def __init__(self, seq: int, account: str, document: Mapping[str, Any],
-                 clock_time: Callable[[float], float]) -> None:
-        self.seq, self.account, self.document, self.clock_time = seq, account, document, clock_time
-
-    def fail(self, where: str, problem: str) -> ValueError:
-        return ValueError(f"{where}: {problem}")
-
-    def text(self, name: str, required: bool = True, where: Mapping[str, Any] | None = None,
-             path: str | None = None) -> str | None:
-        value = (self.document if where is None else where).get(name)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str) or not value:
-            raise self.fail(path or name, "must be a non-empty string")
-        return value
-
-    def time(self, name: str, where: Mapping[str, Any] | None = None, path: str | None = None,
-             required: bool = True) -> float | None:
-        value = self.text(name, required, where, path)
-        if value is None:
-            return None
-        try:
-            return self.clock_time(parse_date(value))
-        except ValueError as exc:
-            raise self.fail(path or name, str(exc)) from None
-
-    def read(self) -> Message:
-        document = self.document
-        to = document.get("to")
-        if not isinstance(to, dict) or not all(isinstance(v, str) for v in to.values()):
-            raise self.fail("to", "must be an object of addresses")
-        try:
-            To.model_validate(to)
-        except ValidationError as exc:
-            raise self.fail("to", "must hold address strings (phoneNumber, emailAddress, ...)") from exc
-        plan = self.plan()
-        options = self.options()
-        sent_at = self.time("sentAt")
-        assert sent_at is not None
-        message = Message(self.seq, self.account, str(self.text("messageId")), self.text("bulkId", False),
-                          dict(to), plan, options, sent_at)
-        status = _STATUSES.get(str(document.get("status")))
-        if status is None:
-            raise self.fail("status", f"must be one of {', '.join(_STATUSES)}")
-        message.status = status
-        message.walk = self.walk(len(plan))
-        message.step = max(0, len(message.walk) - 1)
-        message.done_at = self.time("doneAt", required=False)
-        if document.get("nextAt") is not None:
-            message.due = self.time("nextAt")
-            pending = document.get("next")
-            if pending not in ("START", *STATUS_OF):
-                raise self.fail("next", f"must be START or one of {', '.join(STATUS_OF)}")
-            message.pending = pending
-        report = document.get("report", "pending")
-        if report not in ("pending", "waiting", "fetched"):
-            raise self.fail("report", "must be pending, waiting or fetched")
-        message.report = ("pending", "waiting", "fetched").index(report)
-        finished = message.done_at is not None
-        if finished == (message.due is not None) or (message.report != _NOT_READY) != finished:
-            raise self.fail("status", "doneAt, nextAt and report disagree")
-        return message
-
-    def plan(self) -> tuple[PlannedStep, ...]:
-        flow = self.document.get("flow")
-        if not isinstance(flow, list) or not flow:
-            raise self.fail("flow", "must be a non-empty list")
-        steps = []
-        for index, item in enumerate(flow):
-            path = f"flow[{index}]"
-            if not isinstance(item, Mapping) or item.get("channel") not in PRICES:
-                raise self.fail(f"{path}.channel", f"must be one of {', '.join(PRICES)}")
-            numbers = []
-            for name in ("validityPeriodSeconds", "messageCount", "pricePerMessage"):
-                value = item.get(name)
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise self.fail(f"{path}.{name}", "must be a number of at least 0")
-                numbers.append(value)
-            steps.append(PlannedStep(item["channel"], self.text("from", False, item, f"{path}.from"),
-                                     self.text("text", False, item, f"{path}.text"),
-                                     float(numbers[0]), int(numbers[1]), float(numbers[2])))
-        return tuple(steps)
-
-    def options(self) -> SendOptions:
-        document = self.document
-        flags = [document.get("notify", True), document.get("intermediateReport", False)]
-        if not all(isinstance(flag, bool) for flag in flags):
-            raise self.fail("notify", "notify and intermediateReport must be booleans")
-        return SendOptions(str(self.text("scenarioKey")), self.text("notifyUrl", False),
-                           self.text("notifyContentType", False), flags[0], flags[1], self.text("callbackData", False))
-
-    def walk(self, length: int) -> tuple[WalkStep, ...]:
-        steps = self.document.get("steps", [])
-        if not isinstance(steps, list) or len(steps) > length:
-            raise self.fail("steps", f"must be a list of at most {length} steps")
-        walk: list[WalkStep] = []
-        for index, item in enumerate(steps):
-            path = f"steps[{index}]"
-            if not isinstance(item, Mapping):
-                raise self.fail(path, "must be an object")
-            outcome = item.get("outcome")
-            if outcome not in _OUTCOMES:
-                raise self.fail(f"{path}.outcome", f"must be one of {', '.join(_OUTCOMES)}")
-            channel, started = self.text("channel", True, item, f"{path}.channel"), self.time("startedAt", item,
-                                                                                            f"{path}.startedAt")
-            assert channel is not None and started is not None  # required, so there
-            walk.append((channel, outcome, started,
-                         self.time("endedAt", item, f"{path}.endedAt", required=outcome != "PENDING")))
-        return tuple(walk)

@@ -37,10 +37,11 @@ def _integral(value: object) -> object:
 
 _INTEGRAL = BeforeValidator(_integral)
 #: Integer fields by range; ``5.0`` is read as 5.
-Int32 = Annotated[int, _INTEGRAL, Field(ge=-(2**31), le=2**31 - 1)]
-Int64 = Annotated[int, _INTEGRAL, Field(ge=-(2**63), le=2**63 - 1)]
-Flex = Annotated[int, _INTEGRAL, Field(ge=0, le=10)]
-Count = Annotated[int, _INTEGRAL, Field(ge=0, le=2**31 - 1)]
+# The range before the validator: so pydantic publishes it as minimum and maximum.
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1), _INTEGRAL]
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1), _INTEGRAL]
+Flex = Annotated[int, Field(ge=0, le=10), _INTEGRAL]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1), _INTEGRAL]
 
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True)
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..domain.errors import InvalidArgument, NotFound
 from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_from_document, format_document_error
-from ..domain.messages import Message
+from ..domain.message import Message
 from ..domain.store import Account
 from ..vendor.ratelimit import OPERATIONS, RateLimitSpecError, Rule, parse_rule
 
