@@ -3,13 +3,15 @@
     python bench/fixture_cost.py            # 400 tests of each kind, plus admin call latencies
     python bench/fixture_cost.py --smoke    # 5 of each: checks the benchmark runs (used by the tests)
 
-Method: one pytest run in a subprocess holds two kinds of test that make the same
+Method: one pytest run in a subprocess holds four kinds of test that make the same
 vendor request: "fixture" tests take ``mock_omni`` (a reset per test), "bare" tests take
-the session's server as it is (``mock_omni_server``, no reset). A hook in the generated
-conftest times each test's whole protocol (setup, call, teardown, report); the first
-test of each kind is left out (it starts the server). The fixture's cost is the
-difference of the means. Then, on a server of its own, the latency of the calls that
-could give each test fresh state: a reset, or a fresh account (create + remove).
+the session's server as it is (``mock_omni_server``, no reset); in-process, "app" tests
+take ``mock_omni_app`` and "appbare" tests a session-wide TestClient on an app of their
+own. A hook in the generated conftest times each test's whole protocol (setup, call,
+teardown, report); the first test of each kind is left out (it starts the server). A
+fixture's cost is the difference of the means. Then, on a server of its own, the latency
+of the calls that could give each test fresh state: a reset, or a fresh account (create +
+remove).
 
 Self-contained: nothing else under bench/ is needed (issue 5 owns the rest of it).
 """
@@ -33,7 +35,7 @@ import json, os, time
 import httpx
 import pytest
 
-TIMES = {"fixture": [], "bare": []}
+TIMES = {"fixture": [], "bare": [], "app": [], "appbare": []}
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
@@ -51,6 +53,16 @@ def pytest_sessionfinish(session):
 def http():
     with httpx.Client(trust_env=False) as client:
         yield client
+
+@pytest.fixture(scope="session")
+def bare_app_client():
+    import warnings
+    from mock_omni import create_app
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    with TestClient(create_app()) as client:
+        yield client
 '''
 
 # The two kinds alternate, so warm-up and drift touch both alike.
@@ -62,6 +74,14 @@ def test_fixture_{n}(mock_omni, http):
 def test_bare_{n}(mock_omni_server, http):
     response = http.get(mock_omni_server.url + "/omni/1/scenarios",
                         headers={{"authorization": mock_omni_server.credentials.basic}})
+    assert response.status_code == 200
+
+def test_app_{n}(mock_omni_app):
+    assert mock_omni_app.client.get("/omni/1/scenarios").status_code == 200
+
+def test_appbare_{n}(bare_app_client):
+    response = bare_app_client.get("/omni/1/scenarios",
+                                   headers={{"authorization": "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="}})
     assert response.status_code == 200
 '''
 
@@ -100,6 +120,10 @@ def call_latencies(count: int) -> dict[str, list[float]]:
         server.stop()
 
 
+def median_cost(costs: dict[str, list[float]], kind: str, bare: str) -> float:
+    return (statistics.median(costs[kind]) - statistics.median(costs[bare])) * 1000
+
+
 def summary(values: list[float]) -> str:
     return f"mean {statistics.fmean(values) * 1000:6.2f} ms, median {statistics.median(values) * 1000:6.2f} ms"
 
@@ -118,7 +142,14 @@ def main() -> int:
     print(f"  mock_omni fixture:       {summary(costs['fixture'])}")
     cost_ms = (fixture - bare) * 1000
     verdict = "met" if cost_ms <= GOAL_MS else "NOT met"
-    print(f"fixture cost per test: {cost_ms:.2f} ms (goal <= {GOAL_MS:.0f} ms: {verdict})")
+    print(f"fixture cost per test: {cost_ms:.2f} ms (goal <= {GOAL_MS:.0f} ms: {verdict}); "
+          f"by medians {median_cost(costs, 'fixture', 'bare'):.2f} ms (steadier on a busy machine)")
+    print("in-process, per test:")
+    print(f"  bare shared TestClient:  {summary(costs['appbare'])}")
+    print(f"  mock_omni_app fixture:   {summary(costs['app'])}")
+    app_ms = (statistics.fmean(costs["app"]) - statistics.fmean(costs["appbare"])) * 1000
+    app_median = median_cost(costs, "app", "appbare")
+    print(f"in-process fixture cost per test: {app_ms:.2f} ms; by medians {app_median:.2f} ms")
 
     print("admin calls for fresh state, per test:")
     for name, values in call_latencies(count).items():

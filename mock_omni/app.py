@@ -21,11 +21,14 @@ from .domain.clock import Clock
 from .domain.delivery import DeliveryRules
 from .domain.fixtures import Extras, load_files
 from .domain.messages import Messages
+from .domain.signin import Lifetimes, SignIn
 from .domain.store import Account, KeyFactory, Store, random_key
 from .settings import Settings
 from .testing.admin import Admin
 from .testing.faults import Faults
+from .testing.fence import Fence
 from .testing.journal import Journal
+from .testing.server_errors import ServerErrors
 from .vendor.api import VendorApi, VendorRequest
 from .vendor.ratelimit import RateLimiter
 from .web.cors import CorsMiddleware, OriginPolicy
@@ -54,6 +57,7 @@ class MockOmni:
         extras = Extras()
         self.initial_accounts: list[Account] = load_files(self.settings.fixtures, key_factory, extras)
         self.initial_messages = extras.messages
+        self.initial_delivery_rules = tuple(extras.delivery_rules)
         self.store = Store([a.copy() for a in self.initial_accounts], key_factory)
         self.state_file = StateFile(self.settings.state_file) if self.settings.state_file else None
         if self.state_file is not None:
@@ -64,17 +68,25 @@ class MockOmni:
         self.limiter = RateLimiter(self.settings.rate_limits, self.clock)
         self.journal = Journal(self.settings.journal_limit)
         self.faults = Faults()
+        #: Closed by every reset: requests in flight across it write nothing (testing/fence.py).
+        self.fence = Fence()
+        #: Unexpected exceptions (500s no fault asked for); the pytest plugin fails the test with them.
+        self.errors = ServerErrors()
+        lifetimes = Lifetimes(float(self.settings.token_lifetime), float(self.settings.session_idle))
         #: Outcome rules of message delivery (fixtures' ``deliveryRules``, the admin API's).
         self.delivery_rules = DeliveryRules(extras.delivery_rules, self.settings.delivery_delay)
         #: Sent messages and their reports; ``messages.notify`` receives the reports to push.
         self.messages = Messages(self.store, self.clock, self.delivery_rules, limit=self.settings.message_limit,
                                  wall_clock=wall_clock)
         self.messages.load(self.initial_messages)
-        self.backend = Backend(self.store, self.clock, self.messages)
-        self.vendor = VendorApi(self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook)
+        self.backend = Backend(self.store, self.clock, SignIn(self.store, self.clock, lifetimes), self.messages)
+        self.vendor = VendorApi(self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook,
+                                fence=self.fence, errors=self.errors)
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self)
+        # Messages walk on their account's clock: everyone's, plus what the admin API moved that account's.
+        self.messages.account_offset = self.admin.own_clock_offset
         self._web: FastAPI | None = None
         #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
         self.asgi: Any = self.route
@@ -104,14 +116,9 @@ class MockOmni:
             self._web = build_web_app(self)
         return self._web
 
-    def reset(self) -> None:
-        """Back to the fixture state: scenarios, messages, delivery rules, journal, faults and rate-limit buckets."""
-        self.store.replace([a.copy() for a in self.initial_accounts])
-        self.messages.load(self.initial_messages)
-        self.delivery_rules.reset()
-        self.journal.clear()
-        self.limiter.reset(rules=True)
-        self.faults.clear()
+    def reset(self, account: str | None = None) -> None:
+        """Back to the fixture state, or one account back to where it started: the admin API's reset."""
+        self.admin.reset(account)
 
     def tick(self) -> None:
         """Perform the messages' transitions that are due (the ticker calls it; so does the admin clock)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .domain.delivery import MAX_DELAY, parse_duration
 from .domain.fixtures import header_secret_problem
 from .domain.messages import DEFAULT_LIMIT as DEFAULT_MESSAGE_LIMIT
+from .domain.signin import SESSION_IDLE, TOKEN_LIFETIME
 from .testing.journal import DEFAULT_LIMIT
 from .vendor.ratelimit import VENDOR_LIMITS, Rule, parse_profile
 
@@ -26,6 +27,10 @@ MAX_JOURNAL_LIMIT = 1_000_000
 MAX_PORT = 65535
 #: Messages kept: about a kilobyte each, so ten million is already more memory than a mock should take.
 MAX_MESSAGE_LIMIT = 10_000_000
+
+
+#: Ten years: a token or session lifetime past it is a typo (and the clock advances at most that far).
+MAX_LIFETIME = 10 * 365 * 86400
 
 
 class SettingsError(ValueError):
@@ -56,6 +61,10 @@ class Settings:
     delivery_delay: float = 0.0
     #: Messages kept across accounts; past it, the oldest is dropped with its report.
     message_limit: int = DEFAULT_MESSAGE_LIMIT
+    #: Seconds an OAuth2 access token lives, on the mock's clock.
+    token_lifetime: int = int(TOKEN_LIFETIME)
+    #: Seconds without a call after which an IBSSO session ends, on the mock's clock.
+    session_idle: int = int(SESSION_IDLE)
 
     def __post_init__(self) -> None:
         _check_range("port", self.port, 0, MAX_PORT)
@@ -70,6 +79,8 @@ class Settings:
                 raise SettingsError("delivery_delay", str(exc)) from None
         if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
             raise SettingsError("delivery_delay", f"must be from 0 to {MAX_DELAY:.0f} seconds, got {_shown(delay)}")
+        _check_range("token_lifetime", self.token_lifetime, 1, MAX_LIFETIME)
+        _check_range("session_idle", self.session_idle, 1, MAX_LIFETIME)
         if self.admin_token is not None:
             problem = header_secret_problem(self.admin_token)
             if problem:
@@ -113,6 +124,10 @@ class Settings:
         if env.get("MOCK_OMNI_MESSAGE_LIMIT"):
             take("message_limit", "MOCK_OMNI_MESSAGE_LIMIT",
                  _int(env["MOCK_OMNI_MESSAGE_LIMIT"], "MOCK_OMNI_MESSAGE_LIMIT"))
+        for name, variable in (("token_lifetime", "MOCK_OMNI_TOKEN_LIFETIME"),
+                               ("session_idle", "MOCK_OMNI_SESSION_IDLE")):
+            if env.get(variable):
+                take(name, variable, _int(env[variable], variable))
         if env.get("MOCK_OMNI_QUIET", "").lower() in ("1", "true", "yes"):
             take("quiet", "MOCK_OMNI_QUIET", True)
         for name, value in overrides.items():

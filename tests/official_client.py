@@ -1,6 +1,7 @@
 """Drives infobip-api-python-client 2.3.0 (Python 2.7) against a mock-omni URL; prints one JSON result.
 
-Run by tests/test_official_client.py as: python2.7 official_client.py URL
+Run by tests/test_official_client.py as: python2.7 official_client.py URL [API_KEY SESSION_TOKEN]
+(with a key and a token: how the client fares with an API key lacking the scope, and with an IBSSO session).
 """
 
 import json
@@ -83,6 +84,17 @@ def main(url):
     print(json.dumps(result))
 
 
+def signed_in(url, api_key, session_token):
+    scoped = Configuration(api_key=api_key, base_url=url)
+    session = Configuration(token=session_token, base_url=url)
+    result = {
+        "forbidden_list": error_of(lambda: get_scenarios(scoped).execute({})),
+        "forbidden_get": error_of(lambda: get_specific_scenario(scoped).execute(SEED_KEY)),
+        "session_list": [s.key for s in get_scenarios(session).execute({}).scenarios],
+    }
+    print(json.dumps(result))
+
+
 def destination(phone, message_id=None):
     to = To()
     to.phone_number = phone
@@ -138,4 +150,7 @@ def send_and_read(good, key):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) == 4:
+        signed_in(*sys.argv[1:])
+    else:
+        main(sys.argv[1])

@@ -1,46 +1,33 @@
-"""Start real ``mock-omni serve`` processes for tests that need a socket (uvicorn, signals, other clients)."""
+"""Start real ``mock-omni serve`` processes for tests that need a socket (uvicorn, signals, other clients).
+
+Through mock_omni/testing/process.py, as the pytest plugin does: the log goes to a file (``output()``),
+never to a pipe nobody reads, and a server ends with the test run that started it.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+import socket
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-from mock_omni.testing.pytest_plugin import read_serving_url, stop_process
+from mock_omni.testing.process import ServerProcess
 
 START_TIMEOUT = 20.0
+#: A bound for a test not to hang, not a timing assertion: a server stops within about a second.
+GONE_WITHIN = 20.0
 
-
-@dataclass
-class Server:
-    process: subprocess.Popen[str]
-    url: str
-
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
+Server = ServerProcess
 
 
 def start(args: Sequence[str] = (), env: dict[str, str] | None = None) -> Server:
-    """Run ``python -m mock_omni serve --port 0 ARGS`` and wait for the URL it prints."""
-    command = [sys.executable, "-m", "mock_omni", "serve", "--port", "0", "--quiet", *args]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **(env or {})},
-    )
-    try:
-        url = read_serving_url(process, START_TIMEOUT)
-    except BaseException:
-        stop_process(process)
-        raise
-    return Server(process, url)
+    """Run ``python -m mock_omni serve --port 0 --quiet ARGS`` and wait for the URL it prints."""
+    return ServerProcess.serve(["--quiet", *args], {**os.environ, **(env or {})}, START_TIMEOUT)
 
 
 def stop(server: Server) -> None:
-    stop_process(server.process)
+    server.stop()
 
 
 @contextmanager
@@ -50,3 +37,20 @@ def running(args: Sequence[str] = (), env: dict[str, str] | None = None) -> Iter
         yield server
     finally:
         stop(server)
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def wait_until_refused(port: int, within: float = GONE_WITHIN) -> bool:
+    deadline = time.monotonic() + within
+    while not refuses_connections(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

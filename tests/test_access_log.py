@@ -5,11 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import os
-import selectors
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -18,7 +14,7 @@ from uvicorn.logging import AccessFormatter
 
 from mock_omni.server import access_log
 from mock_omni.server.access_log import AccessLog
-from mock_omni.testing.pytest_plugin import read_serving_url
+from mock_omni.testing.process import ServerProcess, serve_command
 from tests.hardening import wire
 
 from .conftest import ALADDIN_BASIC
@@ -93,28 +89,22 @@ def test_a_burst_is_written_without_waiting_for_the_timer() -> None:
 
 
 def test_a_running_server_logs_within_a_fraction_of_a_second_and_loses_nothing_at_sigterm() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "mock_omni", "serve", "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server = ServerProcess(serve_command())
     try:
-        port = int(read_serving_url(process).rsplit(":", 1)[1])
+        port = server.port
         request = wire.request("GET", "/omni/1/scenarios", port, {"Authorization": ALADDIN_BASIC})
         sent = time.monotonic()
         wire.exchange(port, request + request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
-        assert process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            assert selector.select(timeout=1.0), "no access log line within a second"
-        assert time.monotonic() - sent < 1.0
-        first = os.read(process.stdout.fileno(), 65536).decode()  # not readline: communicate() reads the fd
-        assert first.startswith("INFO:     127.0.0.1:") and '"GET /omni/1/scenarios HTTP/1.1" 200 OK\n' in first
+        while '"GET /omni/1/scenarios HTTP/1.1" 200 OK\n' not in server.output() and time.monotonic() - sent < 5:
+            time.sleep(0.01)
+        assert time.monotonic() - sent < 1.0, "no access log line within a second"
+        assert any(line.startswith("INFO:     127.0.0.1:") and line.endswith('"GET /omni/1/scenarios HTTP/1.1" 200 OK')
+                   for line in server.output().splitlines())
         # A burst, then SIGTERM at once: every line is out before the process ends.
         burst = request * 99 + request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
         assert len(wire.responses(wire.exchange(port, burst))) == 100
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=10)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=10) == 0, server.output()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=10)
-    assert process.returncode == 0, err.decode()
-    assert (first + out.decode()).count('"GET /omni/1/scenarios HTTP/1.1" 200 OK\n') == 2 + 100
+        server.stop()
+    assert server.output().count('"GET /omni/1/scenarios HTTP/1.1" 200 OK\n') == 2 + 100

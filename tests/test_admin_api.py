@@ -9,9 +9,10 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from starlette.testclient import TestClient
 
-from mock_omni.testing import admin_api
-from mock_omni.testing.admin_client import AdminClient
+from mock_omni.testing import admin_models
+from mock_omni.testing.admin_client import AdminClient, AdminError
 from mock_omni.testing.faults import ConnectionDropped
+from mock_omni.vendor.routes import OPERATION_NAMES
 
 from .conftest import ALADDIN_BASIC, GENIE_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY, make_app
 
@@ -242,7 +243,7 @@ def test_bad_state_is_400_naming_the_field_and_changes_nothing(client: TestClien
     assert response.status_code == 400
     error = error_of(response)
     assert error["messageId"] == "INVALID_ARGUMENT"
-    assert named in str(error["text"])
+    assert named in str(error["text"]) + str(error["validationErrors"])
     assert client.get("/__admin/state").json() == before
 
 
@@ -255,7 +256,7 @@ def test_state_body_that_is_not_a_document_is_400(client: TestClient, body: byte
 
 
 def test_admin_bodies_are_bounded(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(admin_api, "ADMIN_MAX_BODY", 100)
+    monkeypatch.setattr(admin_models, "ADMIN_MAX_BODY", 100)
     response = client.put("/__admin/state", json={"accounts": [], "padding": "x" * 200})
     assert response.status_code == 413
     assert error_of(response)["messageId"] == "PAYLOAD_TOO_LARGE"
@@ -343,7 +344,8 @@ def test_snapshot_of_one_account_restores_only_it(client: TestClient) -> None:
     client.post("/__admin/snapshots/genie", params={"account": "Genie"})
     genie_new = client.post(LIST, json=NEW, headers={"Authorization": GENIE_BASIC}).json()["key"]
     aladdin_new = client.post(LIST, json=NEW).json()["key"]
-    client.post("/__admin/snapshots/genie/restore")
+    assert client.post("/__admin/snapshots/genie/restore").status_code == 404  # Genie's names are Genie's
+    client.post("/__admin/snapshots/genie/restore", params={"account": "Genie"})
     assert genie_new not in keys(client, GENIE_BASIC)
     assert aladdin_new in keys(client)
 
@@ -436,3 +438,150 @@ def test_admin_client_quotes_names_in_paths(client: TestClient) -> None:
     assert client.get(LIST, headers={"Authorization": credentials.basic}).json() == {"scenarios": []}
     admin.remove_account("team/a b")
     assert "team/a b" not in [account["username"] for account in admin.accounts()]
+
+
+# --- bodies: validated by the models that are also their published schemas ------------------
+
+BIG = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("call", "body", "field"),
+    [
+        ("/__admin/faults", f'{{"status": {BIG}}}', "status"),
+        ("/__admin/faults", f'{{"status": 500, "times": {BIG}}}', "times"),
+        ("/__admin/faults", f'{{"delayMs": -{BIG}}}', "delayMs"),
+        ("/__admin/faults", '{"delayMs": 1e999}', "delayMs"),
+        ("/__admin/clock/advance", f'{{"seconds": {BIG}}}', "seconds"),
+        ("/__admin/clock/advance", f'{{"seconds": {BIG}.5}}', "seconds"),
+    ],
+)
+def test_integers_with_thousands_of_digits_are_400_naming_the_field(
+    client: TestClient, call: str, body: str, field: str,
+) -> None:
+    response = client.post(call, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert field in error_of(response)["validationErrors"]  # type: ignore[operator]
+
+
+def test_a_rate_limit_count_with_thousands_of_digits_is_400_naming_the_operation(client: TestClient) -> None:
+    for spec in (f"{BIG}/1m", f"1/{BIG}s"):
+        response = client.put("/__admin/rate-limits", json={"limits": {"update": spec}})
+        assert response.status_code == 400
+        assert list(error_of(response)["validationErrors"]) == ["limits.update"]  # type: ignore[call-overload]
+    response = client.get("/__admin/requests", params={"status": BIG})
+    assert response.status_code == 400 and "status" in error_of(response)["validationErrors"]  # type: ignore[operator]
+
+
+def test_an_unknown_operation_name_stores_no_phantom_rule(client: TestClient) -> None:
+    before = client.get("/__admin/rate-limits").json()
+    response = client.put("/__admin/rate-limits", json={"limits": {"update ": "1/1h"}})
+    assert response.status_code == 400
+    assert error_of(response)["validationErrors"] == {"limits.update ": ["unknown field"]}
+    assert client.get("/__admin/rate-limits").json() == before
+
+
+@pytest.mark.parametrize("path", ["omni/1/scenarios/*", "omni/1/scenarios", "?omni*"])
+def test_a_fault_path_without_its_leading_slash_is_400(client: TestClient, path: str) -> None:
+    response = client.post("/__admin/faults", json={"status": 500, "path": path})
+    assert response.status_code == 400
+    assert list(error_of(response)["validationErrors"]) == ["path"]  # type: ignore[call-overload]
+    assert client.get("/__admin/faults").json()["faults"] == []
+
+
+@pytest.mark.parametrize("path", ["*", "*/scenarios/*", f"{LIST}/*"])
+def test_fault_paths_that_can_match_are_taken(client: TestClient, path: str) -> None:
+    assert client.post("/__admin/faults", json={"status": 503, "path": path, "times": 1}).status_code == 201
+    assert client.get(SEED).status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("method", "call", "body"),
+    [
+        ("POST", "/__admin/faults", {"status": 500, "account": "victim"}),
+        ("PUT", "/__admin/rate-limits", {"limits": "off", "account": "victim"}),
+        ("POST", "/__admin/clock/advance", {"seconds": 1, "account": "victim"}),
+    ],
+)
+def test_naming_an_unknown_account_is_404_naming_the_field(
+    client: TestClient, method: str, call: str, body: dict[str, object],
+) -> None:
+    response = client.request(method, call, json=body)
+    assert response.status_code == 404
+    assert error_of(response)["validationErrors"] == {"account": ["no account 'victim'"]}
+    assert client.get("/__admin/faults").json()["faults"] == []
+
+
+def test_fault_method_is_case_insensitive_like_the_journal_filter(client: TestClient) -> None:
+    rule = client.post("/__admin/faults", json={"status": 503, "method": "put", "times": 1}).json()
+    assert rule["method"] == "PUT"
+    assert client.put(SEED, json={"name": "x"}).status_code == 503
+    assert [e["status"] for e in client.get("/__admin/requests", params={"method": "put"}).json()["requests"]] == [503]
+
+
+def test_body_errors_are_helpful(client: TestClient) -> None:
+    def errors(call: str, body: object, method: str = "POST") -> object:
+        return error_of(client.request(method, call, json=body))["validationErrors"]
+
+    assert errors("/__admin/faults", {"status": 500, "when": "now"}) == {"when": ["unknown field"]}
+    assert errors("/__admin/accounts", {"username": "a:b"}) == {"username": ["must not contain ':'"]}
+    assert errors("/__admin/rate-limits", {"limits": {"update": "5/1x"}}, "PUT") == {
+        "limits.update": ["COUNT/DURATION such as 5/1m (whole numbers, below a billion; ms, s, m, h or d), or off"]}
+    assert errors("/__admin/state", {"accounts": [{"username": "u"}]}, "PUT") == {
+        "accounts[0].password": ["Field required"]}
+    response = client.post("/__admin/faults", content=b"[1]", headers={"Content-Type": "application/json"})
+    assert error_of(response) == {"messageId": "BAD_REQUEST", "text": "The body must be a JSON object."}
+
+
+def test_admin_body_schemas_are_generated_from_the_models(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    published = {
+        ("/__admin/faults", "post"): admin_models.FaultIn,
+        ("/__admin/state", "put"): admin_models.StateIn,
+        ("/__admin/accounts", "post"): admin_models.NewAccountIn,
+        ("/__admin/rate-limits", "put"): admin_models.LimitsIn,
+        ("/__admin/clock/advance", "post"): admin_models.ClockIn,
+        ("/__admin/reset", "post"): admin_models.ResetIn,
+    }
+    def without_none(node: object) -> object:  # FastAPI drops null-valued keys (``"default": null``)
+        if isinstance(node, dict):
+            return {key: without_none(value) for key, value in node.items() if value is not None}
+        return [without_none(item) for item in node] if isinstance(node, list) else node
+
+    for (path, method), model in published.items():
+        schema = paths[path][method]["requestBody"]["content"]["application/json"]["schema"]
+        generated = admin_models.body_doc(model, "")["requestBody"]["content"]["application/json"]["schema"]
+        assert schema == without_none(generated)
+        assert "$ref" not in str(schema)
+    limits = paths["/__admin/rate-limits"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert set(limits["properties"]["limits"]["oneOf"][1]["properties"]) == set(OPERATION_NAMES)
+    assert {"list", "get", "create", "update"} <= set(OPERATION_NAMES)
+
+
+def test_an_empty_snapshot_name_is_400_naming_it(client: TestClient) -> None:
+    admin = AdminClient(str(client.base_url), http=client)
+    for call in (lambda: admin.snapshot(""), lambda: admin.restore(""), lambda: admin.delete_snapshot("")):
+        with pytest.raises(AdminError) as caught:
+            call()
+        assert caught.value.status == 400 and caught.value.validation_errors == {"name": ["must not be empty"]}
+
+
+def test_admin_client_raises_admin_error_for_an_answer_that_is_not_json() -> None:
+    class Plain:
+        status_code = 502
+        text = "<html>Bad gateway</html>"
+
+        def json(self) -> object:
+            raise ValueError("not JSON")
+
+    class Http:
+        def request(self, *args: object, **kwargs: object) -> Plain:
+            return Plain()
+
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(AdminError) as caught:
+        AdminClient("http://127.0.0.1:1", http=Http()).reset()  # type: ignore[arg-type]
+    assert caught.value.status == 502 and "Bad gateway" in caught.value.text
+

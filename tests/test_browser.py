@@ -220,3 +220,29 @@ def test_a_browser_app_on_another_local_origin_may_send_tracing_headers(
     journal = httpx.get(f"{live.url}/__admin/requests", params={"method": "PUT"}, timeout=10).json()
     sent = journal["requests"][-1]["headers"]
     assert sent["x-request-id"] == "req-42" and sent["origin"] == live.url.replace("127.0.0.1", "localhost")
+
+
+def test_swagger_uis_authorize_gets_an_oauth2_token_from_the_mock(page: webdriver.Chrome,
+                                                                  live: server.Server) -> None:
+    page.get(live.url + "/docs")
+    wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, "button.authorize"), "no Authorize button")
+    page.find_element(By.CSS_SELECTOR, "button.authorize").click()
+    modal = wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, ".modal-ux"), "no authorization dialog")
+    assert modal
+    client_id, client_secret = "input[id^='client_id']", "input[id^='client_secret']"
+    wait_for(page, lambda d: d.find_elements(By.CSS_SELECTOR, client_id), "no OAuth2 client credentials form")
+    page.find_element(By.CSS_SELECTOR, client_id).send_keys("Aladdin")
+    page.find_element(By.CSS_SELECTOR, client_secret).send_keys("open sesame")
+    oauth2 = next(block for block in page.find_elements(By.CSS_SELECTOR, ".auth-container")
+                  if block.find_elements(By.CSS_SELECTOR, client_id))
+    # The dialog is taller than the headless window and its header covers the button: click it by script.
+    page.execute_script("arguments[0].click()", oauth2.find_element(By.CSS_SELECTOR, "button.authorize"))
+    wait_for(page, lambda d: "Logout" in oauth2.text, f"Swagger UI did not get a token: {oauth2.text}")
+    token_calls = httpx.get(f"{live.url}/__admin/requests", params={"path": "/auth/1/*"}, timeout=10).json()[
+        "requests"]
+    assert [(entry["method"], entry["path"], entry["status"], entry["account"]) for entry in token_calls] == [
+        ("POST", "/auth/1/oauth2/token", 200, "Aladdin")]
+    issued = httpx.get(f"{live.url}/__admin/tokens", timeout=10).json()["tokens"]
+    assert [(entry["account"], entry["kind"]) for entry in issued] == [("Aladdin", "oauth2")]
+    assert "open sesame" not in str(token_calls)
+    assert_only_local(page, live.url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ import pytest
 
 from mock_omni.domain.errors import GeneralError, ServiceUnavailable
 from mock_omni.testing.faults import ConnectionDropped, Faults
+from mock_omni.testing.process import ServerProcess
 
 from . import server
 from .conftest import ALADDIN_BASIC
@@ -116,17 +116,11 @@ uvicorn.Server(uvicorn.Config(wrapped, loop=sys.argv[1], lifespan="off", log_lev
 
 @contextmanager
 def wrapped_server(loop: str) -> Iterator[server.Server]:
-    process = subprocess.Popen([sys.executable, "-c", WRAPPED_SERVER, loop], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    live = server.Server(process, "")
+    live = ServerProcess([sys.executable, "-c", WRAPPED_SERVER, loop])
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert "serving on " in line, process.stderr.read() if process.stderr else line
-        live.url = line.strip().rsplit(" ", 1)[1]
         yield live
     finally:
-        server.stop(live)
+        live.stop()
 
 
 @pytest.mark.slow
@@ -141,8 +135,8 @@ def test_drop_closes_a_real_connection_without_any_response(kind: str) -> None:
             assert client.get(LIST, headers={"Authorization": ALADDIN_BASIC}).status_code == 200
             statuses = [e["status"] for e in client.get("/__admin/requests").json()["requests"]]
         assert statuses == [0, 200]
-        live.process.terminate()
-        _, errors = live.process.communicate(timeout=10)
+        live.stop()
+        errors = live.output()
     # uvicorn neither answered with a 500 of its own nor logged the request as an error.
     assert "ASGI callable" not in errors
     assert "Exception" not in errors

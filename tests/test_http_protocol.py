@@ -12,7 +12,6 @@ import json
 import re
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from mock_omni.app import create_app
 from mock_omni.server.http_protocol import UVICORN_RANGE, check, protocol_for
 from mock_omni.settings import Settings
 from mock_omni.testing.admin_client import AdminClient
-from mock_omni.testing.pytest_plugin import read_serving_url
+from mock_omni.testing.process import ServerProcess, serve_command
 from mock_omni.vendor.api import VendorRequest
 from tests import server
 from tests.hardening import wire
@@ -211,17 +210,14 @@ def test_the_access_log_lines_are_the_same_either_way() -> None:
     lines = []
     for extra in ([], ["--asgi-only"]):
         # Not tests/server.py: that one starts servers with --quiet.
-        process = subprocess.Popen([sys.executable, "-m", "mock_omni", "serve", "--port", "0", *extra],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = ServerProcess(serve_command(extra))
         try:
-            port = int(read_serving_url(process).rsplit(":", 1)[1])
             for case in LOGGED:
-                wire.exchange(port, CASES[case] + CLOSER)
-            wire.exchange(port, get("/omni/1/scenarios?x=" + "a" * 70_000, {"Connection": "close"}))
+                wire.exchange(process.port, CASES[case] + CLOSER)
+            wire.exchange(process.port, get("/omni/1/scenarios?x=" + "a" * 70_000, {"Connection": "close"}))
         finally:
-            process.terminate()
-            out, err = process.communicate(timeout=10)
-        logged = [line for line in (out + err).decode().splitlines() if ' HTTP/1.' in line]
+            process.stop()
+        logged = [line for line in process.output().splitlines() if ' HTTP/1.' in line]
         lines.append([re.sub(r"127\.0\.0\.1:\d+ ", "127.0.0.1:<port> ", line) for line in logged])
     assert lines[0] == lines[1]
     # Each case and its closer, but HTTP/1.0 closes and the closer is part of the 413's body; two pipelined; the 414.
@@ -283,14 +279,13 @@ class Patched:
 def patched_server(patch: str, *args: str) -> Iterator[Patched]:
     """``mock-omni serve --port 0 ARGS`` in a process that first runs ``patch``; stderr is read at the end."""
     code = f"{patch}\nfrom mock_omni.server.cli import main\nraise SystemExit(main(['serve', '--port', '0', *{args}]))"
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = ServerProcess([sys.executable, "-c", code])
     try:
-        patched = Patched(int(read_serving_url(process).rsplit(":", 1)[1]))
+        patched = Patched(process.port)
         yield patched
     finally:
-        process.terminate()
-        _, err = process.communicate(timeout=10)
-    patched.stderr = err.decode()
+        process.stop()
+    patched.stderr = process.output()
 
 
 #: VendorApi.answer (the direct path's only way into the dispatcher) fails on ?boom.
@@ -501,8 +496,8 @@ def test_sigterm_with_a_client_stalled_mid_body_gets_the_same_envelope_either_wa
                 received = b""
                 while chunk := conn.recv(65536):
                     received += chunk
-            _, err = srv.process.communicate(timeout=15)
-            assert srv.process.returncode == 0
+            assert srv.process.wait(timeout=15) == 0
+            err = srv.output()
             assert "Traceback" not in err and "Exception in ASGI" not in err, err
             outcomes.append(normalized(received))
     finally:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from mock_omni.testing.admin_client import AdminClient
+
 from . import server
 from .conftest import SEED_KEY
 
@@ -24,17 +26,26 @@ CLIENT_DIR = os.environ.get("MOCK_OMNI_PY27_CLIENT", ".venv/py27-infobip-client"
 SCRIPT = Path(__file__).with_name("official_client.py")
 
 
-@pytest.mark.skipif(not PY27 or not os.access(PY27, os.X_OK), reason="Python 2.7 is not installed on this machine")
-def test_official_client_round_trip() -> None:
+needs_py27 = pytest.mark.skipif(not PY27 or not os.access(PY27, os.X_OK),
+                                reason="Python 2.7 is not installed on this machine")
+
+
+def run_client(*args: str) -> dict[str, Any]:
     if not (Path(CLIENT_DIR) / "infobip").is_dir():
         pytest.fail(f"Python 2.7 is here but the client is not installed in {CLIENT_DIR}: run `make py27-client`")
-    with server.running() as srv:
-        result = subprocess.run(
-            [PY27, str(SCRIPT), srv.url], capture_output=True, text=True, timeout=60,
-            env={"PYTHONPATH": str(Path(CLIENT_DIR).resolve()), "PATH": os.environ.get("PATH", "")},
-        )
+    result = subprocess.run(
+        [PY27, str(SCRIPT), *args], capture_output=True, text=True, timeout=60,
+        env={"PYTHONPATH": str(Path(CLIENT_DIR).resolve()), "PATH": os.environ.get("PATH", "")},
+    )
     assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+@needs_py27
+def test_official_client_round_trip() -> None:
+    with server.running() as srv:
+        data = run_client(srv.url)
     key = data["created"]["key"]
     flow = [{"from": "InfoSMS", "channel": "SMS"}, {"from": "ViberSender", "channel": "VIBER"}]
     assert data["created"] == {"key": key, "name": "Official client scenario", "flow": flow}
@@ -75,3 +86,15 @@ def _check_sending(data: dict[str, Any]) -> None:
     assert (logs[failover]["from"], logs[failover]["channel"]) == ("ViberSender", "VIBER")
     assert logs[first]["text"] == "Sent by the official client" and logs[first]["sentAt"] == reports[first]["sentAt"]
     assert logs[simple["messageIds"][0]]["text"] == "Simple text"
+
+
+@needs_py27
+def test_official_client_sees_403_for_a_key_without_the_scope_and_signs_in_with_a_session() -> None:
+    with server.running() as srv, AdminClient(srv.url) as admin:
+        account = admin.new_account(seed_account="Aladdin",
+                                    api_keys=[{"key": "logs-only-key", "scopes": ["omni-failover:logs:read"]}])
+        session = admin.session(account.username)
+        data = run_client(srv.url, "logs-only-key", session.token)
+    forbidden = {"messageId": "FORBIDDEN", "text": "Forbidden"}
+    assert data["forbidden_list"] == forbidden and data["forbidden_get"] == forbidden
+    assert data["session_list"][0] == SEED_KEY and len(data["session_list"]) == 3

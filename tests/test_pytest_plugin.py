@@ -17,10 +17,12 @@ from .conftest import SEED_KEY
 
 pytestmark = pytest.mark.slow
 
+# The heavy plugins of our own dev environment stay out of the suites run here (schemathesis alone
+# costs seconds per start, and each xdist worker starts again); nothing here uses them.
 STRICT_INI = """
 [pytest]
 filterwarnings = error
-addopts = --strict-markers -p no:cacheprovider
+addopts = --strict-markers -p no:cacheprovider -p no:schemathesis -p no:hypothesispytest -p no:pytest_cov
 """
 
 HELPERS = """
@@ -200,7 +202,7 @@ def test_admin_client_errors_name_the_field(mock_omni: MockOmniFixture) -> None:
     with pytest.raises(AdminError) as caught:
         mock_omni.admin.load({"accounts": "none"})
     assert caught.value.status == 400
-    assert caught.value.validation_errors == {"accounts": ["must be a list"]}
+    assert caught.value.validation_errors == {"accounts": ["Input should be a valid list"]}
     assert mock_omni.state() == before
 
 
@@ -258,3 +260,230 @@ def test_messages_and_delivery_rules_helpers_and_the_failure_report(pytester: py
         "*- mock-omni messages -*",
         "M-1 to 41793026727 (account Aladdin): PENDING_ENROUTE [[]SMS PENDING[]]",
     ])
+
+
+# --- server-side errors fail the test that caused them ------------------------------------------
+
+SERVER_BUG = '''
+from mock_omni.domain import store
+
+_get = store.Store.get
+
+
+def get(self, username, key):
+    if key == "0" * 32:
+        raise ZeroDivisionError("injected server bug")
+    return _get(self, username, key)
+
+
+store.Store.get = get
+'''
+
+
+def test_an_unexpected_server_error_fails_the_test_with_the_servers_message(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    (pytester.path / "inject").mkdir()
+    (pytester.path / "inject" / "sitecustomize.py").write_text(SERVER_BUG)
+    # Only the server process gets the bug: the plugin starts it with this environment.
+    pytester.makeconftest(f"import os\nos.environ['PYTHONPATH'] = {str(pytester.path / 'inject')!r}\n")
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        BUG = LIST + "/" + "0" * 32
+
+        def test_swallows_a_server_bug(mock_omni):
+            assert call(mock_omni, "GET", BUG).status_code == 500
+
+        def test_fails_and_the_report_shows_the_bug_too(mock_omni):
+            call(mock_omni, "GET", BUG)
+            assert False, "its own failure"
+
+        def test_an_injected_500_is_no_bug(mock_omni):
+            mock_omni.fault(500, times=1)
+            assert call(mock_omni, "GET", SEED).status_code == 500
+
+        def test_the_next_test_is_not_blamed(mock_omni):
+            assert call(mock_omni, "GET", SEED).status_code == 200
+
+        def test_in_process_too(mock_omni_app, monkeypatch):
+            def broken(*args):
+                raise KeyError("in-process bug")
+            monkeypatch.setattr(mock_omni_app.app.store, "get", broken)
+            assert mock_omni_app.client.get(SEED).status_code == 500
+    '''))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines([
+        "*_ test_swallows_a_server_bug _*",
+        "mock-omni had 1 unexpected error(s) (answered 500; no fault rule asked for them):",
+        "GET /omni/1/scenarios/00000000000000000000000000000000: ZeroDivisionError: injected server bug",
+        "Traceback (most recent call last):",
+    ])
+    result.stdout.fnmatch_lines([
+        "*_ test_fails_and_the_report_shows_the_bug_too _*",
+        "*AssertionError: its own failure*",
+        "*- mock-omni server errors -*",
+        "GET /omni/1/scenarios/00000000000000000000000000000000: ZeroDivisionError: injected server bug",
+    ])
+    result.stdout.fnmatch_lines(["*_ test_in_process_too _*",
+                                 f"GET /omni/1/scenarios/{SEED_KEY}: KeyError: 'in-process bug'"])
+    result.stdout.fnmatch_lines(["FAILED *test_swallows_a_server_bug*", "FAILED *test_fails_and_the_report*",
+                                 "FAILED *test_in_process_too*"])
+
+
+# --- the marker is what the test's resets return to ---------------------------------------------
+
+def test_reset_and_new_accounts_inside_a_marked_test_keep_the_marker(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makefile(".json", accounts=json.dumps(TESTER_FIXTURE))
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        TESTER = basic("Tester", "pw")
+        KEY = LIST + "/0123456789ABCDEF0123456789ABCDEF"
+
+        @pytest.fixture(params=["mock_omni", "mock_omni_app"])
+        def mock(request):
+            return request.getfixturevalue(request.param)
+
+        def get(mock, path, auth):
+            if hasattr(mock, "client"):
+                return mock.client.get(path, headers={"Authorization": auth})
+            return call(mock, "GET", path, auth)
+
+        def put(mock, path, auth, body):
+            if hasattr(mock, "client"):
+                return mock.client.put(path, json=body, headers={"Authorization": auth})
+            return call(mock, "PUT", path, auth, json=body)
+
+        @pytest.mark.mock_omni(fixtures="accounts.json", rate_limit="update=1/1h")
+        def test_marked(mock):
+            assert put(mock, KEY, TESTER, {"name": "changed"}).status_code == 200
+            mock.reset()
+            assert get(mock, KEY, TESTER).json()["name"] == "only"  # the marker's fixtures, credentials valid
+            assert put(mock, KEY, TESTER, {"name": "a"}).status_code == 200
+            assert put(mock, KEY, TESTER, {"name": "b"}).status_code == 429  # and its limits
+            mock.reset(account="Tester")
+            assert get(mock, KEY, TESTER).json()["name"] == "only"
+            seeded = mock.new_account(seed_account="Tester")
+            assert [s["name"] for s in get(mock, LIST, seeded.basic).json()["scenarios"]] == ["only"]
+            default_seeded = mock.new_account()  # the default account's scenarios
+            assert [s["name"] for s in get(mock, LIST, default_seeded.basic).json()["scenarios"]] == ["only"]
+            empty = mock.new_account(scenarios=[])
+            assert get(mock, LIST, empty.basic).json() == {"scenarios": []}
+
+        def test_unmarked_after_it(mock):
+            assert get(mock, SEED, basic("Aladdin", "open sesame")).status_code == 200
+            assert mock.admin.rate_limit({"update": "40/10m"})["rules"]["update"] == "40/10m"
+            aladdin = get(mock, LIST, basic("Aladdin", "open sesame")).json()["scenarios"]
+            assert get(mock, LIST, mock.new_account().basic).json()["scenarios"] == aladdin
+    '''))
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+
+
+def test_a_bad_marker_is_one_line_naming_what_is_wrong(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makefile(".json", a=json.dumps(TESTER_FIXTURE), b=json.dumps(TESTER_FIXTURE))
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        @pytest.mark.mock_omni(rate_limit="update=5/1x")
+        def test_bad_limit(mock_omni):
+            pass
+
+        @pytest.mark.mock_omni(rate_limit="update=5/1x")
+        def test_bad_limit_in_process(mock_omni_app):
+            pass
+
+        @pytest.mark.mock_omni(fixtures=["a.json", "b.json"])
+        def test_clashing_files(mock_omni):
+            pass
+    '''))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines([
+        "mock-omni: @pytest.mark.mock_omni(rate_limit='update=5/1x'): rateLimits.update: COUNT/DURATION such as 5/1m*"])
+    assert result.stdout.str().count("mock-omni: @pytest.mark.mock_omni(rate_limit='update=5/1x')") == 2
+    result.stdout.fnmatch_lines(["mock-omni: */b.json: account 'Tester': username already defined in */a.json"])
+    assert "AdminError" not in result.stdout.str() and "Traceback" not in result.stdout.str()
+
+
+# --- in-process: nothing of one test reaches the next --------------------------------------------
+
+def test_in_process_client_state_does_not_leak_into_the_next_test(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        from mock_omni.testing.admin_client import AdminError
+
+        def test_sets_client_state(mock_omni_app):
+            mock_omni_app.client.headers["Accept"] = "application/xml"
+            mock_omni_app.client.cookies.set("session", "1")
+            assert mock_omni_app.client.get(SEED).headers["content-type"] == "application/xml"
+            with pytest.raises(AdminError):  # the helpers have a client of their own
+                mock_omni_app.fault(status=999)
+
+        def test_the_next_client_is_fresh(mock_omni_app):
+            assert mock_omni_app.client.headers["accept"] == "*/*"
+            assert not mock_omni_app.client.cookies
+            assert mock_omni_app.client.get(SEED).headers["content-type"] == "application/json"
+            with pytest.raises(AdminError):
+                mock_omni_app.fault(status=999)
+    '''))
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
+# --- failure reports: the journal for setup and teardown failures too ---------------------------
+
+def test_setup_and_teardown_failures_show_the_journal(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        @pytest.fixture
+        def breaks_in_setup(mock_omni):
+            call(mock_omni, "GET", SEED)
+            raise RuntimeError("setup broke")
+
+        @pytest.fixture
+        def breaks_in_teardown(mock_omni):
+            yield
+            raise RuntimeError("teardown broke")
+
+        def test_setup(mock_omni, breaks_in_setup):
+            pass
+
+        def test_teardown(mock_omni, breaks_in_teardown):
+            call(mock_omni, "GET", LIST)
+    '''))
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines([
+        "*ERROR at setup of test_setup*", "*RuntimeError: setup broke*", "*- mock-omni requests -*",
+        f"GET /omni/1/scenarios/{SEED_KEY} -> 200 (account Aladdin)",
+        "*ERROR at teardown of test_teardown*", "*RuntimeError: teardown broke*", "*- mock-omni requests -*",
+        "GET /omni/1/scenarios -> 200 (account Aladdin)",
+    ])
+
+
+def test_the_server_log_of_the_test_is_in_its_report(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        import socket
+
+        def test_sends_garbage(mock_omni):
+            port = int(mock_omni.url.rsplit(":", 1)[1])
+            with socket.create_connection(("127.0.0.1", port)) as conn:
+                conn.sendall(b"GARBAGE\\\\r\\\\n\\\\r\\\\n")
+                conn.recv(1024)
+            assert False
+    '''))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*- mock-omni server log -*", "*Invalid HTTP request received.*"])
+
+
+def test_per_test_state_never_accumulates(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        @pytest.mark.parametrize("n", range(260))  # more than the 256 snapshots a server holds
+        def test_snapshot_and_clock(mock_omni, n):
+            assert mock_omni.admin.clock() == 0.0
+            assert mock_omni.admin.snapshots() == []
+            mock_omni.snapshot(f"mine-{n}")
+            mock_omni.advance_clock(3600)
+    '''))
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=260)

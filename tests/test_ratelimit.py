@@ -83,7 +83,8 @@ def test_parse_rule(spec: str, expected: tuple[str, Rule]) -> None:
 
 
 @pytest.mark.parametrize("spec", ["update", "update=5", "update=5/", "delete=1/m", "update=0/1m", "update=5/0m",
-                                  "update=-1/1m", "update=5/1y", "=5/1m"])
+                                  "update=-1/1m", "update=5/1y", "=5/1m",
+                                  f"update={'9' * 5000}/1m", f"update=1/{'9' * 5000}s"])
 def test_parse_rule_rejects(spec: str) -> None:
     with pytest.raises(RateLimitSpecError):
         parse_rule(spec)

@@ -487,7 +487,8 @@ def test_fixture_files_bring_delivery_rules_and_reset_returns_to_them(tmp_path: 
 
 
 @pytest.mark.parametrize(("rules", "message"), [
-    ([{"outcome": "LOST"}], "deliveryRules[0].outcome: must be one of"),
+    ([{"outcome": "LOST"}], "deliveryRules[0].outcome: Input should be 'DELIVERED'"),
+    (["EXPIRED"], "deliveryRules[0]: must be an object"),
     ({"outcome": "DELIVERED"}, "deliveryRules: must be a list"),
 ])
 def test_a_bad_delivery_rule_in_a_fixture_is_one_line_naming_it(tmp_path: Any, rules: object, message: str) -> None:
@@ -496,3 +497,17 @@ def test_a_bad_delivery_rule_in_a_fixture_is_one_line_naming_it(tmp_path: Any, r
     with pytest.raises(FixtureError) as caught:
         load_files([path])
     assert str(caught.value).startswith(f"{path}: {message}") and "\n" not in str(caught.value)
+
+
+def test_one_accounts_clock_moves_only_its_own_messages(client: TestClient) -> None:
+    rule(client, outcome="DELIVERED", delaySeconds=60)
+    genie = {"Authorization": GENIE_BASIC}
+    mine = send(client, body(None, "41793026727", channels=["SMS", "VIBER"]))
+    theirs = client.post("/omni/1/advanced", headers=genie, json=body(None, "41793026727", channels=["SMS", "VIBER"]))
+    assert theirs.status_code == 200, theirs.text
+    assert client.post("/__admin/clock/advance", json={"seconds": 60, "account": "Genie"}).status_code == 200
+    assert reports(client) == []
+    (report,) = client.get("/omni/1/reports", headers=genie).json()["results"]
+    assert report["doneAt"] == date(60)  # on Genie's clock: its dates moved with it
+    advance(client, 60)
+    assert [r["messageId"] for r in reports(client)] == ids(mine)

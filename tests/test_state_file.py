@@ -24,7 +24,7 @@ from starlette.types import Message
 
 from mock_omni.server.cli import main
 from mock_omni.settings import Settings
-from mock_omni.testing.pytest_plugin import read_serving_url, stop_process
+from mock_omni.testing.process import ServerProcess
 from mock_omni.web.state_file import StateFile
 
 from . import server
@@ -240,21 +240,18 @@ CAN_MOUNT = shutil.which("unshare") is not None and subprocess.run(
 
 
 @pytest.fixture
-def server_on_a_full_disk(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path, Path]]:
+def server_on_a_full_disk(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path, ServerProcess]]:
     mount = tmp_path / "disk"
     mount.mkdir()
-    log = tmp_path / "server.log"
     script = (f'mount -t tmpfs -o size=64k none "{mount}" && '
               f'(dd if=/dev/zero of="{mount}/filler" bs=4k 2>/dev/null; true) && '
               f'exec "{sys.executable}" -m mock_omni serve --port 0 --quiet --state-file "{mount}/state.json"')
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdout=subprocess.PIPE, stderr=stderr)
+    server = ServerProcess(["unshare", "-m", "sh", "-c", script])
     try:
-        url = read_serving_url(process)
         # The server's view of its mount, from outside its namespace.
-        yield process, url, Path(f"/proc/{process.pid}/root") / mount.relative_to("/"), log
+        yield server.process, server.url, Path(f"/proc/{server.process.pid}/root") / mount.relative_to("/"), server
     finally:
-        stop_process(process)
+        server.stop()
 
 
 @pytest.mark.slow
@@ -262,9 +259,9 @@ def server_on_a_full_disk(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[byt
                                           "tests above cover the same code")
 @pytest.mark.parametrize("saved_by", ["the next change", "SIGTERM"])
 def test_a_really_full_disk(
-    saved_by: str, server_on_a_full_disk: tuple[subprocess.Popen[bytes], str, Path, Path],
+    saved_by: str, server_on_a_full_disk: tuple[subprocess.Popen[bytes], str, Path, ServerProcess],
 ) -> None:
-    process, url, disk, log = server_on_a_full_disk
+    process, url, disk, server = server_on_a_full_disk
     with httpx.Client(base_url=url, headers={"Authorization": ALADDIN_BASIC}, timeout=10) as client:
         failed = client.put(SEED_PATH, json={"name": "no room"})
         assert failed.status_code == 500
@@ -287,7 +284,7 @@ def test_a_really_full_disk(
         assert client.put(f"/omni/1/scenarios/{OTHER_KEY}", json={"name": "room again"}).status_code == 200
         assert saved_names(disk / "state.json")[SEED_KEY] == "no room"
         assert saved_names(disk / "state.json")[OTHER_KEY] == "room again"
-    text = log.read_text()
+    text = server.output()
     assert "could not save the state file" in text and "No space left on device" in text
     assert "Traceback" not in text
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 
 class Clock:
-    """Monotonic seconds plus an offset that can only grow (``advance``), so tests never sleep."""
+    """Monotonic seconds plus an offset that only grows (``advance``) until a reset, so tests never sleep."""
 
     def __init__(self, source: Callable[[], float] = time.monotonic) -> None:
         self._source = source
@@ -20,6 +20,10 @@ class Clock:
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         self._offset += seconds
+
+    def reset(self) -> None:
+        """Back to no offset (a reset clears the buckets that were filled on the advanced clock)."""
+        self._offset = 0.0
 
     @property
     def offset(self) -> float:

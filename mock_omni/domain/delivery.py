@@ -18,12 +18,15 @@ import fnmatch
 import itertools
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .errors import InvalidArgument
-from .scenarios import CHANNELS
+from .scenarios import Channel
+from .validation import validate_data
 
 Outcome = Literal["DELIVERED", "UNDELIVERABLE", "REJECTED", "EXPIRED"]
 OUTCOMES: tuple[Outcome, ...] = ("DELIVERED", "UNDELIVERABLE", "REJECTED", "EXPIRED")
@@ -164,42 +167,39 @@ class Rule:
                 "outcome": self.outcome, "delaySeconds": self.delay, "times": self.times, "hits": self.hits}
 
 
-_RULE_FIELDS = {"destination", "channel", "account", "outcome", "delaySeconds", "times"}
+class DeliveryRuleIn(BaseModel):
+    """An outcome rule as the admin API, fixture files and the pytest plugin give it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, title="DeliveryRule")
+
+    destination: str = Field("*", min_length=1, max_length=1000,
+                             description="an address (phone number, email...) or an fnmatch glob such as 4179*")
+    channel: Channel | None = Field(None, description="only this channel (any if absent)")
+    account: str | None = Field(None, min_length=1, description="only this account's messages")
+    outcome: Literal["DELIVERED", "UNDELIVERABLE", "REJECTED", "EXPIRED"]
+    delay_seconds: float | None = Field(
+        None, alias="delaySeconds", ge=0, le=MAX_DELAY,
+        description="seconds until the outcome (default: DELIVERED after --delivery-delay, the others at once); "
+                    "not for EXPIRED, whose step waits for its validity period")
+    times: int | None = Field(None, ge=1, description="the next N step attempts; absent or null: until removed")
+
+    def cross_field_errors(self) -> dict[str, list[str]]:
+        if self.outcome == "EXPIRED" and self.delay_seconds is not None:
+            return {"delaySeconds": ["an EXPIRED step waits for its validity period, not a delay"]}
+        return {}
+
+    def rule(self, rule_id: int) -> Rule:
+        return Rule(rule_id, self.outcome, self.destination, self.channel, self.account, self.delay_seconds,
+                    self.times)
 
 
 def rule_from_data(data: object, rule_id: int = 0) -> Rule:
-    """A rule from its JSON form (admin API, fixtures, plugin); InvalidArgument naming the field."""
-    if not isinstance(data, Mapping):
-        raise InvalidArgument(validation_errors={"rule": ["must be an object"]})
-    errors: dict[str, list[str]] = {}
-    unknown = sorted(set(data) - _RULE_FIELDS)
-    if unknown:
-        errors[unknown[0]] = [f"unknown field; expected {', '.join(sorted(_RULE_FIELDS))}"]
-    outcome = data.get("outcome")
-    if outcome not in OUTCOMES:
-        errors["outcome"] = [f"must be one of {', '.join(OUTCOMES)}"]
-    destination = data.get("destination", "*")
-    if not isinstance(destination, str) or not destination or len(destination) > 1000:
-        errors["destination"] = ["must be an address or a glob such as 4179*, 1 to 1000 characters"]
-    channel = data.get("channel")
-    if channel is not None and channel not in CHANNELS:
-        errors["channel"] = [f"must be one of {', '.join(CHANNELS)}, or null for any"]
-    account = data.get("account")
-    if account is not None and (not isinstance(account, str) or not account):
-        errors["account"] = ["must be a username, or null for any"]
-    delay = data.get("delaySeconds")
-    if delay is not None:
-        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
-            errors["delaySeconds"] = [f"must be a number from 0 to {MAX_DELAY:.0f}"]
-        elif outcome == "EXPIRED":
-            errors["delaySeconds"] = ["an EXPIRED step waits for its validity period, not a delay"]
-    times = data.get("times")
-    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
-        errors["times"] = ["must be a positive integer, or null for until removed"]
-    if errors:
-        raise InvalidArgument(validation_errors=errors)
-    return Rule(rule_id, outcome, destination, channel, account,  # type: ignore[arg-type]
-                None if delay is None else float(delay), times)
+    """A rule from its JSON form (fixtures); BAD_REQUEST or INVALID_ARGUMENT naming the field."""
+    parsed = validate_data(DeliveryRuleIn, data)
+    problems = parsed.cross_field_errors()
+    if problems:
+        raise InvalidArgument(validation_errors=problems)
+    return parsed.rule(rule_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,14 +235,13 @@ TEST_DESTINATIONS: tuple[TestDestination, ...] = (
 
 
 class DeliveryRules:
-    """The rules in force: those of the fixtures, then the admin's, first match wins; then the test destinations."""
+    """The rules in force (the fixtures', then the admin API's), first match wins; then the test destinations."""
 
     def __init__(self, initial: Iterable[Rule] = (), default_delay: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.default_delay = default_delay
-        self._initial = [self._renumbered(rule) for rule in initial]
-        self._rules: list[Rule] = [self._copy(rule) for rule in self._initial]
+        self._rules: list[Rule] = [self._renumbered(rule) for rule in initial]
         self._tests: dict[str, list[TestDestination]] = {}
         for test in TEST_DESTINATIONS:
             self._tests.setdefault(test.address, []).append(test)
@@ -250,10 +249,6 @@ class DeliveryRules:
     def _renumbered(self, rule: Rule) -> Rule:
         return Rule(next(self._ids), rule.outcome, rule.destination, rule.channel, rule.account, rule.delay,
                     rule.times)
-
-    @staticmethod
-    def _copy(rule: Rule) -> Rule:
-        return Rule(rule.id, rule.outcome, rule.destination, rule.channel, rule.account, rule.delay, rule.times)
 
     def decide(self, account: str, address: str, channel: str) -> tuple[str, float]:
         """The outcome of one step and its delay in seconds; a rule with ``times`` uses one up."""
@@ -277,11 +272,11 @@ class DeliveryRules:
             return delay
         return self.default_delay if outcome == "DELIVERED" else 0.0
 
-    def add(self, data: object) -> Rule:
+    def add(self, data: DeliveryRuleIn) -> Rule:
         with self._lock:
             if len(self._rules) >= MAX_RULES:
                 raise InvalidArgument(f"At most {MAX_RULES} delivery rules; delete some first.")
-            rule = rule_from_data(data, next(self._ids))
+            rule = data.rule(next(self._ids))
             self._rules.append(rule)
         return rule
 
@@ -304,11 +299,6 @@ class DeliveryRules:
             self._rules = [rule for rule in self._rules if account is not None and rule.account != account]
             return before - len(self._rules)
 
-    def reset(self) -> None:
-        """Back to the fixtures' rules, unused."""
-        with self._lock:
-            self._rules = [self._copy(rule) for rule in self._initial]
-
     def export(self) -> list[dict[str, object]]:
         """The rules as fixture documents write them (``deliveryRules``)."""
         return [{key: value for key, value in {
@@ -317,5 +307,6 @@ class DeliveryRules:
             for rule in self.rules()]
 
     def replace(self, rules: Iterable[Rule]) -> None:
+        """These rules instead (copies: the given ones are never used up), e.g. a reset's fixtures'."""
         with self._lock:
             self._rules = [self._renumbered(rule) for rule in rules]

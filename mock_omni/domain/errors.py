@@ -7,7 +7,9 @@ envelope in the negotiated format; nothing else builds error bodies.
      ├── BadRequest           400 BAD_REQUEST        body does not parse
      ├── InvalidArgument      400 INVALID_ARGUMENT   parses, but values are invalid
      ├── Unauthorized         401 UNAUTHORIZED
+     ├── Forbidden            403 FORBIDDEN          the credential lacks the operation's scopes
      ├── NotFound             404 NOT_FOUND
+     ├── Conflict             409 CONFLICT           (messageId ours; only ever injected as a fault)
      ├── MethodNotAllowed     405 (ours; the vendor documents none)
      ├── NotAcceptable        406 (ours)
      ├── PayloadTooLarge      413 (ours)
@@ -15,7 +17,12 @@ envelope in the negotiated format; nothing else builds error bodies.
      ├── UnsupportedMediaType 415 (ours)
      ├── TooManyRequests      429 TOO_MANY_REQUESTS
      ├── ServiceUnavailable   503 (ours; only ever injected as a fault)
-     └── GeneralError         500 GENERAL_ERROR
+     ├── GeneralError         500 GENERAL_ERROR
+     └── OAuth2Error          the token endpoint's errors, RFC 6749 5.2's body instead of the envelope
+          ├── InvalidTokenRequest   400 invalid_request
+          ├── InvalidClient         401 invalid_client
+          ├── UnsupportedGrantType  400 unsupported_grant_type
+          └── InvalidScope          400 invalid_scope
 """
 
 from __future__ import annotations
@@ -46,6 +53,10 @@ class OmniError(Exception):
             details["validationErrors"] = self.validation_errors
         return {"requestError": {"serviceException": details}}
 
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """Headers the answer carries beyond content-type and content-length."""
+        return ()
+
 
 class BadRequest(OmniError):
     status = 400
@@ -65,6 +76,21 @@ class Unauthorized(OmniError):
     default_text = "Invalid login details"
 
 
+class Forbidden(OmniError):
+    # The vendor's ApiException403 example.
+    status = 403
+    message_id = "FORBIDDEN"
+    default_text = "Forbidden"
+
+
+class Conflict(OmniError):
+    # The vendor documents 409 on every scenario call but no messageId or text; each operation
+    # states its own wording of it (routes.py), which an injected 409 says.
+    status = 409
+    message_id = "CONFLICT"
+    default_text = "Conflict"
+
+
 class NotFound(OmniError):
     status = 404
     message_id = "NOT_FOUND"
@@ -79,6 +105,9 @@ class MethodNotAllowed(OmniError):
     def __init__(self, allowed: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.allowed = allowed
+
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return ((b"allow", ", ".join(self.allowed).encode()),)
 
 
 class NotAcceptable(OmniError):
@@ -121,11 +150,55 @@ class GeneralError(OmniError):
     status = 500
 
 
+class OAuth2Error(OmniError):
+    """An error of the token endpoint: ``{"error", "error_description"}`` (RFC 6749 5.2), not the envelope."""
+
+    status = 400
+    message_id = "invalid_request"
+    default_text = "The request is missing a parameter or is otherwise malformed."
+
+    def envelope(self) -> dict[str, object]:
+        return {"error": self.message_id, "error_description": self.text}
+
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        # RFC 6749 5.1: token endpoint answers must not be cached; its errors neither.
+        return ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
+
+
+class InvalidTokenRequest(OAuth2Error):
+    pass
+
+
+class InvalidClient(OAuth2Error):
+    status = 401
+    message_id = "invalid_client"
+    default_text = "Client authentication failed."
+
+    def __init__(self, text: str | None = None, challenge: bool = False) -> None:
+        super().__init__(text)
+        #: The client tried HTTP Basic: RFC 6749 5.2 requires a WWW-Authenticate challenge then.
+        self.challenge = challenge
+
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        challenge = ((b"www-authenticate", b'Basic realm="mock-omni"'),) if self.challenge else ()
+        return (*super().headers(), *challenge)
+
+
+class UnsupportedGrantType(OAuth2Error):
+    message_id = "unsupported_grant_type"
+    default_text = "Only grant_type=client_credentials is supported."
+
+
+class InvalidScope(OAuth2Error):
+    message_id = "invalid_scope"
+    default_text = "The requested scope is invalid, unknown, or exceeds the client's scopes."
+
+
 # Any status an admin may inject as a fault maps to the class that renders it.
 BY_STATUS: dict[int, type[OmniError]] = {
     cls.status: cls
     for cls in (
-        BadRequest, Unauthorized, NotFound, MethodNotAllowed, NotAcceptable,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, MethodNotAllowed, NotAcceptable,
         PayloadTooLarge, UnsupportedMediaType, TooManyRequests, ServiceUnavailable,
         GeneralError,
     )

@@ -1,4 +1,7 @@
-"""Fixture documents: ``{"accounts": [{"username", "password", "apiKeys", "tokens", "scenarios"}]}``.
+"""Fixture documents: ``{"accounts": [{"username", "password", "apiKeys", "tokens", "oauth2Clients", "scenarios"}]}``.
+
+An API key is a string (every scope) or ``{"key": "...", "scopes": ["omni-failover:manage"]}``; an
+OAuth2 client is ``{"clientId": "...", "clientSecret": "...", "scopes": [...]}`` (scopes optional).
 
 Files may be JSON or YAML. Everything is checked before anything is used, and a
 problem is reported in one line naming the file, the account and the field, e.g.
@@ -17,15 +20,16 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from .credentials import OAuth2Client, Scopes
 from .delivery import Rule, rule_from_data
-from .errors import InvalidArgument
+from .errors import BadRequest, InvalidArgument
 from .message_documents import message_from_document
 from .scenarios import Scenario, parse_scenario_data, steps_from_input
 from .store import Account, KeyFactory, random_key
 
 EMBEDDED = "embedded default fixtures"
 KEY_PATTERN = re.compile(r"^[0-9A-F]{32}$")
-_ACCOUNT_FIELDS = {"username", "password", "apiKeys", "tokens", "scenarios", "messages"}
+_ACCOUNT_FIELDS = {"username", "password", "apiKeys", "tokens", "oauth2Clients", "scenarios", "messages"}
 _DOCUMENT_FIELDS = {"accounts", "deliveryRules"}
 
 
@@ -74,17 +78,25 @@ def _load_files(paths: Sequence[str | Path], key_factory: KeyFactory, extras: Ex
     if not paths:
         text = resources.files("mock_omni").joinpath("data/default-fixtures.json").read_text("utf-8")
         return accounts_from_document(json.loads(text), EMBEDDED, key_factory, extras)
+    return merge_documents(((str(path), read_document(str(path))) for path in paths), key_factory, extras)
+
+
+def merge_documents(documents: Iterable[tuple[str, object]], key_factory: KeyFactory = random_key,
+                    extras: Extras | None = None) -> list[Account]:
+    """The accounts of several (source, document) pairs together: each checked, then across them, so a
+    username or secret defined twice names both sources."""
     accounts: list[Account] = []
     seen: dict[str, str] = {}
-    for path in paths:
-        source = str(path)
-        for account in accounts_from_document(read_document(source), source, key_factory, extras):
+    sources: list[str] = []
+    for source, document in documents:
+        sources.append(source)
+        for account in accounts_from_document(document, source, key_factory, extras):
             if account.username in seen:
                 raise FixtureError(source, f"account {account.username!r}",
                                    f"username already defined in {seen[account.username]}")
             seen[account.username] = source
             accounts.append(account)
-    _check_unique_secrets(accounts, ", ".join(map(str, paths)))
+    _check_unique_secrets(accounts, ", ".join(sources))
     return accounts
 
 
@@ -158,12 +170,13 @@ def account_from_data(raw: object, source: str, where: str, key_factory: KeyFact
         raise FixtureError(source, where, "password: must be a non-empty string")
     if not _is_unicode(password):
         raise FixtureError(source, where, "password: must be valid Unicode (it holds a lone surrogate)")
-    api_keys = _strings(raw.get("apiKeys", []), source, where, "apiKeys")
+    api_keys, key_scopes = _api_keys(raw.get("apiKeys", []), source, where)
     tokens = _strings(raw.get("tokens", []), source, where, "tokens")
+    clients = _oauth2_clients(raw.get("oauth2Clients", []), source, where, username)
     scenarios_raw = raw.get("scenarios", [])
     if not isinstance(scenarios_raw, list):
         raise FixtureError(source, where, "scenarios: must be a list")
-    account = Account(username, password, api_keys, tokens)
+    account = Account(username, password, api_keys, tokens, key_scopes=key_scopes, oauth2_clients=clients)
     defaults: list[int] = []
     for index, item in enumerate(scenarios_raw):
         scenario, is_default = _scenario(item, source, where, f"scenarios[{index}]", key_factory)
@@ -196,6 +209,8 @@ def _delivery_rules(raw: object, source: str) -> list[Rule]:
         except InvalidArgument as exc:
             name, messages = next(iter((exc.validation_errors or {"": [exc.text]}).items()))
             raise FixtureError(source, f"deliveryRules[{index}].{name}", messages[0]) from None
+        except BadRequest:
+            raise FixtureError(source, f"deliveryRules[{index}]", "must be an object") from None
     return rules
 
 
@@ -220,6 +235,81 @@ def _strings(value: object, source: str, where: str, name: str) -> list[str]:
     if len(set(value)) != len(value):
         raise FixtureError(source, where, f"{name}: contains a duplicate")
     return list(value)
+
+
+def _api_keys(value: object, source: str, where: str) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """Keys and the scopes of those limited to some: ``"key"`` (every scope) or ``{"key", "scopes"}``."""
+    if not isinstance(value, list):
+        raise FixtureError(source, where, "apiKeys: must be a list of strings or {\"key\", \"scopes\"} objects")
+    keys: list[str] = []
+    scopes: dict[str, tuple[str, ...]] = {}
+    for index, item in enumerate(value):
+        field = f"apiKeys[{index}]"
+        if isinstance(item, dict):
+            unknown = set(item) - {"key", "scopes"}
+            if unknown:
+                raise FixtureError(source, where, f"{field}: unknown field {sorted(unknown)[0]!r}")
+            key = item.get("key")
+            _header_secret(key, source, where, f"{field}.key")
+            assert isinstance(key, str)
+            limited = _scopes(item.get("scopes"), source, where, f"{field}.scopes")
+            if limited is not None:
+                scopes[key] = limited
+        else:
+            _header_secret(item, source, where, field)
+            assert isinstance(item, str)
+            key = item
+        keys.append(key)
+    if len(set(keys)) != len(keys):
+        raise FixtureError(source, where, "apiKeys: contains a duplicate")
+    return keys, scopes
+
+
+def _oauth2_clients(value: object, source: str, where: str, username: str) -> list[OAuth2Client]:
+    if not isinstance(value, list):
+        raise FixtureError(source, where, 'oauth2Clients: must be a list of {"clientId", "clientSecret"} objects')
+    clients: list[OAuth2Client] = []
+    for index, item in enumerate(value):
+        field = f"oauth2Clients[{index}]"
+        if not isinstance(item, dict):
+            raise FixtureError(source, where, f'{field}: must be an object {{"clientId", "clientSecret", "scopes"}}')
+        unknown = set(item) - {"clientId", "clientSecret", "scopes"}
+        if unknown:
+            raise FixtureError(source, where, f"{field}: unknown field {sorted(unknown)[0]!r}")
+        client_id, secret = item.get("clientId"), item.get("clientSecret")
+        _secret(client_id, source, where, f"{field}.clientId")
+        _secret(secret, source, where, f"{field}.clientSecret")
+        assert isinstance(client_id, str) and isinstance(secret, str)
+        if client_id == username:
+            raise FixtureError(source, where, f"{field}.clientId: is the account's username, which with the "
+                                              "password already acts as a client")
+        if any(client.client_id == client_id for client in clients):
+            raise FixtureError(source, where, f"{field}.clientId: {client_id!r} appears twice")
+        clients.append(OAuth2Client(client_id, secret, _scopes(item.get("scopes"), source, where, f"{field}.scopes")))
+    return clients
+
+
+def _header_secret(value: object, source: str, where: str, field: str) -> None:
+    problem = header_secret_problem(value)
+    if problem:
+        raise FixtureError(source, where, f"{field}: {problem}")
+
+
+def _secret(value: object, source: str, where: str, field: str) -> None:
+    # Client ids and secrets travel form-encoded or in Basic (UTF-8): any Unicode text will do.
+    if not isinstance(value, str) or not value or value != value.strip():
+        raise FixtureError(source, where, f"{field}: must be a non-empty string without spaces around it")
+    if not _is_unicode(value):
+        raise FixtureError(source, where, f"{field}: must be valid Unicode (it holds a lone surrogate)")
+
+
+def _scopes(value: object, source: str, where: str, field: str) -> Scopes:
+    """A list of scope names (an empty list: no scope at all); absent or null: every scope."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(s, str) and s and " " not in s for s in value):
+        raise FixtureError(source, where, f"{field}: must be a list of scope names such as \"omni-failover:manage\"")
+    return tuple(dict.fromkeys(value))
 
 
 def header_secret_problem(value: object) -> str | None:
@@ -279,9 +369,14 @@ def _detached(text: str) -> str:
 
 
 def _check_unique_secrets(accounts: Iterable[Account], source: str) -> None:
+    accounts = list(accounts)
     owners: dict[tuple[str, str], str] = {}
+    # A client id names one client: no other account's client, and no username (usernames act as client ids).
     for account in accounts:
-        for kind, secrets in (("apiKeys", account.api_keys), ("tokens", account.tokens)):
+        owners[("oauth2Clients", account.username)] = account.username
+    for account in accounts:
+        clients = [client.client_id for client in account.oauth2_clients]
+        for kind, secrets in (("apiKeys", account.api_keys), ("tokens", account.tokens), ("oauth2Clients", clients)):
             for secret in secrets:
                 other = owners.setdefault((kind, secret), account.username)
                 if other != account.username:

@@ -179,17 +179,21 @@ class Messages:
         self._order: deque[Message] = deque()
         self._prepared = PreparedSends()
         self._outboxes: dict[str, _Outbox] = {}
-        self._heap: list[tuple[float, int, Message]] = []
+        #: Per account, the transitions that lie ahead, by due time on that account's clock.
+        self._heaps: dict[str, list[tuple[float, int, Message]]] = {}
+        #: Heap entries of dropped messages, not yet popped.
         self._stale = 0
+        #: Seconds one account's clock is ahead of everyone's (the admin API moves it); the app sets it.
+        self.account_offset: Callable[[str], float] = lambda account: 0.0
         #: How many messages were ever sent and how many the bound dropped.
         self.sent = 0
         self.dropped = 0
 
-    # --- time: every read goes through these two, so a per-account clock changes only them ----
+    # --- time: every read goes through these ------------------------------------------------------
 
     def now(self, account: str | None = None) -> float:
-        """The mock's clock for ``account`` (one clock for all accounts today)."""
-        return self._clock()
+        """The mock's clock for ``account``: everyone's, plus how far that account's own was moved."""
+        return self._clock() if account is None else self._clock() + self.account_offset(account)
 
     def date(self, seconds: float) -> str:
         return vendor_date(self._epoch + seconds)
@@ -262,7 +266,7 @@ class Messages:
 
     def _wait(self, message: Message, pending: str, due: float) -> None:
         message.pending, message.due = pending, due
-        heapq.heappush(self._heap, (due, message.seq, message))
+        heapq.heappush(self._heaps.setdefault(message.account, []), (due, message.seq, message))
 
     def _start(self, message: Message, at: float, pushes: list[Notification]) -> None:
         """Start the current step at ``at``, and the following ones while steps end at once."""
@@ -308,33 +312,35 @@ class Messages:
         return Notification(message.account, options.notify_url, options.content_type,
                             self._report(message, index), options.callback_data)
 
-    def advance(self, now: float | None = None) -> list[dict[str, object]]:
-        """Perform every transition due by ``now`` (the clock's time by default), each at its own time.
+    def advance(self) -> list[dict[str, object]]:
+        """Perform every transition that is due on its account's clock, each at its own due time.
 
-        Returns the final reports that became available; pushes what the sends asked for.
+        Returns the final reports that became available; pushes what the sends asked for. Costs a
+        dict test when nothing waits (it runs on every call).
         """
-        heap = self._heap
-        if now is None:
-            now = self.now()
-        if not heap or heap[0][0] > now:
+        if not self._heaps:
             return []
         pushes: list[Notification] = []
         finished: list[dict[str, object]] = []
         with self._lock:
-            while heap and heap[0][0] <= now:
-                due, _, message = heapq.heappop(heap)
-                if not message.alive or message.due != due:
-                    self._stale = max(0, self._stale - 1)
-                    continue
-                pending = message.pending
-                assert pending is not None
-                if pending == "START":
-                    message.pending = message.due = None
-                    self._start(message, due, pushes)
-                elif not self._end_step(message, pending, due, pushes):
-                    self._start(message, due, pushes)
-                if message.done_at is not None:
-                    finished.append(self._report(message, len(message.walk) - 1))
+            for account, heap in list(self._heaps.items()):
+                now = self.now(account)
+                while heap and heap[0][0] <= now:
+                    due, _, message = heapq.heappop(heap)
+                    if not message.alive or message.due != due:
+                        self._stale = max(0, self._stale - 1)
+                        continue
+                    pending = message.pending
+                    assert pending is not None
+                    if pending == "START":
+                        message.pending = message.due = None
+                        self._start(message, due, pushes)
+                    elif not self._end_step(message, pending, due, pushes):
+                        self._start(message, due, pushes)
+                    if message.done_at is not None:
+                        finished.append(self._report(message, len(message.walk) - 1))
+                if not heap:
+                    del self._heaps[account]
         self._push(pushes)
         return finished
 
@@ -535,10 +541,15 @@ class Messages:
             del self._outboxes[message.account]
         if message.due is not None:
             self._stale += 1
-            if self._stale > 1024 and self._stale * 2 > len(self._heap):
+            if self._stale > 1024 and self._stale * 2 > sum(map(len, self._heaps.values())):
                 # Entries of dropped messages would otherwise stay until due (48 hours, say).
-                self._heap = [entry for entry in self._heap if entry[2].alive]
-                heapq.heapify(self._heap)
+                for account, heap in list(self._heaps.items()):
+                    kept = [entry for entry in heap if entry[2].alive]
+                    heapq.heapify(kept)
+                    if kept:
+                        self._heaps[account] = kept
+                    else:
+                        del self._heaps[account]
                 self._stale = 0
 
     def clear(self, account: str | None = None) -> None:
@@ -550,13 +561,16 @@ class Messages:
                 self._all.clear()
                 self._order.clear()
                 self._outboxes.clear()
-                self._heap.clear()
+                self._heaps.clear()
                 self._stale = 0
                 return
             outbox = self._outboxes.get(account)
             if outbox is not None:
                 for message in list(outbox.messages.values()):
                     self._drop(message)
+            gone = self._heaps.pop(account, None)
+            if gone:
+                self._stale = max(0, self._stale - len(gone))
 
     def snapshot(self, account: str | None = None) -> list[Message]:
         """Copies of every message (or one account's), for ``restore``."""
@@ -582,7 +596,7 @@ class Messages:
             outbox = self._outboxes[message.account] = _Outbox()
         outbox.add(message)
         if message.due is not None:
-            heapq.heappush(self._heap, (message.due, message.seq, message))
+            heapq.heappush(self._heaps.setdefault(message.account, []), (message.due, message.seq, message))
 
     # --- state documents (GET/PUT /__admin/state) ------------------------------------------------
 

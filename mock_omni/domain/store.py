@@ -8,12 +8,12 @@ and creation order is an append-only list, so paging is a slice.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from .credentials import Grant, OAuth2Client, secret_digest
 from .errors import InvalidArgument, NotFound
 from .scenarios import Scenario, ScenarioIn, steps_from_input
 
@@ -27,11 +27,6 @@ def random_key() -> str:
     return secrets.token_hex(16).upper()
 
 
-def secret_digest(secret: str) -> bytes:
-    # API keys and tokens are indexed by digest, so a dict lookup leaks nothing of the secret.
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
-
-
 @dataclass
 class Account:
     username: str
@@ -43,6 +38,12 @@ class Account:
     default_key: str | None = None
     #: key -> index in ``order``; order is append-only (the vendor has no DELETE).
     positions: dict[str, int] = field(default_factory=dict)
+    #: The scopes of API keys limited to some; a key not here has every scope.
+    key_scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    oauth2_clients: list[OAuth2Client] = field(default_factory=list)
+    #: Tokens the mock issued (sessions, OAuth2 access tokens) by digest, oldest first. Snapshots
+    #: copy them and resets drop them; fixture documents (exports, the state file) leave them out.
+    grants: dict[bytes, Grant] = field(default_factory=dict)
 
     def add(self, scenario: Scenario, default: bool) -> None:
         self.scenarios[scenario.key] = scenario
@@ -60,16 +61,22 @@ class Account:
         return Account(
             self.username, self.password, list(self.api_keys), list(self.tokens),
             dict(self.scenarios), list(self.order), self.default_key, dict(self.positions),
+            dict(self.key_scopes), list(self.oauth2_clients),
+            {digest: grant.copy() for digest, grant in self.grants.items()},
         )
 
     def to_document(self) -> dict[str, object]:
-        return {
+        document: dict[str, object] = {
             "username": self.username,
             "password": self.password,
-            "apiKeys": list(self.api_keys),
+            "apiKeys": [{"key": key, "scopes": list(self.key_scopes[key])} if key in self.key_scopes else key
+                        for key in self.api_keys],
             "tokens": list(self.tokens),
-            "scenarios": [self.view(self.scenarios[key]) for key in self.order],
         }
+        if self.oauth2_clients:
+            document["oauth2Clients"] = [client.to_document() for client in self.oauth2_clients]
+        document["scenarios"] = [self.view(self.scenarios[key]) for key in self.order]
+        return document
 
 
 class Store:
@@ -81,6 +88,8 @@ class Store:
         self._accounts: dict[str, Account] = {}
         self._by_api_key: dict[bytes, str] = {}
         self._by_token: dict[bytes, str] = {}
+        self._by_client: dict[str, str] = {}
+        self._by_grant: dict[bytes, str] = {}
         #: Bumped on every change: the state file and the dashboard watch it.
         self.revision = 0
         #: Bumped when credentials change: the auth cache is keyed on it.
@@ -94,8 +103,11 @@ class Store:
         new = {account.username: account for account in accounts}
         by_api_key = {secret_digest(k): a.username for a in new.values() for k in a.api_keys}
         by_token = {secret_digest(t): a.username for a in new.values() for t in a.tokens}
+        by_client = {c.client_id: a.username for a in new.values() for c in a.oauth2_clients}
+        by_grant = {digest: a.username for a in new.values() for digest in a.grants}
         with self._lock:
             self._accounts, self._by_api_key, self._by_token = new, by_api_key, by_token
+            self._by_client, self._by_grant = by_client, by_grant
             self.revision += 1
             self.credentials_revision += 1
 
@@ -106,44 +118,75 @@ class Store:
             if taken:
                 raise InvalidArgument(validation_errors={taken: ["already used by another account"]})
             self._accounts[account.username] = account
-            for key in account.api_keys:
-                self._by_api_key[secret_digest(key)] = account.username
-            for token in account.tokens:
-                self._by_token[secret_digest(token)] = account.username
+            self._index(account)
             self.revision += 1
             self.credentials_revision += 1
 
     def replace_account(self, account: Account) -> None:
-        """Replace the scenarios of an existing account (same credentials)."""
+        """Replace the state of an existing account: scenarios, sessions and tokens; same keys and clients.
+
+        Fixture tokens and issued tokens come from ``account`` (a per-account reset or a
+        snapshot restore brings back a session ended since); the password, API keys and
+        OAuth2 clients stay the current ones.
+        """
         with self._lock:
             if account.username not in self._accounts:
                 raise NotFound(f"Account {account.username} not found.")
             current = self._accounts[account.username]
-            account.password, account.api_keys, account.tokens = (
-                current.password, current.api_keys, current.tokens,
+            account.password, account.api_keys, account.key_scopes, account.oauth2_clients = (
+                current.password, current.api_keys, current.key_scopes, current.oauth2_clients,
             )
+            # A fixture token ended here and since given to another account stays that account's.
+            account.tokens = [token for token in account.tokens
+                              if self._by_token.get(secret_digest(token), account.username) == account.username]
+            self._unindex(current)
             self._accounts[account.username] = account
+            self._index(account)
             self.revision += 1
+            self.credentials_revision += 1
 
     def remove_account(self, username: str) -> None:
         with self._lock:
             account = self._accounts.pop(username, None)
             if account is None:
                 raise NotFound(f"Account {username} not found.")
-            for key in account.api_keys:
-                self._by_api_key.pop(secret_digest(key), None)
-            for token in account.tokens:
-                self._by_token.pop(secret_digest(token), None)
+            self._unindex(account)
             self.revision += 1
             self.credentials_revision += 1
 
+    def _index(self, account: Account) -> None:
+        name = account.username
+        for key in account.api_keys:
+            self._by_api_key[secret_digest(key)] = name
+        for token in account.tokens:
+            self._by_token[secret_digest(token)] = name
+        for client in account.oauth2_clients:
+            self._by_client[client.client_id] = name
+        for digest in account.grants:
+            self._by_grant[digest] = name
+
+    def _unindex(self, account: Account) -> None:
+        # Only entries that still point at this account: a value may since belong to another one.
+        name = account.username
+        for index, keys in ((self._by_api_key, map(secret_digest, account.api_keys)),
+                            (self._by_token, map(secret_digest, account.tokens)),
+                            (self._by_grant, account.grants)):
+            for digest in keys:
+                if index.get(digest) == name:
+                    del index[digest]
+        for client in account.oauth2_clients:
+            if self._by_client.get(client.client_id) == name:
+                del self._by_client[client.client_id]
+
     def _credential_clash(self, account: Account) -> str | None:
-        if account.username in self._accounts:
+        if account.username in self._accounts or account.username in self._by_client:
             return "username"
         if any(secret_digest(k) in self._by_api_key for k in account.api_keys):
             return "apiKeys"
         if any(secret_digest(t) in self._by_token for t in account.tokens):
             return "tokens"
+        if any(c.client_id in self._by_client or c.client_id in self._accounts for c in account.oauth2_clients):
+            return "oauth2Clients"
         return None
 
     def account(self, username: str) -> Account | None:
@@ -160,6 +203,84 @@ class Store:
     def account_for_token(self, token: str) -> Account | None:
         username = self._by_token.get(secret_digest(token))
         return None if username is None else self._accounts.get(username)
+
+    # --- sign-in: OAuth2 clients and the tokens the mock issues ---------------------
+
+    def client(self, client_id: str) -> tuple[Account, OAuth2Client] | None:
+        """The OAuth2 client with this id, or the account whose username it is (the vendor's own
+        client credentials are the username and password, with every scope)."""
+        username = self._by_client.get(client_id)
+        if username is None:
+            account = self._accounts.get(client_id)
+            return None if account is None else (account, OAuth2Client(account.username, account.password))
+        owner = self._accounts.get(username)
+        if owner is not None:
+            for client in owner.oauth2_clients:
+                if client.client_id == client_id:
+                    return owner, client
+        return None
+
+    def grant_for(self, token: str) -> tuple[Account, Grant] | None:
+        """The issued token (session or OAuth2) and its account, found by digest."""
+        digest = secret_digest(token)
+        username = self._by_grant.get(digest)
+        account = None if username is None else self._accounts.get(username)
+        grant = None if account is None else account.grants.get(digest)
+        return None if account is None or grant is None else (account, grant)
+
+    def grants(self, username: str | None = None) -> list[tuple[str, Grant]]:
+        """(username, grant) of every issued token, or of one account's, oldest first."""
+        with self._lock:
+            accounts = self._accounts.values() if username is None else [self._require(username)]
+            return [(account.username, grant) for account in accounts for grant in account.grants.values()]
+
+    def add_grant(self, username: str, grant: Grant, keep: Callable[[Grant], bool], limit: int) -> None:
+        """Add an issued token; first drops, oldest first, those ``keep`` refuses and any past ``limit``.
+
+        Tokens live alike, so the oldest expire first: dropping stops at the first one kept,
+        which keeps issuing O(1) however many tokens an account holds.
+        """
+        with self._lock:
+            account = self._require(username)
+            dropped = False
+            while account.grants:
+                digest, old = next(iter(account.grants.items()))
+                if keep(old) and len(account.grants) < limit:
+                    break
+                self._drop_grant(account, digest)
+                dropped = True
+            account.grants[grant.digest] = grant
+            self._by_grant[grant.digest] = username
+            if dropped:
+                # A cached verdict may name a dropped token (a new token was never cached: it is random).
+                self.credentials_revision += 1
+
+    def remove_grant(self, username: str, grant: Grant) -> bool:
+        """End an issued token; False if it was already gone."""
+        with self._lock:
+            account = self._accounts.get(username)
+            if account is None or account.grants.get(grant.digest) is not grant:
+                return False
+            self._drop_grant(account, grant.digest)
+            self.credentials_revision += 1
+            return True
+
+    def _drop_grant(self, account: Account, digest: bytes) -> None:
+        del account.grants[digest]
+        if self._by_grant.get(digest) == account.username:
+            del self._by_grant[digest]
+
+    def end_token(self, username: str, token: str) -> bool:
+        """End a fixture token (``DELETE /auth/1/session``) until the account is reset; False if not its own."""
+        with self._lock:
+            account = self._accounts.get(username)
+            if account is None or token not in account.tokens:
+                return False
+            account.tokens = [kept for kept in account.tokens if kept != token]
+            self._by_token.pop(secret_digest(token), None)
+            self.revision += 1
+            self.credentials_revision += 1
+            return True
 
     def snapshot(self) -> list[Account]:
         """A consistent copy of every account, cheap (scenarios are shared, not copied)."""

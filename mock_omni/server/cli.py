@@ -7,9 +7,12 @@ stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+#: After stdin closed: uvicorn's graceful shutdown (5 s) plus a margin, then a hard exit.
+HARD_STOP_AFTER = 15.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +65,16 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--message-limit", type=int, metavar="N",
                        help="messages kept (all accounts together); the oldest is dropped past it "
                             "(env MOCK_OMNI_MESSAGE_LIMIT; default 10000)")
+    serve.add_argument("--token-lifetime", type=int, metavar="SECONDS",
+                       help="how long an OAuth2 access token lives on the mock's clock "
+                            "(env MOCK_OMNI_TOKEN_LIFETIME; default 3600)")
+    serve.add_argument("--session-idle", type=int, metavar="SECONDS",
+                       help="how long an IBSSO session lives without a call on the mock's clock "
+                            "(env MOCK_OMNI_SESSION_IDLE; default 3600, the vendor's hour)")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
+    serve.add_argument("--exit-on-stdin-close", action="store_true",
+                       help="stop when standard input closes: a test harness holding the other end of a pipe "
+                            "then never leaves this server running after it is gone")
     serve.add_argument("--asgi-only", action="store_true", default=None,
                        help="answer the vendor's calls through the ASGI app, as in-process clients see them, "
                             "instead of in the HTTP protocol (same bytes, slower; for comparison)")
@@ -80,6 +94,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         asgi_only=args.asgi_only,
         delivery_delay=args.delivery_delay,
         message_limit=args.message_limit,
+        token_lifetime=args.token_lifetime,
+        session_idle=args.session_idle,
     )
     return settings
 
@@ -99,7 +115,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
     import uvicorn
 
     from ..app import create_app
@@ -120,12 +136,32 @@ def serve(settings: Settings) -> int:
     # it found; with the default one the process would die by the signal (status -15, which CI
     # and `docker stop` report as a failure). A stop by SIGTERM is a normal end: exit 0.
     signal.signal(signal.SIGTERM, _stop_normally)
+    if exit_on_stdin_close:
+        stop_when_stdin_closes(server)
     try:
         server.run(sockets=[sock])
     finally:
         if access is not None:
             access.flush()
     return 0
+
+
+def stop_when_stdin_closes(server: uvicorn.Server) -> None:
+    """Stop ``server`` once stdin ends: the process holding the pipe's other end is gone, however it went
+    (SIGKILL, a crashed xdist worker, the OOM killer), since the kernel closes its end then."""
+
+    def watch() -> None:
+        while True:
+            try:
+                if not os.read(sys.stdin.fileno(), 4096):
+                    break
+            except (OSError, ValueError):
+                break
+        server.should_exit = True  # uvicorn looks every 0.1 s, then drains (at most 5 s)
+        time.sleep(HARD_STOP_AFTER)
+        os._exit(0)  # the drain hung: nobody is left to answer anyway
+
+    threading.Thread(target=watch, name="mock-omni-stdin", daemon=True).start()
 
 
 def server_config(app: MockOmni, settings: Settings, access: AccessLog | None) -> uvicorn.Config:
@@ -168,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = settings_from_args(args)
-        return serve(settings)
+        return serve(settings, args.exit_on_stdin_close)
     except (FixtureError, RateLimitSpecError, ValueError) as exc:
         print(f"mock-omni: {exc}", file=sys.stderr)
         return EXIT_USAGE

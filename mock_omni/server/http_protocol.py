@@ -298,7 +298,7 @@ class MockOmniProtocol(HttpToolsProtocol):
             fmt = self.negotiator.response_format(request.accept, request.content_type)
         except OmniError:
             fmt = JSON
-        return error_answer(error, fmt, f"{request.method} {request.path}")
+        return error_answer(error, fmt, f"{request.method} {request.path}", self.mock.errors)
 
     def close_after_body(self) -> None:
         """Close, once the request's body is in (at most LINGER_SECONDS and LINGER_BYTES more)."""

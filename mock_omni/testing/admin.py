@@ -1,46 +1,54 @@
-"""What the admin API does, without HTTP: accounts, resets, state import, snapshots, limits, clock.
+"""What the admin API does, without HTTP: the one reset, accounts, state import, snapshots, limits, clock.
 
-Accounts are the unit of isolation: every operation here can be scoped to one
-account, so suites sharing one server never reset each other's state. Each account
-remembers where it started (its fixture, or how ``create_account`` made it): that is
-what a per-account reset returns to.
+Accounts are the unit of isolation: every operation here can be scoped to one account,
+so suites sharing one server never reset each other's state. Each account remembers
+where it started (its fixture, or how ``create_account`` made it): that is what a
+per-account reset returns to.
+
+The baseline is what a reset returns to: the start-up fixtures and limits, unless a
+reset was given fixtures or limits of its own (the pytest marker does that for one
+test); resets without them keep the baseline, so a test's own ``reset()`` keeps its
+marker.
+
+What is per account and what is global, with ``account`` given or not: scenarios,
+journal entries, fault rules, rate limits, the clock and snapshots are per account; the
+baseline, the start-up limits, ``recorded`` counts, server errors and a call without
+``account`` are global. Everything that replaces state closes the fence (fence.py), so
+a request still in flight can never write into the state that replaced its own.
 """
 
 from __future__ import annotations
 
-import base64
-import re
 import secrets
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from ..domain.delivery import Rule as DeliveryRule
 from ..domain.errors import InvalidArgument, NotFound
 from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_from_document, format_document_error
 from ..domain.message import Message
 from ..domain.store import Account
-from ..vendor.ratelimit import OPERATIONS, RateLimitSpecError, Rule, parse_rule
+from ..vendor.ratelimit import Rule
+from .admin_client import authorization_headers
+from .admin_models import FaultIn, NewAccountIn, ResetIn
+from .faults import Fault
 
 if TYPE_CHECKING:
     from ..app import MockOmni
 
-SNAPSHOT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 MAX_SNAPSHOTS = 256
-MAX_CLOCK_ADVANCE = 10 * 365 * 86400.0
 
 
 def credentials(account: Account) -> dict[str, object]:
     """An account's credentials, with ready-made Authorization headers for each scheme."""
-    basic = base64.b64encode(f"{account.username}:{account.password}".encode()).decode()
-    headers = {"basic": f"Basic {basic}"}
-    if account.api_keys:
-        headers["app"] = f"App {account.api_keys[0]}"
-    if account.tokens:
-        headers["ibsso"] = f"IBSSO {account.tokens[0]}"
-        headers["bearer"] = f"Bearer {account.tokens[0]}"
     return {
         "username": account.username, "password": account.password,
-        "apiKeys": list(account.api_keys), "tokens": list(account.tokens), "authorization": headers,
+        "apiKeys": list(account.api_keys), "tokens": list(account.tokens),
+        "authorization": authorization_headers(account.username, account.password, account.api_keys, account.tokens),
+        "apiKeyScopes": {key: list(scopes) for key, scopes in account.key_scopes.items()},
+        "oauth2Clients": [client.to_document() for client in account.oauth2_clients],
     }
 
 
@@ -48,63 +56,136 @@ def _invalid(exc: FixtureError) -> InvalidArgument:
     return InvalidArgument(str(exc), validation_errors=format_document_error(exc))
 
 
+def no_account(username: str, field: str = "account") -> NotFound:
+    return NotFound(f"Account {username} not found.", validation_errors={field: [f"no account {username!r}"]})
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a reset returns to."""
+
+    accounts: tuple[Account, ...]
+    #: Rate limits over the start-up ones (None: not limited).
+    limits: Mapping[str, Rule | None] = field(default_factory=dict)
+    #: Outcome rules of message delivery, and messages (documents per account), of the fixtures.
+    delivery_rules: tuple[DeliveryRule, ...] = ()
+    messages: Mapping[str, list[dict[str, object]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    accounts: list[Account]
+    #: The creation state of the created accounts among them (a per-account reset returns there).
+    origins: dict[str, Account]
+    #: Copies of the messages of the accounts (messages.py restores them).
+    messages: list[Message] = field(default_factory=list)
+
+
 class Admin:
     def __init__(self, app: MockOmni) -> None:
         self.app = app
         self._lock = threading.RLock()
+        self.startup = Baseline(tuple(app.initial_accounts), delivery_rules=app.initial_delivery_rules,
+                                messages=app.initial_messages)
+        self.baseline = self.startup
         #: username -> the account as ``create_account`` made it (per-account reset returns there).
         self._created: dict[str, Account] = {}
-        self._snapshots: dict[str, tuple[str | None, list[Account]]] = {}
-        #: The messages of each snapshot (same names).
-        self._message_snapshots: dict[str, list[Message]] = {}
+        #: (account or None, name) -> snapshot: names are per account, so suites never collide.
+        self._snapshots: dict[tuple[str | None, str], Snapshot] = {}
+        #: How far each account's own clock was advanced (beyond the global one).
+        self._clock_offsets: dict[str, float] = {}
 
-    # --- reset and accounts ---------------------------------------------------------
+    # --- the one reset ----------------------------------------------------------------
 
-    def reset(self, account: str | None = None) -> None:
-        """Everything back to the fixture state, or one account back to where it started."""
-        app = self.app
+    def reset(self, account: str | None = None, baseline: Baseline | None = None) -> None:
+        """Everything back to the baseline (a new one if given), or one account back to where it started.
+
+        Whole: scenarios, messages and delivery rules, journal, faults, rate limits and buckets, the
+        clock, snapshots, created accounts and server errors. One account: the same, for that account.
+        """
         with self._lock:
-            if account is None:
-                app.reset()
-                self._created.clear()
+            if account is not None:
+                self._reset_account(account)
                 return
-            origin = self._origin(account)
-            if app.store.account(account) is None:
-                app.store.add_account(origin.copy())
-            else:
-                app.store.replace_account(origin.copy())
-        self._forget_activity(account)
+            if baseline is not None:
+                self.baseline = baseline
+            app = self.app
+            app.fence.close()
+            app.store.replace([a.copy() for a in self.baseline.accounts])
+            app.messages.load(self.baseline.messages)
+            app.delivery_rules.replace(self.baseline.delivery_rules)
+            app.journal.clear()
+            app.faults.clear()
+            app.errors.clear()
+            self._restore_limits()
+            app.clock.reset()
+            self._clock_offsets.clear()
+            self._created.clear()
+            self._snapshots.clear()
+
+    def baseline_from(self, body: ResetIn, data: Mapping[str, Any]) -> Baseline:
+        """The baseline a reset body asks for, checked (fixtures as a fixture file) before anything changes."""
+        accounts, rules, messages = self.startup.accounts, self.startup.delivery_rules, self.startup.messages
+        if body.fixtures is not None:
+            extras = Extras()
+            try:
+                accounts = tuple(accounts_from_document(data["fixtures"], "fixtures", self.app.key_factory, extras))
+            except FixtureError as exc:
+                raise _invalid(exc) from None
+            rules, messages = tuple(extras.delivery_rules), extras.messages
+        return Baseline(accounts, body.rate_limits.rules() if body.rate_limits is not None else {}, rules, messages)
+
+    def _reset_account(self, username: str) -> None:
+        origin = self._origin(username)
+        store = self.app.store
+        self.app.fence.close(username)
+        if store.account(username) is None:
+            store.add_account(origin.copy())
+        else:
+            store.replace_account(origin.copy())
+        self._forget_activity(username)
 
     def _origin(self, username: str) -> Account:
         if username in self._created:
             return self._created[username]
-        for account in self.app.initial_accounts:
+        for account in self.baseline.accounts:
             if account.username == username:
                 return account
-        raise NotFound(f"Account {username} has no fixture or creation state to return to.")
+        raise NotFound(f"Account {username} has no fixture or creation state to return to.",
+                       validation_errors={"account": [f"{username!r} is neither a fixture account nor created"]})
 
     def _forget_activity(self, username: str) -> None:
-        self.app.journal.clear(username)
-        self.app.faults.clear(username)
-        self.app.limiter.reset(username, rules=True)
-        self.app.messages.clear(username)
-        self.app.delivery_rules.clear(username)
+        app = self.app
+        app.journal.clear(username)
+        app.faults.clear(username)
+        app.limiter.reset(username, rules=True)
+        app.messages.clear(username)
+        app.delivery_rules.clear(username)
+        self._clock_offsets.pop(username, None)
+        for key in [key for key in self._snapshots if key[0] == username]:
+            del self._snapshots[key]
 
-    def create_account(self, data: Mapping[str, object]) -> dict[str, object]:
-        """A fresh account; fields as in a fixture, all optional (generated), plus ``seedAccount``."""
-        fields = dict(data)
-        seed = fields.pop("seedAccount", None)
-        if seed is not None:
-            if "scenarios" in fields:
-                raise InvalidArgument(validation_errors={"seedAccount": ["give seedAccount or scenarios, not both"]})
-            if not isinstance(seed, str):
-                raise InvalidArgument(validation_errors={"seedAccount": ["must be a username"]})
-            source = self._seed(seed)
+    def _restore_limits(self, account: str | None = None) -> None:
+        limiter = self.app.limiter
+        limiter.reset(account, rules=True)
+        if account is None:
+            for op, rule in self.baseline.limits.items():
+                limiter.set_rule(op, rule)
+
+    # --- accounts ---------------------------------------------------------------------
+
+    def create_account(self, body: NewAccountIn, data: Mapping[str, Any]) -> dict[str, object]:
+        """A fresh account; fields as in a fixture (missing ones generated), or the scenarios of ``seedAccount``."""
+        fields = {name: value for name, value in data.items() if name != "seedAccount"}
+        if body.seed_account is not None:
+            source = self._seed(body.seed_account)
             fields["scenarios"] = [source.view(source.scenarios[key]) for key in source.order]
         fields.setdefault("username", f"user-{secrets.token_hex(6)}")
         fields.setdefault("password", secrets.token_urlsafe(12))
         fields.setdefault("apiKeys", [secrets.token_hex(16)])
         fields.setdefault("tokens", [secrets.token_hex(16)])
+        fields.setdefault("oauth2Clients", [{"clientId": f"client-{secrets.token_hex(6)}",
+                                             "clientSecret": secrets.token_urlsafe(24)}])
         try:
             account = account_from_data(fields, "account", "body", self.app.key_factory)
         except FixtureError as exc:
@@ -115,16 +196,26 @@ class Admin:
         return credentials(account)
 
     def _seed(self, username: str) -> Account:
-        for account in self.app.initial_accounts:
+        """A fixture account as the baseline defines it; any other account as it is now."""
+        for account in self.baseline.accounts:
             if account.username == username:
                 return account
-        raise InvalidArgument(validation_errors={"seedAccount": [f"no fixture account {username!r}"]})
+        current = self.app.store.account(username)
+        if current is None:
+            raise InvalidArgument(validation_errors={"seedAccount": [f"no account {username!r}"]})
+        return current.copy()
 
     def remove_account(self, username: str) -> None:
         with self._lock:
+            self.app.fence.close(username)
             self.app.store.remove_account(username)
             self._created.pop(username, None)
-        self._forget_activity(username)
+            self._forget_activity(username)
+
+    def require_account(self, username: str | None, field: str = "account") -> None:
+        """404 naming ``field`` when an account is named that does not exist."""
+        if username is not None and self.app.store.account(username) is None:
+            raise no_account(username, field)
 
     def accounts(self) -> list[dict[str, object]]:
         store = self.app.store
@@ -136,7 +227,7 @@ class Admin:
                                "created": username in self._created})
         return result
 
-    # --- state ----------------------------------------------------------------------
+    # --- state ------------------------------------------------------------------------
 
     def import_state(self, document: object) -> int:
         """Replace the whole state with a fixture document, checked first; returns the account count."""
@@ -146,6 +237,7 @@ class Admin:
         except FixtureError as exc:
             raise _invalid(exc) from None
         with self._lock:
+            self.app.fence.close()
             self.app.store.replace(accounts)
             self.app.messages.load(extras.messages)
             self.app.delivery_rules.replace(extras.delivery_rules)
@@ -153,79 +245,81 @@ class Admin:
             self._created = {name: origin for name, origin in self._created.items() if name in names}
         return len(accounts)
 
-    # --- snapshots ------------------------------------------------------------------
+    # --- faults -----------------------------------------------------------------------
+
+    def add_fault(self, rule: FaultIn) -> Fault:
+        self.require_account(rule.account)
+        return self.app.faults.add(rule)
+
+    # --- snapshots --------------------------------------------------------------------
 
     def save_snapshot(self, name: str, account: str | None = None) -> None:
-        if not SNAPSHOT_NAME.match(name):
-            raise InvalidArgument(validation_errors={"name": ["1 to 100 of A-Z a-z 0-9 . _ -"]})
         store = self.app.store
-        if account is None:
-            accounts = store.snapshot()  # cheap: scenarios are immutable and shared
-        else:
-            found = store.account(account)
-            if found is None:
-                raise NotFound(f"Account {account} not found.")
-            accounts = [found.copy()]
         with self._lock:
-            if name not in self._snapshots and len(self._snapshots) >= MAX_SNAPSHOTS:
+            if account is None:
+                accounts = store.snapshot()  # cheap: scenarios are immutable and shared
+            else:
+                found = store.account(account)
+                if found is None:
+                    raise no_account(account)
+                accounts = [found.copy()]
+            if (account, name) not in self._snapshots and len(self._snapshots) >= MAX_SNAPSHOTS:
                 raise InvalidArgument(f"At most {MAX_SNAPSHOTS} snapshots; delete some first.")
-            self._snapshots[name] = (account, accounts)
-            self._message_snapshots[name] = self.app.messages.snapshot(account)
+            names = {a.username for a in accounts}
+            origins = {user: origin for user, origin in self._created.items() if user in names}
+            self._snapshots[(account, name)] = Snapshot(accounts, origins, self.app.messages.snapshot(account))
 
-    def restore_snapshot(self, name: str) -> None:
+    def _snapshot(self, name: str, account: str | None) -> Snapshot:
+        found = self._snapshots.get((account, name))
+        if found is None:
+            whose = f" of account {account}" if account is not None else ""
+            raise NotFound(f"Snapshot {name}{whose} not found.")
+        return found
+
+    def restore_snapshot(self, name: str, account: str | None = None) -> None:
         with self._lock:
-            if name not in self._snapshots:
-                raise NotFound(f"Snapshot {name} not found.")
-            account, accounts = self._snapshots[name]
+            snapshot = self._snapshot(name, account)
+            store = self.app.store
             # Copies again, so changes after the restore never reach the snapshot.
             if account is None:
-                self.app.store.replace([a.copy() for a in accounts])
-            elif self.app.store.account(account) is None:
-                self.app.store.add_account(accounts[0].copy())
+                self.app.fence.close()
+                store.replace([a.copy() for a in snapshot.accounts])
+                self.app.messages.restore(snapshot.messages)
+                self._created = dict(snapshot.origins)
+                return
+            self.app.fence.close(account)
+            if store.account(account) is None:
+                store.add_account(snapshot.accounts[0].copy())
             else:
-                self.app.store.replace_account(accounts[0].copy())
-            self.app.messages.restore(self._message_snapshots[name], account)
+                store.replace_account(snapshot.accounts[0].copy())
+            self.app.messages.restore(snapshot.messages, account)
+            if account in snapshot.origins:
+                self._created[account] = snapshot.origins[account]
 
-    def delete_snapshot(self, name: str) -> None:
+    def delete_snapshot(self, name: str, account: str | None = None) -> None:
         with self._lock:
-            if self._snapshots.pop(name, None) is None:
-                raise NotFound(f"Snapshot {name} not found.")
-            self._message_snapshots.pop(name, None)
+            self._snapshot(name, account)
+            del self._snapshots[(account, name)]
+
+    def clear_snapshots(self, account: str | None = None) -> int:
+        """Forget every snapshot (or one account's); returns how many."""
+        with self._lock:
+            gone = [key for key in self._snapshots if account is None or key[0] == account]
+            for key in gone:
+                del self._snapshots[key]
+            return len(gone)
 
     def snapshots(self) -> list[dict[str, object]]:
         with self._lock:
-            return [{"name": name, "account": account, "accounts": len(accounts)}
-                    for name, (account, accounts) in self._snapshots.items()]
+            return [{"name": name, "account": account, "accounts": len(snapshot.accounts)}
+                    for (account, name), snapshot in self._snapshots.items()]
 
-    # --- rate limits and clock ------------------------------------------------------
+    # --- rate limits and clock --------------------------------------------------------
 
-    def set_rate_limits(self, limits: object, account: str | None = None) -> None:
-        """``"off"``, or ``{op: "COUNT/DURATION" | "off" | null}``; all checked before any is applied."""
-        if limits == "off":
-            parsed: dict[str, Rule | None] = dict.fromkeys(OPERATIONS)
-        elif isinstance(limits, dict) and limits:
-            parsed = {}
-            errors: dict[str, list[str]] = {}
-            for op, spec in limits.items():
-                if spec is None or spec == "off":
-                    if op in OPERATIONS:
-                        parsed[op] = None
-                    else:
-                        errors[f"limits.{op}"] = [f"operation must be one of {', '.join(OPERATIONS)}"]
-                    continue
-                try:
-                    parsed[op] = parse_rule(f"{op}={spec}")[1]
-                except RateLimitSpecError as exc:
-                    errors[f"limits.{op}"] = [str(exc)]
-            if errors:
-                raise InvalidArgument(validation_errors=errors)
-        else:
-            raise InvalidArgument(validation_errors={
-                "limits": ['"off", or an object such as {"update": "5/1m", "create": "off"}'],
-            })
-        if account is not None and self.app.store.account(account) is None:
-            raise NotFound(f"Account {account} not found.")
-        for op, rule in parsed.items():
+    def set_rate_limits(self, rules: Mapping[str, Rule | None], account: str | None = None) -> None:
+        """Change limits for everyone or one account (None: not limited); the rules are checked already."""
+        self.require_account(account)
+        for op, rule in rules.items():
             self.app.limiter.set_rule(op, rule, account)
 
     def rate_limits(self) -> dict[str, object]:
@@ -238,12 +332,25 @@ class Admin:
         }
 
     def reset_rate_limits(self, account: str | None = None) -> None:
-        self.app.limiter.reset(account, rules=True)
+        """Back to the baseline's limits with full buckets (everyone's, or one account's)."""
+        with self._lock:
+            self._restore_limits(account)
 
-    def advance_clock(self, seconds: object) -> float:
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= MAX_CLOCK_ADVANCE:
-            limit = f"must be a number from 0 to {MAX_CLOCK_ADVANCE:.0f}"
-            raise InvalidArgument(validation_errors={"seconds": [limit]})
-        self.app.clock.advance(float(seconds))
+    def advance_clock(self, seconds: float, account: str | None = None) -> float:
+        """Move the clock forward (everyone's, or one account's own); returns its offset."""
+        with self._lock:
+            if account is None:
+                self.app.clock.advance(seconds)
+            else:
+                self.require_account(account)
+                self.app.limiter.age(account, seconds)
+                self._clock_offsets[account] = self._clock_offsets.get(account, 0.0) + seconds
         self.app.tick()  # what fell due happens now, pushes included
-        return self.app.clock.offset
+        return self.clock_offset(account)
+
+    def clock_offset(self, account: str | None = None) -> float:
+        return self.app.clock.offset + (0.0 if account is None else self.own_clock_offset(account))
+
+    def own_clock_offset(self, account: str) -> float:
+        """How far one account's own clock was advanced beyond everyone's (messages walk on it too)."""
+        return self._clock_offsets.get(account, 0.0)

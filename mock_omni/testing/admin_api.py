@@ -1,154 +1,68 @@
 """The admin API under ``/__admin``: mock-omni's own, tagged "admin", never part of the vendor's API.
 
-Handlers parse, call ``Admin`` (admin.py), ``Faults`` or the journal, and answer
-JSON; errors use the vendor's envelope like the rest of the server. Bodies are read
-by hand with a bound, so a huge state import is a 413, not a memory spike, and a
-bad document is a 400 naming the field, from the same checks as fixture files.
+Handlers read the body (bounded), validate it with its model (admin_models.py, also
+its published schema), call ``Admin`` (admin.py) or the journal, and answer JSON;
+errors use the vendor's envelope like the rest of the server.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hmac
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from ..domain.delivery import OUTCOMES, TEST_DESTINATIONS
-from ..domain.errors import BY_STATUS, BadRequest, NotFound, PayloadTooLarge, Unauthorized
-from ..domain.scenarios import CHANNELS
-from ..vendor.ratelimit import OPERATIONS
-from .admin import MAX_CLOCK_ADVANCE, SNAPSHOT_NAME
-from .faults import MAX_DELAY_MS, METHODS
+from ..domain.delivery import TEST_DESTINATIONS, DeliveryRuleIn
+from ..domain.errors import InvalidArgument, NotFound, Unauthorized
+from . import ADMIN_PREFIX, ADMIN_TOKEN_HEADER, admin_models
+from .admin_models import (
+    SNAPSHOT_NAME,
+    ClockIn,
+    FaultIn,
+    LimitsIn,
+    NewAccountIn,
+    ResetIn,
+    StateIn,
+    body_doc,
+    parse_body,
+    read_body,
+)
 
 if TYPE_CHECKING:
     from ..app import MockOmni
 
-PREFIX = "/__admin"
-ADMIN_MAX_BODY = 64 * 1024 * 1024
-TOKEN_HEADER = "x-admin-token"
-
 _ACCOUNT = Query(None, description="only this account")
+_SNAPSHOT = Path(pattern=SNAPSHOT_NAME, description="1 to 100 of A-Z a-z 0-9 . _ -")
 
 
 def _json(data: object, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def _body_doc(description: str, schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"requestBody": {"description": description, "required": required,
-                            "content": {"application/json": {"schema": schema}}}}
+def require_admin_token(app: MockOmni, request: Request) -> None:
+    """401 unless the request carries the admin token (when one is set), compared in constant time as the
+    header's raw bytes (settings allow printable ASCII tokens only)."""
+    token = app.settings.admin_token
+    if token is None:
+        return
+    given = request.headers.get(ADMIN_TOKEN_HEADER, "").encode("latin-1")
+    if not hmac.compare_digest(given, token.encode()):
+        raise Unauthorized("Missing or wrong X-Admin-Token.")
 
 
-async def read_json(request: Request, required: bool = True) -> Any:
-    """The request's JSON body, bounded; an absent body is ``{}`` where one is optional."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > ADMIN_MAX_BODY:
-            raise PayloadTooLarge()
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        if required:
-            raise BadRequest("A JSON body is required.")
-        return {}
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("The body is not valid JSON.") from None
-
-
-def _object(data: object) -> dict[str, object]:
-    if not isinstance(data, dict):
-        raise BadRequest("The body must be a JSON object.")
-    return data
-
-
-FAULT_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False,
-    "properties": {
-        "method": {"type": ["string", "null"], "enum": [*METHODS, None],
-                   "description": "only this method (any if absent)"},
-        "path": {"type": "string", "minLength": 1, "default": "*",
-                 "description": "fnmatch pattern, e.g. /omni/1/scenarios/*"},
-        "account": {"type": ["string", "null"], "description": "only this account's requests"},
-        "status": {"type": ["integer", "null"], "enum": [*sorted(BY_STATUS), None],
-                   "description": "answer this status in the vendor's envelope"},
-        "message": {"type": ["string", "null"], "minLength": 1,
-                    "description": "the envelope's text instead of the default"},
-        "delayMs": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS, "description": "wait first"},
-        "drop": {"type": "boolean", "description": "close the connection without a response"},
-        "times": {"type": ["integer", "null"], "minimum": 1, "description": "the next N requests; null: until cleared"},
-    },
-}
-ACCOUNT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "A fixture account; every field optional (generated), plus seedAccount to copy the "
-                   "scenarios of a fixture account.",
-    "properties": {
-        "username": {"type": "string", "minLength": 1, "pattern": "^[^:]+$"},
-        "password": {"type": "string", "minLength": 1},
-        "apiKeys": {"type": "array", "items": {"type": "string"}},
-        "tokens": {"type": "array", "items": {"type": "string"}},
-        "scenarios": {"type": "array", "items": {"type": "object"}},
-        "seedAccount": {"type": ["string", "null"]},
-    },
-}
-STATE_SCHEMA: dict[str, Any] = {"type": "object", "required": ["accounts"],
-                                "properties": {"accounts": {"type": "array", "items": ACCOUNT_SCHEMA}}}
-_LIMIT_PATTERN = r"^(off|[0-9]{1,9}/[0-9]{0,9}(\.[0-9]{1,9})?(ms|s|m|h|d))$"
-LIMITS_SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["limits"],
-    "properties": {
-        "limits": {"oneOf": [{"const": "off"}, {
-            "type": "object", "additionalProperties": False, "minProperties": 1,
-            "properties": {op: {"type": "string", "pattern": _LIMIT_PATTERN} for op in OPERATIONS},
-            "example": {"update": "5/1m", "create": "off"}}]},
-        "account": {"type": ["string", "null"], "description": "only this account (all accounts if absent)"},
-    },
-}
-CLOCK_SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["seconds"],
-    "properties": {"seconds": {"type": "number", "minimum": 0, "maximum": MAX_CLOCK_ADVANCE}},
-}
-
-
-RULE_SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["outcome"], "additionalProperties": False,
-    "properties": {
-        "destination": {"type": "string", "minLength": 1, "maxLength": 1000, "default": "*",
-                        "description": "an address (phone number, email...) or an fnmatch glob, e.g. 4179*"},
-        "channel": {"type": ["string", "null"], "enum": [*CHANNELS, None], "description": "only this channel"},
-        "account": {"type": ["string", "null"], "minLength": 1, "description": "only this account's messages"},
-        "outcome": {"type": "string", "enum": list(OUTCOMES)},
-        "delaySeconds": {"type": ["number", "null"], "minimum": 0, "maximum": 10 * 365 * 86400,
-                         "description": "seconds until the outcome (default: DELIVERED after --delivery-delay, "
-                                        "the others at once); not for EXPIRED (the validity period decides)"},
-        "times": {"type": ["integer", "null"], "minimum": 1, "description": "the next N step attempts; null: until "
-                                                                            "removed"},
-    },
-}
-
-
-_SNAPSHOT = Path(pattern=SNAPSHOT_NAME.pattern, description="1 to 100 of A-Z a-z 0-9 . _ -")
+async def _raw(request: Request) -> bytes:
+    return await read_body(request.stream(), admin_models.ADMIN_MAX_BODY)  # read at call time: tests lower it
 
 
 def build_admin_router(app: MockOmni) -> APIRouter:
-    token = app.settings.admin_token
+    async def token(request: Request) -> None:
+        require_admin_token(app, request)
 
-    async def require_token(request: Request) -> None:
-        if token is None:
-            return
-        given = request.headers.get(TOKEN_HEADER, "")
-        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode("utf-8", "surrogateescape")):
-            raise Unauthorized("Missing or wrong X-Admin-Token.")
-
-    router = APIRouter(prefix=PREFIX, tags=["admin"])
-    guarded = APIRouter(dependencies=[Depends(require_token)])
+    router = APIRouter(prefix=ADMIN_PREFIX, tags=["admin"])
+    guarded = APIRouter(dependencies=[Depends(token)])
     admin = app.admin
 
     @router.get("/health")
@@ -156,13 +70,21 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         """200 once the server is ready (no token needed)."""
         return _json({"status": "ok"})
 
-    @guarded.post("/reset")
-    async def reset(account: str | None = _ACCOUNT) -> Response:
-        """Back to the fixture state (or one account back to its start); clears journal, faults, buckets."""
-        admin.reset(account)
+    @guarded.post("/reset", openapi_extra=body_doc(ResetIn, "Fixtures and/or limits for later resets too",
+                                                   required=False))
+    async def reset(request: Request, account: str | None = _ACCOUNT) -> Response:
+        """Back to the fixture state (or one account to its start); a body sets what resets return to."""
+        raw = await _raw(request)
+        if raw.strip() and account is not None:
+            raise InvalidArgument(validation_errors={"account": ["give account or a body, not both"]})
+        baseline = None
+        if raw.strip():
+            body, data = parse_body(ResetIn, raw)
+            baseline = admin.baseline_from(body, data)
+        admin.reset(account, baseline)
         return _json({"reset": account or "all"})
 
-    # --- journal ----------------------------------------------------------------------
+    # --- journal and server errors ------------------------------------------------------
 
     @guarded.get("/requests")
     async def requests(
@@ -187,6 +109,17 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         app.journal.clear(account)
         return _json({"cleared": account or "all"})
 
+    @guarded.get("/errors")
+    async def errors() -> Response:
+        """Unexpected errors inside mock-omni (500s no fault asked for) since the last reset, newest last."""
+        return _json({"errors": [error.to_dict() for error in app.errors.entries()], "recorded": app.errors.recorded})
+
+    @guarded.delete("/errors")
+    async def clear_errors() -> Response:
+        """Forget the recorded server errors."""
+        app.errors.clear()
+        return _json({"cleared": "all"})
+
     # --- faults -----------------------------------------------------------------------
 
     @guarded.get("/faults")
@@ -194,31 +127,31 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         """The active fault rules and how often each has hit."""
         return _json({"faults": [rule.to_dict() for rule in app.faults.rules(account)]})
 
-    @guarded.post("/faults", status_code=201, openapi_extra=_body_doc("A fault rule", FAULT_SCHEMA))
+    @guarded.post("/faults", status_code=201, openapi_extra=body_doc(FaultIn, "A fault rule"))
     async def add_fault(request: Request) -> Response:
         """Make matching vendor requests fail with a status, wait delayMs, or lose their connection."""
-        rule = app.faults.add(_object(await read_json(request)))
-        return _json(rule.to_dict(), 201)
+        rule, _ = parse_body(FaultIn, await _raw(request))
+        return _json(admin.add_fault(rule).to_dict(), 201)
 
     @guarded.delete("/faults")
     async def clear_faults(account: str | None = _ACCOUNT) -> Response:
         """Remove every fault rule (or one account's)."""
         return _json({"removed": app.faults.clear(account)})
 
-    # --- state --------------------------------------------------------------------------
+    # --- state ------------------------------------------------------------------------
 
     @guarded.get("/state")
     async def state(account: str | None = _ACCOUNT) -> Response:
         """The whole state (or one account) as a fixture document, messages and delivery rules included."""
         return _json(app.export_state(account))
 
-    @guarded.put("/state", openapi_extra=_body_doc("A fixture document", STATE_SCHEMA))
+    @guarded.put("/state", openapi_extra=body_doc(StateIn, "A fixture document"))
     async def import_state(request: Request) -> Response:
         """Replace the whole state with a fixture document; a bad one changes nothing."""
-        count = admin.import_state(await read_json(request))
-        return _json({"accounts": count})
+        _, data = parse_body(StateIn, await _raw(request))
+        return _json({"accounts": admin.import_state(data)})
 
-    # --- accounts -----------------------------------------------------------------------
+    # --- accounts ---------------------------------------------------------------------
 
     @guarded.get("/accounts")
     async def accounts() -> Response:
@@ -226,82 +159,87 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         return _json({"accounts": admin.accounts()})
 
     @guarded.post("/accounts", status_code=201,
-                  openapi_extra=_body_doc("The new account", ACCOUNT_SCHEMA, required=False))
+                  openapi_extra=body_doc(NewAccountIn, "The new account", required=False))
     async def create_account(request: Request) -> Response:
         """Create a fresh account (optionally seeded) and return its credentials."""
-        return _json(admin.create_account(_object(await read_json(request, required=False))), 201)
+        raw = await _raw(request)
+        body, data = parse_body(NewAccountIn, raw) if raw.strip() else (NewAccountIn.model_validate({}), {})
+        return _json(admin.create_account(body, data), 201)
 
     @guarded.delete("/accounts/{username:path}")
     async def remove_account(username: str) -> Response:
-        """Remove an account with its journal entries, faults and limits."""
+        """Remove an account with its journal entries, faults, limits and snapshots."""
         admin.remove_account(username)
         return _json({"removed": username})
 
-    # --- snapshots ----------------------------------------------------------------------
+    # --- snapshots --------------------------------------------------------------------
 
     @guarded.get("/snapshots")
     async def snapshots() -> Response:
         """The saved snapshots."""
         return _json({"snapshots": admin.snapshots()})
 
+    @guarded.delete("/snapshots")
+    async def clear_snapshots(account: str | None = _ACCOUNT) -> Response:
+        """Forget every snapshot (or one account's)."""
+        return _json({"removed": admin.clear_snapshots(account)})
+
+    @guarded.post("/snapshots/{name}/restore")
+    async def restore_snapshot(name: str = _SNAPSHOT, account: str | None = _ACCOUNT) -> Response:
+        """Restore a saved snapshot (one account's, if saved with account)."""
+        admin.restore_snapshot(name, account)
+        return _json({"restored": name})
+
     @guarded.post("/snapshots/{name}", status_code=201)
     async def save_snapshot(name: str = _SNAPSHOT, account: str | None = _ACCOUNT) -> Response:
-        """Save the current state (or one account) under a name, in memory."""
+        """Save the current state (or one account's, under that account's names) in memory."""
         admin.save_snapshot(name, account)
         return _json({"saved": name}, 201)
 
-    @guarded.post("/snapshots/{name}/restore")
-    async def restore_snapshot(name: str = _SNAPSHOT) -> Response:
-        """Restore a saved snapshot."""
-        admin.restore_snapshot(name)
-        return _json({"restored": name})
-
     @guarded.delete("/snapshots/{name}")
-    async def delete_snapshot(name: str = _SNAPSHOT) -> Response:
+    async def delete_snapshot(name: str = _SNAPSHOT, account: str | None = _ACCOUNT) -> Response:
         """Forget a saved snapshot."""
-        admin.delete_snapshot(name)
+        admin.delete_snapshot(name, account)
         return _json({"deleted": name})
 
-    # --- rate limits and clock ----------------------------------------------------------
+    # --- rate limits and clock --------------------------------------------------------
 
     @guarded.get("/rate-limits")
     async def rate_limits() -> Response:
         """The limits in force, per-account overrides and the buckets in use."""
         return _json(admin.rate_limits())
 
-    @guarded.put("/rate-limits", openapi_extra=_body_doc("New limits", LIMITS_SCHEMA))
+    @guarded.put("/rate-limits", openapi_extra=body_doc(LimitsIn, "New limits"))
     async def set_rate_limits(request: Request) -> Response:
         """Change limits at run time, for everyone or one account; "off" or {op: "5/1m" | "off"}."""
-        body = _object(await read_json(request))
-        account = body.get("account")
-        if account is not None and not isinstance(account, str):
-            raise BadRequest("account must be a username.")
-        admin.set_rate_limits(body.get("limits"), account)
+        body, _ = parse_body(LimitsIn, await _raw(request))
+        admin.set_rate_limits(body.limits.rules(), body.account)
         return _json(admin.rate_limits())
 
     @guarded.delete("/rate-limits")
     async def reset_rate_limits(account: str | None = _ACCOUNT) -> Response:
-        """Back to the start-up limits with full buckets (for everyone or one account)."""
+        """Back to the limits a reset returns to, with full buckets (for everyone or one account)."""
         admin.reset_rate_limits(account)
         return _json(admin.rate_limits())
 
     @guarded.get("/clock")
-    async def clock() -> Response:
-        """How far the limiter's clock has been advanced."""
-        return _json({"offsetSeconds": app.clock.offset})
+    async def clock(account: str | None = _ACCOUNT) -> Response:
+        """How far the limiter's clock (everyone's, or one account's) has been advanced."""
+        admin.require_account(account)
+        return _json({"offsetSeconds": admin.clock_offset(account)})
 
-    @guarded.post("/clock/advance", openapi_extra=_body_doc("How far", CLOCK_SCHEMA))
+    @guarded.post("/clock/advance", openapi_extra=body_doc(ClockIn, "How far"))
     async def advance_clock(request: Request) -> Response:
-        """Move the limiter's clock forward, so buckets refill without waiting."""
-        body = _object(await read_json(request))
-        return _json({"offsetSeconds": admin.advance_clock(body.get("seconds"))})
+        """Move the limiter's clock forward (everyone's, or one account's), so buckets refill without waiting."""
+        body, _ = parse_body(ClockIn, await _raw(request))
+        return _json({"offsetSeconds": admin.advance_clock(body.seconds, body.account)})
 
-    # --- messages and delivery rules ------------------------------------------------------
+    # --- messages and delivery rules ---------------------------------------------------
 
     @guarded.get("/messages")
     async def messages(account: str | None = _ACCOUNT, messageId: str | None = None,
                        bulkId: str | None = None,
-                       limit: int | None = Query(None, ge=0, le=100_000, description="only the newest N")) -> Response:
+                       limit: int | None = Query(None, ge=0, le=1_000_000, description="the newest N")) -> Response:
         """Sent messages with each one's walk through its flow (channel, outcome, times), oldest first."""
         return _json({"messages": app.messages.messages(account, messageId, bulkId, limit),
                       "sent": app.messages.sent, "kept": app.messages.count(), "limit": app.messages.limit})
@@ -313,10 +251,12 @@ def build_admin_router(app: MockOmni) -> APIRouter:
                       "testDestinations": [test.to_dict() for test in TEST_DESTINATIONS],
                       "defaultDelaySeconds": app.delivery_rules.default_delay})
 
-    @guarded.post("/delivery-rules", status_code=201, openapi_extra=_body_doc("An outcome rule", RULE_SCHEMA))
+    @guarded.post("/delivery-rules", status_code=201, openapi_extra=body_doc(DeliveryRuleIn, "An outcome rule"))
     async def add_delivery_rule(request: Request) -> Response:
-        """Decide the outcome of matching steps: DELIVERED (after delaySeconds), UNDELIVERABLE, REJECTED, EXPIRED."""
-        return _json(app.delivery_rules.add(_object(await read_json(request))).to_dict(), 201)
+        """Decide how matching steps end: DELIVERED (after delaySeconds), UNDELIVERABLE, REJECTED or EXPIRED."""
+        rule, _ = parse_body(DeliveryRuleIn, await _raw(request))
+        admin.require_account(rule.account)
+        return _json(app.delivery_rules.add(rule).to_dict(), 201)
 
     @guarded.delete("/delivery-rules")
     async def clear_delivery_rules(account: str | None = _ACCOUNT) -> Response:
@@ -330,5 +270,9 @@ def build_admin_router(app: MockOmni) -> APIRouter:
             raise NotFound(f"Delivery rule {rule_id} not found.")
         return _json({"removed": rule_id})
 
+    from .admin_signin import signin_router
+
+    guarded.include_router(signin_router(app))
     router.include_router(guarded)
     return router
+

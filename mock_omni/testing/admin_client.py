@@ -14,16 +14,20 @@ so it also works in-process over Starlette's TestClient.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
-PREFIX = "/__admin"
+from . import ADMIN_PREFIX, ADMIN_TOKEN_HEADER
 
 
 class _Response(Protocol):
     status_code: int
+
+    @property
+    def text(self) -> str: ...
 
     def json(self) -> Any: ...
 
@@ -54,6 +58,8 @@ class Credentials:
     tokens: tuple[str, ...]
     #: Ready-made Authorization header values: basic, app, ibsso, bearer.
     authorization: Mapping[str, str]
+    #: OAuth2 clients: ``{"clientId", "clientSecret", "scopes"?}`` each.
+    oauth2_clients: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def basic(self) -> str:
@@ -62,7 +68,57 @@ class Credentials:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Credentials:
         return cls(data["username"], data["password"], tuple(data["apiKeys"]), tuple(data["tokens"]),
-                   dict(data["authorization"]))
+                   dict(data["authorization"]), tuple(data.get("oauth2Clients", ())))
+
+    @classmethod
+    def of(cls, account: Mapping[str, Any]) -> Credentials:
+        """An account's credentials as a fixture document gives them (keys may be ``{"key", "scopes"}``)."""
+        keys = [key if isinstance(key, str) else key["key"] for key in account.get("apiKeys", ())]
+        tokens = list(account.get("tokens", ()))
+        username, password = account["username"], account["password"]
+        return cls(username, password, tuple(keys), tuple(tokens),
+                   authorization_headers(username, password, keys, tokens), tuple(account.get("oauth2Clients", ())))
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """An OAuth2 access token or IBSSO session minted through the admin API."""
+
+    account: str
+    #: ``oauth2`` or ``ibsso``.
+    kind: str
+    token: str
+    #: The ready-made Authorization header value: ``Bearer <token>`` or ``IBSSO <token>``.
+    authorization: str
+    scopes: tuple[str, ...] | None
+    #: Lifetime (oauth2) or inactivity period (ibsso) in seconds of the mock's clock.
+    expires_in: float
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IssuedToken:
+        scopes = data["scopes"]
+        return cls(data["account"], data["kind"], data["token"], data["authorization"],
+                   None if scopes is None else tuple(scopes), data["expiresInSeconds"])
+
+
+def authorization_headers(username: str, password: str, api_keys: Sequence[str],
+                          tokens: Sequence[str]) -> dict[str, str]:
+    """Ready-made Authorization values for each scheme the account can use (the first key and token)."""
+    basic = base64.b64encode(f"{username}:{password}".encode()).decode()
+    headers = {"basic": f"Basic {basic}"}
+    if api_keys:
+        headers["app"] = f"App {api_keys[0]}"
+    if tokens:
+        headers["ibsso"] = f"IBSSO {tokens[0]}"
+        headers["bearer"] = f"Bearer {tokens[0]}"
+    return headers
+
+
+def _segment(name: str, field: str) -> str:
+    """A name as one path segment; an empty one cannot be sent (it would name another route)."""
+    if not name:
+        raise AdminError(400, "INVALID_ARGUMENT", "Invalid argument", {field: ["must not be empty"]})
+    return quote(name, safe="")
 
 
 def _params(**values: object) -> dict[str, object]:
@@ -75,14 +131,16 @@ class AdminClient:
     def __init__(self, base_url: str = "http://127.0.0.1:8080", *, token: str | None = None,
                  http: HttpClient | None = None, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._headers = {"x-admin-token": token} if token else {}
+        self._headers = {ADMIN_TOKEN_HEADER: token} if token else {}
         if http is None:
             import httpx
 
             # trust_env=False: a proxy from the environment must never see loopback test traffic.
             http = httpx.Client(timeout=timeout, trust_env=False)
-        self._prefix = self.base_url + PREFIX
+        self._prefix = self.base_url + ADMIN_PREFIX
         self._http = http
+        #: Whether a reset through this client set fixtures or limits of its own (a plain reset keeps them).
+        self.custom_baseline = False
 
     def close(self) -> None:
         self._http.close()
@@ -98,7 +156,10 @@ class AdminClient:
         response: _Response = self._http.request(
             method, self._prefix + path, params=dict(params or {}), json=json, headers=self._headers,
         )
-        data = response.json()
+        try:
+            data = response.json()
+        except ValueError:  # not JSON (a proxy's page, a redirect): still the admin API refusing the call
+            raise AdminError(response.status_code, "?", response.text[:500]) from None
         if response.status_code >= 400:
             error = data.get("requestError", {}).get("serviceException", {}) if isinstance(data, dict) else {}
             raise AdminError(response.status_code, error.get("messageId", "?"), error.get("text", str(data)),
@@ -111,9 +172,15 @@ class AdminClient:
         result: dict[str, Any] = self._call("GET", "/health")
         return result
 
-    def reset(self, account: str | None = None) -> None:
-        """Back to the fixture state (or one account back to where it started)."""
-        self._call("POST", "/reset", params=_params(account=account))
+    def reset(self, account: str | None = None, *, baseline: Mapping[str, Any] | None = None) -> None:
+        """Back to the fixture state (or one account back to where it started).
+
+        ``baseline``: ``{"fixtures": document, "rateLimits": limits}`` (either optional) becomes what
+        this and later resets return to; ``{}`` is the state the server started with.
+        """
+        self._call("POST", "/reset", params=_params(account=account), json=None if baseline is None else dict(baseline))
+        if baseline is not None:
+            self.custom_baseline = bool(baseline)
 
     def requests(self, method: str | None = None, path: str | None = None, account: str | None = None,
                  status: int | None = None) -> list[dict[str, Any]]:
@@ -124,6 +191,14 @@ class AdminClient:
 
     def clear_requests(self, account: str | None = None) -> None:
         self._call("DELETE", "/requests", params=_params(account=account))
+
+    def errors(self) -> list[dict[str, Any]]:
+        """Unexpected errors inside the server (500s no fault asked for) since the last reset."""
+        errors: list[dict[str, Any]] = self._call("GET", "/errors")["errors"]
+        return errors
+
+    def clear_errors(self) -> None:
+        self._call("DELETE", "/errors")
 
     def fault(self, status: int | None = None, *, method: str | None = None, path: str = "*",
               account: str | None = None, times: int | None = 1, delay_ms: int = 0, drop: bool = False,
@@ -153,27 +228,41 @@ class AdminClient:
 
     def new_account(self, username: str | None = None, password: str | None = None, *,
                     scenarios: list[Mapping[str, Any]] | None = None, seed_account: str | None = None,
-                    api_keys: list[str] | None = None, tokens: list[str] | None = None) -> Credentials:
-        """A fresh account; ``seed_account`` copies the scenarios of a fixture account."""
+                    api_keys: list[str | Mapping[str, Any]] | None = None, tokens: list[str] | None = None,
+                    oauth2_clients: list[Mapping[str, Any]] | None = None) -> Credentials:
+        """A fresh account; ``seed_account`` copies the scenarios of a fixture account.
+
+        ``api_keys`` items are keys (every scope) or ``{"key", "scopes"}``; ``oauth2_clients`` items are
+        ``{"clientId", "clientSecret", "scopes"?}`` (one is generated if absent).
+        """
         body = _params(username=username, password=password, scenarios=scenarios, seedAccount=seed_account,
-                       apiKeys=api_keys, tokens=tokens)
+                       apiKeys=api_keys, tokens=tokens, oauth2Clients=oauth2_clients)
         return Credentials.from_dict(self._call("POST", "/accounts", json=body))
 
     def remove_account(self, username: str) -> None:
-        self._call("DELETE", f"/accounts/{quote(username, safe='')}")
+        self._call("DELETE", f"/accounts/{_segment(username, 'username')}")
 
     def accounts(self) -> list[dict[str, Any]]:
         accounts: list[dict[str, Any]] = self._call("GET", "/accounts")["accounts"]
         return accounts
 
     def snapshot(self, name: str, account: str | None = None) -> None:
-        self._call("POST", f"/snapshots/{quote(name, safe='')}", params=_params(account=account))
+        self._call("POST", f"/snapshots/{_segment(name, 'name')}", params=_params(account=account))
 
-    def restore(self, name: str) -> None:
-        self._call("POST", f"/snapshots/{quote(name, safe='')}/restore")
+    def restore(self, name: str, account: str | None = None) -> None:
+        self._call("POST", f"/snapshots/{_segment(name, 'name')}/restore", params=_params(account=account))
 
-    def delete_snapshot(self, name: str) -> None:
-        self._call("DELETE", f"/snapshots/{quote(name, safe='')}")
+    def delete_snapshot(self, name: str, account: str | None = None) -> None:
+        self._call("DELETE", f"/snapshots/{_segment(name, 'name')}", params=_params(account=account))
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """The saved snapshots: name, account (None for whole-state ones), accounts held."""
+        snapshots: list[dict[str, Any]] = self._call("GET", "/snapshots")["snapshots"]
+        return snapshots
+
+    def clear_snapshots(self, account: str | None = None) -> int:
+        removed: int = self._call("DELETE", "/snapshots", params=_params(account=account))["removed"]
+        return removed
 
     def rate_limit(self, limits: str | Mapping[str, str | None], account: str | None = None) -> dict[str, Any]:
         """``"off"`` or ``{"update": "5/1m", "create": "off"}``, for everyone or one account."""
@@ -183,8 +272,28 @@ class AdminClient:
         result: dict[str, Any] = self._call("PUT", "/rate-limits", json=body)
         return result
 
+    def rate_limits(self) -> dict[str, Any]:
+        """The limits in force, per-account overrides and the buckets in use."""
+        limits: dict[str, Any] = self._call("GET", "/rate-limits")
+        return limits
+
     def reset_rate_limits(self, account: str | None = None) -> None:
         self._call("DELETE", "/rate-limits", params=_params(account=account))
+
+    def oauth2_token(self, account: str, *, client_id: str | None = None,
+                     scopes: list[str] | None = None) -> IssuedToken:
+        """An OAuth2 access token for ``account``: its client's scopes (or the account's), or fewer."""
+        body = _params(account=account, kind="oauth2", clientId=client_id, scopes=scopes)
+        return IssuedToken.from_dict(self._call("POST", "/tokens", json=body))
+
+    def session(self, account: str) -> IssuedToken:
+        """The account's IBSSO session (its live one, or a new one)."""
+        return IssuedToken.from_dict(self._call("POST", "/tokens", json={"account": account, "kind": "ibsso"}))
+
+    def tokens(self, account: str | None = None) -> list[dict[str, Any]]:
+        """The live OAuth2 tokens and sessions the mock issued, masked."""
+        listed: list[dict[str, Any]] = self._call("GET", "/tokens", params=_params(account=account))["tokens"]
+        return listed
 
     def messages(self, account: str | None = None, message_id: str | None = None, bulk_id: str | None = None,
                  limit: int | None = None) -> list[dict[str, Any]]:
@@ -197,8 +306,8 @@ class AdminClient:
                       account: str | None = None, delay: float | None = None,
                       times: int | None = None) -> dict[str, Any]:
         """Add an outcome rule: steps to ``destination`` (an address or glob) on ``channel`` end with ``outcome``."""
-        body = {"destination": destination, "outcome": outcome, "channel": channel, "account": account,
-                "delaySeconds": delay, "times": times}
+        body = _params(destination=destination, outcome=outcome, channel=channel, account=account,
+                       delaySeconds=delay, times=times)
         rule: dict[str, Any] = self._call("POST", "/delivery-rules", json=body)
         return rule
 
@@ -211,7 +320,14 @@ class AdminClient:
         removed: int = self._call("DELETE", "/delivery-rules", params=_params(account=account))["removed"]
         return removed
 
-    def advance_clock(self, seconds: float) -> float:
-        """Move the limiter's clock forward; returns the total offset in seconds."""
-        offset: float = self._call("POST", "/clock/advance", json={"seconds": seconds})["offsetSeconds"]
+    def advance_clock(self, seconds: float, account: str | None = None) -> float:
+        """Move the mock's clock forward (everyone's, or one account's own): buckets refill, messages walk on;
+        returns its offset in seconds."""
+        body = _params(seconds=seconds, account=account)
+        offset: float = self._call("POST", "/clock/advance", json=body)["offsetSeconds"]
+        return offset
+
+    def clock(self, account: str | None = None) -> float:
+        """How far the clock (everyone's, or one account's) has been advanced, in seconds."""
+        offset: float = self._call("GET", "/clock", params=_params(account=account))["offsetSeconds"]
         return offset

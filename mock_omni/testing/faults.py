@@ -23,14 +23,13 @@ import asyncio
 import fnmatch
 import itertools
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from ..domain.errors import BY_STATUS, InvalidArgument, OmniError
+from .admin_models import FaultIn, validated
 
-METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
-MAX_DELAY_MS = 60_000
 MAX_RULES = 1000
 
 
@@ -79,64 +78,24 @@ class Fault:
         }
 
 
-def fault_from_data(data: dict[str, object], fault_id: int) -> Fault:
-    """A rule from the admin API's JSON, every field checked; errors name the field."""
-    errors: dict[str, list[str]] = {}
-    known = {"method", "path", "account", "status", "message", "delayMs", "drop", "times"}
-    for name in sorted(set(data) - known):
-        errors[name] = ["unknown field"]
-    method = data.get("method")
-    if method is not None and (not isinstance(method, str) or method not in METHODS):
-        errors["method"] = [f"must be one of {', '.join(METHODS)}"]
-    path = data.get("path", "*")
-    if not isinstance(path, str) or not path:
-        errors["path"] = ["must be a non-empty pattern such as /omni/1/scenarios/*"]
-    account = data.get("account")
-    if account is not None and not isinstance(account, str):
-        errors["account"] = ["must be a username"]
-    status = data.get("status")
-    if status is not None and (type(status) is not int or status not in BY_STATUS):
-        errors["status"] = [f"must be one of {', '.join(map(str, sorted(BY_STATUS)))}"]
-    message = data.get("message")
-    if message is not None and (not isinstance(message, str) or not message):
-        errors["message"] = ["must be a non-empty string"]
-    delay = data.get("delayMs", 0)
-    if type(delay) is not int or not 0 <= delay <= MAX_DELAY_MS:
-        errors["delayMs"] = [f"must be an integer from 0 to {MAX_DELAY_MS}"]
-    drop = data.get("drop", False)
-    if not isinstance(drop, bool):
-        errors["drop"] = ["must be true or false"]
-    times = data.get("times")
-    if times is not None and (type(times) is not int or times < 1):
-        errors["times"] = ["must be a positive integer, or null for until cleared"]
-    if not errors and status is None and not drop and not delay:
-        errors["status"] = ["give a status, delayMs or drop"]
-    if not errors and status is not None and drop:
-        errors["drop"] = ["cannot be combined with status"]
-    if errors:
-        raise InvalidArgument(validation_errors=errors)
-    return Fault(
-        fault_id, method.upper() if isinstance(method, str) else None, str(path),
-        account if isinstance(account, str) else None, status if isinstance(status, int) else None,
-        message if isinstance(message, str) else None, delay if isinstance(delay, int) else 0, drop is True,
-        times if isinstance(times, int) else None,
-    )
-
-
 class Faults:
     """The active fault rules of one server. ``hook`` is what VendorApi awaits."""
 
-    def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(self, sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         self._rules: list[Fault] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._sleep = sleep
+        self._sleep = sleep or _sleep
 
-    def add(self, data: dict[str, object]) -> Fault:
+    def add(self, rule: FaultIn | Mapping[str, object]) -> Fault:
+        """A new rule (admin API JSON, checked here if not already); the first matching one wins."""
+        if not isinstance(rule, FaultIn):
+            rule = validated(FaultIn, rule)
         with self._lock:
             if len(self._rules) >= MAX_RULES:
                 raise InvalidArgument(f"At most {MAX_RULES} faults at once; clear some first.")
-            fault = fault_from_data(data, next(self._ids))
+            fault = Fault(next(self._ids), rule.method, rule.path, rule.account, rule.status, rule.message,
+                          rule.delay_ms, rule.drop, rule.times)
             self._rules.append(fault)
             return fault
 
@@ -183,6 +142,12 @@ class Faults:
             raise error
 
 
+async def _sleep(seconds: float) -> None:
+    import anyio  # on first delay only; anyio's sleep works under asyncio and trio alike
+
+    await anyio.sleep(seconds)
+
+
 async def drop_connection(send: Callable[..., Awaitable[None]]) -> None:
     """Close the client's connection without a response, if the server gives us one to close."""
     transport = _server_transport(send)
@@ -203,7 +168,10 @@ def _server_transport(send: Callable[..., Awaitable[None]]) -> _Abortable | None
     """uvicorn's transport for this request: from its ``send``, or, when middleware wrapped ``send``
     (CORS, state file), from the request cycle whose ``run_asgi`` runs the current task."""
     owners: list[object] = [getattr(send, "__self__", None)]
-    task = asyncio.current_task()
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # not asyncio (trio, in-process): there is no uvicorn transport either
+        task = None
     frame = getattr(task.get_coro(), "cr_frame", None) if task is not None else None
     if frame is not None:
         owners.append(frame.f_locals.get("self"))

@@ -1,7 +1,8 @@
 """The request journal: what the vendor API received and answered, newest last, bounded in size.
 
-Recording is cheap (one tuple appended to a deque); masking credentials and
-decoding bodies happen only when someone reads the journal.
+Recording is cheap (one tuple appended to a deque); masking credentials (the
+Authorization header, secrets in bodies and queries: redaction.py) and decoding
+bodies happen only when someone reads the journal.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import ADMIN_TOKEN_HEADER
+from .redaction import redact_body, redact_query
+
 DEFAULT_LIMIT = 1000
 # uvicorn takes header values of any length, and bodies of up to 1 MiB are read: the journal keeps
 # the first 8 KiB of each header value and 64 KiB of each body, so its bound in entries is also a
 # bound in memory (1000 entries of 1 MiB bodies would otherwise pin a gigabyte).
 MAX_HEADER_VALUE = 8192
 MAX_BODY_KEPT = 64 * 1024
-_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-admin-token"}
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", ADMIN_TOKEN_HEADER}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +36,19 @@ class Entry:
     status: int
     account: str | None
 
+    @property
+    def content_type(self) -> str | None:
+        return next((value.decode("latin-1") for name, value in self.headers if name.lower() == b"content-type"),
+                    None)
+
     def to_dict(self) -> dict[str, object]:
         return {
             "timestamp": self.timestamp,
             "method": self.method,
             "path": self.path,
-            "query": self.query,
+            "query": redact_query(self.query),
             "headers": {name.decode("latin-1"): _masked(name, value) for name, value in self.headers},
-            "body": self.body.decode("utf-8", "replace"),
+            "body": redact_body(self.body, self.content_type),
             "status": self.status,
             "account": self.account,
         }

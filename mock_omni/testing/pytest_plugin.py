@@ -1,13 +1,16 @@
 """pytest plugin (a ``pytest11`` entry point): the mock is one fixture away.
 
-- ``mock_omni``: a real server (``python -m mock_omni serve``) started on a free
-  loopback port the first time a test of the session (or of the xdist worker) asks for
-  it, and reset before every test. Helpers call the admin API through ``AdminClient``.
-- ``mock_omni_app``: the same helpers in-process, no port: ``.app`` is the ASGI app
-  for ``httpx.ASGITransport``, ``.client`` a Starlette TestClient.
-- ``@pytest.mark.mock_omni(fixtures=..., rate_limit=...)`` configures one test.
-- A failing test that used either fixture shows the server's request journal and the messages sent,
-  each with the channels it tried.
+- ``mock_omni``: a real server (``python -m mock_omni serve``, process.py) started on a
+  free loopback port the first time a test of the session (or of the xdist worker) asks
+  for it, and reset before every test. Helpers call the admin API through ``AdminClient``.
+  The server ends with the process that started it, however that ends.
+- ``mock_omni_app``: the same helpers in-process, no port: ``.app`` is the ASGI app for
+  ``httpx.ASGITransport``, ``.client`` a Starlette TestClient of the test's own.
+- ``@pytest.mark.mock_omni(fixtures=..., rate_limit=...)`` configures one test: it is
+  what that test's resets return to.
+- A server-side error during a test (a 500 no fault asked for) fails that test with the
+  server's message; a failing test's report shows the request journal, the messages sent
+  (each with the channels it tried), and what the server logged during the test.
 
 Fresh state per test is one reset call, not a fresh account: the benchmark
 (bench/fixture_cost.py) measures both, and a reset keeps the fixture's credentials
@@ -22,12 +25,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import selectors
-import subprocess
-import sys
-import time
 import warnings
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +34,15 @@ import pytest
 
 if TYPE_CHECKING:
     from ..app import MockOmni
-    from .admin_client import AdminClient, Credentials
+    from .admin_client import AdminClient, Credentials, IssuedToken
+    from .process import ServerProcess
 
-START_TIMEOUT = 30.0
 JOURNAL_SHOWN = 50
 MARKER = "mock_omni"
+FIXTURES = ("mock_omni", "mock_omni_app")
+
+Fixture = str | os.PathLike[str] | Mapping[str, Any] | Sequence[Any]
+Limits = str | Sequence[str] | Mapping[str, str | None]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,6 +86,7 @@ class MockOmniFixture:
         return self.credentials.basic
 
     def reset(self, account: str | None = None) -> None:
+        """Back to this test's starting state (its marker's fixtures and limits), or one account back to its own."""
         self.admin.reset(account)
 
     def requests(self, method: str | None = None, path: str | None = None, account: str | None = None,
@@ -92,13 +96,14 @@ class MockOmniFixture:
     def fault(self, status: int | None = None, **options: Any) -> dict[str, Any]:
         return self.admin.fault(status, **options)
 
-    def load(self, fixture: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Any]) -> None:
+    def load(self, fixture: Fixture) -> None:
         """Replace the state with fixture files (paths relative to the test's folder) or documents.
 
         The default credentials become those of the first account loaded.
         """
-        self.admin.load(read_fixtures(fixture, self._base))
-        self.credentials = _default_credentials(self.admin)
+        document = read_fixtures(fixture, self._base)
+        self.admin.load(document)
+        self.credentials = first_account(document)
 
     def state(self, account: str | None = None) -> dict[str, Any]:
         return self.admin.state(account)
@@ -106,15 +111,14 @@ class MockOmniFixture:
     def snapshot(self, name: str, account: str | None = None) -> None:
         self.admin.snapshot(name, account)
 
-    def restore(self, name: str) -> None:
-        self.admin.restore(name)
+    def restore(self, name: str, account: str | None = None) -> None:
+        self.admin.restore(name, account)
 
-    def rate_limit(self, limits: str | Sequence[str] | Mapping[str, str | None],
-                   account: str | None = None) -> dict[str, Any]:
+    def rate_limit(self, limits: Limits, account: str | None = None) -> dict[str, Any]:
         return self.admin.rate_limit(limit_spec(limits), account)
 
-    def advance_clock(self, seconds: float) -> float:
-        return self.admin.advance_clock(seconds)
+    def advance_clock(self, seconds: float, account: str | None = None) -> float:
+        return self.admin.advance_clock(seconds, account)
 
     def messages(self, account: str | None = None, message_id: str | None = None, bulk_id: str | None = None,
                  limit: int | None = None) -> list[dict[str, Any]]:
@@ -124,24 +128,35 @@ class MockOmniFixture:
     def delivery_rule(self, destination: str = "*", outcome: str = "DELIVERED", *, channel: str | None = None,
                       account: str | None = None, delay: float | None = None,
                       times: int | None = None) -> dict[str, Any]:
-        """Decide how steps to ``destination`` (an address or glob such as ``4179*``) end: DELIVERED (after
+        """Decide how steps to ``destination`` (an address or a glob such as ``4179*``) end: DELIVERED (after
         ``delay`` seconds), UNDELIVERABLE, REJECTED or EXPIRED; on one ``channel`` or any; for ``times``
         attempts or until the next reset."""
         return self.admin.delivery_rule(destination, outcome, channel=channel, account=account, delay=delay,
                                         times=times)
 
-    def messages_text(self, limit: int = JOURNAL_SHOWN) -> str:
-        """The messages sent, each with the channels it tried, for failure reports."""
-        found = self.admin.messages(limit=limit)
-        lines = []
-        for message in found:
-            walk = ", ".join(f"{step['channel']} {step['outcome']}" for step in message["steps"]) or "scheduled"
-            lines.append(f"{message['messageId']} to {_address(message['to'])} (account {message['account']}): "
-                         f"{message['status']['name']} [{walk}]")
-        return "\n".join(lines)
+    def oauth2_token(self, account: str | None = None, *, client_id: str | None = None,
+                     scopes: list[str] | None = None) -> IssuedToken:
+        """An OAuth2 access token (``.authorization`` is ``Bearer ...``) for the default account or another."""
+        return self.admin.oauth2_token(account or self.username, client_id=client_id, scopes=scopes)
 
-    def new_account(self, username: str | None = None, password: str | None = None, **options: Any) -> Credentials:
-        return self.admin.new_account(username, password, **options)
+    def session(self, account: str | None = None) -> IssuedToken:
+        """An IBSSO session (``.authorization`` is ``IBSSO ...``) for the default account or another."""
+        return self.admin.session(account or self.username)
+
+    def new_account(self, username: str | None = None, password: str | None = None, *,
+                    seed_account: str | None = None, **options: Any) -> Credentials:
+        """A fresh account with the default account's scenarios (or ``seed_account``'s, or ``scenarios=``)."""
+        if seed_account is None and options.get("scenarios") is None:
+            seed_account = self.username
+        return self.admin.new_account(username, password, seed_account=seed_account, **options)
+
+    def server_errors(self) -> list[dict[str, Any]]:
+        """Unexpected errors inside the server since this test's reset."""
+        return self.admin.errors()
+
+    def server_log(self) -> str:
+        """What the server logged since this test started ("" in-process: there is no log)."""
+        return ""
 
     def journal_text(self, limit: int = JOURNAL_SHOWN) -> str:
         entries = self.admin.requests()
@@ -157,12 +172,21 @@ class MockOmniFixture:
                 lines.append(f"    {body}")
         return "\n".join(lines)
 
+    def messages_text(self, limit: int = JOURNAL_SHOWN) -> str:
+        """The messages sent, each with the channels it tried ("" when none), for failure reports."""
+        lines = []
+        for message in self.admin.messages(limit=limit):
+            walk = ", ".join(f"{step['channel']} {step['outcome']}" for step in message["steps"]) or "scheduled"
+            lines.append(f"{message['messageId']} to {_address(message['to'])} (account {message['account']}): "
+                         f"{message['status']['name']} [{walk}]")
+        return "\n".join(lines)
+
 
 def _address(to: Mapping[str, str]) -> str:
     return to.get("phoneNumber") or to.get("emailAddress") or next(iter(to.values()), "?")
 
 
-def limit_spec(limits: str | Sequence[str] | Mapping[str, str | None]) -> str | dict[str, str | None]:
+def limit_spec(limits: Limits) -> str | dict[str, str | None]:
     """"off", "update=5/1m", ["update=5/1m", ...] or {"update": "5/1m"} as the admin API's form."""
     if isinstance(limits, Mapping):
         return dict(limits)
@@ -178,57 +202,70 @@ def limit_spec(limits: str | Sequence[str] | Mapping[str, str | None]) -> str | 
     return spec
 
 
-def read_fixtures(fixture: Any, base: Path | None) -> dict[str, Any]:
-    """One fixture document from paths and/or documents, checked here so errors name the file."""
+def read_fixtures(fixture: Fixture, base: Path | None) -> dict[str, Any]:
+    """One fixture document from paths and/or documents, checked here so errors name the file(s)."""
+    from ..domain.fixtures import FixtureError, merge_documents, read_document
+
     items = [fixture] if isinstance(fixture, str | os.PathLike | Mapping) else list(fixture)
-    accounts: list[Any] = []
-    for item in items:
-        document, problem = _checked_document(item, base)
-        if problem is not None:  # failed outside any except block: one line, no chained traceback
-            pytest.fail(problem, pytrace=False)
-        accounts.extend(document["accounts"])
-    return {"accounts": accounts}
-
-
-def _checked_document(item: Any, base: Path | None) -> tuple[Any, str | None]:
-    from ..domain.fixtures import FixtureError, accounts_from_document, read_document
-
+    documents: list[tuple[str, Any]] = []
+    problem = None
     try:
-        if isinstance(item, Mapping):
-            document: Any = dict(item)
-            source = "fixture document"
-        else:
-            path = Path(item)
-            if not path.is_absolute() and base is not None and (base / path).exists():
-                path = base / path
-            source = str(path)
-            document = read_document(source)
-        accounts_from_document(document, source)
+        for item in items:
+            if isinstance(item, Mapping):
+                documents.append(("fixture document", dict(item)))
+            else:
+                path = Path(item)
+                if not path.is_absolute() and base is not None and (base / path).exists():
+                    path = base / path
+                documents.append((str(path.resolve()), read_document(str(path.resolve()))))
+        merge_documents(documents)
     except FixtureError as exc:
-        return None, f"mock-omni: {exc}"
-    return document, None
+        problem = f"mock-omni: {exc}"
+    if problem is not None:  # failed outside any except block: one line, no chained traceback
+        pytest.fail(problem, pytrace=False)
+    return {"accounts": [account for _, document in documents for account in document["accounts"]]}
 
 
-def _apply_marker(fixture: MockOmniFixture, request: pytest.FixtureRequest) -> None:
+def first_account(document: Mapping[str, Any]) -> Credentials:
+    from .admin_client import Credentials
+
+    if not document["accounts"]:
+        pytest.fail("mock-omni: the fixtures define no account", pytrace=False)
+    return Credentials.of(document["accounts"][0])
+
+
+def _marker_baseline(request: pytest.FixtureRequest) -> tuple[dict[str, Any], Credentials | None]:
+    """What the test's resets return to (``{}``: the server's start-up state), and its default account."""
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
-        return
+        return {}, None
     unknown = set(marker.kwargs) - {"fixtures", "rate_limit"}
     if marker.args or unknown:
         pytest.fail(f"@pytest.mark.{MARKER} takes only fixtures= and rate_limit=", pytrace=False)
+    baseline: dict[str, Any] = {}
+    credentials = None
     if marker.kwargs.get("fixtures") is not None:
-        fixture.load(marker.kwargs["fixtures"])
-    if marker.kwargs.get("rate_limit") is not None:
-        fixture.rate_limit(marker.kwargs["rate_limit"])
+        baseline["fixtures"] = read_fixtures(marker.kwargs["fixtures"], request.path.parent)
+        credentials = first_account(baseline["fixtures"])
+    limits = marker.kwargs.get("rate_limit")
+    if limits is not None:
+        problem = None
+        try:
+            baseline["rateLimits"] = limit_spec(limits)
+        except ValueError as exc:
+            problem = str(exc)
+        if problem is not None:
+            pytest.fail(f"mock-omni: @pytest.mark.{MARKER}(rate_limit={limits!r}): {problem}", pytrace=False)
+    return baseline, credentials
 
 
-def _default_credentials(admin: AdminClient) -> Credentials:
-    from .admin_client import Credentials
-
-    accounts = admin.accounts()
-    if not accounts:
-        raise RuntimeError("mock-omni: the fixtures define no account")
-    return Credentials.from_dict(accounts[0])
+def _refused(request: pytest.FixtureRequest, error: Exception) -> str:
+    """One line for a marker the server refused, naming what in it is wrong."""
+    details = getattr(error, "validation_errors", None) or {}
+    marker = request.node.get_closest_marker(MARKER)
+    given = ", ".join(f"{name}={value!r}" for name, value in (marker.kwargs.items() if marker else ()))
+    reasons = "; ".join(f"{field}: {', '.join(messages)}" for field, messages in details.items())
+    return f"mock-omni: @pytest.mark.{MARKER}({given}): {reasons or getattr(error, 'text', error)}"
 
 
 # --- the live server --------------------------------------------------------------------------
@@ -239,57 +276,112 @@ class MockOmniServer:
 
     def __init__(self, fixtures: Sequence[str] = (), rate_limit: Sequence[str] = ()) -> None:
         from .admin_client import AdminClient
+        from .process import ServerProcess
 
         # A random admin token: other local users cannot reset or fault this suite's server.
         token = secrets.token_urlsafe(16)
         env = {name: value for name, value in os.environ.items() if not name.startswith("MOCK_OMNI_")}
         env["MOCK_OMNI_ADMIN_TOKEN"] = token
-        command = [sys.executable, "-m", "mock_omni", "serve", "--host", "127.0.0.1", "--port", "0", "--quiet"]
+        args = ["--quiet"]
         if fixtures:
-            command += ["--fixtures", *fixtures]
+            args += ["--fixtures", *fixtures]
         for spec in rate_limit:
-            command += ["--rate-limit", spec]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+            args += ["--rate-limit", spec]
+        self.process: ServerProcess = ServerProcess.serve(args, env)
+        self.url = self.process.url
+        self.admin = AdminClient(self.url, token=token)
         try:
-            self.url = read_serving_url(self.process)
+            accounts = self.admin.accounts()
         except BaseException:
             self.stop()
             raise
-        self.admin = AdminClient(self.url, token=token)
-        self.credentials = _default_credentials(self.admin)
+        if not accounts:
+            self.stop()
+            raise RuntimeError("mock-omni: the fixtures define no account")
+        from .admin_client import Credentials
+
+        self.credentials = Credentials.from_dict(accounts[0])
 
     def stop(self) -> None:
         if getattr(self, "admin", None) is not None:
             self.admin.close()
-        stop_process(self.process)
+        self.process.stop()
+
+
+_AT_SESSION_END = pytest.StashKey[list[Callable[[], object]]]()
+
+
+def _at_session_end(config: pytest.Config, stop: Callable[[], object]) -> None:
+    """Stop a server when the session ends, not when its fixture is torn down: the last test's teardown
+    runs the session's finalizers before its report is made, and a failing teardown's report reads the
+    journal. (Killed sessions need none of this: the server ends with its parent, process.py.)"""
+    config.stash.setdefault(_AT_SESSION_END, []).append(stop)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    stops: list[Callable[[], object]] = session.config.stash.get(_AT_SESSION_END, [])
+    for stop in reversed(stops):
+        stop()
+    session.config.stash[_AT_SESSION_END] = []
 
 
 @pytest.fixture(scope="session")
-def mock_omni_server(pytestconfig: pytest.Config) -> Iterator[MockOmniServer]:
+def mock_omni_server(pytestconfig: pytest.Config) -> MockOmniServer:
     """The session's (or xdist worker's) mock-omni process; started on first use."""
     fixtures = [str(path) for path in pytestconfig.getini("mock_omni_fixtures")]
     server = MockOmniServer(fixtures, pytestconfig.getini("mock_omni_rate_limit"))
-    try:
-        yield server
-    finally:
-        server.stop()
+    _at_session_end(pytestconfig, server.stop)
+    return server
+
+
+class LiveMockOmni(MockOmniFixture):
+    """The facade over the session's server; knows where the server's log stood when the test began."""
+
+    def __init__(self, server: MockOmniServer, credentials: Credentials, base: Path | None) -> None:
+        super().__init__(server.url, server.admin, credentials, base)
+        self.server = server
+        self._log_start = server.process.log_size()
+
+    def server_errors(self) -> list[dict[str, Any]]:
+        # Every recorded error is also logged (server_errors.py): a log that did not grow saves the call.
+        if self.server.process.log_size() == self._log_start:
+            return []
+        return super().server_errors()
+
+    def server_log(self) -> str:
+        from .process import tail
+
+        text = self.server.process.output(self._log_start)
+        status = self.server.process.exit_status()
+        if status is not None:
+            text += f"\n(the mock-omni server exited with status {status})"
+        return tail(text)
 
 
 @pytest.fixture
 def mock_omni(mock_omni_server: MockOmniServer, request: pytest.FixtureRequest) -> MockOmniFixture:
     """A live mock-omni server in its fixture state: ``url``, credentials and admin helpers."""
-    mock_omni_server.admin.reset()
-    fixture = MockOmniFixture(mock_omni_server.url, mock_omni_server.admin, mock_omni_server.credentials,
-                              request.path.parent)
-    _apply_marker(fixture, request)
-    return fixture
+    from .admin_client import AdminError
+
+    baseline, credentials = _marker_baseline(request)
+    admin = mock_omni_server.admin
+    problem = None
+    try:
+        # A body only when there is a baseline to set or to undo: a plain reset is the cheaper call.
+        admin.reset(baseline=baseline if baseline or admin.custom_baseline else None)
+    except AdminError as exc:
+        problem = _refused(request, exc)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    return LiveMockOmni(mock_omni_server, credentials or mock_omni_server.credentials, request.path.parent)
 
 
 # --- in-process -------------------------------------------------------------------------------
 
 
 class InProcessMockOmni(MockOmniFixture):
-    """The helpers without a port: ``app`` (ASGI) and ``client`` (TestClient, default account)."""
+    """The helpers without a port: ``app`` (ASGI) and ``client`` (the test's own TestClient, default account)."""
 
     def __init__(self, app: MockOmni, client: Any, admin: AdminClient, credentials: Credentials,
                  base: Path | None = None) -> None:
@@ -298,17 +390,52 @@ class InProcessMockOmni(MockOmniFixture):
         self.client = client
         client.headers["authorization"] = credentials.basic
 
-    def load(self, fixture: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Any]) -> None:
+    def load(self, fixture: Fixture) -> None:
         super().load(fixture)
         self.client.headers["authorization"] = self.credentials.basic
 
+    def server_errors(self) -> list[dict[str, Any]]:
+        return [error.to_dict() for error in self.app.errors.entries()]
+
+
+class InProcessServer:
+    """One app for the session, driven on one event loop (an anyio portal) in a thread of its own.
+
+    The per-test reset is a direct call on that loop: a request through Starlette's TestClient
+    costs milliseconds (a handful of thread hand-offs), a call on the portal a tenth of one.
+    """
+
+    def __init__(self, app: MockOmni, portal: Any, test_client: type[Any]) -> None:
+        from .admin_client import AdminClient, Credentials
+
+        self.app = app
+        self.portal = portal
+        self._test_client = test_client
+        # The helpers' own client: nothing a test sets on its client (headers, cookies) reaches them.
+        self.admin = AdminClient("http://testserver", http=self.client())
+        self.credentials = Credentials.from_dict(self.admin.accounts()[0])
+
+    def client(self) -> Any:
+        """A fresh TestClient on the session's loop (the loop is shared, the client state is not)."""
+        client = self._test_client(self.app)
+        client.portal = self.portal
+        return client
+
+    def reset(self, baseline: Mapping[str, Any]) -> None:
+        from .admin_models import ResetIn, validated
+
+        admin = self.app.admin
+        chosen = admin.baseline_from(validated(ResetIn, baseline), baseline)
+        self.portal.call(admin.reset, None, chosen)  # on the app's loop: in line with its requests
+
 
 @pytest.fixture(scope="session")
-def _mock_omni_in_process(pytestconfig: pytest.Config) -> Iterator[tuple[Any, Any, Any, Any]]:
+def _mock_omni_in_process(pytestconfig: pytest.Config) -> InProcessServer:
+    import anyio.from_thread
+
     from ..app import create_app
     from ..settings import Settings
     from ..vendor.ratelimit import parse_profile
-    from .admin_client import AdminClient
 
     with warnings.catch_warnings():
         # Starlette warns when it falls back to httpx without httpx2; that is its concern, not the user's.
@@ -317,24 +444,73 @@ def _mock_omni_in_process(pytestconfig: pytest.Config) -> Iterator[tuple[Any, An
 
     settings = Settings(fixtures=[str(path) for path in pytestconfig.getini("mock_omni_fixtures")],
                         rate_limits=parse_profile(pytestconfig.getini("mock_omni_rate_limit")))
-    app = create_app(settings)
-    with TestClient(app) as client:
-        admin = AdminClient(str(client.base_url), http=client)
-        yield app, client, admin, _default_credentials(admin)
+    portal_context = anyio.from_thread.start_blocking_portal()
+    server = InProcessServer(create_app(settings), portal_context.__enter__(), TestClient)
+
+    def stop() -> None:
+        server.admin.close()
+        portal_context.__exit__(None, None, None)
+
+    _at_session_end(pytestconfig, stop)
+    return server
 
 
 @pytest.fixture
-def mock_omni_app(_mock_omni_in_process: tuple[Any, Any, Any, Any],
-                  request: pytest.FixtureRequest) -> InProcessMockOmni:
+def mock_omni_app(
+    _mock_omni_in_process: InProcessServer, request: pytest.FixtureRequest,
+) -> Iterator[InProcessMockOmni]:
     """mock-omni in-process, in its fixture state: ``app``, ``client`` and the admin helpers."""
-    app, client, admin, credentials = _mock_omni_in_process
-    admin.reset()
-    fixture = InProcessMockOmni(app, client, admin, credentials, request.path.parent)
-    _apply_marker(fixture, request)
-    return fixture
+    from ..domain.errors import OmniError
+
+    server = _mock_omni_in_process
+    baseline, credentials = _marker_baseline(request)
+    problem = None
+    try:
+        server.reset(baseline)
+    except OmniError as exc:
+        problem = _refused(request, exc)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    client = server.client()
+    try:
+        yield InProcessMockOmni(server.app, client, server.admin, credentials or server.credentials,
+                                request.path.parent)
+    finally:
+        client.close()
 
 
-# --- the journal in failure reports -----------------------------------------------------------
+# --- server errors fail the test; failure reports show the journal and the log --------------------
+
+
+def _fixture_of(item: pytest.Item) -> MockOmniFixture | None:
+    funcargs: dict[str, object] = getattr(item, "funcargs", {})
+    for name in FIXTURES:
+        fixture = funcargs.get(name)
+        if isinstance(fixture, MockOmniFixture):
+            return fixture
+    return None
+
+
+def _errors_text(errors: list[dict[str, Any]]) -> str:
+    lines = [f"mock-omni had {len(errors)} unexpected error(s) (answered 500; no fault rule asked for them):"]
+    for error in errors:
+        lines += [f"{error['request']}: {error['error']}", error["traceback"]]
+    return "\n".join(lines)
+
+
+_FAILED_BY_SERVER = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    result = yield  # the test's own failure goes first; its report then shows the errors too
+    fixture = _fixture_of(item)
+    if fixture is not None:
+        errors = fixture.server_errors()
+        if errors:
+            item.stash[_FAILED_BY_SERVER] = True
+            pytest.fail(_errors_text(errors), pytrace=False)
+    return result
 
 
 @pytest.hookimpl(wrapper=True)
@@ -342,56 +518,21 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None],
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.failed and report.when == "call":
-        funcargs: dict[str, object] = getattr(item, "funcargs", {})
-        for name in ("mock_omni", "mock_omni_app"):
-            fixture = funcargs.get(name)
-            if isinstance(fixture, MockOmniFixture):
-                try:
-                    text = fixture.journal_text()
-                    messages = fixture.messages_text()
-                except Exception as exc:  # the report must not fail because the server did
-                    text, messages = f"(could not read the journal: {exc})", ""
-                report.sections.append(("mock-omni requests", text))
-                if messages:
-                    report.sections.append(("mock-omni messages", messages))
+    fixture = _fixture_of(item) if report.failed else None
+    if fixture is not None:
+        for title, read in (("mock-omni requests", fixture.journal_text), ("mock-omni messages", fixture.messages_text),
+                            ("mock-omni server log", fixture.server_log)):
+            try:
+                text = read()
+            except Exception as exc:  # the report must not fail because the server did
+                text = f"(could not read it: {exc})"
+            if text:
+                report.sections.append((title, text))
+        if not item.stash.get(_FAILED_BY_SERVER, False):
+            try:
+                errors = fixture.server_errors()
+            except Exception:  # noqa: BLE001 - as above
+                errors = []
+            if errors:
+                report.sections.append(("mock-omni server errors", _errors_text(errors)))
     return report
-
-
-def read_serving_url(process: subprocess.Popen[Any], timeout: float = START_TIMEOUT) -> str:
-    """The URL a starting ``mock-omni serve`` prints on its first stdout line; RuntimeError if none in time."""
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    line = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while not line.endswith(b"\n") and time.monotonic() < deadline:
-            if selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                chunk = os.read(process.stdout.fileno(), 1024)
-                if not chunk:
-                    break
-                line += chunk
-    text = line.decode("utf-8", "replace").strip()
-    if " serving on " not in text:
-        error: bytes | str = b""
-        if process.poll() is not None and process.stderr is not None:
-            error = process.stderr.read()
-        if isinstance(error, bytes):
-            error = error.decode("utf-8", "replace")
-        reason = error.strip() or text or "no answer in time"
-        raise RuntimeError(f"mock-omni server did not start: {reason}")
-    return text.rsplit(" ", 1)[1]
-
-
-def stop_process(process: subprocess.Popen[Any]) -> None:
-    """SIGTERM, then SIGKILL after 10 s; close the pipes."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
-            stream.close()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ..domain.errors import GeneralError, MethodNotAllowed, OmniError
+from ..domain.errors import GeneralError, OmniError
+from ..testing.server_errors import ServerErrors
 from .codecs import CONTENT_TYPES, Format, render
 
 log = logging.getLogger("mock_omni")
@@ -25,14 +26,18 @@ class Answer:
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
+        if self.status == 204:
+            return list(self.extra)  # no body: no type, and RFC 9110 8.6 forbids Content-Length on a 204
         return [(b"content-type", CONTENT_TYPES[self.fmt]), (b"content-length", b"%d" % len(self.content)),
                 *self.extra]
 
 
-def error_answer(error: BaseException, fmt: Format, where: str = "") -> Answer:
-    """The vendor's envelope for an OmniError; the 500 envelope (and a log line with the traceback) otherwise."""
+def error_answer(error: BaseException, fmt: Format, where: str = "", errors: ServerErrors | None = None) -> Answer:
+    """The vendor's envelope for an OmniError; the 500 envelope (and a log line with the traceback) otherwise,
+    recorded in ``errors`` (testing/server_errors.py: the pytest plugin fails the test with it)."""
     if not isinstance(error, OmniError):
         log.error("unexpected error%s", f" on {where}" if where else "", exc_info=error)
+        if errors is not None:
+            errors.record(where, error)
         error = GeneralError()
-    extra = ((b"allow", ", ".join(error.allowed).encode()),) if isinstance(error, MethodNotAllowed) else ()
-    return Answer(error.status, render(error.envelope(), fmt, "ApiException"), fmt, extra)
+    return Answer(error.status, render(error.envelope(), fmt, "ApiException"), fmt, error.headers())

@@ -7,9 +7,10 @@ clients, and any request the server cannot answer directly) and ``VendorApi.answ
 which server/http_protocol.py calls from uvicorn's protocol without an ASGI task.
 
 Order of checks, each answered in the vendor's envelope: Accept (406; every
-later answer is rendered in the negotiated format), route (404/405), body size
-(413), credentials (401), Content-Type (415), rate limit (429), body and query
-(400), then the handler (400/404).
+later answer is rendered in the negotiated format, JSON for JSON-only calls), route
+(404/405), body size (413), credentials (401), scopes (403), then any injected
+fault, Content-Type (415), rate limit (429), body and query (400), then the handler
+(400/401/404). Sign-in calls skip 401 and 403: the handler checks their credentials.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from dataclasses import dataclass, field
 from starlette.types import Receive, Scope, Send
 
 from ..domain.backend import Backend
-from ..domain.errors import PayloadTooLarge
+from ..domain.errors import Forbidden, OmniError, PayloadTooLarge
 from ..testing.faults import ConnectionDropped, drop_connection
+from ..testing.fence import Fence
 from ..testing.journal import Journal
+from ..testing.server_errors import ServerErrors
 from .answers import Answer, error_answer
 from .auth import Authenticator
 from .bodies import Bodies
-from .codecs import JSON, Format, Negotiator, render, require_body_format
+from .codecs import JSON, Format, Negotiator, render, require_body_format, require_form
 from .ratelimit import RateLimiter
 from .routes import ROUTER
 from .routing import Call, Operation, Router
@@ -95,16 +98,20 @@ class VendorApi:
     def __init__(
         self, backend: Backend, limiter: RateLimiter, journal: Journal,
         max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None, router: Router = ROUTER,
+        fence: Fence | None = None, errors: ServerErrors | None = None,
     ) -> None:
         self.backend = backend
         self.limiter = limiter
         self.journal = journal
         self.router = router
-        self.auth = Authenticator(backend.store)
+        self.auth = Authenticator(backend.store, backend.signin)
         self.negotiator = Negotiator()
         self.bodies = Bodies()
         self.max_body = max_body
         self.fault_hook = fault_hook
+        self.fence = fence or Fence()
+        #: Where unexpected exceptions (the 500s no fault asked for) are recorded, if anywhere.
+        self.errors = errors
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -112,24 +119,35 @@ class VendorApi:
         return ROUTER.handles(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ticket = self.fence.ticket()
         request = VendorRequest.read(scope["method"], scope["path"], scope["query_string"], scope["headers"])
         try:
             body = await read_body(receive, request.content_length, self.max_body)
         except ConnectionAbortedError:
             return  # the client left mid-body: nobody to answer, nothing was done
         exchange = self.admit(request, body is None)
+        dropped = False
         if exchange.answer is None and self.fault_hook is not None:
-            assert exchange.account is not None
+            assert exchange.operation is not None
             try:
-                await self.fault_hook(request.method, request.path, exchange.account)
+                # Sign-in calls have no account yet: only rules for any account match them.
+                await self.fault_hook(request.method, request.path, exchange.account or "")
             except ConnectionDropped:
-                # Journaled with status 0: the client got no response at all.
-                self.journal.record(request.method, request.path, request.query, request.headers, body or b"", 0,
-                                    exchange.account)
-                await drop_connection(send)
-                return
+                dropped = True
             except Exception as error:  # noqa: BLE001 - answered like any other failure
-                exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
+                if isinstance(error, OmniError):
+                    error = exchange.operation.worded(error)
+                exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
+        if not self.fence.admits(ticket, exchange.account):
+            # Reset while it waited (testing/fence.py): nothing of it may reach the state that replaced its own.
+            await drop_connection(send)
+            return
+        if dropped:
+            # Journaled with status 0: the client got no response at all.
+            self.journal.record(request.method, request.path, request.query, request.headers, body or b"", 0,
+                                exchange.account)
+            await drop_connection(send)
+            return
         answer = self.perform(exchange, request, body or b"")
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.content})
@@ -139,19 +157,27 @@ class VendorApi:
         return self.perform(self.admit(request, body is None), request, body or b"")
 
     def admit(self, request: VendorRequest, too_large: bool) -> Exchange:
-        """Accept (406), route (404/405), body size (413), credentials (401)."""
+        """Accept (406), route (404/405), body size (413), credentials (401), scopes (403)."""
         exchange = Exchange()
         try:
             exchange.fmt = self.negotiator.response_format(request.accept, request.content_type)
             # Faults, the journal and its filters see one path for an operation, whatever alias reached it.
             if request.path.startswith(self.router.alias_prefixes):
                 request.path = self.router.canonical(request.path)
-            exchange.operation, exchange.params = self.router.match(request.method, request.path)
+            operation, exchange.params = self.router.match(request.method, request.path)
+            exchange.operation = operation
+            if operation.json_only:
+                exchange.fmt = JSON
             if too_large:
                 raise PayloadTooLarge()
-            exchange.account = self.auth.account_for(request.authorization)
+            if operation.authenticated:
+                principal = self.auth.principal_for(request.authorization)
+                exchange.account = principal.username
+                # Most credentials have every scope: the test is skipped for them (the seed PUT's hot path).
+                if principal.scopes is not None and not principal.allows(operation.scopes):
+                    raise Forbidden()
         except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
-            exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
+            exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
         return exchange
 
     def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer:
@@ -161,19 +187,29 @@ class VendorApi:
         self.backend.messages.advance()
         if answer is None:
             operation = exchange.operation
-            assert exchange.account is not None and operation is not None
+            assert operation is not None
+            call = Call(exchange.account or "", exchange.params, {}, None, request.authorization)
             try:
-                body_format = None if operation.body is None else require_body_format(request.content_type)
-                self.limiter.check(exchange.account, operation.name)
-                parsed = None if body_format is None or operation.body is None else (
-                    self.bodies.parse(operation.body, body_format, body))
-                query = operation.parse_query(request.query) if operation.query else {}
-                call = Call(exchange.account, exchange.params, query, parsed, request.authorization)
+                body_format = None
+                if operation.form:
+                    require_form(request.content_type)
+                elif operation.body is not None:
+                    body_format = require_body_format(request.content_type)
+                self.limiter.check(call.account, operation.name)
+                if body_format is not None and operation.body is not None:
+                    call.body = self.bodies.parse(operation.body, body_format, body)
+                elif operation.form:
+                    call.body = body
+                if operation.query:
+                    call.query = operation.parse_query(request.query)
                 payload = operation.handler(self.backend, call)
-                answer = Answer(operation.status, render(payload, exchange.fmt, operation.xml_root,
-                                                         operation.xml_items), exchange.fmt)
+                content = b"" if operation.status == 204 else render(
+                    payload, exchange.fmt, operation.xml_root, operation.xml_items)
+                answer = Answer(operation.status, content, exchange.fmt, operation.headers)
             except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
-                answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}")
+                answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
+            # A sign-in call belongs to the account it signed in to.
+            exchange.account = call.account or None
         self.journal.record(request.method, request.path, request.query, request.headers, body, answer.status,
                             exchange.account)
         return answer

@@ -1,18 +1,26 @@
-"""The four Authorization schemes the vendor accepts on every OMNI call.
+"""The four Authorization schemes the vendor accepts on every OMNI call, and what each credential may call.
 
 ``Basic base64(user:password)``, ``App <apiKey>``, ``IBSSO <token>``, ``Bearer <token>``.
+IBSSO takes fixture tokens and sessions from ``POST /auth/1/session``; Bearer takes fixture
+tokens and OAuth2 access tokens from ``POST /auth/1/oauth2/token``. The result is a
+``Principal``: the account and the credential's scopes (the dispatcher answers 403 when
+they miss the operation's).
+
 Secrets are compared in constant time; API keys and tokens are found by digest.
 A verdict is cached per distinct header value (clients repeat one header), and
-the cache is dropped whenever any credential changes.
+the cache is dropped whenever any credential changes; an issued token's verdict is
+checked against the clock on every use (it may expire while cached).
 """
 
 from __future__ import annotations
 
 import binascii
-import hmac
 from base64 import b64decode
 
+from ..domain.clock import Clock
+from ..domain.credentials import Principal, same_secret
 from ..domain.errors import Unauthorized
+from ..domain.signin import SignIn
 from ..domain.store import Store
 
 _CACHE_LIMIT = 4096
@@ -32,31 +40,40 @@ def parse_basic(credentials: str) -> tuple[str, str] | None:
 
 
 class Authenticator:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, signin: SignIn | None = None) -> None:
         self._store = store
-        self._cache: dict[str, str | None] = {}
+        self._signin = signin or SignIn(store, Clock())
+        self._cache: dict[str, Principal | None] = {}
         self._cache_revision = -1
 
     def account_for(self, authorization: str | None) -> str:
         """The username that ``authorization`` proves, or raise 401 UNAUTHORIZED."""
+        return self.principal_for(authorization).username
+
+    def principal_for(self, authorization: str | None) -> Principal:
+        """Who ``authorization`` proves and with which scopes, or raise 401 UNAUTHORIZED."""
         if not authorization:
             raise Unauthorized()
         if self._cache_revision != self._store.credentials_revision:
             self._cache.clear()
             self._cache_revision = self._store.credentials_revision
         try:
-            username = self._cache[authorization]
+            principal = self._cache[authorization]
         except KeyError:
-            username = self._check(authorization)
+            principal = self._check(authorization)
             if len(authorization) <= _CACHEABLE_LENGTH:
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache.clear()
-                self._cache[authorization] = username
-        if username is None:
+                self._cache[authorization] = principal
+        else:
+            # An issued token may have expired since it was cached (checking it records the use).
+            if principal is not None and principal.grant is not None and not self._signin.use(principal):
+                principal = None
+        if principal is None:
             raise Unauthorized()
-        return username
+        return principal
 
-    def _check(self, authorization: str) -> str | None:
+    def _check(self, authorization: str) -> Principal | None:
         scheme, _, credentials = authorization.strip().partition(" ")
         scheme, credentials = scheme.lower(), credentials.strip()
         if not credentials:
@@ -68,24 +85,24 @@ class Authenticator:
             account = self._store.account(pair[0])
             if account is None:
                 # Compare anyway so an unknown user costs the same as a wrong password.
-                hmac.compare_digest(pair[1].encode(), pair[1].encode())
+                same_secret(pair[1], pair[1])
                 return None
-            ok = hmac.compare_digest(
-                pair[1].encode("utf-8", "surrogatepass"), account.password.encode("utf-8", "surrogatepass")
-            )
-            return account.username if ok else None
+            return Principal(account.username) if same_secret(pair[1], account.password) else None
         if scheme == "app":
             account = self._store.account_for_api_key(credentials)
-            return account.username if account and _holds(account.api_keys, credentials) else None
+            if account is None or not _holds(account.api_keys, credentials):
+                return None
+            return Principal(account.username, account.key_scopes.get(credentials))
         if scheme in ("ibsso", "bearer"):
             account = self._store.account_for_token(credentials)
-            return account.username if account and _holds(account.tokens, credentials) else None
+            if account is not None and _holds(account.tokens, credentials):
+                return Principal(account.username)
+            return self._signin.principal("ibsso" if scheme == "ibsso" else "oauth2", credentials)
         return None
 
 
 def _holds(secrets: list[str], candidate: str) -> bool:
-    given = candidate.encode("utf-8", "surrogatepass")
     found = False
     for secret in secrets:
-        found |= hmac.compare_digest(secret.encode("utf-8", "surrogatepass"), given)
+        found |= same_secret(candidate, secret)
     return found

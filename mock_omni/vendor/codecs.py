@@ -58,6 +58,15 @@ def require_body_format(content_type: str | None) -> Format:
     return fmt
 
 
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def require_form(content_type: str | None) -> None:
+    """415 unless the body is a form (the OAuth2 token request, RFC 6749 4.4.2)."""
+    if not content_type or media_type(content_type) != FORM_TYPE:
+        raise UnsupportedMediaType(f"Unsupported media type: send {FORM_TYPE}")
+
+
 def _parse_accept(accept: str) -> list[tuple[float, int, int, str]]:
     """Accept's media ranges as (q, specificity, -position, range), best last when sorted."""
     ranges = []

@@ -71,3 +71,11 @@ LOGS: dict[str, object] = {"results": [{
 }]}
 SEND = {"request": SEND_REQUEST, "response": SEND_RESPONSE}
 TEXT = {"request": TEXT_REQUEST, "response": {"messages": [SEND_RESPONSE["messages"][1]]}}  # type: ignore[index]
+# The vendor's Create session page; the token is the vendor's IBSSO example's.
+SESSION_TOKEN = "2f9b4d31-2d0d-49a8-85f0-9b862bdca394"
+SESSION: dict[str, object] = {
+    "request": {"username": "Aladdin", "password": "open sesame"},
+    "request_xml": "<session><username>Aladdin</username><password>open sesame</password></session>",
+    "response": {"token": SESSION_TOKEN},
+    "response_xml": f"<session><token>{SESSION_TOKEN}</token></session>",
+}

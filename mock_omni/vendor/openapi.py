@@ -15,9 +15,22 @@ from typing import Any
 from ..domain.delivery import GENERAL_STATUSES
 from ..domain.scenarios import CHANNELS, ScenarioIn
 from ..domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
-from .routes import OPERATIONS
+from ..domain.signin import SessionIn, TokenRequest
+from ..testing import ADMIN_PREFIX
+from .codecs import FORM_TYPE
+from .routes import OPERATIONS, SIGN_IN
 from .routing import Operation, QueryParam
-from .schemas import ApiException, DeliveryReports, OmniLogsResponse, OmniResponse, ScenarioOut, ScenariosResponse
+from .schemas import (
+    ApiException,
+    DeliveryReports,
+    OAuth2ErrorOut,
+    OmniLogsResponse,
+    OmniResponse,
+    ScenarioOut,
+    ScenariosResponse,
+    SessionOut,
+    TokenResponse,
+)
 
 _ERRORS = {
     # The example of scenario-update.txt; "Exactly one scenario must be default." is another such text.
@@ -29,7 +42,8 @@ _ERRORS = {
     "405": ("Method not allowed (mock-omni's messageId)", "METHOD_NOT_ALLOWED", "Method not allowed"),
     "406": ("Not acceptable (mock-omni's messageId)", "NOT_ACCEPTABLE",
             "Not acceptable: the API answers application/json or application/xml"),
-    "409": ("Conflict", "CONFLICT", "Conflict"),
+    "409": ("Conflict (the vendor documents no messageId: CONFLICT is mock-omni's; only ever a fault)", "CONFLICT",
+            "Conflict"),
     "413": ("Body over the size bound (mock-omni's messageId)", "PAYLOAD_TOO_LARGE", "Request body too large"),
     "414": ("Request target over 64 KiB (mock-omni's messageId)", "URI_TOO_LONG",
             "Request target too long: at most 65535 bytes"),
@@ -47,24 +61,38 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _content(schema: str, example: Any = None, xml_example: str | None = None) -> dict[str, Any]:
-    content: dict[str, Any] = {
-        "application/json": {"schema": _ref(schema)},
-        "application/xml": {"schema": _ref(schema)},
-    }
+def _content(schema: str, example: Any = None, xml_example: str | None = None, xml: bool = True) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": _ref(schema)}}
+    if xml:
+        content["application/xml"] = {"schema": _ref(schema)}
     if example is not None:
         content["application/json"]["example"] = example
-    if xml_example is not None:
+    if xml and xml_example is not None:
         content["application/xml"]["example"] = xml_example
     return content
 
 
-def _errors(codes: list[int]) -> dict[str, Any]:
+#: The token endpoint's own errors (RFC 6749 5.2), instead of the envelope's.
+_OAUTH2_ERRORS = {
+    400: ("Bad request (RFC 6749 5.2): invalid_request, unsupported_grant_type or invalid_scope",
+          "unsupported_grant_type", "Only grant_type=client_credentials is supported."),
+    401: ("Client authentication failed (RFC 6749 5.2)", "invalid_client", "Client authentication failed."),
+}
+
+
+def _errors(codes: list[int], operation: Operation) -> dict[str, Any]:
     out = {}
+    xml = not operation.json_only
     for code in sorted(set(codes)):
+        if operation.form and code in _OAUTH2_ERRORS:
+            description, error, text = _OAUTH2_ERRORS[code]
+            example: dict[str, Any] = {"error": error, "error_description": text}
+            out[str(code)] = {"description": description, "content": _content("OAuth2Error", example, xml=False)}
+            continue
         description, message_id, text = _ERRORS[str(code)]
+        text = operation.texts.get(code, text)
         example = {"requestError": {"serviceException": {"messageId": message_id, "text": text}}}
-        out[str(code)] = {"description": description, "content": _content("ApiException", example)}
+        out[str(code)] = {"description": description, "content": _content("ApiException", example, xml=xml)}
     return out
 
 
@@ -76,7 +104,6 @@ def _throttling(operation: Operation) -> dict[str, Any]:
                                    "numberOfTimeUnits": int(rule.seconds // 60), "timeUnit": "m"}]}
 
 
-_SECURITY: list[dict[str, list[str]]] = [{"Basic": []}, {"APIKeyHeader": []}, {"IBSSOTokenHeader": []}, {"OAuth2": []}]
 
 
 def _query_parameter(param: QueryParam) -> dict[str, Any]:
@@ -107,6 +134,9 @@ def _path_parameters(operation: Operation) -> list[dict[str, Any]]:
 #: The published schema of each model (a create needs a flow: its own request schema).
 _SCHEMA_NAMES: dict[type, str] = {ScenarioIn: "CreateOrUpdateScenarioRequest", ScenarioOut: "Scenario",
                                   ScenariosResponse: "ScenariosResponse", ApiException: "ApiException",
+                                  TokenRequest: "CreateOAuth2TokenRequest", TokenResponse: "CreateOAuth2TokenResponse",
+                                  OAuth2ErrorOut: "OAuth2Error", SessionIn: "CreateSessionRequest",
+                                  SessionOut: "CreateSessionResponse",
                                   OmniAdvancedRequest: "OmniAdvancedRequest", OmniSimpleRequest: "OmniSimpleRequest",
                                   OmniResponse: "OmniResponse", DeliveryReports: "DeliveryReports",
                                   OmniLogsResponse: "OmniLogsResponse"}
@@ -124,12 +154,23 @@ def _request_schema(operation: Operation) -> str:
 
 
 def _body(operation: Operation) -> dict[str, Any]:
-    # XML cannot carry JSON's null, so the XML body has a schema of its own (see _xml_request_schema).
     schema = _request_schema(operation)
+    if operation.form:
+        return {"required": True, "content": {FORM_TYPE: {"schema": _ref(schema)}}}
     content = _content(schema, operation.examples.get("request"), operation.examples.get("request_xml"))
     if schema in _XML_VARIANTS:
+        # XML cannot carry JSON's null, so the XML body has a schema of its own (see _xml_request_schema).
         content["application/xml"]["schema"] = _ref(schema + "Xml")
     return {"required": True, "content": content}
+
+
+def _success(operation: Operation) -> dict[str, Any]:
+    if operation.status == 204:
+        return {"description": "no content"}
+    assert operation.response is not None
+    content = _content(_SCHEMA_NAMES[operation.response], operation.examples.get("response"),
+                       operation.examples.get("response_xml"), xml=not operation.json_only)
+    return {"description": "created" if operation.status == 201 else "successful response", "content": content}
 
 
 def _operation(operation: Operation) -> dict[str, Any]:
@@ -137,8 +178,8 @@ def _operation(operation: Operation) -> dict[str, Any]:
                                 "summary": operation.summary}
     if operation.description:
         document["description"] = operation.description
-    if operation.authenticated:
-        document["security"] = _SECURITY
+    # A sign-in call's credentials are in its body: no security requirement.
+    document["security"] = [{scheme: []} for scheme in operation.security] if operation.authenticated else []
     if operation.scopes:
         document["x-scopes"] = list(operation.scopes)
     parameters = _path_parameters(operation) + [_query_parameter(param) for param in operation.query]
@@ -149,12 +190,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
         document["requestBody"] = _body(operation)
         errors += _OWN_BODY_ERRORS
     document.update(_throttling(operation))
-    assert operation.response is not None
-    success = _content(_SCHEMA_NAMES[operation.response], operation.examples.get("response"),
-                       operation.examples.get("response_xml"))
-    description = "created" if operation.status == 201 else "successful response"
-    document["responses"] = {str(operation.status): {"description": description, "content": success},
-                             **_errors(errors)}
+    document["responses"] = {str(operation.status): _success(operation), **_errors(errors, operation)}
     return document
 
 
@@ -167,17 +203,14 @@ def vendor_paths() -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
-    for name, model, mode in (
-        ("CreateOrUpdateScenarioRequest", ScenarioIn, "validation"),
-        ("Scenario", ScenarioOut, "serialization"),
-        ("ScenariosResponse", ScenariosResponse, "serialization"),
-        ("ApiException", ApiException, "serialization"),
-        ("OmniAdvancedRequest", OmniAdvancedRequest, "validation"),
-        ("OmniSimpleRequest", OmniSimpleRequest, "validation"),
-        ("OmniResponse", OmniResponse, "serialization"),
-        ("DeliveryReports", DeliveryReports, "serialization"),
-        ("OmniLogsResponse", OmniLogsResponse, "serialization"),
+    for model, mode in (
+        (ScenarioIn, "validation"), (ScenarioOut, "serialization"), (ScenariosResponse, "serialization"),
+        (ApiException, "serialization"), (TokenRequest, "validation"), (TokenResponse, "serialization"),
+        (OAuth2ErrorOut, "serialization"), (SessionIn, "validation"), (SessionOut, "serialization"),
+        (OmniAdvancedRequest, "validation"), (OmniSimpleRequest, "validation"), (OmniResponse, "serialization"),
+        (DeliveryReports, "serialization"), (OmniLogsResponse, "serialization"),
     ):
+        name = _SCHEMA_NAMES[model]
         schema = model.model_json_schema(by_alias=True, mode=mode,  # type: ignore[arg-type]
                                          ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
@@ -268,14 +301,25 @@ SECURITY_SCHEMES: dict[str, Any] = {
     "Basic": {"type": "http", "scheme": "basic",
               "description": "`Authorization: Basic base64(username:password)`; e.g. Aladdin / open sesame."},
     "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "Authorization",
-                     "description": "`Authorization: App <apiKey>`"},
+                     "description": "`Authorization: App <apiKey>`; a key limited to scopes is refused (403) "
+                                    "calls needing others."},
     "IBSSOTokenHeader": {"type": "apiKey", "in": "header", "name": "Authorization",
-                         "description": "`Authorization: IBSSO <token>`"},
-    "OAuth2": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer <token>`"},
+                         "description": "`Authorization: IBSSO <token>`, the token from `POST /auth/1/session` "
+                                        "or a fixture's `tokens`; a session ends after a period without calls."},
+    "OAuth2": {
+        "type": "oauth2",
+        "description": "`Authorization: Bearer <access_token>`, the token from `POST /auth/1/oauth2/token` "
+                       "(client credentials: a fixture's `oauth2Clients` entry, or the username and password); "
+                       "fixture `tokens` work as Bearer tokens too.",
+        # Relative: Swagger UI's Authorize gets the token from the server that serves this document.
+        "flows": {"clientCredentials": {"tokenUrl": "/auth/1/oauth2/token", "scopes": {
+            scope: "Needed by: " + ", ".join(op.operation_id for op in OPERATIONS if scope in op.scopes)
+            for scope in dict.fromkeys(scope for op in OPERATIONS for scope in op.scopes)}}},
+    },
 }
 
 
-def document_web_errors(paths: dict[str, Any], guarded_prefix: str = "/__admin/") -> None:
+def document_web_errors(paths: dict[str, Any], guarded_prefix: str = ADMIN_PREFIX + "/") -> None:
     """Publish the errors mock-omni's own routes answer (web.py's handlers), in the vendor's envelope.
 
     FastAPI documents a 422 that never happens (validation errors answer 400 INVALID_ARGUMENT) and
@@ -306,6 +350,8 @@ def merge_vendor_spec(spec: dict[str, Any]) -> dict[str, Any]:
     components = spec.setdefault("components", {})
     components.setdefault("schemas", {}).update(_schemas())
     components["securitySchemes"] = SECURITY_SCHEMES
-    for tag in dict.fromkeys(operation.tag for operation in OPERATIONS):
-        spec.setdefault("tags", []).insert(0, {"name": tag, "description": "The emulated Infobip OMNI API."})
+    for tag in reversed(dict.fromkeys(operation.tag for operation in OPERATIONS)):
+        description = ("The vendor's sign-in calls: OAuth2 tokens and IBSSO sessions." if tag == SIGN_IN
+                       else "The emulated Infobip OMNI API.")
+        spec.setdefault("tags", []).insert(0, {"name": tag, "description": description})
     return spec

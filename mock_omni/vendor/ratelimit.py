@@ -140,6 +140,13 @@ class RateLimiter:
                 self.overrides[(account, op)] = rule
                 self._buckets.pop((account, op), None)
 
+    def age(self, account: str, seconds: float) -> None:
+        """One account's own clock moves on: its buckets refill as if ``seconds`` had passed for it alone."""
+        with self._lock:
+            for key, bucket in self._buckets.items():
+                if key[0] == account:
+                    bucket[1] -= seconds
+
     def reset(self, account: str | None = None, rules: bool = False) -> None:
         """Refill buckets (all, or one account's); with ``rules``, also undo run-time changes."""
         with self._lock:

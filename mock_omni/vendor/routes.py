@@ -11,17 +11,30 @@ from __future__ import annotations
 from ..domain.delivery import GENERAL_STATUSES
 from ..domain.scenarios import CHANNELS, ScenarioIn
 from ..domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
-from . import examples, messages, scenarios
+from ..domain.signin import SessionIn, TokenRequest
+from . import examples, messages, scenarios, signin
 from .ratelimit import Rule
 from .routing import Operation, QueryParam, Router
-from .schemas import DeliveryReports, OmniLogsResponse, OmniResponse, ScenarioOut, ScenariosResponse
+from .schemas import (
+    DeliveryReports,
+    OmniLogsResponse,
+    OmniResponse,
+    ScenarioOut,
+    ScenariosResponse,
+    SessionOut,
+    TokenResponse,
+)
 
 SCENARIOS = "OMNI scenarios (vendor API)"
+SIGN_IN = "Sign-in (vendor API)"
 #: The vendor's x-scopes of every scenario call.
 MANAGE = ("omni-failover:manage",)
 #: Documented on every OMNI call (the vendor's OpenAPI): 400, 401, 403, 409 and 500.
 COMMON = (400, 401, 403, 409, 500)
 SCENARIO_XML = {"flow": "step"}
+# The vendor documents 409 on scenario calls with a description but no messageId or text:
+# an injected 409 says the description (messageId CONFLICT is ours).
+INVALID_SCENARIO = {409: "invalid scenario"}
 SENDING = "OMNI messages (vendor API)"
 #: The vendor's x-scopes of sending and of reading reports; of reading logs.
 SEND = ("message:send", "omni-failover:message:send", "omni-failover:manage")
@@ -51,7 +64,7 @@ OPERATIONS: tuple[Operation, ...] = (
             QueryParam("page", "int32", "Zero-based page of scenarios.", default=0),
         ),
         xml_root="scenariosResponse", xml_items={**SCENARIO_XML, "scenarios": "scenario"},
-        examples=examples.SCENARIO_LIST,
+        examples=examples.SCENARIO_LIST, texts=INVALID_SCENARIO,
     ),
     Operation(
         "create", "POST", "/omni/1/scenarios", scenarios.create_scenario,
@@ -60,13 +73,13 @@ OPERATIONS: tuple[Operation, ...] = (
                     "becomes its default. Limited to 20 requests per 10 minutes.",
         status=201, scopes=MANAGE, limit=Rule(20, 600.0), errors=(*COMMON, 429),
         body=ScenarioIn, response=ScenarioOut, xml_root="scenario", xml_items=SCENARIO_XML,
-        examples=examples.SCENARIO,
+        examples=examples.SCENARIO, texts={409: "creating scenario is forbidden"},
     ),
     Operation(
         "get", "GET", "/omni/1/scenarios/{scenarioKey}", scenarios.get_scenario,
         "get-omni-failover-scenario", "Get specific OMNI failover scenario", SCENARIOS,
         scopes=MANAGE, errors=(*COMMON, 404), response=ScenarioOut, xml_root="scenario", xml_items=SCENARIO_XML,
-        examples=examples.SCENARIO,
+        examples=examples.SCENARIO, texts=INVALID_SCENARIO,
     ),
     Operation(
         "update", "PUT", "/omni/1/scenarios/{scenarioKey}", scenarios.update_scenario,
@@ -76,7 +89,36 @@ OPERATIONS: tuple[Operation, ...] = (
                     "must be default.`. Limited to 40 requests per 10 minutes.",
         scopes=MANAGE, limit=Rule(40, 600.0), errors=(*COMMON, 404, 429),
         body=ScenarioIn, response=ScenarioOut, xml_root="scenario", xml_items=SCENARIO_XML,
-        examples=examples.SCENARIO,
+        examples=examples.SCENARIO, texts=INVALID_SCENARIO,
+    ),
+    # The sign-in calls are the vendor's account-management pages (Create OAuth2 token, Create
+    # session, Destroy session), not part of its OMNI OpenAPI; statuses as those pages list them.
+    Operation(
+        "token", "POST", "/auth/1/oauth2/token", signin.create_token,
+        "create-oauth2-token", "Create OAuth2 token", SIGN_IN,
+        description="OAuth2 client credentials grant (RFC 6749 section 4.4): a form with `grant_type="
+                    "client_credentials`, `client_id` and `client_secret` (or the two by HTTP Basic), optionally "
+                    "`scope`. A client is an `oauth2Clients` entry of a fixture account, or the account's username "
+                    "and password (every scope). The token works as `Authorization: Bearer <access_token>` until it "
+                    "expires on the mock's clock (`--token-lifetime`, default 3600 s). Errors as RFC 6749 5.2.",
+        errors=(400, 500), body=TokenRequest, response=TokenResponse, form=True, json_only=True,
+        headers=((b"cache-control", b"no-store"), (b"pragma", b"no-cache")), authenticated=False,
+    ),
+    Operation(
+        "login", "POST", "/auth/1/session", signin.create_session,
+        "create-session", "Create session", SIGN_IN,
+        description="Creates an IBSSO session for a username and password; while the session lives, the same "
+                    "token is answered again. It ends after `--session-idle` seconds without a call (the "
+                    "vendor's hour, on the mock's clock) or by Destroy session.",
+        errors=(400, 429, 500), body=SessionIn, response=SessionOut, xml_root="session", authenticated=False,
+        examples=examples.SESSION,
+    ),
+    Operation(
+        "logout", "DELETE", "/auth/1/session", signin.end_session,
+        "destroy-session", "Destroy session", SIGN_IN,
+        description="Ends the session whose token is in `Authorization: IBSSO <token>` (a fixture token too, "
+                    "until the account is reset); afterwards the token is refused with 401.",
+        status=204, errors=(401, 403, 429, 500), security=("IBSSOTokenHeader",),
     ),
     Operation(
         "send", "POST", "/omni/1/advanced", messages.send_advanced,

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
 
-from ..domain.errors import BadRequest, InvalidArgument, MethodNotAllowed, NotFound
+from ..domain.errors import BadRequest, InvalidArgument, MethodNotAllowed, NotFound, OmniError
 from ..domain.send_request import parse_date
 
 if TYPE_CHECKING:
@@ -71,12 +71,15 @@ class QueryParam:
 class Call:
     """What a handler gets from one request, already checked."""
 
+    #: The authenticated account; empty for sign-in calls until the handler has checked their
+    #: credentials and set it (the journal records it).
     account: str
     #: Path parameters by name (``scenarioKey``).
     params: dict[str, str]
     #: Query parameters by name, defaults filled in.
     query: dict[str, object]
-    #: The validated body (an instance of the operation's ``body`` model), None without one.
+    #: The validated body (an instance of the operation's ``body`` model), None without one;
+    #: for a ``form`` operation, the raw form-encoded bytes.
     body: Any
     #: The request's Authorization header (sign-in calls read the token itself).
     authorization: str | None = None
@@ -119,8 +122,27 @@ class Operation:
     examples: Mapping[str, Any] = field(default_factory=dict)
     #: Whether the call needs credentials (the sign-in calls do not).
     authenticated: bool = True
+    #: The security schemes /openapi.json lists for it (names of its securitySchemes).
+    security: tuple[str, ...] = ("IBSSOTokenHeader", "APIKeyHeader", "Basic", "OAuth2")
     #: Whether the HTTP protocol may answer the call in place (server/http_protocol.py).
     direct: bool = True
+    #: The body is ``application/x-www-form-urlencoded`` (OAuth2): the handler reads it (``body``
+    #: then only describes it in /openapi.json).
+    form: bool = False
+    #: Answers are JSON whatever ``Accept`` says (RFC 6749 defines the token response as JSON).
+    json_only: bool = False
+    #: Headers of the success answer beyond content-type and content-length.
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    #: The vendor's wording of a documented error status, where the operation has its own: an
+    #: injected fault of that status says it (unless the fault rule gives a message).
+    texts: Mapping[int, str] = field(default_factory=dict)
+
+    def worded(self, error: OmniError) -> OmniError:
+        """``error`` with this operation's wording of its status, if it has one and the error says the default."""
+        text = self.texts.get(error.status)
+        if text is not None and error.text == error.default_text:
+            error.text = text
+        return error
 
     def parse_query(self, query: bytes) -> dict[str, object]:
         """The declared query parameters with defaults; the first of repeated ones counts (a ``string-list``

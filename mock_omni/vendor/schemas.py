@@ -125,3 +125,21 @@ class OmniLog(BaseModel):
 
 class OmniLogsResponse(BaseModel):
     results: list[OmniLog] = Field(description="Messages, newest first.")
+class TokenResponse(BaseModel):
+    model_config = ConfigDict(title="CreateOAuth2TokenResponse")
+    access_token: str = Field(description="Send it as `Authorization: Bearer <access_token>`.")
+    token_type: str = Field(description="Always `Bearer`.")
+    expires_in: int = Field(description="Seconds until the token expires (on the mock's clock).")
+
+
+class OAuth2ErrorOut(BaseModel):
+    model_config = ConfigDict(title="OAuth2Error")
+    error: str = Field(description="invalid_request, invalid_client, unsupported_grant_type or invalid_scope "
+                                   "(RFC 6749 section 5.2).")
+    error_description: str
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(title="CreateSessionResponse")
+    token: str = Field(description="Send it as `Authorization: IBSSO <token>`; it expires after a period "
+                                   "without calls.")

@@ -16,6 +16,8 @@ from starlette.routing import Match
 
 from .. import __version__
 from ..domain.errors import BY_STATUS, GeneralError, InvalidArgument, NotFound, OmniError
+from ..testing import ADMIN_PREFIX
+from ..testing.admin_models import field_errors
 from ..vendor.answers import error_answer
 from ..vendor.codecs import CONTENT_TYPES, JSON
 from ..vendor.openapi import merge_vendor_spec
@@ -32,7 +34,8 @@ def error_response(app: MockOmni, request: Request, error: BaseException) -> Res
         )
     except OmniError:
         fmt = JSON
-    answer = error_answer(error, fmt, f"{request.method} {request.url.path}")
+    # An unexpected exception is logged (before the answer: the pytest plugin looks for log growth) and recorded.
+    answer = error_answer(error, fmt, f"{request.method} {request.url.path}", app.errors)
     headers = {name.decode(): value.decode() for name, value in answer.extra}
     return Response(answer.content, status_code=answer.status, media_type=CONTENT_TYPES[fmt].decode(),
                     headers=headers or None)
@@ -60,7 +63,7 @@ def build_web_app(app: MockOmni) -> FastAPI:
     web = FastAPI(
         title="mock-omni",
         version=__version__,
-        description="A local emulation of Infobip's OMNI scenario API. The admin API (`/__admin`) is "
+        description=f"A local emulation of Infobip's OMNI scenario API. The admin API (`{ADMIN_PREFIX}`) is "
                     "mock-omni's own and is not part of the vendor's API.",
         docs_url=None, redoc_url=None,
     )
@@ -81,10 +84,7 @@ def build_web_app(app: MockOmni) -> FastAPI:
 
     @web.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors: dict[str, list[str]] = {}
-        for item in exc.errors():
-            loc = ".".join(str(part) for part in item["loc"] if part not in ("body", "query", "path"))
-            errors.setdefault(loc or "body", []).append(str(item["msg"]))
+        errors = field_errors(exc.errors(), located=True)
         return error_response(app, request, InvalidArgument(validation_errors=errors))
 
     @web.exception_handler(Exception)

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..testing import ADMIN_PREFIX
+
 #: ``--cors-origin`` values with a meaning of their own.
 LOCAL = "local"
 ANY = "*"
@@ -30,7 +32,6 @@ LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})
 ALLOW_METHODS = b"GET, POST, PUT"
 ALLOW_HEADERS = b"Authorization, Content-Type, Accept"
 #: mock-omni's own API (``/__admin``) also deletes, and takes the admin token.
-ADMIN_PREFIX = "/__admin/"
 ADMIN_METHODS = b"GET, POST, PUT, DELETE"
 ADMIN_HEADERS = b"Authorization, Content-Type, Accept, X-Admin-Token"
 MAX_AGE = b"600"
@@ -82,7 +83,7 @@ class CorsMiddleware:
             return
         allowed = self.policy.allows(origin.decode("latin-1"))
         if allowed and preflight_method is not None and scope["method"] == "OPTIONS":
-            admin = scope["path"].startswith(ADMIN_PREFIX)
+            admin = scope["path"].startswith(ADMIN_PREFIX + "/")
             await _preflight(send, origin, admin, allowed_headers(ADMIN_HEADERS if admin else ALLOW_HEADERS,
                                                                   b",".join(requested)))
             return

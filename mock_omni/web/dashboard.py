@@ -9,13 +9,12 @@ credentials; when an admin token is set it needs the token like the admin API do
 from __future__ import annotations
 
 import base64
-import hmac
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from ..domain.errors import Unauthorized
+from ..testing.admin_api import require_admin_token
 from .assets import STATIC_DIR
 
 if TYPE_CHECKING:
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
 
 #: Journal entries shown: the newest ones.
 RECENT_REQUESTS = 25
-ADMIN_TOKEN_HEADER = "x-admin-token"
 
 
 def basic_credentials(username: str, password: str) -> str:
@@ -67,11 +65,7 @@ def dashboard_router(app: MockOmni) -> APIRouter:
         """The state dashboard (HTML), or its JSON summary for Accept: application/json."""
         if not wants_json(request):
             return FileResponse(STATIC_DIR / "dashboard.html", media_type="text/html")
-        token = app.settings.admin_token
-        if token is not None:
-            given = request.headers.get(ADMIN_TOKEN_HEADER, "")
-            if not hmac.compare_digest(given.encode(), token.encode()):
-                raise Unauthorized("Admin token required: send it in X-Admin-Token.")
+        require_admin_token(app, request)
         return JSONResponse(summary(app), headers={"cache-control": "no-store"})
 
     return router

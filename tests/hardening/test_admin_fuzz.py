@@ -19,12 +19,11 @@ admin_schema = schemathesis.openapi.from_asgi(
 
 # Bodies whose rules span fields, which JSON Schema cannot state: exactly one default per account, unique
 # keys, usernames and credentials (state, accounts), "a status, a delay or a drop, status not with drop"
-# (faults), "no delay for an EXPIRED outcome" (delivery rules); and limits whose count or duration is zero,
-# which the pattern admits (it cannot say "not all zeros" within the digit bounds). A schema-valid body may
+# (faults; a reset's fixtures), "no delay for an EXPIRED outcome" (delivery rules). A schema-valid body may
 # break them and get its 400 naming the field (tested in test_admin_api.py and test_sending.py); every other
 # check (no 5xx, conformance, negative data rejected) still applies.
 CROSS_FIELD_RULES = {("PUT", "/__admin/state"), ("POST", "/__admin/accounts"), ("POST", "/__admin/faults"),
-                     ("POST", "/__admin/delivery-rules"), ("PUT", "/__admin/rate-limits")}
+                     ("POST", "/__admin/reset"), ("POST", "/__admin/delivery-rules")}
 
 
 @admin_schema.parametrize()

@@ -31,8 +31,8 @@ def srv() -> Iterator[server.Server]:
         yield running
         assert running.process.poll() is None, "the server died"
         running.process.terminate()
-        _, err = running.process.communicate(timeout=10)
-        assert running.process.returncode == 0
+        assert running.process.wait(timeout=10) == 0
+        err = running.output()
         assert "Traceback" not in err and "unexpected error" not in err, err[-2000:]
     finally:
         server.stop(running)

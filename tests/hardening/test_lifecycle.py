@@ -26,14 +26,6 @@ REQUESTS_PER_CLIENT = 200
 EXIT_WITHIN = 15.0  # a bound for the test not to hang, not a timing assertion: graceful shutdown is 5 s
 
 
-def _refuses_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return True
-    return False
-
-
 def test_sigterm_under_load_finishes_in_flight_requests_and_exits_zero() -> None:
     srv = server.start(["--rate-limit", "off"])
     statuses: list[int] = []
@@ -71,7 +63,7 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_exits_zero() -> None
         srv.process.send_signal(signal.SIGTERM)
 
         deadline = time.monotonic() + EXIT_WITHIN
-        while not _refuses_connections(srv.port) and time.monotonic() < deadline:
+        while not server.refuses_connections(srv.port) and time.monotonic() < deadline:
             time.sleep(0.05)
         in_flight.sendall(update[10:])
         answer = b""
@@ -84,8 +76,7 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_exits_zero() -> None
         for thread in threads:
             thread.join(timeout=EXIT_WITHIN)
         assert srv.process.wait(timeout=EXIT_WITHIN) == 0
-        _, err = srv.process.communicate(timeout=5)
-        assert "Traceback" not in err
+        assert "Traceback" not in srv.output()
     finally:
         server.stop(srv)
     assert len(statuses) >= 100 and set(statuses) == {200}, sorted(set(statuses))

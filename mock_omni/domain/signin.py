@@ -1,0 +1,202 @@
+"""Signing in: OAuth2 access tokens (client credentials) and IBSSO sessions, alive on the mock's clock. No HTTP.
+
+The vendor's terms (its Create OAuth2 token, Create session and Destroy session pages):
+
+- ``POST /auth/1/oauth2/token`` (RFC 6749 section 4.4) gives a Bearer token for a client's
+  id and secret; the account's username and password are such a pair too. A token works
+  until it expires; it carries its client's scopes, or fewer when ``scope`` asks for fewer.
+- ``POST /auth/1/session`` with a username and password gives a session token; asked again
+  while that session lives, it gives the same token ("to create a new token before the
+  session expires, you'll need to destroy it first"). A session ends after an hour without
+  a call ("the token expires after one hour of inactivity") or by ``DELETE /auth/1/session``.
+
+Tokens belong to their account (``Account.grants``): resets drop them, snapshots copy them.
+Every time read goes through ``SignIn.now`` (one place to change if clocks become per account).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .clock import Clock
+from .credentials import Grant, GrantKind, OAuth2Client, Principal, Scopes, allows, same_secret
+from .errors import InvalidArgument, InvalidClient, InvalidScope, NotFound, Unauthorized
+from .store import Account, Store
+
+#: Choice (the vendor states none): an OAuth2 access token lives an hour, as with most OAuth2 servers.
+TOKEN_LIFETIME = 3600.0
+#: The vendor's: a session ends after one hour without a call.
+SESSION_IDLE = 3600.0
+#: Live tokens kept per account; past it, the oldest is dropped (a client fetching a token per call
+#: for hours would otherwise grow the server without bound).
+MAX_GRANTS = 10_000
+# Compared against when the client or user is unknown, so that costs what a wrong secret costs.
+_DUMMY_SECRET = secrets.token_urlsafe(32)
+
+
+class SessionIn(BaseModel):
+    """``POST /auth/1/session``'s body (JSON or XML); other fields (the vendor's ``unsafe``) are ignored."""
+
+    model_config = ConfigDict(title="CreateSessionRequest", frozen=True)
+    username: str = Field(min_length=1, description="Unique username of the existing user who is performing login.")
+    password: str = Field(min_length=1, description="Secret password.")
+
+
+class TokenRequest(BaseModel):
+    """``POST /auth/1/oauth2/token``'s form (RFC 6749 4.4.2); it documents the form, the handler reads it."""
+
+    model_config = ConfigDict(title="CreateOAuth2TokenRequest")
+    grant_type: Literal["client_credentials"] = Field(description="Grant type as defined by the OAuth framework.")
+    client_id: str | None = Field(None, description="The client's id; the account's username is one too. "
+                                                    "Leave out when sending it by HTTP Basic.")
+    client_secret: str | None = Field(None, description="The client's secret; the account's password is one too. "
+                                                        "Leave out when sending it by HTTP Basic.")
+    scope: str | None = Field(None, description="Space-separated scopes the token should carry, all held by the "
+                                                "client (default: every scope of the client).")
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetimes:
+    """How long issued tokens live, in seconds of the mock's clock (``--token-lifetime``, ``--session-idle``)."""
+
+    token: float = TOKEN_LIFETIME
+    session_idle: float = SESSION_IDLE
+
+
+class SignIn:
+    """Issues, checks and ends the tokens of sign-in calls; the admin API mints them for tests."""
+
+    def __init__(self, store: Store, clock: Clock, lifetimes: Lifetimes | None = None) -> None:
+        self._store = store
+        self._clock = clock
+        self.lifetimes = lifetimes or Lifetimes()
+        # Finding a live session and opening one is one step: two logins at once share one session.
+        self._lock = threading.Lock()
+
+    def now(self, username: str) -> float:
+        """The mock's time for ``username``'s tokens (every time read goes through here)."""
+        del username  # one clock for every account, for now
+        return self._clock()
+
+    # --- OAuth2 client credentials ------------------------------------------------------
+
+    def client(self, client_id: str, client_secret: str) -> tuple[Account, OAuth2Client]:
+        """The client with this id and secret and its account; InvalidClient (RFC 6749 5.2) otherwise."""
+        found = self._store.client(client_id)
+        # Always one constant-time compare, so an unknown client costs what a wrong secret does.
+        expected = found[1].client_secret if found is not None else _DUMMY_SECRET
+        if not same_secret(client_secret, expected) or found is None:
+            raise InvalidClient()
+        return found
+
+    def issue_token(self, account: Account, client: OAuth2Client, scope: str | None = None) -> Grant:
+        """An access token for an authenticated client, with its scopes or the fewer ``scope`` names."""
+        return self._grant(account, "oauth2", self._token_scopes(client, scope), client.client_id)
+
+    def mint_token(self, username: str, client_id: str | None = None, scopes: Scopes = None) -> Grant:
+        """A token for a test, no secret needed: a client's (its scopes), or the account's own, maybe narrowed."""
+        account = self._account(username)
+        client: OAuth2Client | None = OAuth2Client(username, account.password)
+        if client_id is not None:
+            client = next((c for c in account.oauth2_clients if c.client_id == client_id), None)
+            if client is None:
+                raise InvalidArgument(validation_errors={"clientId": [f"account {username!r} has no such client"]})
+        assert client is not None
+        if scopes is not None and client.scopes is not None and not set(scopes) <= set(client.scopes):
+            raise InvalidArgument(validation_errors={"scopes": [f"client {client.client_id!r} holds only "
+                                                                f"{', '.join(client.scopes) or 'no scope'}"]})
+        return self._grant(account, "oauth2", client.scopes if scopes is None else scopes, client.client_id)
+
+    @staticmethod
+    def _token_scopes(client: OAuth2Client, scope: str | None) -> Scopes:
+        if scope is None:
+            return client.scopes
+        # RFC 6749 3.3: space-delimited; asking for a scope the client lacks is invalid_scope.
+        asked = tuple(dict.fromkeys(scope.split(" ")))
+        if "" in asked or not all(allows(client.scopes, (name,)) for name in asked):
+            raise InvalidScope()
+        return asked
+
+    # --- IBSSO sessions -------------------------------------------------------------------
+
+    def open_session(self, username: str, password: str) -> Grant:
+        """The account's live session, or a new one; Unauthorized for a wrong username or password."""
+        account = self._store.account(username)
+        if not same_secret(password, account.password if account is not None else _DUMMY_SECRET) or account is None:
+            raise Unauthorized()
+        return self.session_for(account.username)
+
+    def session_for(self, username: str) -> Grant:
+        """The account's live session (its inactivity period restarted), or a new one."""
+        account = self._account(username)
+        with self._lock:
+            now = self.now(username)
+            for grant in account.grants.values():
+                if grant.kind == "ibsso" and grant.alive(now):
+                    grant.touch(now)
+                    return grant
+            return self._grant(account, "ibsso", None, None)
+
+    def end_session(self, username: str, token: str) -> None:
+        """``DELETE /auth/1/session``: end the session (or fixture token) ``token``; Unauthorized if it is none."""
+        found = self._store.grant_for(token)
+        if found is not None and found[0].username == username and found[1].kind == "ibsso":
+            if self._store.remove_grant(username, found[1]):
+                return
+        elif self._store.end_token(username, token):
+            return
+        raise Unauthorized()
+
+    # --- checking and listing ----------------------------------------------------------
+
+    def principal(self, kind: GrantKind, token: str) -> Principal | None:
+        """Who an issued token of ``kind`` proves, if it is alive (a use: a session's idle period restarts)."""
+        found = self._store.grant_for(token)
+        if found is None or found[1].kind != kind:
+            return None
+        account, grant = found
+        principal = Principal(account.username, grant.scopes, grant)
+        return principal if self.use(principal) else None
+
+    def use(self, principal: Principal) -> bool:
+        """Whether the token behind ``principal`` is still alive; records the use. An expired one is dropped."""
+        grant = principal.grant
+        if grant is None:
+            return True
+        now = self.now(principal.username)
+        if grant.alive(now):
+            grant.touch(now)
+            return True
+        self._store.remove_grant(principal.username, grant)
+        return False
+
+    def issued(self, username: str | None = None) -> list[dict[str, object]]:
+        """The live issued tokens (masked), of every account or one."""
+        listed = []
+        for owner, grant in self._store.grants(username):
+            now = self.now(owner)
+            if grant.alive(now):
+                listed.append({"account": owner, **grant.view(now)})
+        return listed
+
+    def _grant(self, account: Account, kind: GrantKind, scopes: Scopes, client_id: str | None) -> Grant:
+        now = self.now(account.username)
+        if kind == "oauth2":
+            token, lifetime = secrets.token_urlsafe(32), self.lifetimes.token
+        else:
+            token, lifetime = str(uuid.uuid4()), self.lifetimes.session_idle  # the vendor's tokens are UUIDs
+        grant = Grant(kind, token, scopes, now, lifetime, now, client_id)
+        self._store.add_grant(account.username, grant, lambda old: old.alive(now), MAX_GRANTS)
+        return grant
+
+    def _account(self, username: str) -> Account:
+        account = self._store.account(username)
+        if account is None:
+            raise NotFound(f"Account {username} not found.")
+        return account
