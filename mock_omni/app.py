@@ -7,13 +7,12 @@ that is built on first use, so start-up does not pay for importing FastAPI.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.types import Receive, Scope, Send
 
 from .domain.backend import Backend
@@ -152,23 +151,21 @@ class MockOmni:
             await self.web(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        ticker: asyncio.Task[None] | None = None
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                ticker = asyncio.get_running_loop().create_task(self._tick_forever())
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if ticker is not None:
-                    ticker.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await ticker
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        # anyio, not asyncio: the app runs under trio too (Starlette's TestClient can use it).
+        async with anyio.create_task_group() as ticking:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    ticking.start_soon(self._tick_forever)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    ticking.cancel_scope.cancel()  # nothing happens by itself after shutdown
+                    break
+        await send({"type": "lifespan.shutdown.complete"})
 
     async def _tick_forever(self) -> None:
         while True:
-            await asyncio.sleep(TICK_SECONDS)
+            await anyio.sleep(TICK_SECONDS)
             self.tick()
 
 

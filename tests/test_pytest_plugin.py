@@ -253,9 +253,22 @@ def test_messages_and_delivery_rules_helpers_and_the_failure_report(pytester: py
             mock_omni.delivery_rule("41793026727", "EXPIRED", channel="SMS")
             call(mock_omni, "POST", "/omni/1/advanced", json=SEND)
             assert False, "look at the messages"
+
+        RULED = {"accounts": [{"username": "Aladdin", "password": "open sesame", "scenarios": [
+            {"flow": [{"channel": "SMS"}, {"channel": "VIBER"}], "default": True}]}],
+            "deliveryRules": [{"destination": "41793026727", "channel": "SMS", "outcome": "REJECTED"}]}
+
+        @pytest.mark.mock_omni(fixtures=RULED)
+        def test_a_markers_fixture_brings_its_delivery_rules(mock_omni):
+            for _ in range(2):  # the test's own reset keeps its marker's rules
+                assert call(mock_omni, "POST", "/omni/1/advanced", json=SEND).status_code == 200
+                (message,) = mock_omni.messages()
+                assert [(s["channel"], s["outcome"]) for s in message["steps"]] == [
+                    ("SMS", "REJECTED"), ("VIBER", "DELIVERED")]
+                mock_omni.reset()
     '''))
     result = pytester.runpytest_subprocess()
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines([
         "*- mock-omni messages -*",
         "M-1 to 41793026727 (account Aladdin): PENDING_ENROUTE [[]SMS PENDING[]]",

@@ -24,7 +24,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from .validation import XML_TEXT_PATTERN
+from .validation import URL_PATTERN, XML_TEXT_PATTERN
 
 Problems = dict[str, list[str]]
 
@@ -787,9 +787,8 @@ class OmniAdvancedRequest(_SendRequest):
     notify: bool | None = Field(None, description="false: no delivery report is pushed to notifyUrl.")
     intermediateReport: bool | None = Field(
         None, description="Also push a report for each step that fails over to the next (default false).")
-    notifyUrl: str | None = Field(
-        None, pattern="^https?://[^\\s/?#]+[^\\s]*$", max_length=2048,
-        description="The URL delivery reports are pushed to.")
+    notifyUrl: str | None = Field(None, pattern=URL_PATTERN, max_length=2048,
+                                  description="The URL delivery reports are pushed to.")
     notifyContentType: Literal["application/json", "application/xml"] | None = Field(
         None, description="Content type of pushed reports (default application/json).")
     callbackData: Text | None = Field(None, max_length=4000, description="Echoed in the message's delivery report.")

@@ -223,7 +223,11 @@ def read_fixtures(fixture: Fixture, base: Path | None) -> dict[str, Any]:
         problem = f"mock-omni: {exc}"
     if problem is not None:  # failed outside any except block: one line, no chained traceback
         pytest.fail(problem, pytrace=False)
-    return {"accounts": [account for _, document in documents for account in document["accounts"]]}
+    merged: dict[str, Any] = {"accounts": [account for _, document in documents for account in document["accounts"]]}
+    rules = [rule for _, document in documents for rule in document.get("deliveryRules", [])]
+    if rules:
+        merged["deliveryRules"] = rules
+    return merged
 
 
 def first_account(document: Mapping[str, Any]) -> Credentials:
