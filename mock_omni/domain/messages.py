@@ -217,9 +217,10 @@ class Messages:
                 raise InvalidArgument(validation_errors={"sendAt": ["must be sooner than 180 days from now"]})
         destinations = request.destinations
         given = [destination.messageId for destination in destinations]
-        fresh = iter(new_ids(given.count(None) + 1))
         bulk_id = request.bulkId
-        if bulk_id is None and len(destinations) > 1:
+        new_bulk = bulk_id is None and len(destinations) > 1
+        fresh = iter(new_ids(given.count(None) + new_bulk))
+        if new_bulk:
             bulk_id = next(fresh)
         answers: list[dict[str, object]] = []
         pushes: list[Notification] = []
