@@ -43,9 +43,11 @@ pytest: install py27-client system-deps
 
 test: lint typecheck pytest
 
-# The hardening soak for longer than make test's few seconds (MOCK_OMNI_SOAK_SECONDS, default 60).
+# The hardening soak for longer than make test's few seconds (MOCK_OMNI_SOAK_SECONDS, default 60), and the
+# sending soak with 100,000 messages past the default message bound.
 soak: install
 	MOCK_OMNI_SOAK_SECONDS=$${MOCK_OMNI_SOAK_SECONDS:-60} MOCK_OMNI_SOAK_HOSTILE_ROUNDS=$${MOCK_OMNI_SOAK_HOSTILE_ROUNDS:-10} $(PY) -m pytest -p no:cacheprovider -s tests/hardening/test_soak.py
+	MOCK_OMNI_SEND_SOAK_MESSAGES=$${MOCK_OMNI_SEND_SOAK_MESSAGES:-100000} MOCK_OMNI_SEND_SOAK_LIMIT=$${MOCK_OMNI_SEND_SOAK_LIMIT:-10000} $(PY) -m pytest -p no:cacheprovider -s tests/hardening/test_sending_soak.py
 
 bench: install
 	$(PY) -m bench

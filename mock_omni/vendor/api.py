@@ -183,6 +183,8 @@ class VendorApi:
     def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer:
         """Content-Type (415), rate limit (429), body and query (400), then the handler; journals the call."""
         answer = exchange.answer
+        # Messages' due transitions first, so this call (and any push) sees the clock's present.
+        self.backend.messages.advance()
         if answer is None:
             operation = exchange.operation
             assert operation is not None
