@@ -96,6 +96,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: The vendor request being collected here, None while uvicorn has the request.
         self.direct: VendorRequest | None = None
         self.direct_body = bytearray()
+        self.direct_ticket = 0
         self.direct_keep_alive = True
         #: The current request's body is not wanted (answered early, or an Upgrade offer's first pass).
         self.skip_body = False
@@ -177,6 +178,8 @@ class MockOmniProtocol(HttpToolsProtocol):
             return
         self.direct = request
         self.direct_body = bytearray()
+        # The fence (testing/fence.py): a reset while the body arrives drops this request.
+        self.direct_ticket = self.mock.fence.ticket()
         self.direct_keep_alive = self.scope["http_version"] != "1.0" and self.parser.should_keep_alive()
 
     def _head_without_upgrade(self) -> bytes:
@@ -261,7 +264,12 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.direct = None
         self.direct_body = bytearray()
         try:
-            answer = self.mock.vendor.answer(request, body)
+            decided = self.mock.vendor.answer(request, body, self.direct_ticket)
+            if decided is None:
+                # The state was reset while its body arrived: dropped unanswered, as the ASGI path drops it.
+                self.transport.abort()
+                return
+            answer = decided
         except Exception as error:  # noqa: BLE001 - answered like any failure in the dispatcher
             answer = self._error_answer(error, request)
         try:

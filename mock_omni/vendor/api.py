@@ -152,9 +152,16 @@ class VendorApi:
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.content})
 
-    def answer(self, request: VendorRequest, body: bytes | None) -> Answer:
-        """The whole call at once (no fault hook), journaled; ``body`` None means it was over the limit."""
-        return self.perform(self.admit(request, body is None), request, body or b"")
+    def answer(self, request: VendorRequest, body: bytes | None, ticket: int | None = None) -> Answer | None:
+        """The whole call at once (no fault hook), journaled; ``body`` None means it was over the limit.
+
+        ``ticket`` is the fence's (testing/fence.py), taken when the request's head arrived: None
+        (dropped, nothing done) if the state was reset while its body was still coming.
+        """
+        exchange = self.admit(request, body is None)
+        if ticket is not None and not self.fence.admits(ticket, exchange.account):
+            return None
+        return self.perform(exchange, request, body or b"")
 
     def admit(self, request: VendorRequest, too_large: bool) -> Exchange:
         """Accept (406), route (404/405), body size (413), credentials (401), scopes (403)."""
