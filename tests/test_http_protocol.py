@@ -292,10 +292,10 @@ def patched_server(patch: str, *args: str) -> Iterator[Patched]:
 ANSWER_RAISES = """
 from mock_omni.vendor.api import VendorApi
 original = VendorApi.answer
-def answer(self, request, body):
+def answer(self, request, body, ticket=None):
     if request.query == b"boom":
         raise RuntimeError("boom")
-    return original(self, request, body)
+    return original(self, request, body, ticket)
 VendorApi.answer = answer
 """
 BOOM = "/omni/1/scenarios?boom"
