@@ -5,7 +5,8 @@
 
 Sections: 1 throughput of the seed PUT against the bare-ASGI floor, WireMock and Prism;
 2 cold start; 3 scale (100,000 scenarios against 10); 4 pytest fixture cost (runs
-``python -m bench.fixture_cost`` when that module exists); 5 concurrency; 6 replicas
+``python -m bench.fixture_cost`` when that module exists); 5 concurrency; 6 sending (one destination
+against the floor, 1,000 destinations per request, reports and logs over 100,000 stored messages); 7 replicas
 sharing one store on Redis (bench/replicas.py).
 """
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from mock_omni.vendor.codecs import Format
 
-from . import alternatives, load, procs, replicas, scale
+from . import alternatives, load, procs, replicas, scale, sending
 from .load import Request, Result
 from .payloads import ALADDIN_BASIC, REQUESTS, SEED_PATH
 
@@ -44,7 +45,7 @@ class Plan:
     alternatives: bool
     scale_count: int
     out: Path
-    parts: set[int] = field(default_factory=lambda: {1, 2, 3, 4, 5, 6})
+    parts: set[int] = field(default_factory=lambda: {1, 2, 3, 4, 5, 6, 7})
 
 
 @dataclass
@@ -374,6 +375,69 @@ def concurrency(plan: Plan, report: Report) -> None:
     report.goal("limit holds at 64/256 connections, nothing fails", "yes" if held else "no", "yes", held)
 
 
+# --- 6. sending ---------------------------------------------------------------------------
+
+def sending_section(plan: Plan, report: Report) -> None:
+    big_n = plan.scale_count
+    small_n = min(1000, big_n)
+    print(f"6. sending: one destination vs the floor, 1,000 destinations, queries over {big_n:,} messages", flush=True)
+    with ExitStack() as stack:
+        servers: dict[str, procs.Server] = {}
+        extra = ("--rate-limit", "off")
+        commands = {
+            "send": mock_command(procs.free_port(), *extra),
+            "bare": bare_command(procs.free_port()),
+            "small": mock_command(procs.free_port(), *extra, "--message-limit", str(small_n)),
+            "big": mock_command(procs.free_port(), *extra, "--message-limit", str(big_n)),
+        }
+        for name, command in commands.items():
+            port = int(command[command.index("--port") + 1])
+            servers[name] = stack.enter_context(procs.running(name, command, port, cwd=str(ROOT)))
+        single, bulk = sending.send_request(1), sending.send_request(sending.BULK)
+        sends = interleaved([("send, 1 destination", "send", single), ("bare ASGI", "bare", single),
+                             (f"send, {sending.BULK:,} destinations", "send", bulk)], servers, plan)
+        for name, count in (("small", small_n), ("big", big_n)):
+            sending.preload(servers[name].url, count)
+        rss_big = servers["big"].rss_mb()
+        rows = []
+        worst = float("inf")
+        small_queries, big_queries = sending.queries(small_n), sending.queries(big_n)
+        for op in big_queries:
+            results = interleaved([(f"{op} big", "big", big_queries[op]), (f"{op} small", "small", small_queries[op])],
+                                  servers, plan)
+            big, small = results[f"{op} big"], results[f"{op} small"]
+            ratio = paired_ratio(big, small)
+            worst = min(worst, ratio)
+            failures = sum(r.non_2xx + r.socket_errors for r in big + small)
+            rows.append([op, fmt_rate(median([r.rate for r in big])), fmt_rate(median([r.rate for r in small])),
+                         f"{ratio:.2f}", f"{median([r.p99_ms for r in big]):.2f}", failures])
+    send_rows = [latency_row(name, runs, sends["bare ASGI"] if name != "bare ASGI" else None)
+                 for name, runs in sends.items()]
+    report.section(
+        "6. Sending", ["server", "req/s (median)", "vs bare ASGI", "p50 ms", "p99 ms", "failed"], send_rows,
+        "POST /omni/1/advanced through the seed scenario (SMS, then Viber), delivered at once, rate limit off, "
+        "interleaved with the bare ASGI floor as in part 1. Every request creates messages: past the bound "
+        "(10,000) the oldest are dropped, as in a long load test.",
+    )
+    report.section(
+        f"6b. Reports and logs over {big_n:,} stored messages against {small_n:,}",
+        ["query", f"req/s {big_n:,}", f"req/s {small_n:,}", "ratio", f"p99 ms {big_n:,}", "failed"], rows,
+        f"Each server preloaded with its messages in bulks of {sending.BULK:,} (IDs M<n>, bulks B<k>); queries "
+        f"rotate over {scale.SPREAD} IDs (or their bulks) spread across the whole store. Reports are one-time: a "
+        f"report fetched once is not returned again, the same on both servers. RSS with {big_n:,} messages: "
+        f"{rss_big:.0f} MB.",
+    )
+    single_ratio = paired_ratio(sends["send, 1 destination"], sends["bare ASGI"])
+    report.goal("send, 1 destination, vs bare ASGI", f"{single_ratio:.2f}x", ">= 0.5x", single_ratio >= 0.5)
+    per_destination = median([s.rate / (sending.BULK * b.rate)
+                              for s, b in zip(sends["send, 1 destination"], sends[f"send, {sending.BULK:,} "
+                                                                                     "destinations"], strict=True)])
+    report.goal(f"time per destination of a {sending.BULK:,}-destination send vs a whole 1-destination send",
+                f"{per_destination:.3f}x", "<= 0.2x", per_destination <= 0.2)
+    report.goal(f"slowest report/log query, {big_n:,} vs {small_n:,} messages", f"{worst:.2f}x",
+                ">= 0.8x (within 1.25x)", worst >= 0.8)
+
+
 def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
@@ -390,9 +454,10 @@ def parse_args(argv: Sequence[str] | None) -> Plan:
     parser.add_argument("--seconds", type=int, help="seconds per wrk run (default 5; 1 with --smoke)")
     parser.add_argument("--repeats", type=int, help="interleaved rounds (default 5; 1 with --smoke)")
     parser.add_argument("--no-alternatives", action="store_true", help="skip WireMock and Prism")
-    parser.add_argument("--scale", type=int, help="scenarios for the scale part (default 100000; 200 with --smoke)")
+    parser.add_argument("--scale", type=int, help="scenarios for the scale part, messages for the sending part "
+                                                  "(default 100000; 200 with --smoke)")
     parser.add_argument("--out", type=Path, help="results file (default bench/RESULTS.md)")
-    parser.add_argument("--parts", default="1,2,3,4,5,6", help="which parts to run, e.g. 1,3 (default all)")
+    parser.add_argument("--parts", default="1,2,3,4,5,6,7", help="which parts to run, e.g. 1,3 (default all)")
     args = parser.parse_args(argv)
     return Plan(
         smoke=args.smoke,
@@ -418,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report()
     began = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"machine: {machine()}", flush=True)
-    parts = (throughput, cold_start, scale_section, fixture_cost, concurrency, replicas.section)
+    parts = (throughput, cold_start, scale_section, fixture_cost, concurrency, sending_section, replicas.section)
     for number, part in enumerate(parts, start=1):
         if number in plan.parts:
             part(plan, report)

@@ -1,4 +1,4 @@
-"""Part 6: the state shared on Redis. The seed PUT through one replica on Redis against the memory
+"""Part 7: the state shared on Redis. The seed PUT through one replica on Redis against the memory
 store (goal: at least 0.3x), and two replicas of one store loaded together against one alone.
 
 Redis is Debian's ``redis-server`` on a free loopback port in a temporary folder, with no
@@ -70,10 +70,10 @@ def section(plan: Plan, report: Report) -> None:
     from .__main__ import interleaved, latency_row, mock_command, paired_ratio, seed_request
 
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        print("6. shared store: redis-server not installed (scripts/system-deps.sh installs it), skipped", flush=True)
-        report.sections.append("## 6. Replicas on Redis\n\nNot measured: `redis-server` is not installed.\n")
+        print("7. shared store: redis-server not installed (scripts/system-deps.sh installs it), skipped", flush=True)
+        report.sections.append("## 7. Replicas on Redis\n\nNot measured: `redis-server` is not installed.\n")
         return
-    print("6. replicas sharing one store on Redis", flush=True)
+    print("7. replicas sharing one store on Redis", flush=True)
     with ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
         url = stack.enter_context(redis_server(Path(scratch)))
         servers = {}
@@ -95,7 +95,7 @@ def section(plan: Plan, report: Report) -> None:
     memory = results["mock-omni JSON, memory store"]
     rows = [latency_row(name, runs, memory) for name, runs in results.items()]
     report.section(
-        "6. Replicas on Redis", ["server", "req/s (median)", "vs memory store", "p50 ms", "p99 ms", "failed"], rows,
+        "7. Replicas on Redis", ["server", "req/s (median)", "vs memory store", "p50 ms", "p99 ms", "failed"], rows,
         f"The seed PUT, wrk -t1, {plan.repeats} rounds of {plan.seconds} s; rate limit off. On Redis each call is "
         "one script (credentials, operation, journal entry) and one round trip to a Redis on the same machine. "
         "The pair rows load two replicas of one store at once; on this machine the two replicas, Redis and both "

@@ -7,8 +7,12 @@ that is built on first use, so start-up does not pay for importing FastAPI.
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.types import Receive, Scope, Send
 
 from .domain.backend import Backend
@@ -24,21 +28,28 @@ from .web.state_file import PersistMiddleware, StateFile
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+log = logging.getLogger("mock_omni")
+#: Seconds between two looks at the messages' due transitions (reports and pushes happen on time
+#: even when nobody calls the server).
+TICK_SECONDS = 0.1
+
 
 class MockOmni:
     """One mock server's state and its ASGI callable. No module-level state: build as many as you like."""
 
     def __init__(
         self, settings: Settings | None = None, *, clock: Clock | None = None,
-        key_factory: KeyFactory = random_key,
+        key_factory: KeyFactory = random_key, wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings or Settings()
         self.key_factory = key_factory
         #: Every part of the state, in this process or on a Redis shared by replicas (state.py).
-        self.state = state = open_state(self.settings, clock, key_factory)
+        self.state = state = open_state(self.settings, clock, key_factory, wall_clock)
         self.clock = state.clock
         #: The fixture state that ``reset()`` returns to.
         self.initial_accounts: list[Account] = state.initial_accounts
+        self.initial_messages = state.initial_messages
+        self.initial_delivery_rules = state.initial_delivery_rules
         self.store = state.store
         self.state_file = StateFile(self.settings.state_file) if self.settings.state_file else None
         if self.state_file is not None:
@@ -54,13 +65,19 @@ class MockOmni:
         self.fence = state.fence
         #: Unexpected exceptions (500s no fault asked for); the pytest plugin fails the test with them.
         self.errors = state.errors
-        self.backend = Backend(self.store, self.clock, state.signin)
+        #: Outcome rules of message delivery (fixtures' ``deliveryRules``, the admin API's).
+        self.delivery_rules = state.delivery_rules
+        #: Sent messages and their reports; ``messages.notify`` receives the reports to push.
+        self.messages = state.messages
+        self.backend = Backend(self.store, self.clock, state.signin, self.messages)
         self.vendor = (state.vendor or VendorApi)(
             self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook,
             fence=self.fence, errors=self.errors, auth=state.auth)
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self)
+        # Messages walk on their account's clock: everyone's, plus what the admin API moved that account's.
+        self.messages.account_offset = self.admin.own_clock_offset
         self._web: FastAPI | None = None
         #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
         self.asgi: Any = self.route
@@ -99,6 +116,24 @@ class MockOmni:
         """Back to the fixture state, or one account back to where it started: the admin API's reset."""
         self.admin.reset(account)
 
+    def tick(self) -> None:
+        """Perform the messages' transitions that are due (the ticker calls it; so does the admin clock)."""
+        try:
+            self.messages.advance()
+        except Exception:  # the ticker must survive whatever one transition or push does
+            log.exception("advancing messages failed")
+
+    def export_state(self, account: str | None = None) -> dict[str, object]:
+        """The state as a fixture document: accounts with their scenarios and messages, delivery rules."""
+        document = self.store.export(account)
+        messages = self.messages.export(account)
+        for item in document["accounts"]:  # type: ignore[attr-defined]
+            if item["username"] in messages:
+                item["messages"] = messages[item["username"]]
+        if account is None:
+            document["deliveryRules"] = self.delivery_rules.export()
+        return document
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
 
@@ -109,18 +144,29 @@ class MockOmni:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         else:
+            self.tick()  # the admin API and the dashboard see the messages as of now
             await self.web(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        # anyio, not asyncio: the app runs under trio too (Starlette's TestClient can use it).
+        async with anyio.create_task_group() as ticking:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    ticking.start_soon(self._tick_forever)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    ticking.cancel_scope.cancel()  # nothing happens by itself after shutdown
+                    break
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _tick_forever(self) -> None:
         while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+            await anyio.sleep(TICK_SECONDS)
+            self.tick()
 
 
 def create_app(settings: Settings | None = None, **options: Any) -> MockOmni:
-    """Build a mock server; options: ``clock`` (a Clock) and ``key_factory`` (new scenario keys)."""
+    """Build a mock server; options: ``clock`` (a Clock), ``key_factory`` (new scenario keys) and
+    ``wall_clock`` (POSIX seconds the mock's clock starts at, for the dates of messages)."""
     return MockOmni(settings, **options)

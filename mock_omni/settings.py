@@ -11,7 +11,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .domain.delivery import MAX_DELAY, parse_duration
 from .domain.fixtures import header_secret_problem
+from .domain.messages import DEFAULT_LIMIT as DEFAULT_MESSAGE_LIMIT
 from .domain.signin import SESSION_IDLE, TOKEN_LIFETIME
 from .testing.journal import DEFAULT_LIMIT
 from .vendor.ratelimit import VENDOR_LIMITS, Rule, parse_profile
@@ -27,6 +29,8 @@ MEMORY_STORE = "memory"
 DEFAULT_STORE_PREFIX = "mock-omni"
 #: URL schemes redis-py connects with (TCP, TLS, a Unix socket).
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+#: Messages kept: about a kilobyte each, so ten million is already more memory than a mock should take.
+MAX_MESSAGE_LIMIT = 10_000_000
 
 
 #: Ten years: a token or session lifetime past it is a typo (and the clock advances at most that far).
@@ -56,6 +60,11 @@ class Settings:
     state_file: str | None = None
     #: Serve vendor calls through the ASGI app only, never answered in the protocol (http_protocol.py).
     asgi_only: bool = False
+    #: Seconds from a step's start to its delivery where no rule says otherwise (0: delivered at once);
+    #: given as text ("2s", "500ms"), it is read as a duration.
+    delivery_delay: float = 0.0
+    #: Messages kept across accounts; past it, the oldest is dropped with its report.
+    message_limit: int = DEFAULT_MESSAGE_LIMIT
     #: Seconds an OAuth2 access token lives, on the mock's clock.
     token_lifetime: int = int(TOKEN_LIFETIME)
     #: Seconds without a call after which an IBSSO session ends, on the mock's clock.
@@ -69,6 +78,15 @@ class Settings:
         _check_range("port", self.port, 0, MAX_PORT)
         _check_range("journal_limit", self.journal_limit, 0, MAX_JOURNAL_LIMIT)
         _check_range("max_body", self.max_body, 1, None)
+        _check_range("message_limit", self.message_limit, 1, MAX_MESSAGE_LIMIT)
+        delay = self.delivery_delay
+        if isinstance(delay, str):  # "2s", "500ms": as the flag and the variable give it
+            try:
+                self.delivery_delay = delay = parse_duration(delay)
+            except ValueError as exc:
+                raise SettingsError("delivery_delay", str(exc)) from None
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
+            raise SettingsError("delivery_delay", f"must be from 0 to {MAX_DELAY:.0f} seconds, got {_shown(delay)}")
         _check_range("token_lifetime", self.token_lifetime, 1, MAX_LIFETIME)
         _check_range("session_idle", self.session_idle, 1, MAX_LIFETIME)
         if self.admin_token is not None:
@@ -123,6 +141,11 @@ class Settings:
                  [o.strip() for o in env["MOCK_OMNI_CORS_ORIGINS"].split(",") if o.strip()])
         if env.get("MOCK_OMNI_STATE_FILE"):
             take("state_file", "MOCK_OMNI_STATE_FILE", env["MOCK_OMNI_STATE_FILE"])
+        if env.get("MOCK_OMNI_DELIVERY_DELAY"):
+            take("delivery_delay", "MOCK_OMNI_DELIVERY_DELAY", env["MOCK_OMNI_DELIVERY_DELAY"])
+        if env.get("MOCK_OMNI_MESSAGE_LIMIT"):
+            take("message_limit", "MOCK_OMNI_MESSAGE_LIMIT",
+                 _int(env["MOCK_OMNI_MESSAGE_LIMIT"], "MOCK_OMNI_MESSAGE_LIMIT"))
         for name, variable in (("token_lifetime", "MOCK_OMNI_TOKEN_LIFETIME"),
                                ("session_idle", "MOCK_OMNI_SESSION_IDLE")):
             if env.get(variable):
@@ -164,3 +187,4 @@ def _int(text: str, name: str) -> int:
         return int(text)
     except ValueError:
         raise SettingsError(name, f"expected an integer, got {_shown(text)}") from None
+

@@ -8,6 +8,8 @@ unchanged, so the default path pays nothing for the choice) and the one on Redis
     component              interface       in memory                      on Redis
     accounts, scenarios    ScenarioStore   domain.store.Store             shared.store.RedisStore
     tokens and sessions    SignIn          domain.signin.SignIn           shared.signin.SharedSignIn
+    messages and reports   Messages        domain.messages.Messages       shared.messages.SharedMessages
+    delivery rules         DeliveryRules   domain.delivery.DeliveryRules  shared.delivery.SharedDeliveryRules
     rate-limit buckets     RateLimits      vendor.ratelimit.RateLimiter   shared.limiter.RedisRateLimiter
     request journal        RequestJournal  testing.journal.Journal        shared.journal.RedisJournal
     faults                 FaultRules      testing.faults.Faults          shared.faults.RedisFaults
@@ -24,13 +26,17 @@ operation and journal entry in one round trip, atomic across replicas.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from .domain.clock import Clock
 from .domain.credentials import Principal
-from .domain.fixtures import load_files
+from .domain.delivery import DeliveryRules
+from .domain.delivery import Rule as DeliveryRule
+from .domain.fixtures import Extras, load_files
+from .domain.messages import Messages
 from .domain.scenarios import ScenarioIn
 from .domain.signin import Lifetimes, SignIn
 from .domain.store import Account, KeyFactory, Store
@@ -168,11 +174,16 @@ class State:
     faults: FaultRules
     clock: Clock
     signin: SignIn
+    messages: Messages
+    delivery_rules: DeliveryRules
     fence: Fences
     errors: ErrorLog
     records: AdminRecords
     #: The start-up fixture accounts (the state file, when there is one, may hold others).
     initial_accounts: list[Account]
+    #: The start-up fixtures' messages (documents per account) and delivery rules.
+    initial_messages: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    initial_delivery_rules: tuple[DeliveryRule, ...] = ()
     #: Who a credential proves; None: the dispatcher's own (vendor/auth.py on the memory store).
     auth: PrincipalFinder | None = None
     #: Builds the dispatcher for this store (the Redis one runs a call as one script); None: VendorApi.
@@ -185,16 +196,27 @@ class State:
     check: Callable[[], None] = lambda: None
 
 
-def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory) -> State:
-    """The state the settings ask for; a shared store is joined (or seeded once) before this returns."""
-    initial = load_files(settings.fixtures, key_factory)
+def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory,
+               wall_clock: Callable[[], float] = time.time) -> State:
+    """The state the settings ask for; a shared store is joined (or seeded once) before this returns.
+
+    ``wall_clock`` gives the POSIX seconds the mock's clock starts at (the dates of messages).
+    """
+    extras = Extras()
+    initial = load_files(settings.fixtures, key_factory, extras)
+    startup = Baseline(tuple(initial), delivery_rules=tuple(extras.delivery_rules), messages=extras.messages)
     lifetimes = Lifetimes(float(settings.token_lifetime), float(settings.session_idle))
     if settings.shared:
         from .shared import open_shared_state
 
-        return open_shared_state(settings, initial, clock, key_factory, lifetimes)
+        return open_shared_state(settings, startup, clock, key_factory, lifetimes, wall_clock)
     store = Store([account.copy() for account in initial], key_factory)
     clock = clock or Clock()
     limiter = RateLimiter(settings.rate_limits, clock)
+    rules = DeliveryRules(extras.delivery_rules, settings.delivery_delay)
+    messages = Messages(store, clock, rules, limit=settings.message_limit, wall_clock=wall_clock)
+    messages.load(extras.messages)
+    records = Records(startup, AccountClockOffsets(limiter))
     return State(store, limiter, Journal(settings.journal_limit), Faults(), clock, SignIn(store, clock, lifetimes),
-                 Fence(), ServerErrors(), Records(Baseline(tuple(initial)), AccountClockOffsets(limiter)), initial)
+                 messages, rules, Fence(), ServerErrors(), records, initial, extras.messages,
+                 tuple(extras.delivery_rules))

@@ -29,9 +29,12 @@ def counting_keys() -> Iterator[str]:
     return (f"{n:032X}" for n in itertools.count(1))
 
 
-def make_app(**settings: object) -> MockOmni:
+def make_app(wall_clock: Callable[[], float] | None = None, **settings: object) -> MockOmni:
+    """An app on a manual clock with counting scenario keys (and ``wall_clock`` for the dates of messages)."""
     keys = counting_keys()
-    return create_app(Settings(**settings), clock=ManualClock(), key_factory=lambda: next(keys))  # type: ignore[arg-type]
+    options = {} if wall_clock is None else {"wall_clock": wall_clock}
+    return create_app(Settings(**settings), clock=ManualClock(), key_factory=lambda: next(keys),  # type: ignore[arg-type]
+                      **options)
 
 
 #: The stores the suites marked ``both_stores`` run against (each test once per store).

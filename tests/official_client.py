@@ -7,11 +7,27 @@ Run by tests/test_official_client.py as: python2.7 official_client.py URL [API_K
 import json
 import sys
 
+from infobip.api.model.omni.Destination import Destination
 from infobip.api.model.omni.scenarios.Scenario import Scenario
 from infobip.api.model.omni.scenarios.Step import Step
-from infobip.clients import create_scenario, get_scenarios, get_specific_scenario, update_scenario
+from infobip.api.model.omni.send.OmniAdvancedRequest import OmniAdvancedRequest
+from infobip.api.model.omni.send.OmniSimpleRequest import OmniSimpleRequest
+from infobip.api.model.omni.send.SmsData import SmsData
+from infobip.api.model.omni.send.ViberData import ViberData
+from infobip.api.model.omni.To import To
+from infobip.clients import (
+    create_scenario,
+    get_omni_logs,
+    get_omni_reports,
+    get_scenarios,
+    get_specific_scenario,
+    send_advanced_omni_message,
+    send_simple_omni_message,
+    update_scenario,
+)
 from infobip.util.configuration import Configuration
 from infobip.util.exception import ApiException
+from infobip.util.TimeUnit import TimeUnit
 
 SEED_KEY = "CD265875E3A6EA43478D5F37A635BE4A"
 
@@ -64,6 +80,7 @@ def main(url):
 
     result["not_found"] = error_of(lambda: get_specific_scenario(good).execute("F" * 32))
     result["unauthorized"] = error_of(lambda: get_scenarios(bad).execute({}))
+    result.update(send_and_read(good, created.key))
     print(json.dumps(result))
 
 
@@ -76,6 +93,60 @@ def signed_in(url, api_key, session_token):
         "session_list": [s.key for s in get_scenarios(session).execute({}).scenarios],
     }
     print(json.dumps(result))
+
+
+def destination(phone, message_id=None):
+    to = To()
+    to.phone_number = phone
+    found = Destination()
+    found.to = to
+    found.message_id = message_id
+    return found
+
+
+def date(value):
+    # The client parses the vendor's dates into naive datetimes (the zone is dropped).
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+def send_and_read(good, key):
+    result = {}
+    sms = SmsData()
+    sms.text = "Sent by the official client"
+    sms.validity_period = 2
+    sms.validity_period_time_unit = TimeUnit.MINUTES
+    viber = ViberData()
+    viber.text = "Viber text from the official client"
+    advanced = OmniAdvancedRequest()
+    advanced.scenario_key = key
+    advanced.bulk_id = "OFFICIAL-BULK"
+    # 447700900008 is a test destination whose SMS is undeliverable: it fails over to Viber.
+    advanced.destinations = [destination("41793026727", "OFFICIAL-1"), destination("447700900008")]
+    advanced.sms = sms
+    advanced.viber = viber
+    advanced.callback_data = "official"
+    sent = send_advanced_omni_message(good).execute(advanced)
+    result["advanced"] = {"bulkId": sent.bulk_id, "messages": [
+        {"to": m.to.phone_number, "status": m.status.name, "messageId": m.message_id} for m in sent.messages]}
+
+    simple = OmniSimpleRequest()
+    simple.scenario_key = key
+    simple.text = "Simple text"
+    simple.destinations = [destination("41793026731")]
+    single = send_simple_omni_message(good).execute(simple)
+    result["simple"] = {"bulkId": single.bulk_id, "messageIds": [m.message_id for m in single.messages]}
+
+    reports = get_omni_reports(good).execute({"limit": 10}).results
+    result["reports"] = [{"messageId": r.message_id, "bulkId": r.bulk_id, "channel": r.channel,
+                          "status": r.status.name, "sentAt": date(r.sent_at), "doneAt": date(r.done_at),
+                          "price": float(r.price.price_per_message)} for r in reports]
+    result["reports_again"] = len(get_omni_reports(good).execute({}).results)
+
+    logs = [get_omni_logs(good).execute({"limit": 10}).results for _ in range(2)]
+    result["logs"] = [[{"messageId": log.message_id, "from": log.from_, "text": log.text, "channel": log.channel,
+                        "status": log.status.group_name, "sentAt": date(log.sent_at)} for log in found]
+                      for found in logs]
+    return result
 
 
 if __name__ == "__main__":

@@ -108,3 +108,16 @@ def test_a_running_server_logs_within_a_fraction_of_a_second_and_loses_nothing_a
     finally:
         server.stop()
     assert server.output().count('"GET /omni/1/scenarios HTTP/1.1" 200 OK\n') == 2 + 100
+
+
+def test_secrets_in_a_query_are_masked_and_the_rest_kept() -> None:
+    stream = Writes()
+    log = AccessLog(stream, colours=False)
+    log_lines(log, [("127.0.0.1:1", "POST", "/auth/1/oauth2/token?client_id=app&client_secret=s3cr3t", "1.1", 400),
+                    ("127.0.0.1:1", "GET", "/omni/1/logs?limit=5&token=abc", "1.1", 200),
+                    ("127.0.0.1:1", "GET", "/omni/1/logs?limit=5", "1.1", 200)])
+    log.flush()
+    text = stream.getvalue()
+    assert "s3cr3t" not in text and "abc" not in text
+    assert "client_id=app&client_secret=***" in text and "limit=5&token=***" in text
+    assert '"GET /omni/1/logs?limit=5 HTTP/1.1" 200' in text

@@ -56,7 +56,8 @@ def test_reset_returns_to_fixtures_and_clears_journal_faults_and_buckets(client:
     assert keys(client) == [SEED_KEY, OTHER_KEY, "F9E67B67F89D2FD78611C910D7D40696"]
     assert client.get("/__admin/faults").json()["faults"] == []
     assert "temp" not in [a["username"] for a in client.get("/__admin/accounts").json()["accounts"]]
-    assert client.get("/__admin/rate-limits").json()["rules"] == {"create": "20/10m", "update": "40/10m"}
+    assert client.get("/__admin/rate-limits").json()["rules"] == {
+        "create": "20/10m", "update": "40/10m", "logs": "120/1m"}
     assert client.post(LIST, json=NEW).status_code == 201
 
 
@@ -375,11 +376,13 @@ def test_rate_limits_off_and_back(client: TestClient) -> None:
     client.put("/__admin/rate-limits", json={"limits": "off"})
     assert all(client.post(LIST, json=NEW).status_code == 201 for _ in range(25))
     client.delete("/__admin/rate-limits")
-    assert client.get("/__admin/rate-limits").json()["rules"] == {"create": "20/10m", "update": "40/10m"}
+    assert client.get("/__admin/rate-limits").json()["rules"] == {
+        "create": "20/10m", "update": "40/10m", "logs": "120/1m"}
 
 
 @pytest.mark.parametrize(
-    "body", [{"limits": {"update": "5 per minute"}}, {"limits": {"delete": "1/1m"}}, {"limits": 5}, {}],
+    "body", [{"limits": {"update": "5 per minute"}}, {"limits": {"delete": "1/1m"}}, {"limits": 5}, {},
+             {"limits": {"update": "0/1m"}}, {"limits": {"logs": "5/0.0s"}}],
 )
 def test_bad_rate_limit_is_400_and_changes_nothing(client: TestClient, body: dict[str, object]) -> None:
     before = client.get("/__admin/rate-limits").json()

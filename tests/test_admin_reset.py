@@ -184,7 +184,8 @@ def test_a_reset_with_a_body_sets_what_later_resets_return_to(client: TestClient
 
     assert client.post("/__admin/reset", json={}).status_code == 200  # {}: the start-up state again
     assert client.get(LIST).status_code == 200
-    assert client.get("/__admin/rate-limits").json()["rules"] == {"create": "20/10m", "update": "40/10m"}
+    assert client.get("/__admin/rate-limits").json()["rules"] == {"create": "20/10m", "update": "40/10m",
+                                                                 "logs": "120/1m"}
 
 
 def test_a_bad_reset_body_changes_nothing(client: TestClient) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import load, scale
+from bench import load, scale, sending
 from bench.load import Request
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,12 +78,13 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
     for heading in ("## 1. Throughput of the seed PUT", "## 2. Cold start", "## 3. Scale", "## 4. pytest fixture cost",
-                    "## 5. Concurrency", "## 6. Replicas on Redis"):
+                    "## 5. Concurrency", "## 6. Sending", "## 6b. Reports and logs over", "## 7. Replicas on Redis"):
         assert heading in text
     for row in ("| mock-omni JSON |", "| bare ASGI JSON |", "| mock-omni XML |", "| bare ASGI XML |",
                 "| mock-omni JSON, every body new |", "| mock-omni XML, every body new |",
                 "| mock-omni JSON, ASGI only (--asgi-only) |", "| uvicorn protocol, fixed bytes, JSON |",
-                "| PUT promote |", "| GET one |", "| GET page |"):
+                "| PUT promote |", "| GET one |", "| GET page |", "| send, 1 destination |",
+                "| send, 1,000 destinations |", "| GET logs by messageId |", "| GET reports by bulkId |"):
         assert row in text
     if shutil.which("redis-server"):
         for row in ("| mock-omni JSON, memory store |", "| mock-omni JSON, one replica on Redis |",
@@ -92,7 +93,8 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
     # Correctness, not speed: every throughput and scale request answered 2xx, and the limit held.
     assert "| limit holds at 64/256 connections, nothing fails | yes | yes | yes |" in text
     counted = ("| mock-omni JSON", "| mock-omni XML", "| bare ASGI", "| uvicorn protocol, fixed bytes", "| PUT promote",
-               "| GET one", "| GET page", "| one replica on Redis alone", "| two replicas on Redis together, 16")
+               "| GET one", "| GET page", "| send, 1 destination |", "| send, 1,000 destinations |", "| GET logs",
+               "| GET reports", "| one replica on Redis alone", "| two replicas on Redis together, 16")
     for line in text.splitlines():
         if line.startswith(counted):
             assert line.rstrip().endswith("| 0 |"), line
@@ -112,3 +114,12 @@ def test_the_instruction_count_script_answers_the_seed_put(fmt: str) -> None:
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "instructions.py"), "20", fmt],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_sending_queries_spread_over_the_whole_store() -> None:
+    paths = sending.queries(100_000)["GET logs by messageId"].paths
+    assert len(paths) == scale.SPREAD and paths[0].endswith("messageId=M0") and paths[-1].endswith("=M99999")
+    bulks = sending.queries(100_000)["GET reports by bulkId"].paths
+    assert bulks[0].endswith("bulkId=B0&limit=50") and bulks[-1].endswith("bulkId=B99&limit=50")
+    body = sending.send_body(3, 7, "B0")
+    assert [d["messageId"] for d in body["destinations"]] == ["M7", "M8", "M9"]  # type: ignore[index]

@@ -30,7 +30,7 @@ def settings_for(argv: list[str], env: dict[str, str], monkeypatch: pytest.Monke
 def test_defaults_bind_loopback_with_vendor_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_for([], {}, monkeypatch)
     assert (settings.host, settings.port, settings.fixtures) == ("127.0.0.1", 8080, [])  # type: ignore[attr-defined]
-    assert settings.rate_limits == {"create": Rule(20, 600), "update": Rule(40, 600)}  # type: ignore[attr-defined]
+    assert settings.rate_limits == {"create": Rule(20, 600), "update": Rule(40, 600), "logs": Rule(120, 60)}  # type: ignore[attr-defined]
 
 
 def test_env_vars_then_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,7 +42,7 @@ def test_env_vars_then_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_for(["--host", "127.0.0.2", "--port", "7000", "--fixtures", "c.json",
                              "--rate-limit", "update=5/1m", "--rate-limit", "create=1/1s"], env, monkeypatch)
     assert (settings.host, settings.port, settings.fixtures) == ("127.0.0.2", 7000, ["c.json"])  # type: ignore[attr-defined]
-    assert settings.rate_limits == {"create": Rule(1, 1), "update": Rule(5, 60)}  # type: ignore[attr-defined]
+    assert settings.rate_limits == {"create": Rule(1, 1), "update": Rule(5, 60), "logs": Rule(120, 60)}  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,10 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "token": {"data": {"grant_type": "client_credentials"}, "auth": ("Aladdin", "open sesame")},
     "login": {"json": {"username": "Aladdin", "password": "open sesame"}},
     "logout": {"headers": {"Authorization": "IBSSO 2f9b4d31-2d0d-49a8-85f0-9b862bdca394"}},
+    "send": {"json": {"destinations": [{"to": {"phoneNumber": "41793026727"}}], "sms": {"text": "x"},
+                      "viber": {"text": "x"}}},
+    "text": {"json": {"destinations": [{"to": {"phoneNumber": "41793026727"}}], "text": "x"}},
+    "reports": {}, "logs": {},
 }
 
 

@@ -292,10 +292,10 @@ def patched_server(patch: str, *args: str) -> Iterator[Patched]:
 ANSWER_RAISES = """
 from mock_omni.vendor.api import VendorApi
 original = VendorApi.answer
-def answer(self, request, body):
+def answer(self, request, body, ticket=None):
     if request.query == b"boom":
         raise RuntimeError("boom")
-    return original(self, request, body)
+    return original(self, request, body, ticket)
 VendorApi.answer = answer
 """
 BOOM = "/omni/1/scenarios?boom"
@@ -507,3 +507,28 @@ def test_sigterm_with_a_client_stalled_mid_body_gets_the_same_envelope_either_wa
     assert outcomes[0] == outcomes[1]
     assert status == 500 and headers["connection"] == "close" and headers["content-type"] == "application/json"
     assert json.loads(body)["requestError"]["serviceException"]["messageId"] == "GENERAL_ERROR"
+
+
+@pytest.mark.parametrize("mode", ["direct", "asgi-only"])
+def test_a_reset_while_the_body_arrives_drops_the_request_on_both_paths(mode: str) -> None:
+    """Issue 11 item 1 on the fast path too: the head came before the reset, the body after it."""
+    args = ["--rate-limit", "off", *(["--asgi-only"] if mode == "asgi-only" else [])]
+    with server.running(args, env={"MOCK_OMNI_ADMIN_TOKEN": "t"}) as srv, \
+            AdminClient(srv.url, token="t") as admin:
+        body = json.dumps({"name": "from the previous test"}).encode()
+        raw = put(SEED_PATH, JSON_HEADERS, body)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+            sock.sendall(raw[:-5])  # the head and most of the body
+            time.sleep(0.2)  # the server has the head
+            admin.reset()
+            sock.sendall(raw[-5:])
+            answer = b""
+            try:
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            except ConnectionResetError:
+                pass
+        assert answer == b""  # dropped unanswered
+        assert admin.requests(method="PUT") == []
+        (seed,) = [s for s in admin.state()["accounts"][0]["scenarios"] if s["key"] == SEED_KEY]
+        assert seed["name"] != "from the previous test"

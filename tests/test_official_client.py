@@ -1,4 +1,5 @@
-"""The official infobip-api-python-client 2.3.0 (Python 2.7, the last with OMNI) against a real server.
+"""The official infobip-api-python-client 2.3.0 (Python 2.7, the last with OMNI) against a real server:
+scenarios, advanced and simple sends, one-time reports and logs (dates parsed by the client).
 
 `make test` installs the client for Python 2.7 into .venv/py27-infobip-client; the test is skipped, saying
 why, only where Python 2.7 is not on the machine.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,37 @@ def test_official_client_round_trip() -> None:
     assert data["defaults"] == [key]  # the client's `defaultScenario: true` promoted it
     assert data["not_found"] == {"messageId": "NOT_FOUND", "text": "Scenario not found."}
     assert data["unauthorized"] == {"messageId": "UNAUTHORIZED", "text": "Invalid login details"}
+    _check_sending(data)
+
+
+def _check_sending(data: dict[str, Any]) -> None:
+    advanced = data["advanced"]
+    assert advanced["bulkId"] == "OFFICIAL-BULK"
+    assert [(m["to"], m["status"]) for m in advanced["messages"]] == [
+        ("41793026727", "PENDING_ENROUTE"), ("447700900008", "PENDING_ENROUTE")]
+    first, failover = (m["messageId"] for m in advanced["messages"])
+    assert first == "OFFICIAL-1" and len(failover) == 36
+    simple = data["simple"]
+    assert simple["bulkId"] is None and len(simple["messageIds"]) == 1
+    # Reports: newest first, each once; the test destination's SMS failed over to Viber.
+    reports = {r["messageId"]: r for r in data["reports"]}
+    assert [r["messageId"] for r in data["reports"]][0] == simple["messageIds"][0]
+    assert set(reports) == {first, failover, *simple["messageIds"]}
+    assert (reports[failover]["channel"], reports[failover]["price"]) == ("VIBER", 0.0104)
+    assert {r["status"] for r in data["reports"]} == {"DELIVERED_TO_HANDSET"}
+    assert reports[first]["bulkId"] == "OFFICIAL-BULK" and reports[simple["messageIds"][0]]["bulkId"] is None
+    assert data["reports_again"] == 0
+    # The client parsed every date; the mock's clock is the wall clock here.
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    for report in data["reports"]:
+        sent = datetime.strptime(report["sentAt"], "%Y-%m-%dT%H:%M:%S.%f")
+        assert abs((now - sent).total_seconds()) < 120 and report["doneAt"] == report["sentAt"]
+    # Logs: repeatable, newest first, with the sender and text of the step that delivered.
+    assert data["logs"][0] == data["logs"][1]
+    logs = {log["messageId"]: log for log in data["logs"][0]}
+    assert (logs[failover]["from"], logs[failover]["channel"]) == ("ViberSender", "VIBER")
+    assert logs[first]["text"] == "Sent by the official client" and logs[first]["sentAt"] == reports[first]["sentAt"]
+    assert logs[simple["messageIds"][0]]["text"] == "Simple text"
 
 
 @needs_py27

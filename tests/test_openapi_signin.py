@@ -28,7 +28,8 @@ def test_the_security_schemes_are_the_vendors_with_the_token_url_on_the_mock(spe
     flow = ours["OAuth2"]["flows"]["clientCredentials"]
     assert set(ours["OAuth2"]["flows"]) == set(vendors["OAuth2"]["flows"])
     assert flow["tokenUrl"] == "/auth/1/oauth2/token"  # relative: the server that serves the document
-    assert set(flow["scopes"]) == {"omni-failover:manage"}
+    assert set(flow["scopes"]) == {"omni-failover:manage", "message:send", "omni-failover:message:send",
+                                   "omni-failover:logs:read"}
 
 
 def test_the_token_url_answers_what_the_document_says(client: TestClient, spec: dict[str, Any]) -> None:

@@ -83,7 +83,8 @@ def check_fresh(mock, fixture_state):
     assert admin.clock() == 0.0
     assert admin.clock("Genie") == 0.0
     limits = admin.rate_limits()
-    assert limits == {"rules": {"create": "20/10m", "update": "40/10m"}, "accounts": [], "buckets": []}
+    assert limits == {"rules": {"create": "20/10m", "update": "40/10m", "logs": "120/1m"}, "accounts": [],
+                      "buckets": []}
     assert mock.server_errors() == []
     assert [a["username"] for a in admin.accounts()] == ["Aladdin", "Genie"]
 

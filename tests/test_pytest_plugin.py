@@ -223,6 +223,58 @@ def test_readme_pytest_example_runs_as_written(pytester: pytest.Pytester) -> Non
     pytester.runpytest_subprocess().assert_outcomes(passed=2)
 
 
+def test_messages_and_delivery_rules_helpers_and_the_failure_report(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        SEND = {"destinations": [{"messageId": "M-1", "to": {"phoneNumber": "41793026727"}}],
+                "sms": {"text": "SMS"}, "viber": {"text": "Viber"}}
+
+        def test_rule_then_walk(mock_omni):
+            rule = mock_omni.delivery_rule("4179*", "UNDELIVERABLE", channel="SMS", times=1)
+            assert rule["outcome"] == "UNDELIVERABLE" and rule["times"] == 1
+            assert call(mock_omni, "POST", "/omni/1/advanced", json=SEND).status_code == 200
+            (message,) = mock_omni.messages()
+            assert [(s["channel"], s["outcome"]) for s in message["steps"]] == [
+                ("SMS", "UNDELIVERABLE"), ("VIBER", "DELIVERED")]
+            assert mock_omni.messages(message_id="M-1")[0]["status"]["name"] == "DELIVERED_TO_HANDSET"
+
+        def test_the_next_test_starts_fresh(mock_omni):
+            assert mock_omni.messages() == []
+            assert mock_omni.admin.delivery_rules()["rules"] == []
+
+        def test_delay_on_the_clock_in_process(mock_omni_app):
+            mock_omni_app.delivery_rule("41793026727", delay=30)
+            assert mock_omni_app.client.post("/omni/1/advanced", json=SEND).status_code == 200
+            assert mock_omni_app.client.get("/omni/1/reports").json()["results"] == []
+            mock_omni_app.advance_clock(30)
+            assert len(mock_omni_app.client.get("/omni/1/reports").json()["results"]) == 1
+
+        def test_fails_after_a_send(mock_omni):
+            mock_omni.delivery_rule("41793026727", "EXPIRED", channel="SMS")
+            call(mock_omni, "POST", "/omni/1/advanced", json=SEND)
+            assert False, "look at the messages"
+
+        RULED = {"accounts": [{"username": "Aladdin", "password": "open sesame", "scenarios": [
+            {"flow": [{"channel": "SMS"}, {"channel": "VIBER"}], "default": True}]}],
+            "deliveryRules": [{"destination": "41793026727", "channel": "SMS", "outcome": "REJECTED"}]}
+
+        @pytest.mark.mock_omni(fixtures=RULED)
+        def test_a_markers_fixture_brings_its_delivery_rules(mock_omni):
+            for _ in range(2):  # the test's own reset keeps its marker's rules
+                assert call(mock_omni, "POST", "/omni/1/advanced", json=SEND).status_code == 200
+                (message,) = mock_omni.messages()
+                assert [(s["channel"], s["outcome"]) for s in message["steps"]] == [
+                    ("SMS", "REJECTED"), ("VIBER", "DELIVERED")]
+                mock_omni.reset()
+    '''))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines([
+        "*- mock-omni messages -*",
+        "M-1 to 41793026727 (account Aladdin): PENDING_ENROUTE [[]SMS PENDING[]]",
+    ])
+
+
 # --- server-side errors fail the test that caused them ------------------------------------------
 
 SERVER_BUG = '''

@@ -22,8 +22,8 @@ def drain(limiter: RateLimiter, account: str, op: str, attempts: int) -> int:
     return allowed
 
 
-def test_vendor_profile_is_create_20_and_update_40_per_10_minutes() -> None:
-    assert parse_profile([]) == {"create": Rule(20, 600.0), "update": Rule(40, 600.0)}
+def test_vendor_profile_is_create_20_and_update_40_per_10_minutes_logs_120_per_minute() -> None:
+    assert parse_profile([]) == {"create": Rule(20, 600.0), "update": Rule(40, 600.0), "logs": Rule(120, 60.0)}
     limiter = RateLimiter(VENDOR_LIMITS, ManualClock())
     assert drain(limiter, "a", "create", 30) == 20
     assert drain(limiter, "a", "update", 50) == 40
@@ -92,8 +92,9 @@ def test_parse_rule_rejects(spec: str) -> None:
 
 def test_parse_profile() -> None:
     assert parse_profile(["off"]) == {}
-    assert parse_profile(["update=5/1m"]) == {"create": Rule(20, 600), "update": Rule(5, 60)}
-    assert parse_profile(["update=5/1m,create=1/1s"]) == {"create": Rule(1, 1), "update": Rule(5, 60)}
+    assert parse_profile(["update=5/1m"]) == {"create": Rule(20, 600), "update": Rule(5, 60), "logs": Rule(120, 60)}
+    assert parse_profile(["update=5/1m,create=1/1s"]) == {"create": Rule(1, 1), "update": Rule(5, 60),
+                                                          "logs": Rule(120, 60)}
     with pytest.raises(RateLimitSpecError):
         parse_profile(["off", "update=5/1m"])
 

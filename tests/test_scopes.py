@@ -34,6 +34,11 @@ REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "create": ("POST", "/omni/1/scenarios", SCENARIO),
     "get": ("GET", f"/omni/1/scenarios/{SEED_KEY}", None),
     "update": ("PUT", f"/omni/1/scenarios/{SEED_KEY}", {"name": "renamed"}),
+    "send": ("POST", "/omni/1/advanced", {"destinations": [{"to": {"phoneNumber": "41793026727"}}],
+                                          "sms": {"text": "x"}, "viber": {"text": "x"}}),
+    "text": ("POST", "/omni/1/text", {"destinations": [{"to": {"phoneNumber": "41793026727"}}], "text": "x"}),
+    "reports": ("GET", "/omni/1/reports", None),
+    "logs": ("GET", "/omni/1/logs", None),
 }
 SCOPED = [op for op in OPERATIONS if op.scopes]
 

@@ -32,6 +32,10 @@ def serve(args: list[str], env: dict[str, str] | None = None) -> subprocess.Comp
      "--admin-token: must be printable ASCII (HTTP headers carry it byte for byte)"),
     ([], {"MOCK_OMNI_ADMIN_TOKEN": "tok\x7fen"}, "MOCK_OMNI_ADMIN_TOKEN: must be printable ASCII"),
     (["--admin-token", " padded "], {}, "--admin-token: must have no spaces around it"),
+    (["--message-limit", "0"], {}, "--message-limit: must be an integer from 1 to 10000000, got 0"),
+    ([], {"MOCK_OMNI_MESSAGE_LIMIT": "many"}, "MOCK_OMNI_MESSAGE_LIMIT: expected an integer, got 'many'"),
+    (["--delivery-delay", "soon"], {}, "--delivery-delay: bad duration 'soon': expected e.g. 2s, 500ms"),
+    ([], {"MOCK_OMNI_DELIVERY_DELAY": "2 weeks"}, "MOCK_OMNI_DELIVERY_DELAY: bad duration '2 weeks'"),
 ])
 def test_a_bad_value_is_one_line_naming_its_flag_or_variable(
     args: list[str], env: dict[str, str], message: str,
@@ -48,6 +52,7 @@ def test_a_bad_value_is_one_line_naming_its_flag_or_variable(
     ("port", -1), ("port", 65536), pytest.param("port", 10**5000, id="port-5001-digits"),
     ("journal_limit", -5), ("journal_limit", True),
     ("journal_limit", "10"), ("max_body", 0), ("admin_token", "clé"), ("admin_token", ""),
+    ("message_limit", 0), ("delivery_delay", -1.0), ("delivery_delay", "soon"), ("delivery_delay", True),
 ])
 def test_settings_in_code_are_checked_too(field: str, value: object) -> None:
     with pytest.raises(SettingsError) as caught:
@@ -91,3 +96,14 @@ def test_settings_and_the_domain_import_no_http_code() -> None:
     http = [m for m in modules if m.split(".")[0] in ("fastapi", "starlette", "uvicorn", "httptools", "h11")]
     assert http == []
     assert "mock_omni.vendor.api" not in modules
+
+
+def test_delivery_delay_and_message_limit_from_variables_and_flags() -> None:
+    from mock_omni.server.cli import build_parser, settings_from_args
+
+    found = Settings.from_env({"MOCK_OMNI_DELIVERY_DELAY": "500ms", "MOCK_OMNI_MESSAGE_LIMIT": "7"})
+    assert (found.delivery_delay, found.message_limit) == (0.5, 7)
+    args = build_parser().parse_args(["serve", "--delivery-delay", "2s", "--message-limit", "100"])
+    flags = settings_from_args(args)
+    assert (flags.delivery_delay, flags.message_limit) == (2.0, 100)
+    assert Settings(delivery_delay="1.5m").delivery_delay == 90.0

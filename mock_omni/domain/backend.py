@@ -1,7 +1,7 @@
 """The domain services one mock server's vendor handlers call (moto's "backend"), bundled.
 
 Handlers get this, never the app: they see accounts, scenarios and the clock, no HTTP.
-Resources added later (messages) become fields here.
+Resources added later become fields here.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .clock import Clock
+from .messages import Messages
 from .signin import SignIn
 
 if TYPE_CHECKING:
@@ -23,3 +24,5 @@ class Backend:
     clock: Clock
     #: Issued tokens and sessions (OAuth2, IBSSO) on ``clock``; on Redis, shared/signin.py's subclass.
     signin: SignIn
+    #: Sent messages walking their flows, their reports and logs.
+    messages: Messages

@@ -16,17 +16,30 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from .credentials import OAuth2Client, Scopes
-from .errors import InvalidArgument
+from .delivery import Rule, rule_from_data
+from .errors import BadRequest, InvalidArgument
+from .message_documents import message_from_document
 from .scenarios import Scenario, parse_scenario_data, steps_from_input
 from .store import Account, KeyFactory, random_key
 
 EMBEDDED = "embedded default fixtures"
 KEY_PATTERN = re.compile(r"^[0-9A-F]{32}$")
-_ACCOUNT_FIELDS = {"username", "password", "apiKeys", "tokens", "oauth2Clients", "scenarios"}
+_ACCOUNT_FIELDS = {"username", "password", "apiKeys", "tokens", "oauth2Clients", "scenarios", "messages"}
+_DOCUMENT_FIELDS = {"accounts", "deliveryRules"}
+
+
+@dataclass
+class Extras:
+    """What a document holds beside accounts and scenarios: delivery rules and sent messages (checked)."""
+
+    delivery_rules: list[Rule] = field(default_factory=list)
+    #: username -> message documents (``Messages.export``'s form).
+    messages: dict[str, list[dict[str, object]]] = field(default_factory=dict)
 _SCENARIO_FIELDS = {"key", "name", "flow", "default", "defaultScenario"}
 
 
@@ -38,10 +51,14 @@ class FixtureError(ValueError):
         super().__init__(f"{source}: {where}: {message}" if where else f"{source}: {message}")
 
 
-def load_files(paths: Sequence[str | Path], key_factory: KeyFactory = random_key) -> list[Account]:
-    """Read and check fixture files (accounts of all files together); the embedded set if none."""
+def load_files(paths: Sequence[str | Path], key_factory: KeyFactory = random_key,
+               extras: Extras | None = None) -> list[Account]:
+    """Read and check fixture files (accounts of all files together); the embedded set if none.
+
+    Delivery rules and messages of the files go to ``extras`` when given.
+    """
     with _gc_paused():
-        return _load_files(paths, key_factory)
+        return _load_files(paths, key_factory, extras)
 
 
 @contextmanager
@@ -57,14 +74,15 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load_files(paths: Sequence[str | Path], key_factory: KeyFactory) -> list[Account]:
+def _load_files(paths: Sequence[str | Path], key_factory: KeyFactory, extras: Extras | None) -> list[Account]:
     if not paths:
         text = resources.files("mock_omni").joinpath("data/default-fixtures.json").read_text("utf-8")
-        return accounts_from_document(json.loads(text), EMBEDDED, key_factory)
-    return merge_documents(((str(path), read_document(str(path))) for path in paths), key_factory)
+        return accounts_from_document(json.loads(text), EMBEDDED, key_factory, extras)
+    return merge_documents(((str(path), read_document(str(path))) for path in paths), key_factory, extras)
 
 
-def merge_documents(documents: Iterable[tuple[str, object]], key_factory: KeyFactory = random_key) -> list[Account]:
+def merge_documents(documents: Iterable[tuple[str, object]], key_factory: KeyFactory = random_key,
+                    extras: Extras | None = None) -> list[Account]:
     """The accounts of several (source, document) pairs together: each checked, then across them, so a
     username or secret defined twice names both sources."""
     accounts: list[Account] = []
@@ -72,7 +90,7 @@ def merge_documents(documents: Iterable[tuple[str, object]], key_factory: KeyFac
     sources: list[str] = []
     for source, document in documents:
         sources.append(source)
-        for account in accounts_from_document(document, source, key_factory):
+        for account in accounts_from_document(document, source, key_factory, extras):
             if account.username in seen:
                 raise FixtureError(source, f"account {account.username!r}",
                                    f"username already defined in {seen[account.username]}")
@@ -106,10 +124,11 @@ def read_document(source: str) -> object:
         raise FixtureError(source, "", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
 
 
-def accounts_from_document(document: object, source: str, key_factory: KeyFactory = random_key) -> list[Account]:
+def accounts_from_document(document: object, source: str, key_factory: KeyFactory = random_key,
+                           extras: Extras | None = None) -> list[Account]:
     if not isinstance(document, dict):
         raise FixtureError(source, "", 'expected an object like {"accounts": [...]}')
-    unknown = set(document) - {"accounts"}
+    unknown = set(document) - _DOCUMENT_FIELDS
     if unknown:
         raise FixtureError(source, "", f"unknown field {sorted(unknown)[0]!r}")
     raw_accounts = document.get("accounts")
@@ -117,8 +136,11 @@ def accounts_from_document(document: object, source: str, key_factory: KeyFactor
         raise FixtureError(source, "accounts", "must be a list")
     accounts: list[Account] = []
     usernames: set[str] = set()
+    rules = _delivery_rules(document.get("deliveryRules", []), source)
+    if extras is not None:
+        extras.delivery_rules.extend(rules)
     for index, raw in enumerate(raw_accounts):
-        account = account_from_data(raw, source, f"accounts[{index}]", key_factory)
+        account = account_from_data(raw, source, f"accounts[{index}]", key_factory, extras)
         if account.username in usernames:
             raise FixtureError(source, f"account {account.username!r}", "username: defined twice")
         usernames.add(account.username)
@@ -127,7 +149,8 @@ def accounts_from_document(document: object, source: str, key_factory: KeyFactor
     return accounts
 
 
-def account_from_data(raw: object, source: str, where: str, key_factory: KeyFactory = random_key) -> Account:
+def account_from_data(raw: object, source: str, where: str, key_factory: KeyFactory = random_key,
+                      extras: Extras | None = None) -> Account:
     """One account checked field by field; ``where`` names it until its username is known."""
     if not isinstance(raw, dict):
         raise FixtureError(source, where, "must be an object")
@@ -170,7 +193,36 @@ def account_from_data(raw: object, source: str, where: str, key_factory: KeyFact
         account.add(scenario, is_default)
     if account.scenarios and not defaults:
         raise FixtureError(source, where, "scenarios: none has \"default\": true; exactly one must")
+    messages = _messages(raw.get("messages", []), source, where)
+    if extras is not None and messages:
+        extras.messages[username] = messages
     return account
+
+
+def _delivery_rules(raw: object, source: str) -> list[Rule]:
+    if not isinstance(raw, list):
+        raise FixtureError(source, "deliveryRules", "must be a list")
+    rules = []
+    for index, item in enumerate(raw):
+        try:
+            rules.append(rule_from_data(item))
+        except InvalidArgument as exc:
+            name, messages = next(iter((exc.validation_errors or {"": [exc.text]}).items()))
+            raise FixtureError(source, f"deliveryRules[{index}].{name}", messages[0]) from None
+        except BadRequest:
+            raise FixtureError(source, f"deliveryRules[{index}]", "must be an object") from None
+    return rules
+
+
+def _messages(raw: object, source: str, where: str) -> list[dict[str, object]]:
+    if not isinstance(raw, list):
+        raise FixtureError(source, where, "messages: must be a list")
+    for index, item in enumerate(raw):
+        try:
+            message_from_document(index, "", item)
+        except ValueError as exc:
+            raise FixtureError(source, where, f"messages[{index}].{exc}") from None
+    return raw
 
 
 def _strings(value: object, source: str, where: str, name: str) -> list[str]:

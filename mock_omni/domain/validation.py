@@ -21,6 +21,12 @@ Model = TypeVar("Model", bound=BaseModel)
 XML_TEXT_MESSAGE = "must not contain control characters (other than tab, LF, CR), U+FFFE or U+FFFF"
 XML_TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\uFFFE\\uFFFF]*$"
 UTF8_BOM = b"\xef\xbb\xbf"
+# An http(s) URL without spaces or control characters. The ranges are spelled out, not \s: regex
+# engines (the published schema's ECMA, pydantic's Rust) disagree on what \s matches.
+URL_PATTERN = "^https?://[^/?#\\x00-\\x20\\x7f\\uFFFE\\uFFFF]+[^\\x00-\\x20\\x7f\\uFFFE\\uFFFF]*$"
+#: What a value failing each pattern is told.
+PATTERN_MESSAGES = {XML_TEXT_PATTERN: XML_TEXT_MESSAGE,
+                    URL_PATTERN: "must be an http or https URL, without spaces or control characters"}
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
@@ -38,7 +44,9 @@ def validation_errors(exc: ValidationError) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(part for part in error["loc"] if part != "function-after")
-        message = XML_TEXT_MESSAGE if error["type"] == "string_pattern_mismatch" else error["msg"]
+        message = error["msg"]
+        if error["type"] == "string_pattern_mismatch":
+            message = PATTERN_MESSAGES.get(error.get("ctx", {}).get("pattern", ""), message)
         errors.setdefault(field_path(loc) or "body", []).append(message)
     return errors
 

@@ -18,6 +18,8 @@ import http
 import sys
 from typing import TextIO
 
+from ..testing.redaction import redact_query
+
 FLUSH_SECONDS = 0.1
 MAX_LINES = 256
 
@@ -54,6 +56,11 @@ class AccessLog:
     def info(self, message: str, client: str, method: str, path: str, version: str, status: int) -> None:
         """What uvicorn's request cycle calls on its ``access_logger``: ``message`` is its format,
         ``'%s - "%s %s HTTP/%s" %d'``, over the other arguments."""
+        if "?" in path:
+            # A secret in a query (client_secret=..., which RFC 6749 forbids but clients send) is masked,
+            # as the journal masks it: the log is read by more people than the client's developer.
+            target, _, query = path.partition("?")
+            path = f"{target}?{redact_query(query)}"
         request_line = self.request_line.format(method, path, version)
         self.lines.append(f"{self.prefix}{client} - {request_line} {self.statuses[status]}\n")
         if len(self.lines) >= MAX_LINES:

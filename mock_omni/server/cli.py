@@ -60,6 +60,12 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--state-file", metavar="PATH",
                        help="load the state from PATH at start and save it after every change "
                             "(env MOCK_OMNI_STATE_FILE)")
+    serve.add_argument("--delivery-delay", metavar="DURATION",
+                       help="how long each delivery takes where no delivery rule says otherwise, e.g. 2s or 500ms "
+                            "(env MOCK_OMNI_DELIVERY_DELAY; default: delivered at once)")
+    serve.add_argument("--message-limit", type=int, metavar="N",
+                       help="messages kept (all accounts together); the oldest is dropped past it "
+                            "(env MOCK_OMNI_MESSAGE_LIMIT; default 10000)")
     serve.add_argument("--token-lifetime", type=int, metavar="SECONDS",
                        help="how long an OAuth2 access token lives on the mock's clock "
                             "(env MOCK_OMNI_TOKEN_LIFETIME; default 3600)")
@@ -95,10 +101,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         store_prefix=args.store_prefix,
         quiet=args.quiet,
         asgi_only=args.asgi_only,
+        delivery_delay=args.delivery_delay,
+        message_limit=args.message_limit,
         token_lifetime=args.token_lifetime,
         session_idle=args.session_idle,
     )
     return settings
+
 
 
 def bind(host: str, port: int) -> socket.socket:

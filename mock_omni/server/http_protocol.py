@@ -102,6 +102,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: The vendor request being collected here, None while uvicorn has the request.
         self.direct: VendorRequest | None = None
         self.direct_body = bytearray()
+        self.direct_ticket: int | None = 0
         self.direct_keep_alive = True
         #: The current request's body is not wanted (answered early, or an Upgrade offer's first pass).
         self.skip_body = False
@@ -131,6 +132,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         more: bytes | None = data
         while more is not None:  # a loop, not recursion: a packet may hold many offers
             more = self._feed(more)
+        if self.direct is not None and self.direct_ticket is None:
+            self.direct_ticket = self.mock.fence.ticket()  # its body is still coming (shared store)
 
     def _feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; what to parse next when an Upgrade offer was met, else None."""
@@ -183,6 +186,9 @@ class MockOmniProtocol(HttpToolsProtocol):
             return
         self.direct = request
         self.direct_body = bytearray()
+        # The fence (testing/fence.py): a reset while the body arrives drops this request. A shared store's
+        # ticket costs a round trip to Redis: taken only if the body does not come with the head (data_received).
+        self.direct_ticket = None if self.mock.vendor.batched else self.mock.fence.ticket()
         self.direct_keep_alive = self.scope["http_version"] != "1.0" and self.parser.should_keep_alive()
 
     def _head_without_upgrade(self) -> bytes:
@@ -270,17 +276,22 @@ class MockOmniProtocol(HttpToolsProtocol):
         if vendor.batched:
             pending = _Pending(self.direct_keep_alive, self._logged(), self.scope)
             self.cycle = pending  # type: ignore[assignment]  # a stand-in with what uvicorn reads of a cycle
-            vendor.answer_soon(request, body, lambda answer: self._answer_later(request, answer, pending))
+            vendor.answer_soon(request, body, self.direct_ticket,
+                               lambda answer: self._answer_later(request, answer, pending))
             return
         try:
-            answer = vendor.answer(request, body)
-            assert answer is not None  # only a shared store's dispatcher declines, and it is batched
+            decided = vendor.answer(request, body, self.direct_ticket)
+            if decided is None:
+                # The state was reset while its body arrived: dropped unanswered, as the ASGI path drops it.
+                self.transport.abort()
+                return
+            answer = decided
         except Exception as error:  # noqa: BLE001 - answered like any failure in the dispatcher
             answer = self._error_answer(error, request)
         self._send(request, answer, self.direct_keep_alive, self._logged())
 
     def _answer_later(self, request: VendorRequest, answer: Answer | None, pending: _Pending) -> None:
-        """A batched call's answer (None: a fault dropped it, journaled), if the client is still there."""
+        """A batched call's answer (None: dropped, by a fault or a reset), if the client is still there."""
         pending.response_complete = True
         if pending.disconnected or self.transport.is_closing():
             return  # the client left: nobody to answer

@@ -4,16 +4,19 @@ runs a vendor call as one script. Imported only when ``--store`` names a Redis."
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..domain.clock import Clock
 from ..domain.signin import Lifetimes
-from ..domain.store import Account, KeyFactory
+from ..domain.store import KeyFactory
 from ..settings import Settings
 from ..state import State, StoreUnreachable
+from ..testing.admin import Baseline
 from .auth import SharedAuthenticator
 from .clock import SharedClock
 from .config import SharedConfig
+from .delivery import SharedDeliveryRules
 from .documents import SharedRecords
 from .errors import SharedErrors
 from .faults import RedisFaults
@@ -21,6 +24,7 @@ from .fence import SharedFence
 from .journal import RedisJournal
 from .limiter import RedisRateLimiter
 from .link import Link, StoreUnavailable, shown
+from .messages import SharedMessages
 from .pipe import Pipe
 from .seeding import join_or_seed
 from .signin import SharedSignIn
@@ -46,8 +50,8 @@ class Shared:
     pipe: Pipe
 
 
-def open_shared_state(settings: Settings, fixtures: list[Account], clock: Clock | None,
-                      key_factory: KeyFactory, lifetimes: Lifetimes) -> State:
+def open_shared_state(settings: Settings, fixtures: Baseline, clock: Clock | None, key_factory: KeyFactory,
+                      lifetimes: Lifetimes, wall_clock: Callable[[], float]) -> State:
     """Connect, then join the store's state or seed it with ``fixtures``; one line if Redis cannot be used."""
     link = Link(settings.store, settings.store_prefix)
     link.check()
@@ -56,13 +60,21 @@ def open_shared_state(settings: Settings, fixtures: list[Account], clock: Clock 
     shared_clock = SharedClock(link, config, clock)
     limiter = RedisRateLimiter(link, config, store, shared_clock)
 
-    def seed() -> tuple[list[Account], bool]:
-        return join_or_seed(link, store, limiter, fixtures, settings.rate_limits, key_factory)
+    def seed() -> tuple[Baseline, bool]:
+        found, seeded = join_or_seed(link, store, limiter, fixtures, settings.rate_limits, key_factory)
+        if seeded and delivery is not None and messages is not None:
+            # Beside the accounts (seeding.py), in steps of their own: the fixtures' rules and messages.
+            delivery.replace(found.delivery_rules)
+            messages.load(found.messages)
+        return found, seeded
+
+    delivery: SharedDeliveryRules | None = None
+    messages: SharedMessages | None = None
 
     # A store that loses its data (Redis restarted without persistence) is seeded again.
     config.reseed = seed
     try:
-        initial, seeded = seed()
+        startup, seeded = seed()
         config.reload()
     except StoreUnavailable:
         link.close()
@@ -72,9 +84,21 @@ def open_shared_state(settings: Settings, fixtures: list[Account], clock: Clock 
     auth = SharedAuthenticator(link)
     fence = SharedFence(link)
     shared = Shared(link, config, store, limiter, journal, faults, shared_clock, auth, fence, Pipe(link))
+    try:
+        delivery = SharedDeliveryRules(link, settings.delivery_delay)
+        messages = SharedMessages(link, store, shared_clock, delivery, limit=settings.message_limit,
+                                  wall_clock=wall_clock)
+        if seeded:
+            delivery.replace(startup.delivery_rules)
+            messages.load(startup.messages)
+    except StoreUnavailable:
+        link.close()
+        raise StoreUnreachable(f"Redis at {shown(settings.store)} stopped answering while mock-omni started") from None
+    initial = list(startup.accounts)
     return State(
-        store, limiter, journal, faults, shared_clock, SharedSignIn(link, store, shared_clock, lifetimes), fence,
-        SharedErrors(link), SharedRecords(link, key_factory), initial, auth,
+        store, limiter, journal, faults, shared_clock, SharedSignIn(link, store, shared_clock, lifetimes), messages,
+        delivery, fence, SharedErrors(link), SharedRecords(link, key_factory), initial,
+        dict(startup.messages), startup.delivery_rules, auth,
         functools.partial(SharedVendorApi, shared=shared), link.close,
         f"state on Redis at {shown(settings.store)}, prefix {settings.store_prefix}: "
         + (f"seeded with {len(initial)} fixture accounts" if seeded else

@@ -15,6 +15,7 @@ import redis
 from ..domain.clock import Clock
 from . import scripts
 from .config import OFFSET, Config, SharedConfig
+from .keys import tag
 from .link import Link, as_names
 
 ADVANCE = scripts.named("advance")
@@ -68,7 +69,11 @@ class SharedAccountClocks:
         self.link = link
 
     def advance(self, account: str, seconds: float) -> None:
-        self.link.script(ADVANCE, [self.link.keys.account(account).account], [repr(seconds)])
+        keys = self.link.keys
+        self.link.script(ADVANCE, [keys.account(account).account], [repr(seconds)])
+        # Its messages' transitions may now be due: the tickers look at once (shared/messages.py).
+        with self.link.guard():
+            self.link.client.zadd(keys.msg_scheduled, {tag(account): 0})
 
     def offset(self, account: str) -> float:
         with self.link.guard():

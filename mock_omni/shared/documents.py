@@ -13,12 +13,14 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from ..domain.credentials import Grant
+from ..domain.delivery import rule_document, rule_from_data
 from ..domain.fixtures import account_from_data, accounts_from_document
 from ..domain.store import Account, KeyFactory
 from ..testing.admin import Baseline, Snapshot
 from ..vendor.ratelimit import Rule
 from .clock import SharedAccountClocks
 from .link import Link, as_bytes, as_names
+from .messages import message_from, record
 from .store import dumps, load_json
 
 SOURCE = "the shared store"
@@ -29,7 +31,9 @@ V = TypeVar("V")
 def baseline_document(baseline: Baseline) -> bytes:
     return dumps({"accounts": [account.to_document() for account in baseline.accounts],
                   "limits": {op: None if rule is None else [rule.count, rule.seconds]
-                             for op, rule in baseline.limits.items()}})
+                             for op, rule in baseline.limits.items()},
+                  "deliveryRules": [rule_document(rule) for rule in baseline.delivery_rules],
+                  "messages": baseline.messages})
 
 
 def baseline_from(raw: bytes, key_factory: KeyFactory) -> Baseline:
@@ -37,7 +41,8 @@ def baseline_from(raw: bytes, key_factory: KeyFactory) -> Baseline:
     accounts = accounts_from_document({"accounts": document["accounts"]}, SOURCE, key_factory)
     limits = {op: None if rule is None else Rule(int(rule[0]), float(rule[1]))
               for op, rule in document.get("limits", {}).items()}
-    return Baseline(tuple(accounts), limits)
+    return Baseline(tuple(accounts), limits, tuple(rule_from_data(rule) for rule in document.get("deliveryRules", [])),
+                    document.get("messages", {}))
 
 
 def account_document(account: Account) -> dict[str, object]:
@@ -141,12 +146,16 @@ class SnapshotMap(_RedisHash[tuple["str | None", str], Snapshot]):
 
     def _encode(self, value: Snapshot) -> object:
         return {"accounts": [account_document(a) for a in value.accounts],
-                "origins": {name: origin.to_document() for name, origin in value.origins.items()}}
+                "origins": {name: origin.to_document() for name, origin in value.origins.items()},
+                "messages": [[m.account, m.seq, record(m).decode("utf-8", "surrogatepass"), m.report]
+                             for m in value.messages]}
 
     def _decode(self, document: Any) -> Snapshot:
         return Snapshot([account_from(a, self.key_factory) for a in document["accounts"]],
                         {name: account_from_data(origin, SOURCE, "account", self.key_factory)
-                         for name, origin in document["origins"].items()})
+                         for name, origin in document["origins"].items()},
+                        [message_from(seq, account, raw.encode("utf-8", "surrogatepass"), report)
+                         for account, seq, raw, report in document["messages"]])
 
 
 class SharedRecords:

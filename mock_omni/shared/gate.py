@@ -21,11 +21,14 @@ from ..domain.errors import (
     Unauthorized,
 )
 from ..domain.store import EXACTLY_ONE_DEFAULT
+from . import scripts
+from .journal import RECORD
 from .link import Link
 from .scripts import Script
 
 # Indexes into the script's ARGV (call.lua), counted from 0.
 TICKET = 5
+JOURNAL = 19
 LIMIT_SLICE = slice(7, 12)
 POST_STATUS = 12
 ARGV_LENGTH = 26
@@ -69,6 +72,8 @@ class Gate:
     post: BaseException | None = None
     #: The script got past the credentials: it decided the call and journaled it.
     done: bool = False
+    #: The checks passed, the journal entry waits for the operation's end (``hold``).
+    held: bool = False
 
     def fail_after_limit(self, error: BaseException) -> None:
         """A failure found locally after the token is taken (the handler's own checks)."""
@@ -98,8 +103,27 @@ def refusal(kind: bytes) -> OmniError:
     raise AssertionError(f"unknown refusal {kind!r}")
 
 
+HOLD = scripts.call("hold")
+
 #: The gate of the vendor call running in this context (thread, task), if any.
 CURRENT: ContextVar[Gate | None] = ContextVar("mock_omni_gate", default=None)
+
+
+def hold(link: Link, account: str) -> None:
+    """The current vendor call's checks (credentials, scopes, fence, 415, 429, 400) now, its journal entry
+    when it ends (vendor.py writes it): what an operation of several scripts does before its first change.
+    Refusals are journaled as in every call. Nothing to check outside a vendor call."""
+    gate = CURRENT.get()
+    if gate is None:
+        return
+    # Called once per run of the handler: a step run again replays the same scripts (link.py).
+    run_call(link, HOLD, account, [])
+    gate.held = True
+
+
+def journal_held(link: Link, gate: Gate, account: str, status: int) -> None:
+    """The journal entry of a call whose checks were held: its status now that it is known."""
+    link.run(RECORD, link.keys.account(account)[5:7], [gate.argv[JOURNAL], str(status), *gate.argv[JOURNAL + 1:]])
 
 
 def run_call(link: Link, script: Script, account: str, args: list[str | bytes]) -> list[Any]:

@@ -16,12 +16,38 @@ belong to no account carry ``{g}``. The prefix (``--store-prefix``) keeps mocks 
     PREFIX:{a:NAME}:buckets   hash: operation -> "tokens last-refill"
     PREFIX:{a:NAME}:journal   stream of the account's requests (capped)
     PREFIX:{a:NAME}:grants    hash: issued tokens (sessions, OAuth2) by digest (issue order: ...:grant-order)
+    PREFIX:{a:NAME}:msgs      hash: seq -> message record (shared/messages.py; beside it, PREFIX:{a:NAME}:msg-*:
+                              order, id and bulk indexes, transitions due, reports ready and fetched, pushes)
+    PREFIX:{g}:drules         hash: delivery rule id -> rule (steps left, hits, version beside it)
+    PREFIX:{g}:msg-order      sorted set: every kept message in send order ("seq tag"), for the bound
+    PREFIX:{g}:msg-scheduled  sorted set: tag -> when the account's messages next need a look (the ticker)
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 from urllib.parse import quote, unquote
+
+
+class MessageKeys(NamedTuple):
+    """One account's messages (shared/messages.py), in the account's slot."""
+
+    account: str
+    msgs: str
+    order: str
+    ids: str
+    bulks: str
+    due: str
+    ready: str
+    ready_meta: str
+    fetched: str
+    pushes: str
+    push_jobs: str
+
+    @property
+    def owned(self) -> tuple[str, ...]:
+        """Every key of the messages (not the account's hash)."""
+        return self[1:]
 
 
 class AccountKeys(NamedTuple):
@@ -81,6 +107,17 @@ class Keys:
         self.buckets = base + "buckets"
         self.errors = base + "errors"
         self.errors_recorded = base + "errors-recorded"
+        self.drules = base + "drules"
+        self.drule_times = base + "drule-times"
+        self.drule_hits = base + "drule-hits"
+        self.drules_version = base + "drules-version"
+        self.drule_id = base + "drule-id"
+        self.msg_seq = base + "msg-seq"
+        self.msg_order = base + "msg-order"
+        self.msg_sent = base + "msg-sent"
+        self.msg_dropped = base + "msg-dropped"
+        self.msg_scheduled = base + "msg-scheduled"
+        self.msg_versions = base + "msg-versions"
         self.created = base + "created"
         self.snapshots = base + "snapshots"
         self.seeded = base + "seeded"
@@ -97,6 +134,14 @@ class Keys:
                 self._accounts.clear()
             self._accounts[name] = keys
         return keys
+
+    def messages(self, name: str) -> MessageKeys:
+        return self.messages_by_tag(tag(name))
+
+    def messages_by_tag(self, tagged: str) -> MessageKeys:
+        base = f"{self.prefix}:{{a:{tagged}}}:"
+        return MessageKeys(base + "account", base + "msgs",
+                           *(base + "msg-" + part.replace("_", "-") for part in MessageKeys._fields[2:]))
 
     def account_by_tag(self, tagged: str) -> AccountKeys:
         base = f"{self.prefix}:{{a:{tagged}}}:"

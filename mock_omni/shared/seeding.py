@@ -15,7 +15,7 @@ import time
 
 import redis
 
-from ..domain.store import Account, KeyFactory
+from ..domain.store import KeyFactory
 from ..state import StoreUnreachable
 from ..testing.admin import Baseline
 from ..vendor.ratelimit import Rule
@@ -33,10 +33,10 @@ _POLL = 0.05
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
-def join_or_seed(link: Link, store: RedisStore, limiter: RedisRateLimiter, fixtures: list[Account],
-                 rules: dict[str, Rule], key_factory: KeyFactory) -> tuple[list[Account], bool]:
-    """The fixture accounts of the store (its baseline), and whether this replica seeded it: found
-    there, or ``fixtures`` seeded now."""
+def join_or_seed(link: Link, store: RedisStore, limiter: RedisRateLimiter, fixtures: Baseline,
+                 rules: dict[str, Rule], key_factory: KeyFactory) -> tuple[Baseline, bool]:
+    """The start-up fixtures of the store (accounts, delivery rules, messages), and whether this replica
+    seeded it: found there, or ``fixtures`` seeded now."""
     keys = link.keys
     token = secrets.token_hex(16)
     deadline = time.monotonic() + WAIT_SECONDS
@@ -44,7 +44,7 @@ def join_or_seed(link: Link, store: RedisStore, limiter: RedisRateLimiter, fixtu
         while True:
             startup = as_bytes(link.bulk.get(keys.startup)) if link.client.exists(keys.seeded) else None
             if startup is not None:
-                return list(baseline_from(startup, key_factory).accounts), False
+                return baseline_from(startup, key_factory), False
             if link.client.set(keys.seed_lock, token, nx=True, px=int(LOCK_SECONDS * 1000)):
                 try:
                     _seed(link, store, limiter, fixtures, rules)
@@ -57,16 +57,16 @@ def join_or_seed(link: Link, store: RedisStore, limiter: RedisRateLimiter, fixtu
             time.sleep(_POLL)
 
 
-def _seed(link: Link, store: RedisStore, limiter: RedisRateLimiter, fixtures: list[Account],
+def _seed(link: Link, store: RedisStore, limiter: RedisRateLimiter, fixtures: Baseline,
           rules: dict[str, Rule]) -> None:
     keys = link.keys
     store_id = secrets.token_hex(8)
-    document = baseline_document(Baseline(tuple(fixtures)))
+    document = baseline_document(fixtures)
 
     def seed(pipe: redis.client.Pipeline) -> None:
         # Epochs keep growing across seedings: a replica's cache of the previous store is older.
         epoch = int(pipe.hget(keys.config, EPOCH) or 0) + 1
-        store.queue_replace(pipe, fixtures, store_id, epoch)  # calls pipe.multi()
+        store.queue_replace(pipe, list(fixtures.accounts), store_id, epoch)  # calls pipe.multi()
         pipe.delete(keys.config, keys.faults, keys.fault_hits, keys.created, keys.snapshots, keys.buckets,
                     keys.errors, keys.errors_recorded)
         pipe.hset(keys.config, mapping={STORE: store_id, EPOCH: epoch, OFFSET: 0})

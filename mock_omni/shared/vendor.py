@@ -40,7 +40,7 @@ from ..vendor.codecs import JSON
 from ..vendor.routing import Call, Operation
 from . import scripts
 from .config import EPOCH, STORE
-from .gate import CURRENT, STATUSES, TICKET, UNGATED, Fenced, Gate, Stale, Unproven, status_of
+from .gate import CURRENT, STATUSES, TICKET, UNGATED, Fenced, Gate, Stale, Unproven, journal_held, status_of
 from .journal import entry_arguments
 from .limiter import limit_arguments
 from .link import RECORDING, Link, Recording, RoundTrip, StoreUnavailable
@@ -91,6 +91,7 @@ class _Waiting:
     steps: Steps[Answer | None]
     request: VendorRequest
     body: bytes | None
+    ticket: int | None
     reply: Callable[[Answer | None], None]
 
 
@@ -136,18 +137,26 @@ class SharedVendorApi(VendorApi):
 
     # --- answered later: scripts pipelined on the event loop (pipe.py) --------------------------
 
-    def answer_soon(self, request: VendorRequest, body: bytes | None,
-                    reply: Callable[[Answer | None], None]) -> None:
-        self._advance(_Waiting(self.perform_after_admit(request, body), request, body, reply), None)
+    def answer(self, request: VendorRequest, body: bytes | None, ticket: int | None = None) -> Answer | None:
+        """Not on a shared store: a call may need the fault hook awaited (``answer_soon`` sees to it)."""
+        raise NotImplementedError("a shared store's calls are answered through answer_soon or the ASGI app")
 
-    def perform_after_admit(self, request: VendorRequest, body: bytes | None) -> Steps[Answer | None]:
+    def answer_soon(self, request: VendorRequest, body: bytes | None, ticket: int | None,
+                    reply: Callable[[Answer | None], None]) -> None:
+        steps = self.perform_after_admit(request, body, ticket)
+        self._advance(_Waiting(steps, request, body, ticket, reply), None)
+
+    def perform_after_admit(self, request: VendorRequest, body: bytes | None,
+                            ticket: int | None) -> Steps[Answer | None]:
         exchange = yield from self.admit_steps(request, body is None)
-        return (yield from self.perform_steps(exchange, request, body or b""))
+        return (yield from self.perform_steps(exchange, request, body or b"", ticket))
 
     def _advance(self, call: _Waiting, reply: Any) -> None:
         """The call's steps up to the next script, which goes to the pipe; its reply continues them."""
         try:
             trip = call.steps.send(reply)
+        except Fenced:
+            self._reply(call, None)  # reset while its body came: dropped, nothing done
         except StopIteration as done:
             if done.value is None:
                 # A fault rule applies that the call was not taken through: the ASGI path's steps, its hook awaited.
@@ -162,7 +171,8 @@ class SharedVendorApi(VendorApi):
             self.shared.pipe.send(trip, functools.partial(self._advance, call))
 
     async def _hooked_call(self, call: _Waiting) -> None:
-        self._reply(call, await self.decide(call.request, call.body, self.fence.ticket()))
+        ticket = self.fence.ticket() if call.ticket is None else call.ticket
+        self._reply(call, await self.decide(call.request, call.body, ticket))
 
     @staticmethod
     def _reply(call: _Waiting, answer: Answer | None) -> None:
@@ -221,7 +231,7 @@ class SharedVendorApi(VendorApi):
             try:
                 self.parse(call, operation, request, body_format, body)
             except Exception as error:  # noqa: BLE001 - answered once the script has decided the earlier checks
-                post = error
+                post, call = error, None
         entry = entry_arguments(request.method, request.path, request.query, request.headers, body, account)
         for _ in range(ATTEMPTS):
             gate = Gate(self._arguments(account, request, operation, pre, post, entry, ticket), pre, post)
@@ -251,28 +261,46 @@ class SharedVendorApi(VendorApi):
                  request: VendorRequest) -> Answer:
         """The call with its gate open: the handler's operation runs the whole script."""
         where = f"{request.method} {request.path}"
+        account = exchange.account
+        assert account is not None
         token = CURRENT.set(gate)
         try:
-            if call is not None and gate.post is None:
+            # Not ``gate.post``: the handler's own failure sets it, and the step must run the same way again.
+            if call is not None:
                 try:
-                    return self.respond(exchange, operation, operation.handler(self.backend, call))
+                    answer = self.respond(exchange, operation, operation.handler(self.backend, call))
                 except (Stale, Unproven, Fenced, StoreUnavailable):
                     raise
                 except Exception as error:  # noqa: BLE001 - decided by the script, or found before it ran
+                    if gate.held:
+                        journal_held(self.shared.link, gate, account, status_of(error))
                     if gate.done:
                         return error_answer(error, exchange.fmt, where, self.errors)
                     gate.fail_after_limit(error)
+                else:
+                    if gate.held:
+                        journal_held(self.shared.link, gate, account, operation.status)
+                    elif not gate.done:
+                        # An operation that reached no script of its own is still checked (and journaled).
+                        return self._checked(account, exchange, where) or answer
+                    return answer
             # A failure found here: the script still decides credentials and rate limit first.
-            assert exchange.account is not None
-            try:
-                self.shared.store.checks(exchange.account)
-            except (Stale, Unproven, Fenced, StoreUnavailable):
-                raise
-            except Exception as error:  # noqa: BLE001 - the failure the script chose, journaled by it
-                return error_answer(error, exchange.fmt, where, self.errors)
-            raise AssertionError("a call with a failure passed its checks")
+            refused = self._checked(account, exchange, where)
+            if refused is None:
+                raise AssertionError("a call with a failure passed its checks")
+            return refused
         finally:
             CURRENT.reset(token)
+
+    def _checked(self, account: str, exchange: Exchange, where: str) -> Answer | None:
+        """The gate's checks alone (the script journals the call): the refusal's answer, None if they pass."""
+        try:
+            self.shared.store.checks(account)
+        except (Stale, Unproven, Fenced, StoreUnavailable):
+            raise
+        except Exception as error:  # noqa: BLE001 - the failure the script chose, journaled by it
+            return error_answer(error, exchange.fmt, where, self.errors)
+        return None
 
     def _unproven(self, exchange: Exchange, request: VendorRequest, body: bytes, dropped: bool,
                   ticket: int | None) -> Steps[Answer | None]:

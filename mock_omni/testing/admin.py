@@ -25,8 +25,10 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..domain.delivery import Rule as DeliveryRule
 from ..domain.errors import InvalidArgument, NotFound
-from ..domain.fixtures import FixtureError, account_from_data, accounts_from_document, format_document_error
+from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_from_document, format_document_error
+from ..domain.message import Message
 from ..domain.store import Account
 from ..vendor.ratelimit import RateLimiter, Rule
 from .admin_client import authorization_headers
@@ -65,6 +67,9 @@ class Baseline:
     accounts: tuple[Account, ...]
     #: Rate limits over the start-up ones (None: not limited).
     limits: Mapping[str, Rule | None] = field(default_factory=dict)
+    #: Outcome rules of message delivery, and messages (documents per account), of the fixtures.
+    delivery_rules: tuple[DeliveryRule, ...] = ()
+    messages: Mapping[str, list[dict[str, object]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class Snapshot:
     accounts: list[Account]
     #: The creation state of the created accounts among them (a per-account reset returns there).
     origins: dict[str, Account]
+    #: Copies of the messages of the accounts (messages.py restores them).
+    messages: list[Message] = field(default_factory=list)
 
 
 class AccountClockOffsets:
@@ -136,8 +143,8 @@ class Admin:
     def reset(self, account: str | None = None, baseline: Baseline | None = None) -> None:
         """Everything back to the baseline (a new one if given), or one account back to where it started.
 
-        Whole: scenarios, journal, faults, rate limits and buckets, the clock, snapshots,
-        created accounts and server errors. One account: the same, for that account.
+        Whole: scenarios, messages and delivery rules, journal, faults, rate limits and buckets, the
+        clock, snapshots, created accounts and server errors. One account: the same, for that account.
         """
         with self._lock:
             if account is not None:
@@ -148,6 +155,8 @@ class Admin:
             app = self.app
             app.fence.close()
             app.store.replace([a.copy() for a in self.baseline.accounts])
+            app.messages.load(self.baseline.messages)
+            app.delivery_rules.replace(self.baseline.delivery_rules)
             app.journal.clear()
             app.faults.clear()
             app.errors.clear()
@@ -159,13 +168,15 @@ class Admin:
 
     def baseline_from(self, body: ResetIn, data: Mapping[str, Any]) -> Baseline:
         """The baseline a reset body asks for, checked (fixtures as a fixture file) before anything changes."""
-        accounts = self.startup.accounts
+        accounts, rules, messages = self.startup.accounts, self.startup.delivery_rules, self.startup.messages
         if body.fixtures is not None:
+            extras = Extras()
             try:
-                accounts = tuple(accounts_from_document(data["fixtures"], "fixtures", self.app.key_factory))
+                accounts = tuple(accounts_from_document(data["fixtures"], "fixtures", self.app.key_factory, extras))
             except FixtureError as exc:
                 raise _invalid(exc) from None
-        return Baseline(accounts, body.rate_limits.rules() if body.rate_limits is not None else {})
+            rules, messages = tuple(extras.delivery_rules), extras.messages
+        return Baseline(accounts, body.rate_limits.rules() if body.rate_limits is not None else {}, rules, messages)
 
     def _reset_account(self, username: str) -> None:
         origin = self._origin(username)
@@ -191,6 +202,8 @@ class Admin:
         app.journal.clear(username)
         app.faults.clear(username)
         app.limiter.reset(username, rules=True)
+        app.messages.clear(username)
+        app.delivery_rules.clear(username)
         self.records.clocks.forget(username)
         for key in [key for key in self._snapshots if key[0] == username]:
             del self._snapshots[key]
@@ -261,13 +274,16 @@ class Admin:
 
     def import_state(self, document: object) -> int:
         """Replace the whole state with a fixture document, checked first; returns the account count."""
+        extras = Extras()
         try:
-            accounts = accounts_from_document(document, "state", self.app.key_factory)
+            accounts = accounts_from_document(document, "state", self.app.key_factory, extras)
         except FixtureError as exc:
             raise _invalid(exc) from None
         with self._lock:
             self.app.fence.close()
             self.app.store.replace(accounts)
+            self.app.messages.load(extras.messages)
+            self.app.delivery_rules.replace(extras.delivery_rules)
             names = {account.username for account in accounts}
             for gone in [name for name in self._created if name not in names]:
                 del self._created[gone]
@@ -295,7 +311,7 @@ class Admin:
                 raise InvalidArgument(f"At most {MAX_SNAPSHOTS} snapshots; delete some first.")
             names = {a.username for a in accounts}
             origins = {user: origin for user, origin in self._created.items() if user in names}
-            self._snapshots[(account, name)] = Snapshot(accounts, origins)
+            self._snapshots[(account, name)] = Snapshot(accounts, origins, self.app.messages.snapshot(account))
 
     def _snapshot(self, name: str, account: str | None) -> Snapshot:
         found = self._snapshots.get((account, name))
@@ -312,6 +328,7 @@ class Admin:
             if account is None:
                 self.app.fence.close()
                 store.replace([a.copy() for a in snapshot.accounts])
+                self.app.messages.restore(snapshot.messages)
                 self._created.clear()
                 self._created.update(snapshot.origins)
                 return
@@ -320,6 +337,7 @@ class Admin:
                 store.add_account(snapshot.accounts[0].copy())
             else:
                 store.replace_account(snapshot.accounts[0].copy())
+            self.app.messages.restore(snapshot.messages, account)
             if account in snapshot.origins:
                 self._created[account] = snapshot.origins[account]
 
@@ -371,8 +389,12 @@ class Admin:
             else:
                 self.require_account(account)
                 self.records.clocks.advance(account, seconds)
-            return self.clock_offset(account)
+        self.app.tick()  # what fell due happens now, pushes included
+        return self.clock_offset(account)
 
     def clock_offset(self, account: str | None = None) -> float:
-        own = 0.0 if account is None else self.records.clocks.offset(account)
-        return self.app.clock.offset + own
+        return self.app.clock.offset + (0.0 if account is None else self.own_clock_offset(account))
+
+    def own_clock_offset(self, account: str) -> float:
+        """How far one account's own clock was advanced beyond everyone's (messages walk on it too)."""
+        return self.records.clocks.offset(account)

@@ -15,7 +15,8 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from ..domain.errors import InvalidArgument, Unauthorized
+from ..domain.delivery import TEST_DESTINATIONS, DeliveryRuleIn
+from ..domain.errors import InvalidArgument, NotFound, Unauthorized
 from . import ADMIN_PREFIX, ADMIN_TOKEN_HEADER, admin_models
 from .admin_models import (
     SNAPSHOT_NAME,
@@ -142,8 +143,8 @@ def build_admin_router(app: MockOmni) -> APIRouter:
 
     @guarded.get("/state")
     async def state(account: str | None = _ACCOUNT) -> Response:
-        """The whole state (or one account) as a fixture document."""
-        return _json(app.store.export(account))
+        """The whole state (or one account) as a fixture document, messages and delivery rules included."""
+        return _json(app.export_state(account))
 
     @guarded.put("/state", openapi_extra=body_doc(StateIn, "A fixture document"))
     async def import_state(request: Request) -> Response:
@@ -233,6 +234,42 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         """Move the limiter's clock forward (everyone's, or one account's), so buckets refill without waiting."""
         body, _ = parse_body(ClockIn, await _raw(request))
         return _json({"offsetSeconds": admin.advance_clock(body.seconds, body.account)})
+
+    # --- messages and delivery rules ---------------------------------------------------
+
+    @guarded.get("/messages")
+    async def messages(account: str | None = _ACCOUNT, messageId: str | None = None,
+                       bulkId: str | None = None,
+                       limit: int | None = Query(None, ge=0, le=1_000_000, description="the newest N")) -> Response:
+        """Sent messages with each one's walk through its flow (channel, outcome, times), oldest first."""
+        return _json({"messages": app.messages.messages(account, messageId, bulkId, limit),
+                      "sent": app.messages.sent, "kept": app.messages.count(), "limit": app.messages.limit})
+
+    @guarded.get("/delivery-rules")
+    async def delivery_rules(account: str | None = _ACCOUNT) -> Response:
+        """The outcome rules in force (first match wins), then the ready-made test destinations."""
+        return _json({"rules": [rule.to_dict() for rule in app.delivery_rules.rules(account)],
+                      "testDestinations": [test.to_dict() for test in TEST_DESTINATIONS],
+                      "defaultDelaySeconds": app.delivery_rules.default_delay})
+
+    @guarded.post("/delivery-rules", status_code=201, openapi_extra=body_doc(DeliveryRuleIn, "An outcome rule"))
+    async def add_delivery_rule(request: Request) -> Response:
+        """Decide how matching steps end: DELIVERED (after delaySeconds), UNDELIVERABLE, REJECTED or EXPIRED."""
+        rule, _ = parse_body(DeliveryRuleIn, await _raw(request))
+        admin.require_account(rule.account)
+        return _json(app.delivery_rules.add(rule).to_dict(), 201)
+
+    @guarded.delete("/delivery-rules")
+    async def clear_delivery_rules(account: str | None = _ACCOUNT) -> Response:
+        """Remove every outcome rule (or one account's); the test destinations stay."""
+        return _json({"removed": app.delivery_rules.clear(account)})
+
+    @guarded.delete("/delivery-rules/{rule_id}")
+    async def remove_delivery_rule(rule_id: int = Path(ge=1, le=2**62)) -> Response:
+        """Remove one outcome rule."""
+        if not app.delivery_rules.remove(rule_id):
+            raise NotFound(f"Delivery rule {rule_id} not found.")
+        return _json({"removed": rule_id})
 
     from .admin_signin import signin_router
 

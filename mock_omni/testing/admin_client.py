@@ -295,8 +295,34 @@ class AdminClient:
         listed: list[dict[str, Any]] = self._call("GET", "/tokens", params=_params(account=account))["tokens"]
         return listed
 
+    def messages(self, account: str | None = None, message_id: str | None = None, bulk_id: str | None = None,
+                 limit: int | None = None) -> list[dict[str, Any]]:
+        """Sent messages with their walks through the flow (``steps``: channel, outcome, times), oldest first."""
+        params = _params(account=account, messageId=message_id, bulkId=bulk_id, limit=limit)
+        found: list[dict[str, Any]] = self._call("GET", "/messages", params=params)["messages"]
+        return found
+
+    def delivery_rule(self, destination: str = "*", outcome: str = "DELIVERED", *, channel: str | None = None,
+                      account: str | None = None, delay: float | None = None,
+                      times: int | None = None) -> dict[str, Any]:
+        """Add an outcome rule: steps to ``destination`` (an address or glob) on ``channel`` end with ``outcome``."""
+        body = _params(destination=destination, outcome=outcome, channel=channel, account=account,
+                       delaySeconds=delay, times=times)
+        rule: dict[str, Any] = self._call("POST", "/delivery-rules", json=body)
+        return rule
+
+    def delivery_rules(self, account: str | None = None) -> dict[str, Any]:
+        """The rules in force and the ready-made test destinations."""
+        found: dict[str, Any] = self._call("GET", "/delivery-rules", params=_params(account=account))
+        return found
+
+    def clear_delivery_rules(self, account: str | None = None) -> int:
+        removed: int = self._call("DELETE", "/delivery-rules", params=_params(account=account))["removed"]
+        return removed
+
     def advance_clock(self, seconds: float, account: str | None = None) -> float:
-        """Move the limiter's clock forward (everyone's, or one account's own); returns its offset in seconds."""
+        """Move the mock's clock forward (everyone's, or one account's own): buckets refill, messages walk on;
+        returns its offset in seconds."""
         body = _params(seconds=seconds, account=account)
         offset: float = self._call("POST", "/clock/advance", json=body)["offsetSeconds"]
         return offset

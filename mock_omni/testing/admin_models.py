@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from ..domain.delivery import DeliveryRuleIn
 from ..domain.errors import BY_STATUS, BadRequest, InvalidArgument, PayloadTooLarge
 from ..vendor.ratelimit import Rule, parse_rule
 from ..vendor.routes import OPERATION_NAMES as OPERATIONS
@@ -119,12 +120,15 @@ class AccountIn(AdminBody):
     tokens: list[str] = Field([], description=_SECRETS)
     oauth2_clients: list[OAuth2ClientIn] = Field([], alias="oauth2Clients")
     scenarios: list[dict[str, Any]] = Field([], description=_SCENARIOS)
+    messages: list[dict[str, Any]] = Field(
+        [], description="sent messages as GET /__admin/state exports them (checked like a fixture file's)")
 
 
 class StateIn(AdminBody):
     """A fixture document: the whole state."""
 
     accounts: list[AccountIn]
+    delivery_rules: list[DeliveryRuleIn] = Field([], alias="deliveryRules", description="outcome rules of delivery")
 
 
 class NewAccountIn(AdminBody):

@@ -9,8 +9,8 @@
 - ``@pytest.mark.mock_omni(fixtures=..., rate_limit=...)`` configures one test: it is
   what that test's resets return to.
 - A server-side error during a test (a 500 no fault asked for) fails that test with the
-  server's message; a failing test's report shows the request journal, and what the
-  server logged during the test.
+  server's message; a failing test's report shows the request journal, the messages sent
+  (each with the channels it tried), and what the server logged during the test.
 
 Fresh state per test is one reset call, not a fresh account: the benchmark
 (bench/fixture_cost.py) measures both, and a reset keeps the fixture's credentials
@@ -120,6 +120,20 @@ class MockOmniFixture:
     def advance_clock(self, seconds: float, account: str | None = None) -> float:
         return self.admin.advance_clock(seconds, account)
 
+    def messages(self, account: str | None = None, message_id: str | None = None, bulk_id: str | None = None,
+                 limit: int | None = None) -> list[dict[str, Any]]:
+        """Messages sent to the mock, each with its walk through the flow (``steps``), oldest first."""
+        return self.admin.messages(account, message_id, bulk_id, limit)
+
+    def delivery_rule(self, destination: str = "*", outcome: str = "DELIVERED", *, channel: str | None = None,
+                      account: str | None = None, delay: float | None = None,
+                      times: int | None = None) -> dict[str, Any]:
+        """Decide how steps to ``destination`` (an address or a glob such as ``4179*``) end: DELIVERED (after
+        ``delay`` seconds), UNDELIVERABLE, REJECTED or EXPIRED; on one ``channel`` or any; for ``times``
+        attempts or until the next reset."""
+        return self.admin.delivery_rule(destination, outcome, channel=channel, account=account, delay=delay,
+                                        times=times)
+
     def oauth2_token(self, account: str | None = None, *, client_id: str | None = None,
                      scopes: list[str] | None = None) -> IssuedToken:
         """An OAuth2 access token (``.authorization`` is ``Bearer ...``) for the default account or another."""
@@ -157,6 +171,19 @@ class MockOmniFixture:
             if body:
                 lines.append(f"    {body}")
         return "\n".join(lines)
+
+    def messages_text(self, limit: int = JOURNAL_SHOWN) -> str:
+        """The messages sent, each with the channels it tried ("" when none), for failure reports."""
+        lines = []
+        for message in self.admin.messages(limit=limit):
+            walk = ", ".join(f"{step['channel']} {step['outcome']}" for step in message["steps"]) or "scheduled"
+            lines.append(f"{message['messageId']} to {_address(message['to'])} (account {message['account']}): "
+                         f"{message['status']['name']} [{walk}]")
+        return "\n".join(lines)
+
+
+def _address(to: Mapping[str, str]) -> str:
+    return to.get("phoneNumber") or to.get("emailAddress") or next(iter(to.values()), "?")
 
 
 def limit_spec(limits: Limits) -> str | dict[str, str | None]:
@@ -196,7 +223,11 @@ def read_fixtures(fixture: Fixture, base: Path | None) -> dict[str, Any]:
         problem = f"mock-omni: {exc}"
     if problem is not None:  # failed outside any except block: one line, no chained traceback
         pytest.fail(problem, pytrace=False)
-    return {"accounts": [account for _, document in documents for account in document["accounts"]]}
+    merged: dict[str, Any] = {"accounts": [account for _, document in documents for account in document["accounts"]]}
+    rules = [rule for _, document in documents for rule in document.get("deliveryRules", [])]
+    if rules:
+        merged["deliveryRules"] = rules
+    return merged
 
 
 def first_account(document: Mapping[str, Any]) -> Credentials:
@@ -493,7 +524,8 @@ def pytest_runtest_makereport(
     report = yield
     fixture = _fixture_of(item) if report.failed else None
     if fixture is not None:
-        for title, read in (("mock-omni requests", fixture.journal_text), ("mock-omni server log", fixture.server_log)):
+        for title, read in (("mock-omni requests", fixture.journal_text), ("mock-omni messages", fixture.messages_text),
+                            ("mock-omni server log", fixture.server_log)):
             try:
                 text = read()
             except Exception as exc:  # the report must not fail because the server did

@@ -173,18 +173,21 @@ class VendorApi:
             exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
         return False
 
-    def answer(self, request: VendorRequest, body: bytes | None) -> Answer | None:
+    def answer(self, request: VendorRequest, body: bytes | None, ticket: int | None = None) -> Answer | None:
         """The whole call at once (no fault hook), journaled; ``body`` None means it was over the limit.
 
-        None (only with a shared store, shared/vendor.py): a fault rule added on another replica
-        turned out to apply; the call must go through the ASGI app, which awaits the rule.
+        ``ticket`` is the fence's (testing/fence.py), taken when the request's head arrived: None
+        (dropped, nothing done) if the state was reset while its body was still coming.
         """
-        return self.perform(self.admit(request, body is None), request, body or b"")
+        exchange = self.admit(request, body is None)
+        if ticket is not None and not self.fence.admits(ticket, exchange.account):
+            return None
+        return self.perform(exchange, request, body or b"")
 
-    def answer_soon(self, request: VendorRequest, body: bytes | None,
+    def answer_soon(self, request: VendorRequest, body: bytes | None, ticket: int | None,
                     reply: Callable[[Answer | None], None]) -> None:
-        """``reply(answer)`` once the call is decided, later in this event loop (None: hand the call to the
-        ASGI app, as ``answer``). Only where ``batched``: shared/vendor.py."""
+        """``reply(answer)`` once the call is decided, later in this event loop (None: drop the connection,
+        as ``answer``). Only where ``batched``: shared/vendor.py."""
         raise NotImplementedError
 
     def admit(self, request: VendorRequest, too_large: bool) -> Exchange:
@@ -214,6 +217,8 @@ class VendorApi:
     def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer | None:
         """Content-Type (415), rate limit (429), body and query (400), then the handler; journals the call."""
         answer = exchange.answer
+        # Messages' due transitions first, so this call (and any push) sees the clock's present.
+        self.backend.messages.advance()
         if answer is None:
             operation = exchange.operation
             assert operation is not None

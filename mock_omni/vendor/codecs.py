@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from numbers import Number
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from xml.etree.ElementTree import Element, ParseError
 
 import orjson
@@ -321,11 +321,13 @@ def _element_value(element: Element) -> object:
 
 
 def _unwrap(annotation: Any) -> Any:
-    """``X | None`` -> ``X``."""
+    """``X | None`` -> ``X``; ``Annotated[X, ...]`` (constraints, validators) -> ``X``."""
     if get_origin(annotation) in (Union, UnionType):
         options = [arg for arg in get_args(annotation) if arg is not type(None)]
         if len(options) == 1:
-            return options[0]
+            annotation = options[0]
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     return annotation
 
 
@@ -345,7 +347,9 @@ def _convert(element: Element, annotation: Any) -> object:
         # Items are the list element's children, whatever their names (<flow><step>, <destinations><destinations>).
         return [_convert(child, item_type) for child in element]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return model_from_element(element, annotation) if len(element) else _element_value(element)
+        # An empty element is an empty object (`<to/>` is `"to": {}`); text alone stays text, to be refused.
+        empty = not len(element) and not (element.text or "").strip()
+        return model_from_element(element, annotation) if len(element) or empty else _element_value(element)
     if origin is dict:
         value_type = get_args(annotation)[1] if get_args(annotation) else Any
         return {_local(child.tag): _convert(child, value_type) for child in element}

@@ -12,13 +12,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..domain.scenarios import ScenarioIn
+from ..domain.delivery import GENERAL_STATUSES
+from ..domain.scenarios import CHANNELS, ScenarioIn
+from ..domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
 from ..domain.signin import SessionIn, TokenRequest
 from ..testing import ADMIN_PREFIX
 from .codecs import FORM_TYPE
 from .routes import OPERATIONS, SIGN_IN
 from .routing import Operation, QueryParam
-from .schemas import ApiException, OAuth2ErrorOut, ScenarioOut, ScenariosResponse, SessionOut, TokenResponse
+from .schemas import (
+    ApiException,
+    DeliveryReports,
+    OAuth2ErrorOut,
+    OmniLogsResponse,
+    OmniResponse,
+    ScenarioOut,
+    ScenariosResponse,
+    SessionOut,
+    TokenResponse,
+)
 
 _ERRORS = {
     # The example of scenario-update.txt; "Exactly one scenario must be default." is another such text.
@@ -98,9 +110,19 @@ def _query_parameter(param: QueryParam) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "boolean"} if param.kind == "boolean" else {"type": "string"}
     if param.kind == "int32":
         schema = {"type": "integer", "format": "int32", "minimum": param.minimum, "maximum": param.maximum}
+    elif param.kind == "enum":
+        schema = _ref(param.schema) if param.schema else {"type": "string", "enum": list(param.choices)}
+    elif param.kind == "date-time":
+        schema = {"type": "string", "format": "date-time"}
+    elif param.kind == "string-list":
+        schema = {"type": "array", "items": {"type": "string"}}
     if param.default is not None:
         schema["default"] = param.default
-    return {"name": param.name, "in": "query", "required": False, "schema": schema, "description": param.description}
+    parameter = {"name": param.name, "in": "query", "required": False, "schema": schema,
+                 "description": param.description}
+    if param.kind == "string-list":
+        parameter.update(style="form", explode=True)
+    return parameter
 
 
 def _path_parameters(operation: Operation) -> list[dict[str, Any]]:
@@ -114,9 +136,15 @@ _SCHEMA_NAMES: dict[type, str] = {ScenarioIn: "CreateOrUpdateScenarioRequest", S
                                   ScenariosResponse: "ScenariosResponse", ApiException: "ApiException",
                                   TokenRequest: "CreateOAuth2TokenRequest", TokenResponse: "CreateOAuth2TokenResponse",
                                   OAuth2ErrorOut: "OAuth2Error", SessionIn: "CreateSessionRequest",
-                                  SessionOut: "CreateSessionResponse"}
-#: Request schemas with an XML variant of their own (``<name>Xml``).
-_XML_VARIANTS = ("CreateScenarioRequest", "CreateOrUpdateScenarioRequest")
+                                  SessionOut: "CreateSessionResponse",
+                                  OmniAdvancedRequest: "OmniAdvancedRequest", OmniSimpleRequest: "OmniSimpleRequest",
+                                  OmniResponse: "OmniResponse", DeliveryReports: "DeliveryReports",
+                                  OmniLogsResponse: "OmniLogsResponse"}
+#: Request schemas with an XML variant of their own (``<name>Xml``): XML has no null, and a list is the
+#: children of one element (``<destinations><destinations>...``). The scenario ones are written by hand.
+_GENERATED_XML = ("OmniAdvancedRequest", "OmniSimpleRequest")
+_XML_VARIANTS = ("CreateScenarioRequest", "CreateOrUpdateScenarioRequest", *_GENERATED_XML)
+_XML_NAME = "^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 
 
 def _request_schema(operation: Operation) -> str:
@@ -179,6 +207,8 @@ def _schemas() -> dict[str, Any]:
         (ScenarioIn, "validation"), (ScenarioOut, "serialization"), (ScenariosResponse, "serialization"),
         (ApiException, "serialization"), (TokenRequest, "validation"), (TokenResponse, "serialization"),
         (OAuth2ErrorOut, "serialization"), (SessionIn, "validation"), (SessionOut, "serialization"),
+        (OmniAdvancedRequest, "validation"), (OmniSimpleRequest, "validation"), (OmniResponse, "serialization"),
+        (DeliveryReports, "serialization"), (OmniLogsResponse, "serialization"),
     ):
         name = _SCHEMA_NAMES[model]
         schema = model.model_json_schema(by_alias=True, mode=mode,  # type: ignore[arg-type]
@@ -192,10 +222,51 @@ def _schemas() -> dict[str, Any]:
     schemas["CreateScenarioRequest"] = create
     for name in ("CreateScenarioRequest", "CreateOrUpdateScenarioRequest"):
         schemas[name + "Xml"] = _xml_request_schema(schemas[name], schemas["StepIn"])
+    schemas["OmniChannel"] = {"type": "string", "enum": list(CHANNELS), "title": "OmniChannel"}
+    schemas["IpCoreGeneralStatus"] = {"type": "string", "enum": list(GENERAL_STATUSES), "title": "IpCoreGeneralStatus"}
+    for name in _GENERATED_XML:
+        _xml_variant(name, schemas)
     # ScenariosResponse pulls ScenarioOut in under its class name: one "Scenario" schema, not two.
     schemas.pop("ScenarioOut", None)
     text = json.dumps(schemas).replace('"#/components/schemas/ScenarioOut"', '"#/components/schemas/Scenario"')
     return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _xml_variant(name: str, schemas: dict[str, Any]) -> str:
+    """``<name>Xml``, made (with the variants of every schema it refers to) if not there yet."""
+    variant = name + "Xml"
+    if variant not in schemas:
+        schemas[variant] = {}  # taken before recursing: schemas may refer to themselves (flex components)
+        source = schemas[name]
+        schemas[variant] = {**_xml_node(source, schemas), "title": source.get("title", name) + "Xml",
+                            "xml": {"name": name}}
+    return variant
+
+
+def _xml_node(node: Any, schemas: dict[str, Any]) -> Any:
+    """One JSON schema node as XML carries it: no null, wrapped lists, values of free objects as text."""
+    if not isinstance(node, dict):
+        return node
+    node = _without_null(node)
+    if "$ref" in node:
+        rest = {key: value for key, value in node.items() if key not in ("$ref", "default")}
+        return {**rest, **_ref(_xml_variant(node["$ref"].rsplit("/", 1)[1], schemas))}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties":
+            out[key] = {name: _xml_node(prop, schemas) for name, prop in value.items()}
+        elif key in ("items", "anyOf", "oneOf", "allOf"):
+            out[key] = [_xml_node(item, schemas) for item in value if item != {"type": "null"}] if isinstance(
+                value, list) else _xml_node(value, schemas)
+        elif key == "additionalProperties":
+            # A free object's members are elements: names XML allows, values text.
+            out[key] = {"type": "string"}
+            out["propertyNames"] = {"pattern": _XML_NAME}
+        elif key != "default":
+            out[key] = value
+    if out.get("type") == "array":
+        out["xml"] = {"wrapped": True}
+    return out
 
 
 def _without_null(schema: dict[str, Any]) -> dict[str, Any]:

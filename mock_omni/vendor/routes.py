@@ -8,12 +8,22 @@ entry here and its handler in the resource's module.
 
 from __future__ import annotations
 
-from ..domain.scenarios import ScenarioIn
+from ..domain.delivery import GENERAL_STATUSES
+from ..domain.scenarios import CHANNELS, ScenarioIn
+from ..domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
 from ..domain.signin import SessionIn, TokenRequest
-from . import examples, scenarios, signin
+from . import examples, messages, scenarios, signin
 from .ratelimit import Rule
 from .routing import Operation, QueryParam, Router
-from .schemas import ScenarioOut, ScenariosResponse, SessionOut, TokenResponse
+from .schemas import (
+    DeliveryReports,
+    OmniLogsResponse,
+    OmniResponse,
+    ScenarioOut,
+    ScenariosResponse,
+    SessionOut,
+    TokenResponse,
+)
 
 SCENARIOS = "OMNI scenarios (vendor API)"
 SIGN_IN = "Sign-in (vendor API)"
@@ -25,6 +35,22 @@ SCENARIO_XML = {"flow": "step"}
 # The vendor documents 409 on scenario calls with a description but no messageId or text:
 # an injected 409 says the description (messageId CONFLICT is ours).
 INVALID_SCENARIO = {409: "invalid scenario"}
+SENDING = "OMNI messages (vendor API)"
+#: The vendor's x-scopes of sending and of reading reports; of reading logs.
+SEND = ("message:send", "omni-failover:message:send", "omni-failover:manage")
+LOGS = ("omni-failover:logs:read", "omni-failover:manage")
+SEND_ERRORS = (400, 401, 403, 500)
+
+
+def _channel(description: str) -> QueryParam:
+    return QueryParam("channel", "enum", description, choices=CHANNELS, schema="OmniChannel")
+
+
+def _limit(what: str) -> QueryParam:
+    return QueryParam("limit", "int32", f"Maximal number of {what} returned (at most 1000).", default=50,
+                      maximum=1000)
+
+
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -93,6 +119,62 @@ OPERATIONS: tuple[Operation, ...] = (
         description="Ends the session whose token is in `Authorization: IBSSO <token>` (a fixture token too, "
                     "until the account is reset); afterwards the token is refused with 401.",
         status=204, errors=(401, 403, 429, 500), security=("IBSSOTokenHeader",),
+    ),
+    Operation(
+        "send", "POST", "/omni/1/advanced", messages.send_advanced,
+        "send-omni-failover-message", "Send OMNI failover message", SENDING,
+        description="Sends one message per destination through the scenario (`scenarioKey`, else the account's "
+                    "default), trying the flow's channels in order until one delivers. Every channel of the flow "
+                    "needs its payload (`sms`, `viber`, ...). `bulkId` is generated when the request has more than "
+                    "one destination and none is given.",
+        scopes=SEND, errors=SEND_ERRORS, body=OmniAdvancedRequest, response=OmniResponse,
+        xml_root="omniResponse", xml_items={"messages": "message"}, examples=examples.SEND,
+    ),
+    Operation(
+        "text", "POST", "/omni/1/text", messages.send_text,
+        "send-omni-simple-message", "Send OMNI message with one text (legacy)", SENDING,
+        description="The simple send of the official clients 2.x, no longer in the vendor's OpenAPI: the same "
+                    "`text` on every step of the flow (`mailSubject` for an EMAIL step).",
+        scopes=SEND, errors=SEND_ERRORS, body=OmniSimpleRequest, response=OmniResponse,
+        xml_root="omniResponse", xml_items={"messages": "message"}, examples=examples.TEXT,
+    ),
+    Operation(
+        "reports", "GET", "/omni/1/reports", messages.get_reports,
+        "get-omni-failover-delivery-reports", "Get OMNI failover delivery reports", SENDING,
+        description="One-time delivery reports, newest first: each message's final report is returned once, "
+                    "then never again.",
+        scopes=SEND, errors=SEND_ERRORS, response=DeliveryReports,
+        query=(
+            QueryParam("bulkId", "string", "Only the reports of this bulk."),
+            QueryParam("messageId", "string", "Only the report of this message."),
+            _limit("reports"),
+            _channel("Only reports of messages that ended on this channel."),
+        ),
+        xml_root="omniReportsResponse", xml_items={"results": "result"}, examples={"response": examples.REPORTS},
+    ),
+    Operation(
+        "logs", "GET", "/omni/1/logs", messages.get_logs,
+        "get-omni-failover-message-logs", "Get OMNI failover message logs", SENDING,
+        description="Every message's current state, newest first, as often as asked. Without `sentSince`, the "
+                    "messages sent in the last 48 hours. Limited to 120 requests per minute.",
+        scopes=LOGS, errors=(*SEND_ERRORS, 429), response=OmniLogsResponse,
+        # The vendor states 120 requests per 0 minutes; a rate needs a duration: one unit, a minute.
+        limit=Rule(120, 60.0),
+        query=(
+            QueryParam("from", "string", "Sender of the message's current (or last) step."),
+            QueryParam("to", "string", "The message destination address."),
+            QueryParam("bulkId", "string-list", "Bulk IDs, repeated or comma-separated."),
+            QueryParam("messageId", "string-list", "Message IDs, repeated or comma-separated."),
+            QueryParam("generalStatus", "enum", "Status group of the message.", choices=GENERAL_STATUSES,
+                       schema="IpCoreGeneralStatus"),
+            _channel("Channel of the message's current (or last) step."),
+            QueryParam("sentSince", "date-time", "Lower limit on the time of sending."),
+            QueryParam("sentUntil", "date-time", "Upper limit on the time of sending."),
+            _limit("logs"),
+            QueryParam("mcc", "string", "Mobile country code."),
+            QueryParam("mnc", "string", "Mobile network code."),
+        ),
+        xml_root="omniLogsResponse", xml_items={"results": "result"}, examples={"response": examples.LOGS},
     ),
 )
 

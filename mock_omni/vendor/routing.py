@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel
 
 from ..domain.errors import BadRequest, InvalidArgument, MethodNotAllowed, NotFound, OmniError
+from ..domain.send_request import parse_date
 
 if TYPE_CHECKING:
     from ..domain.backend import Backend
@@ -30,14 +31,27 @@ class QueryParam:
     """One query parameter: its type decides how it is read and how /openapi.json shows it."""
 
     name: str
-    kind: Literal["boolean", "int32", "string"]
+    kind: Literal["boolean", "int32", "string", "enum", "date-time", "string-list"]
     description: str
     default: object = None
     minimum: int = 0
     maximum: int = INT32_MAX
+    #: The values of an ``enum`` parameter, and the name of its schema in /openapi.json.
+    choices: tuple[str, ...] = ()
+    schema: str | None = None
 
     def read(self, text: str) -> object:
-        """The value of ``text``, or ValueError with the message the client gets."""
+        """The value of ``text``, or ValueError with the message the client gets.
+
+        ``date-time`` reads as POSIX seconds; ``string-list`` as a tuple (the values of repeated
+        parameters and comma-separated ones together).
+        """
+        if self.kind == "enum":
+            if text not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}")
+            return text
+        if self.kind == "date-time":
+            return parse_date(text)
         if self.kind == "boolean":
             flag = text.lower()
             if flag not in ("true", "false"):
@@ -131,7 +145,8 @@ class Operation:
         return error
 
     def parse_query(self, query: bytes) -> dict[str, object]:
-        """The declared query parameters with defaults; the first of repeated ones counts; others are ignored."""
+        """The declared query parameters with defaults; the first of repeated ones counts (a ``string-list``
+        takes them all); others are ignored."""
         values: dict[str, object] = {param.name: param.default for param in self.query}
         if not query:
             return values
@@ -140,11 +155,15 @@ class Operation:
         except ValueError:
             raise BadRequest() from None
         given: dict[str, str] = {}
+        lists: dict[str, list[str]] = {}
         for name, value in pairs:
             given.setdefault(name, value)
+            lists.setdefault(name, []).extend(value.split(","))
         errors: dict[str, list[str]] = {}
         for param in self.query:
-            if param.name in given:
+            if param.kind == "string-list" and param.name in lists:
+                values[param.name] = tuple(item for item in lists[param.name] if item)
+            elif param.name in given:
                 try:
                     values[param.name] = param.read(given[param.name])
                 except ValueError as exc:

@@ -6,9 +6,12 @@ rules of a valid scenario are the domain's); these only describe what the API se
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.scenarios import Channel
+from ..domain.send_request import To
 
 
 class StepOut(BaseModel):
@@ -46,6 +49,82 @@ class ApiException(BaseModel):
     requestError: RequestError
 
 
+# --- sending -----------------------------------------------------------------------------------
+
+OmniChannel = Literal["SMS", "EMAIL", "VOICE", "PUSH", "VIBER", "FACEBOOK", "LINE", "VKONTAKTE", "KAKAO_CHINGU",
+                      "KAKAO_ALIM", "WHATSAPP"]
+
+
+class Status(BaseModel):
+    groupId: int = Field(description="Status group ID.")
+    groupName: str = Field(description="Status group name.")
+    id: int = Field(description="Status ID.")
+    name: str = Field(description="Status name.")
+    description: str = Field(description="Human-readable description of the status.")
+
+
+class Error(BaseModel):
+    groupId: int
+    groupName: str
+    id: int
+    name: str
+    description: str
+    permanent: bool = Field(description="Tells if the error is permanent.")
+
+
+class Price(BaseModel):
+    pricePerMessage: float = Field(description="Price per message.")
+    currency: str = Field(description="Currency.")
+
+
+class OmniResponseDetails(BaseModel):
+    to: To
+    status: Status
+    messageId: str = Field(description="The ID that uniquely identifies the sent message.")
+
+
+class OmniResponse(BaseModel):
+    bulkId: str | None = Field(None, description="Present when the request has more than one destination "
+                                                 "(or gave a bulkId).")
+    messages: list[OmniResponseDetails]
+
+
+class DeliveryReport(BaseModel):
+    bulkId: str | None = None
+    messageId: str
+    to: str = Field(description="The address the final step reached.")
+    sentAt: str = Field(description="When the first step started: `yyyy-MM-dd'T'HH:mm:ss.SSSZ`.")
+    doneAt: str = Field(description="When the message was finished: `yyyy-MM-dd'T'HH:mm:ss.SSSZ`.")
+    messageCount: int = Field(description="The number of sent message segments.")
+    mccMnc: str | None = Field(None, description="Mobile country and network codes.")
+    price: Price
+    status: Status
+    error: Error
+    channel: OmniChannel = Field(description="The channel of the final step.")
+    callbackData: str | None = None
+
+
+class DeliveryReports(BaseModel):
+    results: list[DeliveryReport] = Field(description="Reports not fetched before: each is returned once.")
+
+
+class OmniLog(BaseModel):
+    bulkId: str | None = None
+    messageId: str
+    to: str
+    sender: str | None = Field(None, alias="from", description="Sender of the current (or last) step.")
+    text: str | None = None
+    sentAt: str
+    doneAt: str | None = Field(None, description="Absent while the message is pending.")
+    messageCount: int
+    mccMnc: str | None = None
+    price: Price
+    status: Status
+    channel: OmniChannel
+
+
+class OmniLogsResponse(BaseModel):
+    results: list[OmniLog] = Field(description="Messages, newest first.")
 class TokenResponse(BaseModel):
     model_config = ConfigDict(title="CreateOAuth2TokenResponse")
     access_token: str = Field(description="Send it as `Authorization: Bearer <access_token>`.")
