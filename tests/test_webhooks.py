@@ -3,61 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from defusedxml.ElementTree import fromstring
 
 from mock_omni.vendor.webhooks import Callback, Webhooks
 
+from .receiver import receiver
+
 REPORT = {"bulkId": "B", "messageId": "M1", "to": "41793026727", "status": {"groupName": "DELIVERED"},
           "channel": "SMS"}
-
-
-@dataclass
-class Receiver:
-    """A threaded HTTP server that records each POST; ``fail`` first answers, ``delay`` seconds per answer."""
-
-    url: str = ""
-    received: list[tuple[str, str, bytes]] = field(default_factory=list)
-    fail: int = 0
-    delay: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@contextmanager
-def receiver(fail: int = 0, delay: float = 0.0) -> Iterator[Receiver]:
-    state = Receiver(fail=fail, delay=delay)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            time.sleep(state.delay)
-            with state.lock:
-                state.received.append((self.path, self.headers.get("content-type", ""), body))
-                failing = state.fail > 0
-                state.fail -= 1
-            self.send_response(503 if failing else 200)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def delivered(records: list[Callback], count: int) -> bool:
@@ -70,7 +27,7 @@ async def run(hooks: Webhooks, sends: list[tuple[str, str | None, dict[str, obje
     try:
         for url, content_type, report, data in sends:
             hooks.notify("Aladdin", url, content_type, report, data)
-        return await hooks.wait(lambda records: delivered(records, wait_for), timeout)
+        return await hooks.wait(lambda: delivered(hooks.records(), wait_for), timeout)
     finally:
         await hooks.close()
 
@@ -80,17 +37,17 @@ def test_reports_arrive_in_order_as_the_vendor_shapes_them() -> None:
         sends = [(f"{target.url}/cb", None, {**REPORT, "messageId": f"M{n}"}, "tag" if n == 0 else None)
                  for n in range(5)]
         assert asyncio.run(run(Webhooks(), sends, 5))
-    bodies = [json.loads(body) for _, _, body in target.received]
+    bodies = [json.loads(item.body) for item in target.received]
     assert [b["results"][0]["messageId"] for b in bodies] == [f"M{n}" for n in range(5)]
     assert bodies[0] == {"results": [{**REPORT, "messageId": "M0", "callbackData": "tag"}]}
     assert "callbackData" not in bodies[1]["results"][0]
-    assert {(path, kind) for path, kind, _ in target.received} == {("/cb", "application/json")}
+    assert {(item.path, item.content_type) for item in target.received} == {("/cb", "application/json")}
 
 
 def test_xml_when_the_send_asked_for_it() -> None:
     with receiver() as target:
         assert asyncio.run(run(Webhooks(), [(target.url, "application/xml", REPORT, "x")], 1))
-    (_, kind, body), = target.received
+    (_, kind, body, _), = target.received
     assert kind == "application/xml"
     root = fromstring(body)
     assert root.tag == "omniReportsResponse"
@@ -128,7 +85,7 @@ def test_a_slow_receiver_delays_only_its_own_callbacks() -> None:
                 hooks.notify("A", slow.url, None, REPORT)
                 began = time.monotonic()
                 hooks.notify("A", fast.url, None, REPORT)
-                assert await hooks.wait(lambda r: any(c.url == fast.url and c.state == "delivered" for c in r), 5)
+                assert await hooks.wait(lambda: hooks.count(url=fast.url, state="delivered") == 1, 5)
                 return time.monotonic() - began
             finally:
                 await hooks.close()
@@ -180,7 +137,7 @@ def test_notify_from_another_thread_is_delivered_on_the_loop() -> None:
                 thread = threading.Thread(target=hooks.notify, args=("A", target.url, None, REPORT))
                 thread.start()
                 thread.join()
-                return await hooks.wait(lambda r: delivered(r, 1), 5)
+                return await hooks.wait(lambda: delivered(hooks.records(), 1), 5)
             finally:
                 await hooks.close()
 
