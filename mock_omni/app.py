@@ -31,7 +31,7 @@ from .testing.journal import Journal
 from .testing.server_errors import ServerErrors
 from .vendor.api import VendorApi, VendorRequest
 from .vendor.ratelimit import RateLimiter
-from .vendor.webhooks import Webhooks
+from .vendor.webhooks import MAX_PENDING, Webhooks
 from .web.cors import CorsMiddleware, OriginPolicy
 from .web.state_file import PersistMiddleware, StateFile
 
@@ -78,7 +78,8 @@ class MockOmni:
         self.delivery_rules = DeliveryRules(extras.delivery_rules, self.settings.delivery_delay)
         #: Reports pushed to the sends' ``notifyUrl``: queued by ``messages``, sent while the app runs (``running``).
         self.webhooks = Webhooks(attempts=self.settings.webhook_attempts, backoff=self.settings.webhook_backoff,
-                                 timeout=self.settings.webhook_timeout, keep=self.settings.message_limit)
+                                 timeout=self.settings.webhook_timeout, keep=self.settings.message_limit,
+                                 max_pending=min(MAX_PENDING, self.settings.message_limit))
         #: Sent messages and their reports; the reports to push go to the webhooks.
         self.messages = Messages(self.store, self.clock, self.delivery_rules, limit=self.settings.message_limit,
                                  notify=self.webhooks.notify, wall_clock=wall_clock)
@@ -92,6 +93,8 @@ class MockOmni:
         # Messages walk on their account's clock: everyone's, plus what the admin API moved that account's.
         self.messages.account_offset = self.admin.own_clock_offset
         self._web: FastAPI | None = None
+        #: Whether ``running`` is in force (its ticker and callbacks run once, however many lifespans nest).
+        self._running = False
         #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
         self.asgi: Any = self.route
         if self.state_file is not None:
@@ -168,17 +171,28 @@ class MockOmni:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """What a serving app does by itself: the ticker, and pushing callbacks (the lifespan; the plugin's
-        in-process server too). After it, nothing happens by itself, and no callback goes out."""
-        # anyio, not asyncio: the app runs under trio too (Starlette's TestClient can use it).
-        async with anyio.create_task_group() as ticking:
-            await self.webhooks.start()
-            ticking.start_soon(self._tick_forever)
-            try:
-                yield
-            finally:
-                ticking.cancel_scope.cancel()
-                with anyio.CancelScope(shield=True):
-                    await self.webhooks.close()
+        in-process server too). After it, nothing happens by itself, and no callback goes out.
+
+        Nested uses (a test's own TestClient around the plugin's in-process app) change nothing: the
+        outermost runs the ticker and the callbacks, and stops them.
+        """
+        if self._running:
+            yield
+            return
+        self._running = True
+        try:
+            # anyio, not asyncio: the app runs under trio too (Starlette's TestClient can use it).
+            async with anyio.create_task_group() as ticking:
+                await self.webhooks.start()
+                ticking.start_soon(self._tick_forever)
+                try:
+                    yield
+                finally:
+                    ticking.cancel_scope.cancel()
+                    with anyio.CancelScope(shield=True):
+                        await self.webhooks.close()
+        finally:
+            self._running = False
 
     async def _tick_forever(self) -> None:
         while True:

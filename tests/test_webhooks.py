@@ -154,3 +154,50 @@ def test_clear_forgets_one_accounts_callbacks() -> None:
     assert [c.state for c in hooks.records()] == ["pending"]
     hooks.clear()
     assert hooks.records() == []
+
+
+def test_a_restore_puts_records_back_and_sends_nothing() -> None:
+    hooks = Webhooks()
+    hooks.notify("A", "http://127.0.0.1:9/x", None, {**REPORT, "messageId": "kept"})
+    saved = hooks.snapshot("A")
+    hooks.notify("A", "http://127.0.0.1:9/x", None, {**REPORT, "messageId": "later"})
+    hooks.notify("B", "http://127.0.0.1:9/y", None, {**REPORT, "messageId": "other"})
+    hooks.restore(saved, "A")
+    assert [(c.account, c.message_id, c.state, c.reason) for c in hooks.records()] == [
+        ("A", "kept", "dropped", "pending when the snapshot was taken"),
+        ("B", "other", "pending", None)]
+    assert hooks.pending == 1  # "later" was dropped too: it is not sent
+    saved[0].state = "delivered"
+    assert hooks.records()[0].state == "dropped"  # the records are copies, not the snapshot's
+
+
+def test_a_closed_sender_starts_again_afresh() -> None:
+    hooks = Webhooks()
+    with receiver() as target:
+        async def serve_twice() -> bool:
+            await hooks.start()
+            await hooks.close()
+            hooks.notify("A", target.url, None, REPORT)  # between two runs: dropped
+            await hooks.start()
+            try:
+                hooks.notify("A", target.url, None, REPORT)
+                return await hooks.wait(lambda: hooks.count(state="delivered") == 1, 5)
+            finally:
+                await hooks.close()
+
+        assert asyncio.run(serve_twice())
+    assert [c.state for c in hooks.records()] == ["dropped", "delivered"] and len(target.received) == 1
+
+
+def test_a_nested_lifespan_leaves_the_outer_ones_callbacks_running() -> None:
+    from starlette.testclient import TestClient
+
+    from mock_omni import create_app
+
+    app = create_app()
+    with receiver() as target, TestClient(app) as outer:
+        with TestClient(app):
+            pass  # a test's own client around the plugin's in-process app, say
+        app.webhooks.notify("Aladdin", target.url, None, REPORT)
+        answer = outer.get("/__admin/callbacks", params={"wait": 5, "state": "delivered"}).json()
+    assert answer["reached"] and len(target.received) == 1

@@ -53,7 +53,7 @@ WAIT_POLL = 0.01
 SHUTTING_DOWN = "the server is shutting down"
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     at: float
     #: The receiver's status, None when it did not answer.
@@ -65,7 +65,7 @@ class Attempt:
         return {"at": self.at, "status": self.status, "error": self.error, "milliseconds": self.milliseconds}
 
 
-@dataclass
+@dataclass(slots=True)
 class Callback:
     id: int
     account: str
