@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from defusedxml.ElementTree import fromstring
 
@@ -201,3 +204,84 @@ def test_a_nested_lifespan_leaves_the_outer_ones_callbacks_running() -> None:
         app.webhooks.notify("Aladdin", target.url, None, REPORT)
         answer = outer.get("/__admin/callbacks", params={"wait": 5, "state": "delivered"}).json()
     assert answer["reached"] and len(target.received) == 1
+
+
+@contextmanager
+def raw_receiver(answer: Callable[[socket.socket], None]) -> Iterator[tuple[str, list[str]]]:
+    """A loopback socket that reads one request and then answers as ``answer`` does; records what happened."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    events: list[str] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            try:
+                answer(connection)
+                events.append("answered")
+            except OSError as exc:
+                events.append(type(exc).__name__)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook", events
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+
+
+def test_a_huge_answer_is_not_read_whole() -> None:
+    def flood(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\n")
+        for _ in range(1000):  # 1 GB announced, 1 GB offered: the sender hangs up long before
+            connection.sendall(b"x" * 1_000_000)
+
+    hooks = Webhooks(timeout=10)
+    with raw_receiver(flood) as (url, events):
+        assert asyncio.run(run(hooks, [(url, None, REPORT, None)], 1))
+    (callback,) = hooks.records()
+    assert (callback.state, [a.status for a in callback.attempts]) == ("delivered", [200])
+    assert events[0] in ("BrokenPipeError", "ConnectionResetError")
+
+
+def test_a_receiver_trickling_its_answer_times_out_as_a_whole() -> None:
+    def trickle(connection: socket.socket) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\n":
+            connection.sendall(bytes([byte]))
+            time.sleep(0.1)  # each byte well within any read timeout; the whole far past the attempt's
+
+    hooks = Webhooks(attempts=1, timeout=0.5)
+    with raw_receiver(trickle) as (url, _):
+        assert asyncio.run(run(hooks, [(url, None, REPORT, None)], 1))
+    (callback,) = hooks.records()
+    assert callback.state == "failed"
+    assert [(a.status, a.error) for a in callback.attempts] == [(None, "TimeoutError")]
+    assert 0.4 < callback.attempts[0].milliseconds / 1000 < 1.5
+
+
+def test_notifies_from_many_threads_keep_each_threads_order() -> None:
+    hooks = Webhooks()
+    with receiver() as target:
+        async def scenario() -> bool:
+            await hooks.start()
+            try:
+                def notify_many(thread: int) -> None:
+                    for n in range(100):
+                        hooks.notify("A", target.url, None, {**REPORT, "messageId": f"{thread}-{n}"})
+
+                threads = [threading.Thread(target=notify_many, args=(t,)) for t in range(6)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                return await hooks.wait(lambda: hooks.count(state="delivered") == 600, 20)
+            finally:
+                await hooks.close()
+
+        assert asyncio.run(scenario())
+    received = [report["messageId"] for report in target.reports()]
+    assert len(received) == 600
+    for thread in range(6):
+        mine = [int(message_id.split("-")[1]) for message_id in received if message_id.startswith(f"{thread}-")]
+        assert mine == list(range(100))

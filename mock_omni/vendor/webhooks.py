@@ -51,6 +51,8 @@ MAX_PENDING = 10_000
 #: How often ``wait`` looks again (it works on any thread and event loop, so it polls a change counter).
 WAIT_POLL = 0.01
 SHUTTING_DOWN = "the server is shutting down"
+#: Bytes of a receiver's answer read at most (its status is what counts).
+MAX_ANSWER_READ = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -367,11 +369,20 @@ class Webhooks:
         status: int | None = None
         error: str | None = None
         try:
-            response = await self._http().post(callback.url, content=callback.body,
-                                               headers={"content-type": callback.content_type})
-            status = response.status_code
+            # The whole attempt within the timeout: a receiver trickling its answer byte by byte is a timeout.
+            async with asyncio.timeout(self.timeout), self._http().stream(
+                    "POST", callback.url, content=callback.body,
+                    headers={"content-type": callback.content_type}) as response:
+                status = response.status_code
+                # The answer's body is not needed: a little is read so the connection can be kept, never more.
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read > MAX_ANSWER_READ:
+                        break
         except Exception as exc:  # noqa: BLE001 - any failure to deliver is an attempt that failed
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if status is None:
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return Attempt(self._wall_clock(), status, error, round((time.perf_counter() - started) * 1000, 3))
 
     def _http(self) -> Any:
