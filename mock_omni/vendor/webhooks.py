@@ -102,7 +102,8 @@ def report_body(report: dict[str, Any], content_type: str | None, callback_data:
     document: dict[str, object] = {"results": [report]}
     if content_type is not None and content_type.split(";")[0].strip().lower() == XML_CONTENT_TYPE:
         return XML_CONTENT_TYPE, render(document, XML, XML_ROOT, XML_ITEMS)
-    return "application/json", to_json(document)
+    # orjson's bytes keep the whole buffer it wrote into (4 KiB); a body kept until delivered is copied to its size.
+    return "application/json", bytes(memoryview(to_json(document)))
 
 
 class CallbackSender(Protocol):
