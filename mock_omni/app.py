@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -67,7 +68,9 @@ class MockOmni:
         self.errors = state.errors
         #: Outcome rules of message delivery (fixtures' ``deliveryRules``, the admin API's).
         self.delivery_rules = state.delivery_rules
-        #: Sent messages and their reports; ``messages.notify`` receives the reports to push.
+        #: Reports pushed to the sends' ``notifyUrl``: queued by ``messages``, sent while the app runs (``running``).
+        self.webhooks = state.webhooks
+        #: Sent messages and their reports; the reports to push go to the webhooks.
         self.messages = state.messages
         self.backend = Backend(self.store, self.clock, state.signin, self.messages)
         self.vendor = (state.vendor or VendorApi)(
@@ -79,6 +82,8 @@ class MockOmni:
         # Messages walk on their account's clock: everyone's, plus what the admin API moved that account's.
         self.messages.account_offset = self.admin.own_clock_offset
         self._web: FastAPI | None = None
+        #: Whether ``running`` is in force (its ticker and callbacks run once, however many lifespans nest).
+        self._running = False
         #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
         self.asgi: Any = self.route
         if self.state_file is not None:
@@ -148,17 +153,40 @@ class MockOmni:
             await self.web(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        # anyio, not asyncio: the app runs under trio too (Starlette's TestClient can use it).
-        async with anyio.create_task_group() as ticking:
-            while True:
+        message = await receive()
+        if message["type"] != "lifespan.startup":
+            return
+        async with self.running():
+            await send({"type": "lifespan.startup.complete"})
+            while message["type"] != "lifespan.shutdown":
                 message = await receive()
-                if message["type"] == "lifespan.startup":
-                    ticking.start_soon(self._tick_forever)
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    ticking.cancel_scope.cancel()  # nothing happens by itself after shutdown
-                    break
         await send({"type": "lifespan.shutdown.complete"})
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """What a serving app does by itself: the ticker, and pushing callbacks (the lifespan; the plugin's
+        in-process server too). After it, nothing happens by itself, and no callback goes out.
+
+        Nested uses (a test's own TestClient around the plugin's in-process app) change nothing: the
+        outermost runs the ticker and the callbacks, and stops them.
+        """
+        if self._running:
+            yield
+            return
+        self._running = True
+        try:
+            # anyio, not asyncio: the app runs under trio too (Starlette's TestClient can use it).
+            async with anyio.create_task_group() as ticking:
+                await self.webhooks.start()
+                ticking.start_soon(self._tick_forever)
+                try:
+                    yield
+                finally:
+                    ticking.cancel_scope.cancel()
+                    with anyio.CancelScope(shield=True):
+                        await self.webhooks.close()
+        finally:
+            self._running = False
 
     async def _tick_forever(self) -> None:
         while True:

@@ -17,6 +17,7 @@ from .domain.messages import DEFAULT_LIMIT as DEFAULT_MESSAGE_LIMIT
 from .domain.signin import SESSION_IDLE, TOKEN_LIFETIME
 from .testing.journal import DEFAULT_LIMIT
 from .vendor.ratelimit import VENDOR_LIMITS, Rule, parse_profile
+from .vendor.webhooks import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -35,6 +36,11 @@ MAX_MESSAGE_LIMIT = 10_000_000
 
 #: Ten years: a token or session lifetime past it is a typo (and the clock advances at most that far).
 MAX_LIFETIME = 10 * 365 * 86400
+#: Attempts per callback: more would keep a dead receiver's queue busy for hours of backoff.
+MAX_WEBHOOK_ATTEMPTS = 20
+#: A first retry later than a minute, or a receiver given more than five minutes, would outlast any test.
+MAX_WEBHOOK_BACKOFF = 60.0
+MAX_WEBHOOK_TIMEOUT = 300.0
 
 
 class SettingsError(ValueError):
@@ -65,6 +71,11 @@ class Settings:
     delivery_delay: float = 0.0
     #: Messages kept across accounts; past it, the oldest is dropped with its report.
     message_limit: int = DEFAULT_MESSAGE_LIMIT
+    #: Pushed reports (``notifyUrl``): attempts per callback, seconds before the first retry (doubled for each
+    #: next one) and seconds a receiver has to answer; durations may be given as text ("500ms").
+    webhook_attempts: int = DEFAULT_ATTEMPTS
+    webhook_backoff: float = DEFAULT_BACKOFF
+    webhook_timeout: float = DEFAULT_TIMEOUT
     #: Seconds an OAuth2 access token lives, on the mock's clock.
     token_lifetime: int = int(TOKEN_LIFETIME)
     #: Seconds without a call after which an IBSSO session ends, on the mock's clock.
@@ -79,14 +90,10 @@ class Settings:
         _check_range("journal_limit", self.journal_limit, 0, MAX_JOURNAL_LIMIT)
         _check_range("max_body", self.max_body, 1, None)
         _check_range("message_limit", self.message_limit, 1, MAX_MESSAGE_LIMIT)
-        delay = self.delivery_delay
-        if isinstance(delay, str):  # "2s", "500ms": as the flag and the variable give it
-            try:
-                self.delivery_delay = delay = parse_duration(delay)
-            except ValueError as exc:
-                raise SettingsError("delivery_delay", str(exc)) from None
-        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
-            raise SettingsError("delivery_delay", f"must be from 0 to {MAX_DELAY:.0f} seconds, got {_shown(delay)}")
+        self.delivery_delay = _duration("delivery_delay", self.delivery_delay, 0, MAX_DELAY)
+        _check_range("webhook_attempts", self.webhook_attempts, 1, MAX_WEBHOOK_ATTEMPTS)
+        self.webhook_backoff = _duration("webhook_backoff", self.webhook_backoff, 0, MAX_WEBHOOK_BACKOFF)
+        self.webhook_timeout = _duration("webhook_timeout", self.webhook_timeout, 0.001, MAX_WEBHOOK_TIMEOUT)
         _check_range("token_lifetime", self.token_lifetime, 1, MAX_LIFETIME)
         _check_range("session_idle", self.session_idle, 1, MAX_LIFETIME)
         if self.admin_token is not None:
@@ -141,16 +148,18 @@ class Settings:
                  [o.strip() for o in env["MOCK_OMNI_CORS_ORIGINS"].split(",") if o.strip()])
         if env.get("MOCK_OMNI_STATE_FILE"):
             take("state_file", "MOCK_OMNI_STATE_FILE", env["MOCK_OMNI_STATE_FILE"])
-        if env.get("MOCK_OMNI_DELIVERY_DELAY"):
-            take("delivery_delay", "MOCK_OMNI_DELIVERY_DELAY", env["MOCK_OMNI_DELIVERY_DELAY"])
         if env.get("MOCK_OMNI_MESSAGE_LIMIT"):
             take("message_limit", "MOCK_OMNI_MESSAGE_LIMIT",
                  _int(env["MOCK_OMNI_MESSAGE_LIMIT"], "MOCK_OMNI_MESSAGE_LIMIT"))
         for name, variable in (("token_lifetime", "MOCK_OMNI_TOKEN_LIFETIME"),
-                               ("session_idle", "MOCK_OMNI_SESSION_IDLE")):
+                               ("session_idle", "MOCK_OMNI_SESSION_IDLE"),
+                               ("webhook_attempts", "MOCK_OMNI_WEBHOOK_ATTEMPTS")):
             if env.get(variable):
                 take(name, variable, _int(env[variable], variable))
-        for name, variable in (("store", "MOCK_OMNI_STORE"), ("store_prefix", "MOCK_OMNI_STORE_PREFIX")):
+        for name, variable in (("store", "MOCK_OMNI_STORE"), ("store_prefix", "MOCK_OMNI_STORE_PREFIX"),
+                               ("delivery_delay", "MOCK_OMNI_DELIVERY_DELAY"),
+                               ("webhook_backoff", "MOCK_OMNI_WEBHOOK_BACKOFF"),
+                               ("webhook_timeout", "MOCK_OMNI_WEBHOOK_TIMEOUT")):
             if env.get(variable):
                 take(name, variable, env[variable])
         if env.get("MOCK_OMNI_QUIET", "").lower() in ("1", "true", "yes"):
@@ -168,6 +177,18 @@ def _check_range(name: str, value: int, low: int, high: int | None) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"{low} or more"
         raise SettingsError(name, f"must be an integer {bound}, got {_shown(value)}")
+
+
+def _duration(name: str, value: object, low: float, high: float) -> float:
+    """Seconds, given as a number or as text ("2s", "500ms": as flags and variables give it)."""
+    if isinstance(value, str):
+        try:
+            value = parse_duration(value)
+        except ValueError as exc:
+            raise SettingsError(name, str(exc)) from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise SettingsError(name, f"must be from {low:g} to {high:.0f} seconds, got {_shown(value)}")
+    return float(value)
 
 
 def _shown(value: object) -> str:

@@ -9,6 +9,7 @@ unchanged, so the default path pays nothing for the choice) and the one on Redis
     accounts, scenarios    ScenarioStore   domain.store.Store             shared.store.RedisStore
     tokens and sessions    SignIn          domain.signin.SignIn           shared.signin.SharedSignIn
     messages and reports   Messages        domain.messages.Messages       shared.messages.SharedMessages
+    pushed reports         CallbackSender  vendor.webhooks.Webhooks       shared.callbacks.SharedWebhooks
     delivery rules         DeliveryRules   domain.delivery.DeliveryRules  shared.delivery.SharedDeliveryRules
     rate-limit buckets     RateLimits      vendor.ratelimit.RateLimiter   shared.limiter.RedisRateLimiter
     request journal        RequestJournal  testing.journal.Journal        shared.journal.RedisJournal
@@ -29,7 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .domain.clock import Clock
 from .domain.credentials import Principal
@@ -48,6 +49,7 @@ from .testing.fence import Fence
 from .testing.journal import Entry, Journal
 from .testing.server_errors import ErrorLog, ServerErrors
 from .vendor.ratelimit import RateLimiter, Rule
+from .vendor.webhooks import MAX_PENDING, CallbackSender, Webhooks
 
 if TYPE_CHECKING:
     from .vendor.api import VendorApi
@@ -175,6 +177,8 @@ class State:
     clock: Clock
     signin: SignIn
     messages: Messages
+    #: Sends the reports ``messages`` pushes (``messages.notify`` is its ``notify``), and records them.
+    webhooks: CallbackSender
     delivery_rules: DeliveryRules
     fence: Fences
     errors: ErrorLog
@@ -214,9 +218,18 @@ def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory,
     clock = clock or Clock()
     limiter = RateLimiter(settings.rate_limits, clock)
     rules = DeliveryRules(extras.delivery_rules, settings.delivery_delay)
-    messages = Messages(store, clock, rules, limit=settings.message_limit, wall_clock=wall_clock)
+    webhooks = Webhooks(**webhook_options(settings))
+    messages = Messages(store, clock, rules, limit=settings.message_limit, notify=webhooks.notify,
+                        wall_clock=wall_clock)
     messages.load(extras.messages)
     records = Records(startup, AccountClockOffsets(limiter))
     return State(store, limiter, Journal(settings.journal_limit), Faults(), clock, SignIn(store, clock, lifetimes),
-                 messages, rules, Fence(), ServerErrors(), records, initial, extras.messages,
+                 messages, webhooks, rules, Fence(), ServerErrors(), records, initial, extras.messages,
                  tuple(extras.delivery_rules))
+
+
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """The webhook sender's settings: retries, timeout, and bounds that follow the messages' bound."""
+    return {"attempts": settings.webhook_attempts, "backoff": settings.webhook_backoff,
+            "timeout": settings.webhook_timeout, "keep": settings.message_limit,
+            "max_pending": min(MAX_PENDING, settings.message_limit)}

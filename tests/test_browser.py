@@ -19,6 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from . import server
 from .conftest import ALADDIN_BASIC, OTHER_KEY, SEED_KEY
+from .receiver import receiver
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -31,7 +32,6 @@ pytestmark = [
 WAIT_SECONDS = 20
 #: Nothing listens on the discard port: every proxied (non-loopback) request fails.
 DEAD_PROXY = "127.0.0.1:9"
-
 
 
 @pytest.fixture
@@ -245,4 +245,48 @@ def test_swagger_uis_authorize_gets_an_oauth2_token_from_the_mock(page: webdrive
     issued = httpx.get(f"{live.url}/__admin/tokens", timeout=10).json()["tokens"]
     assert [(entry["account"], entry["kind"]) for entry in issued] == [("Aladdin", "oauth2")]
     assert "open sesame" not in str(token_calls)
+    assert_only_local(page, live.url)
+
+
+def message_walk(driver: webdriver.Chrome, message_id: str) -> tuple[list[tuple[str, str]], list[str], str] | bool:
+    """((channel, outcome) of each step tried, callback states, the card's text) of a message; False until shown."""
+    for card in driver.find_elements(By.CSS_SELECTOR, "article.message"):
+        if card.get_attribute("data-message-id") == message_id:
+            steps = [(step.get_attribute("data-channel"), step.get_attribute("data-outcome"))
+                     for step in card.find_elements(By.CSS_SELECTOR, "li.step:not(.upcoming)")]
+            states = [row.get_attribute("data-state") for row in card.find_elements(By.CSS_SELECTOR, "tr[data-state]")]
+            return steps, states, card.text  # type: ignore[return-value]
+    return False
+
+
+def test_the_dashboard_shows_each_messages_walk_and_its_callbacks(page: webdriver.Chrome, live: server.Server) -> None:
+    hostile = "<img src=x onerror=window.owned=1>"
+    with receiver() as target, httpx.Client(base_url=live.url, headers={"Authorization": ALADDIN_BASIC},
+                                            trust_env=False, timeout=10) as http:
+        page.get(live.url + "/")
+        wait_for(page, lambda d: scenario_row(d, SEED_KEY), "the page did not load")
+        rule = {"destination": "41793026727", "channel": "SMS", "outcome": "UNDELIVERABLE"}
+        assert http.post("/__admin/delivery-rules", json=rule).status_code == 201
+        payloads = {"sms": {"text": "Hi"}, "viber": {"text": "Hi"}}
+        failover = {"destinations": [{"messageId": hostile, "to": {"phoneNumber": "41793026727"}}], **payloads,
+                    "notifyUrl": f"{target.url}/reports", "intermediateReport": True}
+        assert http.post("/omni/1/advanced", json=failover).status_code == 200
+        # 447700900007 takes a minute per step: its SMS step is still in progress.
+        waiting = {"destinations": [{"messageId": "slow-1", "to": {"phoneNumber": "447700900007"}}], **payloads}
+        assert http.post("/omni/1/advanced", json=waiting).status_code == 200
+
+        shown = wait_for(page, lambda d: (lambda walk: walk if walk and walk[1] == ["delivered", "delivered"]
+                                          else False)(message_walk(d, hostile)),
+                         "the failover and its two delivered callbacks never showed")
+    steps, _, text = shown  # type: ignore[misc]
+    assert steps == [("SMS", "UNDELIVERABLE"), ("VIBER", "DELIVERED")]
+    assert "DELIVERED_TO_HANDSET" in text and f"{target.url}/reports" in text and "200" in text
+    assert hostile in text  # shown as text, never as markup
+    assert page.execute_script("return window.owned") is None
+    assert not page.find_elements(By.CSS_SELECTOR, "article.message img")
+    pending = wait_for(page, lambda d: message_walk(d, "slow-1"), "the pending message never showed")
+    steps, states, text = pending  # type: ignore[misc]
+    assert steps == [("SMS", "PENDING")] and states == []
+    assert "PENDING_ENROUTE" in text and "in progress" in text and "not tried yet" in text
+    assert "No notifyUrl" in text
     assert_only_local(page, live.url)

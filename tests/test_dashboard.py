@@ -7,7 +7,7 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from mock_omni.web.dashboard import RECENT_REQUESTS, wants_json
+from mock_omni.web.dashboard import RECENT_MESSAGES, RECENT_REQUESTS, wants_json
 
 from .conftest import ALADDIN_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY, make_app
 
@@ -150,3 +150,32 @@ def test_the_docs_name_each_schema_once(client: TestClient) -> None:
     assert len(titles) == len(set(titles)), titles
     listed = schemas["ScenariosResponse"]["properties"]["scenarios"]["items"]
     assert listed == {"$ref": "#/components/schemas/Scenario"}
+
+
+def test_the_summary_shows_the_newest_messages_with_their_walks_and_callbacks(client: TestClient) -> None:
+    from .receiver import receiver
+
+    rule = {"destination": "41793026727", "channel": "SMS", "outcome": "UNDELIVERABLE"}
+    assert client.post("/__admin/delivery-rules", json=rule).status_code == 201
+    payloads = {"sms": {"text": "SMS"}, "viber": {"text": "Viber"}}
+    for n in range(RECENT_MESSAGES + 2):
+        plain = {"destinations": [{"messageId": f"P{n}", "to": {"phoneNumber": "447700900000"}}], **payloads}
+        assert client.post("/omni/1/advanced", json=plain).status_code == 200
+    with receiver() as target:
+        pushed = {"destinations": [{"messageId": "W1", "to": {"phoneNumber": "41793026727"}}], **payloads,
+                  "notifyUrl": target.url, "intermediateReport": True}
+        assert client.post("/omni/1/advanced", json=pushed).status_code == 200
+        waited = client.get("/__admin/callbacks", params={"wait": 10, "count": 2, "state": "delivered"}).json()
+        assert waited["reached"], waited
+    summary = client.get("/", headers=JSON).json()
+    assert summary["messagesSent"] == RECENT_MESSAGES + 3 and summary["callbacksRecorded"] == 2
+    shown = summary["messages"]
+    assert [m["messageId"] for m in shown] == ["W1", *(f"P{n}" for n in range(RECENT_MESSAGES + 1, 2, -1))]
+    newest = shown[0]
+    assert [(s["channel"], s["outcome"]) for s in newest["steps"]] == [("SMS", "UNDELIVERABLE"), ("VIBER", "DELIVERED")]
+    assert newest["status"]["name"] == "DELIVERED_TO_HANDSET" and newest["notifyUrl"] == target.url
+    assert [(c["channel"], c["reportStatus"], c["state"], [a["status"] for a in c["attempts"]])
+            for c in newest["callbacks"]] == [("SMS", "UNDELIVERABLE", "delivered", [200]),
+                                              ("VIBER", "DELIVERED", "delivered", [200])]
+    assert all("body" not in c for c in newest["callbacks"])  # the admin API has them; the page does not need them
+    assert shown[1]["callbacks"] == [] and shown[1]["notifyUrl"] is None

@@ -275,6 +275,76 @@ def test_messages_and_delivery_rules_helpers_and_the_failure_report(pytester: py
     ])
 
 
+RECEIVER = """
+import http.server, json, threading
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    status = 200
+    received = []
+
+    def do_POST(self):
+        type(self).received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+        self.send_response(type(self).status)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+@pytest.fixture
+def receiver():
+    Receiver.received, Receiver.status = [], 200
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Receiver, f"http://127.0.0.1:{server.server_address[1]}/reports"
+    server.shutdown()
+    server.server_close()
+
+def pushed(url, message_id):
+    return {"destinations": [{"messageId": message_id, "to": {"phoneNumber": "41793026727"}}],
+            "sms": {"text": "SMS"}, "viber": {"text": "Viber"}, "notifyUrl": url, "callbackData": "mine"}
+"""
+
+
+def test_callbacks_helpers_wait_for_callbacks_and_failures_show_them(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + RECEIVER + textwrap.dedent('''
+        def test_wait_for_callback(mock_omni, receiver):
+            handler, url = receiver
+            assert call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "M-1")).status_code == 200
+            (callback,) = mock_omni.wait_for_callback(url=url)
+            assert (callback["messageId"], callback["state"], callback["attempts"][0]["status"]) == (
+                "M-1", "delivered", 200)
+            assert [r["results"][0]["callbackData"] for r in handler.received] == ["mine"]
+            assert mock_omni.callbacks(state="delivered") == [callback]
+
+        def test_the_next_test_starts_fresh(mock_omni):
+            assert mock_omni.callbacks() == []
+
+        def test_in_process(mock_omni_app, receiver):
+            handler, url = receiver
+            assert mock_omni_app.client.post("/omni/1/advanced", json=pushed(url, "M-2")).status_code == 200
+            (callback,) = mock_omni_app.wait_for_callback()
+            assert callback["messageId"] == "M-2" and len(handler.received) == 1
+
+        def test_not_reached_in_time(mock_omni, receiver):
+            handler, url = receiver
+            handler.status = 503
+            call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "M-3"))
+            mock_omni.wait_for_callback(url=url, timeout=0.3)
+    '''))
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines([
+        "*_ test_not_reached_in_time _*",
+        "E * mock-omni: expected 1 delivered callback(s) to http://127.0.0.1:*/reports within 0.3 s, got 0. "
+        "The callbacks to http://127.0.0.1:*/reports:",
+        "E * #* POST http://127.0.0.1:*/reports (account Aladdin, message M-3): pending, * attempt(s): 503*",
+        "*- mock-omni callbacks -*",
+        "#* POST http://127.0.0.1:*/reports (account Aladdin, message M-3): *",
+    ])
+
+
 # --- server-side errors fail the test that caused them ------------------------------------------
 
 SERVER_BUG = '''

@@ -1,4 +1,7 @@
-"""The boundary to the webhook sender: which reports a send asks to push, when, and in which shape."""
+"""The boundary to the webhook sender: which reports a send asks to push, when, and in which shape.
+
+Here ``messages.notify`` is a recorder, so nothing is sent; tests/test_callbacks.py sends for real.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,12 @@ pytestmark = pytest.mark.both_stores
 
 @pytest.fixture
 def app(new_app: Callable[..., MockOmni]) -> MockOmni:
-    return sending_app(new_app)
+    return recording(sending_app(new_app))
+
+
+def recording(app: MockOmni) -> MockOmni:
+    app.messages.notify = RecordedNotifications()
+    return app
 
 
 @pytest.fixture
@@ -70,6 +78,14 @@ def test_a_delayed_report_is_pushed_when_the_clock_gets_there(app: MockOmni, cli
     assert len(pushed(app)) == 1
 
 
+def test_the_app_pushes_through_its_webhooks(new_app: Callable[..., MockOmni]) -> None:
+    app = sending_app(new_app)
+    with sending_client(app) as client:
+        send(client, body(None, "41793026727", channels=["SMS", "VIBER"], notifyUrl=HOOK, callbackData="cb"))
+        (callback,) = app.webhooks.records()
+    assert (callback.account, callback.url, callback.message_id) == ("Aladdin", HOOK, reports(client)[0]["messageId"])
+
+
 def test_the_app_may_replace_notify(app: MockOmni, client: TestClient) -> None:
     calls: list[tuple[Any, ...]] = []
     app.messages.notify = lambda *args: calls.append(args)
@@ -78,7 +94,7 @@ def test_the_app_may_replace_notify(app: MockOmni, client: TestClient) -> None:
 
 
 def test_the_ticker_pushes_without_any_request_and_stops_at_shutdown() -> None:
-    app = create_app(Settings(delivery_delay=0.3))
+    app = recording(create_app(Settings(delivery_delay=0.3)))
     recorder = app.messages.notify
     assert isinstance(recorder, RecordedNotifications)
     with TestClient(app, headers={"Authorization": ALADDIN_BASIC}) as client:

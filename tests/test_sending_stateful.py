@@ -126,6 +126,7 @@ class SendingMachine(RuleBasedStateMachine):
     @initialize()
     def start_app(self) -> None:
         self.app = create_app(Settings(rate_limits={}), clock=ManualClock(), wall_clock=lambda: WALL)
+        self.app.messages.notify = RecordedNotifications()  # what is pushed, without sending it
         self.client = TestClient(self.app, headers={"Authorization": ALADDIN_BASIC})
         self.model = Model()
         self.fetched: dict[str, int] = {}

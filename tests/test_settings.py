@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from mock_omni import create_app
 from mock_omni.settings import MAX_BODY_BYTES, MAX_JOURNAL_LIMIT, Settings, SettingsError
 from mock_omni.vendor import api
 
@@ -36,6 +37,11 @@ def serve(args: list[str], env: dict[str, str] | None = None) -> subprocess.Comp
     ([], {"MOCK_OMNI_MESSAGE_LIMIT": "many"}, "MOCK_OMNI_MESSAGE_LIMIT: expected an integer, got 'many'"),
     (["--delivery-delay", "soon"], {}, "--delivery-delay: bad duration 'soon': expected e.g. 2s, 500ms"),
     ([], {"MOCK_OMNI_DELIVERY_DELAY": "2 weeks"}, "MOCK_OMNI_DELIVERY_DELAY: bad duration '2 weeks'"),
+    (["--webhook-attempts", "0"], {}, "--webhook-attempts: must be an integer from 1 to 20, got 0"),
+    ([], {"MOCK_OMNI_WEBHOOK_ATTEMPTS": "3x"}, "MOCK_OMNI_WEBHOOK_ATTEMPTS: expected an integer, got '3x'"),
+    (["--webhook-backoff", "2m"], {}, "--webhook-backoff: must be from 0 to 60 seconds, got 120.0"),
+    ([], {"MOCK_OMNI_WEBHOOK_BACKOFF": "later"}, "MOCK_OMNI_WEBHOOK_BACKOFF: bad duration 'later'"),
+    (["--webhook-timeout", "0s"], {}, "--webhook-timeout: must be from 0.001 to 300 seconds, got 0.0"),
 ])
 def test_a_bad_value_is_one_line_naming_its_flag_or_variable(
     args: list[str], env: dict[str, str], message: str,
@@ -53,6 +59,8 @@ def test_a_bad_value_is_one_line_naming_its_flag_or_variable(
     ("journal_limit", -5), ("journal_limit", True),
     ("journal_limit", "10"), ("max_body", 0), ("admin_token", "clé"), ("admin_token", ""),
     ("message_limit", 0), ("delivery_delay", -1.0), ("delivery_delay", "soon"), ("delivery_delay", True),
+    ("webhook_attempts", 21), ("webhook_attempts", 2.0), ("webhook_backoff", -0.1), ("webhook_backoff", float("nan")),
+    ("webhook_timeout", 0), ("webhook_timeout", 301), ("webhook_timeout", "forever"),
 ])
 def test_settings_in_code_are_checked_too(field: str, value: object) -> None:
     with pytest.raises(SettingsError) as caught:
@@ -107,3 +115,17 @@ def test_delivery_delay_and_message_limit_from_variables_and_flags() -> None:
     flags = settings_from_args(args)
     assert (flags.delivery_delay, flags.message_limit) == (2.0, 100)
     assert Settings(delivery_delay="1.5m").delivery_delay == 90.0
+
+
+def test_webhook_settings_from_variables_and_flags() -> None:
+    from mock_omni.server.cli import build_parser, settings_from_args
+
+    found = Settings.from_env({"MOCK_OMNI_WEBHOOK_ATTEMPTS": "2", "MOCK_OMNI_WEBHOOK_BACKOFF": "100ms",
+                               "MOCK_OMNI_WEBHOOK_TIMEOUT": "1.5s"})
+    assert (found.webhook_attempts, found.webhook_backoff, found.webhook_timeout) == (2, 0.1, 1.5)
+    args = build_parser().parse_args(["serve", "--webhook-attempts", "20", "--webhook-backoff", "0",
+                                      "--webhook-timeout", "5m"])
+    flags = settings_from_args(args)
+    assert (flags.webhook_attempts, flags.webhook_backoff, flags.webhook_timeout) == (20, 0.0, 300.0)
+    hooks = create_app(flags).webhooks
+    assert (hooks.attempts, hooks.backoff, hooks.timeout, hooks.keep) == (20, 0.0, 300.0, flags.message_limit)

@@ -3,61 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
+import socket
 import threading
 import time
-from collections.abc import Iterator
+import tracemalloc
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from defusedxml.ElementTree import fromstring
 
 from mock_omni.vendor.webhooks import Callback, Webhooks
 
+from .receiver import receiver
+
 REPORT = {"bulkId": "B", "messageId": "M1", "to": "41793026727", "status": {"groupName": "DELIVERED"},
           "channel": "SMS"}
-
-
-@dataclass
-class Receiver:
-    """A threaded HTTP server that records each POST; ``fail`` first answers, ``delay`` seconds per answer."""
-
-    url: str = ""
-    received: list[tuple[str, str, bytes]] = field(default_factory=list)
-    fail: int = 0
-    delay: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@contextmanager
-def receiver(fail: int = 0, delay: float = 0.0) -> Iterator[Receiver]:
-    state = Receiver(fail=fail, delay=delay)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            time.sleep(state.delay)
-            with state.lock:
-                state.received.append((self.path, self.headers.get("content-type", ""), body))
-                failing = state.fail > 0
-                state.fail -= 1
-            self.send_response(503 if failing else 200)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def delivered(records: list[Callback], count: int) -> bool:
@@ -70,7 +31,7 @@ async def run(hooks: Webhooks, sends: list[tuple[str, str | None, dict[str, obje
     try:
         for url, content_type, report, data in sends:
             hooks.notify("Aladdin", url, content_type, report, data)
-        return await hooks.wait(lambda records: delivered(records, wait_for), timeout)
+        return await hooks.wait(lambda: delivered(hooks.records(), wait_for), timeout)
     finally:
         await hooks.close()
 
@@ -80,17 +41,17 @@ def test_reports_arrive_in_order_as_the_vendor_shapes_them() -> None:
         sends = [(f"{target.url}/cb", None, {**REPORT, "messageId": f"M{n}"}, "tag" if n == 0 else None)
                  for n in range(5)]
         assert asyncio.run(run(Webhooks(), sends, 5))
-    bodies = [json.loads(body) for _, _, body in target.received]
+    bodies = [json.loads(item.body) for item in target.received]
     assert [b["results"][0]["messageId"] for b in bodies] == [f"M{n}" for n in range(5)]
     assert bodies[0] == {"results": [{**REPORT, "messageId": "M0", "callbackData": "tag"}]}
     assert "callbackData" not in bodies[1]["results"][0]
-    assert {(path, kind) for path, kind, _ in target.received} == {("/cb", "application/json")}
+    assert {(item.path, item.content_type) for item in target.received} == {("/cb", "application/json")}
 
 
 def test_xml_when_the_send_asked_for_it() -> None:
     with receiver() as target:
         assert asyncio.run(run(Webhooks(), [(target.url, "application/xml", REPORT, "x")], 1))
-    (_, kind, body), = target.received
+    (_, kind, body, _), = target.received
     assert kind == "application/xml"
     root = fromstring(body)
     assert root.tag == "omniReportsResponse"
@@ -128,7 +89,7 @@ def test_a_slow_receiver_delays_only_its_own_callbacks() -> None:
                 hooks.notify("A", slow.url, None, REPORT)
                 began = time.monotonic()
                 hooks.notify("A", fast.url, None, REPORT)
-                assert await hooks.wait(lambda r: any(c.url == fast.url and c.state == "delivered" for c in r), 5)
+                assert await hooks.wait(lambda: hooks.count(url=fast.url, state="delivered") == 1, 5)
                 return time.monotonic() - began
             finally:
                 await hooks.close()
@@ -180,7 +141,7 @@ def test_notify_from_another_thread_is_delivered_on_the_loop() -> None:
                 thread = threading.Thread(target=hooks.notify, args=("A", target.url, None, REPORT))
                 thread.start()
                 thread.join()
-                return await hooks.wait(lambda r: delivered(r, 1), 5)
+                return await hooks.wait(lambda: delivered(hooks.records(), 1), 5)
             finally:
                 await hooks.close()
 
@@ -197,3 +158,146 @@ def test_clear_forgets_one_accounts_callbacks() -> None:
     assert [c.state for c in hooks.records()] == ["pending"]
     hooks.clear()
     assert hooks.records() == []
+
+
+def test_a_restore_puts_records_back_and_sends_nothing() -> None:
+    hooks = Webhooks()
+    hooks.notify("A", "http://127.0.0.1:9/x", None, {**REPORT, "messageId": "kept"})
+    saved = hooks.snapshot("A")
+    hooks.notify("A", "http://127.0.0.1:9/x", None, {**REPORT, "messageId": "later"})
+    hooks.notify("B", "http://127.0.0.1:9/y", None, {**REPORT, "messageId": "other"})
+    hooks.restore(saved, "A")
+    assert [(c.account, c.message_id, c.state, c.reason) for c in hooks.records()] == [
+        ("A", "kept", "dropped", "pending when the snapshot was taken"),
+        ("B", "other", "pending", None)]
+    assert hooks.pending == 1  # "later" was dropped too: it is not sent
+    saved[0].state = "delivered"
+    assert hooks.records()[0].state == "dropped"  # the records are copies, not the snapshot's
+
+
+def test_a_closed_sender_starts_again_afresh() -> None:
+    hooks = Webhooks()
+    with receiver() as target:
+        async def serve_twice() -> bool:
+            await hooks.start()
+            await hooks.close()
+            hooks.notify("A", target.url, None, REPORT)  # between two runs: dropped
+            await hooks.start()
+            try:
+                hooks.notify("A", target.url, None, REPORT)
+                return await hooks.wait(lambda: hooks.count(state="delivered") == 1, 5)
+            finally:
+                await hooks.close()
+
+        assert asyncio.run(serve_twice())
+    assert [c.state for c in hooks.records()] == ["dropped", "delivered"] and len(target.received) == 1
+
+
+def test_a_nested_lifespan_leaves_the_outer_ones_callbacks_running() -> None:
+    from starlette.testclient import TestClient
+
+    from mock_omni import create_app
+
+    app = create_app()
+    with receiver() as target, TestClient(app) as outer:
+        with TestClient(app):
+            pass  # a test's own client around the plugin's in-process app, say
+        app.webhooks.notify("Aladdin", target.url, None, REPORT)
+        answer = outer.get("/__admin/callbacks", params={"wait": 5, "state": "delivered"}).json()
+    assert answer["reached"] and len(target.received) == 1
+
+
+@contextmanager
+def raw_receiver(answer: Callable[[socket.socket], None]) -> Iterator[tuple[str, list[str]]]:
+    """A loopback socket that reads one request and then answers as ``answer`` does; records what happened."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    events: list[str] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            try:
+                answer(connection)
+                events.append("answered")
+            except OSError as exc:
+                events.append(type(exc).__name__)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook", events
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+
+
+def test_a_huge_answer_is_not_read_whole() -> None:
+    def flood(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\n")
+        for _ in range(1000):  # 1 GB announced, 1 GB offered: the sender hangs up long before
+            connection.sendall(b"x" * 1_000_000)
+
+    hooks = Webhooks(timeout=10)
+    with raw_receiver(flood) as (url, events):
+        assert asyncio.run(run(hooks, [(url, None, REPORT, None)], 1))
+    (callback,) = hooks.records()
+    assert (callback.state, [a.status for a in callback.attempts]) == ("delivered", [200])
+    assert events[0] in ("BrokenPipeError", "ConnectionResetError")
+
+
+def test_a_receiver_trickling_its_answer_times_out_as_a_whole() -> None:
+    def trickle(connection: socket.socket) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\n":
+            connection.sendall(bytes([byte]))
+            time.sleep(0.1)  # each byte well within any read timeout; the whole far past the attempt's
+
+    hooks = Webhooks(attempts=1, timeout=0.5)
+    with raw_receiver(trickle) as (url, _):
+        assert asyncio.run(run(hooks, [(url, None, REPORT, None)], 1))
+    (callback,) = hooks.records()
+    assert callback.state == "failed"
+    assert [(a.status, a.error) for a in callback.attempts] == [(None, "TimeoutError")]
+    assert 0.4 < callback.attempts[0].milliseconds / 1000 < 1.5
+
+
+def test_notifies_from_many_threads_keep_each_threads_order() -> None:
+    hooks = Webhooks()
+    with receiver() as target:
+        async def scenario() -> bool:
+            await hooks.start()
+            try:
+                def notify_many(thread: int) -> None:
+                    for n in range(100):
+                        hooks.notify("A", target.url, None, {**REPORT, "messageId": f"{thread}-{n}"})
+
+                threads = [threading.Thread(target=notify_many, args=(t,)) for t in range(6)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                return await hooks.wait(lambda: hooks.count(state="delivered") == 600, 20)
+            finally:
+                await hooks.close()
+
+        assert asyncio.run(scenario())
+    received = [report["messageId"] for report in target.reports()]
+    assert len(received) == 600
+    for thread in range(6):
+        mine = [int(message_id.split("-")[1]) for message_id in received if message_id.startswith(f"{thread}-")]
+        assert mine == list(range(100))
+
+
+def test_a_queued_callback_takes_about_its_bodys_size() -> None:
+    # orjson's output keeps its 4 KiB buffer: 10,000 queued callbacks kept 40 MB for 5 MB of reports.
+    hooks = Webhooks(keep=1000, max_pending=1000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(1000):
+            hooks.notify("A", "http://127.0.0.1:9/x", None, {**REPORT, "messageId": f"M{n}"}, "data")
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    body = len(hooks.records()[0].body)
+    assert grown / 1000 < body + 600, (grown / 1000, body)

@@ -66,6 +66,14 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--message-limit", type=int, metavar="N",
                        help="messages kept (all accounts together); the oldest is dropped past it "
                             "(env MOCK_OMNI_MESSAGE_LIMIT; default 10000)")
+    serve.add_argument("--webhook-attempts", type=int, metavar="N",
+                       help="attempts to push each report to a notifyUrl before giving up "
+                            "(env MOCK_OMNI_WEBHOOK_ATTEMPTS; default 4)")
+    serve.add_argument("--webhook-backoff", metavar="DURATION",
+                       help="wait before the first retry of a push, doubled for each next one, e.g. 500ms "
+                            "(env MOCK_OMNI_WEBHOOK_BACKOFF; default 500ms)")
+    serve.add_argument("--webhook-timeout", metavar="DURATION",
+                       help="how long a notifyUrl has to answer a push (env MOCK_OMNI_WEBHOOK_TIMEOUT; default 5s)")
     serve.add_argument("--token-lifetime", type=int, metavar="SECONDS",
                        help="how long an OAuth2 access token lives on the mock's clock "
                             "(env MOCK_OMNI_TOKEN_LIFETIME; default 3600)")
@@ -103,6 +111,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         asgi_only=args.asgi_only,
         delivery_delay=args.delivery_delay,
         message_limit=args.message_limit,
+        webhook_attempts=args.webhook_attempts,
+        webhook_backoff=args.webhook_backoff,
+        webhook_timeout=args.webhook_timeout,
         token_lifetime=args.token_lifetime,
         session_idle=args.session_idle,
     )

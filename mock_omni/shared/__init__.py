@@ -11,9 +11,10 @@ from ..domain.clock import Clock
 from ..domain.signin import Lifetimes
 from ..domain.store import KeyFactory
 from ..settings import Settings
-from ..state import State, StoreUnreachable
+from ..state import State, StoreUnreachable, webhook_options
 from ..testing.admin import Baseline
 from .auth import SharedAuthenticator
+from .callbacks import SharedWebhooks
 from .clock import SharedClock
 from .config import SharedConfig
 from .delivery import SharedDeliveryRules
@@ -84,10 +85,11 @@ def open_shared_state(settings: Settings, fixtures: Baseline, clock: Clock | Non
     auth = SharedAuthenticator(link)
     fence = SharedFence(link)
     shared = Shared(link, config, store, limiter, journal, faults, shared_clock, auth, fence, Pipe(link))
+    webhooks = SharedWebhooks(link, **webhook_options(settings))
     try:
         delivery = SharedDeliveryRules(link, settings.delivery_delay)
         messages = SharedMessages(link, store, shared_clock, delivery, limit=settings.message_limit,
-                                  wall_clock=wall_clock)
+                                  notify=webhooks.notify, wall_clock=wall_clock)
         if seeded:
             delivery.replace(startup.delivery_rules)
             messages.load(startup.messages)
@@ -97,7 +99,7 @@ def open_shared_state(settings: Settings, fixtures: Baseline, clock: Clock | Non
     initial = list(startup.accounts)
     return State(
         store, limiter, journal, faults, shared_clock, SharedSignIn(link, store, shared_clock, lifetimes), messages,
-        delivery, fence, SharedErrors(link), SharedRecords(link, key_factory), initial,
+        webhooks, delivery, fence, SharedErrors(link), SharedRecords(link, key_factory), initial,
         dict(startup.messages), startup.delivery_rules, auth,
         functools.partial(SharedVendorApi, shared=shared), link.close,
         f"state on Redis at {shown(settings.store)}, prefix {settings.store_prefix}: "

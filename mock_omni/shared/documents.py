@@ -18,6 +18,7 @@ from ..domain.fixtures import account_from_data, accounts_from_document
 from ..domain.store import Account, KeyFactory
 from ..testing.admin import Baseline, Snapshot
 from ..vendor.ratelimit import Rule
+from .callbacks import callback_from_json, callback_json
 from .clock import SharedAccountClocks
 from .link import Link, as_bytes, as_names
 from .messages import message_from, record
@@ -148,14 +149,16 @@ class SnapshotMap(_RedisHash[tuple["str | None", str], Snapshot]):
         return {"accounts": [account_document(a) for a in value.accounts],
                 "origins": {name: origin.to_document() for name, origin in value.origins.items()},
                 "messages": [[m.account, m.seq, record(m).decode("utf-8", "surrogatepass"), m.report]
-                             for m in value.messages]}
+                             for m in value.messages],
+                "callbacks": [[c.id, callback_json(c)] for c in value.callbacks]}
 
     def _decode(self, document: Any) -> Snapshot:
         return Snapshot([account_from(a, self.key_factory) for a in document["accounts"]],
                         {name: account_from_data(origin, SOURCE, "account", self.key_factory)
                          for name, origin in document["origins"].items()},
                         [message_from(seq, account, raw.encode("utf-8", "surrogatepass"), report)
-                         for account, seq, raw, report in document["messages"]])
+                         for account, seq, raw, report in document["messages"]],
+                        [callback_from_json(callback_id, raw) for callback_id, raw in document.get("callbacks", [])])
 
 
 class SharedRecords:

@@ -21,6 +21,8 @@ belong to no account carry ``{g}``. The prefix (``--store-prefix``) keeps mocks 
     PREFIX:{g}:drules         hash: delivery rule id -> rule (steps left, hits, version beside it)
     PREFIX:{g}:msg-order      sorted set: every kept message in send order ("seq tag"), for the bound
     PREFIX:{g}:msg-scheduled  sorted set: tag -> when the account's messages next need a look (the ticker)
+    PREFIX:{g}:callbacks      hash: callback id -> record (shared/callbacks.py; states, owners, order, ids and a
+                              version beside it, PREFIX:{g}:callback-*)
 """
 
 from __future__ import annotations
@@ -118,6 +120,12 @@ class Keys:
         self.msg_dropped = base + "msg-dropped"
         self.msg_scheduled = base + "msg-scheduled"
         self.msg_versions = base + "msg-versions"
+        self.callbacks = base + "callbacks"
+        self.callback_states = base + "callback-states"
+        self.callback_accounts = base + "callback-accounts"
+        self.callback_order = base + "callback-order"
+        self.callback_ids = base + "callback-ids"
+        self.callback_version = base + "callback-version"
         self.created = base + "created"
         self.snapshots = base + "snapshots"
         self.seeded = base + "seeded"

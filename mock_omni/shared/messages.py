@@ -41,7 +41,7 @@ from ..domain.delivery import PENDING_ACCEPTED, PENDING_ENROUTE, STATUS_OF, Deli
 from ..domain.errors import GeneralError, InvalidArgument
 from ..domain.message import FETCHED, NOT_READY, READY, Message
 from ..domain.message_documents import message_document, message_from_document
-from ..domain.messages import LogQuery, Messages, Notification, send_answer
+from ..domain.messages import LogQuery, Messages, Notification, Notify, send_answer
 from ..domain.plans import PlannedStep, SendOptions
 from ..domain.scenarios import Step
 from ..domain.send_request import OmniAdvancedRequest
@@ -129,9 +129,10 @@ class _Walk:
 
 class SharedMessages(Messages):
     def __init__(self, link: Link, store: RedisStore, clock: SharedClock, rules: SharedDeliveryRules, *,
-                 limit: int, wall_clock: Callable[[], float] = time.time) -> None:
+                 limit: int, notify: Notify | None = None, wall_clock: Callable[[], float] = time.time) -> None:
         # The base class's store serves only its flow(), replaced here.
-        super().__init__(store, clock, rules, limit=limit, wall_clock=wall_clock)  # type: ignore[arg-type]
+        super().__init__(store, clock, rules, limit=limit, notify=notify,  # type: ignore[arg-type]
+                         wall_clock=wall_clock)
         self.link = link
         self.shared_clock = clock
         self.delivery = rules

@@ -131,6 +131,102 @@ function renderTables() {
   document.getElementById("requests-recorded").textContent = `(${state.requestsRecorded} recorded in all)`;
 }
 
+// --- messages: each one's walk through its flow, and its callbacks ---------------------------
+
+const TONES = {
+  DELIVERED: "ok", PENDING: "pending", UNDELIVERABLE: "bad", REJECTED: "bad", MISSING_TO: "bad", EXPIRED: "warn",
+  delivered: "ok", pending: "pending", failed: "bad", dropped: "warn",
+};
+
+// Dates are the vendor's ("2015-02-23T16:41:11.833+0000", UTC, on the mock's clock): shown as the time of day.
+function clockTime(date) {
+  return date ? date.slice(11, 23) : "";
+}
+
+function seconds(date) {
+  return Date.parse(date.replace(/\+0000$/, "Z")) / 1000;
+}
+
+function duration(s) {
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  if (s < 120) return `${Number(s.toFixed(1))} s`;
+  if (s < 7200) return `${Number((s / 60).toFixed(1))} min`;
+  return `${Number((s / 3600).toFixed(1))} h`;
+}
+
+function address(to) {
+  return to.phoneNumber || to.emailAddress || Object.values(to)[0] || "?";
+}
+
+function stepItem(step) {
+  const ended = step.endedAt === null ? "in progress" :
+    (seconds(step.endedAt) > seconds(step.startedAt) ?
+      `ended after ${duration(seconds(step.endedAt) - seconds(step.startedAt))}` : "ended at once");
+  return el("li", { class: `step tone-${TONES[step.outcome] || "pending"}`, "data-channel": step.channel,
+    "data-outcome": step.outcome },
+  el("span", { class: "channel" }, step.channel),
+  el("span", { class: "outcome" }, step.outcome.replaceAll("_", " ")),
+  el("span", { class: "when" }, `${clockTime(step.startedAt)}, ${ended}`));
+}
+
+function attemptsText(callback) {
+  if (!callback.attempts.length) return "none yet";
+  const outcomes = callback.attempts.map((a) => (a.status ?? (a.error || "no answer").split(":")[0]));
+  // Attempts are real time (the receiver is real), shown in UTC like the steps.
+  const last = new Date(callback.attempts[callback.attempts.length - 1].at * 1000).toISOString().slice(11, 23);
+  return `${outcomes.join(" → ")} (last at ${last})`;
+}
+
+function callbacksPart(message) {
+  if (!message.notifyUrl) {
+    return el("p", { class: "callbacks muted" }, "No notifyUrl: its report waits for GET /omni/1/reports.");
+  }
+  if (!message.callbacks.length) {
+    return el("p", { class: "callbacks muted" }, `Reports go to ${message.notifyUrl}: none pushed yet.`);
+  }
+  return el("table", { class: "callbacks" },
+    el("thead", {}, el("tr", {}, ...["callback", "report", "URL", "state", "attempts"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...message.callbacks.map((callback) => el("tr",
+      { "data-callback-id": String(callback.id), "data-state": callback.state },
+      el("td", {}, `#${callback.id}`),
+      el("td", {}, `${callback.channel ?? "?"} ${callback.reportStatus ?? ""}`),
+      el("td", { class: "key" }, callback.url),
+      el("td", {}, el("span", { class: `badge tone-${TONES[callback.state]}`, title: callback.reason ?? "" },
+        callback.state)),
+      el("td", {}, attemptsText(callback))))));
+}
+
+function messageCard(message) {
+  const status = message.status;
+  const upcoming = message.flow.slice(message.steps.length).map((channel, index) => el("li",
+    { class: "step upcoming", "data-channel": channel },
+    el("span", { class: "channel" }, channel),
+    el("span", { class: "outcome" }, message.doneAt ? "not needed" :
+      (index === 0 && message.nextAt && !message.steps.length ? `scheduled for ${clockTime(message.nextAt)}` :
+        "not tried yet"))));
+  return el("article", { class: "message", "data-message-id": message.messageId, "data-account": message.account },
+    el("header", {},
+      el("code", { class: "id" }, message.messageId),
+      el("span", {}, "to ", el("strong", {}, address(message.to))),
+      el("span", { class: "muted" }, `account ${message.account}, sent ${clockTime(message.sentAt)}`),
+      el("span", { class: `badge tone-${TONES[status.groupName] || "pending"} final-status`,
+        title: status.description }, status.name)),
+    el("ol", { class: "timeline" }, ...message.steps.map(stepItem), ...upcoming),
+    callbacksPart(message));
+}
+
+function renderMessages() {
+  const container = document.getElementById("messages");
+  document.getElementById("messages-count").textContent = state.messagesSent ?
+    `(${state.messagesSent} sent in all; the newest ${state.messages.length} here, newest first)` : "";
+  if (!state.messages.length) {
+    container.replaceChildren(el("p", { class: "muted" }, "No message sent yet: ",
+      el("code", {}, "POST /omni/1/advanced"), "."));
+    return;
+  }
+  container.replaceChildren(...state.messages.map(messageCard));
+}
+
 async function refresh() {
   let response;
   try {
@@ -158,6 +254,7 @@ async function refresh() {
     renderSelects();
   }
   renderTables();
+  renderMessages();
   document.body.dataset.revision = String(state.revision);
 }
 

@@ -11,9 +11,9 @@ test); resets without them keep the baseline, so a test's own ``reset()`` keeps 
 marker.
 
 What is per account and what is global, with ``account`` given or not: scenarios,
-journal entries, fault rules, rate limits, the clock and snapshots are per account; the
-baseline, the start-up limits, ``recorded`` counts, server errors and a call without
-``account`` are global. Everything that replaces state closes the fence (fence.py), so
+messages, callbacks, journal entries, fault rules, rate limits, the clock and snapshots
+are per account; the baseline, the start-up limits, ``recorded`` counts, server errors
+and a call without ``account`` are global. Everything that replaces state closes the fence (fence.py), so
 a request still in flight can never write into the state that replaced its own.
 """
 
@@ -31,6 +31,7 @@ from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_
 from ..domain.message import Message
 from ..domain.store import Account
 from ..vendor.ratelimit import RateLimiter, Rule
+from ..vendor.webhooks import Callback
 from .admin_client import authorization_headers
 from .admin_models import FaultIn, NewAccountIn, ResetIn
 from .faults import Fault
@@ -79,6 +80,8 @@ class Snapshot:
     origins: dict[str, Account]
     #: Copies of the messages of the accounts (messages.py restores them).
     messages: list[Message] = field(default_factory=list)
+    #: Copies of the callback records of the accounts (restored as records: nothing is sent again).
+    callbacks: list[Callback] = field(default_factory=list)
 
 
 class AccountClockOffsets:
@@ -143,8 +146,8 @@ class Admin:
     def reset(self, account: str | None = None, baseline: Baseline | None = None) -> None:
         """Everything back to the baseline (a new one if given), or one account back to where it started.
 
-        Whole: scenarios, messages and delivery rules, journal, faults, rate limits and buckets, the
-        clock, snapshots, created accounts and server errors. One account: the same, for that account.
+        Whole: scenarios, messages, callbacks and delivery rules, journal, faults, rate limits and buckets,
+        the clock, snapshots, created accounts and server errors. One account: the same, for that account.
         """
         with self._lock:
             if account is not None:
@@ -156,6 +159,7 @@ class Admin:
             app.fence.close()
             app.store.replace([a.copy() for a in self.baseline.accounts])
             app.messages.load(self.baseline.messages)
+            app.webhooks.clear()
             app.delivery_rules.replace(self.baseline.delivery_rules)
             app.journal.clear()
             app.faults.clear()
@@ -203,6 +207,7 @@ class Admin:
         app.faults.clear(username)
         app.limiter.reset(username, rules=True)
         app.messages.clear(username)
+        app.webhooks.clear(username)
         app.delivery_rules.clear(username)
         self.records.clocks.forget(username)
         for key in [key for key in self._snapshots if key[0] == username]:
@@ -283,6 +288,7 @@ class Admin:
             self.app.fence.close()
             self.app.store.replace(accounts)
             self.app.messages.load(extras.messages)
+            self.app.webhooks.clear()  # callbacks of the messages replaced are not sent
             self.app.delivery_rules.replace(extras.delivery_rules)
             names = {account.username for account in accounts}
             for gone in [name for name in self._created if name not in names]:
@@ -311,7 +317,8 @@ class Admin:
                 raise InvalidArgument(f"At most {MAX_SNAPSHOTS} snapshots; delete some first.")
             names = {a.username for a in accounts}
             origins = {user: origin for user, origin in self._created.items() if user in names}
-            self._snapshots[(account, name)] = Snapshot(accounts, origins, self.app.messages.snapshot(account))
+            self._snapshots[(account, name)] = Snapshot(accounts, origins, self.app.messages.snapshot(account),
+                                                        self.app.webhooks.snapshot(account))
 
     def _snapshot(self, name: str, account: str | None) -> Snapshot:
         found = self._snapshots.get((account, name))
@@ -329,6 +336,7 @@ class Admin:
                 self.app.fence.close()
                 store.replace([a.copy() for a in snapshot.accounts])
                 self.app.messages.restore(snapshot.messages)
+                self.app.webhooks.restore(snapshot.callbacks)
                 self._created.clear()
                 self._created.update(snapshot.origins)
                 return
@@ -338,6 +346,7 @@ class Admin:
             else:
                 store.replace_account(snapshot.accounts[0].copy())
             self.app.messages.restore(snapshot.messages, account)
+            self.app.webhooks.restore(snapshot.callbacks, account)
             if account in snapshot.origins:
                 self._created[account] = snapshot.origins[account]
 

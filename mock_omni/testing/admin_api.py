@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import hmac
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -20,6 +20,7 @@ from ..domain.errors import InvalidArgument, NotFound, Unauthorized
 from . import ADMIN_PREFIX, ADMIN_TOKEN_HEADER, admin_models
 from .admin_models import (
     SNAPSHOT_NAME,
+    CallbacksQuery,
     ClockIn,
     FaultIn,
     LimitsIn,
@@ -244,6 +245,23 @@ def build_admin_router(app: MockOmni) -> APIRouter:
         """Sent messages with each one's walk through its flow (channel, outcome, times), oldest first."""
         return _json({"messages": app.messages.messages(account, messageId, bulkId, limit),
                       "sent": app.messages.sent, "kept": app.messages.count(), "limit": app.messages.limit})
+
+    @guarded.get("/callbacks")
+    async def callbacks(query: Annotated[CallbacksQuery, Query()]) -> Response:
+        """Reports pushed to notifyUrls, oldest first, each with its attempts; wait=SECONDS waits for count of them."""
+        admin.require_account(query.account)
+        hooks = app.webhooks
+        if query.wait:
+            await hooks.wait(lambda: hooks.count(query.account, query.url, query.state) >= query.count, query.wait)
+        found = hooks.records(query.account, query.url, query.state)
+        return _json({"callbacks": [callback.to_dict() for callback in found], "reached": len(found) >= query.count,
+                      "pending": hooks.pending, "recorded": hooks.recorded, "limit": hooks.keep})
+
+    @guarded.delete("/callbacks")
+    async def clear_callbacks(account: str | None = _ACCOUNT) -> Response:
+        """Forget the callbacks (or one account's); those still queued are not sent."""
+        app.webhooks.clear(account)
+        return _json({"cleared": account or "all"})
 
     @guarded.get("/delivery-rules")
     async def delivery_rules(account: str | None = _ACCOUNT) -> Response:

@@ -15,12 +15,16 @@ so it also works in-process over Starlette's TestClient.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from . import ADMIN_PREFIX, ADMIN_TOKEN_HEADER
+
+#: The longest wait one call asks the server for (the admin API allows a minute).
+MAX_WAIT_STEP = 30.0
 
 
 class _Response(Protocol):
@@ -37,6 +41,10 @@ class HttpClient(Protocol):
                 headers: Any = ...) -> Any: ...
 
     def close(self) -> None: ...
+
+
+class CallbacksNotReached(AssertionError):
+    """``wait_for_callback`` timed out; the message lists the callbacks there were."""
 
 
 class AdminError(Exception):
@@ -125,6 +133,16 @@ def _params(**values: object) -> dict[str, object]:
     return {name: value for name, value in values.items() if value is not None}
 
 
+def callback_line(callback: Mapping[str, Any]) -> str:
+    """One callback for people: URL, account, message, state and each attempt's status or error."""
+    outcomes = [str(a["status"]) if a["status"] is not None else (a["error"] or "no answer").split(":")[0]
+                for a in callback["attempts"]]
+    tried = f"{len(outcomes)} attempt(s): {', '.join(outcomes)}" if outcomes else "no attempt"
+    reason = f"; {callback['reason']}" if callback["reason"] else ""
+    return (f"#{callback['id']} POST {callback['url']} (account {callback['account']}, message "
+            f"{callback['messageId']}): {callback['state']}, {tried}{reason}")
+
+
 class AdminClient:
     """One method per admin call; errors raise ``AdminError``."""
 
@@ -138,6 +156,8 @@ class AdminClient:
             # trust_env=False: a proxy from the environment must never see loopback test traffic.
             http = httpx.Client(timeout=timeout, trust_env=False)
         self._prefix = self.base_url + ADMIN_PREFIX
+        #: A wait on the server lasts at most half the HTTP timeout; longer waits take several calls.
+        self._wait_step = max(0.1, min(MAX_WAIT_STEP, timeout / 2))
         self._http = http
         #: Whether a reset through this client set fixtures or limits of its own (a plain reset keeps them).
         self.custom_baseline = False
@@ -301,6 +321,41 @@ class AdminClient:
         params = _params(account=account, messageId=message_id, bulkId=bulk_id, limit=limit)
         found: list[dict[str, Any]] = self._call("GET", "/messages", params=params)["messages"]
         return found
+
+    def callbacks(self, account: str | None = None, url: str | None = None,
+                  state: str | None = None) -> list[dict[str, Any]]:
+        """Reports pushed to notifyUrls, oldest first: ``url``, ``body``, ``state`` (pending, delivered,
+        failed, dropped) and ``attempts`` (``status`` or ``error`` each)."""
+        found: list[dict[str, Any]] = self._call("GET", "/callbacks",
+                                                 params=_params(account=account, url=url, state=state))["callbacks"]
+        return found
+
+    def wait_for_callback(self, count: int = 1, *, account: str | None = None, url: str | None = None,
+                          state: str | None = "delivered", timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until at least ``count`` callbacks match (by default: delivered), at most ``timeout`` seconds;
+        returns the matching callbacks. Raises ``CallbacksNotReached`` (an AssertionError) listing the
+        callbacks there were when they are not reached in time."""
+        __tracebackhide__ = True  # pytest shows the message, not this function's source
+        deadline = time.monotonic() + timeout
+        while True:
+            step = max(0.0, min(self._wait_step, deadline - time.monotonic()))
+            params = _params(account=account, url=url, state=state, count=count, wait=round(step, 3))
+            answer = self._call("GET", "/callbacks", params=params)
+            if answer["reached"]:
+                found: list[dict[str, Any]] = answer["callbacks"]
+                return found
+            if time.monotonic() >= deadline:
+                break
+        seen = self.callbacks(account, url)
+        where = "".join(f" {name} {value}" for name, value in (("to", url), ("of account", account)) if value)
+        lines = "\n".join(callback_line(callback) for callback in seen) or "(none)"
+        raise CallbacksNotReached(
+            f"mock-omni: expected {count} {state or 'recorded'} callback(s){where} within {timeout:g} s, "
+            f"got {len(answer['callbacks'])}. The callbacks{where}:\n{lines}")
+
+    def clear_callbacks(self, account: str | None = None) -> None:
+        """Forget the callbacks (or one account's); those still queued are not sent."""
+        self._call("DELETE", "/callbacks", params=_params(account=account))
 
     def delivery_rule(self, destination: str = "*", outcome: str = "DELIVERED", *, channel: str | None = None,
                       account: str | None = None, delay: float | None = None,

@@ -21,10 +21,14 @@ from ..domain.delivery import DeliveryRuleIn
 from ..domain.errors import BY_STATUS, BadRequest, InvalidArgument, PayloadTooLarge
 from ..vendor.ratelimit import Rule, parse_rule
 from ..vendor.routes import OPERATION_NAMES as OPERATIONS
+from ..vendor.webhooks import State
 
 ADMIN_MAX_BODY = 64 * 1024 * 1024
 MAX_DELAY_MS = 60_000
 MAX_CLOCK_ADVANCE = 10 * 365 * 86400.0
+#: A wait for callbacks longer than a minute is a test that hangs; the admin client waits longer in steps.
+MAX_CALLBACK_WAIT = 60.0
+MAX_CALLBACK_COUNT = 1_000_000
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 STATUSES = tuple(sorted(BY_STATUS))
 SNAPSHOT_NAME = r"^[A-Za-z0-9._-]{1,100}$"
@@ -245,6 +249,22 @@ class MintIn(AdminBody):
         if self.kind == "ibsso" and (self.client_id is not None or self.scopes is not None):
             return {"kind": ["a session has its account's scopes: no clientId or scopes"]}
         return {}
+
+
+class CallbacksQuery(BaseModel):
+    """Which callbacks ``GET /__admin/callbacks`` lists, and how long it may wait for them."""
+
+    # Query strings are text: no strict mode, but unknown parameters are refused, not ignored.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    account: str | None = Field(None, min_length=1, description="only this account's callbacks")
+    url: str | None = Field(None, min_length=1, description="only callbacks to this notifyUrl (exact)")
+    state: State | None = Field(
+        None, description="only callbacks in this state")
+    wait: float = Field(0, ge=0, le=MAX_CALLBACK_WAIT,
+                        description=f"wait up to this many seconds (at most {MAX_CALLBACK_WAIT:.0f}) until at least "
+                                    "`count` callbacks match")
+    count: int = Field(1, ge=1, le=MAX_CALLBACK_COUNT, description="how many matching callbacks `wait` waits for")
 
 
 # --- reading and validating a body -------------------------------------------------------------

@@ -10,7 +10,8 @@
   what that test's resets return to.
 - A server-side error during a test (a 500 no fault asked for) fails that test with the
   server's message; a failing test's report shows the request journal, the messages sent
-  (each with the channels it tried), and what the server logged during the test.
+  (each with the channels it tried), the callbacks pushed, and what the server logged
+  during the test.
 
 Fresh state per test is one reset call, not a fresh account: the benchmark
 (bench/fixture_cost.py) measures both, and a reset keeps the fixture's credentials
@@ -125,6 +126,18 @@ class MockOmniFixture:
         """Messages sent to the mock, each with its walk through the flow (``steps``), oldest first."""
         return self.admin.messages(account, message_id, bulk_id, limit)
 
+    def callbacks(self, account: str | None = None, url: str | None = None,
+                  state: str | None = None) -> list[dict[str, Any]]:
+        """Reports the mock pushed (or tried to push) to notifyUrls, oldest first, with their attempts."""
+        return self.admin.callbacks(account, url, state)
+
+    def wait_for_callback(self, count: int = 1, *, url: str | None = None, account: str | None = None,
+                          state: str | None = "delivered", timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until ``count`` callbacks (to ``url``, of ``account``) are ``state`` (delivered by default;
+        None: any), at most ``timeout`` seconds; returns them, or fails listing the callbacks there were."""
+        __tracebackhide__ = True
+        return self.admin.wait_for_callback(count, account=account, url=url, state=state, timeout=timeout)
+
     def delivery_rule(self, destination: str = "*", outcome: str = "DELIVERED", *, channel: str | None = None,
                       account: str | None = None, delay: float | None = None,
                       times: int | None = None) -> dict[str, Any]:
@@ -180,6 +193,12 @@ class MockOmniFixture:
             lines.append(f"{message['messageId']} to {_address(message['to'])} (account {message['account']}): "
                          f"{message['status']['name']} [{walk}]")
         return "\n".join(lines)
+
+    def callbacks_text(self, limit: int = JOURNAL_SHOWN) -> str:
+        """The callbacks pushed, each with its attempts ("" when none), for failure reports."""
+        from .admin_client import callback_line
+
+        return "\n".join(callback_line(callback) for callback in self.admin.callbacks()[-limit:])
 
 
 def _address(to: Mapping[str, str]) -> str:
@@ -403,7 +422,8 @@ class InProcessMockOmni(MockOmniFixture):
 
 
 class InProcessServer:
-    """One app for the session, driven on one event loop (an anyio portal) in a thread of its own.
+    """One app for the session, driven on one event loop (an anyio portal) in a thread of its own, running
+    as under a server (its ticker, its callbacks) until the session ends.
 
     The per-test reset is a direct call on that loop: a request through Starlette's TestClient
     costs milliseconds (a handful of thread hand-offs), a call on the portal a tenth of one.
@@ -414,6 +434,8 @@ class InProcessServer:
 
         self.app = app
         self.portal = portal
+        self._running = portal.wrap_async_context_manager(app.running())
+        self._running.__enter__()
         self._test_client = test_client
         # The helpers' own client: nothing a test sets on its client (headers, cookies) reaches them.
         self.admin = AdminClient("http://testserver", http=self.client())
@@ -424,6 +446,10 @@ class InProcessServer:
         client = self._test_client(self.app)
         client.portal = self.portal
         return client
+
+    def stop(self) -> None:
+        """Nothing happens by itself after this, and no callback goes out."""
+        self._running.__exit__(None, None, None)
 
     def reset(self, baseline: Mapping[str, Any]) -> None:
         from .admin_models import ResetIn, validated
@@ -453,6 +479,7 @@ def _mock_omni_in_process(pytestconfig: pytest.Config) -> InProcessServer:
 
     def stop() -> None:
         server.admin.close()
+        server.stop()
         portal_context.__exit__(None, None, None)
 
     _at_session_end(pytestconfig, stop)
@@ -524,7 +551,9 @@ def pytest_runtest_makereport(
     report = yield
     fixture = _fixture_of(item) if report.failed else None
     if fixture is not None:
-        for title, read in (("mock-omni requests", fixture.journal_text), ("mock-omni messages", fixture.messages_text),
+        for title, read in (("mock-omni requests", fixture.journal_text),
+                            ("mock-omni messages", fixture.messages_text),
+                            ("mock-omni callbacks", fixture.callbacks_text),
                             ("mock-omni server log", fixture.server_log)):
             try:
                 text = read()

@@ -4,38 +4,59 @@ Each report goes out as ``POST {"results": [report]}`` (``callbackData`` echoed 
 report), or as XML (``<omniReportsResponse><results><result>``, the shape of
 ``GET /omni/1/reports``) when the send asked for ``notifyContentType: application/xml``.
 
-- ``notify`` never blocks a vendor call: it only queues. The queue is bounded
-  (``max_pending``); a callback beyond it is recorded as ``dropped``, never sent.
+- ``notify`` never blocks a vendor call: it only queues, from any thread. The queue is
+  bounded (``max_pending``); a callback beyond it is recorded as ``dropped``, never sent.
 - One FIFO per URL: a slow or failing receiver delays only its own callbacks, which
   keep their order.
 - An attempt fails on a connection error, a timeout or a status other than 2xx; it is
   retried after ``backoff``, 2x, 4x... seconds (real time: the receiver is real), up to
   ``attempts`` in all, then the callback is ``failed``.
 - Every callback and attempt is recorded (the newest ``keep``), for ``GET /__admin/callbacks``
-  and the pytest plugin, which can wait for one instead of sleeping.
+  and the pytest plugin, which can ``wait`` for one instead of sleeping.
+- ``clear`` (a reset) and ``restore`` (a snapshot) drop what they remove that is still
+  queued: nothing of a state that was replaced goes out afterwards.
 - After ``close`` nothing is sent: queued callbacks are recorded as ``dropped``.
+
+Delivery runs on an asyncio loop: the server's own when it runs on asyncio (uvicorn,
+Starlette's TestClient by default), else (anyio's trio backend) a loop of its own in a
+thread, so the server never crashes and callbacks go out all the same. ``CallbackSender``
+is the whole interface the app uses: another implementation (a shared store's) can
+replace this one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
+
+import anyio
 
 from .codecs import XML, render, to_json
 
 State = Literal["pending", "delivered", "failed", "dropped"]
+STATES: tuple[State, ...] = ("pending", "delivered", "failed", "dropped")
 XML_CONTENT_TYPE = "application/xml"
 #: The XML shape of a pushed report: that of GET /omni/1/reports.
 XML_ROOT, XML_ITEMS = "omniReportsResponse", {"results": "result"}
+DEFAULT_ATTEMPTS = 4
+DEFAULT_BACKOFF = 0.5
+DEFAULT_TIMEOUT = 5.0
+MAX_PENDING = 10_000
+#: How often ``wait`` looks again (it works on any thread and event loop, so it polls a change counter).
+WAIT_POLL = 0.01
+SHUTTING_DOWN = "the server is shutting down"
+#: Bytes of a receiver's answer read at most (its status is what counts).
+MAX_ANSWER_READ = 64 * 1024
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     at: float
     #: The receiver's status, None when it did not answer.
@@ -47,7 +68,7 @@ class Attempt:
         return {"at": self.at, "status": self.status, "error": self.error, "milliseconds": self.milliseconds}
 
 
-@dataclass
+@dataclass(slots=True)
 class Callback:
     id: int
     account: str
@@ -55,15 +76,23 @@ class Callback:
     content_type: str
     body: bytes
     created: float
+    #: The report's message, channel and status group (DELIVERED...), to find and show it.
+    message_id: str | None = None
+    channel: str | None = None
+    report_status: str | None = None
     state: State = "pending"
     attempts: list[Attempt] = field(default_factory=list)
     reason: str | None = None
 
+    def copy(self) -> Callback:
+        return replace(self, attempts=list(self.attempts))
+
     def to_dict(self) -> dict[str, object]:
         return {
-            "id": self.id, "account": self.account, "url": self.url, "contentType": self.content_type,
-            "body": self.body.decode("utf-8", "replace"), "created": self.created, "state": self.state,
-            "reason": self.reason, "attempts": [attempt.to_dict() for attempt in self.attempts],
+            "id": self.id, "account": self.account, "messageId": self.message_id, "channel": self.channel,
+            "reportStatus": self.report_status, "url": self.url,
+            "contentType": self.content_type, "body": self.body.decode("utf-8", "replace"), "created": self.created,
+            "state": self.state, "reason": self.reason, "attempts": [attempt.to_dict() for attempt in self.attempts],
         }
 
 
@@ -74,32 +103,77 @@ def report_body(report: dict[str, Any], content_type: str | None, callback_data:
     document: dict[str, object] = {"results": [report]}
     if content_type is not None and content_type.split(";")[0].strip().lower() == XML_CONTENT_TYPE:
         return XML_CONTENT_TYPE, render(document, XML, XML_ROOT, XML_ITEMS)
-    return "application/json", to_json(document)
+    # orjson's bytes keep the whole buffer it wrote into (4 KiB); a body kept until delivered is copied to its size.
+    return "application/json", bytes(memoryview(to_json(document)))
+
+
+class CallbackSender(Protocol):
+    """What the app needs of a webhook sender (``MockOmni.webhooks``)."""
+
+    #: How many records are kept (the newest).
+    keep: int
+
+    @property
+    def pending(self) -> int: ...
+
+    @property
+    def recorded(self) -> int: ...
+
+    def notify(self, account: str, url: str, content_type: str | None, report: dict[str, Any],
+               callback_data: str | None = None) -> None: ...
+
+    def records(self, account: str | None = None, url: str | None = None, state: str | None = None,
+                limit: int | None = None) -> list[Callback]: ...
+
+    def count(self, account: str | None = None, url: str | None = None, state: str | None = None) -> int: ...
+
+    def clear(self, account: str | None = None) -> None: ...
+
+    def snapshot(self, account: str | None = None) -> list[Callback]: ...
+
+    def restore(self, callbacks: Iterable[Callback], account: str | None = None) -> None: ...
+
+    async def wait(self, predicate: Callable[[], bool], timeout: float) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class Webhooks:
-    """The callbacks of one mock server. ``start`` binds it to the running event loop (the app's lifespan)."""
+    """The callbacks of one mock server. Thread-safe; ``start`` begins delivery (the app's lifespan)."""
 
     def __init__(
-        self, *, attempts: int = 4, backoff: float = 1.0, timeout: float = 5.0, max_pending: int = 10_000,
-        keep: int = 1000, wall_clock: Callable[[], float] = time.time, transport: Any = None,
+        self, *, attempts: int = DEFAULT_ATTEMPTS, backoff: float = DEFAULT_BACKOFF,
+        timeout: float = DEFAULT_TIMEOUT, max_pending: int = MAX_PENDING, keep: int = 1000,
+        wall_clock: Callable[[], float] = time.time, transport: Any = None,
     ) -> None:
-        self.attempts = attempts
+        self.attempts = max(1, attempts)
         self.backoff = backoff
         self.timeout = timeout
         self.max_pending = max_pending
+        self.keep = max(1, keep)
         self._wall_clock = wall_clock
         self._transport = transport
         self._ids = itertools.count(1)
+        #: Guards everything below, and every change to a callback's state and attempts.
         self._lock = threading.Lock()
-        self._records: deque[Callback] = deque(maxlen=keep)
+        self._records: deque[Callback] = deque(maxlen=self.keep)
+        #: Callbacks queued or on the wire, by id.
+        self._pending: dict[int, Callback] = {}
         self._queues: dict[str, deque[Callback]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        self._pending = 0
+        #: URLs whose worker runs or is about to.
+        self._draining: set[str] = set()
+        self._workers: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        #: The loop of our own, when the server's is not asyncio.
+        self._host: _LoopThread | None = None
         self._client: Any = None
-        self._changed: asyncio.Event | None = None
         self._closed = False
+        #: Bumped on every change: ``wait`` looks again only then.
+        self._version = 0
+        self._recorded = 0
 
     # --- the app's side ---------------------------------------------------------------
 
@@ -107,143 +181,289 @@ class Webhooks:
                callback_data: str | None = None) -> None:
         """Queue one report for ``url``; returns at once, from any thread."""
         kind, body = report_body(report, content_type, callback_data)
-        callback = Callback(next(self._ids), account, url, kind, body, self._wall_clock())
+        status = report.get("status")
+        group = status.get("groupName") if isinstance(status, dict) else None
         with self._lock:
+            callback = Callback(next(self._ids), account, url, kind, body, self._wall_clock(),
+                                _text(report.get("messageId")), _text(report.get("channel")), _text(group))
             self._records.append(callback)
-            if self._closed or self._pending >= self.max_pending:
+            self._recorded += 1
+            self._version += 1
+            self._changed(callback)
+            if self._closed or len(self._pending) >= self.max_pending:
                 callback.state = "dropped"
-                callback.reason = "the server is shutting down" if self._closed else "too many callbacks pending"
+                callback.reason = SHUTTING_DOWN if self._closed else "too many callbacks pending"
                 return
-            self._pending += 1
+            self._pending[callback.id] = callback
+            self._queues.setdefault(url, deque()).append(callback)
+            if self._loop is None or url in self._draining:
+                return  # delivered once started, or by the worker already draining that URL
+            self._draining.add(url)
             loop = self._loop
-        if loop is None:
-            self._enqueue(callback)  # delivered once the loop starts
-        elif _running_loop() is loop:
-            self._enqueue(callback)
-        else:
-            loop.call_soon_threadsafe(self._enqueue, callback)
+        self._spawn_soon(loop, url)
 
     async def start(self) -> None:
-        """Start delivering on the running loop (callbacks queued before start go out now)."""
-        import httpx  # only servers that push callbacks pay for the import
-
-        self._loop = asyncio.get_running_loop()
-        self._changed = asyncio.Event()
-        # trust_env=False: a proxy from the environment must not see (or swallow) the app's callbacks.
-        self._client = httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False,
-                                         transport=self._transport)
-        for url, queue in self._queues.items():
-            if queue:
-                self._workers[url] = self._loop.create_task(self._drain(url))
+        """Start delivering (callbacks queued before go out now): on the running asyncio loop, or on a
+        loop of our own in a thread when the server runs on another event loop (trio)."""
+        loop = _running_loop()
+        if loop is None:
+            self._host = host = _LoopThread()
+            loop, thread = host.loop, host.ident
+        else:
+            thread = threading.get_ident()
+        with self._lock:
+            self._loop, self._loop_thread, self._closed = loop, thread, False
+            waiting = [url for url, queue in self._queues.items() if queue and url not in self._draining]
+            self._draining.update(waiting)
+        for url in waiting:
+            self._spawn_soon(loop, url)
 
     async def close(self) -> None:
         """Stop: nothing is sent after this returns; what was queued is recorded as dropped."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-        workers = list(self._workers.values())
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        for queue in self._queues.values():
-            while queue:
-                self._finish(queue.popleft(), "dropped", "the server is shutting down")
-        if self._client is not None:
-            await self._client.aclose()
+            self._drop(list(self._pending.values()), SHUTTING_DOWN)
+            host = self._host
+        if host is None:
+            await self._stop_workers()
+        else:
+            await anyio.to_thread.run_sync(host.run, self._stop_workers)
+            host.stop()
+        with self._lock:  # a later start (the app served again) begins afresh
+            self._loop = self._loop_thread = self._host = self._client = None
+            self._queues.clear()
+            self._draining.clear()
 
     def clear(self, account: str | None = None) -> None:
-        """Forget the records (of one account); queued callbacks of that account are not sent."""
+        """Forget the records (of one account); its queued callbacks are not sent."""
         with self._lock:
-            kept = [] if account is None else [c for c in self._records if c.account != account]
-            self._records.clear()
-            self._records.extend(kept)
-            loop = self._loop
-        # The queues belong to the loop's thread.
-        if loop is None or _running_loop() is loop:
-            self._drop_queued(account)
-        else:
-            loop.call_soon_threadsafe(self._drop_queued, account)
+            self._remove(account, "reset")
 
-    def _drop_queued(self, account: str | None) -> None:
-        for queue in self._queues.values():
-            for callback in [c for c in queue if account is None or c.account == account]:
-                queue.remove(callback)
-                self._finish(callback, "dropped", "reset")
+    def snapshot(self, account: str | None = None) -> list[Callback]:
+        """Copies of the records (of one account), for ``restore``."""
+        with self._lock:
+            return [c.copy() for c in self._records if account is None or c.account == account]
+
+    def restore(self, callbacks: Iterable[Callback], account: str | None = None) -> None:
+        """The records (of one account) become copies of ``callbacks``. Restoring sends nothing: what is
+        queued is dropped, and callbacks that were pending when the snapshot was taken come back dropped."""
+        restored = []
+        for callback in callbacks:
+            twin = callback.copy()
+            if twin.state == "pending":
+                twin.state, twin.reason = "dropped", "pending when the snapshot was taken"
+            restored.append(twin)
+        with self._lock:
+            self._remove(account, "a snapshot was restored")
+            merged = sorted([*self._records, *restored], key=lambda c: c.id)
+            self._records.clear()
+            self._records.extend(merged)
 
     # --- what tests see ---------------------------------------------------------------
 
-    def records(self, account: str | None = None, url: str | None = None) -> list[Callback]:
+    def records(self, account: str | None = None, url: str | None = None, state: str | None = None,
+                limit: int | None = None) -> list[Callback]:
+        """Copies of the recorded callbacks, oldest first (the newest ``limit`` when given)."""
         with self._lock:
-            return [c for c in self._records
-                    if (account is None or c.account == account) and (url is None or c.url == url)]
+            found = list(self._matching(account, url, state))
+            if limit is not None:
+                found = found[-limit:] if limit > 0 else []
+            return [c.copy() for c in found]
 
-    async def wait(self, predicate: Callable[[list[Callback]], bool], timeout: float) -> bool:
-        """Until ``predicate(records)`` holds (checked after every change), at most ``timeout`` seconds."""
+    def count(self, account: str | None = None, url: str | None = None, state: str | None = None) -> int:
+        """How many recorded callbacks match (no copies: a ``wait`` predicate may ask after every change)."""
+        with self._lock:
+            return sum(1 for _ in self._matching(account, url, state))
+
+    def _matching(self, account: str | None, url: str | None, state: str | None) -> Iterator[Callback]:
+        return (c for c in self._records if matches(c, account, url, state))
+
+    @property
+    def pending(self) -> int:
+        """Callbacks queued or on the wire."""
+        return len(self._pending)
+
+    @property
+    def recorded(self) -> int:
+        """Callbacks ever notified (the records keep the newest ``keep``)."""
+        return self._recorded
+
+    def changes(self) -> object:
+        """What differs after every change of the records (``wait`` compares it)."""
+        return self._version
+
+    async def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Until ``predicate()`` holds (asked again after every change), at most ``timeout`` seconds.
+
+        Works on any event loop and thread: it looks at a change counter every few milliseconds.
+        """
         deadline = time.monotonic() + timeout
-        while not predicate(self.records()):
+        seen: object = None
+        while True:
+            version = self.changes()
+            if version != seen:
+                seen = version
+                if predicate():
+                    return True
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or self._changed is None:
-                return predicate(self.records())
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                return predicate(self.records())
+            if remaining <= 0:
+                return False
+            await anyio.sleep(min(WAIT_POLL, remaining))
+
+    # --- under the lock ---------------------------------------------------------------
+
+    def _remove(self, account: str | None, reason: str) -> None:
+        kept = [] if account is None else [c for c in self._records if c.account != account]
+        self._records.clear()
+        self._records.extend(kept)
+        self._drop([c for c in self._pending.values() if account is None or c.account == account], reason)
+
+    def _drop(self, callbacks: list[Callback], reason: str) -> None:
+        # Their queues still hold them: each worker skips what is no longer pending.
+        for callback in callbacks:
+            self._settle(callback, "dropped", reason)
+        self._version += 1
+
+    def _settle(self, callback: Callback, state: State, reason: str | None) -> None:
+        callback.state, callback.reason = state, reason
+        self._pending.pop(callback.id, None)
+        self._version += 1
+        self._changed(callback)
+
+    def _changed(self, callback: Callback) -> None:
+        """A callback was recorded, attempted or settled (under the lock: must not block). A shared
+        store's sender writes it through (shared/callbacks.py); in memory the record is the object."""
+
+    def _wanted(self, callback: Callback) -> bool:
+        """Whether to attempt ``callback`` now (a shared store's sender asks whether a reset on another
+        replica dropped it); in memory, its state says it all."""
         return True
 
-    # --- delivery ---------------------------------------------------------------------
+    # --- delivery, on the loop --------------------------------------------------------
 
-    def _enqueue(self, callback: Callback) -> None:
-        queue = self._queues.setdefault(callback.url, deque())
-        queue.append(callback)
-        loop = self._loop
-        worker = self._workers.get(callback.url)
-        if loop is not None and (worker is None or worker.done()):
-            self._workers[callback.url] = loop.create_task(self._drain(callback.url))
+    def _spawn_soon(self, loop: asyncio.AbstractEventLoop, url: str) -> None:
+        if threading.get_ident() == self._loop_thread:
+            self._spawn(url)
+            return
+        try:
+            loop.call_soon_threadsafe(self._spawn, url)
+        except RuntimeError:  # the loop is gone: the server stopped meanwhile, and close() dropped it
+            pass
+
+    def _spawn(self, url: str) -> None:
+        if self._closed or self._loop is None:
+            return
+        # In a context of its own: a worker started from inside a vendor call must not carry that call's
+        # context variables (a shared store's batched call keeps its recording there).
+        task = contextvars.Context().run(self._loop.create_task, self._drain(url))
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
 
     async def _drain(self, url: str) -> None:
-        queue = self._queues[url]
-        while queue:
-            callback = queue[0]
-            for attempt in range(self.attempts):
-                if attempt:
-                    await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-                if callback.state != "pending" or await self._attempt(callback):
-                    break  # delivered, or dropped by a reset meanwhile
-            else:
-                self._finish(callback, "failed", f"no 2xx answer in {self.attempts} attempts")
-            if queue and queue[0] is callback:
-                queue.popleft()
-        self._workers.pop(url, None)
+        while True:
+            with self._lock:
+                queue = self._queues.get(url)
+                while queue and queue[0].state != "pending":
+                    queue.popleft()  # dropped by a reset or a restore
+                if not queue:
+                    self._queues.pop(url, None)
+                    self._draining.discard(url)
+                    return
+                callback = queue[0]
+            await self._deliver(callback)
+            with self._lock:
+                if queue and queue[0] is callback:
+                    queue.popleft()
 
-    async def _attempt(self, callback: Callback) -> bool:
+    async def _deliver(self, callback: Callback) -> None:
+        for attempt in range(self.attempts):
+            if attempt:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            if callback.state != "pending" or not self._wanted(callback):
+                return
+            done = await self._attempt(callback)
+            with self._lock:
+                callback.attempts.append(done)
+                self._version += 1
+                self._changed(callback)
+                if callback.state != "pending":
+                    return  # dropped while on the wire
+                if done.status is not None and 200 <= done.status < 300:
+                    self._settle(callback, "delivered", None)
+                    return
+        with self._lock:
+            if callback.state == "pending":
+                self._settle(callback, "failed", f"no 2xx answer in {self.attempts} attempt(s)")
+
+    async def _attempt(self, callback: Callback) -> Attempt:
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
         try:
-            response = await self._client.post(callback.url, content=callback.body,
-                                               headers={"content-type": callback.content_type})
-            status = response.status_code
+            # The whole attempt within the timeout: a receiver trickling its answer byte by byte is a timeout.
+            async with asyncio.timeout(self.timeout), self._http().stream(
+                    "POST", callback.url, content=callback.body,
+                    headers={"content-type": callback.content_type}) as response:
+                status = response.status_code
+                # The answer's body is not needed: a little is read so the connection can be kept, never more.
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read > MAX_ANSWER_READ:
+                        break
         except Exception as exc:  # noqa: BLE001 - any failure to deliver is an attempt that failed
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        attempt = Attempt(self._wall_clock(), status, error, round((time.perf_counter() - started) * 1000, 3))
-        callback.attempts.append(attempt)
-        if status is not None and 200 <= status < 300:
-            self._finish(callback, "delivered", None)
-            return True
-        self._signal()
-        return False
+            if status is None:
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return Attempt(self._wall_clock(), status, error, round((time.perf_counter() - started) * 1000, 3))
 
-    def _finish(self, callback: Callback, state: State, reason: str | None) -> None:
-        if callback.state != "pending":
-            return  # dropped by a reset while its attempt was on the wire
-        callback.state, callback.reason = state, reason
-        with self._lock:
-            self._pending -= 1
-        self._signal()
+    def _http(self) -> Any:
+        if self._client is None:
+            import httpx  # made on the first callback: servers that push none never pay for it
 
-    def _signal(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
+            # trust_env=False: a proxy from the environment must not see (or swallow) the app's callbacks.
+            self._client = httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False,
+                                             transport=self._transport)
+        return self._client
+
+    async def _stop_workers(self) -> None:
+        workers = list(self._workers)
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+
+
+class _LoopThread:
+    """An asyncio loop in a daemon thread: where callbacks go out when the server's loop is not asyncio's."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="mock-omni-webhooks", daemon=True)
+        self._thread.start()
+        assert self._thread.ident is not None
+        self.ident: int = self._thread.ident
+
+    def run(self, make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run a coroutine on the loop and wait for it (from another thread)."""
+        asyncio.run_coroutine_threadsafe(make(), self.loop).result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+def matches(callback: Callback, account: str | None, url: str | None, state: str | None) -> bool:
+    """Whether ``callback`` is among those asked for (None: any)."""
+    return ((account is None or callback.account == account) and (url is None or callback.url == url)
+            and (state is None or callback.state == state))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

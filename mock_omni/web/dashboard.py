@@ -2,7 +2,8 @@
 
 The page (``static/dashboard.*``, plain HTML/CSS/JS) polls the JSON summary and changes
 scenarios through the vendor API itself, with the account's own credentials, so what
-it shows is what a client gets. The summary therefore carries each account's Basic
+it shows is what a client gets. It shows the newest messages too, each with its walk
+through its flow and the callbacks that pushed its reports. The summary therefore carries each account's Basic
 credentials; when an admin token is set it needs the token like the admin API does.
 """
 
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 
 #: Journal entries shown: the newest ones.
 RECENT_REQUESTS = 25
+#: Messages shown, the newest ones, with their callbacks among the newest RECENT_CALLBACKS.
+RECENT_MESSAGES = 20
+RECENT_CALLBACKS = 200
 
 
 def basic_credentials(username: str, password: str) -> str:
@@ -29,7 +33,7 @@ def basic_credentials(username: str, password: str) -> str:
 
 
 def summary(app: MockOmni, recent: int = RECENT_REQUESTS) -> dict[str, object]:
-    """Accounts with their scenarios (default marked), rate-limit buckets and the newest requests."""
+    """Accounts with their scenarios (default marked), rate-limit buckets, the newest requests and messages."""
     revision = app.store.revision
     accounts = []
     for account in app.store.snapshot():
@@ -46,7 +50,23 @@ def summary(app: MockOmni, recent: int = RECENT_REQUESTS) -> dict[str, object]:
         "rateLimits": app.limiter.buckets(),
         "requests": [entry.to_dict() for entry in entries[-recent:]] if recent else [],
         "requestsRecorded": app.journal.recorded,
+        "messages": recent_messages(app),
+        "messagesSent": app.messages.sent,
+        "callbacksRecorded": app.webhooks.recorded,
     }
+
+
+def recent_messages(app: MockOmni, limit: int = RECENT_MESSAGES) -> list[dict[str, object]]:
+    """The newest messages, newest first, each with its walk and its callbacks (without their bodies)."""
+    messages = app.messages.messages(limit=limit)
+    pushed: dict[tuple[str, str | None], list[dict[str, object]]] = {}
+    for callback in app.webhooks.records(limit=RECENT_CALLBACKS):
+        shown = callback.to_dict()
+        del shown["body"]
+        pushed.setdefault((callback.account, callback.message_id), []).append(shown)
+    for message in messages:
+        message["callbacks"] = pushed.get((str(message["account"]), str(message["messageId"])), [])
+    return messages[::-1]
 
 
 def wants_json(request: Request) -> bool:

@@ -1,0 +1,74 @@
+"""A real HTTP receiver on loopback for pushed reports: a threaded http.server recording every POST."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+class Received(NamedTuple):
+    path: str
+    content_type: str
+    body: bytes
+    #: time.monotonic() when the request had been read (before any delay).
+    at: float
+
+
+@dataclass
+class Receiver:
+    """``fail``: how many first answers are 503; ``delay``: seconds before each answer (a stalled app)."""
+
+    url: str = ""
+    received: list[Received] = field(default_factory=list)
+    fail: int = 0
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reports(self) -> list[dict[str, Any]]:
+        """The JSON reports received, in order (each POST carries one: ``{"results": [report]}``)."""
+        with self.lock:
+            bodies = [json.loads(item.body) for item in self.received]
+        assert all(len(body["results"]) == 1 for body in bodies), bodies
+        return [body["results"][0] for body in bodies]
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.received)
+
+
+@contextmanager
+def receiver(fail: int = 0, delay: float = 0.0) -> Iterator[Receiver]:
+    state = Receiver(fail=fail, delay=delay)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            arrived = time.monotonic()
+            time.sleep(state.delay)
+            with state.lock:
+                state.received.append(Received(self.path, self.headers.get("content-type", ""), body, arrived))
+                failing = state.fail > 0
+                state.fail -= 1
+            self.send_response(503 if failing else 200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
