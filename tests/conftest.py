@@ -92,3 +92,27 @@ def app(new_app: Callable[..., MockOmni]) -> MockOmni:
 def client(app: MockOmni) -> Iterator[TestClient]:
     with TestClient(app, headers={"Authorization": ALADDIN_BASIC}) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def replicas(redis_server: RedisServer) -> Iterator[Callable[..., TestClient]]:
+    """Clients of replicas of one store (one key prefix), each replica an app of its own, serving (its
+    lifespan runs), with counting scenario keys; ``replica(**settings)`` adds one."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    apps: list[MockOmni] = []
+    clients: list[TestClient] = []
+
+    def replica(wall_clock: Callable[[], float] | None = None, **settings: object) -> TestClient:
+        keys = counting_keys()
+        options = {} if wall_clock is None else {"wall_clock": wall_clock}
+        apps.append(create_app(Settings(store=redis_server.url, store_prefix=prefix, **settings),  # type: ignore[arg-type]
+                               key_factory=lambda: next(keys), **options))
+        clients.append(TestClient(apps[-1], headers={"Authorization": ALADDIN_BASIC}).__enter__())
+        return clients[-1]
+
+    yield replica
+    for client in clients:
+        client.__exit__(None, None, None)
+    for app in apps:
+        app.close()
+    redis_server.client().flushdb()

@@ -3,41 +3,21 @@ admin API sees it; a reset or a restore on one replica stops what another still 
 
 from __future__ import annotations
 
-import uuid
+import functools
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from mock_omni import MockOmni
-
-from .conftest import ALADDIN_BASIC, make_app
 from .receiver import Receiver, receiver
-from .redis_server import RedisServer
 from .sending import WALL_START, send
 from .test_callbacks import callbacks, pushed_to, wait_for
 
 
 @pytest.fixture
-def replicas(redis_server: RedisServer) -> Iterator[Callable[..., TestClient]]:
-    """Clients of replicas of one store, each an app of its own, serving (their callbacks go out)."""
-    prefix = f"test-{uuid.uuid4().hex[:12]}"
-    apps: list[MockOmni] = []
-    clients: list[TestClient] = []
-
-    def replica(**settings: Any) -> TestClient:
-        apps.append(make_app(store=redis_server.url, store_prefix=prefix, webhook_backoff=0.05,
-                             wall_clock=lambda: WALL_START, **settings))
-        clients.append(TestClient(apps[-1], headers={"Authorization": ALADDIN_BASIC}).__enter__())
-        return clients[-1]
-
-    yield replica
-    for client in clients:
-        client.__exit__(None, None, None)
-    for app in apps:
-        app.close()
-    redis_server.client().flushdb()
+def replicas(replicas: Callable[..., TestClient]) -> Callable[..., TestClient]:
+    """Replicas whose callbacks are retried quickly, their dates from WALL_START."""
+    return functools.partial(replicas, webhook_backoff=0.05, wall_clock=lambda: WALL_START)
 
 
 @pytest.fixture

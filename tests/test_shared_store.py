@@ -8,43 +8,21 @@ The process-level tests (real servers, kills, Redis restarts) are in test_replic
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from redis.crc import key_slot
 from starlette.testclient import TestClient
 
-from mock_omni import MockOmni, Settings, create_app
+from mock_omni import Settings, create_app
 from mock_omni.server.cli import main
 
-from .conftest import ALADDIN_API_KEY, ALADDIN_BASIC, GENIE_BASIC, OTHER_KEY, SEED_KEY, counting_keys
+from .conftest import ALADDIN_API_KEY, ALADDIN_BASIC, GENIE_BASIC, OTHER_KEY, SEED_KEY
 from .redis_server import RedisServer, free_port
 
 LIST = "/omni/1/scenarios"
 SEED = f"{LIST}/{SEED_KEY}"
 NEW = {"name": "New", "flow": [{"from": "InfoSMS", "channel": "SMS"}]}
-
-
-@pytest.fixture
-def replicas(redis_server: RedisServer) -> Iterator[Callable[[], TestClient]]:
-    """Clients of replicas of one store, each replica an app of its own."""
-    prefix = f"test-{uuid.uuid4().hex[:12]}"
-    apps: list[MockOmni] = []
-    clients: list[TestClient] = []
-
-    def replica() -> TestClient:
-        keys = counting_keys()
-        apps.append(create_app(Settings(store=redis_server.url, store_prefix=prefix),
-                               key_factory=lambda: next(keys)))
-        clients.append(TestClient(apps[-1], headers={"Authorization": ALADDIN_BASIC}).__enter__())
-        return clients[-1]
-
-    yield replica
-    for client in clients:
-        client.__exit__(None, None, None)
-    for app in apps:
-        app.close()
-    redis_server.client().flushdb()
 
 
 def keys_of(client: TestClient, query: str = "") -> list[str]:

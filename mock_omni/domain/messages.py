@@ -555,12 +555,7 @@ class Messages:
                     else outbox.messages.values())
             else:
                 pool = self._all.values()
-            chosen = [message for message in pool
-                      if (message_id is None or message.message_id == message_id)
-                      and (bulk_id is None or message.bulk_id == bulk_id)]
-            if limit is not None:
-                chosen = chosen[-limit:] if limit > 0 else []
-            return [self.view(message) for message in chosen]
+            return [self.view(message) for message in chosen(pool, message_id, bulk_id, limit)]
 
     def count(self, account: str | None = None) -> int:
         with self._lock:
@@ -669,3 +664,11 @@ class Messages:
                     self._insert(message_from_document(self._seq, account, document, self.clock_time))
 
 
+def chosen(pool: Iterable[Message], message_id: str | None, bulk_id: str | None,
+           limit: int | None) -> list[Message]:
+    """The messages of ``pool`` with that message or bulk ID (None: any), the newest ``limit`` of them."""
+    found = [message for message in pool if (message_id is None or message.message_id == message_id)
+             and (bulk_id is None or message.bulk_id == bulk_id)]
+    if limit is not None:
+        found = found[-limit:] if limit > 0 else []
+    return found

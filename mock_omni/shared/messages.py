@@ -41,7 +41,7 @@ from ..domain.delivery import PENDING_ACCEPTED, PENDING_ENROUTE, STATUS_OF, Deli
 from ..domain.errors import GeneralError, InvalidArgument
 from ..domain.message import FETCHED, NOT_READY, READY, Message
 from ..domain.message_documents import message_document, message_from_document
-from ..domain.messages import LogQuery, Messages, Notification, Notify, send_answer
+from ..domain.messages import LogQuery, Messages, Notification, Notify, chosen, send_answer
 from ..domain.plans import PlannedStep, SendOptions
 from ..domain.scenarios import Step
 from ..domain.send_request import OmniAdvancedRequest
@@ -437,12 +437,7 @@ class SharedMessages(Messages):
             pool = self._read(account, "ids" if message_id is not None else "bulks", message_id or bulk_id or "")
         else:
             pool = self._every(account)
-        chosen = [message for message in pool
-                  if (message_id is None or message.message_id == message_id)
-                  and (bulk_id is None or message.bulk_id == bulk_id)]
-        if limit is not None:
-            chosen = chosen[-limit:] if limit > 0 else []
-        return [self.view(message) for message in chosen]
+        return [self.view(message) for message in chosen(pool, message_id, bulk_id, limit)]
 
     def snapshot(self, account: str | None = None) -> list[Message]:
         return self._every(account)
