@@ -6,7 +6,8 @@
 Sections: 1 throughput of the seed PUT against the bare-ASGI floor, WireMock and Prism;
 2 cold start; 3 scale (100,000 scenarios against 10); 4 pytest fixture cost (runs
 ``python -m bench.fixture_cost`` when that module exists); 5 concurrency; 6 sending (one destination
-against the floor, 1,000 destinations per request, reports and logs over 100,000 stored messages).
+against the floor, 1,000 destinations per request, reports and logs over 100,000 stored messages); 7 replicas
+sharing one store on Redis (bench/replicas.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from mock_omni.vendor.codecs import Format
 
-from . import alternatives, load, procs, scale, sending
+from . import alternatives, load, procs, replicas, scale, sending
 from .load import Request, Result
 from .payloads import ALADDIN_BASIC, REQUESTS, SEED_PATH
 
@@ -44,7 +45,7 @@ class Plan:
     alternatives: bool
     scale_count: int
     out: Path
-    parts: set[int] = field(default_factory=lambda: {1, 2, 3, 4, 5, 6})
+    parts: set[int] = field(default_factory=lambda: {1, 2, 3, 4, 5, 6, 7})
 
 
 @dataclass
@@ -456,7 +457,7 @@ def parse_args(argv: Sequence[str] | None) -> Plan:
     parser.add_argument("--scale", type=int, help="scenarios for the scale part, messages for the sending part "
                                                   "(default 100000; 200 with --smoke)")
     parser.add_argument("--out", type=Path, help="results file (default bench/RESULTS.md)")
-    parser.add_argument("--parts", default="1,2,3,4,5,6", help="which parts to run, e.g. 1,3 (default all)")
+    parser.add_argument("--parts", default="1,2,3,4,5,6,7", help="which parts to run, e.g. 1,3 (default all)")
     args = parser.parse_args(argv)
     return Plan(
         smoke=args.smoke,
@@ -482,8 +483,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report()
     began = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"machine: {machine()}", flush=True)
-    for number, part in enumerate((throughput, cold_start, scale_section, fixture_cost, concurrency, sending_section),
-                                  start=1):
+    parts = (throughput, cold_start, scale_section, fixture_cost, concurrency, sending_section, replicas.section)
+    for number, part in enumerate(parts, start=1):
         if number in plan.parts:
             part(plan, report)
     summary_rows = [list(row) for row in report.summary]

@@ -18,20 +18,11 @@ from starlette.types import Receive, Scope, Send
 
 from .domain.backend import Backend
 from .domain.clock import Clock
-from .domain.delivery import DeliveryRules
-from .domain.fixtures import Extras, load_files
-from .domain.messages import Messages
-from .domain.signin import Lifetimes, SignIn
 from .domain.store import Account, KeyFactory, Store, random_key
 from .settings import Settings
+from .state import open_state
 from .testing.admin import Admin
-from .testing.faults import Faults
-from .testing.fence import Fence
-from .testing.journal import Journal
-from .testing.server_errors import ServerErrors
 from .vendor.api import VendorApi, VendorRequest
-from .vendor.ratelimit import RateLimiter
-from .vendor.webhooks import MAX_PENDING, Webhooks
 from .web.cors import CorsMiddleware, OriginPolicy
 from .web.state_file import PersistMiddleware, StateFile
 
@@ -52,41 +43,39 @@ class MockOmni:
         key_factory: KeyFactory = random_key, wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings or Settings()
-        self.clock = clock or Clock()
         self.key_factory = key_factory
+        #: Every part of the state, in this process or on a Redis shared by replicas (state.py).
+        self.state = state = open_state(self.settings, clock, key_factory, wall_clock)
+        self.clock = state.clock
         #: The fixture state that ``reset()`` returns to.
-        extras = Extras()
-        self.initial_accounts: list[Account] = load_files(self.settings.fixtures, key_factory, extras)
-        self.initial_messages = extras.messages
-        self.initial_delivery_rules = tuple(extras.delivery_rules)
-        self.store = Store([a.copy() for a in self.initial_accounts], key_factory)
+        self.initial_accounts: list[Account] = state.initial_accounts
+        self.initial_messages = state.initial_messages
+        self.initial_delivery_rules = state.initial_delivery_rules
+        self.store = state.store
         self.state_file = StateFile(self.settings.state_file) if self.settings.state_file else None
         if self.state_file is not None:
+            assert isinstance(self.store, Store)  # settings refuse a state file with a shared store
             saved = self.state_file.load(key_factory)
             if saved is not None:
                 self.store.replace(saved)
             self.state_file.saved_revision = self.store.revision
-        self.limiter = RateLimiter(self.settings.rate_limits, self.clock)
-        self.journal = Journal(self.settings.journal_limit)
-        self.faults = Faults()
+        self.limiter = state.limiter
+        self.journal = state.journal
+        self.faults = state.faults
         #: Closed by every reset: requests in flight across it write nothing (testing/fence.py).
-        self.fence = Fence()
+        self.fence = state.fence
         #: Unexpected exceptions (500s no fault asked for); the pytest plugin fails the test with them.
-        self.errors = ServerErrors()
-        lifetimes = Lifetimes(float(self.settings.token_lifetime), float(self.settings.session_idle))
+        self.errors = state.errors
         #: Outcome rules of message delivery (fixtures' ``deliveryRules``, the admin API's).
-        self.delivery_rules = DeliveryRules(extras.delivery_rules, self.settings.delivery_delay)
+        self.delivery_rules = state.delivery_rules
         #: Reports pushed to the sends' ``notifyUrl``: queued by ``messages``, sent while the app runs (``running``).
-        self.webhooks = Webhooks(attempts=self.settings.webhook_attempts, backoff=self.settings.webhook_backoff,
-                                 timeout=self.settings.webhook_timeout, keep=self.settings.message_limit,
-                                 max_pending=min(MAX_PENDING, self.settings.message_limit))
+        self.webhooks = state.webhooks
         #: Sent messages and their reports; the reports to push go to the webhooks.
-        self.messages = Messages(self.store, self.clock, self.delivery_rules, limit=self.settings.message_limit,
-                                 notify=self.webhooks.notify, wall_clock=wall_clock)
-        self.messages.load(self.initial_messages)
-        self.backend = Backend(self.store, self.clock, SignIn(self.store, self.clock, lifetimes), self.messages)
-        self.vendor = VendorApi(self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook,
-                                fence=self.fence, errors=self.errors)
+        self.messages = state.messages
+        self.backend = Backend(self.store, self.clock, state.signin, self.messages)
+        self.vendor = (state.vendor or VendorApi)(
+            self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook,
+            fence=self.fence, errors=self.errors, auth=state.auth)
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self)
@@ -98,6 +87,7 @@ class MockOmni:
         #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
         self.asgi: Any = self.route
         if self.state_file is not None:
+            assert isinstance(self.store, Store)
             self.asgi = PersistMiddleware(self.asgi, self.store, self.state_file)
         self.cors = OriginPolicy(self.settings.cors_origins)
         if self.cors.enabled:
@@ -122,6 +112,10 @@ class MockOmni:
 
             self._web = build_web_app(self)
         return self._web
+
+    def close(self) -> None:
+        """Release what the state holds outside this process (Redis connections); memory holds nothing."""
+        self.state.close()
 
     def reset(self, account: str | None = None) -> None:
         """Back to the fixture state, or one account back to where it started: the admin API's reset."""

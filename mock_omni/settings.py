@@ -26,6 +26,10 @@ MAX_BODY_BYTES = 1024 * 1024
 #: Each journal entry keeps up to 64 KiB of body: a million of them is already more memory than a mock should take.
 MAX_JOURNAL_LIMIT = 1_000_000
 MAX_PORT = 65535
+MEMORY_STORE = "memory"
+DEFAULT_STORE_PREFIX = "mock-omni"
+#: URL schemes redis-py connects with (TCP, TLS, a Unix socket).
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 #: Messages kept: about a kilobyte each, so ten million is already more memory than a mock should take.
 MAX_MESSAGE_LIMIT = 10_000_000
 
@@ -76,6 +80,10 @@ class Settings:
     token_lifetime: int = int(TOKEN_LIFETIME)
     #: Seconds without a call after which an IBSSO session ends, on the mock's clock.
     session_idle: int = int(SESSION_IDLE)
+    #: Where the state lives: ``memory`` (this process) or a Redis URL shared by replicas (shared/).
+    store: str = MEMORY_STORE
+    #: Prefix of every Redis key, so several independent mocks can share one Redis.
+    store_prefix: str = DEFAULT_STORE_PREFIX
 
     def __post_init__(self) -> None:
         _check_range("port", self.port, 0, MAX_PORT)
@@ -92,6 +100,20 @@ class Settings:
             problem = header_secret_problem(self.admin_token)
             if problem:
                 raise SettingsError("admin_token", problem)
+        if self.store != MEMORY_STORE and not self.store.startswith(REDIS_SCHEMES):
+            raise SettingsError("store", f"expected 'memory' or a Redis URL such as redis://127.0.0.1:6379/0, "
+                                         f"got {_shown(self.store)}")
+        if not self.store_prefix or any(c in self.store_prefix for c in "{}*?[] "):
+            raise SettingsError("store_prefix", f"expected a non-empty name without braces, wildcards or spaces, "
+                                                f"got {_shown(self.store_prefix)}")
+        if self.shared and self.state_file:
+            raise SettingsError("state_file", "keeps one process's state; with a Redis store (--store) the state "
+                                              "is Redis's (use Redis persistence instead)")
+
+    @property
+    def shared(self) -> bool:
+        """Whether the state is shared with other replicas on Redis."""
+        return self.store != MEMORY_STORE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -134,7 +156,8 @@ class Settings:
                                ("webhook_attempts", "MOCK_OMNI_WEBHOOK_ATTEMPTS")):
             if env.get(variable):
                 take(name, variable, _int(env[variable], variable))
-        for name, variable in (("delivery_delay", "MOCK_OMNI_DELIVERY_DELAY"),
+        for name, variable in (("store", "MOCK_OMNI_STORE"), ("store_prefix", "MOCK_OMNI_STORE_PREFIX"),
+                               ("delivery_delay", "MOCK_OMNI_DELIVERY_DELAY"),
                                ("webhook_backoff", "MOCK_OMNI_WEBHOOK_BACKOFF"),
                                ("webhook_timeout", "MOCK_OMNI_WEBHOOK_TIMEOUT")):
             if env.get(variable):

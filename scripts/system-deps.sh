@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages some tests need: wrk (load), docker-compose (compose file validation),
-# chromium + chromium-driver (browser tests). Installed when missing and we are root;
+# chromium + chromium-driver (browser tests), redis-server (the shared store: the tests start
+# their own on a free port). Installed when missing and we are root;
 # otherwise the tests that need them say why they are skipped.
 set -u
 need=()
@@ -8,6 +9,7 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+command -v redis-server >/dev/null || need+=(redis-server)
 ((${#need[@]})) || exit 0
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
   echo "system-deps: not root or no apt-get; tests needing ${need[*]} will be skipped" >&2

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.testclient import TestClient
 
-from mock_omni import MockOmni, Settings, create_app
-from mock_omni.domain.clock import ManualClock
+from mock_omni import MockOmni
 
 from .conftest import ALADDIN_BASIC
 
@@ -36,10 +34,9 @@ PAYLOADS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def sending_app(**settings: Any) -> MockOmni:
-    keys = (f"{n:032X}" for n in itertools.count(1))
-    return create_app(Settings(**settings), clock=ManualClock(), key_factory=lambda: next(keys),
-                      wall_clock=lambda: WALL_START)
+def sending_app(new_app: Callable[..., MockOmni], **settings: Any) -> MockOmni:
+    """An app of the test's store (conftest.new_app) on a manual clock, its dates from WALL_START."""
+    return new_app(wall_clock=lambda: WALL_START, **settings)
 
 
 def sending_client(app: MockOmni) -> TestClient:

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from defusedxml.ElementTree import fromstring
 from starlette.testclient import TestClient
 
+from mock_omni import MockOmni
 from mock_omni.testing import admin_models
 from mock_omni.testing.admin_client import AdminClient, AdminError
 from mock_omni.testing.faults import ConnectionDropped
 from mock_omni.vendor.routes import OPERATION_NAMES
 
-from .conftest import ALADDIN_BASIC, GENIE_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY, make_app
+from .conftest import ALADDIN_BASIC, GENIE_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY
 
 LIST = "/omni/1/scenarios"
 SEED = f"{LIST}/{SEED_KEY}"
 NEW = {"name": "New", "flow": [{"from": "InfoSMS", "channel": "SMS"}]}
+
+
+pytestmark = pytest.mark.both_stores
 
 
 def error_of(response: object) -> dict[str, object]:
@@ -108,8 +112,8 @@ def test_journal_delete_all_or_one_account(client: TestClient) -> None:
     assert client.get("/__admin/requests").json()["requests"] == []
 
 
-def test_journal_is_bounded_and_keeps_the_newest() -> None:
-    with TestClient(make_app(journal_limit=3), headers={"Authorization": ALADDIN_BASIC}) as client:
+def test_journal_is_bounded_and_keeps_the_newest(new_app: Callable[..., MockOmni]) -> None:
+    with TestClient(new_app(journal_limit=3), headers={"Authorization": ALADDIN_BASIC}) as client:
         for page in range(5):
             client.get(LIST, params={"page": page})
         journal = client.get("/__admin/requests").json()
@@ -395,8 +399,8 @@ def test_clock_only_moves_forward_by_a_number(client: TestClient, seconds: objec
 # --- token and OpenAPI ----------------------------------------------------------------------
 
 @pytest.fixture
-def guarded() -> Iterator[TestClient]:
-    with TestClient(make_app(admin_token="s3cret")) as client:
+def guarded(new_app: Callable[..., MockOmni]) -> Iterator[TestClient]:
+    with TestClient(new_app(admin_token="s3cret")) as client:
         yield client
 
 

@@ -17,12 +17,15 @@ from mock_omni.testing.admin_client import AdminClient
 from mock_omni.testing.faults import ConnectionDropped
 from mock_omni.vendor.ratelimit import Rule
 
-from .conftest import ALADDIN_BASIC, GENIE_BASIC, GENIE_KEY, SEED_KEY, make_app
+from .conftest import ALADDIN_BASIC, GENIE_BASIC, GENIE_KEY, SEED_KEY
 
 LIST = "/omni/1/scenarios"
 SEED = f"{LIST}/{SEED_KEY}"
 NEW = {"name": "held", "flow": [{"channel": "SMS"}]}
 HELD_MS = 150
+
+
+pytestmark = pytest.mark.both_stores
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
@@ -65,8 +68,10 @@ def names(client: TestClient, auth: str = ALADDIN_BASIC) -> list[str | None]:
     lambda c: c.post("/__admin/reset", params={"account": "Aladdin"}),
     lambda c: c.put("/__admin/state", json={"accounts": [{"username": "Aladdin", "password": "open sesame"}]}),
 ])
-def test_a_request_held_across_a_reset_is_dropped_and_leaves_no_trace(change: Any) -> None:
-    app = make_app(rate_limits={"create": Rule(1, 600)})
+def test_a_request_held_across_a_reset_is_dropped_and_leaves_no_trace(
+    change: Any, new_app: Callable[..., MockOmni],
+) -> None:
+    app = new_app(rate_limits={"create": Rule(1, 600)})
     outcome, _ = asyncio.run(held_across(app, change))
     assert isinstance(outcome, ConnectionDropped)
     with TestClient(app, headers={"Authorization": ALADDIN_BASIC}) as client:
@@ -76,16 +81,16 @@ def test_a_request_held_across_a_reset_is_dropped_and_leaves_no_trace(change: An
         assert client.post(LIST, json=NEW).status_code == 201  # its rate-limit token was never taken
 
 
-def test_a_reset_of_another_account_lets_the_held_request_through() -> None:
-    app = make_app()
+def test_a_reset_of_another_account_lets_the_held_request_through(new_app: Callable[..., MockOmni]) -> None:
+    app = new_app()
     outcome, _ = asyncio.run(held_across(app, lambda c: c.post("/__admin/reset", params={"account": "Genie"})))
     assert isinstance(outcome, httpx.Response) and outcome.status_code == 201
     with TestClient(app, headers={"Authorization": ALADDIN_BASIC}) as client:
         assert "held" in names(client)
 
 
-def test_removing_an_account_while_its_request_is_held_writes_nothing_back() -> None:
-    app = make_app()
+def test_removing_an_account_while_its_request_is_held_writes_nothing_back(new_app: Callable[..., MockOmni]) -> None:
+    app = new_app()
     with TestClient(app) as client:
         victim = client.post("/__admin/accounts", json={"username": "victim", "password": "pw"}).json()
     auth = victim["authorization"]["basic"]
@@ -102,8 +107,8 @@ def test_removing_an_account_while_its_request_is_held_writes_nothing_back() -> 
         assert [b for b in client.get("/__admin/rate-limits").json()["buckets"] if b["account"] == "victim"] == []
 
 
-def test_a_request_whose_body_arrives_across_a_reset_is_dropped() -> None:
-    app = make_app()
+def test_a_request_whose_body_arrives_across_a_reset_is_dropped(new_app: Callable[..., MockOmni]) -> None:
+    app = new_app()
     released = asyncio.Event()
 
     async def scenario() -> object:
@@ -275,8 +280,8 @@ def test_unexpected_errors_are_recorded_injected_ones_are_not(app: MockOmni, mon
 
 # --- anyio's trio backend -----------------------------------------------------------------------
 
-def test_delay_and_drop_faults_work_under_trio() -> None:
-    with TestClient(make_app(), backend="trio", headers={"Authorization": ALADDIN_BASIC}) as client:
+def test_delay_and_drop_faults_work_under_trio(new_app: Callable[..., MockOmni]) -> None:
+    with TestClient(new_app(), backend="trio", headers={"Authorization": ALADDIN_BASIC}) as client:
         admin = AdminClient(str(client.base_url), http=client)
         admin.fault(delay_ms=1, times=1)
         assert client.get(SEED).status_code == 200

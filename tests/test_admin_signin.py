@@ -18,6 +18,9 @@ TOKENS = "/__admin/tokens"
 FORBIDDEN = {"requestError": {"serviceException": {"messageId": "FORBIDDEN", "text": "Forbidden"}}}
 
 
+pytestmark = pytest.mark.both_stores
+
+
 @pytest.fixture
 def bare(app: MockOmni) -> Iterator[TestClient]:
     with TestClient(app) as client:

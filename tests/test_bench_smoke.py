@@ -78,7 +78,7 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
     for heading in ("## 1. Throughput of the seed PUT", "## 2. Cold start", "## 3. Scale", "## 4. pytest fixture cost",
-                    "## 5. Concurrency", "## 6. Sending", "## 6b. Reports and logs over"):
+                    "## 5. Concurrency", "## 6. Sending", "## 6b. Reports and logs over", "## 7. Replicas on Redis"):
         assert heading in text
     for row in ("| mock-omni JSON |", "| bare ASGI JSON |", "| mock-omni XML |", "| bare ASGI XML |",
                 "| mock-omni JSON, every body new |", "| mock-omni XML, every body new |",
@@ -86,11 +86,15 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
                 "| PUT promote |", "| GET one |", "| GET page |", "| send, 1 destination |",
                 "| send, 1,000 destinations |", "| GET logs by messageId |", "| GET reports by bulkId |"):
         assert row in text
+    if shutil.which("redis-server"):
+        for row in ("| mock-omni JSON, memory store |", "| mock-omni JSON, one replica on Redis |",
+                    "| two replicas on Redis together, 16 connections each (rates added) |"):
+            assert row in text
     # Correctness, not speed: every throughput and scale request answered 2xx, and the limit held.
     assert "| limit holds at 64/256 connections, nothing fails | yes | yes | yes |" in text
     counted = ("| mock-omni JSON", "| mock-omni XML", "| bare ASGI", "| uvicorn protocol, fixed bytes", "| PUT promote",
                "| GET one", "| GET page", "| send, 1 destination |", "| send, 1,000 destinations |", "| GET logs",
-               "| GET reports")
+               "| GET reports", "| one replica on Redis alone", "| two replicas on Redis together, 16")
     for line in text.splitlines():
         if line.startswith(counted):
             assert line.rstrip().endswith("| 0 |"), line

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -32,9 +32,12 @@ def target() -> Iterator[Receiver]:
         yield running
 
 
+pytestmark = pytest.mark.both_stores
+
+
 @pytest.fixture
-def app() -> MockOmni:
-    return sending_app(**FAST)
+def app(new_app: Callable[..., MockOmni]) -> MockOmni:
+    return sending_app(new_app, **FAST)
 
 
 @pytest.fixture
@@ -145,8 +148,8 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(client: Tes
     assert len(failing.received) == 3 and len({item.body for item in failing.received}) == 1
 
 
-def test_a_receiver_that_never_succeeds_is_given_up_and_the_failure_recorded() -> None:
-    app = sending_app(webhook_attempts=3, **FAST)
+def test_a_receiver_that_never_succeeds_is_given_up_and_the_failure_recorded(new_app: Callable[..., MockOmni]) -> None:
+    app = sending_app(new_app, webhook_attempts=3, **FAST)
     with receiver(fail=100) as failing, sending_client(app) as client:
         send(client, pushed_to(failing.url, "G1"))
         (recorded,) = wait_for(client, 1, state="failed")
@@ -343,8 +346,9 @@ def test_a_server_process_stops_at_sigterm_without_waiting_for_its_callbacks() -
     assert slow.count() <= 1  # at most the one on the wire at SIGTERM
 
 
-def test_under_trio_callbacks_go_out_from_a_loop_of_their_own(target: Receiver) -> None:
-    app = sending_app(**FAST)
+def test_under_trio_callbacks_go_out_from_a_loop_of_their_own(
+        new_app: Callable[..., MockOmni], target: Receiver) -> None:
+    app = sending_app(new_app, **FAST)
     with TestClient(app, backend="trio", headers={"Authorization": ALADDIN_BASIC}) as client:
         send(client, pushed_to(target.url, "T1"))
         wait_for(client, 1)

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -110,18 +111,19 @@ def test_the_example_runner_waits_for_a_healthy_mock(compose: dict[str, object])
     assert runner["profiles"] == ["example"]
 
 
-@pytest.fixture
-def image_process(compose: dict[str, object]) -> Iterator[tuple[str, dict[str, str]]]:
-    """The image's CMD with the image's and the service's env, fixtures mounted, on a free port."""
-    mock = service(compose, "mock")
+@contextmanager
+def image_command(compose: dict[str, object], name: str, **overrides: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """The image's CMD with the image's and service ``name``'s env, fixtures mounted, on a free port."""
+    definition = service(compose, name)
     mounts = {}
-    for volume in mock["volumes"]:  # type: ignore[attr-defined]
+    for volume in definition["volumes"]:  # type: ignore[attr-defined]
         source, target, _ = volume.split(":")
         mounts[target] = source
-    env = {**dockerfile_env(), **mock["environment"]}  # type: ignore[dict-item]
+    env = {**dockerfile_env(), **definition["environment"]}  # type: ignore[dict-item]
     for target, source in mounts.items():
         env = {name: value.replace(target, source) for name, value in env.items()}
     env["MOCK_OMNI_PORT"] = "0"  # a free port instead of 8080, which may be taken here
+    env.update(overrides)
     command = dockerfile_json("CMD")
     executable = Path(sys.executable).parent / command[0]
     process = subprocess.Popen([str(executable), *command[1:]], env={**os.environ, **env},
@@ -137,6 +139,19 @@ def image_process(compose: dict[str, object]) -> Iterator[tuple[str, dict[str, s
         process.communicate(timeout=10)
 
 
+@pytest.fixture
+def image_process(compose: dict[str, object]) -> Iterator[tuple[str, dict[str, str]]]:
+    with image_command(compose, "mock") as running:
+        yield running
+
+
+def healthcheck(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The image's healthcheck, exactly as the container runs it."""
+    health = dockerfile_json("HEALTHCHECK")
+    return subprocess.run([sys.executable, *health[1:]], env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=30)
+
+
 @needs_compose
 def test_the_image_command_serves_the_mounted_fixtures_and_passes_its_healthcheck(
     image_process: tuple[str, dict[str, str]],
@@ -148,19 +163,13 @@ def test_the_image_command_serves_the_mounted_fixtures_and_passes_its_healthchec
                          headers={"Authorization": auth}, timeout=10)
     assert response.status_code == 200
     assert response.json()["name"] == "Invoices by e-mail, SMS fallback"
-    # The healthcheck exactly as the container runs it.
-    health = dockerfile_json("HEALTHCHECK")
-    check = subprocess.run([sys.executable, *health[1:]], env={**os.environ, **env}, capture_output=True,
-                           text=True, timeout=30)
+    check = healthcheck(env)
     assert check.returncode == 0, check.stderr
 
 
 def test_the_healthcheck_fails_when_nothing_serves() -> None:
-    health = dockerfile_json("HEALTHCHECK")
     # Port 9 (discard) on loopback: nothing listens there.
-    check = subprocess.run([sys.executable, *health[1:]], env={**os.environ, "MOCK_OMNI_PORT": "9"},
-                           capture_output=True, text=True, timeout=30)
-    assert check.returncode != 0
+    assert healthcheck({"MOCK_OMNI_PORT": "9"}).returncode != 0
 
 
 @needs_compose
@@ -175,6 +184,50 @@ def test_the_example_test_runner_passes_against_the_image_command(
                             text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "default ['CD265875E3A6EA43478D5F37A635BE4A']" in result.stdout
+
+
+@needs_compose
+def test_the_replicas_profile_is_redis_and_two_replicas_with_healthchecks(compose: dict[str, object]) -> None:
+    redis_service, replicas = service(compose, "redis"), [service(compose, f"replica-{n}") for n in (1, 2)]
+    assert redis_service["profiles"] == ["replicas"] and "redis-cli" in redis_service["healthcheck"]["test"]  # type: ignore[index,operator]
+    assert "--appendonly" in redis_service["command"]  # type: ignore[operator]
+    assert "redis" not in service(compose, "mock").get("depends_on", {})  # type: ignore[attr-defined]
+    ports = []
+    for replica in replicas:
+        assert replica["profiles"] == ["replicas"]
+        assert replica["depends_on"] == {"redis": {"condition": "service_healthy"}}
+        assert replica["environment"]["MOCK_OMNI_STORE"] == "redis://redis:6379/0"  # type: ignore[index]
+        assert replica["healthcheck"]["test"] == ["CMD", *dockerfile_json("HEALTHCHECK")]  # type: ignore[index]
+        assert "command" not in replica  # the image's CMD, as the mock service
+        ports += replica["ports"]  # type: ignore[arg-type]
+    assert ports == ["127.0.0.1:8081:8080/tcp", "127.0.0.1:8082:8080/tcp"]
+    assert replicas[0]["environment"] == replicas[1]["environment"]
+
+
+@needs_compose
+def test_the_replicas_command_lines_share_one_state_and_check_redis(compose: dict[str, object], tmp_path: Path) -> None:
+    """Both replicas' CMD with their env, on a Redis of the test's own (for "redis:6379")."""
+    from .redis_server import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (scripts/system-deps.sh installs it as root)")
+    own = RedisServer(tmp_path)
+    own.start()
+    try:
+        store = service(compose, "replica-1")["environment"]["MOCK_OMNI_STORE"]  # type: ignore[index]
+        store = store.replace("redis:6379", f"127.0.0.1:{own.port}")
+        auth = {"Authorization": "Basic " + base64.b64encode(b"billing-service:billing-secret").decode()}
+        key = "/omni/1/scenarios/0A1B2C3D4E5F60718293A4B5C6D7E8F9"
+        with image_command(compose, "replica-1", MOCK_OMNI_STORE=store) as (one, one_env), \
+                image_command(compose, "replica-2", MOCK_OMNI_STORE=store) as (two, two_env):
+            assert httpx.put(one + key, json={"name": "set on one"}, headers=auth, timeout=10).status_code == 200
+            assert httpx.get(two + key, headers=auth, timeout=10).json()["name"] == "set on one"
+            assert healthcheck(one_env).returncode == 0 and healthcheck(two_env).returncode == 0
+            own.stop()
+            # Redis gone: the replicas are unhealthy (a load balancer stops sending them calls).
+            assert healthcheck(one_env).returncode != 0
+    finally:
+        own.stop()
 
 
 def test_what_the_dockerfile_copies_builds_a_package_with_every_asset(tmp_path: Path) -> None:
@@ -201,5 +254,6 @@ def test_what_the_dockerfile_copies_builds_a_package_with_every_asset(tmp_path: 
     assert "mock_omni/server/cli.py" in names
     for needed in ("mock_omni/static/dashboard.html", "mock_omni/static/dashboard.js", "mock_omni/static/dashboard.css",
                    "mock_omni/static/swagger-ui/swagger-ui-bundle.js", "mock_omni/static/swagger-ui/swagger-ui.css",
-                   "mock_omni/static/swagger-ui/LICENSE", "mock_omni/data/default-fixtures.json"):
+                   "mock_omni/static/swagger-ui/LICENSE", "mock_omni/data/default-fixtures.json",
+                   "mock_omni/shared/lua/call.lua", "mock_omni/shared/lua/ops/update.lua"):
         assert needed in names, needed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 import pytest
 from defusedxml.ElementTree import fromstring
@@ -21,13 +22,15 @@ from .conftest import (
     OTHER_KEY,
     SEED_KEY,
     THIRD_KEY,
-    make_app,
 )
 
 LIST = "/omni/1/scenarios"
 SEED = f"{LIST}/{SEED_KEY}"
 JSON_HEADERS = {"Content-Type": "application/json"}
 NEW = {"name": "New", "flow": [{"from": "InfoSMS", "channel": "SMS"}]}
+
+
+pytestmark = pytest.mark.both_stores
 
 
 def envelope(message_id: str, text: str, **extra: object) -> dict[str, object]:
@@ -241,8 +244,8 @@ def test_invalid_xml_values_name_the_field(client: TestClient) -> None:
     "authorization",
     [None, "Basic QWxhZGRpbjp3cm9uZw==", "App nope", "IBSSO nope", "Bearer nope", "Negotiate x", "Basic"],
 )
-def test_unauthorized(authorization: str | None) -> None:
-    with TestClient(make_app()) as client:
+def test_unauthorized(authorization: str | None, new_app: Callable[..., MockOmni]) -> None:
+    with TestClient(new_app()) as client:
         headers = {"Authorization": authorization} if authorization else {}
         response = client.get(LIST, headers=headers)
         assert response.status_code == 401
@@ -254,14 +257,14 @@ def test_unauthorized(authorization: str | None) -> None:
 @pytest.mark.parametrize(
     "authorization", [ALADDIN_BASIC, f"App {ALADDIN_API_KEY}", f"IBSSO {ALADDIN_TOKEN}", f"Bearer {ALADDIN_TOKEN}"]
 )
-def test_every_scheme_reaches_the_same_account(authorization: str) -> None:
-    with TestClient(make_app()) as client:
+def test_every_scheme_reaches_the_same_account(authorization: str, new_app: Callable[..., MockOmni]) -> None:
+    with TestClient(new_app()) as client:
         response = client.get(SEED, headers={"Authorization": authorization})
         assert response.status_code == 200 and response.json()["key"] == SEED_KEY
 
 
-def test_accounts_are_isolated() -> None:
-    with TestClient(make_app()) as client:
+def test_accounts_are_isolated(new_app: Callable[..., MockOmni]) -> None:
+    with TestClient(new_app()) as client:
         genie = {"Authorization": GENIE_BASIC}
         assert [s["key"] for s in client.get(LIST, headers=genie).json()["scenarios"]] == [GENIE_KEY]
         created = client.post(LIST, json=NEW, headers=genie).json()
@@ -350,8 +353,8 @@ def test_unexpected_errors_are_500_general_error_without_a_traceback(app: MockOm
 
 # --- rate limits -----------------------------------------------------------------------
 
-def test_create_is_limited_to_20_per_10_minutes_and_recovers() -> None:
-    app = make_app()
+def test_create_is_limited_to_20_per_10_minutes_and_recovers(new_app: Callable[..., MockOmni]) -> None:
+    app = new_app()
     with TestClient(app, headers={"Authorization": ALADDIN_BASIC}) as client:
         statuses = [client.post(LIST, json=NEW).status_code for _ in range(21)]
         assert statuses == [201] * 20 + [429]
@@ -365,18 +368,18 @@ def test_create_is_limited_to_20_per_10_minutes_and_recovers() -> None:
         assert client.get(LIST).status_code == 200  # reads are not limited
 
 
-def test_update_is_limited_to_40_per_10_minutes_per_account() -> None:
-    with TestClient(make_app()) as client:
+def test_update_is_limited_to_40_per_10_minutes_per_account(new_app: Callable[..., MockOmni]) -> None:
+    with TestClient(new_app()) as client:
         aladdin = {"Authorization": ALADDIN_BASIC}
         statuses = [client.put(SEED, json={}, headers=aladdin).status_code for _ in range(41)]
         assert statuses == [200] * 40 + [429]
         assert client.put(f"{LIST}/{GENIE_KEY}", json={}, headers={"Authorization": GENIE_BASIC}).status_code == 200
 
 
-def test_rate_limit_off_and_custom_profiles() -> None:
-    with TestClient(make_app(rate_limits={}), headers={"Authorization": ALADDIN_BASIC}) as client:
+def test_rate_limit_off_and_custom_profiles(new_app: Callable[..., MockOmni]) -> None:
+    with TestClient(new_app(rate_limits={}), headers={"Authorization": ALADDIN_BASIC}) as client:
         assert {client.post(LIST, json=NEW).status_code for _ in range(50)} == {201}
-    with TestClient(make_app(rate_limits={"update": Rule(2, 60)}), headers={"Authorization": ALADDIN_BASIC}) as client:
+    with TestClient(new_app(rate_limits={"update": Rule(2, 60)}), headers={"Authorization": ALADDIN_BASIC}) as client:
         assert [client.put(SEED, json={}).status_code for _ in range(3)] == [200, 200, 429]
 
 

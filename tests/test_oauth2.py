@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from mock_omni import MockOmni
 
 from .admin_helpers import create_account
-from .conftest import ALADDIN_TOKEN, make_app
+from .conftest import ALADDIN_TOKEN
 
 TOKEN = "/auth/1/oauth2/token"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -24,9 +24,12 @@ ALADDIN = "client_id=Aladdin&client_secret=open+sesame"
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
+pytestmark = pytest.mark.both_stores
+
+
 @pytest.fixture
-def app() -> MockOmni:
-    app = make_app()
+def app(new_app: Callable[..., MockOmni]) -> MockOmni:
+    app = new_app()
     create_account(app, {"username": "shop", "password": "shop-pw", "oauth2Clients": [
         {"clientId": "shop-app", "clientSecret": "s3cr:t/+%&=", "scopes": ["omni-failover:manage"]}]})
     return app
@@ -97,8 +100,8 @@ def test_the_token_expires_on_the_mocks_clock(client: TestClient, app: MockOmni)
     assert expired.json()["requestError"]["serviceException"]["messageId"] == "UNAUTHORIZED"
 
 
-def test_the_lifetime_is_a_setting() -> None:
-    app = make_app(token_lifetime=60)
+def test_the_lifetime_is_a_setting(new_app: Callable[..., MockOmni]) -> None:
+    app = new_app(token_lifetime=60)
     with TestClient(app) as client:
         data = token_request(client, f"{GRANT}&{ALADDIN}").json()
         assert data["expires_in"] == 60

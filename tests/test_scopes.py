@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from mock_omni.vendor.routes import OPERATIONS
 from mock_omni.vendor.routing import Operation
 
 from .admin_helpers import create_account
-from .conftest import ALADDIN_API_KEY, SEED_KEY, make_app
+from .conftest import ALADDIN_API_KEY, SEED_KEY
 
 VENDOR_SPEC: dict[str, Any] = json.loads(
     (Path(__file__).parent / "reference" / "infobip-omni-failover-openapi.json").read_text("utf-8"))
@@ -43,13 +43,16 @@ REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
 SCOPED = [op for op in OPERATIONS if op.scopes]
 
 
+pytestmark = pytest.mark.both_stores
+
+
 def key_for(scopes: list[str]) -> str:
     return "key-" + ("+".join(scopes) or "none")
 
 
 @pytest.fixture
-def app() -> MockOmni:
-    app = make_app()
+def app(new_app: Callable[..., MockOmni]) -> MockOmni:
+    app = new_app()
     keys = [{"key": key_for([scope]), "scopes": [scope]} for scope in VENDOR_SCOPES]
     create_account(app, {"username": "scoped", "seedAccount": "Aladdin",
                               "apiKeys": [*keys, {"key": key_for([]), "scopes": []}, "key-every"]})

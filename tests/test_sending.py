@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -34,10 +34,12 @@ from .sending import (
     walk,
 )
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
-def app() -> MockOmni:
-    return sending_app()
+def app(new_app: Callable[..., MockOmni]) -> MockOmni:
+    return sending_app(new_app)
 
 
 @pytest.fixture
@@ -214,8 +216,8 @@ def test_accounts_see_only_their_own_messages(client: TestClient) -> None:
 # --- failover on the clock ------------------------------------------------------------------------
 
 
-def test_delivery_delay_keeps_the_message_pending_until_the_clock_gets_there() -> None:
-    with sending_client(sending_app(delivery_delay=2.0)) as client:
+def test_delivery_delay_keeps_the_message_pending_until_the_clock_gets_there(new_app: Callable[..., MockOmni]) -> None:
+    with sending_client(sending_app(new_app, delivery_delay=2.0)) as client:
         answer = send(client, body(None, "41793026727", channels=["SMS", "VIBER"]))
         assert reports(client) == []
         assert logs(client)[0]["status"] == PENDING and "doneAt" not in logs(client)[0]
@@ -387,8 +389,8 @@ def test_the_legacy_simple_send_puts_the_text_on_every_step(client: TestClient) 
 # --- memory, reset, snapshots, state --------------------------------------------------------------
 
 
-def test_the_oldest_messages_are_dropped_past_the_limit() -> None:
-    with sending_client(sending_app(message_limit=3)) as client:
+def test_the_oldest_messages_are_dropped_past_the_limit(new_app: Callable[..., MockOmni]) -> None:
+    with sending_client(sending_app(new_app, message_limit=3)) as client:
         sent = [ids(send(client, body(None, f"4179302672{n}", channels=["SMS", "VIBER"])))[0] for n in range(5)]
         assert [log["messageId"] for log in logs(client)] == sent[:1:-1]
         assert sorted(r["messageId"] for r in reports(client)) == sorted(sent[2:])
@@ -472,13 +474,15 @@ def test_an_integral_json_number_is_an_integer(client: TestClient) -> None:
         "serviceException"]["validationErrors"]
 
 
-def test_fixture_files_bring_delivery_rules_and_reset_returns_to_them(tmp_path: Any) -> None:
+def test_fixture_files_bring_delivery_rules_and_reset_returns_to_them(
+    tmp_path: Any, new_app: Callable[..., MockOmni],
+) -> None:
     document = {"accounts": [{"username": "Aladdin", "password": "open sesame", "scenarios": [
         {"key": "A" * 32, "flow": [{"channel": "VIBER"}, {"channel": "SMS"}], "default": True}]}],
         "deliveryRules": [{"destination": "4179*", "channel": "VIBER", "outcome": "UNDELIVERABLE"}]}
     path = tmp_path / "rules.json"
     path.write_text(json.dumps(document))
-    with sending_client(sending_app(fixtures=[str(path)])) as client:
+    with sending_client(sending_app(new_app, fixtures=[str(path)])) as client:
         send(client, body(None, "41793026727", channels=["SMS", "VIBER"]))
         assert reports(client)[0]["channel"] == "SMS"
         client.delete("/__admin/delivery-rules")

@@ -6,7 +6,7 @@ Here ``messages.notify`` is a recorder, so nothing is sent; tests/test_callbacks
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,9 +21,12 @@ from .sending import advance, body, reports, rule, send, sending_app, sending_cl
 HOOK = "http://127.0.0.1:9/hook"
 
 
+pytestmark = pytest.mark.both_stores
+
+
 @pytest.fixture
-def app() -> MockOmni:
-    return recording(sending_app())
+def app(new_app: Callable[..., MockOmni]) -> MockOmni:
+    return recording(sending_app(new_app))
 
 
 def recording(app: MockOmni) -> MockOmni:
@@ -75,8 +78,8 @@ def test_a_delayed_report_is_pushed_when_the_clock_gets_there(app: MockOmni, cli
     assert len(pushed(app)) == 1
 
 
-def test_the_app_pushes_through_its_webhooks() -> None:
-    app = sending_app()
+def test_the_app_pushes_through_its_webhooks(new_app: Callable[..., MockOmni]) -> None:
+    app = sending_app(new_app)
     with sending_client(app) as client:
         send(client, body(None, "41793026727", channels=["SMS", "VIBER"], notifyUrl=HOOK, callbackData="cb"))
         (callback,) = app.webhooks.records()

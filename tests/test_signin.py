@@ -24,6 +24,9 @@ MANAGE = "omni-failover:manage"
 LOGS = "omni-failover:logs:read"
 
 
+pytestmark = pytest.mark.both_stores
+
+
 def make_store() -> Store:
     alice = Account("alice", "pw-alice", ["key-all", "key-logs"], ["fixture-token"],
                     key_scopes={"key-logs": (LOGS,)},

@@ -19,7 +19,7 @@ import itertools
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -193,6 +193,13 @@ class DeliveryRuleIn(BaseModel):
                     self.times)
 
 
+def rule_document(rule: Rule) -> dict[str, object]:
+    """A rule as fixture documents write it (``deliveryRules``): ``rule_from_data`` reads it back."""
+    return {key: value for key, value in {
+        "destination": rule.destination, "channel": rule.channel, "account": rule.account,
+        "outcome": rule.outcome, "delaySeconds": rule.delay, "times": rule.times}.items() if value is not None}
+
+
 def rule_from_data(data: object, rule_id: int = 0) -> Rule:
     """A rule from its JSON form (fixtures); BAD_REQUEST or INVALID_ARGUMENT naming the field."""
     parsed = validate_data(DeliveryRuleIn, data)
@@ -245,6 +252,17 @@ class DeliveryRules:
         self._tests: dict[str, list[TestDestination]] = {}
         for test in TEST_DESTINATIONS:
             self._tests.setdefault(test.address, []).append(test)
+        #: rule id -> step attempts it decided, when counted (the shared store commits what a pass used).
+        self.used: dict[int, int] | None = None
+
+    @classmethod
+    def trial(cls, rules: Iterable[Rule], default_delay: float) -> DeliveryRules:
+        """Copies of ``rules`` as they stand (ids, hits, times kept) that count what each decides (``used``):
+        the shared store walks messages on such a copy, then commits the use it counted (shared/delivery.py)."""
+        trial = cls((), default_delay)
+        trial._rules = [replace(rule) for rule in rules]
+        trial.used = {}
+        return trial
 
     def _renumbered(self, rule: Rule) -> Rule:
         return Rule(next(self._ids), rule.outcome, rule.destination, rule.channel, rule.account, rule.delay,
@@ -257,6 +275,8 @@ class DeliveryRules:
                 for rule in self._rules:
                     if rule.matches(account, address, channel):
                         rule.hits += 1
+                        if self.used is not None:
+                            self.used[rule.id] = self.used.get(rule.id, 0) + 1
                         if rule.times is not None:
                             rule.times -= 1
                             if rule.times == 0:
@@ -301,10 +321,7 @@ class DeliveryRules:
 
     def export(self) -> list[dict[str, object]]:
         """The rules as fixture documents write them (``deliveryRules``)."""
-        return [{key: value for key, value in {
-            "destination": rule.destination, "channel": rule.channel, "account": rule.account,
-            "outcome": rule.outcome, "delaySeconds": rule.delay, "times": rule.times}.items() if value is not None}
-            for rule in self.rules()]
+        return [rule_document(rule) for rule in self.rules()]
 
     def replace(self, rules: Iterable[Rule]) -> None:
         """These rules instead (copies: the given ones are never used up), e.g. a reset's fixtures'."""

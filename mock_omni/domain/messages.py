@@ -49,6 +49,23 @@ LOGS_WINDOW = HOURS_48
 Notify = Callable[[str, str, "str | None", dict[str, object], "str | None"], None]
 
 
+class LogQuery(NamedTuple):
+    """What ``GET /omni/1/logs`` asks for (``since``/``until``: POSIX seconds), and the account's time now."""
+
+    now: float
+    sender: str | None
+    to: str | None
+    bulk_ids: set[str]
+    message_ids: set[str]
+    general_status: str | None
+    channel: str | None
+    since: float | None
+    until: float | None
+    limit: int
+    mcc: str | None
+    mnc: str | None
+
+
 class Notification(NamedTuple):
     account: str
     url: str
@@ -141,6 +158,15 @@ class _Outbox:
         self.reports.pop(message.seq, None)
 
 
+def send_answer(tos: list[dict[str, str]], ids: list[str], bulk_id: str | None) -> dict[str, object]:
+    """The vendor's answer to a send: each destination pending, with its message ID."""
+    pending = PENDING_ENROUTE.data
+    answer: dict[str, object] = {"bulkId": bulk_id} if bulk_id is not None else {}
+    answer["messages"] = [{"to": to, "status": pending, "messageId": message_id}
+                          for to, message_id in zip(tos, ids, strict=True)]
+    return answer
+
+
 def vendor_date(seconds: float) -> str:
     """POSIX seconds the vendor's way, to the nearest millisecond: ``2015-02-23T16:41:11.833+0000`` (UTC)."""
     whole, millis = divmod(round(seconds * 1000), 1000)
@@ -210,43 +236,51 @@ class Messages:
         scenario_key, flow = self.flow(account, request.scenarioKey)
         tos, plan, options = self._prepared.get(request, scenario_key, flow)
         now = self.now(account)
-        start = now
-        if request.sendAt is not None:
-            start = max(now, self.clock_time(parse_date(request.sendAt)))
-            if start - now >= MAX_SCHEDULE:
-                raise InvalidArgument(validation_errors={"sendAt": ["must be sooner than 180 days from now"]})
-        destinations = request.destinations
-        given = [destination.messageId for destination in destinations]
-        bulk_id = request.bulkId
-        new_bulk = bulk_id is None and len(destinations) > 1
-        fresh = iter(new_ids(given.count(None) + new_bulk))
-        if new_bulk:
-            bulk_id = next(fresh)
-        answers: list[dict[str, object]] = []
+        start = self.start_time(request, now)
+        ids, bulk_id = self.message_ids(request)
         pushes: list[Notification] = []
-        pending = PENDING_ENROUTE.data
         with self._lock:
             outbox = self._outboxes.get(account)
             if outbox is None:
                 outbox = self._outboxes[account] = _Outbox()
-            for to, message_id in zip(tos, given, strict=True):
-                message_id = message_id or next(fresh)
+            for to, message_id in zip(tos, ids, strict=True):
                 self._seq += 1
                 message = Message(self._seq, account, message_id, bulk_id, to, plan, options, start)
                 self._all[message.seq] = message
                 self._order.append(message)
                 outbox.add(message)
-                if start > now:
-                    self._wait(message, "START", start)
-                else:
-                    self._start(message, start, pushes)
-                answers.append({"to": to, "status": pending, "messageId": message_id})
-            self.sent += len(destinations)
+                self.launch(message, now, pushes)
+            self.sent += len(ids)
             self._bound()
         self._push(pushes)
-        answer: dict[str, object] = {"bulkId": bulk_id} if bulk_id is not None else {}
-        answer["messages"] = answers
-        return answer
+        return send_answer(tos, ids, bulk_id)
+
+    def start_time(self, request: OmniAdvancedRequest, now: float) -> float:
+        """When a send's first steps start: now, or its ``sendAt`` (sooner than 180 days)."""
+        if request.sendAt is None:
+            return now
+        start = max(now, self.clock_time(parse_date(request.sendAt)))
+        if start - now >= MAX_SCHEDULE:
+            raise InvalidArgument(validation_errors={"sendAt": ["must be sooner than 180 days from now"]})
+        return start
+
+    @staticmethod
+    def message_ids(request: OmniAdvancedRequest) -> tuple[list[str], str | None]:
+        """Each destination's message ID (given, or new) and the bulk ID (given, or new for several)."""
+        given = [destination.messageId for destination in request.destinations]
+        bulk_id = request.bulkId
+        new_bulk = bulk_id is None and len(given) > 1
+        fresh = iter(new_ids(given.count(None) + new_bulk))
+        if new_bulk:
+            bulk_id = next(fresh)
+        return [message_id or next(fresh) for message_id in given], bulk_id
+
+    def launch(self, message: Message, now: float, pushes: list[Notification]) -> None:
+        """A new message's first step starts now, or waits for its ``sendAt``."""
+        if message.sent_at > now:
+            self._wait(message, "START", message.sent_at)
+        else:
+            self._start(message, message.sent_at, pushes)
 
     def flow(self, account: str, key: str | None) -> tuple[str, tuple[Step, ...]]:
         """The key and flow of the scenario a send goes through; INVALID_ARGUMENT naming scenarioKey if none."""
@@ -298,7 +332,7 @@ class Messages:
             message.status = STATUS_OF[outcome]
             message.done_at = at
             message.report = READY
-            self._outboxes[message.account].reports[message.seq] = message
+            self._ready(message)
             if options.pushes:
                 pushes.append(self._notification(message, len(message.walk) - 1))
             return True
@@ -306,6 +340,10 @@ class Messages:
             pushes.append(self._notification(message, len(message.walk) - 1))
         message.step += 1
         return False
+
+    def _ready(self, message: Message) -> None:
+        """``message``'s final report is ready to be fetched."""
+        self._outboxes[message.account].reports[message.seq] = message
 
     def _notification(self, message: Message, index: int) -> Notification:
         options = message.options
@@ -325,25 +363,29 @@ class Messages:
         finished: list[dict[str, object]] = []
         with self._lock:
             for account, heap in list(self._heaps.items()):
-                now = self.now(account)
-                while heap and heap[0][0] <= now:
-                    due, _, message = heapq.heappop(heap)
-                    if not message.alive or message.due != due:
-                        self._stale = max(0, self._stale - 1)
-                        continue
-                    pending = message.pending
-                    assert pending is not None
-                    if pending == "START":
-                        message.pending = message.due = None
-                        self._start(message, due, pushes)
-                    elif not self._end_step(message, pending, due, pushes):
-                        self._start(message, due, pushes)
-                    if message.done_at is not None:
-                        finished.append(self._report(message, len(message.walk) - 1))
+                self._walk_due(heap, self.now(account), pushes, finished)
                 if not heap:
                     del self._heaps[account]
         self._push(pushes)
         return finished
+
+    def _walk_due(self, heap: list[tuple[float, int, Message]], now: float, pushes: list[Notification],
+                  finished: list[dict[str, object]]) -> None:
+        """Perform the transitions of one account's ``heap`` that are due at ``now``, in order."""
+        while heap and heap[0][0] <= now:
+            due, _, message = heapq.heappop(heap)
+            if not message.alive or message.due != due:
+                self._stale = max(0, self._stale - 1)
+                continue
+            pending = message.pending
+            assert pending is not None
+            if pending == "START":
+                message.pending = message.due = None
+                self._start(message, due, pushes)
+            elif not self._end_step(message, pending, due, pushes):
+                self._start(message, due, pushes)
+            if message.done_at is not None:
+                finished.append(self._report(message, len(message.walk) - 1))
 
     def _push(self, pushes: list[Notification]) -> None:
         notify = self.notify
@@ -411,36 +453,42 @@ class Messages:
              limit: int = 50, mcc: str | None = None, mnc: str | None = None) -> list[dict[str, object]]:
         """Every message's current state, newest first; repeatable. ``since``/``until`` are POSIX seconds."""
         self.advance()
-        now = self.now(account)
-        low = now - LOGS_WINDOW if since is None else self.clock_time(since)
-        high = None if until is None else self.clock_time(until)
-        bulk_ids, message_ids = set(bulk_ids), set(message_ids)
+        query = LogQuery(self.now(account), sender, to, set(bulk_ids), set(message_ids), general_status, channel,
+                         since, until, limit, mcc, mnc)
         with self._lock:
             outbox = self._outboxes.get(account)
             if outbox is None or limit <= 0:
                 return []
-            found: list[dict[str, object]] = []
-            for message in self._newest_first(outbox, bulk_ids, message_ids):
-                if message.sent_at < low or (high is not None and message.sent_at > high):
-                    continue
-                if bulk_ids and message.bulk_id not in bulk_ids:
-                    continue
-                index = max(0, len(message.walk) - 1)
-                step = message.plan[index]
-                if ((sender is not None and step.sender != sender)
-                        or (to is not None and message.address(index) != to)
-                        or (channel is not None and message.channel != channel)
-                        or (general_status is not None and message.status.group_name != general_status)):
-                    continue
-                network = mcc_mnc(message.to.get("phoneNumber")) if step.channel != "EMAIL" else None
-                if (mcc is not None or mnc is not None) and (
-                        network is None or (mcc is not None and network[:3] != mcc)
-                        or (mnc is not None and network[3:] != mnc)):
-                    continue
-                found.append(self._log(message, index, network))
-                if len(found) == limit:
-                    break
-            return found
+            return self._logs_of(self._newest_first(outbox, query.bulk_ids, query.message_ids), query)
+
+    def _logs_of(self, messages: Iterable[Message], query: LogQuery) -> list[dict[str, object]]:
+        """The logs of the ``messages`` (newest first) that ``query`` asks for."""
+        low = query.now - LOGS_WINDOW if query.since is None else self.clock_time(query.since)
+        high = None if query.until is None else self.clock_time(query.until)
+        bulk_ids, sender, to, channel, mcc, mnc = (query.bulk_ids, query.sender, query.to, query.channel, query.mcc,
+                                                   query.mnc)
+        found: list[dict[str, object]] = []
+        for message in messages:
+            if message.sent_at < low or (high is not None and message.sent_at > high):
+                continue
+            if bulk_ids and message.bulk_id not in bulk_ids:
+                continue
+            index = max(0, len(message.walk) - 1)
+            step = message.plan[index]
+            if ((sender is not None and step.sender != sender)
+                    or (to is not None and message.address(index) != to)
+                    or (channel is not None and message.channel != channel)
+                    or (query.general_status is not None and message.status.group_name != query.general_status)):
+                continue
+            network = mcc_mnc(message.to.get("phoneNumber")) if step.channel != "EMAIL" else None
+            if (mcc is not None or mnc is not None) and (
+                    network is None or (mcc is not None and network[:3] != mcc)
+                    or (mnc is not None and network[3:] != mnc)):
+                continue
+            found.append(self._log(message, index, network))
+            if len(found) == query.limit:
+                break
+        return found
 
     @staticmethod
     def _newest_first(outbox: _Outbox, bulk_ids: set[str], message_ids: set[str]) -> Iterator[Message]:
@@ -507,12 +555,7 @@ class Messages:
                     else outbox.messages.values())
             else:
                 pool = self._all.values()
-            chosen = [message for message in pool
-                      if (message_id is None or message.message_id == message_id)
-                      and (bulk_id is None or message.bulk_id == bulk_id)]
-            if limit is not None:
-                chosen = chosen[-limit:] if limit > 0 else []
-            return [self.view(message) for message in chosen]
+            return [self.view(message) for message in chosen(pool, message_id, bulk_id, limit)]
 
     def count(self, account: str | None = None) -> int:
         with self._lock:
@@ -621,3 +664,11 @@ class Messages:
                     self._insert(message_from_document(self._seq, account, document, self.clock_time))
 
 
+def chosen(pool: Iterable[Message], message_id: str | None, bulk_id: str | None,
+           limit: int | None) -> list[Message]:
+    """The messages of ``pool`` with that message or bulk ID (None: any), the newest ``limit`` of them."""
+    found = [message for message in pool if (message_id is None or message.message_id == message_id)
+             and (bulk_id is None or message.bulk_id == bulk_id)]
+    if limit is not None:
+        found = found[-limit:] if limit > 0 else []
+    return found

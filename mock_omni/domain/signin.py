@@ -88,12 +88,15 @@ class SignIn:
 
     def client(self, client_id: str, client_secret: str) -> tuple[Account, OAuth2Client]:
         """The client with this id and secret and its account; InvalidClient (RFC 6749 5.2) otherwise."""
-        found = self._store.client(client_id)
+        found = self._find_client(client_id)
         # Always one constant-time compare, so an unknown client costs what a wrong secret does.
         expected = found[1].client_secret if found is not None else _DUMMY_SECRET
         if not same_secret(client_secret, expected) or found is None:
             raise InvalidClient()
         return found
+
+    def _find_client(self, client_id: str) -> tuple[Account, OAuth2Client] | None:
+        return self._store.client(client_id)
 
     def issue_token(self, account: Account, client: OAuth2Client, scope: str | None = None) -> Grant:
         """An access token for an authenticated client, with its scopes or the fewer ``scope`` names."""
@@ -179,21 +182,27 @@ class SignIn:
     def issued(self, username: str | None = None) -> list[dict[str, object]]:
         """The live issued tokens (masked), of every account or one."""
         listed = []
-        for owner, grant in self._store.grants(username):
+        for owner, grant in self._issued_grants(username):
             now = self.now(owner)
             if grant.alive(now):
                 listed.append({"account": owner, **grant.view(now)})
         return listed
 
+    def _issued_grants(self, username: str | None) -> list[tuple[str, Grant]]:
+        return self._store.grants(username)
+
     def _grant(self, account: Account, kind: GrantKind, scopes: Scopes, client_id: str | None) -> Grant:
         now = self.now(account.username)
-        if kind == "oauth2":
-            token, lifetime = secrets.token_urlsafe(32), self.lifetimes.token
-        else:
-            token, lifetime = str(uuid.uuid4()), self.lifetimes.session_idle  # the vendor's tokens are UUIDs
+        token, lifetime = self.new_token(kind)
         grant = Grant(kind, token, scopes, now, lifetime, now, client_id)
         self._store.add_grant(account.username, grant, lambda old: old.alive(now), MAX_GRANTS)
         return grant
+
+    def new_token(self, kind: GrantKind) -> tuple[str, float]:
+        """A new token of ``kind`` and how long it lives."""
+        if kind == "oauth2":
+            return secrets.token_urlsafe(32), self.lifetimes.token
+        return str(uuid.uuid4()), self.lifetimes.session_idle  # the vendor's session tokens are UUIDs
 
     def _account(self, username: str) -> Account:
         account = self._store.account(username)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..domain.fixtures import FixtureError
 from ..settings import Settings
+from ..state import StoreUnreachable
 from ..vendor.ratelimit import RateLimitSpecError, parse_profile
 from .access_log import AccessLog
 
@@ -79,6 +80,12 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--session-idle", type=int, metavar="SECONDS",
                        help="how long an IBSSO session lives without a call on the mock's clock "
                             "(env MOCK_OMNI_SESSION_IDLE; default 3600, the vendor's hour)")
+    serve.add_argument("--store", metavar="memory|redis://HOST:PORT/DB",
+                       help="where the state lives: this process (default), or a Redis shared by several "
+                            "replicas (env MOCK_OMNI_STORE)")
+    serve.add_argument("--store-prefix", metavar="NAME",
+                       help="prefix of every Redis key, so several mocks can share one Redis "
+                            "(env MOCK_OMNI_STORE_PREFIX; default mock-omni)")
     serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
     serve.add_argument("--exit-on-stdin-close", action="store_true",
                        help="stop when standard input closes: a test harness holding the other end of a pipe "
@@ -98,6 +105,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         admin_token=args.admin_token,
         cors_origins=args.cors_origin,
         state_file=args.state_file,
+        store=args.store,
+        store_prefix=args.store_prefix,
         quiet=args.quiet,
         asgi_only=args.asgi_only,
         delivery_delay=args.delivery_delay,
@@ -131,7 +140,11 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
 
     from ..app import create_app
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StoreUnreachable as exc:
+        print(f"mock-omni: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
@@ -142,6 +155,9 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
     shown = f"[{host}]" if ":" in host else host
     access = None if settings.quiet else AccessLog()
     server = uvicorn.Server(server_config(app, settings, access))
+    if app.state.origin:
+        # On stderr, before the URL: stdout's first line is the URL alone (the pytest plugin reads it).
+        print(f"mock-omni: {app.state.origin}", file=sys.stderr, flush=True)
     print(f"mock-omni {__version__} serving on http://{shown}:{port}", flush=True)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal under the handler
     # it found; with the default one the process would die by the signal (status -15, which CI

@@ -32,6 +32,12 @@ On both paths this protocol also
   and a plain-text 500);
 - writes the access log through access_log.py.
 
+With a shared store (``VendorApi.batched``), the answer comes later in the event loop: the
+calls of one loop turn go to Redis together (shared/vendor.py). Meanwhile a placeholder stands
+as the connection's request cycle, so uvicorn queues the connection's later requests behind it
+and keeps their order; a call a fault rule turns out to apply to is run through the ASGI app's
+steps, its hook awaited, and answered (or dropped) the same way.
+
 It relies on uvicorn internals, so ``check`` runs at start-up: a uvicorn outside the
 tested range, or one missing an internal used here, makes the CLI fall back to
 uvicorn's own protocol with one warning line.
@@ -96,7 +102,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: The vendor request being collected here, None while uvicorn has the request.
         self.direct: VendorRequest | None = None
         self.direct_body = bytearray()
-        self.direct_ticket = 0
+        self.direct_ticket: int | None = 0
         self.direct_keep_alive = True
         #: The current request's body is not wanted (answered early, or an Upgrade offer's first pass).
         self.skip_body = False
@@ -126,6 +132,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         more: bytes | None = data
         while more is not None:  # a loop, not recursion: a packet may hold many offers
             more = self._feed(more)
+        if self.direct is not None and self.direct_ticket is None:
+            self.direct_ticket = self.mock.fence.ticket()  # its body is still coming (shared store)
 
     def _feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; what to parse next when an Upgrade offer was met, else None."""
@@ -178,8 +186,9 @@ class MockOmniProtocol(HttpToolsProtocol):
             return
         self.direct = request
         self.direct_body = bytearray()
-        # The fence (testing/fence.py): a reset while the body arrives drops this request.
-        self.direct_ticket = self.mock.fence.ticket()
+        # The fence (testing/fence.py): a reset while the body arrives drops this request. A shared store's
+        # ticket costs a round trip to Redis: taken only if the body does not come with the head (data_received).
+        self.direct_ticket = None if self.mock.vendor.batched else self.mock.fence.ticket()
         self.direct_keep_alive = self.scope["http_version"] != "1.0" and self.parser.should_keep_alive()
 
     def _head_without_upgrade(self) -> bytes:
@@ -263,8 +272,15 @@ class MockOmniProtocol(HttpToolsProtocol):
         """Decide the call, write the whole response at once, then what uvicorn does after a response."""
         self.direct = None
         self.direct_body = bytearray()
+        vendor = self.mock.vendor
+        if vendor.batched:
+            pending = _Pending(self.direct_keep_alive, self._logged(), self.scope)
+            self.cycle = pending  # type: ignore[assignment]  # a stand-in with what uvicorn reads of a cycle
+            vendor.answer_soon(request, body, self.direct_ticket,
+                               lambda answer: self._answer_later(request, answer, pending))
+            return
         try:
-            decided = self.mock.vendor.answer(request, body, self.direct_ticket)
+            decided = vendor.answer(request, body, self.direct_ticket)
             if decided is None:
                 # The state was reset while its body arrived: dropped unanswered, as the ASGI path drops it.
                 self.transport.abort()
@@ -272,8 +288,22 @@ class MockOmniProtocol(HttpToolsProtocol):
             answer = decided
         except Exception as error:  # noqa: BLE001 - answered like any failure in the dispatcher
             answer = self._error_answer(error, request)
+        self._send(request, answer, self.direct_keep_alive, self._logged())
+
+    def _answer_later(self, request: VendorRequest, answer: Answer | None, pending: _Pending) -> None:
+        """A batched call's answer (None: dropped, by a fault or a reset), if the client is still there."""
+        pending.response_complete = True
+        if pending.disconnected or self.transport.is_closing():
+            return  # the client left: nobody to answer
+        if answer is None:
+            self.transport.abort()
+            return
+        self._send(request, answer, pending.keep_alive, pending.logged)
+
+    def _send(self, request: VendorRequest, answer: Answer, keep_alive: bool, logged: _Logged) -> None:
+        """Write the answer, then what uvicorn does after a response."""
         try:
-            self._write(answer, request.method, self.direct_keep_alive)
+            self._write(answer, request.method, keep_alive, logged)
         except Exception:  # noqa: BLE001 - a uvicorn internal failed: answer without them, then close
             log.exception("mock-omni: writing the answer to %s %s failed", request.method, request.path)
             answer = self._error_answer(GeneralError(), request)
@@ -281,11 +311,18 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.transport.write(b"".join([*head, answer.content]))
             self.transport.close()
             return
-        if not self.direct_keep_alive:
+        if not keep_alive:
             self.close_after_body()
         self.on_response_complete()
 
-    def _write(self, answer: Answer, method: str, keep_alive: bool) -> None:
+    def _logged(self) -> _Logged:
+        """What the access log shows of the current request (client, target, HTTP version); None without a
+        log. Taken when the request is read: by the time a batched answer comes, the scope may be another's."""
+        if not self.access_log:
+            return None
+        return get_client_addr(self.scope), get_path_with_query_string(self.scope), self.scope["http_version"]
+
+    def _write(self, answer: Answer, method: str, keep_alive: bool, logged: _Logged = None) -> None:
         """One write of the response, as uvicorn would send it, and its access-log line."""
         head = [STATUS_LINE[answer.status]]
         for name, value in [*self.server_state.default_headers, *answer.headers]:
@@ -294,10 +331,8 @@ class MockOmniProtocol(HttpToolsProtocol):
             head.append(b"connection: close\r\n")
         head += [b"\r\n", answer.content]
         if self.access_log:  # first: if it fails, nothing has been written yet
-            self.access_logger.info(
-                '%s - "%s %s HTTP/%s" %d', get_client_addr(self.scope), method,
-                get_path_with_query_string(self.scope), self.scope["http_version"], answer.status,
-            )
+            client, target, version = logged or self._logged() or ("", "", "")
+            self.access_logger.info('%s - "%s %s HTTP/%s" %d', client, method, target, version, answer.status)
         self.transport.write(b"".join(head))
 
     def _error_answer(self, error: BaseException, request: VendorRequest) -> Answer:
@@ -355,6 +390,35 @@ class MockOmniProtocol(HttpToolsProtocol):
         if request is not None:
             self._write(self._error_answer(GeneralError(), request), request.method, keep_alive=False)
         self.transport.close()
+
+
+#: The access log's view of a request: client, target, HTTP version (None: no access log).
+_Logged = tuple[str, str, str] | None
+
+
+class _Pending:
+    """Stands as uvicorn's request cycle while a direct answer waits for its batch (shared store):
+    uvicorn queues later requests of the connection behind it, marks it to close at shutdown, and
+    marks it disconnected if the client leaves."""
+
+    def __init__(self, keep_alive: bool, logged: _Logged, scope: Any) -> None:
+        self.keep_alive = keep_alive
+        self.logged = logged
+        self.scope = dict(scope)
+        self.response_started = False
+        self.response_complete = False
+        self.disconnected = False
+        self.message_event = _NO_EVENT
+        #: Where shutdown points a closing cycle (``CloseAfterBody``); the answer closes by keep_alive.
+        self.transport: asyncio.Transport | None = None
+
+
+class _NoEvent:
+    def set(self) -> None:
+        """uvicorn wakes a cycle's body reader; this one has none."""
+
+
+_NO_EVENT = _NoEvent()
 
 
 class CloseAfterBody(asyncio.Transport):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from ..domain.errors import InvalidArgument, NotFound
 from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_from_document, format_document_error
 from ..domain.message import Message
 from ..domain.store import Account
-from ..vendor.ratelimit import Rule
+from ..vendor.ratelimit import RateLimiter, Rule
 from ..vendor.webhooks import Callback
 from .admin_client import authorization_headers
 from .admin_models import FaultIn, NewAccountIn, ResetIn
@@ -84,19 +84,62 @@ class Snapshot:
     callbacks: list[Callback] = field(default_factory=list)
 
 
+class AccountClockOffsets:
+    """How far each account's own clock was advanced (beyond the global one), in memory: the limiter's
+    buckets of the account age by as much (on Redis, the call's script adds the account's offset)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+        self._offsets: dict[str, float] = {}
+
+    def advance(self, account: str, seconds: float) -> None:
+        self._limiter.age(account, seconds)
+        self._offsets[account] = self._offsets.get(account, 0.0) + seconds
+
+    def offset(self, account: str) -> float:
+        return self._offsets.get(account, 0.0)
+
+    def forget(self, account: str) -> None:
+        self._offsets.pop(account, None)
+
+    def clear(self) -> None:
+        self._offsets.clear()
+
+
+@dataclass
+class Records:
+    """What the admin API remembers besides the accounts, in memory (state.py's ``AdminRecords``)."""
+
+    #: The start-up fixtures: what a reset with ``{}`` returns to.
+    startup: Baseline
+    clocks: AccountClockOffsets
+    #: What a reset returns to.
+    baseline: Baseline = field(init=False)
+    #: username -> the account as ``create_account`` made it (per-account reset returns there).
+    created: dict[str, Account] = field(default_factory=dict)
+    #: (account or None, name) -> snapshot: names are per account, so suites never collide.
+    snapshots: dict[tuple[str | None, str], Snapshot] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.baseline = self.startup
+
+
 class Admin:
     def __init__(self, app: MockOmni) -> None:
         self.app = app
         self._lock = threading.RLock()
-        self.startup = Baseline(tuple(app.initial_accounts), delivery_rules=app.initial_delivery_rules,
-                                messages=app.initial_messages)
-        self.baseline = self.startup
-        #: username -> the account as ``create_account`` made it (per-account reset returns there).
-        self._created: dict[str, Account] = {}
-        #: (account or None, name) -> snapshot: names are per account, so suites never collide.
-        self._snapshots: dict[tuple[str | None, str], Snapshot] = {}
-        #: How far each account's own clock was advanced (beyond the global one).
-        self._clock_offsets: dict[str, float] = {}
+        #: In this process or on Redis (state.py); ``_created`` and ``_snapshots`` are its mappings.
+        self.records = app.state.records
+        self._created: MutableMapping[str, Account] = self.records.created
+        self._snapshots: MutableMapping[tuple[str | None, str], Snapshot] = self.records.snapshots
+
+    @property
+    def startup(self) -> Baseline:
+        return self.records.startup
+
+    @property
+    def baseline(self) -> Baseline:
+        return self.records.baseline
 
     # --- the one reset ----------------------------------------------------------------
 
@@ -111,7 +154,7 @@ class Admin:
                 self._reset_account(account)
                 return
             if baseline is not None:
-                self.baseline = baseline
+                self.records.baseline = baseline
             app = self.app
             app.fence.close()
             app.store.replace([a.copy() for a in self.baseline.accounts])
@@ -123,7 +166,7 @@ class Admin:
             app.errors.clear()
             self._restore_limits()
             app.clock.reset()
-            self._clock_offsets.clear()
+            self.records.clocks.clear()
             self._created.clear()
             self._snapshots.clear()
 
@@ -166,7 +209,7 @@ class Admin:
         app.messages.clear(username)
         app.webhooks.clear(username)
         app.delivery_rules.clear(username)
-        self._clock_offsets.pop(username, None)
+        self.records.clocks.forget(username)
         for key in [key for key in self._snapshots if key[0] == username]:
             del self._snapshots[key]
 
@@ -248,7 +291,8 @@ class Admin:
             self.app.webhooks.clear()  # callbacks of the messages replaced are not sent
             self.app.delivery_rules.replace(extras.delivery_rules)
             names = {account.username for account in accounts}
-            self._created = {name: origin for name, origin in self._created.items() if name in names}
+            for gone in [name for name in self._created if name not in names]:
+                del self._created[gone]
         return len(accounts)
 
     # --- faults -----------------------------------------------------------------------
@@ -293,7 +337,8 @@ class Admin:
                 store.replace([a.copy() for a in snapshot.accounts])
                 self.app.messages.restore(snapshot.messages)
                 self.app.webhooks.restore(snapshot.callbacks)
-                self._created = dict(snapshot.origins)
+                self._created.clear()
+                self._created.update(snapshot.origins)
                 return
             self.app.fence.close(account)
             if store.account(account) is None:
@@ -352,8 +397,7 @@ class Admin:
                 self.app.clock.advance(seconds)
             else:
                 self.require_account(account)
-                self.app.limiter.age(account, seconds)
-                self._clock_offsets[account] = self._clock_offsets.get(account, 0.0) + seconds
+                self.records.clocks.advance(account, seconds)
         self.app.tick()  # what fell due happens now, pushes included
         return self.clock_offset(account)
 
@@ -362,4 +406,4 @@ class Admin:
 
     def own_clock_offset(self, account: str) -> float:
         """How far one account's own clock was advanced beyond everyone's (messages walk on it too)."""
-        return self._clock_offsets.get(account, 0.0)
+        return self.records.clocks.offset(account)

@@ -68,7 +68,8 @@ def build_admin_router(app: MockOmni) -> APIRouter:
 
     @router.get("/health")
     async def health() -> Response:
-        """200 once the server is ready (no token needed)."""
+        """200 once the server is ready and its store answers (no token needed)."""
+        app.state.check()
         return _json({"status": "ok"})
 
     @guarded.post("/reset", openapi_extra=body_doc(ResetIn, "Fixtures and/or limits for later resets too",

@@ -19,7 +19,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from ..domain.delivery import DeliveryRuleIn
 from ..domain.errors import BY_STATUS, BadRequest, InvalidArgument, PayloadTooLarge
-from ..vendor.ratelimit import OPERATIONS, Rule, parse_rule
+from ..vendor.ratelimit import Rule, parse_rule
+from ..vendor.routes import OPERATION_NAMES as OPERATIONS
 from ..vendor.webhooks import State
 
 ADMIN_MAX_BODY = 64 * 1024 * 1024

@@ -78,6 +78,11 @@ class Fault:
         }
 
 
+def fault_from_rule(fault_id: int, rule: FaultIn) -> Fault:
+    return Fault(fault_id, rule.method, rule.path, rule.account, rule.status, rule.message, rule.delay_ms, rule.drop,
+                 rule.times)
+
+
 class Faults:
     """The active fault rules of one server. ``hook`` is what VendorApi awaits."""
 
@@ -85,7 +90,7 @@ class Faults:
         self._rules: list[Fault] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._sleep = sleep or _sleep
+        self._sleep = sleep or default_sleep
 
     def add(self, rule: FaultIn | Mapping[str, object]) -> Fault:
         """A new rule (admin API JSON, checked here if not already); the first matching one wins."""
@@ -94,8 +99,7 @@ class Faults:
         with self._lock:
             if len(self._rules) >= MAX_RULES:
                 raise InvalidArgument(f"At most {MAX_RULES} faults at once; clear some first.")
-            fault = Fault(next(self._ids), rule.method, rule.path, rule.account, rule.status, rule.message,
-                          rule.delay_ms, rule.drop, rule.times)
+            fault = fault_from_rule(next(self._ids), rule)
             self._rules.append(fault)
             return fault
 
@@ -128,21 +132,25 @@ class Faults:
         return None
 
     async def hook(self, method: str, path: str, account: str) -> None:
-        fault = self.take(method, path, account)
-        if fault is None:
-            return
-        if fault.delay_ms:
-            await self._sleep(fault.delay_ms / 1000)
-        if fault.drop:
-            raise ConnectionDropped("mock-omni fault: connection dropped")
-        if fault.status is not None:
-            error: OmniError = BY_STATUS[fault.status]()
-            if fault.message:
-                error.text = fault.message
-            raise error
+        await apply_fault(self.take(method, path, account), self._sleep)
 
 
-async def _sleep(seconds: float) -> None:
+async def apply_fault(fault: Fault | None, sleep: Callable[[float], Awaitable[None]]) -> None:
+    """What a rule does to the request it was taken for: wait, then drop it or answer an error."""
+    if fault is None:
+        return
+    if fault.delay_ms:
+        await sleep(fault.delay_ms / 1000)
+    if fault.drop:
+        raise ConnectionDropped("mock-omni fault: connection dropped")
+    if fault.status is not None:
+        error: OmniError = BY_STATUS[fault.status]()
+        if fault.message:
+            error.text = fault.message
+        raise error
+
+
+async def default_sleep(seconds: float) -> None:
     import anyio  # on first delay only; anyio's sleep works under asyncio and trio alike
 
     await anyio.sleep(seconds)

@@ -62,6 +62,14 @@ def _masked(name: bytes, value: bytes) -> str:
     return f"{scheme} ***" if secret else "***"
 
 
+def kept(headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[tuple[tuple[bytes, bytes], ...], bytes]:
+    """What an entry keeps of a request's headers and body (both bounded)."""
+    names = tuple(headers)
+    if any(len(value) > MAX_HEADER_VALUE for _, value in names):
+        names = tuple((name, value[:MAX_HEADER_VALUE]) for name, value in names)
+    return names, body[:MAX_BODY_KEPT] if len(body) > MAX_BODY_KEPT else body
+
+
 class Journal:
     def __init__(self, limit: int = DEFAULT_LIMIT, wall_clock: Callable[[], float] = time.time) -> None:
         self._entries: deque[Entry] = deque(maxlen=max(0, limit))
@@ -78,12 +86,13 @@ class Journal:
         self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
         body: bytes, status: int, account: str | None,
     ) -> None:
-        kept = tuple(headers)
-        if any(len(value) > MAX_HEADER_VALUE for _, value in kept):
-            kept = tuple((name, value[:MAX_HEADER_VALUE]) for name, value in kept)
+        # Inline, not kept(): recording is on the hot path of the memory store.
+        names = tuple(headers)
+        if any(len(value) > MAX_HEADER_VALUE for _, value in names):
+            names = tuple((name, value[:MAX_HEADER_VALUE]) for name, value in names)
         if len(body) > MAX_BODY_KEPT:
             body = body[:MAX_BODY_KEPT]
-        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), kept, body, status, account)
+        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), names, body, status, account)
         with self._lock:
             self._entries.append(entry)
             self.recorded += 1

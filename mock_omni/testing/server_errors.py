@@ -19,6 +19,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 #: The newest ones kept: enough to explain a failure, bounded against a loop of 500s.
 KEPT = 50
@@ -36,6 +37,22 @@ class ServerError:
                 "traceback": self.traceback}
 
 
+class ErrorLog(Protocol):
+    """Where server errors go: ``ServerErrors`` here, shared/errors.py's on Redis (state.py)."""
+
+    @property
+    def recorded(self) -> int: ...
+    def record(self, where: str, error: BaseException) -> None: ...
+    def entries(self) -> list[ServerError]: ...
+    def clear(self) -> None: ...
+
+
+def server_error(timestamp: float, where: str, error: BaseException) -> ServerError:
+    """The record of ``error``, which happened answering ``where`` ("METHOD /path")."""
+    text = "".join(traceback.format_exception(error)).rstrip()
+    return ServerError(timestamp, where, f"{type(error).__name__}: {error}", text)
+
+
 class ServerErrors:
     def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
         self._errors: deque[ServerError] = deque(maxlen=KEPT)
@@ -46,8 +63,7 @@ class ServerErrors:
 
     def record(self, where: str, error: BaseException) -> None:
         """``error`` happened answering ``where`` ("METHOD /path")."""
-        text = "".join(traceback.format_exception(error)).rstrip()
-        entry = ServerError(self._wall_clock(), where, f"{type(error).__name__}: {error}", text)
+        entry = server_error(self._wall_clock(), where, error)
         with self._lock:
             self._errors.append(entry)
             self.recorded += 1

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from ..domain.errors import GeneralError, OmniError
-from ..testing.server_errors import ServerErrors
+from ..testing.server_errors import ErrorLog
 from .codecs import CONTENT_TYPES, Format, render
 
 log = logging.getLogger("mock_omni")
@@ -32,7 +32,7 @@ class Answer:
                 *self.extra]
 
 
-def error_answer(error: BaseException, fmt: Format, where: str = "", errors: ServerErrors | None = None) -> Answer:
+def error_answer(error: BaseException, fmt: Format, where: str = "", errors: ErrorLog | None = None) -> Answer:
     """The vendor's envelope for an OmniError; the 500 envelope (and a log line with the traceback) otherwise,
     recorded in ``errors`` (testing/server_errors.py: the pytest plugin fails the test with it)."""
     if not isinstance(error, OmniError):

@@ -17,22 +17,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
 
 from ..domain.backend import Backend
 from ..domain.errors import Forbidden, OmniError, PayloadTooLarge
+from ..domain.store import Store
 from ..testing.faults import ConnectionDropped, drop_connection
 from ..testing.fence import Fence
-from ..testing.journal import Journal
-from ..testing.server_errors import ServerErrors
 from .answers import Answer, error_answer
 from .auth import Authenticator
 from .bodies import Bodies
 from .codecs import JSON, Format, Negotiator, render, require_body_format, require_form
-from .ratelimit import RateLimiter
 from .routes import ROUTER
 from .routing import Call, Operation, Router
+
+if TYPE_CHECKING:
+    from ..state import Fences, PrincipalFinder, RateLimits, RequestJournal
+    from ..testing.server_errors import ErrorLog
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -95,21 +98,27 @@ class VendorApi:
     entry (``__call__``) reads the body, then runs the same two steps with the fault hook
     awaited between them."""
 
+    #: Whether calls may be answered in batches (``answer_soon``): a shared store's, one round trip a batch.
+    batched = False
+
     def __init__(
-        self, backend: Backend, limiter: RateLimiter, journal: Journal,
+        self, backend: Backend, limiter: RateLimits, journal: RequestJournal,
         max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None, router: Router = ROUTER,
-        fence: Fence | None = None, errors: ServerErrors | None = None,
+        fence: Fences | None = None, errors: ErrorLog | None = None, auth: PrincipalFinder | None = None,
     ) -> None:
         self.backend = backend
         self.limiter = limiter
         self.journal = journal
         self.router = router
-        self.auth = Authenticator(backend.store, backend.signin)
+        if auth is None:
+            assert isinstance(backend.store, Store), "a shared store brings its own authenticator"
+            auth = Authenticator(backend.store, backend.signin)
+        self.auth = auth
         self.negotiator = Negotiator()
         self.bodies = Bodies()
         self.max_body = max_body
         self.fault_hook = fault_hook
-        self.fence = fence or Fence()
+        self.fence: Fences = fence or Fence()
         #: Where unexpected exceptions (the 500s no fault asked for) are recorded, if anywhere.
         self.errors = errors
 
@@ -125,32 +134,44 @@ class VendorApi:
             body = await read_body(receive, request.content_length, self.max_body)
         except ConnectionAbortedError:
             return  # the client left mid-body: nobody to answer, nothing was done
-        exchange = self.admit(request, body is None)
-        dropped = False
-        if exchange.answer is None and self.fault_hook is not None:
-            assert exchange.operation is not None
-            try:
-                # Sign-in calls have no account yet: only rules for any account match them.
-                await self.fault_hook(request.method, request.path, exchange.account or "")
-            except ConnectionDropped:
-                dropped = True
-            except Exception as error:  # noqa: BLE001 - answered like any other failure
-                if isinstance(error, OmniError):
-                    error = exchange.operation.worded(error)
-                exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
-        if not self.fence.admits(ticket, exchange.account):
-            # Reset while it waited (testing/fence.py): nothing of it may reach the state that replaced its own.
+        answer = await self.decide(request, body, ticket)
+        if answer is None:
             await drop_connection(send)
             return
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        await send({"type": "http.response.body", "body": answer.content})
+
+    async def decide(self, request: VendorRequest, body: bytes | None, ticket: int) -> Answer | None:
+        """The call's answer, the fault hook awaited between the checks; None: drop the connection (a fault
+        dropped it, journaled with status 0; or a reset came while it waited, and nothing of it is kept)."""
+        exchange = self.admit(request, body is None)
+        dropped = await self.hook(exchange, request)
+        if not self.fence.admits(ticket, exchange.account):
+            # Reset while it waited (testing/fence.py): nothing of it may reach the state that replaced its own.
+            return None
         if dropped:
             # Journaled with status 0: the client got no response at all.
             self.journal.record(request.method, request.path, request.query, request.headers, body or b"", 0,
                                 exchange.account)
-            await drop_connection(send)
-            return
-        answer = self.perform(exchange, request, body or b"")
-        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
-        await send({"type": "http.response.body", "body": answer.content})
+            return None
+        return self.perform(exchange, request, body or b"")
+
+    async def hook(self, exchange: Exchange, request: VendorRequest) -> bool:
+        """Await the fault hook for an admitted call: True if it drops the connection; an error it raises
+        becomes the call's answer."""
+        if exchange.answer is not None or self.fault_hook is None:
+            return False
+        assert exchange.operation is not None
+        try:
+            # Sign-in calls have no account yet: only rules for any account match them.
+            await self.fault_hook(request.method, request.path, exchange.account or "")
+        except ConnectionDropped:
+            return True
+        except Exception as error:  # noqa: BLE001 - answered like any other failure
+            if isinstance(error, OmniError):
+                error = exchange.operation.worded(error)
+            exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
+        return False
 
     def answer(self, request: VendorRequest, body: bytes | None, ticket: int | None = None) -> Answer | None:
         """The whole call at once (no fault hook), journaled; ``body`` None means it was over the limit.
@@ -162,6 +183,12 @@ class VendorApi:
         if ticket is not None and not self.fence.admits(ticket, exchange.account):
             return None
         return self.perform(exchange, request, body or b"")
+
+    def answer_soon(self, request: VendorRequest, body: bytes | None, ticket: int | None,
+                    reply: Callable[[Answer | None], None]) -> None:
+        """``reply(answer)`` once the call is decided, later in this event loop (None: drop the connection,
+        as ``answer``). Only where ``batched``: shared/vendor.py."""
+        raise NotImplementedError
 
     def admit(self, request: VendorRequest, too_large: bool) -> Exchange:
         """Accept (406), route (404/405), body size (413), credentials (401), scopes (403)."""
@@ -187,7 +214,7 @@ class VendorApi:
             exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
         return exchange
 
-    def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer:
+    def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer | None:
         """Content-Type (415), rate limit (429), body and query (400), then the handler; journals the call."""
         answer = exchange.answer
         # Messages' due transitions first, so this call (and any push) sees the clock's present.
@@ -197,6 +224,7 @@ class VendorApi:
             assert operation is not None
             call = Call(exchange.account or "", exchange.params, {}, None, request.authorization)
             try:
+                # Inline, not body_format, parse and respond: this is the memory store's hot path.
                 body_format = None
                 if operation.form:
                     require_form(request.content_type)
@@ -220,6 +248,33 @@ class VendorApi:
         self.journal.record(request.method, request.path, request.query, request.headers, body, answer.status,
                             exchange.account)
         return answer
+
+    # --- the steps of ``perform`` one by one, for dispatchers that run them apart (shared/vendor.py) ---------
+
+    @staticmethod
+    def body_format(operation: Operation, request: VendorRequest) -> Format | None:
+        """The body's format, checked (415); None for an operation without a JSON or XML body."""
+        if operation.form:
+            require_form(request.content_type)
+            return None
+        return None if operation.body is None else require_body_format(request.content_type)
+
+    def parse(self, call: Call, operation: Operation, request: VendorRequest, body_format: Format | None,
+              body: bytes) -> None:
+        """The body and query into ``call``, checked (400)."""
+        if body_format is not None and operation.body is not None:
+            call.body = self.bodies.parse(operation.body, body_format, body)
+        elif operation.form:
+            call.body = body
+        if operation.query:
+            call.query = operation.parse_query(request.query)
+
+    @staticmethod
+    def respond(exchange: Exchange, operation: Operation, payload: dict[str, object]) -> Answer:
+        """The handler's payload as the operation's answer."""
+        content = b"" if operation.status == 204 else render(
+            payload, exchange.fmt, operation.xml_root, operation.xml_items)
+        return Answer(operation.status, content, exchange.fmt, operation.headers)
 
 
 async def read_body(receive: Receive, declared: int, limit: int) -> bytes | None:

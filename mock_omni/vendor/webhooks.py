@@ -27,6 +27,7 @@ replace this one.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import threading
 import time
@@ -109,6 +110,15 @@ def report_body(report: dict[str, Any], content_type: str | None, callback_data:
 class CallbackSender(Protocol):
     """What the app needs of a webhook sender (``MockOmni.webhooks``)."""
 
+    #: How many records are kept (the newest).
+    keep: int
+
+    @property
+    def pending(self) -> int: ...
+
+    @property
+    def recorded(self) -> int: ...
+
     def notify(self, account: str, url: str, content_type: str | None, report: dict[str, Any],
                callback_data: str | None = None) -> None: ...
 
@@ -163,8 +173,7 @@ class Webhooks:
         self._closed = False
         #: Bumped on every change: ``wait`` looks again only then.
         self._version = 0
-        #: Callbacks ever notified (the records keep the newest ``keep``).
-        self.recorded = 0
+        self._recorded = 0
 
     # --- the app's side ---------------------------------------------------------------
 
@@ -178,8 +187,9 @@ class Webhooks:
             callback = Callback(next(self._ids), account, url, kind, body, self._wall_clock(),
                                 _text(report.get("messageId")), _text(report.get("channel")), _text(group))
             self._records.append(callback)
-            self.recorded += 1
+            self._recorded += 1
             self._version += 1
+            self._changed(callback)
             if self._closed or len(self._pending) >= self.max_pending:
                 callback.state = "dropped"
                 callback.reason = SHUTTING_DOWN if self._closed else "too many callbacks pending"
@@ -268,12 +278,21 @@ class Webhooks:
             return sum(1 for _ in self._matching(account, url, state))
 
     def _matching(self, account: str | None, url: str | None, state: str | None) -> Iterator[Callback]:
-        return (c for c in self._records if (account is None or c.account == account)
-                and (url is None or c.url == url) and (state is None or c.state == state))
+        return (c for c in self._records if matches(c, account, url, state))
 
     @property
     def pending(self) -> int:
+        """Callbacks queued or on the wire."""
         return len(self._pending)
+
+    @property
+    def recorded(self) -> int:
+        """Callbacks ever notified (the records keep the newest ``keep``)."""
+        return self._recorded
+
+    def changes(self) -> object:
+        """What differs after every change of the records (``wait`` compares it)."""
+        return self._version
 
     async def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Until ``predicate()`` holds (asked again after every change), at most ``timeout`` seconds.
@@ -281,9 +300,9 @@ class Webhooks:
         Works on any event loop and thread: it looks at a change counter every few milliseconds.
         """
         deadline = time.monotonic() + timeout
-        seen = -1
+        seen: object = None
         while True:
-            version = self._version
+            version = self.changes()
             if version != seen:
                 seen = version
                 if predicate():
@@ -311,6 +330,16 @@ class Webhooks:
         callback.state, callback.reason = state, reason
         self._pending.pop(callback.id, None)
         self._version += 1
+        self._changed(callback)
+
+    def _changed(self, callback: Callback) -> None:
+        """A callback was recorded, attempted or settled (under the lock: must not block). A shared
+        store's sender writes it through (shared/callbacks.py); in memory the record is the object."""
+
+    def _wanted(self, callback: Callback) -> bool:
+        """Whether to attempt ``callback`` now (a shared store's sender asks whether a reset on another
+        replica dropped it); in memory, its state says it all."""
+        return True
 
     # --- delivery, on the loop --------------------------------------------------------
 
@@ -326,7 +355,9 @@ class Webhooks:
     def _spawn(self, url: str) -> None:
         if self._closed or self._loop is None:
             return
-        task = self._loop.create_task(self._drain(url))
+        # In a context of its own: a worker started from inside a vendor call must not carry that call's
+        # context variables (a shared store's batched call keeps its recording there).
+        task = contextvars.Context().run(self._loop.create_task, self._drain(url))
         self._workers.add(task)
         task.add_done_callback(self._workers.discard)
 
@@ -350,12 +381,13 @@ class Webhooks:
         for attempt in range(self.attempts):
             if attempt:
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            if callback.state != "pending":
+            if callback.state != "pending" or not self._wanted(callback):
                 return
             done = await self._attempt(callback)
             with self._lock:
                 callback.attempts.append(done)
                 self._version += 1
+                self._changed(callback)
                 if callback.state != "pending":
                     return  # dropped while on the wire
                 if done.status is not None and 200 <= done.status < 300:
@@ -422,6 +454,12 @@ class _LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
+
+
+def matches(callback: Callback, account: str | None, url: str | None, state: str | None) -> bool:
+    """Whether ``callback`` is among those asked for (None: any)."""
+    return ((account is None or callback.account == account) and (url is None or callback.url == url)
+            and (state is None or callback.state == state))
 
 
 def _text(value: object) -> str | None:
