@@ -129,12 +129,17 @@ class MockOmni:
             log.exception("advancing messages failed")
 
     def export_state(self, account: str | None = None) -> dict[str, object]:
-        """The state as a fixture document: accounts with their scenarios and messages, delivery rules."""
+        """The state as a fixture document: accounts with their scenarios, messages and callbacks; delivery rules."""
         document = self.store.export(account)
         messages = self.messages.export(account)
+        callbacks: dict[str, list[dict[str, object]]] = {}
+        for callback in self.webhooks.records(account):
+            callbacks.setdefault(callback.account, []).append(callback.document())
         for item in document["accounts"]:  # type: ignore[attr-defined]
             if item["username"] in messages:
                 item["messages"] = messages[item["username"]]
+            if item["username"] in callbacks:
+                item["callbacks"] = callbacks[item["username"]]
         if account is None:
             document["deliveryRules"] = self.delivery_rules.export()
         return document

@@ -208,7 +208,8 @@ def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory,
     """
     extras = Extras()
     initial = load_files(settings.fixtures, key_factory, extras)
-    startup = Baseline(tuple(initial), delivery_rules=tuple(extras.delivery_rules), messages=extras.messages)
+    startup = Baseline(tuple(initial), delivery_rules=tuple(extras.delivery_rules), messages=extras.messages,
+                       callbacks=extras.documented_callbacks())
     lifetimes = Lifetimes(float(settings.token_lifetime), float(settings.session_idle))
     if settings.shared:
         from .shared import open_shared_state
@@ -219,6 +220,7 @@ def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory,
     limiter = RateLimiter(settings.rate_limits, clock)
     rules = DeliveryRules(extras.delivery_rules, settings.delivery_delay)
     webhooks = Webhooks(**webhook_options(settings))
+    webhooks.restore(startup.callbacks)
     messages = Messages(store, clock, rules, limit=settings.message_limit, notify=webhooks.notify,
                         wall_clock=wall_clock)
     messages.load(extras.messages)

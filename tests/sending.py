@@ -62,7 +62,7 @@ def body(key: str | None, *to: str | dict[str, str], channels: Sequence[str] = t
         data["scenarioKey"] = key
     for channel in channels:
         name, payload = PAYLOADS[channel]
-        data[name] = payload
+        data[name] = dict(payload)  # a copy: a test that changes its body must not change the next test's
     data.update(extra)
     return data
 

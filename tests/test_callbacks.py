@@ -270,17 +270,30 @@ def test_snapshots_keep_the_records_and_restoring_sends_nothing(client: TestClie
     assert len(target.received) == 4  # S1, S2, S3 and Genie's: no restore sent anything again
 
 
-def test_the_state_document_leaves_callbacks_out_and_an_import_drops_those_queued(client: TestClient) -> None:
+def test_the_state_document_carries_the_callbacks_and_an_import_sends_none_again(
+        client: TestClient, target: Receiver) -> None:
+    send(client, pushed_to(target.url, "D1"))
+    (delivered,) = wait_for(client, 1)
     with receiver(delay=0.5) as slow:
         for n in range(3):
             send(client, pushed_to(slow.url, f"Q{n}"))
         document = client.get("/__admin/state").json()
-        assert "callbacks" not in str(list(document["accounts"][0]))
+        (aladdin,) = [item for item in document["accounts"] if item["username"] == "Aladdin"]
+        exported = aladdin["callbacks"]
+        assert [c["messageId"] for c in exported] == ["D1", "Q0", "Q1", "Q2"]
+        assert exported[0] == {k: v for k, v in delivered.items() if k != "account"}
+        assert {c["state"] for c in exported[1:]} == {"pending"}
         assert client.put("/__admin/state", json=document).status_code == 200
-        assert callbacks(client)["callbacks"] == []
+        back = callbacks(client)["callbacks"]
+        assert back[0] == delivered  # the same record, id and attempts included
+        assert [(c["messageId"], c["state"], c["reason"]) for c in back[1:]] == [
+            (f"Q{n}", "dropped", "pending when the state was exported") for n in range(3)]
         send(client, pushed_to(slow.url, "AFTER"))
-        wait_for(client, 1)
+        after = callbacks(client, wait=10, count=5)["callbacks"][-1]
+        assert after["id"] > max(c["id"] for c in back)  # ids never repeat after an import
+        wait_for(client, 2)
         assert [report["messageId"] for report in slow.reports()][-1] == "AFTER" and len(slow.received) <= 2
+    assert len(target.received) == 1  # D1 was not pushed again
 
 
 # --- sends never wait for a receiver; nothing goes out after shutdown -----------------------------

@@ -434,7 +434,12 @@ def test_the_state_document_carries_messages_and_rules_and_loads_back(client: Te
     client.post("/__admin/reset")
     assert client.put("/__admin/state", json=state).status_code == 200
     assert client.get("/__admin/messages").json()["messages"] == before
-    assert client.get("/__admin/state").json() == state
+    again = client.get("/__admin/state").json()
+    # The callbacks come back as records (tests/test_callbacks.py); those still being pushed, dropped.
+    pushed, pushed_again = aladdin.pop("callbacks"), again["accounts"][0].pop("callbacks")
+    assert [c["id"] for c in pushed_again] == [c["id"] for c in pushed] and pushed
+    assert "pending" not in {c["state"] for c in pushed_again}
+    assert again == state
     advance(client, 2 * 48 * 3600)  # SMS, then Viber, each expires after the default 48 hours
     assert [r["status"] for r in reports(client)] == [EXPIRED]
 

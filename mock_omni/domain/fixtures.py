@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from .callbacks import PENDING_AT_EXPORT, Callback, callback_from_document, put_back
 from .credentials import OAuth2Client, Scopes
 from .delivery import Rule, rule_from_data
 from .errors import BadRequest, InvalidArgument
@@ -29,7 +30,7 @@ from .store import Account, KeyFactory, random_key
 
 EMBEDDED = "embedded default fixtures"
 KEY_PATTERN = re.compile(r"^[0-9A-F]{32}$")
-_ACCOUNT_FIELDS = {"username", "password", "apiKeys", "tokens", "oauth2Clients", "scenarios", "messages"}
+_ACCOUNT_FIELDS = {"username", "password", "apiKeys", "tokens", "oauth2Clients", "scenarios", "messages", "callbacks"}
 _DOCUMENT_FIELDS = {"accounts", "deliveryRules"}
 
 
@@ -40,6 +41,12 @@ class Extras:
     delivery_rules: list[Rule] = field(default_factory=list)
     #: username -> message documents (``Messages.export``'s form).
     messages: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    #: username -> callback records (``Callback.document``'s form, checked), ids unique across the documents.
+    callbacks: dict[str, list[Callback]] = field(default_factory=dict)
+
+    def documented_callbacks(self) -> tuple[Callback, ...]:
+        """Every account's callbacks, to be records again: those pending when exported come back dropped."""
+        return tuple(put_back((c for callbacks in self.callbacks.values() for c in callbacks), PENDING_AT_EXPORT))
 _SCENARIO_FIELDS = {"key", "name", "flow", "default", "defaultScenario"}
 
 
@@ -196,6 +203,15 @@ def account_from_data(raw: object, source: str, where: str, key_factory: KeyFact
     messages = _messages(raw.get("messages", []), source, where)
     if extras is not None and messages:
         extras.messages[username] = messages
+    callbacks = _callbacks(username, raw.get("callbacks", []), source, where)
+    if extras is not None and callbacks:
+        taken = {callback.id: name for name, others in extras.callbacks.items() for callback in others}
+        for index, callback in enumerate(callbacks):
+            if callback.id in taken:
+                raise FixtureError(source, where, f"callbacks[{index}].id: {callback.id} is already the id of a "
+                                                  f"callback of account {taken[callback.id]!r}")
+            taken[callback.id] = username
+        extras.callbacks[username] = callbacks
     return account
 
 
@@ -223,6 +239,18 @@ def _messages(raw: object, source: str, where: str) -> list[dict[str, object]]:
         except ValueError as exc:
             raise FixtureError(source, where, f"messages[{index}].{exc}") from None
     return raw
+
+
+def _callbacks(username: str, raw: object, source: str, where: str) -> list[Callback]:
+    if not isinstance(raw, list):
+        raise FixtureError(source, where, "callbacks: must be a list")
+    callbacks = []
+    for index, item in enumerate(raw):
+        try:
+            callbacks.append(callback_from_document(username, item))
+        except ValueError as exc:
+            raise FixtureError(source, where, f"callbacks[{index}].{exc}") from None
+    return callbacks
 
 
 def _strings(value: object, source: str, where: str, name: str) -> list[str]:

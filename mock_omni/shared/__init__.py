@@ -61,12 +61,15 @@ def open_shared_state(settings: Settings, fixtures: Baseline, clock: Clock | Non
     shared_clock = SharedClock(link, config, clock)
     limiter = RedisRateLimiter(link, config, store, shared_clock)
 
+    webhooks = SharedWebhooks(link, **webhook_options(settings))
+
     def seed() -> tuple[Baseline, bool]:
         found, seeded = join_or_seed(link, store, limiter, fixtures, settings.rate_limits, key_factory)
         if seeded and delivery is not None and messages is not None:
-            # Beside the accounts (seeding.py), in steps of their own: the fixtures' rules and messages.
+            # Beside the accounts (seeding.py), in steps of their own: the fixtures' rules, messages, callbacks.
             delivery.replace(found.delivery_rules)
             messages.load(found.messages)
+            webhooks.restore(found.callbacks)
         return found, seeded
 
     delivery: SharedDeliveryRules | None = None
@@ -85,7 +88,6 @@ def open_shared_state(settings: Settings, fixtures: Baseline, clock: Clock | Non
     auth = SharedAuthenticator(link)
     fence = SharedFence(link)
     shared = Shared(link, config, store, limiter, journal, faults, shared_clock, auth, fence, Pipe(link))
-    webhooks = SharedWebhooks(link, **webhook_options(settings))
     try:
         delivery = SharedDeliveryRules(link, settings.delivery_delay)
         messages = SharedMessages(link, store, shared_clock, delivery, limit=settings.message_limit,
@@ -93,6 +95,7 @@ def open_shared_state(settings: Settings, fixtures: Baseline, clock: Clock | Non
         if seeded:
             delivery.replace(startup.delivery_rules)
             messages.load(startup.messages)
+            webhooks.restore(startup.callbacks)
     except StoreUnavailable:
         link.close()
         raise StoreUnreachable(f"Redis at {shown(settings.store)} stopped answering while mock-omni started") from None

@@ -20,7 +20,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ..vendor.webhooks import Attempt, Callback, Webhooks, matches
+from ..domain.callbacks import Attempt, Callback, put_back
+from ..vendor.webhooks import Webhooks, matches
 from . import scripts
 from .link import RECORDING, Link, StoreUnavailable, as_bytes
 
@@ -201,11 +202,7 @@ class SharedWebhooks(Webhooks):
         self._replace(account, "reset", [])
 
     def restore(self, callbacks: Iterable[Callback], account: str | None = None) -> None:
-        restored = [c.copy() for c in callbacks]
-        for twin in restored:
-            if twin.state == "pending":
-                twin.state, twin.reason = "dropped", "pending when the snapshot was taken"
-        self._replace(account, "a snapshot was restored", restored)
+        self._replace(account, "a snapshot was restored", put_back(callbacks))
 
     def _replace(self, account: str | None, reason: str, restored: list[Callback]) -> None:
         if restored:

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
+from ..domain.callbacks import callback_from_document
 from ..domain.credentials import Grant
 from ..domain.delivery import rule_document, rule_from_data
 from ..domain.fixtures import account_from_data, accounts_from_document
@@ -34,7 +35,8 @@ def baseline_document(baseline: Baseline) -> bytes:
                   "limits": {op: None if rule is None else [rule.count, rule.seconds]
                              for op, rule in baseline.limits.items()},
                   "deliveryRules": [rule_document(rule) for rule in baseline.delivery_rules],
-                  "messages": baseline.messages})
+                  "messages": baseline.messages,
+                  "callbacks": [[c.account, c.document()] for c in baseline.callbacks]})
 
 
 def baseline_from(raw: bytes, key_factory: KeyFactory) -> Baseline:
@@ -43,7 +45,8 @@ def baseline_from(raw: bytes, key_factory: KeyFactory) -> Baseline:
     limits = {op: None if rule is None else Rule(int(rule[0]), float(rule[1]))
               for op, rule in document.get("limits", {}).items()}
     return Baseline(tuple(accounts), limits, tuple(rule_from_data(rule) for rule in document.get("deliveryRules", [])),
-                    document.get("messages", {}))
+                    document.get("messages", {}),
+                    tuple(callback_from_document(account, item) for account, item in document.get("callbacks", [])))
 
 
 def account_document(account: Account) -> dict[str, object]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..domain.delivery import Rule as DeliveryRule
@@ -71,6 +71,8 @@ class Baseline:
     #: Outcome rules of message delivery, and messages (documents per account), of the fixtures.
     delivery_rules: tuple[DeliveryRule, ...] = ()
     messages: Mapping[str, list[dict[str, object]]] = field(default_factory=dict)
+    #: Records of pushed reports of the fixtures (none of them pending: nothing of a fixture is sent).
+    callbacks: tuple[Callback, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ class Admin:
             app.fence.close()
             app.store.replace([a.copy() for a in self.baseline.accounts])
             app.messages.load(self.baseline.messages)
-            app.webhooks.clear()
+            app.webhooks.restore(self.baseline.callbacks)  # what was queued is not sent
             app.delivery_rules.replace(self.baseline.delivery_rules)
             app.journal.clear()
             app.faults.clear()
@@ -172,15 +174,16 @@ class Admin:
 
     def baseline_from(self, body: ResetIn, data: Mapping[str, Any]) -> Baseline:
         """The baseline a reset body asks for, checked (fixtures as a fixture file) before anything changes."""
-        accounts, rules, messages = self.startup.accounts, self.startup.delivery_rules, self.startup.messages
+        start = self.startup
         if body.fixtures is not None:
             extras = Extras()
             try:
                 accounts = tuple(accounts_from_document(data["fixtures"], "fixtures", self.app.key_factory, extras))
             except FixtureError as exc:
                 raise _invalid(exc) from None
-            rules, messages = tuple(extras.delivery_rules), extras.messages
-        return Baseline(accounts, body.rate_limits.rules() if body.rate_limits is not None else {}, rules, messages)
+            start = Baseline(accounts, {}, tuple(extras.delivery_rules), extras.messages,
+                             extras.documented_callbacks())
+        return replace(start, limits=body.rate_limits.rules() if body.rate_limits is not None else {})
 
     def _reset_account(self, username: str) -> None:
         origin = self._origin(username)
@@ -288,7 +291,7 @@ class Admin:
             self.app.fence.close()
             self.app.store.replace(accounts)
             self.app.messages.load(extras.messages)
-            self.app.webhooks.clear()  # callbacks of the messages replaced are not sent
+            self.app.webhooks.restore(extras.documented_callbacks())  # those queued are not sent
             self.app.delivery_rules.replace(extras.delivery_rules)
             names = {account.username for account in accounts}
             for gone in [name for name in self._created if name not in names]:

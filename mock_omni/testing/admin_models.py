@@ -126,6 +126,9 @@ class AccountIn(AdminBody):
     scenarios: list[dict[str, Any]] = Field([], description=_SCENARIOS)
     messages: list[dict[str, Any]] = Field(
         [], description="sent messages as GET /__admin/state exports them (checked like a fixture file's)")
+    callbacks: list[dict[str, Any]] = Field(
+        [], description="records of pushed reports as GET /__admin/state exports them (none is sent again: those "
+                        "pending come back dropped)")
 
 
 class StateIn(AdminBody):

@@ -28,20 +28,19 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import itertools
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import anyio
 
+from ..domain.callbacks import Attempt, Callback, State, put_back
 from .codecs import XML, render, to_json
 
-State = Literal["pending", "delivered", "failed", "dropped"]
-STATES: tuple[State, ...] = ("pending", "delivered", "failed", "dropped")
+__all__ = ["Attempt", "Callback", "CallbackSender", "State", "Webhooks", "matches", "report_body"]
+
 XML_CONTENT_TYPE = "application/xml"
 #: The XML shape of a pushed report: that of GET /omni/1/reports.
 XML_ROOT, XML_ITEMS = "omniReportsResponse", {"results": "result"}
@@ -54,46 +53,6 @@ WAIT_POLL = 0.01
 SHUTTING_DOWN = "the server is shutting down"
 #: Bytes of a receiver's answer read at most (its status is what counts).
 MAX_ANSWER_READ = 64 * 1024
-
-
-@dataclass(slots=True)
-class Attempt:
-    at: float
-    #: The receiver's status, None when it did not answer.
-    status: int | None
-    error: str | None
-    milliseconds: float
-
-    def to_dict(self) -> dict[str, object]:
-        return {"at": self.at, "status": self.status, "error": self.error, "milliseconds": self.milliseconds}
-
-
-@dataclass(slots=True)
-class Callback:
-    id: int
-    account: str
-    url: str
-    content_type: str
-    body: bytes
-    created: float
-    #: The report's message, channel and status group (DELIVERED...), to find and show it.
-    message_id: str | None = None
-    channel: str | None = None
-    report_status: str | None = None
-    state: State = "pending"
-    attempts: list[Attempt] = field(default_factory=list)
-    reason: str | None = None
-
-    def copy(self) -> Callback:
-        return replace(self, attempts=list(self.attempts))
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id, "account": self.account, "messageId": self.message_id, "channel": self.channel,
-            "reportStatus": self.report_status, "url": self.url,
-            "contentType": self.content_type, "body": self.body.decode("utf-8", "replace"), "created": self.created,
-            "state": self.state, "reason": self.reason, "attempts": [attempt.to_dict() for attempt in self.attempts],
-        }
 
 
 def report_body(report: dict[str, Any], content_type: str | None, callback_data: str | None) -> tuple[str, bytes]:
@@ -155,7 +114,7 @@ class Webhooks:
         self.keep = max(1, keep)
         self._wall_clock = wall_clock
         self._transport = transport
-        self._ids = itertools.count(1)
+        self._next_id = 1
         #: Guards everything below, and every change to a callback's state and attempts.
         self._lock = threading.Lock()
         self._records: deque[Callback] = deque(maxlen=self.keep)
@@ -184,7 +143,8 @@ class Webhooks:
         status = report.get("status")
         group = status.get("groupName") if isinstance(status, dict) else None
         with self._lock:
-            callback = Callback(next(self._ids), account, url, kind, body, self._wall_clock(),
+            self._next_id += 1
+            callback = Callback(self._next_id - 1, account, url, kind, body, self._wall_clock(),
                                 _text(report.get("messageId")), _text(report.get("channel")), _text(group))
             self._records.append(callback)
             self._recorded += 1
@@ -249,14 +209,11 @@ class Webhooks:
     def restore(self, callbacks: Iterable[Callback], account: str | None = None) -> None:
         """The records (of one account) become copies of ``callbacks``. Restoring sends nothing: what is
         queued is dropped, and callbacks that were pending when the snapshot was taken come back dropped."""
-        restored = []
-        for callback in callbacks:
-            twin = callback.copy()
-            if twin.state == "pending":
-                twin.state, twin.reason = "dropped", "pending when the snapshot was taken"
-            restored.append(twin)
+        restored = put_back(callbacks)
         with self._lock:
             self._remove(account, "a snapshot was restored")
+            # Ids never repeat: those of later callbacks follow the restored ones (an import's may be any).
+            self._next_id = max([self._next_id, *(c.id + 1 for c in restored)])
             merged = sorted([*self._records, *restored], key=lambda c: c.id)
             self._records.clear()
             self._records.extend(merged)
