@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -61,6 +62,9 @@ class SharedWebhooks(Webhooks):
         self._dirty: dict[int, Callback] = {}
         #: Local id -> id on Redis, while the callback may still change.
         self._shared_ids: dict[int, int] = {}
+        #: One write at a time: a callback changed again while its first write is under way must not be
+        #: written as new twice (the sender's loop runs in a thread of its own under trio).
+        self._writing = threading.Lock()
 
     # --- writing through --------------------------------------------------------------
 
@@ -87,6 +91,10 @@ class SharedWebhooks(Webhooks):
         """Write the changed callbacks (one script); those a reset elsewhere dropped are settled here."""
         if RECORDING.get() is not None:
             return
+        with self._writing:
+            self._write_changed()
+
+    def _write_changed(self) -> None:
         with self._lock:
             changed = list(self._dirty.values())
             self._dirty.clear()
