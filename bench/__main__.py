@@ -278,6 +278,15 @@ def cold_start(plan: Plan, report: Report) -> None:
         report.goal("cold start vs Prism", f"{factor:.1f}x faster")
 
 
+def big_against_small(op: str, results: dict[str, list[Result]]) -> tuple[list[object], float]:
+    """A table row of ``op`` on the big server against the small one (rates, ratio, p99, failures), and the ratio."""
+    big, small = results[f"{op} big"], results[f"{op} small"]
+    ratio = paired_ratio(big, small)
+    failures = sum(r.non_2xx + r.socket_errors for r in big + small)
+    return [op, fmt_rate(median([r.rate for r in big])), fmt_rate(median([r.rate for r in small])),
+            f"{ratio:.2f}", f"{median([r.p99_ms for r in big]):.2f}", failures], ratio
+
+
 # --- 3. scale -----------------------------------------------------------------------------
 
 def scale_section(plan: Plan, report: Report) -> None:
@@ -296,13 +305,9 @@ def scale_section(plan: Plan, report: Report) -> None:
         for op in scale.requests(big_n):
             targets = [(f"{op} big", "big", scale.requests(big_n)[op]),
                        (f"{op} small", "small", scale.requests(small_n)[op])]
-            results = interleaved(targets, servers, plan)
-            big, small = results[f"{op} big"], results[f"{op} small"]
-            ratio = paired_ratio(big, small)
+            row, ratio = big_against_small(op, interleaved(targets, servers, plan))
             worst = min(worst, ratio)
-            failures = sum(r.non_2xx + r.socket_errors for r in big + small)
-            rows.append([op, fmt_rate(median([r.rate for r in big])), fmt_rate(median([r.rate for r in small])),
-                         f"{ratio:.2f}", f"{median([r.p99_ms for r in big]):.2f}", failures])
+            rows.append(row)
         rss_end = servers["big"].rss_mb()
         rss_peak = servers["big"].rss_mb("VmHWM")
         started = servers["big"].started_in
@@ -403,14 +408,10 @@ def sending_section(plan: Plan, report: Report) -> None:
         worst = float("inf")
         small_queries, big_queries = sending.queries(small_n), sending.queries(big_n)
         for op in big_queries:
-            results = interleaved([(f"{op} big", "big", big_queries[op]), (f"{op} small", "small", small_queries[op])],
-                                  servers, plan)
-            big, small = results[f"{op} big"], results[f"{op} small"]
-            ratio = paired_ratio(big, small)
+            row, ratio = big_against_small(op, interleaved(
+                [(f"{op} big", "big", big_queries[op]), (f"{op} small", "small", small_queries[op])], servers, plan))
             worst = min(worst, ratio)
-            failures = sum(r.non_2xx + r.socket_errors for r in big + small)
-            rows.append([op, fmt_rate(median([r.rate for r in big])), fmt_rate(median([r.rate for r in small])),
-                         f"{ratio:.2f}", f"{median([r.p99_ms for r in big]):.2f}", failures])
+            rows.append(row)
     send_rows = [latency_row(name, runs, sends["bare ASGI"] if name != "bare ASGI" else None)
                  for name, runs in sends.items()]
     report.section(
