@@ -125,6 +125,7 @@ class MockOmni:
         """Perform the messages' transitions that are due (the ticker calls it; so does the admin clock)."""
         try:
             self.messages.advance()
+            self.webhooks.tick()
         except Exception:  # the ticker must survive whatever one transition or push does
             log.exception("advancing messages failed")
 

@@ -22,6 +22,7 @@ import pytest
 from mock_omni.testing.process import ServerProcess
 
 from .conftest import ALADDIN_BASIC, SEED_KEY
+from .receiver import receiver
 from .redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -292,3 +293,27 @@ def test_a_redis_that_hangs_costs_a_bounded_wait_then_recovers(
             assert client.get("/__admin/health").status_code == 200
     finally:
         own.stop()
+
+
+def test_pushes_queued_on_a_replica_killed_outright_are_shown_dropped_by_the_survivor(
+        start: Callable[..., list[ServerProcess]]) -> None:
+    survivor, victim = start(2, "--rate-limit", "off")
+    advanced = {"destinations": [{"to": {"phoneNumber": "41793026727"}}], "sms": {"text": "hi"},
+                "viber": {"text": "hi"}}
+    with receiver(delay=30) as stalled, connect(survivor) as watcher:
+        with connect(victim) as client:
+            for _ in range(3):
+                assert client.post("/omni/1/advanced", json=advanced | {"notifyUrl": stalled.url}).status_code == 200
+        seen = watcher.get("/__admin/callbacks", params={"state": "pending", "count": 3, "wait": 10}).json()
+        assert seen["reached"] and seen["pending"] == 3  # the victim is alive: its pushes are its own
+        victim.process.kill()
+        assert victim.process.wait(timeout=10) == -9
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            listed = watcher.get("/__admin/callbacks").json()
+            if listed["pending"] == 0:
+                break
+            time.sleep(0.25)
+        assert listed["pending"] == 0, listed
+        assert {(c["state"], c["reason"]) for c in listed["callbacks"]} == {
+            ("dropped", "its replica stopped before sending it")}

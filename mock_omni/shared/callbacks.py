@@ -10,14 +10,19 @@ callback, and a reset, a restore or an import on any replica drops what is still
 - before each attempt its replica asks Redis whether it is still pending: a reset elsewhere
   removed it (clear.lua), a restore made it another (restore.lua), and it is not sent;
 - a vendor call cannot wait for Redis in the middle of its batched step (link.py), so what
-  changed during one is written just after it, on the event loop (or by the next read).
+  changed during one is written just after it, on the event loop (or by the next read);
+- each replica's ticker says every second that it is alive (beat.lua); the pending callbacks of
+  a replica silent for GONE_AFTER seconds (killed, crashed) are shown dropped by every replica:
+  nobody will send them.
 """
 
 from __future__ import annotations
 
 import contextvars
 import json
+import secrets
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,10 +32,17 @@ from . import scripts
 from .link import RECORDING, Link, StoreUnavailable, as_bytes
 
 SAVE = scripts.named("callbacks/save", "callbacks/remove")
+READ = scripts.named("callbacks/read")
+BEAT = scripts.named("callbacks/beat")
 CLEAR = scripts.named("callbacks/clear", "callbacks/remove")
 RESTORE = scripts.named("callbacks/restore", "callbacks/remove")
 #: Why a callback queued on this replica is not sent after all.
 DROPPED_ELSEWHERE = "dropped by a reset or a restore"
+#: Why a callback queued on a replica that died (SIGKILL, a crash) is shown dropped: nobody will send it.
+ORPHANED = "its replica stopped before sending it"
+#: Seconds between a replica's signs of life, and without one after which its pending callbacks are orphans.
+BEAT_SECONDS = 1.0
+GONE_AFTER = 5.0
 
 
 def callback_json(callback: Callback) -> str:
@@ -57,7 +69,11 @@ class SharedWebhooks(Webhooks):
         self.link = link
         keys = link.keys
         self._keys = (keys.callbacks, keys.callback_states, keys.callback_accounts, keys.callback_order,
-                      keys.callback_ids, keys.callback_version)
+                      keys.callback_ids, keys.callback_version, keys.callback_owners)
+        self._alive = keys.callback_alive
+        #: This replica, as the owner of the callbacks it sends (its beat says it is alive).
+        self.owner = secrets.token_hex(8)
+        self._last_beat = -BEAT_SECONDS
         #: Callbacks changed since they were last written, by local id (under the lock).
         self._dirty: dict[int, Callback] = {}
         #: Local id -> id on Redis, while the callback may still change.
@@ -100,7 +116,7 @@ class SharedWebhooks(Webhooks):
             self._dirty.clear()
             if not changed:
                 return
-            args: list[object] = [self.keep]
+            args: list[object] = [self.keep, self.owner]
             for callback in changed:
                 shared_id = self._shared_ids.get(callback.id)
                 args += ["" if shared_id is None else shared_id, callback.account, callback.state,
@@ -149,7 +165,20 @@ class SharedWebhooks(Webhooks):
 
     async def start(self) -> None:
         await super().start()
+        self.tick(force=True)
         self._write()
+
+    def tick(self, force: bool = False) -> None:
+        """A sign of life (the app's ticker calls it): while it comes, this replica's pending callbacks are
+        its own to send; without one for GONE_AFTER seconds, every replica shows them dropped."""
+        now = time.monotonic()
+        if not force and now - self._last_beat < BEAT_SECONDS:
+            return
+        self._last_beat = now
+        try:
+            self.link.script(BEAT, (self._alive,), [self.owner])
+        except StoreUnavailable:
+            pass  # Redis is away: the next tick tries again
 
     async def close(self) -> None:
         await super().close()
@@ -160,12 +189,14 @@ class SharedWebhooks(Webhooks):
     def _read(self) -> list[Callback]:
         self._write()
 
-        with self.link.guard(), self.link.client.pipeline(transaction=True) as pipe:
-            pipe.lrange(self._keys[3], 0, -1)
-            pipe.hgetall(self._keys[0])
-            order, records = pipe.execute()
-        return [callback_from_json(int(shared_id), records[shared_id]) for shared_id in order
-                if shared_id in records]
+        ids, records, orphans = self.link.script(READ, (*self._keys, self._alive), [repr(GONE_AFTER), self.owner])
+        found = [callback_from_json(int(shared_id), record) for shared_id, record in zip(ids, records, strict=True)]
+        if orphans:
+            gone = {int(shared_id) for shared_id in orphans}
+            for callback in found:
+                if callback.id in gone and callback.state == "pending":
+                    callback.state, callback.reason = "dropped", ORPHANED
+        return found
 
     def records(self, account: str | None = None, url: str | None = None, state: str | None = None,
                 limit: int | None = None) -> list[Callback]:
@@ -182,10 +213,9 @@ class SharedWebhooks(Webhooks):
 
     @property
     def pending(self) -> int:
-        """Callbacks queued or on the wire, on every replica."""
+        """Callbacks queued or on the wire, on every replica that is alive."""
         try:
-            with self.link.guard():
-                return sum(1 for state in self.link.client.hvals(self._keys[1]) if state == b"pending")
+            return self.count(state="pending")
         except StoreUnavailable:
             return super().pending
 

@@ -126,6 +126,8 @@ class Keys:
         self.callback_order = base + "callback-order"
         self.callback_ids = base + "callback-ids"
         self.callback_version = base + "callback-version"
+        self.callback_owners = base + "callback-owners"
+        self.callback_alive = base + "callback-alive"
         self.created = base + "created"
         self.snapshots = base + "snapshots"
         self.seeded = base + "seeded"

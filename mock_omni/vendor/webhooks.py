@@ -96,6 +96,8 @@ class CallbackSender(Protocol):
 
     async def start(self) -> None: ...
 
+    def tick(self) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -177,6 +179,10 @@ class Webhooks:
             self._draining.update(waiting)
         for url in waiting:
             self._spawn_soon(loop, url)
+
+    def tick(self) -> None:
+        """The app's ticker, every tenth of a second: nothing to do in one process (a shared store's sender
+        says there that its replica is alive)."""
 
     async def close(self) -> None:
         """Stop: nothing is sent after this returns; what was queued is recorded as dropped."""

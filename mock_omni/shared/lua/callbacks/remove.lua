@@ -1,5 +1,6 @@
 -- Callback records (shared/callbacks.py). KEYS: 1 records (id -> JSON), 2 states (id -> state),
--- 3 accounts (id -> account), 4 order (ids, oldest first), 5 id counter, 6 version.
+-- 3 accounts (id -> account), 4 order (ids, oldest first), 5 id counter, 6 version, 7 owners (id -> the
+-- replica sending it, while pending).
 
 -- Push ids onto the order list in chunks (unpack has a bound).
 local function push_ids(key, ids)
@@ -11,7 +12,7 @@ end
 -- Forget the records of one account ('' for all): they are not sent by any replica any more.
 local function remove(account)
   if account == '' then
-    redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+    redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[7])
     return
   end
   local owners = redis.call('HGETALL', KEYS[3])
@@ -22,6 +23,7 @@ local function remove(account)
       redis.call('HDEL', KEYS[1], owners[i])
       redis.call('HDEL', KEYS[2], owners[i])
       redis.call('HDEL', KEYS[3], owners[i])
+      redis.call('HDEL', KEYS[7], owners[i])
     end
   end
   local kept = {}
@@ -41,6 +43,7 @@ local function trim(keep)
     if redis.call('HGET', KEYS[2], id) ~= 'pending' then
       redis.call('HDEL', KEYS[2], id)
       redis.call('HDEL', KEYS[3], id)
+      redis.call('HDEL', KEYS[7], id)
     end
   end
 end
