@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from ..domain.callbacks import Attempt, Callback, put_back
+from ..domain.callbacks import Callback, callback_from_document, put_back
 from ..vendor.webhooks import Webhooks, matches
 from . import scripts
 from .link import RECORDING, Link, StoreUnavailable, as_bytes
@@ -46,21 +46,14 @@ GONE_AFTER = 5.0
 
 
 def callback_json(callback: Callback) -> str:
-    """A callback's record without its id (the id is the field it is stored under)."""
-    return json.dumps({
-        "account": callback.account, "url": callback.url, "contentType": callback.content_type,
-        "body": callback.body.decode("utf-8", "replace"), "created": callback.created,
-        "messageId": callback.message_id, "channel": callback.channel, "reportStatus": callback.report_status,
-        "state": callback.state, "reason": callback.reason,
-        "attempts": [[a.at, a.status, a.error, a.milliseconds] for a in callback.attempts],
-    })
+    """A callback's record on Redis: its state-document form with its account. Its id there is the field it
+    is stored under (a new one's is given by Redis), so the one inside is not read back."""
+    return json.dumps({**callback.document(), "account": callback.account})
 
 
 def callback_from_json(callback_id: int, raw: str | bytes) -> Callback:
     data: dict[str, Any] = json.loads(raw)
-    return Callback(callback_id, data["account"], data["url"], data["contentType"], data["body"].encode("utf-8"),
-                    data["created"], data["messageId"], data["channel"], data["reportStatus"], data["state"],
-                    [Attempt(*attempt) for attempt in data["attempts"]], data["reason"])
+    return callback_from_document(data.pop("account"), {**data, "id": callback_id})
 
 
 class SharedWebhooks(Webhooks):
