@@ -22,13 +22,20 @@ class Received(NamedTuple):
 
 @dataclass
 class Receiver:
-    """``fail``: how many first answers are 503; ``delay``: seconds before each answer (a stalled app)."""
+    """``fail``: how many first answers are 503; ``delay``: seconds before each answer (a stalled app);
+    ``held``: every answer waits until ``release()`` (a stall that no loaded machine can outlast)."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
     fail: int = 0
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    held: threading.Event | None = None
+
+    def release(self) -> None:
+        """Let the held answers (and every later one) go."""
+        if self.held is not None:
+            self.held.set()
 
     def reports(self) -> list[dict[str, Any]]:
         """The JSON reports received, in order (each POST carries one: ``{"results": [report]}``)."""
@@ -43,14 +50,16 @@ class Receiver:
 
 
 @contextmanager
-def receiver(fail: int = 0, delay: float = 0.0) -> Iterator[Receiver]:
-    state = Receiver(fail=fail, delay=delay)
+def receiver(fail: int = 0, delay: float = 0.0, held: bool = False) -> Iterator[Receiver]:
+    state = Receiver(fail=fail, delay=delay, held=threading.Event() if held else None)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             arrived = time.monotonic()
             time.sleep(state.delay)
+            if state.held is not None:
+                state.held.wait(timeout=60)
             with state.lock:
                 state.received.append(Received(self.path, self.headers.get("content-type", ""), body, arrived))
                 failing = state.fail > 0
@@ -70,5 +79,6 @@ def receiver(fail: int = 0, delay: float = 0.0) -> Iterator[Receiver]:
     try:
         yield state
     finally:
+        state.release()
         server.shutdown()
         server.server_close()

@@ -94,7 +94,8 @@ def test_the_app_may_replace_notify(app: MockOmni, client: TestClient) -> None:
 
 
 def test_the_ticker_pushes_without_any_request_and_stops_at_shutdown() -> None:
-    app = recording(create_app(Settings(delivery_delay=0.3)))
+    # A second of delay: the second send's report must not come due before the client's exit, even when loaded.
+    app = recording(create_app(Settings(delivery_delay=1.0)))
     recorder = app.messages.notify
     assert isinstance(recorder, RecordedNotifications)
     with TestClient(app, headers={"Authorization": ALADDIN_BASIC}) as client:
@@ -104,5 +105,5 @@ def test_the_ticker_pushes_without_any_request_and_stops_at_shutdown() -> None:
             time.sleep(0.02)  # no request: only the ticker can deliver it
         assert len(recorder.calls) == 1
         send(client, body(None, "41793026727", channels=["SMS", "VIBER"], notifyUrl=HOOK))
-    time.sleep(0.6)
+    time.sleep(1.3)
     assert len(recorder.calls) == 1  # after shutdown, nothing more happens by itself

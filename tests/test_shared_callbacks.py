@@ -42,11 +42,12 @@ def test_a_push_made_by_one_replica_is_seen_by_the_other(
 
 def test_a_reset_on_one_replica_stops_the_pushes_queued_on_the_other(replicas: Callable[..., TestClient]) -> None:
     one, two = replicas(), replicas()
-    with receiver(delay=0.5) as slow:
+    with receiver(held=True) as slow:
         for n in range(3):
             send(one, pushed_to(slow.url, f"Q{n}"))
         assert callbacks(two)["pending"] == 3
         assert two.post("/__admin/reset").status_code == 200
+        slow.release()
         assert callbacks(one)["callbacks"] == [] and callbacks(two)["pending"] == 0
         send(one, pushed_to(slow.url, "AFTER"))
         wait_for(two, 1)
@@ -75,7 +76,7 @@ def test_a_snapshot_taken_on_one_replica_is_restored_on_the_other(
 def test_a_replica_that_stops_records_its_queued_pushes_as_dropped_for_all(
         replicas: Callable[..., TestClient]) -> None:
     one, two = replicas(), replicas()
-    with receiver(delay=1.0) as slow:
+    with receiver(held=True) as slow:
         for n in range(3):
             send(one, pushed_to(slow.url, f"D{n}"))
         one.__exit__(None, None, None)  # its lifespan ends: nothing more goes out from it

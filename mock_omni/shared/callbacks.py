@@ -71,6 +71,9 @@ class SharedWebhooks(Webhooks):
         self._dirty: dict[int, Callback] = {}
         #: Local id -> id on Redis, while the callback may still change.
         self._shared_ids: dict[int, int] = {}
+        #: Local ids of the callbacks being delivered: their ids on Redis are kept until the delivery ends,
+        #: so that an attempt ending after a reset is refused by save.lua, never written as a new record.
+        self._delivering: set[int] = set()
         #: One write at a time: a callback changed again while its first write is under way must not be
         #: written as new twice (the sender's loop runs in a thread of its own under trio).
         self._writing = threading.Lock()
@@ -124,10 +127,9 @@ class SharedWebhooks(Webhooks):
         with self._lock:
             for callback, shared_id in zip(changed, ids, strict=True):
                 if not shared_id:
-                    self._shared_ids.pop(callback.id, None)
                     if callback.state == "pending":
                         self._settle(callback, "dropped", DROPPED_ELSEWHERE)
-                    self._dirty.pop(callback.id, None)
+                    self._forget(callback.id)
                 elif callback.state == "pending" or callback.id in self._dirty:
                     self._shared_ids[callback.id] = int(shared_id)
                 else:
@@ -148,13 +150,26 @@ class SharedWebhooks(Webhooks):
         with self._lock:
             if callback.state == "pending":
                 self._settle(callback, "dropped", DROPPED_ELSEWHERE)
-            self._dirty.pop(callback.id, None)
-            self._shared_ids.pop(callback.id, None)
+            self._forget(callback.id)
         return False
 
+    def _forget(self, local_id: int) -> None:
+        """Under the lock: a callback gone from Redis (a reset or a restore) is not written again."""
+        self._dirty.pop(local_id, None)
+        if local_id not in self._delivering:
+            self._shared_ids.pop(local_id, None)
+
     async def _deliver(self, callback: Callback) -> None:
-        await super()._deliver(callback)
-        self._write()
+        with self._lock:
+            self._delivering.add(callback.id)
+        try:
+            await super()._deliver(callback)
+            self._write()
+        finally:
+            with self._lock:
+                self._delivering.discard(callback.id)
+                if callback.state != "pending" and callback.id not in self._dirty:
+                    self._shared_ids.pop(callback.id, None)
 
     async def start(self) -> None:
         await super().start()
@@ -250,6 +265,5 @@ class SharedWebhooks(Webhooks):
         super()._remove(account, reason)
         # Dropped here and gone from Redis: nothing of them is written again.
         for local_id in [i for i, c in self._dirty.items() if account is None or c.account == account]:
-            del self._dirty[local_id]
-            self._shared_ids.pop(local_id, None)
+            self._forget(local_id)
 
