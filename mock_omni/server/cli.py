@@ -22,6 +22,7 @@ from ..domain.fixtures import FixtureError
 from ..settings import Settings
 from ..state import StoreUnreachable
 from ..vendor.ratelimit import RateLimitSpecError, parse_profile
+from . import collector
 from .access_log import AccessLog
 
 if TYPE_CHECKING:
@@ -165,6 +166,7 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
     signal.signal(signal.SIGTERM, _stop_normally)
     if exit_on_stdin_close:
         stop_when_stdin_closes(server)
+    collector.settle()
     try:
         server.run(sockets=[sock])
     finally:
