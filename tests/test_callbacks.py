@@ -297,6 +297,9 @@ def test_the_state_document_carries_the_callbacks_and_an_import_sends_none_again
         assert after["id"] > max(c["id"] for c in back)  # ids never repeat after an import
         wait_for(client, 2)
         assert [report["messageId"] for report in slow.reports()][-1] == "AFTER" and len(slow.received) <= 2
+        # Q0 was on the wire at the import: its answer came before AFTER's, and wrote nothing into the new state.
+        final = callbacks(client)["callbacks"]
+        assert final[:4] == back and [(c["messageId"], c["state"]) for c in final[4:]] == [("AFTER", "delivered")]
     assert len(target.received) == 1  # D1 was not pushed again
 
 
