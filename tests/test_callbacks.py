@@ -3,12 +3,15 @@ XML, retried; the admin API shows and awaits them; resets, snapshots and shutdow
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from defusedxml.ElementTree import fromstring
@@ -301,6 +304,60 @@ def test_the_state_document_carries_the_callbacks_and_an_import_sends_none_again
         final = callbacks(client)["callbacks"]
         assert final[:4] == back and [(c["messageId"], c["state"]) for c in final[4:]] == [("AFTER", "delivered")]
     assert len(target.received) == 1  # D1 was not pushed again
+
+
+# --- a waiting client that hangs up ----------------------------------------------------------------
+
+
+def test_a_client_that_hangs_up_ends_its_wait(app: MockOmni) -> None:
+    """``?wait=`` polls until its timeout; a client gone meanwhile (a killed test run) ends it at once."""
+    sent: list[dict[str, Any]] = []
+
+    async def exchange() -> None:
+        arriving = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+        async def receive() -> dict[str, Any]:
+            return next(arriving, {"type": "http.disconnect"})  # after the request: the client hung up
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": "/__admin/callbacks", "raw_path": b"/__admin/callbacks", "root_path": "",
+                 "query_string": b"wait=60&count=5", "headers": [(b"host", b"mock")],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+        with anyio.fail_after(10):  # far below the 60 s it would otherwise wait
+            await app(scope, receive, send)
+
+    anyio.run(exchange)
+    assert sent[0]["status"] == 200
+
+
+def test_long_polls_abandoned_by_their_clients_cost_the_server_nothing() -> None:
+    """300 clients start a 60 s wait and hang up: before the fix the server polled on for them (2 s of CPU in
+    5 s); CPU time is counted, not wall time, so a loaded machine does not decide it."""
+    with server.running(["--quiet"]) as live:
+        connections = []
+        for _ in range(300):
+            connection = socket.create_connection(("127.0.0.1", live.port), timeout=10)
+            connection.sendall(b"GET /__admin/callbacks?wait=60&count=5 HTTP/1.1\r\nHost: mock\r\n\r\n")
+            connections.append(connection)
+        time.sleep(0.5)  # every wait has begun
+        for connection in connections:
+            connection.close()
+        time.sleep(1)
+        before = cpu_seconds(live.process.pid)
+        time.sleep(3)
+        spent = cpu_seconds(live.process.pid) - before
+        # It still answers at once.
+        assert httpx.get(f"{live.url}/__admin/callbacks", params={"wait": 0}, trust_env=False).status_code == 200
+    assert spent < 0.4, f"{spent:.2f} s of CPU in 3 s for clients that are gone"
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- sends never wait for a receiver; nothing goes out after shutdown -----------------------------

@@ -247,12 +247,14 @@ def build_admin_router(app: MockOmni) -> APIRouter:
                       "sent": app.messages.sent, "kept": app.messages.count(), "limit": app.messages.limit})
 
     @guarded.get("/callbacks")
-    async def callbacks(query: Annotated[CallbacksQuery, Query()]) -> Response:
+    async def callbacks(query: Annotated[CallbacksQuery, Query()], request: Request) -> Response:
         """Reports pushed to notifyUrls, oldest first, each with its attempts; wait=SECONDS waits for count of them."""
         admin.require_account(query.account)
         hooks = app.webhooks
         if query.wait:
-            await hooks.wait(lambda: hooks.count(query.account, query.url, query.state) >= query.count, query.wait)
+            # A client that hangs up (a killed test run) ends its wait: it would poll for nobody until the timeout.
+            await hooks.wait(lambda: hooks.count(query.account, query.url, query.state) >= query.count, query.wait,
+                             gone=request.is_disconnected)
         found = hooks.records(query.account, query.url, query.state)
         return _json({"callbacks": [callback.to_dict() for callback in found], "reached": len(found) >= query.count,
                       "pending": hooks.pending, "recorded": hooks.recorded, "limit": hooks.keep})

@@ -31,7 +31,7 @@ import contextvars
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from typing import Any, Protocol
 
 import anyio
@@ -92,7 +92,8 @@ class CallbackSender(Protocol):
 
     def restore(self, callbacks: Iterable[Callback], account: str | None = None) -> None: ...
 
-    async def wait(self, predicate: Callable[[], bool], timeout: float) -> bool: ...
+    async def wait(self, predicate: Callable[[], bool], timeout: float,
+                   gone: Callable[[], Awaitable[bool]] | None = None) -> bool: ...
 
     async def start(self) -> None: ...
 
@@ -257,8 +258,10 @@ class Webhooks:
         """What differs after every change of the records (``wait`` compares it)."""
         return self._version
 
-    async def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Until ``predicate()`` holds (asked again after every change), at most ``timeout`` seconds.
+    async def wait(self, predicate: Callable[[], bool], timeout: float,
+                   gone: Callable[[], Awaitable[bool]] | None = None) -> bool:
+        """Until ``predicate()`` holds (asked again after every change), at most ``timeout`` seconds, or until
+        ``gone()`` says the one waiting left (an HTTP client that hung up: its wait would poll on for nobody).
 
         Works on any event loop and thread: it looks at a change counter every few milliseconds.
         """
@@ -271,7 +274,7 @@ class Webhooks:
                 if predicate():
                     return True
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or (gone is not None and await gone()):
                 return False
             await anyio.sleep(min(WAIT_POLL, remaining))
 
