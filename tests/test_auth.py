@@ -8,7 +8,7 @@ import pytest
 
 from mock_omni.domain.errors import Unauthorized
 from mock_omni.domain.store import Account, Store
-from mock_omni.vendor.auth import Authenticator, parse_basic
+from mock_omni.vendor.auth import CACHE_LIMIT, CACHEABLE_LENGTH, Authenticator, parse_basic
 
 
 def basic(user: str, password: str) -> str:
@@ -67,6 +67,18 @@ def test_cache_remembers_failures_and_successes(store: Store) -> None:
         assert auth.account_for("App api-key-1") == "alice"
         with pytest.raises(Unauthorized):
             auth.account_for("App missing")
+
+
+def test_cache_is_bounded_and_keeps_no_overlong_header(store: Store) -> None:
+    auth = Authenticator(store)
+    overlong = "App " + "k" * CACHEABLE_LENGTH
+    for n in range(CACHE_LIMIT + 10):
+        with pytest.raises(Unauthorized):
+            auth.account_for(f"App wrong-{n}")
+    with pytest.raises(Unauthorized):
+        auth.account_for(overlong)
+    assert 0 < len(auth._cache) <= CACHE_LIMIT and overlong not in auth._cache
+    assert auth.account_for("App api-key-1") == "alice"  # a full cache is emptied, never refuses
 
 
 def test_parse_basic() -> None:

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 
 from ..domain.credentials import Principal
 from ..domain.errors import Unauthorized
-from ..vendor.auth import parse_basic
+from ..vendor.auth import CACHE_LIMIT, CACHEABLE_LENGTH, parse_basic
+from ..vendor.memo import Memo
 from .link import Link
 from .store import decoded, digest
 
-_CACHE_LIMIT = 4096
-# As vendor/auth.py: no real credential is this long; such headers are read each time.
-_CACHEABLE_LENGTH = 1024
 #: Proof kinds of call.lua by scheme: b password, k API key, i IBSSO token, o Bearer token.
 KINDS = {"basic": "b", "app": "k", "ibsso": "i", "bearer": "o"}
 
@@ -36,7 +34,7 @@ class Claim:
 class SharedAuthenticator:
     def __init__(self, link: Link) -> None:
         self.link = link
-        self._cache: dict[str, Claim] = {}
+        self._cache: Memo[str, Claim] = Memo(CACHE_LIMIT, CACHEABLE_LENGTH)
 
     def principal_for(self, authorization: str | None) -> Principal:
         """The account the header claims, with every scope: the call's script proves the claim and checks
@@ -48,11 +46,7 @@ class SharedAuthenticator:
             raise Unauthorized()
         claim = self._cache.get(authorization)
         if claim is None:
-            claim = self._read(authorization)
-            if len(authorization) <= _CACHEABLE_LENGTH:
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache.clear()
-                self._cache[authorization] = claim
+            claim = self._cache.remember(authorization, self._read(authorization), len(authorization))
         return claim
 
     def forget(self, authorization: str | None) -> bool:

@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import binascii
 from base64 import b64decode
+from typing import cast
 
 from ..domain.clock import Clock
 from ..domain.credentials import Principal, same_secret
 from ..domain.errors import Unauthorized
 from ..domain.signin import SignIn
 from ..domain.store import Store
+from .memo import MISSING, Memo
 
-_CACHE_LIMIT = 4096
-# uvicorn (httptools) takes header values of any length; caching megabyte-long ones would let
-# 4096 requests pin gigabytes. No real credential is this long: such values are checked uncached.
-_CACHEABLE_LENGTH = 1024
+#: Verdicts kept, and the longest header value kept (no real credential is longer: such values are
+#: checked each time; memo.py says why).
+CACHE_LIMIT = 4096
+CACHEABLE_LENGTH = 1024
 
 
 def parse_basic(credentials: str) -> tuple[str, str] | None:
@@ -43,7 +45,7 @@ class Authenticator:
     def __init__(self, store: Store, signin: SignIn | None = None) -> None:
         self._store = store
         self._signin = signin or SignIn(store, Clock())
-        self._cache: dict[str, Principal | None] = {}
+        self._cache: Memo[str, Principal | None] = Memo(CACHE_LIMIT, CACHEABLE_LENGTH)
         self._cache_revision = -1
 
     def account_for(self, authorization: str | None) -> str:
@@ -57,15 +59,11 @@ class Authenticator:
         if self._cache_revision != self._store.credentials_revision:
             self._cache.clear()
             self._cache_revision = self._store.credentials_revision
-        try:
-            principal = self._cache[authorization]
-        except KeyError:
-            principal = self._check(authorization)
-            if len(authorization) <= _CACHEABLE_LENGTH:
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache.clear()
-                self._cache[authorization] = principal
+        found = self._cache.get(authorization, MISSING)
+        if found is MISSING:
+            principal = self._cache.remember(authorization, self._check(authorization), len(authorization))
         else:
+            principal = cast("Principal | None", found)
             # An issued token may have expired since it was cached (checking it records the use).
             if principal is not None and principal.grant is not None and not self._signin.use(principal):
                 principal = None
