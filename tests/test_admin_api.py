@@ -396,6 +396,26 @@ def test_clock_only_moves_forward_by_a_number(client: TestClient, seconds: objec
     assert client.get("/__admin/clock").json() == {"offsetSeconds": 0.0}
 
 
+@pytest.mark.parametrize("account", [None, "Aladdin"])
+def test_clock_goes_at_most_a_hundred_years_ahead_in_all(client: TestClient, account: str | None) -> None:
+    """Each advance is at most ten years, but 800 of them reached the year 10000: every read of messages was a 500."""
+    ten_years = 10 * 365 * 86400
+    for _ in range(10):
+        assert client.post("/__admin/clock/advance", json={"seconds": ten_years, "account": account}).status_code == 200
+    refused = client.post("/__admin/clock/advance", json={"seconds": 1, "account": account})
+    assert refused.status_code == 400
+    assert "seconds" in refused.json()["requestError"]["serviceException"]["validationErrors"]
+    scope = {} if account is None else {"account": account}
+    assert client.get("/__admin/clock", params=scope).json() == {"offsetSeconds": 10.0 * ten_years}
+    sent = {"destinations": [{"to": {"phoneNumber": "41793026727"}}], "sms": {"text": "a century on"},
+            "viber": {"text": "a century on"}}
+    assert client.post("/omni/1/advanced", json=sent, headers={"Authorization": ALADDIN_BASIC}).status_code == 200
+    (log,) = client.get("/omni/1/logs", headers={"Authorization": ALADDIN_BASIC}).json()["results"]
+    assert log["sentAt"].startswith("21")  # a hundred years on
+    assert client.post("/__admin/reset").status_code == 200
+    assert client.post("/__admin/clock/advance", json={"seconds": 1, "account": account}).status_code == 200
+
+
 # --- token and OpenAPI ----------------------------------------------------------------------
 
 @pytest.fixture

@@ -447,6 +447,8 @@ def test_the_state_document_carries_messages_and_rules_and_loads_back(client: Te
 @pytest.mark.parametrize(("change", "field"), [
     ({"status": "LOST"}, "status"), ({"flow": []}, "flow"), ({"sentAt": "soon"}, "sentAt"),
     ({"to": "41793026727"}, "to"), ({"report": "maybe"}, "report"), ({"doneAt": None}, "status"),
+    # Dates that parse but cannot be written back (every later read of messages would fail).
+    ({"sentAt": "0000-06-01T00:00:00.000+0000"}, "sentAt"), ({"doneAt": "9999-12-31T23:59:59.9999+0000"}, "doneAt"),
 ])
 def test_a_bad_message_in_a_state_document_is_400_naming_it(client: TestClient, change: dict[str, Any],
                                                               field: str) -> None:

@@ -16,6 +16,11 @@ from .message import NOT_READY, REPORT_STATES, Message, WalkStep
 from .plans import PlannedStep, SendOptions
 from .send_request import To, parse_date
 
+#: 0001-01-01T00:00:00Z in POSIX seconds: the earliest date a message's dates can be written as.
+EARLIEST_DATE = -62_135_596_800.0
+#: Half a millisecond before 10000-01-01T00:00:00Z: later dates round to the year 10000 when written.
+LATEST_DATE = 253_402_300_799.9995
+
 
 def message_document(message: Message, date: Callable[[float], str]) -> dict[str, object]:
     """A message as ``GET /__admin/state`` exports it; ``date`` writes the mock's clock as a vendor date."""
@@ -84,9 +89,13 @@ class _MessageReader:
         if value is None:
             return None
         try:
-            return self.clock_time(parse_date(value))
+            seconds = parse_date(value)
         except ValueError as exc:
             raise self.fail(path or name, str(exc)) from None
+        # The year 0 parses, and 9999-12-31T23:59:59.9999 rounds to the year 10000: neither can be written back.
+        if not EARLIEST_DATE <= seconds < LATEST_DATE:
+            raise self.fail(path or name, "must be in the years 1 to 9999")
+        return self.clock_time(seconds)
 
     def read(self) -> Message:
         document = self.document

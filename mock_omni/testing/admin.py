@@ -33,7 +33,7 @@ from ..domain.store import Account
 from ..vendor.ratelimit import RateLimiter, Rule
 from ..vendor.webhooks import Callback
 from .admin_client import authorization_headers
-from .admin_models import FaultIn, NewAccountIn, ResetIn
+from .admin_models import MAX_CLOCK_AHEAD, FaultIn, NewAccountIn, ResetIn
 from .faults import Fault
 
 if TYPE_CHECKING:
@@ -394,12 +394,21 @@ class Admin:
             self._restore_limits(account)
 
     def advance_clock(self, seconds: float, account: str | None = None) -> float:
-        """Move the clock forward (everyone's, or one account's own); returns its offset."""
+        """Move the clock forward (everyone's, or one account's own); returns its offset.
+
+        At most MAX_CLOCK_AHEAD in all: each advance is bounded, but many of them would reach the year 10000,
+        where no date of a message can be written any more (every read of messages would fail)."""
         with self._lock:
+            if account is not None:
+                self.require_account(account)
+            ahead = self.clock_offset(account)
+            if ahead + seconds > MAX_CLOCK_AHEAD:
+                raise InvalidArgument(validation_errors={"seconds": [
+                    f"would move the clock more than {MAX_CLOCK_AHEAD:.0f} seconds (100 years) ahead; it is "
+                    f"{ahead:.0f} ahead now (a reset brings it back)"]})
             if account is None:
                 self.app.clock.advance(seconds)
             else:
-                self.require_account(account)
                 self.records.clocks.advance(account, seconds)
         self.app.tick()  # what fell due happens now, pushes included
         return self.clock_offset(account)

@@ -26,6 +26,8 @@ from ..vendor.webhooks import State
 ADMIN_MAX_BODY = 64 * 1024 * 1024
 MAX_DELAY_MS = 60_000
 MAX_CLOCK_ADVANCE = 10 * 365 * 86400.0
+#: How far ahead all advances together may take a clock (dates of messages must stay before the year 10000).
+MAX_CLOCK_AHEAD = 100 * 365 * 86400.0
 #: A wait for callbacks longer than a minute is a test that hangs; the admin client waits longer in steps.
 MAX_CALLBACK_WAIT = 60.0
 MAX_CALLBACK_COUNT = 1_000_000
