@@ -306,6 +306,36 @@ def pushed(url, message_id):
 """
 
 
+def test_a_test_that_freezes_time_neither_hangs_nor_stops_the_mock(pytester: pytest.Pytester) -> None:
+    """freezegun freezes time.monotonic for everyone, asyncio's loops included: before, an in-process delay fault
+    and every wait_for_callback that was not reached in time hung for ever (the toolkit now keeps real time)."""
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + RECEIVER + textwrap.dedent('''
+        from freezegun import freeze_time
+
+        @pytest.mark.parametrize("name", ["mock_omni", "mock_omni_app"])
+        def test_frozen(name, request, receiver):
+            mock = request.getfixturevalue(name)
+            handler, url = receiver
+            with freeze_time("2020-01-01"):
+                mock.fault(delay_ms=100, method="GET", times=1)  # ends, on real time
+                assert call(mock, "GET", LIST).status_code == 200 if name == "mock_omni" else (
+                    mock.client.get(LIST).status_code == 200)
+                send = (lambda body: call(mock, "POST", "/omni/1/advanced", json=body)) if name == "mock_omni" else (
+                    lambda body: mock.client.post("/omni/1/advanced", json=body))
+                assert send(pushed(url, "F-1")).status_code == 200
+                (callback,) = mock.wait_for_callback(url=url)
+                assert callback["messageId"] == "F-1"
+                handler.status = 503
+                assert send(pushed(url, "F-2")).status_code == 200
+                with pytest.raises(AssertionError, match="within 0.5 s"):  # fails on time, not never
+                    mock.wait_for_callback(url=url, count=2, timeout=0.5)
+                assert mock.advance_clock(60) == 60  # the mock's own clock still moves as asked
+    '''))
+    result = pytester.runpytest_subprocess("-p", "no:randomly", timeout=120)
+    result.assert_outcomes(passed=2)
+
+
 def test_callbacks_helpers_wait_for_callbacks_and_failures_show_them(pytester: pytest.Pytester) -> None:
     pytester.makeini(STRICT_INI)
     pytester.makepyfile(HELPERS + RECEIVER + textwrap.dedent('''

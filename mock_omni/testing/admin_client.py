@@ -15,13 +15,13 @@ so it also works in-process over Starlette's TestClient.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from . import ADMIN_PREFIX, ADMIN_TOKEN_HEADER
+from .real_time import real_monotonic
 
 #: The longest wait one call asks the server for (the admin API allows a minute).
 MAX_WAIT_STEP = 30.0
@@ -336,15 +336,15 @@ class AdminClient:
         returns the matching callbacks. Raises ``CallbacksNotReached`` (an AssertionError) listing the
         callbacks there were when they are not reached in time."""
         __tracebackhide__ = True  # pytest shows the message, not this function's source
-        deadline = time.monotonic() + timeout
+        deadline = real_monotonic() + timeout
         while True:
-            step = max(0.0, min(self._wait_step, deadline - time.monotonic()))
+            step = max(0.0, min(self._wait_step, deadline - real_monotonic()))
             params = _params(account=account, url=url, state=state, count=count, wait=round(step, 3))
             answer = self._call("GET", "/callbacks", params=params)
             if answer["reached"]:
                 found: list[dict[str, Any]] = answer["callbacks"]
                 return found
-            if time.monotonic() >= deadline:
+            if real_monotonic() >= deadline:
                 break
         seen = self.callbacks(account, url)
         where = "".join(f" {name} {value}" for name, value in (("to", url), ("of account", account)) if value)

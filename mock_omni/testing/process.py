@@ -23,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Mapping, Sequence
+
+from .real_time import real_monotonic
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -75,12 +76,12 @@ class ServerProcess:
     def _read_url(self, timeout: float) -> str:
         stdout = self.process.stdout
         assert stdout is not None
-        deadline = time.monotonic() + timeout
+        deadline = real_monotonic() + timeout
         data = b""
         with selectors.DefaultSelector() as selector:
             selector.register(stdout, selectors.EVENT_READ)
-            while b"\n" not in data and time.monotonic() < deadline:
-                if selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            while b"\n" not in data and real_monotonic() < deadline:
+                if selector.select(timeout=max(0.0, deadline - real_monotonic())):
                     chunk = os.read(stdout.fileno(), 4096)
                     if not chunk:
                         break

@@ -466,6 +466,7 @@ def _mock_omni_in_process(pytestconfig: pytest.Config) -> InProcessServer:
     from ..app import create_app
     from ..settings import Settings
     from ..vendor.ratelimit import parse_profile
+    from .real_time import RealTimeEventLoop
 
     with warnings.catch_warnings():
         # Starlette warns when it falls back to httpx without httpx2; that is its concern, not the user's.
@@ -474,7 +475,8 @@ def _mock_omni_in_process(pytestconfig: pytest.Config) -> InProcessServer:
 
     settings = Settings(fixtures=[str(path) for path in pytestconfig.getini("mock_omni_fixtures")],
                         rate_limits=parse_profile(pytestconfig.getini("mock_omni_rate_limit")))
-    portal_context = anyio.from_thread.start_blocking_portal()
+    # A loop on real time: a test that freezes time (freezegun) must not stop the app's delays and waits.
+    portal_context = anyio.from_thread.start_blocking_portal(backend_options={"loop_factory": RealTimeEventLoop})
     server = InProcessServer(create_app(settings), portal_context.__enter__(), TestClient)
 
     def stop() -> None:

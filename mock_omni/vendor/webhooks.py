@@ -265,7 +265,8 @@ class Webhooks:
 
         Works on any event loop and thread: it looks at a change counter every few milliseconds.
         """
-        deadline = time.monotonic() + timeout
+        # The loop's clock, not time.monotonic: a test that freezes time (freezegun) must not stop the wait.
+        deadline = anyio.current_time() + timeout
         seen: object = None
         while True:
             version = self.changes()
@@ -273,7 +274,7 @@ class Webhooks:
                 seen = version
                 if predicate():
                     return True
-            remaining = deadline - time.monotonic()
+            remaining = deadline - anyio.current_time()
             if remaining <= 0 or (gone is not None and await gone()):
                 return False
             await anyio.sleep(min(WAIT_POLL, remaining))

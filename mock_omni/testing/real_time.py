@@ -1,0 +1,29 @@
+"""Real time for the testing toolkit while a test freezes the clock (freezegun and the like).
+
+freezegun replaces ``time.monotonic`` for everyone, module attributes that hold it included, and
+asyncio's event loops read it: a deadline computed from it never comes, and on the in-process
+app's loop a delay fault, a webhook retry's backoff or a callback wait never ends. The toolkit's
+deadlines, and that loop, read the clock kept here instead: the real one, held where freezegun
+does not look (a class attribute, taken when pytest loads the plugin, before any test runs).
+The mock's own clock is moved with ``advance_clock``, never by freezing time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+
+class RealClock:
+    monotonic = staticmethod(time.monotonic)
+
+
+def real_monotonic() -> float:
+    return RealClock.monotonic()
+
+
+class RealTimeEventLoop(asyncio.SelectorEventLoop):
+    """The in-process app's loop: its timers run on real time whatever a test does to ``time.monotonic``."""
+
+    def time(self) -> float:
+        return RealClock.monotonic()
