@@ -34,7 +34,7 @@ from .delivery import CURRENCY, NO_ERROR, PENDING_ENROUTE, STATUS_OF, DeliveryRu
 from .errors import InvalidArgument
 from .message import FETCHED, READY, REPORT_STATES, Message
 from .message_documents import message_document, message_from_document
-from .plans import PreparedSends, address_for, new_ids
+from .plans import PreparedSends, address_for, new_id, new_ids
 from .scenarios import Step
 from .send_request import HOURS_48, OmniAdvancedRequest, parse_date
 from .store import Store
@@ -267,7 +267,10 @@ class Messages:
     @staticmethod
     def message_ids(request: OmniAdvancedRequest) -> tuple[list[str], str | None]:
         """Each destination's message ID (given, or new) and the bulk ID (given, or new for several)."""
-        given = [destination.messageId for destination in request.destinations]
+        destinations = request.destinations
+        if len(destinations) == 1:  # most sends: no bulk ID is made for one destination
+            return [destinations[0].messageId or new_id()], request.bulkId
+        given = [destination.messageId for destination in destinations]
         bulk_id = request.bulkId
         new_bulk = bulk_id is None and len(given) > 1
         fresh = iter(new_ids(given.count(None) + new_bulk))
