@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -56,7 +57,12 @@ def test_one_destination_no_bulk_id_the_default_scenario_and_a_pending_status(cl
     assert list(answer) == ["messages"]
     (message,) = answer["messages"]
     assert message["to"] == {"phoneNumber": "41793026727"} and message["status"] == PENDING
-    assert len(message["messageId"]) == 36  # a UUID, like the vendor's example
+    assert uuid.UUID(message["messageId"]).version == 4  # a UUID, like the vendor's example
+    again = {send(client, body(None, "41793026727", channels=["SMS", "VIBER"]))["messages"][0]["messageId"]
+             for _ in range(200)}
+    assert len(again | {message["messageId"]}) == 201  # every send its own ID
+    given = send(client, {**body(None, "41793026727", channels=["SMS", "VIBER"]), "bulkId": "B"})
+    assert given["bulkId"] == "B" and uuid.UUID(given["messages"][0]["messageId"]).version == 4
     assert client.get("/__admin/messages").json()["messages"][0]["scenarioKey"] == SEED_KEY
 
 
