@@ -336,6 +336,40 @@ def test_a_test_that_freezes_time_neither_hangs_nor_stops_the_mock(pytester: pyt
     result.assert_outcomes(passed=2)
 
 
+def test_time_frozen_before_the_toolkit_is_set_up(pytester: pytest.Pytester) -> None:
+    """freezegun started for the whole session, before any fixture (as a conftest or pytest-freezer may): the
+    plugin imports its parts lazily, so they are imported while time is frozen. The server fixture keeps real
+    time all the same; the in-process app, whose libraries break when imported under freezegun, fails its setup
+    with one message saying so (before, that failure left its event loop's thread running: pytest never ended)."""
+    pytester.makeini(STRICT_INI)
+    pytester.makeconftest(textwrap.dedent('''
+        import pytest
+        from freezegun import freeze_time
+
+        @pytest.fixture(scope="session", autouse=True)
+        def frozen():
+            with freeze_time("2020-01-01"):
+                yield
+    '''))
+    pytester.makepyfile(HELPERS + RECEIVER + textwrap.dedent('''
+        def test_server_fixture(mock_omni, receiver):
+            handler, url = receiver
+            handler.status = 503
+            mock_omni.fault(delay_ms=100, method="GET", times=1)
+            assert call(mock_omni, "GET", LIST).status_code == 200
+            assert call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "Z-1")).status_code == 200
+            with pytest.raises(AssertionError, match="within 0.5 s"):
+                mock_omni.wait_for_callback(url=url, timeout=0.5)
+
+        def test_in_process_fixture(mock_omni_app):
+            pass
+    '''))
+    result = pytester.runpytest_subprocess("-p", "no:randomly", timeout=120)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*mock-omni: the in-process app did not start: *",
+                                 "*If time was frozen before this fixture was set up*"])
+
+
 def test_callbacks_helpers_wait_for_callbacks_and_failures_show_them(pytester: pytest.Pytester) -> None:
     pytester.makeini(STRICT_INI)
     pytester.makepyfile(HELPERS + RECEIVER + textwrap.dedent('''

@@ -437,9 +437,13 @@ class InProcessServer:
         self._running = portal.wrap_async_context_manager(app.running())
         self._running.__enter__()
         self._test_client = test_client
-        # The helpers' own client: nothing a test sets on its client (headers, cookies) reaches them.
-        self.admin = AdminClient("http://testserver", http=self.client())
-        self.credentials = Credentials.from_dict(self.admin.accounts()[0])
+        try:
+            # The helpers' own client: nothing a test sets on its client (headers, cookies) reaches them.
+            self.admin = AdminClient("http://testserver", http=self.client())
+            self.credentials = Credentials.from_dict(self.admin.accounts()[0])
+        except BaseException:
+            self.stop()  # its ticker would otherwise keep the loop, and so pytest, running
+            raise
 
     def client(self) -> Any:
         """A fresh TestClient on the session's loop (the loop is shared, the client state is not)."""
@@ -475,9 +479,21 @@ def _mock_omni_in_process(pytestconfig: pytest.Config) -> InProcessServer:
 
     settings = Settings(fixtures=[str(path) for path in pytestconfig.getini("mock_omni_fixtures")],
                         rate_limits=parse_profile(pytestconfig.getini("mock_omni_rate_limit")))
+    app = create_app(settings)
     # A loop on real time: a test that freezes time (freezegun) must not stop the app's delays and waits.
     portal_context = anyio.from_thread.start_blocking_portal(backend_options={"loop_factory": RealTimeEventLoop})
-    server = InProcessServer(create_app(settings), portal_context.__enter__(), TestClient)
+    portal = portal_context.__enter__()
+    problem = None
+    try:
+        server = InProcessServer(app, portal, TestClient)
+    except Exception as exc:  # noqa: BLE001 - one line for the user, and the loop's thread must not outlive it
+        problem = f"mock-omni: the in-process app did not start: {type(exc).__name__}: {exc}"
+        # Left running, the portal's thread would keep pytest from ever exiting (the error cancels its tasks).
+        portal_context.__exit__(type(exc), exc, exc.__traceback__)
+    if problem is not None:
+        pytest.fail(f"{problem}\n(If time was frozen before this fixture was set up, as freezegun does, modules "
+                    "imported meanwhile can break: set the fixture up first, or use the mock_omni fixture, which "
+                    "runs in a process of its own.)", pytrace=False)
 
     def stop() -> None:
         server.admin.close()
