@@ -217,3 +217,38 @@ def test_every_key_of_an_account_is_in_its_hash_slot(replicas: Callable[[], Test
         # The account's hash, scenarios, order, buckets and journal: all in one Redis Cluster slot.
         assert len(own) >= 5, (account, own)
         assert len({key_slot(name.encode()) for name in own}) == 1, (account, own)
+
+
+def test_an_outage_noticed_by_many_threads_at_once_is_one_line_and_so_is_its_end(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The loop's pipe and the admin threads notice a lost Redis together (CI once saw two 'unreachable' lines)."""
+    import sys
+    import threading
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from mock_omni.shared.link import Link
+
+    link = Link(f"redis://127.0.0.1:{free_port()}/0", "test")
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race, if any, shows
+    try:
+        for _ in range(20):
+            caplog.clear()
+            for action in (lambda: link.failed(RedisConnectionError("gone")), link.recovered):
+                barrier = threading.Barrier(16)
+
+                def together(act: Callable[[], object] = action, gate: threading.Barrier = barrier) -> None:
+                    gate.wait()
+                    act()
+
+                threads = [threading.Thread(target=together) for _ in range(16)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+            messages = [record.getMessage() for record in caplog.records]
+            assert sum(m.endswith("answering 500 until it is back") for m in messages) == 1, messages
+            assert sum(m.endswith("is back") and "unreachable" not in m for m in messages) == 1, messages
+    finally:
+        sys.setswitchinterval(interval)

@@ -143,6 +143,8 @@ class Link:
         self._connections: list[Connection] = []
         self._paused_until = 0.0
         self._failing = False
+        #: The loop's pipe and admin threads notice an outage (and its end) at once: one line each, not two.
+        self._failing_lock = threading.Lock()
 
     # --- the vendor path ------------------------------------------------------------------
 
@@ -254,16 +256,19 @@ class Link:
             log.error("mock-omni: Redis refused a command: %s", exc)
             return StoreUnavailable()
         self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
-        if not self._failing:
-            self._failing = True
+        with self._failing_lock:
+            first, self._failing = not self._failing, True
+        if first:
             log.warning("mock-omni: Redis at %s is unreachable (%s); answering 500 until it is back",
                         shown(self.url), exc)
         return StoreUnavailable()
 
     def recovered(self) -> None:
-        self._failing = False
-        self._paused_until = 0.0
-        log.warning("mock-omni: Redis at %s is back", shown(self.url))
+        with self._failing_lock:
+            was, self._failing = self._failing, False
+            self._paused_until = 0.0
+        if was:
+            log.warning("mock-omni: Redis at %s is back", shown(self.url))
 
     def check(self) -> None:
         """At start-up: Redis answers and is recent enough, or ``StoreUnreachable`` in one line."""
