@@ -217,14 +217,23 @@ def test_redis_restarted_mid_run_answers_the_envelope_then_recovers(
             own.start()
             deadline = time.monotonic() + 15
             while (response := client.get(SEED)).status_code != 200 and time.monotonic() < deadline:
+                assert response.status_code == 500 and response.json() == GENERAL_ERROR  # nothing else meanwhile
                 time.sleep(0.05)
-            assert response.status_code == 200
+            assert response.status_code == 200, (response.text, replica.output())
             assert response.json()["name"] == "before"  # nothing of "during" was applied
-            assert client.put(SEED, json={"name": "after"}).json()["name"] == "after"
-        # One line when Redis went, one when it came back: no line per request, no traceback.
+            # Back by itself: calls that meet the last moments of the recovery (scripts reloaded, pooled
+            # connections reopened) may still get the envelope, never anything else, and not for long.
+            while (changed := client.put(SEED, json={"name": "after"})).status_code != 200 and (
+                    time.monotonic() < deadline):
+                assert changed.status_code == 500 and changed.json() == GENERAL_ERROR, changed.text
+                time.sleep(0.05)
+            assert changed.status_code == 200 and changed.json()["name"] == "after", (changed.text, replica.output())
+        # A line when Redis went, one when it came back: not a line per request, no traceback. (A hiccup while
+        # it comes back, as above, is an outage of its own: a pair more at most.)
         lines = replica.output().splitlines()
-        assert [line.endswith("answering 500 until it is back") for line in lines].count(True) == 1, lines
-        assert lines.count(f"mock-omni: Redis at {own.url} is back") == 1, lines
+        went = [line.endswith("answering 500 until it is back") for line in lines].count(True)
+        assert 1 <= went == lines.count(f"mock-omni: Redis at {own.url} is back") <= 2, lines
+        assert not any("Traceback" in line for line in lines), lines
     finally:
         own.stop()
 

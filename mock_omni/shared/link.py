@@ -261,6 +261,10 @@ class Link:
         if first:
             log.warning("mock-omni: Redis at %s is unreachable (%s); answering 500 until it is back",
                         shown(self.url), exc)
+            # Pooled connections left idle through the outage would each fail once after it (a restarted Redis
+            # has closed them): closed now, every later call opens a fresh one.
+            for client in (self.client, self.bulk):
+                client.connection_pool.disconnect()
         return StoreUnavailable()
 
     def recovered(self) -> None:
