@@ -2,12 +2,13 @@
 
 Two real servers on the same fixtures, one as shipped and one with ``--asgi-only``, get the
 same raw requests in the same order; what comes back must be identical once the ``date``
-header and newly created keys are set aside. Then the cases the protocol leaves to uvicorn
+header, newly created keys and message IDs are set aside. Then the cases the protocol leaves to uvicorn
 (faults, CORS, Expect: 100-continue) and what it must keep doing (access log, shutdown).
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
 import signal
@@ -54,6 +55,16 @@ def chunked_put(path: str, headers: dict[str, str], *parts: bytes) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + wire.chunked(*parts)
 
 
+def post(path: str, headers: dict[str, str], body: str) -> bytes:
+    return put(path, headers, body).replace(b"PUT ", b"POST ", 1)
+
+
+SEND_ONE = json.dumps({"scenarioKey": SEED_KEY, "sms": {"text": "Hi"}, "viber": {"text": "Hi"},
+                       "destinations": [{"to": {"phoneNumber": "41793026727"}}]})
+SEND_TWO = json.dumps({"scenarioKey": SEED_KEY, "sms": {"text": "Hi"}, "viber": {"text": "Hi"},
+                       "destinations": [{"to": {"phoneNumber": "41793026727"}},
+                                        {"to": {"phoneNumber": "41793026731"}}]})
+
 #: Sent after every case on the same connection: checks the connection was left usable, and closes it.
 CLOSER = get("/omni/1/scenarios/NOPE", {"Authorization": ALADDIN_BASIC, "Connection": "close"})
 
@@ -96,16 +107,22 @@ CASES: dict[str, bytes] = {
     "Expect: 100-continue": put(SEED_PATH, {**JSON_HEADERS, "Expect": "100-continue"}, SEED_JSON),
     "pipelined behind a request the ASGI app answers": get("/nothing-here") + put(SEED_PATH, JSON_HEADERS, SEED_JSON)
     + get(SEED_PATH),
+    "send, one destination": post("/omni/1/advanced", JSON_HEADERS, SEND_ONE),
+    "send, two destinations, XML answer": post("/omni/1/advanced", {**JSON_HEADERS, "Accept": "application/xml"},
+                                               SEND_TWO),
+    "send, 400": post("/omni/1/advanced", JSON_HEADERS, '{"destinations": []}'),
+    "405 with Allow": put("/omni/1/advanced", JSON_HEADERS, SEND_ONE),
 }
 
 _DATE = re.compile(rb"\r\ndate: [^\r]*")
 _KEY = re.compile(rb"[0-9A-F]{32}")
+_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 def normalized(raw: bytes) -> bytes:
     """The response bytes without what differs by nature: the time, and keys made for new scenarios."""
     known = {SEED_KEY.encode(), b"0123456789ABCDEF0123456789ABCDEF"}
-    raw = _DATE.sub(b"\r\ndate: *", raw)
+    raw = _UUID.sub(b"<new id>", _DATE.sub(b"\r\ndate: *", raw))
     return _KEY.sub(lambda m: m.group(0) if m.group(0) in known else b"<new key>", raw)
 
 
@@ -532,3 +549,19 @@ def test_a_reset_while_the_body_arrives_drops_the_request_on_both_paths(mode: st
         assert admin.requests(method="PUT") == []
         (seed,) = [s for s in admin.state()["accounts"][0]["scenarios"] if s["key"] == SEED_KEY]
         assert seed["name"] != "from the previous test"
+
+
+def test_the_date_header_of_direct_answers_follows_the_clock(servers: tuple[server.Server, server.Server]) -> None:
+    """The protocol formats uvicorn's default headers once per change: the date must still move every second."""
+    direct, _ = servers
+    seen = []
+    with socket.create_connection(("127.0.0.1", direct.port), timeout=10) as conn:
+        for _ in range(3):
+            conn.sendall(get(SEED_PATH))
+            status, headers, _ = wire.read_one(conn)
+            assert status == 200
+            seen.append(headers["date"])
+            time.sleep(1.1)
+    assert len(set(seen)) == 3, seen
+    newest = email.utils.parsedate_to_datetime(seen[-1]).timestamp()
+    assert abs(newest - (time.time() - 1.1)) < 2.5

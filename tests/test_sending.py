@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
 from mock_omni.domain.fixtures import FixtureError, load_files
+from mock_omni.domain.plans import new_ids
 
 from .conftest import GENIE_BASIC, SEED_KEY
 from .sending import (
@@ -52,17 +53,32 @@ def client(app: MockOmni) -> Iterator[TestClient]:
 # --- the send answer -------------------------------------------------------------------------
 
 
+def is_uuid4(text: str) -> bool:
+    """A random UUID in its canonical text (lower case, 8-4-4-4-12), version 4, RFC variant."""
+    parsed = uuid.UUID(text)
+    return str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_generated_ids_are_distinct_version_4_uuids_in_canonical_text() -> None:
+    generated = new_ids(20_000)
+    assert all(is_uuid4(text) for text in generated) and len(set(generated)) == len(generated)
+    # Every hex digit outside the version and variant positions varies (the bits are random, not a counter).
+    for position in (*range(8), *range(9, 13), *range(15, 18), *range(20, 23), *range(24, 36)):
+        assert len({text[position] for text in generated}) == 16, position
+    assert {text[14] for text in generated} == {"4"} and {text[19] for text in generated} == set("89ab")
+
+
 def test_one_destination_no_bulk_id_the_default_scenario_and_a_pending_status(client: TestClient) -> None:
     answer = send(client, body(None, "41793026727", channels=["SMS", "VIBER"]))
     assert list(answer) == ["messages"]
     (message,) = answer["messages"]
     assert message["to"] == {"phoneNumber": "41793026727"} and message["status"] == PENDING
-    assert uuid.UUID(message["messageId"]).version == 4  # a UUID, like the vendor's example
+    assert is_uuid4(message["messageId"])  # a UUID, like the vendor's example
     again = {send(client, body(None, "41793026727", channels=["SMS", "VIBER"]))["messages"][0]["messageId"]
              for _ in range(200)}
     assert len(again | {message["messageId"]}) == 201  # every send its own ID
     given = send(client, {**body(None, "41793026727", channels=["SMS", "VIBER"]), "bulkId": "B"})
-    assert given["bulkId"] == "B" and uuid.UUID(given["messages"][0]["messageId"]).version == 4
+    assert given["bulkId"] == "B" and is_uuid4(given["messages"][0]["messageId"])
     assert client.get("/__admin/messages").json()["messages"][0]["scenarioKey"] == SEED_KEY
 
 

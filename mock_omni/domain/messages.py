@@ -161,6 +161,8 @@ class _Outbox:
 def send_answer(tos: list[dict[str, str]], ids: list[str], bulk_id: str | None) -> dict[str, object]:
     """The vendor's answer to a send: each destination pending, with its message ID."""
     pending = PENDING_ENROUTE.data
+    if len(ids) == 1 and bulk_id is None:  # most sends
+        return {"messages": [{"to": tos[0], "status": pending, "messageId": ids[0]}]}
     answer: dict[str, object] = {"bulkId": bulk_id} if bulk_id is not None else {}
     answer["messages"] = [{"to": to, "status": pending, "messageId": message_id}
                           for to, message_id in zip(tos, ids, strict=True)]
@@ -311,7 +313,6 @@ class Messages:
         message.status = PENDING_ENROUTE
         while True:
             step = message.plan[message.step]
-            message.walk = (*message.walk, (step.channel, "PENDING", at, None))
             address = address_for(step.channel, message.to)
             if address is None:
                 outcome, delay = "MISSING_TO", 0.0
@@ -320,9 +321,12 @@ class Messages:
                 if outcome == "EXPIRED":
                     delay = step.validity
             if delay > 0:
+                message.walk = (*message.walk, (step.channel, "PENDING", at, None))
                 self._wait(message, outcome, at + delay)
                 return
-            if self._end_step(message, outcome, at, pushes):
+            # Ends as it starts (most steps): the walk gets the step ended, not pending then ended.
+            message.walk = (*message.walk, (step.channel, outcome, at, at))
+            if self._step_ended(message, outcome, at, pushes):
                 return
 
     def _end_step(self, message: Message, outcome: str, at: float, pushes: list[Notification]) -> bool:
@@ -330,6 +334,10 @@ class Messages:
         channel, _, started, _ = message.walk[-1]
         message.walk = (*message.walk[:-1], (channel, outcome, started, at))
         message.pending = message.due = None
+        return self._step_ended(message, outcome, at, pushes)
+
+    def _step_ended(self, message: Message, outcome: str, at: float, pushes: list[Notification]) -> bool:
+        """What follows the current step's end (in the walk already): True when that ends the message."""
         options = message.options
         if outcome == "DELIVERED" or message.step == len(message.plan) - 1:
             message.status = STATUS_OF[outcome]

@@ -115,6 +115,9 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.lingering = False
         self.linger_left = LINGER_BYTES
         self.timers: list[asyncio.TimerHandle] = []
+        #: uvicorn's default headers as last formatted (``_default_head``).
+        self.default_headers_seen: list[tuple[bytes, bytes]] | None = None
+        self.default_head = b""
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in self.timers:
@@ -324,9 +327,7 @@ class MockOmniProtocol(HttpToolsProtocol):
 
     def _write(self, answer: Answer, method: str, keep_alive: bool, logged: _Logged = None) -> None:
         """One write of the response, as uvicorn would send it, and its access-log line."""
-        head = [STATUS_LINE[answer.status]]
-        for name, value in [*self.server_state.default_headers, *answer.headers]:
-            head += [name, b": ", value, b"\r\n"]
+        head = [STATUS_LINE[answer.status], self._default_head(), answer.head()]
         if not keep_alive:
             head.append(b"connection: close\r\n")
         head += [b"\r\n", answer.content]
@@ -334,6 +335,15 @@ class MockOmniProtocol(HttpToolsProtocol):
             client, target, version = logged or self._logged() or ("", "", "")
             self.access_logger.info('%s - "%s %s HTTP/%s" %d', client, method, target, version, answer.status)
         self.transport.write(b"".join(head))
+
+    def _default_head(self) -> bytes:
+        """uvicorn's default headers (the date, any --header) as header lines, formatted again only when they
+        change (uvicorn puts a new date in every second)."""
+        defaults = self.server_state.default_headers
+        if defaults != self.default_headers_seen:
+            self.default_headers_seen = list(defaults)
+            self.default_head = b"".join([b"%s: %s\r\n" % pair for pair in defaults])
+        return self.default_head
 
     def _error_answer(self, error: BaseException, request: VendorRequest) -> Answer:
         """The vendor's envelope for ``error``, in the negotiated format if there is one, else JSON."""

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import ADMIN_TOKEN_HEADER
 from .redaction import redact_body, redact_query
@@ -25,8 +25,9 @@ MAX_BODY_KEPT = 64 * 1024
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", ADMIN_TOKEN_HEADER}
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """One call. A named tuple: immutable, and a third of a frozen dataclass's cost to make (hot path)."""
+
     timestamp: float
     method: str
     path: str
@@ -86,10 +87,13 @@ class Journal:
         self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
         body: bytes, status: int, account: str | None,
     ) -> None:
-        # Inline, not kept(): recording is on the hot path of the memory store.
+        # Inline, not kept(): recording is on the hot path of the memory store (a loop, not any() over a
+        # generator: half the cost for a handful of headers).
         names = tuple(headers)
-        if any(len(value) > MAX_HEADER_VALUE for _, value in names):
-            names = tuple((name, value[:MAX_HEADER_VALUE]) for name, value in names)
+        for _, value in names:
+            if len(value) > MAX_HEADER_VALUE:
+                names = tuple((name, value[:MAX_HEADER_VALUE]) for name, value in names)
+                break
         if len(body) > MAX_BODY_KEPT:
             body = body[:MAX_BODY_KEPT]
         entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), names, body, status, account)

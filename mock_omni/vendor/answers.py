@@ -31,6 +31,13 @@ class Answer:
         return [(b"content-type", CONTENT_TYPES[self.fmt]), (b"content-length", b"%d" % len(self.content)),
                 *self.extra]
 
+    def head(self) -> bytes:
+        """``headers`` as HTTP/1.1 header lines, each ending in CRLF (one formatting, for the direct path)."""
+        extra = b"".join([b"%s: %s\r\n" % pair for pair in self.extra]) if self.extra else b""
+        if self.status == 204:
+            return extra
+        return b"content-type: %s\r\ncontent-length: %d\r\n%s" % (CONTENT_TYPES[self.fmt], len(self.content), extra)
+
 
 def error_answer(error: BaseException, fmt: Format, where: str = "", errors: ErrorLog | None = None) -> Answer:
     """The vendor's envelope for an OmniError; the 500 envelope (and a log line with the traceback) otherwise,

@@ -39,10 +39,17 @@ def media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+#: The media types as they are mostly written (no parameters, lower case): one dict lookup on the hot path.
+_EXACT: dict[str, Format] = {**dict.fromkeys(_JSON_TYPES, JSON), **dict.fromkeys(_XML_TYPES, XML)}
+
+
 def body_format(content_type: str | None) -> Format | None:
     """The format of a request body by its Content-Type, or None if neither JSON nor XML."""
     if not content_type:
         return None
+    exact = _EXACT.get(content_type)
+    if exact is not None:
+        return exact
     kind = media_type(content_type)
     if kind in _JSON_TYPES:
         return JSON
