@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_KEY, SEED_PATH, SEED_XML
-from mock_omni.app import create_app
+from mock_omni.app import MockOmni, create_app
 from mock_omni.server.http_protocol import UVICORN_RANGE, check, protocol_for
 from mock_omni.settings import Settings
 from mock_omni.testing.admin_client import AdminClient
@@ -565,3 +567,73 @@ def test_the_date_header_of_direct_answers_follows_the_clock(servers: tuple[serv
     assert len(set(seen)) == 3, seen
     newest = email.utils.parsedate_to_datetime(seen[-1]).timestamp()
     assert abs(newest - (time.time() - 1.1)) < 2.5
+
+
+# --- the keep-alive timeout: one timer per idle spell (on_response_complete) ------------------------------
+
+KEEP_ALIVE = 1.0
+
+
+@contextmanager
+def keep_alive_server(*, direct: bool) -> Iterator[tuple[int, MockOmni]]:
+    """A server in this process with a 1-second keep-alive timeout (the CLI keeps uvicorn's 5 seconds)."""
+    app = create_app(Settings(rate_limits={}))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=protocol_for(app, direct=direct),
+                            timeout_keep_alive=int(KEEP_ALIVE), log_level="warning", access_log=False)
+    assert check(config, protocol_for(app, direct=direct)) is None
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not running.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield port, app
+    finally:
+        running.should_exit = True
+        thread.join(10)
+
+
+def closed_after(conn: socket.socket) -> float:
+    """Seconds until the server closes ``conn`` (nothing more may come before)."""
+    start = time.monotonic()
+    assert conn.recv(1) == b""
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi"])
+def test_an_idle_keep_alive_connection_closes_after_the_timeout_counted_from_its_last_response(
+    direct: bool,
+) -> None:
+    with keep_alive_server(direct=direct) as (port, _), \
+            socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(get(SEED_PATH))
+        assert wire.read_one(conn)[0] == 200
+        assert 0.7 * KEEP_ALIVE < closed_after(conn) < 2.5 * KEEP_ALIVE
+    # Busy for more than twice the timeout, a request every 0.3 timeouts: never closed meanwhile, and the
+    # timeout counts from the last response (a timer armed after the first one must wait again).
+    with keep_alive_server(direct=direct) as (port, _), \
+            socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        for _ in range(8):
+            conn.sendall(get(SEED_PATH))
+            assert wire.read_one(conn)[0] == 200
+            time.sleep(0.3 * KEEP_ALIVE)
+        assert 0.4 * KEEP_ALIVE < closed_after(conn) < 2.5 * KEEP_ALIVE
+
+
+def test_a_request_slower_than_the_timeout_keeps_its_connection_until_it_is_answered() -> None:
+    with keep_alive_server(direct=True) as (port, app), \
+            socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(get(SEED_PATH))
+        assert wire.read_one(conn)[0] == 200
+        app.faults.add({"path": SEED_PATH, "delayMs": int(1500 * KEEP_ALIVE), "times": 1})
+        time.sleep(0.5 * KEEP_ALIVE)  # the first response's timer is due mid-request
+        conn.sendall(get(SEED_PATH))
+        assert wire.read_one(conn)[0] == 200
+        conn.sendall(get(SEED_PATH))  # still open after the slow one, and answered at once
+        assert wire.read_one(conn)[0] == 200
+        assert 0.7 * KEEP_ALIVE < closed_after(conn) < 2.5 * KEEP_ALIVE

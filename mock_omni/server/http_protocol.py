@@ -30,7 +30,9 @@ On both paths this protocol also
 - at shutdown, answers a request still waiting for its body when uvicorn's grace period
   ends with the vendor's 500 envelope (uvicorn would cancel its ASGI task: a traceback
   and a plain-text 500);
-- writes the access log through access_log.py.
+- writes the access log through access_log.py;
+- keeps one keep-alive timer per idle spell of a connection instead of arming and cancelling
+  one per request, as uvicorn does (an idle connection still closes after ``timeout_keep_alive``).
 
 With a shared store (``VendorApi.batched``), the answer comes later in the event loop: the
 calls of one loop turn go to Redis together (shared/vendor.py). Meanwhile a placeholder stands
@@ -115,6 +117,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.lingering = False
         self.linger_left = LINGER_BYTES
         self.timers: list[asyncio.TimerHandle] = []
+        #: When the connection last fell idle (a response completed, nothing pipelined); None while busy.
+        self.idle_since: float | None = None
         #: uvicorn's default headers as last formatted (``_default_head``).
         self.default_headers_seen: list[tuple[bytes, bytes]] | None = None
         self.default_head = b""
@@ -122,6 +126,9 @@ class MockOmniProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in self.timers:
             timer.cancel()
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -318,6 +325,38 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.close_after_body()
         self.on_response_complete()
 
+    # --- the keep-alive timeout: one timer per idle spell, not one per response -------------------------
+
+    def on_response_complete(self) -> None:
+        """uvicorn's, but the keep-alive timer armed after a response stays armed through the next ones: when
+        it fires it waits again for what is left of the current idle spell. uvicorn arms one and cancels it
+        for every request (a tenth of a short answer's cost); the connection closes just as it would."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self.idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._keep_alive_due)
+
+    def _unset_keepalive_if_required(self) -> None:
+        """Data came: busy until a response completes (a timer that fires meanwhile finds it so)."""
+        self.idle_since = None
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self.idle_since is None:
+            return  # busy: the response that ends it arms the timer again
+        left = self.idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
+        else:
+            self.timeout_keep_alive_handler()
+
     def _logged(self) -> _Logged:
         """What the access log shows of the current request (client, target, HTTP version); None without a
         log. Taken when the request is read: by the time a batched answer comes, the scope may be another's."""
@@ -472,11 +511,12 @@ def protocol_for(mock: MockOmni, *, direct: bool = True, access: AccessLog | Non
 PROTOCOL_METHODS = (
     "data_received", "on_message_begin", "on_url", "on_header", "on_headers_complete", "on_body",
     "on_message_complete", "on_response_complete", "shutdown", "connection_lost", "send_400_response",
-    "_unset_keepalive_if_required",
+    "_unset_keepalive_if_required", "_start_asgi_task", "timeout_keep_alive_handler",
 )
 PROTOCOL_STATE = (
     "app", "config", "loop", "logger", "parser", "transport", "flow", "server_state", "pipeline", "cycle",
-    "root_path", "limit_concurrency", "scope", "headers", "url", "expect_100_continue",
+    "root_path", "limit_concurrency", "scope", "headers", "url", "expect_100_continue", "timeout_keep_alive",
+    "timeout_keep_alive_task",
 )
 PARSER_METHODS = ("get_method", "get_http_version", "should_upgrade", "should_keep_alive", "set_dangerous_leniencies")
 CYCLE_STATE = ("transport", "keep_alive", "response_started", "response_complete", "disconnected", "message_event")

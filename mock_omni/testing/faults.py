@@ -106,6 +106,8 @@ class Faults:
     @property
     def armed(self) -> bool:
         """Whether any rule may still apply (one whose ``times`` are used up no longer counts)."""
+        if not self._rules:  # asked on every request the protocol may answer directly
+            return False
         return any(rule.times is None or rule.hits < rule.times for rule in self._rules)
 
     def rules(self, account: str | None = None) -> list[Fault]:
