@@ -30,6 +30,7 @@ from mock_omni.server.http_protocol import UVICORN_RANGE, check, protocol_for
 from mock_omni.settings import Settings
 from mock_omni.testing.admin_client import AdminClient
 from mock_omni.testing.process import ServerProcess, serve_command
+from mock_omni.vendor.answers import Answer
 from mock_omni.vendor.api import VendorRequest
 from tests import server
 from tests.hardening import wire
@@ -637,3 +638,15 @@ def test_a_request_slower_than_the_timeout_keeps_its_connection_until_it_is_answ
         conn.sendall(get(SEED_PATH))  # still open after the slow one, and answered at once
         assert wire.read_one(conn)[0] == 200
         assert 0.7 * KEEP_ALIVE < closed_after(conn) < 2.5 * KEEP_ALIVE
+
+
+@pytest.mark.parametrize("answer", [
+    Answer(200, b'{"a":1}', "json"),
+    Answer(200, b"<a/>", "xml"),
+    Answer(204, b"", "json", ((b"x-one", b"1"),)),
+    Answer(204, b"", "json"),
+    Answer(405, b"{}", "json", ((b"allow", b"GET, PUT"),)),
+    Answer(429, b"{}", "xml", ((b"retry-after", b"1"), (b"x-ratelimit-remaining", b"0"))),
+], ids=["json", "xml", "204 with a header", "204", "405", "429"])
+def test_the_direct_paths_header_lines_are_the_asgi_paths_headers(answer: Answer) -> None:
+    assert answer.head() == b"".join(b"%s: %s\r\n" % pair for pair in answer.headers)
