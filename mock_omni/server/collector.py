@@ -8,8 +8,15 @@ on a 1,000-destination send, a third of its time went there (bench/RESULTS.md, p
 
 So, once the app is built: what exists then is moved out of the collector's sight for good
 (``gc.freeze``: it is freed as usual when its references go, only cycles among it would stay),
-and young collections come ten times less often. Nothing here creates reference cycles to
+and young collections come much less often. Nothing here creates reference cycles to
 collect, and what the server keeps is bounded, so memory does not grow for it.
+
+The young threshold is above what one 1,000-destination send holds at once (its parsed models,
+messages and answer: 7,000 to 10,000 tracked objects). The collector counts objects made less
+objects freed, and past the message bound a send frees about as many as it keeps, so a load test
+of such sends then runs with no collection at all (100 sends in-process: 92 young and 8 middle
+collections with a threshold of 7,000, none with 20,000); one that does come walks at most 20,000
+young objects, about a millisecond.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import gc
 
 #: New objects between young collections (CPython's default is 700).
-YOUNG_THRESHOLD = 7000
+YOUNG_THRESHOLD = 20_000
 
 
 def settle() -> None:
