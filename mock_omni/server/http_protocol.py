@@ -376,7 +376,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.transport.write(b"".join(head))
 
     def _default_head(self) -> bytes:
-        """uvicorn's default headers (the date, any --header) as header lines, formatted again only when they
+        """uvicorn's default headers (the date; any set in its config) as header lines, formatted again only when they
         change (uvicorn puts a new date in every second)."""
         defaults = self.server_state.default_headers
         if defaults != self.default_headers_seen:
