@@ -317,8 +317,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         except Exception:  # noqa: BLE001 - a uvicorn internal failed: answer without them, then close
             log.exception("mock-omni: writing the answer to %s %s failed", request.method, request.path)
             answer = self._error_answer(GeneralError(), request)
-            head = [_STATUS_500, *(b"%s: %s\r\n" % pair for pair in answer.headers), b"connection: close\r\n\r\n"]
-            self.transport.write(b"".join([*head, answer.content]))
+            self.transport.write(b"".join([_STATUS_500, answer.head(), b"connection: close\r\n\r\n", answer.content]))
             self.transport.close()
             return
         if not keep_alive:

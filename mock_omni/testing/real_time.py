@@ -13,20 +13,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections.abc import Callable
 
-
-class RealClock:
-    # Where clock_gettime is missing (Windows), time.monotonic as found on import.
-    monotonic = staticmethod(functools.partial(time.clock_gettime, time.CLOCK_MONOTONIC)
-                             if hasattr(time, "clock_gettime") else time.monotonic)
-
-
-def real_monotonic() -> float:
-    return RealClock.monotonic()
+#: The system's monotonic clock; where ``clock_gettime`` is missing (Windows), ``time.monotonic`` as found on import.
+real_monotonic: Callable[[], float] = (functools.partial(time.clock_gettime, time.CLOCK_MONOTONIC)
+                                       if hasattr(time, "clock_gettime") else time.monotonic)
 
 
 class RealTimeEventLoop(asyncio.SelectorEventLoop):
     """The in-process app's loop: its timers run on real time whatever a test does to ``time.monotonic``."""
 
     def time(self) -> float:
-        return RealClock.monotonic()
+        return real_monotonic()
