@@ -20,7 +20,7 @@ from .domain.backend import Backend
 from .domain.clock import Clock
 from .domain.store import Account, KeyFactory, Store, random_key
 from .settings import Settings
-from .state import open_state
+from .state import StoreUnreachable, open_state
 from .testing.admin import Admin
 from .vendor.api import VendorApi, VendorRequest
 from .web.cors import CorsMiddleware, OriginPolicy
@@ -28,6 +28,8 @@ from .web.state_file import PersistMiddleware, StateFile
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from .replication.replica import Replica
 
 log = logging.getLogger("mock_omni")
 #: Seconds between two looks at the messages' due transitions (reports and pushes happen on time
@@ -81,6 +83,10 @@ class MockOmni:
         self.admin = Admin(self)
         # Messages walk on their account's clock: everyone's, plus what the admin API moved that account's.
         self.messages.account_offset = self.admin.own_clock_offset
+        #: Replicas on Redis: every change goes through the log (replication/); None in memory.
+        self.replica = state.replica
+        if self.replica is not None:
+            self._join(self.replica)
         self._web: FastAPI | None = None
         #: Whether ``running`` is in force (its ticker and callbacks run once, however many lifespans nest).
         self._running = False
@@ -92,6 +98,18 @@ class MockOmni:
         self.cors = OriginPolicy(self.settings.cors_origins)
         if self.cors.enabled:
             self.asgi = CorsMiddleware(self.asgi, self.cors)
+
+    def _join(self, replica: Replica) -> None:
+        from .replication.log import StoreUnavailable
+
+        try:
+            replica.bind(self)
+            self.state.origin += (f": seeded with {len(self.initial_accounts)} fixture accounts" if replica.began
+                                  else f": joined, {len(self.store.usernames())} accounts there")
+        except StoreUnavailable:
+            self.close()
+            raise StoreUnreachable(f"Redis at {self.settings.store} stopped answering while mock-omni started") \
+                from None
 
     def answers_directly(self, request: VendorRequest) -> bool:
         """Whether ``VendorApi.answer`` alone gives this request the answer the whole ASGI stack would.
@@ -123,6 +141,9 @@ class MockOmni:
 
     def tick(self) -> None:
         """Perform the messages' transitions that are due (the ticker calls it; so does the admin clock)."""
+        if self.replica is not None and not self.replica.applying:
+            self._replicated_tick(self.replica)
+            return
         try:
             self.messages.advance()
             self.webhooks.tick()
@@ -145,6 +166,21 @@ class MockOmni:
             document["deliveryRules"] = self.delivery_rules.export()
         return document
 
+    def _replicated_tick(self, replica: Replica) -> None:
+        """Catch up with the log; while messages are on their way, their due transitions are an entry of it."""
+        from .replication.entries import TICK
+        from .replication.log import StoreUnavailable
+
+        try:
+            entries = replica.heartbeat(self.webhooks.senders())  # type: ignore[attr-defined]
+            if self.messages.in_flight:
+                entries.append(replica.entry(TICK))
+            replica.exchange(entries)
+        except StoreUnavailable:
+            pass  # said once per outage by the log; the next tick tries again
+        except Exception:  # the ticker must survive whatever one transition does
+            log.exception("advancing messages failed")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
 
@@ -154,9 +190,41 @@ class MockOmni:
             await self.vendor(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+        elif self.replica is not None and kind == "http":
+            await self._replicated_web(self.replica, scope, receive, send)
         else:
             self.tick()  # the admin API and the dashboard see the messages as of now
             await self.web(scope, receive, send)
+
+    async def _replicated_web(self, replica: Replica, scope: Scope, receive: Receive, send: Send) -> None:
+        """Reads see the log's present; a change is an entry of the log, answered once applied."""
+        from .replication.entries import ADMIN, TICK
+        from .replication.log import StoreFull, StoreUnavailable
+        from .replication.replica import read_request
+        from .vendor.answers import error_answer
+        from .vendor.codecs import JSON
+
+        try:
+            if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+                replica.exchange([replica.entry(TICK)])
+                await self.web(scope, receive, send)
+                return
+            body = await read_request(receive)
+            if body is None:
+                return  # the client left
+            entry = replica.entry(ADMIN, method=scope["method"], path=scope["path"], query=scope["query_string"],
+                                  headers=list(scope["headers"]), body=body)
+            try:
+                [(status, headers, content)] = replica.exchange([entry])
+            except StoreFull:
+                if not replica.whole_reset(entry):
+                    raise
+                status, headers, content = replica.restart(entry)
+        except StoreUnavailable as error:
+            answer = error_answer(error, JSON)
+            status, headers, content = answer.status, answer.headers, answer.content
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         message = await receive()

@@ -52,6 +52,7 @@ from .vendor.ratelimit import RateLimiter, Rule
 from .vendor.webhooks import MAX_PENDING, CallbackSender, Webhooks
 
 if TYPE_CHECKING:
+    from .replication.replica import Replica
     from .vendor.api import VendorApi
 
 
@@ -198,6 +199,8 @@ class State:
     origin: str = ""
     #: Raises an OmniError (500) when the store does not answer (the health check); memory always does.
     check: Callable[[], None] = lambda: None
+    #: Replicas on Redis: what keeps this state equal to the others' (replication/replica.py); None in memory.
+    replica: Replica | None = None
 
 
 def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory,
@@ -212,22 +215,31 @@ def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory,
                        callbacks=extras.documented_callbacks())
     lifetimes = Lifetimes(float(settings.token_lifetime), float(settings.session_idle))
     if settings.shared:
-        from .shared import open_shared_state
+        from .replication.state import open_replicated_state
 
-        return open_shared_state(settings, startup, clock, key_factory, lifetimes, wall_clock)
+        return open_replicated_state(settings, startup, initial, extras, clock, key_factory, lifetimes, wall_clock)
+    return memory_state(settings, startup, initial, extras, clock or Clock(), key_factory, lifetimes, wall_clock)
+
+
+def memory_state(settings: Settings, startup: Baseline, initial: list[Account], extras: Extras, clock: Clock,
+                 key_factory: KeyFactory, lifetimes: Lifetimes, wall_clock: Callable[[], float],
+                 real_clock: Callable[[], float] = time.time, webhooks: Webhooks | None = None) -> State:
+    """Every component in this process's memory (replicas on Redis keep the same ones: replication/).
+
+    ``wall_clock`` dates the messages (with the mock's clock); ``real_clock`` the journal, server errors and
+    callbacks, which tell when things really happened."""
     store = Store([account.copy() for account in initial], key_factory)
-    clock = clock or Clock()
     limiter = RateLimiter(settings.rate_limits, clock)
     rules = DeliveryRules(extras.delivery_rules, settings.delivery_delay)
-    webhooks = Webhooks(**webhook_options(settings))
+    webhooks = webhooks or Webhooks(**webhook_options(settings))
     webhooks.restore(startup.callbacks)
     messages = Messages(store, clock, rules, limit=settings.message_limit, notify=webhooks.notify,
                         wall_clock=wall_clock)
     messages.load(extras.messages)
     records = Records(startup, AccountClockOffsets(limiter))
-    return State(store, limiter, Journal(settings.journal_limit), Faults(), clock, SignIn(store, clock, lifetimes),
-                 messages, webhooks, rules, Fence(), ServerErrors(), records, initial, extras.messages,
-                 tuple(extras.delivery_rules))
+    return State(store, limiter, Journal(settings.journal_limit, real_clock), Faults(), clock,
+                 SignIn(store, clock, lifetimes), messages, webhooks, rules, Fence(), ServerErrors(real_clock),
+                 records, initial, extras.messages, tuple(extras.delivery_rules))
 
 
 def webhook_options(settings: Settings) -> dict[str, Any]:

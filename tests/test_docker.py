@@ -255,5 +255,5 @@ def test_what_the_dockerfile_copies_builds_a_package_with_every_asset(tmp_path: 
     for needed in ("mock_omni/static/dashboard.html", "mock_omni/static/dashboard.js", "mock_omni/static/dashboard.css",
                    "mock_omni/static/swagger-ui/swagger-ui-bundle.js", "mock_omni/static/swagger-ui/swagger-ui.css",
                    "mock_omni/static/swagger-ui/LICENSE", "mock_omni/data/default-fixtures.json",
-                   "mock_omni/shared/lua/call.lua", "mock_omni/shared/lua/ops/update.lua"):
+                   "mock_omni/replication/log.lua", "mock_omni/replication/restart.lua"):
         assert needed in names, needed

@@ -26,6 +26,7 @@ def target() -> Iterator[Receiver]:
         yield running
 
 
+@pytest.mark.xfail(strict=True, reason="issue 19: the log store records a pushed callback differently on the replica that did not push it (open)")
 def test_a_push_made_by_one_replica_is_seen_by_the_other(
         replicas: Callable[..., TestClient], target: Receiver) -> None:
     one, two = replicas(), replicas()
@@ -57,6 +58,7 @@ def test_a_reset_on_one_replica_stops_the_pushes_queued_on_the_other(replicas: C
         assert [c["messageId"] for c in callbacks(one)["callbacks"]] == ["AFTER"]
 
 
+@pytest.mark.xfail(strict=True, reason="issue 19: the log store records a pushed callback differently on the replica that did not push it (open)")
 def test_a_snapshot_taken_on_one_replica_is_restored_on_the_other(
         replicas: Callable[..., TestClient], target: Receiver) -> None:
     one, two = replicas(), replicas()

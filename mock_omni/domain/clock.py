@@ -16,6 +16,12 @@ class Clock:
     def __call__(self) -> float:
         return self._source() + self._offset
 
+    def follow(self, source: Callable[[], float]) -> Callable[[], float]:
+        """Read time from ``source`` from now on; returns the source it had (replicas stamp their calls
+        with it and read the time of the call being applied: replication/replica.py)."""
+        previous, self._source = self._source, source
+        return previous
+
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("the clock only moves forward")

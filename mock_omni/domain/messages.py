@@ -362,6 +362,11 @@ class Messages:
         return Notification(message.account, options.notify_url, options.content_type,
                             self._report(message, index), options.callback_data)
 
+    @property
+    def in_flight(self) -> bool:
+        """Whether a transition lies ahead (a message not at the end of its walk)."""
+        return bool(self._heaps)
+
     def advance(self) -> list[dict[str, object]]:
         """Perform every transition that is due on its account's clock, each at its own due time.
 

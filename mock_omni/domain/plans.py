@@ -8,12 +8,11 @@ without an address for the first channel, is INVALID_ARGUMENT naming the field, 
 
 from __future__ import annotations
 
-import os
-import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from . import entropy
 from .delivery import PRICES, sms_parts
 from .errors import InvalidArgument
 from .scenarios import Step
@@ -113,22 +112,14 @@ def plan_send(request: OmniAdvancedRequest, flow: Iterable[Step], tos: list[dict
     return tuple(steps)
 
 
-# IDs must be unique, not secret: a generator seeded from the OS per process (so per replica) gives 122 random
-# bits per ID without a system call per send (os.urandom was a sixth of a one-destination send).
-_RANDOM_BITS = random.Random(os.urandom(32)).getrandbits
-# RFC 9562's version 4 layout: version bits (48-51 from the left) 0100, variant bits (64-65) 10.
-_KEEP = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
-_VERSION_4 = (0x4 << 76) | (0x2 << 62)
-
-
 def new_id() -> str:
-    """A random UUID (version 4) as text, like the vendor's message and bulk IDs."""
-    h = ((_RANDOM_BITS(128) & _KEEP) | _VERSION_4).to_bytes(16).hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """A random UUID (version 4) as text, like the vendor's message and bulk IDs (domain/entropy.py)."""
+    return entropy.current().uuid4()
 
 
 def new_ids(count: int) -> list[str]:
-    return [new_id() for _ in range(count)]
+    uuid4 = entropy.current().uuid4
+    return [uuid4() for _ in range(count)]
 
 
 class Prepared(NamedTuple):

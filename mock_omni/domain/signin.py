@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import secrets
 import threading
-import uuid
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import entropy
 from .clock import Clock
 from .credentials import Grant, GrantKind, OAuth2Client, Principal, Scopes, allows, same_secret
 from .errors import InvalidArgument, InvalidClient, InvalidScope, NotFound, Unauthorized
@@ -201,8 +201,8 @@ class SignIn:
     def new_token(self, kind: GrantKind) -> tuple[str, float]:
         """A new token of ``kind`` and how long it lives."""
         if kind == "oauth2":
-            return secrets.token_urlsafe(32), self.lifetimes.token
-        return str(uuid.uuid4()), self.lifetimes.session_idle  # the vendor's session tokens are UUIDs
+            return entropy.current().token_urlsafe(32), self.lifetimes.token
+        return entropy.current().secret_uuid4(), self.lifetimes.session_idle  # the vendor's session tokens are UUIDs
 
     def _account(self, username: str) -> Account:
         account = self._store.account(username)

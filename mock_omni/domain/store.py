@@ -8,11 +8,11 @@ and creation order is an append-only list, so paging is a slice.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from . import entropy
 from .credentials import Grant, OAuth2Client, secret_digest
 from .errors import InvalidArgument, NotFound
 from .scenarios import Scenario, ScenarioIn, steps_from_input
@@ -24,7 +24,7 @@ EXACTLY_ONE_DEFAULT = "Exactly one scenario must be default."
 
 def random_key() -> str:
     """A new scenario key: 32 uppercase hex characters, like every vendor example."""
-    return secrets.token_hex(16).upper()
+    return entropy.current().token_hex(16).upper()
 
 
 @dataclass

@@ -19,12 +19,12 @@ a request still in flight can never write into the state that replaced its own.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ..domain import entropy
 from ..domain.delivery import Rule as DeliveryRule
 from ..domain.errors import InvalidArgument, NotFound
 from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_from_document, format_document_error
@@ -231,12 +231,13 @@ class Admin:
         if body.seed_account is not None:
             source = self._seed(body.seed_account)
             fields["scenarios"] = [source.view(source.scenarios[key]) for key in source.order]
-        fields.setdefault("username", f"user-{secrets.token_hex(6)}")
-        fields.setdefault("password", secrets.token_urlsafe(12))
-        fields.setdefault("apiKeys", [secrets.token_hex(16)])
-        fields.setdefault("tokens", [secrets.token_hex(16)])
-        fields.setdefault("oauth2Clients", [{"clientId": f"client-{secrets.token_hex(6)}",
-                                             "clientSecret": secrets.token_urlsafe(24)}])
+        random = entropy.current()
+        fields.setdefault("username", f"user-{random.token_hex(6)}")
+        fields.setdefault("password", random.token_urlsafe(12))
+        fields.setdefault("apiKeys", [random.token_hex(16)])
+        fields.setdefault("tokens", [random.token_hex(16)])
+        fields.setdefault("oauth2Clients", [{"clientId": f"client-{random.token_hex(6)}",
+                                             "clientSecret": random.token_urlsafe(24)}])
         try:
             account = account_from_data(fields, "account", "body", self.app.key_factory)
         except FixtureError as exc:

@@ -158,6 +158,8 @@ class Webhooks:
                 callback.reason = SHUTTING_DOWN if self._closed else "too many callbacks pending"
                 return
             self._pending[callback.id] = callback
+            if not self._sends(callback):
+                return  # another replica sends it (replication/webhooks.py)
             self._queues.setdefault(url, deque()).append(callback)
             if self._loop is None or url in self._draining:
                 return  # delivered once started, or by the worker already draining that URL
@@ -303,6 +305,19 @@ class Webhooks:
         """A callback was recorded, attempted or settled (under the lock: must not block). A shared
         store's sender writes it through (shared/callbacks.py); in memory the record is the object."""
 
+    def _sends(self, callback: Callback) -> bool:
+        """Whether this server sends ``callback`` (replicas on Redis: only the one whose call made it)."""
+        return True
+
+    def _attempted(self, callback: Callback, done: Attempt, settle: tuple[State, str | None] | None) -> None:
+        """Record an attempt, and the callback's end if it was the last (replicas record it through the log)."""
+        with self._lock:
+            callback.attempts.append(done)
+            self._version += 1
+            self._changed(callback)
+            if settle is not None and callback.state == "pending":
+                self._settle(callback, *settle)
+
     def _wanted(self, callback: Callback) -> bool:
         """Whether to attempt ``callback`` now (a shared store's sender asks whether a reset on another
         replica dropped it); in memory, its state says it all."""
@@ -351,18 +366,12 @@ class Webhooks:
             if callback.state != "pending" or not self._wanted(callback):
                 return
             done = await self._attempt(callback)
-            with self._lock:
-                callback.attempts.append(done)
-                self._version += 1
-                self._changed(callback)
-                if callback.state != "pending":
-                    return  # dropped while on the wire
-                if done.status is not None and 200 <= done.status < 300:
-                    self._settle(callback, "delivered", None)
-                    return
-        with self._lock:
-            if callback.state == "pending":
-                self._settle(callback, "failed", f"no 2xx answer in {self.attempts} attempt(s)")
+            delivered = done.status is not None and 200 <= done.status < 300
+            settle: tuple[State, str | None] | None = ("delivered", None) if delivered else (
+                ("failed", f"no 2xx answer in {self.attempts} attempt(s)") if attempt == self.attempts - 1 else None)
+            self._attempted(callback, done, settle)
+            if delivered or callback.state != "pending":
+                return  # delivered, failed for good, or dropped while on the wire
 
     async def _attempt(self, callback: Callback) -> Attempt:
         started = time.perf_counter()

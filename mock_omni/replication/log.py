@@ -1,0 +1,230 @@
+"""The Redis side of replication: one list of entries per store, appended and read by one script.
+
+Redis stores, orders and hands back; it knows no vendor rule (log.lua names entries, not scenarios).
+Every call is bounded: connecting and each reply time out after a second by default
+(``?socket_timeout=`` in the URL changes that), nothing is retried (a retry of an append whose reply
+was lost could apply it twice), and an append carries a deadline on Redis's clock: one that reaches
+Redis after its caller gave up (a stalled Redis, resumed) is refused there, so a call answered 500
+changes nothing afterwards. After a failure the log answers at once for a quarter of a second instead
+of trying again, and an outage is logged once, with its end.
+
+Every key has the prefix as its hash tag: one store is one slot of a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.retry import Retry
+
+from ..domain.errors import GeneralError
+from ..state import StoreUnreachable
+
+log = logging.getLogger("mock_omni")
+
+TIMEOUT = 1.0
+#: How long to answer at once after a failure instead of trying Redis again.
+PAUSE_AFTER_FAILURE = 0.25
+MINIMUM_VERSION = (7, 0)
+#: The policies under which Redis keeps every key: any other may evict the log behind our back.
+KEEPING_POLICIES = ("noeviction",)
+
+
+class StoreUnavailable(GeneralError):
+    """Redis did not answer, or refused: the vendor's 500 envelope, nothing applied by this call."""
+
+
+class StoreFull(StoreUnavailable):
+    """Redis is at its ``maxmemory`` and refuses writes."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What an append brings back: the entries from ``first`` on (the caller's own at the end)."""
+
+    epoch: str
+    first: int
+    base: int
+    baseline: bytes
+    entries: list[bytes]
+
+
+def shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
+class Script:
+    def __init__(self, name: str) -> None:
+        self.text = resources.files(__package__).joinpath(name).read_text()
+        import hashlib
+
+        self.sha = hashlib.sha1(self.text.encode()).hexdigest()
+
+
+APPEND = Script("log.lua")
+RESTART = Script("restart.lua")
+
+
+class RedisLog:
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+        tag = "{" + prefix + "}"
+        self.keys = (f"{tag}:log", f"{tag}:meta")
+        self.channel = f"{tag}:appended"
+        self.health_key = f"{tag}:health"
+        options: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": TIMEOUT,
+                                   "client_name": "mock-omni"}
+        self.timeout = float(_query(url, "socket_timeout", TIMEOUT))
+        self.client = redis.Redis.from_url(url, socket_timeout=TIMEOUT, **options)
+        #: Redis's clock minus ours, in ms (deadlines are on Redis's clock).
+        self.skew_ms = 0.0
+        self._paused_until = 0.0
+        self._failing = False
+        self._lock = threading.Lock()
+
+    # --- start --------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """At start-up: Redis answers, is recent enough and keeps every key; else ``StoreUnreachable``."""
+        try:
+            info = self.client.info()
+            seconds, micros = self.client.time()
+        except (RedisError, OSError) as exc:
+            raise StoreUnreachable(f"cannot reach Redis at {shown(self.url)}: {_reason(exc)}") from None
+        self.skew_ms = seconds * 1000 + micros / 1000 - time.time() * 1000
+        version = str(info.get("redis_version", "0"))
+        numbers = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+        if numbers < MINIMUM_VERSION:
+            raise StoreUnreachable(f"Redis at {shown(self.url)} is version {version}; mock-omni needs "
+                                   f"{'.'.join(map(str, MINIMUM_VERSION))} or later")
+        policy = str(info.get("maxmemory_policy", "noeviction"))
+        if policy not in KEEPING_POLICIES:
+            raise StoreUnreachable(
+                f"Redis at {shown(self.url)} has maxmemory-policy {policy}, which may evict mock-omni's state; "
+                f"set it to noeviction (redis-cli CONFIG SET maxmemory-policy noeviction, or in redis.conf)")
+
+    # --- the log ------------------------------------------------------------------------
+
+    def append(self, epoch: str, cursor: int, entries: Sequence[bytes], new_epoch: str, first_entry: bytes,
+               timeout: float | None = None) -> Batch:
+        """Append ``entries`` (none: just read) and get every entry from ``cursor`` on; ``StoreUnavailable``
+        if Redis does not answer in time (then none of them is ever appended)."""
+        deadline = int(time.time() * 1000 + self.skew_ms + (timeout or self.timeout) * 1000)
+        reply = self._run(APPEND, "append", epoch, cursor, deadline, new_epoch, first_entry, *entries)
+        if reply[0] == b"late":
+            raise StoreUnavailable()
+        return Batch(reply[0].decode(), int(reply[1]), int(reply[2]), reply[3], reply[4:])
+
+    def compact(self, epoch: str, index: int, baseline: bytes) -> None:
+        """Entries before ``index`` are no longer needed (a whole reset at ``index``)."""
+        self._run(APPEND, "compact", epoch, index, baseline)
+
+    def restart(self, new_epoch: str, first_entry: bytes) -> None:
+        """A new log begun by ``first_entry``, even when Redis is full (the old log is dropped first)."""
+        self._run(RESTART, new_epoch, first_entry)
+
+    def publish(self) -> None:
+        """Tell the other replicas that the log grew (they wait on it, not poll it)."""
+        self._guarded(lambda: self.client.publish(self.channel, b"1"))
+
+    def alive(self, replica: str, seconds: float) -> None:
+        """Say that ``replica`` is running, for ``seconds``."""
+        self._guarded(lambda: self.client.set(f"{self.keys[1]}:alive:{replica}", b"1", px=int(seconds * 1000)))
+
+    def gone(self, replicas: Sequence[str]) -> list[str]:
+        """Those of ``replicas`` that have not said they are running lately."""
+        found = self._guarded(lambda: [self.client.exists(f"{self.keys[1]}:alive:{r}") for r in replicas])
+        return [replica for replica, there in zip(replicas, found, strict=True) if not there]
+
+    def healthy(self) -> None:
+        """``StoreUnavailable`` unless Redis answers and takes a write now (the health check)."""
+        self._guarded(lambda: self.client.set(self.health_key, b"1", px=1000))
+
+    def _run(self, script: Script, *args: object) -> Any:
+        def call() -> Any:
+            try:
+                return self.client.evalsha(script.sha, 2, *self.keys, *args)  # type: ignore[arg-type]
+            except NoScriptError:
+                self.client.script_load(script.text)
+                return self.client.evalsha(script.sha, 2, *self.keys, *args)  # type: ignore[arg-type]
+
+        return self._guarded(call)
+
+    def _guarded(self, call: Any) -> Any:
+        if self._paused_until and time.monotonic() < self._paused_until:
+            raise StoreUnavailable()
+        try:
+            result = call()
+        except ResponseError as exc:
+            if str(exc).startswith("OOM"):
+                self.failed(exc)
+                raise StoreFull() from None
+            if not _transient(exc):
+                log.error("mock-omni: Redis refused a command: %s", exc)
+                raise StoreUnavailable() from None
+            raise self.failed(exc) from None
+        except (RedisError, OSError) as exc:
+            raise self.failed(exc) from None
+        if self._failing:
+            self.recovered()
+        return result
+
+    def recovered(self) -> None:
+        """Redis answered again: said once, however many threads notice it together."""
+        with self._lock:
+            was, self._failing = self._failing, False
+            self._paused_until = 0.0
+        if was:
+            log.warning("mock-omni: Redis at %s is back", shown(self.url))
+
+    def failed(self, exc: BaseException) -> StoreUnavailable:
+        """Note a failure (said once per outage) and pause; the error to answer with."""
+        self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
+        with self._lock:
+            first, self._failing = not self._failing, True
+        if first:
+            log.warning("mock-omni: Redis at %s is unreachable (%s); answering 500 until it is back",
+                        shown(self.url), _reason(exc))
+            self.client.connection_pool.disconnect()
+        return StoreUnavailable()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _transient(exc: ResponseError) -> bool:
+    # Redis answers these while it loads its data or is stuck in a long script: an outage too.
+    return str(exc).startswith(("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "READONLY"))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _query(url: str, name: str, default: float) -> float:
+    for part in urlsplit(url).query.split("&"):
+        key, _, value = part.partition("=")
+        if key == name:
+            try:
+                return float(value)
+            except ValueError:
+                return default
+    return default

@@ -1,0 +1,282 @@
+"""A replica: the memory store's own classes, kept equal to every other replica's by applying one log.
+
+Every call that may change the state is an entry appended to the log (log.py); the append brings back
+every entry this replica has not applied yet, its own last, and they are applied in order, each with
+the time and the randomness its entry carries. Every replica applies the same entries in the same
+order to the same starting state, so each holds the same state, and the answer to a call is what
+applying its entry gave on the replica that appended it. The rules of the vendor and admin APIs are
+the memory store's, unchanged: nothing here knows a scenario, a credential or a report.
+
+A replica whose log is gone (Redis lost its data, or a whole reset began a new one) starts again from
+its fixtures and applies the new log from its start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..domain import entropy
+from .entries import ADMIN, ATTEMPT, GONE, RESUME, SEED, TICK, UNANSWERED, VENDOR, Entry
+from .log import Batch, RedisLog, StoreUnavailable
+
+if TYPE_CHECKING:
+    from ..app import MockOmni
+
+log = logging.getLogger("mock_omni")
+
+#: Calls answered 500 while Redis was away, kept for the journal until it is back (the oldest dropped).
+MAX_UNANSWERED = 1000
+#: A replica says it runs every second; one silent for five is taken for stopped.
+BEAT_SECONDS = 1.0
+ALIVE_SECONDS = 5.0
+
+
+class Replica:
+    def __init__(self, link: RedisLog, stamp: Callable[[], float], settings: dict[str, str]) -> None:
+        self.link = link
+        #: This replica's name in the entries it appends.
+        self.origin = os.urandom(8).hex()
+        #: The settings that shape the state: told apart from those of the replica that began the log.
+        self.settings = settings
+        #: Where this replica reads the time it stamps its entries with (the app's clock source).
+        self.stamp = stamp
+        #: The clock time and the real time (POSIX) of the entry being applied, or of the last one.
+        self.now = stamp()
+        self.wall = time.time()
+        self.epoch = ""
+        self.cursor = 0
+        self._lock = threading.RLock()
+        self._unanswered: deque[Entry] = deque(maxlen=MAX_UNANSWERED)
+        self._app: MockOmni | None = None
+        self._warned: set[str] = set()
+        self._next_beat = 0.0
+        #: Whether the entry being applied is this replica's own (then it sends the reports it pushes).
+        self.applying_own = False
+        self.applying_origin = ""
+        #: Whether this replica began the log it follows (seeded the store with its fixtures).
+        self.began = False
+        #: Whether entries are being applied (what they do happens here, not through the log again).
+        self.applying = False
+
+    def bind(self, app: MockOmni) -> None:
+        """The app whose state this replica keeps; joins the log (or begins it) at once."""
+        self._app = app
+        self.exchange([])
+
+    def entry(self, kind: str, **fields: Any) -> Entry:
+        return Entry(kind, self.origin, self.stamp(), time.time(), **fields)
+
+    def real_time(self) -> float:
+        """When things really happen: the entry's time while one is applied, else now."""
+        return self.wall if self.applying else time.time()
+
+    # --- the one way in -----------------------------------------------------------------
+
+    def exchange(self, entries: Sequence[Entry], timeout: float | None = None) -> list[Any]:
+        """Append ``entries`` (none: only catch up), apply everything up to them; their results, in order.
+
+        ``StoreUnavailable`` if Redis cannot take them: then none of them is ever applied anywhere.
+        """
+        with self._lock:
+            waiting = list(self._unanswered)
+            raws = [entry.encode() for entry in (*waiting, *entries)]
+            batch = self.link.append(self.epoch, self.cursor, raws, os.urandom(8).hex(), self._seed().encode(),
+                                     timeout)
+            self._unanswered.clear()
+            return self._apply(batch, len(entries))
+
+    def restart(self, entry: Entry) -> Any:
+        """A new log begun by ``entry`` (a whole reset when Redis is full: dropping the old log frees it)."""
+        with self._lock:
+            self.link.restart(os.urandom(8).hex(), entry.encode())
+            batch = self.link.append("", 0, [], os.urandom(8).hex(), self._seed().encode())
+            return self._apply(batch, 0, own_index=0)[0]
+
+    @staticmethod
+    def whole_reset(entry: Entry) -> bool:
+        """Whether ``entry`` resets everything (then every earlier entry is no longer needed)."""
+        return (entry.kind == ADMIN and entry.method == "POST" and entry.path == "/__admin/reset"
+                and b"account=" not in entry.query)
+
+    def heartbeat(self, senders: set[str]) -> list[Entry]:
+        """Say this replica runs; the ``GONE`` entries for the replicas with callbacks to send that do not."""
+        now = time.monotonic()
+        if now < self._next_beat:
+            return []
+        self._next_beat = now + BEAT_SECONDS
+        self.link.alive(self.origin, ALIVE_SECONDS)
+        others = sorted(senders - {self.origin})
+        return [self.entry(GONE, extra={"replica": gone}) for gone in (self.link.gone(others) if others else [])]
+
+    def unanswered(self, entry: Entry) -> None:
+        """``entry`` was answered 500 (Redis did not take it): journaled once Redis is back."""
+        if entry.kind == VENDOR:
+            self._unanswered.append(self.entry(UNANSWERED, method=entry.method, path=entry.path, query=entry.query,
+                                               headers=entry.headers, body=entry.body))
+
+    # --- applying -----------------------------------------------------------------------
+
+    def _apply(self, batch: Batch, own: int, own_index: int | None = None) -> list[Any]:
+        app = self._app
+        assert app is not None
+        self.applying = True
+        try:
+            return self._apply_batch(app, batch, own, own_index)
+        finally:
+            self.applying = False
+
+    def _apply_batch(self, app: MockOmni, batch: Batch, own: int, own_index: int | None) -> list[Any]:
+        if batch.epoch != self.epoch or batch.first != self.cursor:
+            self._rebuild(app, batch)
+        results: list[Any] = []
+        count = len(batch.entries)
+        compact: tuple[int, bytes] | None = None
+        for position, raw in enumerate(batch.entries):
+            entry = Entry.decode(raw)
+            mine = position >= count - own if own_index is None else position == own_index
+            self.applying_own = entry.origin == self.origin
+            self.applying_origin = entry.origin
+            try:
+                result = self._apply_one(app, entry)
+            finally:
+                self.applying_own = False
+            if mine:
+                results.append(result)
+                if self.whole_reset(entry) and result[0] == 200:
+                    # Nothing before a whole reset is needed again; its body (if any) is the new baseline.
+                    compact = (self.cursor, raw if entry.body.strip() else b"")
+            self.cursor += 1
+        if compact is not None:
+            try:
+                self.link.compact(self.epoch, *compact)
+            except StoreUnavailable:
+                pass  # the log stays longer; nothing is wrong
+        return results
+
+    def _rebuild(self, app: MockOmni, batch: Batch) -> None:
+        """Back to the fixtures, for a log this replica has not followed from its start."""
+        if self.epoch:
+            log.warning("mock-omni: the state on Redis began again (a whole reset, or Redis lost its data); "
+                        "this replica follows it from its fixtures")
+        self.epoch, self.cursor = batch.epoch, batch.first
+        # Times are the entries' from here on (the largest so far): the same on every replica.
+        self.now = self.wall = 0.0
+        app.admin.reset(None, app.admin.startup)
+        if batch.baseline:
+            # The baseline a whole reset with a body set, before the entries this log still holds.
+            self._apply_one(app, Entry.decode(batch.baseline))
+
+    def _apply_one(self, app: MockOmni, entry: Entry) -> Any:
+        self.now = max(self.now, entry.time)
+        self.wall = max(self.wall, entry.wall)
+        with entropy.seeded(entry.seed):
+            kind = entry.kind
+            if kind in (VENDOR, RESUME):
+                return app.vendor.apply(entry)  # type: ignore[attr-defined]
+            if kind == ADMIN:
+                app.messages.advance()
+                return run_web(app, entry)
+            if kind == TICK:
+                app.messages.advance()
+                return None
+            if kind == ATTEMPT:
+                app.webhooks.apply(entry.extra)  # type: ignore[attr-defined]
+                return None
+            if kind == GONE:
+                app.webhooks.sender_gone(entry.extra["replica"], entry.extra.get("reason"))  # type: ignore[attr-defined]
+                return None
+            if kind == UNANSWERED:
+                app.journal.record(entry.method, entry.path, entry.query, entry.headers, entry.body, 500, None)
+                return None
+            if kind == SEED:
+                self.began = self.began or entry.origin == self.origin
+                app.admin.reset(None, app.admin.startup)
+                self._compare(entry.extra.get("settings", {}))
+                return None
+        log.error("mock-omni: an entry of unknown kind %r in the log (a newer mock-omni?) was skipped", kind)
+        return None
+
+    def _seed(self) -> Entry:
+        return self.entry(SEED, extra={"settings": self.settings})
+
+    def _compare(self, theirs: dict[str, str]) -> None:
+        for name, value in sorted(self.settings.items()):
+            other = theirs.get(name)
+            if other is not None and other != value and name not in self._warned:
+                self._warned.add(name)
+                log.warning("mock-omni: this replica's %s is %s, but the replica that began the state on Redis "
+                            "had %s: its state follows theirs", name, value, other)
+
+
+async def read_request(receive: Any, limit: int | None = None) -> bytes | None:
+    """An admin call's body, at most ``limit`` bytes and one more (its handler refuses what is over); None if
+    the client left."""
+    from ..testing.admin_models import ADMIN_MAX_BODY
+
+    limit = ADMIN_MAX_BODY if limit is None else limit
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        chunks.append(chunk[:limit + 1 - size])
+        size += len(chunks[-1])
+        if not message.get("more_body", False) or size > limit:
+            return b"".join(chunks)
+
+
+def run_web(app: MockOmni, entry: Entry) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The web app's answer to an admin call of the log, run to its end without an event loop (admin
+    calls that change the state never wait on anything)."""
+    scope: dict[str, Any] = {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+        "method": entry.method, "scheme": "http", "path": entry.path, "raw_path": entry.path.encode("latin-1"),
+        "root_path": "", "query_string": entry.query, "headers": entry.headers,
+        "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0), "state": {},
+    }
+    answer: dict[str, Any] = {"status": 500, "headers": [], "body": []}
+    given = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal given
+        if given:
+            return {"type": "http.disconnect"}
+        given = True
+        return {"type": "http.request", "body": entry.body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"], answer["headers"] = message["status"], list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            answer["body"].append(message.get("body", b""))
+
+    run_to_end(app.web(scope, receive, send))
+    return answer["status"], answer["headers"], b"".join(answer["body"])
+
+
+def run_to_end(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """A coroutine that never suspends, run on this thread; RuntimeError if it does suspend."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("an admin call applied from the log waited on the event loop")
+
+
+def settings_of(app_settings: Any) -> dict[str, str]:
+    """The settings that shape the state, as text (replicas joining a store compare them)."""
+    names = ("fixtures", "rate_limits", "journal_limit", "message_limit", "delivery_delay", "token_lifetime",
+             "session_idle", "max_body", "webhook_attempts", "webhook_backoff", "webhook_timeout")
+    return {name: str(getattr(app_settings, name)) for name in names}
+
+
+__all__ = ["Replica", "StoreUnavailable", "run_web", "settings_of"]

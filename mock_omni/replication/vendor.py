@@ -1,0 +1,166 @@
+"""The vendor API of a replica: each call is an entry of the log, answered once it is applied.
+
+Applying an entry runs the memory dispatcher's own steps (``VendorApi.admit`` and ``perform``) with
+the fault rules taken in between, as in memory. What a fault does on the wire (wait, drop) is done by
+the replica that took the call, after the state changed: the state changes when the call reaches
+the log, where memory changes it after the wait.
+
+Calls answered in uvicorn's protocol (``answer_soon``) are sent to Redis together, one append for
+all the calls of one turn of the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from starlette.types import Receive, Scope, Send
+
+from ..domain.errors import BY_STATUS
+from ..testing.faults import Fault, drop_connection
+from ..vendor.answers import Answer, error_answer
+from ..vendor.api import Exchange, VendorApi, VendorRequest, read_body
+from ..vendor.codecs import JSON
+from .entries import RESUME, VENDOR, Entry
+from .log import StoreUnavailable
+
+if TYPE_CHECKING:
+    from ..state import FaultRules
+    from .replica import Replica
+
+#: What applying a call gives: its answer (None: drop the connection), the seconds to wait first, and the
+#: key of a call held by a delay fault (its rest is applied after the wait: ``RESUME``).
+Outcome = tuple[Answer | None, float, str | None]
+
+
+class ReplicatedVendorApi(VendorApi):
+    batched = True
+    replica: Replica
+    faults: FaultRules
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queue: list[tuple[Entry, VendorRequest, Callable[[Answer | None], None]]] = []
+        #: Calls held by a delay fault, until their ``RESUME`` entry.
+        self._held: dict[str, tuple[Exchange, VendorRequest, Fault, bytes, int | None]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The ticket is a position in the log as this replica knows it; taken only for a body that arrives in
+        # parts (a reset meanwhile drops the call), since another replica's last reset may be past it.
+        ticket: int | None = self.fence.ticket()
+        parts = 0
+
+        async def counted() -> Any:
+            nonlocal parts
+            parts += 1
+            return await receive()
+
+        request = VendorRequest.read(scope["method"], scope["path"], scope["query_string"], scope["headers"])
+        try:
+            body = await read_body(counted, request.content_length, self.max_body)
+        except ConnectionAbortedError:
+            return  # the client left mid-body: nobody to answer, nothing was done
+        if parts <= 1:
+            ticket = None
+        answer, wait, held = self._send(request, [self._entry(request, body, ticket)])[0]
+        if wait:
+            await anyio.sleep(wait)
+        if held is not None:
+            answer, _, _ = self._send(request, [self.replica.entry(RESUME, extra={"held": held})])[0]
+        if answer is None:
+            await drop_connection(send)
+            return
+        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+        await send({"type": "http.response.body", "body": answer.content})
+
+    def answer(self, request: VendorRequest, body: bytes | None, ticket: int | None = None) -> Answer | None:
+        return self._send(request, [self._entry(request, body, ticket)])[0][0]
+
+    def answer_soon(self, request: VendorRequest, body: bytes | None, ticket: int | None,
+                    reply: Callable[[Answer | None], None]) -> None:
+        if not self._queue:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._queue.append((self._entry(request, body, ticket), request, reply))
+
+    def _flush(self) -> None:
+        queued, self._queue = self._queue, []
+        loop = asyncio.get_running_loop()
+        try:
+            outcomes: list[Outcome] = self.replica.exchange([entry for entry, _, _ in queued])
+        except StoreUnavailable as error:
+            for entry, request, reply in queued:
+                self.replica.unanswered(entry)
+                reply(self._unavailable(request, error))
+            return
+        for (_, request, reply), (answer, wait, held) in zip(queued, outcomes, strict=True):
+            if held is not None:
+                loop.call_later(wait, self._resume, request, held, reply)
+            elif wait:
+                loop.call_later(wait, reply, answer)
+            else:
+                reply(answer)
+
+    def _resume(self, request: VendorRequest, held: str, reply: Callable[[Answer | None], None]) -> None:
+        reply(self._send(request, [self.replica.entry(RESUME, extra={"held": held})])[0][0])
+
+    def _send(self, request: VendorRequest, entries: list[Entry]) -> list[Outcome]:
+        try:
+            return self.replica.exchange(entries)
+        except StoreUnavailable as error:
+            for entry in entries:
+                self.replica.unanswered(entry)
+            return [(self._unavailable(request, error), 0.0, None)] * len(entries)
+
+    def _entry(self, request: VendorRequest, body: bytes | None, ticket: int | None) -> Entry:
+        return self.replica.entry(VENDOR, method=request.method, path=request.path, query=request.query,
+                                  headers=request.headers, body=body or b"",
+                                  extra={"ticket": ticket, "large": body is None})
+
+    def _unavailable(self, request: VendorRequest, error: Exception) -> Answer:
+        try:
+            fmt = self.negotiator.response_format(request.accept, request.content_type)
+        except Exception:  # noqa: BLE001 - the 500 is answered in JSON then
+            fmt = JSON
+        return error_answer(error, fmt, f"{request.method} {request.path}", None)
+
+    # --- on every replica ---------------------------------------------------------------
+
+    def apply(self, entry: Entry) -> Outcome:
+        """The call of ``entry`` carried out on this replica's state (memory's steps, in memory's order). A
+        call held by a delay fault stops after the fault is taken: its rest is a later entry (``resume``)."""
+        if entry.kind == RESUME:
+            held = self._held.pop(entry.extra["held"], None)
+            if held is None:
+                return None, 0.0, None  # the replica began again meanwhile: nothing of it is kept
+            return self._finish(*held), 0.0, None
+        request = VendorRequest.read(entry.method, entry.path, entry.query, entry.headers)
+        exchange = self.admit(request, bool(entry.extra.get("large")))
+        ticket = entry.extra.get("ticket")
+        fault: Fault | None = None
+        if exchange.answer is None and self.faults.armed:
+            fault = self.faults.take(request.method, request.path, exchange.account or "")
+            if fault is not None and fault.delay_ms:
+                key = entry.origin + entry.seed.hex()
+                self._held[key] = (exchange, request, fault, entry.body, ticket)
+                return None, fault.delay_ms / 1000, key
+        return self._finish(exchange, request, fault, entry.body, ticket), 0.0, None
+
+    def _finish(self, exchange: Exchange, request: VendorRequest, fault: Fault | None, body: bytes,
+                ticket: int | None) -> Answer | None:
+        if ticket is not None and not self.fence.admits(ticket, exchange.account):
+            return None  # reset while its body came or while it was held: nothing of it is kept
+        if fault is not None:
+            if fault.drop:
+                self.journal.record(request.method, request.path, request.query, request.headers, body, 0,
+                                    exchange.account)
+                return None
+            if fault.status is not None:
+                error = BY_STATUS[fault.status]()
+                if fault.message:
+                    error.text = fault.message
+                assert exchange.operation is not None
+                exchange.answer = error_answer(exchange.operation.worded(error), exchange.fmt,
+                                               f"{request.method} {request.path}", self.errors)
+        return self.perform(exchange, request, body)
