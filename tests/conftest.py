@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from mock_omni import MockOmni, Settings, create_app
 from mock_omni.domain.clock import ManualClock
 
-from .redis_server import REDIS_SERVER, RedisServer, running
+from .redis_server import REDIS_CLI, REDIS_SERVER, RedisCluster, RedisServer, running, running_cluster
 
 SEED_KEY = "CD265875E3A6EA43478D5F37A635BE4A"
 OTHER_KEY = "AD9E01A5DC7BEE2C2B828D208182A611"
@@ -53,6 +53,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         pytest.skip("redis-server is not installed (scripts/system-deps.sh installs it as root)")
     with running(tmp_path_factory.mktemp("redis")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """One real 3-master Redis Cluster per test session (per xdist worker); emptying it is the tests' job."""
+    if REDIS_SERVER is None or REDIS_CLI is None:
+        pytest.skip("redis-server or redis-cli is not installed (scripts/system-deps.sh installs them as root)")
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
 
 
 @pytest.fixture
