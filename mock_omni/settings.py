@@ -309,9 +309,8 @@ class Settings:
                     values[setting.name], sources[setting.name] = value, variable
         for name, value in overrides.items():
             if value is not None:
-                declared = BY_NAME.get(name)
-                values[name] = value
-                sources[name] = declared.flag if declared and declared.flag else "--" + name.replace("_", "-")
+                declared = BY_NAME.get(name)  # an unknown name is Settings' TypeError
+                values[name], sources[name] = value, (declared.flag if declared else None) or name
         try:
             return cls(**values)  # type: ignore[arg-type]
         except SettingsError as exc:
