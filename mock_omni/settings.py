@@ -1,5 +1,10 @@
 """Run-time settings, from CLI flags over environment variables over defaults.
 
+Each setting is declared once, as a field of ``Settings`` whose metadata (``declare(...)``) holds its help
+text, its check, the kind of value it takes and, where they are not derived from its name, its flag and
+variable. Everything else is derived from that table (``SETTINGS``): the checks ``Settings(...)`` runs,
+``from_env``, the flags of ``mock-omni serve`` (server/cli.py) and their help, default included.
+
 Values are checked here, wherever they come from (flags, ``MOCK_OMNI_*`` variables, a
 ``Settings(...)`` in code): a bad one is a ``SettingsError`` whose text is one line naming
 the flag or variable it came from. No HTTP code is imported here (a test checks).
@@ -8,8 +13,9 @@ the flag or variable it came from. No HTTP code is imported here (a test checks)
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 from .domain.delivery import MAX_DELAY, parse_duration
 from .domain.fixtures import header_secret_problem
@@ -41,6 +47,8 @@ MAX_WEBHOOK_ATTEMPTS = 20
 #: A first retry later than a minute, or a receiver given more than five minutes, would outlast any test.
 MAX_WEBHOOK_BACKOFF = 60.0
 MAX_WEBHOOK_TIMEOUT = 300.0
+#: Every variable is this prefix and the setting's name in capitals, unless its declaration names another.
+ENV_PREFIX = "MOCK_OMNI_"
 
 
 class SettingsError(ValueError):
@@ -51,61 +59,228 @@ class SettingsError(ValueError):
         super().__init__(f"{name}: {problem}")
 
 
+#: A setting's check: its name (for the error) and a value in, the value to keep out; SettingsError otherwise.
+Check = Callable[[str, Any], Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a kind of value is given outside code: as a variable's text, as a flag, and shown as a default."""
+
+    #: A variable's text and the variable's name (for errors) to the value, or None for "not given".
+    read: Callable[[str, str], object]
+    #: argparse keywords of the flag.
+    argument: Mapping[str, Any]
+    #: The flag's parsed value to the setting's value.
+    convert: Callable[[Any], object] = lambda value: value
+    #: The default as the help text and docs/cli.md show it.
+    show: Callable[[Any], str] = str
+    metavar: str | None = None
+    #: What the variable is set to, in help, when its value is not the setting's ("=1" for a switch).
+    env_hint: str = ""
+
+
+def _text(text: str, variable: str) -> str:
+    return text
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(name, f"expected an integer, got {_shown(text)}") from None
+
+
+def split_paths(text: str, variable: str = "") -> list[str]:
+    """Fixture paths from an env var: separated by commas or the OS path separator."""
+    parts = text.replace(os.pathsep, ",").split(",")
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _items(text: str, variable: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _switch(text: str, variable: str) -> bool | None:
+    return True if text.lower() in ("1", "true", "yes") else None
+
+
+def _show_duration(seconds: float) -> str:
+    if seconds == 0:
+        return "0"
+    return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
+
+
+TEXT = Kind(read=_text, argument={})
+INTEGER = Kind(read=_int, argument={"type": int}, metavar="N")
+#: Seconds, given as text ("2s", "500ms") by flags and variables; the check reads the text.
+DURATION = Kind(read=_text, argument={}, show=_show_duration, metavar="DURATION")
+PATHS = Kind(read=split_paths, argument={"nargs": "+", "action": "extend"}, metavar="PATH")
+#: A repeatable flag; the variable separates the items with commas.
+ITEMS = Kind(read=_items, argument={"action": "append"})
+RATE_LIMITS = Kind(read=lambda text, variable: parse_profile([text]), argument={"action": "append"},
+                   convert=parse_profile)
+#: A flag without a value; the variable turns it on with 1, true or yes.
+SWITCH = Kind(read=_switch, argument={"action": "store_true", "default": None}, env_hint="=1")
+
+#: ``flag`` and ``env`` left as this are derived from the setting's name.
+DERIVED = "derived"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting's declaration; ``name`` and ``default`` are its field's, filled in by ``SETTINGS``."""
+
+    #: What it does, as the flag's help says it (the variable and the default are added, from the declaration).
+    help: str
+    kind: Kind = TEXT
+    check: Check | None = None
+    #: ``--host``, derived from the name; None: not a flag.
+    flag: str | None = DERIVED
+    #: ``MOCK_OMNI_HOST``, derived from the name; None: no variable.
+    env: str | None = DERIVED
+    metavar: str | None = None
+    #: The default in words, where its value says nothing (an empty list meaning the embedded fixtures).
+    described: str | None = None
+    name: str = ""
+    default: object = None
+
+    @property
+    def default_text(self) -> str | None:
+        """The default as help and docs/cli.md show it; None where it is nothing at all (off, none)."""
+        if self.described is not None:
+            return self.described
+        if self.default is None or self.kind is SWITCH:
+            return None
+        return self.kind.show(self.default)
+
+    @property
+    def help_text(self) -> str:
+        """The flag's help: what it does, then its variable and its default."""
+        notes = []
+        if self.env:
+            notes.append(f"env {self.env}{self.kind.env_hint}")
+        if self.default_text is not None:
+            notes.append(f"default: {self.default_text}" if self.described else f"default {self.default_text}")
+        return f"{self.help} ({'; '.join(notes)})" if notes else self.help
+
+    def take(self, value: object) -> object:
+        """``value`` as checked (and read, for a duration) by the declaration's check."""
+        return value if self.check is None else self.check(self.name, value)
+
+
+def declare(help: str, kind: Kind = TEXT, check: Check | None = None, *, flag: str | None = DERIVED,
+            env: str | None = DERIVED, metavar: str | None = None, described: str | None = None,
+            ) -> dict[str, Setting]:
+    """A field's metadata declaring it a setting (see ``Setting``)."""
+    return {"setting": Setting(help, kind, check, flag, env, metavar, described)}
+
+
+def integer(low: int, high: int | None) -> Check:
+    def check(name: str, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise SettingsError(name, f"must be an integer {bound}, got {_shown(value)}")
+        return value
+    return check
+
+
+def duration(low: float, high: float) -> Check:
+    """Seconds, given as a number or as text ("2s", "500ms": as flags and variables give it)."""
+    def check(name: str, value: Any) -> float:
+        if isinstance(value, str):
+            try:
+                value = parse_duration(value)
+            except ValueError as exc:
+                raise SettingsError(name, str(exc)) from None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise SettingsError(name, f"must be from {low:g} to {high:.0f} seconds, got {_shown(value)}")
+        return float(value)
+    return check
+
+
+def _header_secret(name: str, value: Any) -> Any:
+    problem = None if value is None else header_secret_problem(value)
+    if problem:
+        raise SettingsError(name, problem)
+    return value
+
+
+def _store(name: str, value: Any) -> Any:
+    if value != MEMORY_STORE and not (isinstance(value, str) and value.startswith(REDIS_SCHEMES)):
+        raise SettingsError(name, f"expected 'memory' or a Redis URL such as redis://127.0.0.1:6379/0, "
+                                  f"got {_shown(value)}")
+    return value
+
+
+def _store_prefix(name: str, value: Any) -> Any:
+    if not isinstance(value, str) or not value or any(c in value for c in "{}*?[] "):
+        raise SettingsError(name, f"expected a non-empty name without braces, wildcards or spaces, "
+                                  f"got {_shown(value)}")
+    return value
+
+
 @dataclass
 class Settings:
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    #: Fixture files; empty means the embedded default set.
-    fixtures: list[str] = field(default_factory=list)
-    rate_limits: dict[str, Rule] = field(default_factory=lambda: dict(VENDOR_LIMITS))
-    quiet: bool = False
-    max_body: int = MAX_BODY_BYTES
-    journal_limit: int = DEFAULT_LIMIT
-    admin_token: str | None = None
-    cors_origins: list[str] | None = None
-    state_file: str | None = None
-    #: Serve vendor calls through the ASGI app only, never answered in the protocol (http_protocol.py).
-    asgi_only: bool = False
-    #: Seconds from a step's start to its delivery where no rule says otherwise (0: delivered at once);
-    #: given as text ("2s", "500ms"), it is read as a duration.
-    delivery_delay: float = 0.0
-    #: Messages kept across accounts; past it, the oldest is dropped with its report.
-    message_limit: int = DEFAULT_MESSAGE_LIMIT
+    host: str = field(default=DEFAULT_HOST, metadata=declare("address to bind"))
+    port: int = field(default=DEFAULT_PORT, metadata=declare(
+        "port, 0 for any free one", INTEGER, integer(0, MAX_PORT), metavar="PORT"))
+    fixtures: list[str] = field(default_factory=list, metadata=declare(
+        "fixture files, JSON or YAML", PATHS, described="the embedded set"))
+    rate_limits: dict[str, Rule] = field(default_factory=lambda: dict(VENDOR_LIMITS), metadata=declare(
+        "'off', or e.g. update=5/1m; repeatable", RATE_LIMITS, flag="--rate-limit", env="MOCK_OMNI_RATE_LIMIT",
+        metavar="off|OP=COUNT/DURATION", described="the vendor's limits"))
+    quiet: bool = field(default=False, metadata=declare("no access log", SWITCH))
+    max_body: int = field(default=MAX_BODY_BYTES, metadata=declare(
+        "the largest request body the vendor API reads, in bytes (in code only)", INTEGER, integer(1, None),
+        flag=None, env=None))
+    journal_limit: int = field(default=DEFAULT_LIMIT, metadata=declare(
+        "requests kept in the journal", INTEGER, integer(0, MAX_JOURNAL_LIMIT)))
+    admin_token: str | None = field(default=None, metadata=declare(
+        "require this token on /__admin", check=_header_secret))
+    cors_origins: list[str] | None = field(default=None, metadata=declare(
+        "origin browsers may call from: 'local' (http(s)://localhost and 127.0.0.1, any port), '*', an exact "
+        "origin, or 'off'; repeatable", ITEMS, flag="--cors-origin", metavar="ORIGIN", described="local"))
+    state_file: str | None = field(default=None, metadata=declare(
+        "load the state from PATH at start and save it after every change", metavar="PATH"))
+    #: True: vendor calls go through the ASGI app only, never answered in the protocol (http_protocol.py).
+    asgi_only: bool = field(default=False, metadata=declare(
+        "answer the vendor's calls through the ASGI app, as in-process clients see them, instead of in the HTTP "
+        "protocol (same bytes, slower; for comparison)", SWITCH, env=None))
+    #: Seconds from a step's start to its delivery where no rule says otherwise (0: delivered at once).
+    delivery_delay: float = field(default=0.0, metadata=declare(
+        "how long each delivery takes where no delivery rule says otherwise, e.g. 2s or 500ms", DURATION,
+        duration(0, MAX_DELAY)))
+    #: Past it, the oldest message is dropped with its report.
+    message_limit: int = field(default=DEFAULT_MESSAGE_LIMIT, metadata=declare(
+        "messages kept (all accounts together); the oldest is dropped past it", INTEGER,
+        integer(1, MAX_MESSAGE_LIMIT)))
     #: Pushed reports (``notifyUrl``): attempts per callback, seconds before the first retry (doubled for each
-    #: next one) and seconds a receiver has to answer; durations may be given as text ("500ms").
-    webhook_attempts: int = DEFAULT_ATTEMPTS
-    webhook_backoff: float = DEFAULT_BACKOFF
-    webhook_timeout: float = DEFAULT_TIMEOUT
-    #: Seconds an OAuth2 access token lives, on the mock's clock.
-    token_lifetime: int = int(TOKEN_LIFETIME)
-    #: Seconds without a call after which an IBSSO session ends, on the mock's clock.
-    session_idle: int = int(SESSION_IDLE)
-    #: Where the state lives: ``memory`` (this process) or a Redis URL shared by replicas (shared/).
-    store: str = MEMORY_STORE
-    #: Prefix of every Redis key, so several independent mocks can share one Redis.
-    store_prefix: str = DEFAULT_STORE_PREFIX
+    #: next one) and seconds a receiver has to answer.
+    webhook_attempts: int = field(default=DEFAULT_ATTEMPTS, metadata=declare(
+        "attempts to push each report to a notifyUrl before giving up", INTEGER,
+        integer(1, MAX_WEBHOOK_ATTEMPTS)))
+    webhook_backoff: float = field(default=DEFAULT_BACKOFF, metadata=declare(
+        "wait before the first retry of a push, doubled for each next one, e.g. 500ms", DURATION,
+        duration(0, MAX_WEBHOOK_BACKOFF)))
+    webhook_timeout: float = field(default=DEFAULT_TIMEOUT, metadata=declare(
+        "how long a notifyUrl has to answer a push", DURATION, duration(0.001, MAX_WEBHOOK_TIMEOUT)))
+    token_lifetime: int = field(default=int(TOKEN_LIFETIME), metadata=declare(
+        "how long an OAuth2 access token lives on the mock's clock", INTEGER, integer(1, MAX_LIFETIME),
+        metavar="SECONDS"))
+    session_idle: int = field(default=int(SESSION_IDLE), metadata=declare(
+        "how long an IBSSO session lives without a call on the mock's clock; the vendor's is an hour", INTEGER,
+        integer(1, MAX_LIFETIME), metavar="SECONDS"))
+    #: Redis is the store of replicas sharing the state (shared/).
+    store: str = field(default=MEMORY_STORE, metadata=declare(
+        "where the state lives: 'memory' (this process) or a Redis URL shared by several replicas", check=_store,
+        metavar="memory|redis://HOST:PORT/DB"))
+    store_prefix: str = field(default=DEFAULT_STORE_PREFIX, metadata=declare(
+        "prefix of every Redis key, so several mocks can share one Redis", check=_store_prefix, metavar="NAME"))
 
     def __post_init__(self) -> None:
-        _check_range("port", self.port, 0, MAX_PORT)
-        _check_range("journal_limit", self.journal_limit, 0, MAX_JOURNAL_LIMIT)
-        _check_range("max_body", self.max_body, 1, None)
-        _check_range("message_limit", self.message_limit, 1, MAX_MESSAGE_LIMIT)
-        self.delivery_delay = _duration("delivery_delay", self.delivery_delay, 0, MAX_DELAY)
-        _check_range("webhook_attempts", self.webhook_attempts, 1, MAX_WEBHOOK_ATTEMPTS)
-        self.webhook_backoff = _duration("webhook_backoff", self.webhook_backoff, 0, MAX_WEBHOOK_BACKOFF)
-        self.webhook_timeout = _duration("webhook_timeout", self.webhook_timeout, 0.001, MAX_WEBHOOK_TIMEOUT)
-        _check_range("token_lifetime", self.token_lifetime, 1, MAX_LIFETIME)
-        _check_range("session_idle", self.session_idle, 1, MAX_LIFETIME)
-        if self.admin_token is not None:
-            problem = header_secret_problem(self.admin_token)
-            if problem:
-                raise SettingsError("admin_token", problem)
-        if self.store != MEMORY_STORE and not self.store.startswith(REDIS_SCHEMES):
-            raise SettingsError("store", f"expected 'memory' or a Redis URL such as redis://127.0.0.1:6379/0, "
-                                         f"got {_shown(self.store)}")
-        if not self.store_prefix or any(c in self.store_prefix for c in "{}*?[] "):
-            raise SettingsError("store_prefix", f"expected a non-empty name without braces, wildcards or spaces, "
-                                                f"got {_shown(self.store_prefix)}")
+        for setting in SETTINGS:
+            setattr(self, setting.name, setting.take(getattr(self, setting.name)))
         if self.shared and self.state_file:
             raise SettingsError("state_file", "keeps one process's state; with a Redis store (--store) the state "
                                               "is Redis's (use Redis persistence instead)")
@@ -125,87 +300,37 @@ class Settings:
         values: dict[str, object] = {}
         #: Where each value came from, for error messages.
         sources: dict[str, str] = {}
-
-        def take(name: str, variable: str, value: object) -> None:
-            values[name] = value
-            sources[name] = variable
-
-        if env.get("MOCK_OMNI_HOST"):
-            take("host", "MOCK_OMNI_HOST", env["MOCK_OMNI_HOST"])
-        if env.get("MOCK_OMNI_PORT"):
-            take("port", "MOCK_OMNI_PORT", _int(env["MOCK_OMNI_PORT"], "MOCK_OMNI_PORT"))
-        if env.get("MOCK_OMNI_FIXTURES"):
-            take("fixtures", "MOCK_OMNI_FIXTURES", split_paths(env["MOCK_OMNI_FIXTURES"]))
-        if env.get("MOCK_OMNI_RATE_LIMIT"):
-            take("rate_limits", "MOCK_OMNI_RATE_LIMIT", parse_profile([env["MOCK_OMNI_RATE_LIMIT"]]))
-        if env.get("MOCK_OMNI_JOURNAL_LIMIT"):
-            take("journal_limit", "MOCK_OMNI_JOURNAL_LIMIT",
-                 _int(env["MOCK_OMNI_JOURNAL_LIMIT"], "MOCK_OMNI_JOURNAL_LIMIT"))
-        if env.get("MOCK_OMNI_ADMIN_TOKEN"):
-            take("admin_token", "MOCK_OMNI_ADMIN_TOKEN", env["MOCK_OMNI_ADMIN_TOKEN"])
-        if env.get("MOCK_OMNI_CORS_ORIGINS"):
-            take("cors_origins", "MOCK_OMNI_CORS_ORIGINS",
-                 [o.strip() for o in env["MOCK_OMNI_CORS_ORIGINS"].split(",") if o.strip()])
-        if env.get("MOCK_OMNI_STATE_FILE"):
-            take("state_file", "MOCK_OMNI_STATE_FILE", env["MOCK_OMNI_STATE_FILE"])
-        if env.get("MOCK_OMNI_MESSAGE_LIMIT"):
-            take("message_limit", "MOCK_OMNI_MESSAGE_LIMIT",
-                 _int(env["MOCK_OMNI_MESSAGE_LIMIT"], "MOCK_OMNI_MESSAGE_LIMIT"))
-        for name, variable in (("token_lifetime", "MOCK_OMNI_TOKEN_LIFETIME"),
-                               ("session_idle", "MOCK_OMNI_SESSION_IDLE"),
-                               ("webhook_attempts", "MOCK_OMNI_WEBHOOK_ATTEMPTS")):
-            if env.get(variable):
-                take(name, variable, _int(env[variable], variable))
-        for name, variable in (("store", "MOCK_OMNI_STORE"), ("store_prefix", "MOCK_OMNI_STORE_PREFIX"),
-                               ("delivery_delay", "MOCK_OMNI_DELIVERY_DELAY"),
-                               ("webhook_backoff", "MOCK_OMNI_WEBHOOK_BACKOFF"),
-                               ("webhook_timeout", "MOCK_OMNI_WEBHOOK_TIMEOUT")):
-            if env.get(variable):
-                take(name, variable, env[variable])
-        if env.get("MOCK_OMNI_QUIET", "").lower() in ("1", "true", "yes"):
-            take("quiet", "MOCK_OMNI_QUIET", True)
+        for setting in SETTINGS:
+            variable = setting.env
+            text = env.get(variable) if variable else None
+            if variable and text:
+                value = setting.kind.read(text, variable)
+                if value is not None:
+                    values[setting.name], sources[setting.name] = value, variable
         for name, value in overrides.items():
             if value is not None:
-                take(name, "--" + name.replace("_", "-"), value)
+                declared = BY_NAME.get(name)  # an unknown name is Settings' TypeError
+                values[name], sources[name] = value, (declared.flag if declared else None) or name
         try:
             return cls(**values)  # type: ignore[arg-type]
         except SettingsError as exc:
             raise SettingsError(sources.get(exc.name, exc.name), exc.problem) from None
 
 
-def _check_range(name: str, value: int, low: int, high: int | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-        bound = f"from {low} to {high}" if high is not None else f"{low} or more"
-        raise SettingsError(name, f"must be an integer {bound}, got {_shown(value)}")
+def _declared(name: str, setting: Setting, default: object) -> Setting:
+    flag = "--" + name.replace("_", "-") if setting.flag == DERIVED else setting.flag
+    env = ENV_PREFIX + name.upper() if setting.env == DERIVED else setting.env
+    return replace(setting, name=name, default=default, flag=flag, env=env)
 
 
-def _duration(name: str, value: object, low: float, high: float) -> float:
-    """Seconds, given as a number or as text ("2s", "500ms": as flags and variables give it)."""
-    if isinstance(value, str):
-        try:
-            value = parse_duration(value)
-        except ValueError as exc:
-            raise SettingsError(name, str(exc)) from None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise SettingsError(name, f"must be from {low:g} to {high:.0f} seconds, got {_shown(value)}")
-    return float(value)
+#: Every setting, in the order of Settings' fields (and of the flags in ``mock-omni serve --help``).
+SETTINGS: tuple[Setting, ...] = tuple(
+    _declared(f.name, f.metadata["setting"], f.default_factory() if callable(f.default_factory) else f.default)
+    for f in fields(Settings))
+BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 
 def _shown(value: object) -> str:
     # repr of an int over 4,300 digits raises; a value that long is no use in a message anyway.
     text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else "a number of over 40 digits"
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def split_paths(text: str) -> list[str]:
-    """Fixture paths from an env var: separated by commas or the OS path separator."""
-    parts = text.replace(os.pathsep, ",").split(",")
-    return [part.strip() for part in parts if part.strip()]
-
-
-def _int(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise SettingsError(name, f"expected an integer, got {_shown(text)}") from None
-

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,7 +16,8 @@ import httpx
 import pytest
 
 from mock_omni.server import collector
-from mock_omni.server.cli import build_parser, main, settings_from_args
+from mock_omni.server.cli import add_serve_arguments, build_parser, main, settings_from_args
+from mock_omni.settings import SETTINGS, SWITCH
 from mock_omni.vendor.ratelimit import Rule
 
 from . import server
@@ -149,3 +152,71 @@ def test_the_serving_process_keeps_what_it_built_out_of_the_collectors_walks() -
     seen = json.loads(done.stdout.splitlines()[-1])
     assert seen["enabled"] and seen["threshold"] == collector.YOUNG_THRESHOLD
     assert seen["frozen"] > 10_000  # the modules, routes and models the app was built from
+
+
+def serve_flags() -> dict[str, argparse.Action]:
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    return {action.option_strings[0]: action for action in parser._actions if action.option_strings != ["-h", "--help"]}
+
+
+#: Flags of serve that are not settings: how the process runs, not what it serves.
+NOT_SETTINGS = {"--exit-on-stdin-close"}
+
+
+def test_every_flag_is_a_declared_setting_whose_help_names_its_variable_and_default() -> None:
+    flags = serve_flags()
+    declared = {setting.flag: setting for setting in SETTINGS if setting.flag}
+    assert set(flags) == set(declared) | NOT_SETTINGS
+    for flag, setting in declared.items():
+        action = flags[flag]
+        assert action.dest == setting.name and action.help is not None and action.help.startswith(setting.help)
+        if setting.env:
+            assert f"env {setting.env}" in action.help, flag
+        if setting.default_text is not None:
+            assert action.help.endswith(f"default {setting.default_text})") or action.help.endswith(
+                f"default: {setting.default_text})"), flag
+        else:
+            assert "default" not in action.help, flag  # a switch is off, a token or a state file is none
+    assert flags["--port"].help == "port, 0 for any free one (env MOCK_OMNI_PORT; default 8080)"
+    assert flags["--webhook-backoff"].help is not None and flags["--webhook-backoff"].help.endswith(
+        "(env MOCK_OMNI_WEBHOOK_BACKOFF; default 500ms)")
+    assert flags["--quiet"].help == "no access log (env MOCK_OMNI_QUIET=1)"
+
+
+def test_the_help_lists_the_flags_with_their_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--help"])
+    assert stopped.value.code == 0
+    shown = "".join(capsys.readouterr().out.split())  # argparse wraps the help (after hyphens too)
+    for setting in SETTINGS:
+        if setting.flag:
+            assert "".join(setting.help_text.split()) in shown, setting.flag
+    assert "MOCK_OMNI_JOURNAL_LIMIT;default1000)" in shown and "default:theembeddedset" in shown
+
+
+CLI_DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+
+
+def test_docs_cli_lists_every_flag_with_its_variable_and_default() -> None:
+    """docs/cli.md's synopsis and table, against the parser and the declarations."""
+    text = CLI_DOC.read_text("utf-8")
+    synopsis = text.split("```sh", 1)[1].split("```", 1)[0]
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| `--"):
+            rows[re.match(r"`(--[a-z-]+)", cells[0]).group(1)] = cells  # type: ignore[union-attr]
+    flags = serve_flags()
+    assert set(rows) == set(flags)
+    assert set(re.findall(r"\[(--[a-z-]+)", synopsis)) == set(flags)
+    for setting in SETTINGS:
+        if not setting.flag:
+            continue
+        _, variable, default, _ = rows[setting.flag]
+        assert (f"`{setting.env}" in variable) if setting.env else variable == "", setting.flag
+        shown = default.replace("`", "")
+        if setting.default_text is None:
+            assert shown == ("off" if setting.kind is SWITCH else "none"), setting.flag
+        else:
+            assert shown == setting.default_text, setting.flag

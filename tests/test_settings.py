@@ -9,8 +9,19 @@ import sys
 import pytest
 
 from mock_omni import create_app
-from mock_omni.settings import MAX_BODY_BYTES, MAX_JOURNAL_LIMIT, Settings, SettingsError
+from mock_omni.server.cli import build_parser, settings_from_args
+from mock_omni.settings import (
+    BY_NAME,
+    MAX_BODY_BYTES,
+    MAX_JOURNAL_LIMIT,
+    SETTINGS,
+    SWITCH,
+    Setting,
+    Settings,
+    SettingsError,
+)
 from mock_omni.vendor import api
+from mock_omni.vendor.ratelimit import VENDOR_LIMITS, Rule
 
 
 def serve(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -129,3 +140,91 @@ def test_webhook_settings_from_variables_and_flags() -> None:
     assert (flags.webhook_attempts, flags.webhook_backoff, flags.webhook_timeout) == (20, 0.0, 300.0)
     hooks = create_app(flags).webhooks
     assert (hooks.attempts, hooks.backoff, hooks.timeout, hooks.keep) == (20, 0.0, 300.0, flags.message_limit)
+
+
+#: For every setting given outside code: a text its flag and its variable take, the value that text gives, and a
+#: text they refuse (None: nothing is refused at start-up: any host, any path, a rate limit's own error).
+SAMPLES: dict[str, tuple[str, object, str | None]] = {
+    "host": ("127.0.0.2", "127.0.0.2", None),
+    "port": ("7000", 7000, "70000"),
+    "fixtures": ("a.json", ["a.json"], None),
+    "rate_limits": ("update=5/1m", {**VENDOR_LIMITS, "update": Rule(5, 60)}, None),
+    "quiet": ("1", True, None),
+    "journal_limit": ("5", 5, "-1"),
+    "admin_token": ("s3cret", "s3cret", " padded "),
+    "cors_origins": ("off", ["off"], None),
+    "state_file": ("/tmp/state.json", "/tmp/state.json", None),
+    "asgi_only": ("1", True, None),
+    "delivery_delay": ("2s", 2.0, "soon"),
+    "message_limit": ("7", 7, "0"),
+    "webhook_attempts": ("2", 2, "21"),
+    "webhook_backoff": ("100ms", 0.1, "2m"),
+    "webhook_timeout": ("1.5s", 1.5, "0s"),
+    "token_lifetime": ("60", 60, "0"),
+    "session_idle": ("90", 90, str(10 * 365 * 86400 + 1)),
+    "store": ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", "mysql://db"),
+    "store_prefix": ("team-a", "team-a", "a b"),
+}
+#: Settings only code gives (Settings(max_body=...)), and flags with no variable.
+CODE_ONLY = {"max_body"}
+NO_VARIABLE = {"asgi_only"}
+
+
+def test_every_setting_given_outside_code_is_sampled_and_every_checked_one_refuses_a_value() -> None:
+    outside = {setting.name for setting in SETTINGS if setting.flag or setting.env}
+    assert set(SAMPLES) == outside and outside | CODE_ONLY == {setting.name for setting in SETTINGS}
+    assert {name for name, (_, _, bad) in SAMPLES.items() if bad} == {
+        setting.name for setting in SETTINGS if setting.check and setting.name not in CODE_ONLY}
+
+
+def from_flag(setting: Setting, text: str) -> Settings:
+    argv = [setting.flag] if setting.kind is SWITCH else [setting.flag, text]
+    return settings_from_args(build_parser().parse_args(["serve", *argv]))  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_each_setting_is_taken_from_its_flag_and_its_variable(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in {setting.env for setting in SETTINGS if setting.env}:
+        monkeypatch.delenv(variable, raising=False)
+    setting, (text, value, _) = BY_NAME[name], SAMPLES[name]
+    assert getattr(Settings(), name) != value  # the sample changes something
+    assert setting.flag == "--" + name.replace("_", "-") or (setting.flag, name) in (
+        ("--rate-limit", "rate_limits"), ("--cors-origin", "cors_origins"))
+    assert getattr(from_flag(setting, text), name) == value
+    if name in NO_VARIABLE:
+        assert setting.env is None
+    else:
+        assert setting.env is not None and setting.env.startswith("MOCK_OMNI_")
+        assert getattr(Settings.from_env({setting.env: text}), name) == value
+
+
+@pytest.mark.parametrize("name", [name for name, (_, _, bad) in SAMPLES.items() if bad])
+def test_a_bad_value_names_the_flag_or_the_variable_it_came_from(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    setting, (good, _, bad) = BY_NAME[name], SAMPLES[name]
+    assert setting.flag and setting.env and bad
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({setting.env: bad})
+    assert str(caught.value).startswith(f"{setting.env}: ") and "\n" not in str(caught.value)
+    monkeypatch.setenv(setting.env, good)  # the flag's value wins, and it is the flag that is named
+    with pytest.raises(SettingsError) as caught:
+        from_flag(setting, bad)
+    assert str(caught.value).startswith(f"{setting.flag}: ") and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.default_text and not s.described], ids=str)
+def test_the_default_a_help_text_shows_is_the_default(setting: Setting) -> None:
+    """Read back as its variable would give it, the default shown is the default Settings() has."""
+    assert setting.default_text is not None
+    assert setting.default_text in setting.help_text
+    if setting.env:
+        assert getattr(Settings.from_env({setting.env: setting.default_text}), setting.name) == getattr(
+            Settings(), setting.name)
+    else:
+        assert setting.default_text == str(getattr(Settings(), setting.name))
+
+
+def test_a_default_in_words_is_one_the_setting_has_in_code() -> None:
+    described = {setting.name: setting.described for setting in SETTINGS if setting.described}
+    assert described == {"fixtures": "the embedded set", "rate_limits": "the vendor's limits", "cors_origins": "local"}
+    defaults = Settings()
+    assert (defaults.fixtures, defaults.rate_limits, defaults.cors_origins) == ([], VENDOR_LIMITS, None)

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..domain.fixtures import FixtureError
-from ..settings import Settings
+from ..settings import BY_NAME, SETTINGS, SWITCH, Settings
 from ..state import StoreUnreachable
-from ..vendor.ratelimit import RateLimitSpecError, parse_profile
+from ..vendor.ratelimit import RateLimitSpecError
 from . import collector
 from .access_log import AccessLog
 
@@ -46,80 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
-    serve.add_argument("--host", help="address to bind (env MOCK_OMNI_HOST; default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port, 0 for any free one (env MOCK_OMNI_PORT; default 8080)")
-    serve.add_argument("--fixtures", nargs="+", action="extend", metavar="PATH",
-                       help="fixture files, JSON or YAML (env MOCK_OMNI_FIXTURES; default: embedded set)")
-    serve.add_argument("--rate-limit", action="append", metavar="off|OP=COUNT/DURATION",
-                       help="'off', or e.g. update=5/1m; repeatable (env MOCK_OMNI_RATE_LIMIT)")
-    serve.add_argument("--journal-limit", type=int, metavar="N",
-                       help="requests kept in the journal (env MOCK_OMNI_JOURNAL_LIMIT; default 1000)")
-    serve.add_argument("--admin-token", help="require this token on /__admin (env MOCK_OMNI_ADMIN_TOKEN)")
-    serve.add_argument("--cors-origin", action="append", metavar="ORIGIN",
-                       help="origin browsers may call from: 'local' (default: http(s)://localhost and 127.0.0.1, "
-                            "any port), '*', an exact origin, or 'off'; repeatable (env MOCK_OMNI_CORS_ORIGINS)")
-    serve.add_argument("--state-file", metavar="PATH",
-                       help="load the state from PATH at start and save it after every change "
-                            "(env MOCK_OMNI_STATE_FILE)")
-    serve.add_argument("--delivery-delay", metavar="DURATION",
-                       help="how long each delivery takes where no delivery rule says otherwise, e.g. 2s or 500ms "
-                            "(env MOCK_OMNI_DELIVERY_DELAY; default: delivered at once)")
-    serve.add_argument("--message-limit", type=int, metavar="N",
-                       help="messages kept (all accounts together); the oldest is dropped past it "
-                            "(env MOCK_OMNI_MESSAGE_LIMIT; default 10000)")
-    serve.add_argument("--webhook-attempts", type=int, metavar="N",
-                       help="attempts to push each report to a notifyUrl before giving up "
-                            "(env MOCK_OMNI_WEBHOOK_ATTEMPTS; default 4)")
-    serve.add_argument("--webhook-backoff", metavar="DURATION",
-                       help="wait before the first retry of a push, doubled for each next one, e.g. 500ms "
-                            "(env MOCK_OMNI_WEBHOOK_BACKOFF; default 500ms)")
-    serve.add_argument("--webhook-timeout", metavar="DURATION",
-                       help="how long a notifyUrl has to answer a push (env MOCK_OMNI_WEBHOOK_TIMEOUT; default 5s)")
-    serve.add_argument("--token-lifetime", type=int, metavar="SECONDS",
-                       help="how long an OAuth2 access token lives on the mock's clock "
-                            "(env MOCK_OMNI_TOKEN_LIFETIME; default 3600)")
-    serve.add_argument("--session-idle", type=int, metavar="SECONDS",
-                       help="how long an IBSSO session lives without a call on the mock's clock "
-                            "(env MOCK_OMNI_SESSION_IDLE; default 3600, the vendor's hour)")
-    serve.add_argument("--store", metavar="memory|redis://HOST:PORT/DB",
-                       help="where the state lives: this process (default), or a Redis shared by several "
-                            "replicas (env MOCK_OMNI_STORE)")
-    serve.add_argument("--store-prefix", metavar="NAME",
-                       help="prefix of every Redis key, so several mocks can share one Redis "
-                            "(env MOCK_OMNI_STORE_PREFIX; default mock-omni)")
-    serve.add_argument("--quiet", action="store_true", default=None, help="no access log")
+    """A flag for each setting that has one, as settings.py declares it (help, variable and default included);
+    the switches last, as docs/cli.md lists them."""
+    for setting in sorted(SETTINGS, key=lambda setting: setting.kind is SWITCH):
+        if setting.flag:
+            options = dict(setting.kind.argument)
+            metavar = setting.metavar or setting.kind.metavar
+            if metavar:
+                options["metavar"] = metavar
+            serve.add_argument(setting.flag, dest=setting.name, help=setting.help_text, **options)
     serve.add_argument("--exit-on-stdin-close", action="store_true",
                        help="stop when standard input closes: a test harness holding the other end of a pipe "
                             "then never leaves this server running after it is gone")
-    serve.add_argument("--asgi-only", action="store_true", default=None,
-                       help="answer the vendor's calls through the ASGI app, as in-process clients see them, "
-                            "instead of in the HTTP protocol (same bytes, slower; for comparison)")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env(
-        host=args.host,
-        port=args.port,
-        fixtures=args.fixtures,
-        rate_limits=parse_profile(args.rate_limit) if args.rate_limit else None,
-        journal_limit=args.journal_limit,
-        admin_token=args.admin_token,
-        cors_origins=args.cors_origin,
-        state_file=args.state_file,
-        store=args.store,
-        store_prefix=args.store_prefix,
-        quiet=args.quiet,
-        asgi_only=args.asgi_only,
-        delivery_delay=args.delivery_delay,
-        message_limit=args.message_limit,
-        webhook_attempts=args.webhook_attempts,
-        webhook_backoff=args.webhook_backoff,
-        webhook_timeout=args.webhook_timeout,
-        token_lifetime=args.token_lifetime,
-        session_idle=args.session_idle,
-    )
-    return settings
-
+    """Flags over ``MOCK_OMNI_*`` variables over defaults."""
+    given = {setting.name: getattr(args, setting.name) for setting in SETTINGS if setting.flag}
+    return Settings.from_env(None, **{name: BY_NAME[name].kind.convert(value)
+                                      for name, value in given.items() if value is not None})
 
 
 def bind(host: str, port: int) -> socket.socket:
