@@ -19,12 +19,14 @@ a request still in flight can never write into the state that replaced its own.
 
 from __future__ import annotations
 
+import fnmatch
 import secrets
 import threading
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ..domain.delivery import DeliveryRuleIn
 from ..domain.delivery import Rule as DeliveryRule
 from ..domain.errors import InvalidArgument, NotFound
 from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_from_document, format_document_error
@@ -35,6 +37,7 @@ from ..vendor.webhooks import Callback
 from .admin_client import authorization_headers
 from .admin_models import MAX_CLOCK_AHEAD, FaultIn, NewAccountIn, ResetIn
 from .faults import Fault
+from .journal import Entry
 
 if TYPE_CHECKING:
     from ..app import MockOmni
@@ -298,11 +301,28 @@ class Admin:
                 del self._created[gone]
         return len(accounts)
 
-    # --- faults -----------------------------------------------------------------------
+    # --- journal, faults and delivery rules --------------------------------------------
+
+    def requests(self, method: str | None = None, path: str | None = None, account: str | None = None,
+                 status: int | None = None) -> list[Entry]:
+        """The journal's entries that match (``path`` exact, or an fnmatch pattern), newest last."""
+        method = method.upper() if method else None
+        wildcard = path is not None and any(c in path for c in "*?[")
+        return [
+            entry for entry in self.app.journal.entries()
+            if (method is None or entry.method == method)
+            and (account is None or entry.account == account)
+            and (status is None or entry.status == status)
+            and (path is None or (fnmatch.fnmatchcase(entry.path, path) if wildcard else entry.path == path))
+        ]
 
     def add_fault(self, rule: FaultIn) -> Fault:
         self.require_account(rule.account)
         return self.app.faults.add(rule)
+
+    def add_delivery_rule(self, rule: DeliveryRuleIn) -> DeliveryRule:
+        self.require_account(rule.account)
+        return self.app.delivery_rules.add(rule)
 
     # --- snapshots --------------------------------------------------------------------
 
