@@ -19,12 +19,14 @@ a request still in flight can never write into the state that replaced its own.
 
 from __future__ import annotations
 
+import fnmatch
 import threading
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..domain import entropy
+from ..domain.delivery import DeliveryRuleIn
 from ..domain.delivery import Rule as DeliveryRule
 from ..domain.errors import InvalidArgument, NotFound
 from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_from_document, format_document_error
@@ -35,6 +37,8 @@ from ..vendor.webhooks import Callback
 from .admin_client import authorization_headers
 from .admin_models import MAX_CLOCK_AHEAD, FaultIn, NewAccountIn, ResetIn
 from .faults import Fault
+from .journal import Entry
+from .resets import Target, reset_state, restore_limits
 
 if TYPE_CHECKING:
     from ..app import MockOmni
@@ -148,29 +152,17 @@ class Admin:
     def reset(self, account: str | None = None, baseline: Baseline | None = None) -> None:
         """Everything back to the baseline (a new one if given), or one account back to where it started.
 
-        Whole: scenarios, messages, callbacks and delivery rules, journal, faults, rate limits and buckets,
-        the clock, snapshots, created accounts and server errors. One account: the same, for that account.
+        A walk over the state's components (resets.py). Whole: scenarios, messages, callbacks and delivery
+        rules, journal, faults, rate limits and buckets, the clock, snapshots, created accounts and server
+        errors. One account: the same, for that account.
         """
         with self._lock:
             if account is not None:
-                self._reset_account(account)
+                reset_state(self.app.state, Target(self.baseline, account, self._origin(account)))
                 return
             if baseline is not None:
                 self.records.baseline = baseline
-            app = self.app
-            app.fence.close()
-            app.store.replace([a.copy() for a in self.baseline.accounts])
-            app.messages.load(self.baseline.messages)
-            app.webhooks.restore(self.baseline.callbacks)  # what was queued is not sent
-            app.delivery_rules.replace(self.baseline.delivery_rules)
-            app.journal.clear()
-            app.faults.clear()
-            app.errors.clear()
-            self._restore_limits()
-            app.clock.reset()
-            self.records.clocks.clear()
-            self._created.clear()
-            self._snapshots.clear()
+            reset_state(self.app.state, Target(self.baseline))
 
     def baseline_from(self, body: ResetIn, data: Mapping[str, Any]) -> Baseline:
         """The baseline a reset body asks for, checked (fixtures as a fixture file) before anything changes."""
@@ -185,16 +177,6 @@ class Admin:
                              extras.documented_callbacks())
         return replace(start, limits=body.rate_limits.rules() if body.rate_limits is not None else {})
 
-    def _reset_account(self, username: str) -> None:
-        origin = self._origin(username)
-        store = self.app.store
-        self.app.fence.close(username)
-        if store.account(username) is None:
-            store.add_account(origin.copy())
-        else:
-            store.replace_account(origin.copy())
-        self._forget_activity(username)
-
     def _origin(self, username: str) -> Account:
         if username in self._created:
             return self._created[username]
@@ -203,25 +185,6 @@ class Admin:
                 return account
         raise NotFound(f"Account {username} has no fixture or creation state to return to.",
                        validation_errors={"account": [f"{username!r} is neither a fixture account nor created"]})
-
-    def _forget_activity(self, username: str) -> None:
-        app = self.app
-        app.journal.clear(username)
-        app.faults.clear(username)
-        app.limiter.reset(username, rules=True)
-        app.messages.clear(username)
-        app.webhooks.clear(username)
-        app.delivery_rules.clear(username)
-        self.records.clocks.forget(username)
-        for key in [key for key in self._snapshots if key[0] == username]:
-            del self._snapshots[key]
-
-    def _restore_limits(self, account: str | None = None) -> None:
-        limiter = self.app.limiter
-        limiter.reset(account, rules=True)
-        if account is None:
-            for op, rule in self.baseline.limits.items():
-                limiter.set_rule(op, rule)
 
     # --- accounts ---------------------------------------------------------------------
 
@@ -258,11 +221,9 @@ class Admin:
         return current.copy()
 
     def remove_account(self, username: str) -> None:
+        """The account goes, with everything of it (the reset walk with no origin to return to)."""
         with self._lock:
-            self.app.fence.close(username)
-            self.app.store.remove_account(username)
-            self._created.pop(username, None)
-            self._forget_activity(username)
+            reset_state(self.app.state, Target(self.baseline, username))
 
     def require_account(self, username: str | None, field: str = "account") -> None:
         """404 naming ``field`` when an account is named that does not exist."""
@@ -299,11 +260,28 @@ class Admin:
                 del self._created[gone]
         return len(accounts)
 
-    # --- faults -----------------------------------------------------------------------
+    # --- journal, faults and delivery rules --------------------------------------------
+
+    def requests(self, method: str | None = None, path: str | None = None, account: str | None = None,
+                 status: int | None = None) -> list[Entry]:
+        """The journal's entries that match (``path`` exact, or an fnmatch pattern), newest last."""
+        method = method.upper() if method else None
+        wildcard = path is not None and any(c in path for c in "*?[")
+        return [
+            entry for entry in self.app.journal.entries()
+            if (method is None or entry.method == method)
+            and (account is None or entry.account == account)
+            and (status is None or entry.status == status)
+            and (path is None or (fnmatch.fnmatchcase(entry.path, path) if wildcard else entry.path == path))
+        ]
 
     def add_fault(self, rule: FaultIn) -> Fault:
         self.require_account(rule.account)
         return self.app.faults.add(rule)
+
+    def add_delivery_rule(self, rule: DeliveryRuleIn) -> DeliveryRule:
+        self.require_account(rule.account)
+        return self.app.delivery_rules.add(rule)
 
     # --- snapshots --------------------------------------------------------------------
 
@@ -392,7 +370,7 @@ class Admin:
     def reset_rate_limits(self, account: str | None = None) -> None:
         """Back to the baseline's limits with full buckets (everyone's, or one account's)."""
         with self._lock:
-            self._restore_limits(account)
+            restore_limits(self.app.limiter, self.baseline, account)
 
     def advance_clock(self, seconds: float, account: str | None = None) -> float:
         """Move the clock forward (everyone's, or one account's own); returns its offset.

@@ -102,7 +102,7 @@ def build_web_app(app: MockOmni) -> FastAPI:
 
     web.openapi = openapi  # type: ignore[method-assign]
 
-    from ..testing.admin_api import build_admin_router
+    from ..testing.admin_routes import build_admin_router
 
     web.include_router(build_admin_router(app))
     add_pages(app, web)

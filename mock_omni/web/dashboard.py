@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from ..testing.admin_api import require_admin_token
+from ..testing.admin_routes import require_admin_token
 from .assets import STATIC_DIR
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The admin API's sign-in part: list the tokens and sessions the mock issued; mint one for a test.
+"""``/__admin/tokens``: list the tokens and sessions the mock issued; mint one for a test.
 
 ``GET /__admin/tokens`` lists live OAuth2 tokens and IBSSO sessions (masked: a listing
 never hands out a credential). ``POST /__admin/tokens`` mints one without the secret
@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ..domain.credentials import Grant
-from ..domain.signin import SignIn
-from . import admin_models
-from .admin_api import _ACCOUNT, _json
-from .admin_models import MintIn, body_doc, parse_body, read_body
+from ...domain.credentials import Grant
+from ...domain.signin import SignIn
+from ..admin_models import MintIn, body_doc, parse_body
+from .common import ACCOUNT, answer, raw_body
 
 if TYPE_CHECKING:
-    from ..app import MockOmni
+    from ...app import MockOmni
 
 _SCHEMES = {"oauth2": "Bearer", "ibsso": "IBSSO"}
 
@@ -40,19 +39,16 @@ def mint(signin: SignIn, body: MintIn) -> dict[str, object]:
     return issued(body.account, signin.mint_token(body.account, body.client_id, scopes))
 
 
-def signin_router(app: MockOmni) -> APIRouter:
-    router = APIRouter()
+def add_routes(router: APIRouter, app: MockOmni) -> None:
     signin = app.backend.signin
 
     @router.get("/tokens")
-    async def tokens(account: str | None = _ACCOUNT) -> Response:
+    async def tokens(account: str | None = ACCOUNT) -> Response:
         """The live OAuth2 tokens and IBSSO sessions the mock issued (masked), of every account or one."""
-        return _json({"tokens": signin.issued(account)})
+        return answer({"tokens": signin.issued(account)})
 
     @router.post("/tokens", status_code=201, openapi_extra=body_doc(MintIn, "What to mint"))
     async def mint_token(request: Request) -> Response:
         """Mint an OAuth2 token or open the account's IBSSO session for a test; answers the token once."""
-        body, _ = parse_body(MintIn, await read_body(request.stream(), admin_models.ADMIN_MAX_BODY))
-        return _json(mint(signin, body), 201)
-
-    return router
+        body, _ = parse_body(MintIn, await raw_body(request))
+        return answer(mint(signin, body), 201)

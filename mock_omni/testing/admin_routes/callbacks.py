@@ -1,0 +1,36 @@
+"""``/__admin/callbacks``: the reports pushed to notifyUrls, each with its attempts; waiting for them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from ..admin_models import CallbacksQuery
+from .common import ACCOUNT, answer
+
+if TYPE_CHECKING:
+    from ...app import MockOmni
+
+
+def add_routes(router: APIRouter, app: MockOmni) -> None:
+    hooks = app.webhooks
+
+    @router.get("/callbacks")
+    async def callbacks(query: Annotated[CallbacksQuery, Query()], request: Request) -> Response:
+        """Reports pushed to notifyUrls, oldest first, each with its attempts; wait=SECONDS waits for count of them."""
+        app.admin.require_account(query.account)
+        if query.wait:
+            # A client that hangs up (a killed test run) ends its wait: it would poll for nobody until the timeout.
+            await hooks.wait(lambda: hooks.count(query.account, query.url, query.state) >= query.count, query.wait,
+                             gone=request.is_disconnected)
+        found = hooks.records(query.account, query.url, query.state)
+        return answer({"callbacks": [callback.to_dict() for callback in found], "reached": len(found) >= query.count,
+                       "pending": hooks.pending, "recorded": hooks.recorded, "limit": hooks.keep})
+
+    @router.delete("/callbacks")
+    async def clear_callbacks(account: str | None = ACCOUNT) -> Response:
+        """Forget the callbacks (or one account's); those still queued are not sent."""
+        hooks.clear(account)
+        return answer({"cleared": account or "all"})

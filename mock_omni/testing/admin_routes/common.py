@@ -1,0 +1,39 @@
+"""What every admin route module shares: the token guard, the account filter, the bounded body, the answer."""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING
+
+import orjson
+from fastapi import Query, Request
+from fastapi.responses import Response
+
+from ...domain.errors import Unauthorized
+from .. import ADMIN_TOKEN_HEADER, admin_models
+from ..admin_models import read_body
+
+if TYPE_CHECKING:
+    from ...app import MockOmni
+
+#: The ``account`` query parameter of the routes that can be scoped to one account.
+ACCOUNT = Query(None, description="only this account")
+
+
+def answer(data: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def require_admin_token(app: MockOmni, request: Request) -> None:
+    """401 unless the request carries the admin token (when one is set), compared in constant time as the
+    header's raw bytes (settings allow printable ASCII tokens only)."""
+    token = app.settings.admin_token
+    if token is None:
+        return
+    given = request.headers.get(ADMIN_TOKEN_HEADER, "").encode("latin-1")
+    if not hmac.compare_digest(given, token.encode()):
+        raise Unauthorized("Missing or wrong X-Admin-Token.")
+
+
+async def raw_body(request: Request) -> bytes:
+    return await read_body(request.stream(), admin_models.ADMIN_MAX_BODY)  # read at call time: tests lower it

@@ -1,0 +1,21 @@
+"""``/__admin/health``: whether the server is ready and its store answers; needs no admin token."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from .common import answer
+
+if TYPE_CHECKING:
+    from ...app import MockOmni
+
+
+def add_routes(router: APIRouter, app: MockOmni) -> None:
+    @router.get("/health")
+    async def health() -> Response:
+        """200 once the server is ready and its store answers (no token needed)."""
+        app.state.check()
+        return answer({"status": "ok"})
