@@ -13,7 +13,6 @@ from .receiver import Receiver, receiver
 from .sending import WALL_START, send
 from .test_callbacks import callbacks, pushed_to, wait_for
 
-
 #: Known defect of the log store (issue 19, open): the replica that did not push a callback records it differently.
 DIVERGES = pytest.mark.xfail(strict=True, reason="issue 19: pushed callbacks' records differ between replicas")
 
