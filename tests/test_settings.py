@@ -211,7 +211,7 @@ def test_a_bad_value_names_the_flag_or_the_variable_it_came_from(name: str, monk
     assert str(caught.value).startswith(f"{setting.flag}: ") and "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.default_text and not s.described], ids=str)
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.default_text and not s.described], ids=lambda s: s.name)
 def test_the_default_a_help_text_shows_is_the_default(setting: Setting) -> None:
     """Read back as its variable would give it, the default shown is the default Settings() has."""
     assert setting.default_text is not None
