@@ -491,13 +491,16 @@ def memory_app(**settings: object) -> MockOmni:
 
 
 def redis_replicas(url: str, prefix: str, count: int = 2, settings: dict[str, object] | None = None) -> list[MockOmni]:
-    """``count`` replicas of one store (``prefix``) on ``url``, sharing one counter of scenario keys and one
-    manual clock standing still (the store adds the shared offset to it)."""
+    """``count`` replicas of one store (``prefix``) on ``url``, each built as ``memory_app`` builds the memory
+    side: its own counter of scenario keys and its own manual clock standing still. Every replica applies every
+    call, so their counters and clocks move alike."""
+    return [_replica(url, prefix, settings or {}) for _ in range(count)]
+
+
+def _replica(url: str, prefix: str, settings: dict[str, object]) -> MockOmni:
     keys = counting_keys()
-    clock = ManualClock()
-    return [create_app(Settings(store=url, store_prefix=prefix, **(settings or {})),  # type: ignore[arg-type]
-                       clock=clock, key_factory=lambda: next(keys), wall_clock=lambda: WALL)
-            for _ in range(count)]
+    return create_app(Settings(store=url, store_prefix=prefix, **settings),  # type: ignore[arg-type]
+                      clock=ManualClock(), key_factory=lambda: next(keys), wall_clock=lambda: WALL)
 
 
 @contextmanager

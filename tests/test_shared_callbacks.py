@@ -13,9 +13,6 @@ from .receiver import Receiver, receiver
 from .sending import WALL_START, send
 from .test_callbacks import callbacks, pushed_to, wait_for
 
-#: Known defect of the log store (issue 19, open): the replica that did not push a callback records it differently.
-DIVERGES = pytest.mark.xfail(strict=True, reason="issue 19: pushed callbacks' records differ between replicas")
-
 
 @pytest.fixture
 def replicas(replicas: Callable[..., TestClient]) -> Callable[..., TestClient]:
@@ -29,7 +26,6 @@ def target() -> Iterator[Receiver]:
         yield running
 
 
-@DIVERGES
 def test_a_push_made_by_one_replica_is_seen_by_the_other(
         replicas: Callable[..., TestClient], target: Receiver) -> None:
     one, two = replicas(), replicas()
@@ -61,7 +57,6 @@ def test_a_reset_on_one_replica_stops_the_pushes_queued_on_the_other(replicas: C
         assert [c["messageId"] for c in callbacks(one)["callbacks"]] == ["AFTER"]
 
 
-@DIVERGES
 def test_a_snapshot_taken_on_one_replica_is_restored_on_the_other(
         replicas: Callable[..., TestClient], target: Receiver) -> None:
     one, two = replicas(), replicas()

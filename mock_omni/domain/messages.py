@@ -198,8 +198,8 @@ class Messages:
         self.limit = max(1, limit)
         #: Where pushed reports go; the app replaces it with the webhook sender.
         self.notify: Notify = notify or RecordedNotifications()
-        # Wall-clock dates are the mock's clock plus a fixed offset: advancing the clock moves them too.
-        self._epoch = wall_clock() - clock()
+        #: Wall-clock dates are the mock's clock plus this offset: advancing the clock moves them too.
+        self.dates_offset = wall_clock() - clock()
         self._lock = threading.RLock()
         self._seq = 0
         self._all: dict[int, Message] = {}
@@ -224,11 +224,11 @@ class Messages:
         return self._clock() if account is None else self._clock() + self.account_offset(account)
 
     def date(self, seconds: float) -> str:
-        return vendor_date(self._epoch + seconds)
+        return vendor_date(self.dates_offset + seconds)
 
     def clock_time(self, wall: float) -> float:
         """A wall-clock instant (POSIX seconds) on the mock's clock."""
-        return wall - self._epoch
+        return wall - self.dates_offset
 
     # --- sending -----------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
 -- append:  ARGV[2] epoch the caller knows, ARGV[3] its cursor (next index it needs), ARGV[4] deadline
 --          (ms on Redis's clock, "0" for none), ARGV[5] a new epoch's name (used if there is no log),
 --          ARGV[6] the entry a new log starts with, ARGV[7..] entries to append.
---          Returns {epoch, first index returned, base, baseline, entries...}, or {"late"} past the deadline.
+--          Returns {epoch, first index returned, base, baseline, seed, entries...}, or {"late"} past the
+--          deadline; the seed is the entry the log began with (kept when older entries are dropped).
 -- compact: ARGV[2] epoch, ARGV[3] index of the entry that makes every earlier one unneeded, ARGV[4] the
 --          baseline document that entry leaves ("" keeps the current one). Returns the new base.
 local op = ARGV[1]
@@ -21,7 +22,7 @@ if op == "append" then
     -- First start, or the data was lost behind our back: a new log, started by the caller's entry.
     epoch = ARGV[5]
     redis.call("DEL", KEYS[1])
-    redis.call("HSET", KEYS[2], "epoch", epoch, "base", 0, "baseline", "")
+    redis.call("HSET", KEYS[2], "epoch", epoch, "base", 0, "baseline", "", "seed", ARGV[6])
     redis.call("RPUSH", KEYS[1], ARGV[6])
   end
   local base = tonumber(redis.call("HGET", KEYS[2], "base"))
@@ -32,7 +33,8 @@ if op == "append" then
   if epoch ~= ARGV[2] or cursor < base then
     cursor = base
   end
-  local reply = {epoch, cursor, base, redis.call("HGET", KEYS[2], "baseline") or ""}
+  local meta = redis.call("HMGET", KEYS[2], "baseline", "seed")
+  local reply = {epoch, cursor, base, meta[1] or "", meta[2] or ""}
   local entries = redis.call("LRANGE", KEYS[1], cursor - base, -1)
   for i = 1, #entries do
     reply[#reply + 1] = entries[i]

@@ -56,6 +56,8 @@ class Batch:
     first: int
     base: int
     baseline: bytes
+    #: The entry the log began with (its settings and dates), kept when older entries are dropped.
+    seed: bytes
     entries: list[bytes]
 
 
@@ -92,7 +94,10 @@ class RedisLog:
         options: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": TIMEOUT,
                                    "client_name": "mock-omni"}
         self.timeout = float(_query(url, "socket_timeout", TIMEOUT))
-        self.client = redis.Redis.from_url(url, socket_timeout=TIMEOUT, **options)
+        self._options = options
+        #: A plain client; ``check`` replaces it with a cluster client when the node is one of a Redis Cluster.
+        self.client: Any = redis.Redis.from_url(url, socket_timeout=TIMEOUT, **options)
+        self.cluster = False
         #: Redis's clock minus ours, in ms (deadlines are on Redis's clock).
         self.skew_ms = 0.0
         self._paused_until = 0.0
@@ -109,6 +114,17 @@ class RedisLog:
         except (RedisError, OSError) as exc:
             raise StoreUnreachable(f"cannot reach Redis at {shown(self.url)}: {_reason(exc)}") from None
         self.skew_ms = seconds * 1000 + micros / 1000 - time.time() * 1000
+        if str(info.get("cluster_enabled", "0")) == "1":
+            # Every key of the store has one hash tag: one slot, served by whichever node holds it.
+            from redis.cluster import RedisCluster
+
+            self.client.close()
+            try:
+                self.client = RedisCluster.from_url(self.url, socket_timeout=TIMEOUT, **self._options)
+            except (RedisError, OSError) as exc:
+                raise StoreUnreachable(f"cannot join the Redis Cluster at {shown(self.url)}: {_reason(exc)}") \
+                    from None
+            self.cluster = True
         version = str(info.get("redis_version", "0"))
         numbers = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
         if numbers < MINIMUM_VERSION:
@@ -130,7 +146,7 @@ class RedisLog:
         reply = self._run(APPEND, "append", epoch, cursor, deadline, new_epoch, first_entry, *entries)
         if reply[0] == b"late":
             raise StoreUnavailable()
-        return Batch(reply[0].decode(), int(reply[1]), int(reply[2]), reply[3], reply[4:])
+        return Batch(reply[0].decode(), int(reply[1]), int(reply[2]), reply[3], reply[4], reply[5:])
 
     def compact(self, epoch: str, index: int, baseline: bytes) -> None:
         """Entries before ``index`` are no longer needed (a whole reset at ``index``)."""
@@ -160,10 +176,10 @@ class RedisLog:
     def _run(self, script: Script, *args: object) -> Any:
         def call() -> Any:
             try:
-                return self.client.evalsha(script.sha, 2, *self.keys, *args)  # type: ignore[arg-type]
+                return self.client.evalsha(script.sha, 2, *self.keys, *args)
             except NoScriptError:
                 self.client.script_load(script.text)
-                return self.client.evalsha(script.sha, 2, *self.keys, *args)  # type: ignore[arg-type]
+                return self.client.evalsha(script.sha, 2, *self.keys, *args)
 
         return self._guarded(call)
 
@@ -202,7 +218,8 @@ class RedisLog:
         if first:
             log.warning("mock-omni: Redis at %s is unreachable (%s); answering 500 until it is back",
                         shown(self.url), _reason(exc))
-            self.client.connection_pool.disconnect()
+            if not self.cluster:  # a cluster client finds its nodes again by itself
+                self.client.connection_pool.disconnect()
         return StoreUnavailable()
 
     def close(self) -> None:

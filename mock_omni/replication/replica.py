@@ -167,7 +167,10 @@ class Replica:
         self.epoch, self.cursor = batch.epoch, batch.first
         # Times are the entries' from here on (the largest so far): the same on every replica.
         self.now = self.wall = 0.0
-        app.admin.reset(None, app.admin.startup)
+        if batch.seed:
+            self._apply_one(app, Entry.decode(batch.seed))
+        else:  # a log begun by a whole reset on a full Redis (restart.lua) that never had a seed
+            app.admin.reset(None, app.admin.startup)
         if batch.baseline:
             # The baseline a whole reset with a body set, before the entries this log still holds.
             self._apply_one(app, Entry.decode(batch.baseline))
@@ -197,13 +200,16 @@ class Replica:
             if kind == SEED:
                 self.began = self.began or entry.origin == self.origin
                 app.admin.reset(None, app.admin.startup)
+                # Messages' dates are the mock's clock plus an offset: the same on every replica.
+                app.messages.dates_offset = entry.extra.get("dates", app.messages.dates_offset)
                 self._compare(entry.extra.get("settings", {}))
                 return None
         log.error("mock-omni: an entry of unknown kind %r in the log (a newer mock-omni?) was skipped", kind)
         return None
 
     def _seed(self) -> Entry:
-        return self.entry(SEED, extra={"settings": self.settings})
+        assert self._app is not None
+        return self.entry(SEED, extra={"settings": self.settings, "dates": self._app.messages.dates_offset})
 
     def _compare(self, theirs: dict[str, str]) -> None:
         for name, value in sorted(self.settings.items()):
