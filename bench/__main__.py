@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from mock_omni.vendor.codecs import Format
+from mock_omni.api.codecs import Format
 
 from . import alternatives, load, procs, replicas, scale, sending
 from .load import Request, Result

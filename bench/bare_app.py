@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_omni.vendor.codecs import CONTENT_TYPES, JSON, XML
+from mock_omni.api.codecs import CONTENT_TYPES, JSON, XML
 
 from .payloads import RESPONSE_BYTES
 

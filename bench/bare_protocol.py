@@ -13,7 +13,7 @@ import sys
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from mock_omni.vendor.codecs import JSON, XML
+from mock_omni.api.codecs import JSON, XML
 
 from .bare_app import ANSWER_HEADERS, app
 from .payloads import RESPONSE_BYTES

@@ -15,8 +15,8 @@ from seed import ALADDIN_BASIC, REQUESTS, SEED_PATH  # type: ignore[import-not-f
 from mock_omni import Settings, create_app
 
 try:
-    from mock_omni.vendor.api import VendorRequest
-    from mock_omni.vendor.ratelimit import parse_profile
+    from mock_omni.api.dispatcher import VendorRequest
+    from mock_omni.api.ratelimit import parse_profile
 except ImportError:  # a tree from before the package was shaped by layer (085fb2e and older)
     from mock_omni.ratelimit import parse_profile  # type: ignore[no-redef]
     from mock_omni.vendor_api import VendorRequest  # type: ignore[no-redef]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mock_omni.vendor.codecs import JSON, XML, render
-from mock_omni.vendor.routes import ROUTER
+from mock_omni.api.codecs import JSON, XML, render
+from mock_omni.api.routes import ROUTER
 
 from .seed import ALADDIN_BASIC, REQUESTS, SEED_JSON, SEED_KEY, SEED_PATH, SEED_XML
 

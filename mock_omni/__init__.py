@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
 __all__ = ["MockOmni", "Settings", "__version__", "create_app"]
 
 if TYPE_CHECKING:
     from .app import MockOmni, create_app
     from .settings import Settings
+    from .version import __version__
 
 
 def __getattr__(name: str) -> object:
@@ -19,6 +19,10 @@ def __getattr__(name: str) -> object:
         from . import app
 
         return getattr(app, name)
+    if name == "__version__":
+        from .version import __version__
+
+        return __version__
     if name == "Settings":
         from .settings import Settings
 

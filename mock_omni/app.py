@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from starlette.types import Receive, Scope, Send
 
+from .api.dispatcher import VendorApi, VendorRequest
 from .domain.backend import Backend
 from .domain.clock import Clock
 from .domain.store import Account, KeyFactory, Store, random_key
 from .settings import Settings
-from .state import StoreUnreachable, open_state
+from .state import StoreUnreachable
+from .stores import open_state
 from .testing.admin import Admin
-from .vendor.api import VendorApi, VendorRequest
 from .web.cors import CorsMiddleware, OriginPolicy
 from .web.state_file import PersistMiddleware, StateFile
 
@@ -198,11 +199,11 @@ class MockOmni:
 
     async def _replicated_web(self, replica: Replica, scope: Scope, receive: Receive, send: Send) -> None:
         """Reads see the log's present; a change is an entry of the log, answered once applied."""
+        from .api.answers import error_answer
+        from .api.codecs import JSON
         from .replication.entries import ADMIN, TICK
         from .replication.log import StoreFull, StoreUnavailable
         from .replication.replica import read_request
-        from .vendor.answers import error_answer
-        from .vendor.codecs import JSON
 
         try:
             if scope["method"] in ("GET", "HEAD", "OPTIONS"):

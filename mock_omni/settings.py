@@ -17,17 +17,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .api.ratelimit import VENDOR_LIMITS, Rule, parse_profile
+from .api.webhooks import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT
 from .domain.delivery import MAX_DELAY, parse_duration
 from .domain.fixtures import header_secret_problem
 from .domain.messages import DEFAULT_LIMIT as DEFAULT_MESSAGE_LIMIT
 from .domain.signin import SESSION_IDLE, TOKEN_LIFETIME
 from .testing.journal import DEFAULT_LIMIT
-from .vendor.ratelimit import VENDOR_LIMITS, Rule, parse_profile
-from .vendor.webhooks import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-#: The largest request body the vendor API reads (the same bound as vendor/api.py's default).
+#: The largest request body the vendor API reads (the same bound as api/dispatcher.py's default).
 MAX_BODY_BYTES = 1024 * 1024
 #: Each journal entry keeps up to 64 KiB of body: a million of them is already more memory than a mock should take.
 MAX_JOURNAL_LIMIT = 1_000_000

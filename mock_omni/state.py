@@ -1,59 +1,51 @@
-"""Where one mock server keeps its state: this process's memory, or a Redis shared by replicas.
+"""What one mock server's state is made of: the contract of each component, and ``State``, which holds them.
 
-Each part of the state is one component with one interface, stated here, and two
-implementations: the in-memory one (the plain classes in domain/, vendor/ and testing/,
-unchanged, so the default path pays nothing for the choice) and the one on Redis
-(shared/). ``open_state`` builds the set the settings ask for.
+Each component has one implementation, in memory (memory.py builds them). Replicas on Redis keep
+the same components and keep them equal by applying one log of calls (replication/): no rule of the
+vendor or admin API is written twice. stores.py opens the state the settings ask for.
 
-    component              interface       in memory                      on Redis
-    accounts, scenarios    ScenarioStore   domain.store.Store             shared.store.RedisStore
-    tokens and sessions    SignIn          domain.signin.SignIn           shared.signin.SharedSignIn
-    messages and reports   Messages        domain.messages.Messages       shared.messages.SharedMessages
-    pushed reports         CallbackSender  vendor.webhooks.Webhooks       shared.callbacks.SharedWebhooks
-    delivery rules         DeliveryRules   domain.delivery.DeliveryRules  shared.delivery.SharedDeliveryRules
-    rate-limit buckets     RateLimits      vendor.ratelimit.RateLimiter   shared.limiter.RedisRateLimiter
-    request journal        RequestJournal  testing.journal.Journal        shared.journal.RedisJournal
-    faults                 FaultRules      testing.faults.Faults          shared.faults.RedisFaults
-    the clock's offset     Clock           domain.clock.Clock             shared.clock.SharedClock
-    accounts' own clocks   AccountClocks   testing.admin.AccountClockOffsets  shared.clock.SharedAccountClocks
-    the reset fence        Fences          testing.fence.Fence            shared.fence.SharedFence
-    server errors          ErrorLog        testing.server_errors          shared.errors.SharedErrors
-    baseline, created      AdminRecords    testing.admin.Records          shared.documents.SharedRecords
+    component              contract        implementation
+    accounts, scenarios    ScenarioStore   domain.store.Store
+    tokens and sessions    SignIn          domain.signin.SignIn
+    messages and reports   Messages        domain.messages.Messages
+    pushed reports         CallbackSender  api.webhooks.Webhooks (replicas: replication.webhooks)
+    delivery rules         DeliveryRules   domain.delivery.DeliveryRules
+    rate-limit buckets     RateLimits      api.ratelimit.RateLimiter
+    request journal        RequestJournal  testing.journal.Journal
+    faults                 FaultRules      testing.faults.Faults
+    the clock's offset     Clock           domain.clock.Clock
+    accounts' own clocks   AccountClocks   testing.admin.AccountClockOffsets
+    the reset fence        Fences          testing.fence.Fence (replicas: replication.fence)
+    server errors          ErrorLog        testing.server_errors.ServerErrors
+    baseline, created      AdminRecords    testing.admin.Records
       accounts, snapshots
-
-On Redis, one vendor call is one script (shared/vendor.py): credentials, scopes, rate limit,
-operation and journal entry in one round trip, atomic across replicas.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from .api.ratelimit import Rule
+from .api.webhooks import CallbackSender
 from .domain.clock import Clock
 from .domain.credentials import Principal
 from .domain.delivery import DeliveryRules
 from .domain.delivery import Rule as DeliveryRule
-from .domain.fixtures import Extras, load_files
 from .domain.messages import Messages
 from .domain.scenarios import ScenarioIn
-from .domain.signin import Lifetimes, SignIn
-from .domain.store import Account, KeyFactory, Store
-from .settings import Settings
-from .testing.admin import AccountClockOffsets, Baseline, Records, Snapshot
+from .domain.signin import SignIn
+from .domain.store import Account
+from .testing.admin import Baseline, Snapshot
 from .testing.admin_models import FaultIn
-from .testing.faults import Fault, Faults
-from .testing.fence import Fence
-from .testing.journal import Entry, Journal
-from .testing.server_errors import ErrorLog, ServerErrors
-from .vendor.ratelimit import RateLimiter, Rule
-from .vendor.webhooks import MAX_PENDING, CallbackSender, Webhooks
+from .testing.faults import Fault
+from .testing.journal import Entry
+from .testing.server_errors import ErrorLog
 
 if TYPE_CHECKING:
+    from .api.dispatcher import VendorApi
     from .replication.replica import Replica
-    from .vendor.api import VendorApi
 
 
 class StoreUnreachable(RuntimeError):
@@ -134,7 +126,7 @@ class Fences(Protocol):
 
 
 class PrincipalFinder(Protocol):
-    """Who an Authorization header proves to be, with which scopes (vendor/auth.py), or 401."""
+    """Who an Authorization header proves to be, with which scopes (api/auth.py), or 401."""
 
     def principal_for(self, authorization: str | None) -> Principal: ...
 
@@ -189,7 +181,7 @@ class State:
     #: The start-up fixtures' messages (documents per account) and delivery rules.
     initial_messages: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     initial_delivery_rules: tuple[DeliveryRule, ...] = ()
-    #: Who a credential proves; None: the dispatcher's own (vendor/auth.py on the memory store).
+    #: Who a credential proves; None: the dispatcher's own (api/auth.py on the memory store).
     auth: PrincipalFinder | None = None
     #: Builds the dispatcher for this store (the Redis one runs a call as one script); None: VendorApi.
     vendor: Callable[..., VendorApi] | None = None
@@ -201,49 +193,3 @@ class State:
     check: Callable[[], None] = lambda: None
     #: Replicas on Redis: what keeps this state equal to the others' (replication/replica.py); None in memory.
     replica: Replica | None = None
-
-
-def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory,
-               wall_clock: Callable[[], float] = time.time) -> State:
-    """The state the settings ask for; a shared store is joined (or seeded once) before this returns.
-
-    ``wall_clock`` gives the POSIX seconds the mock's clock starts at (the dates of messages).
-    """
-    extras = Extras()
-    initial = load_files(settings.fixtures, key_factory, extras)
-    startup = Baseline(tuple(initial), delivery_rules=tuple(extras.delivery_rules), messages=extras.messages,
-                       callbacks=extras.documented_callbacks())
-    lifetimes = Lifetimes(float(settings.token_lifetime), float(settings.session_idle))
-    if settings.shared:
-        from .replication.state import open_replicated_state
-
-        return open_replicated_state(settings, startup, initial, extras, clock, key_factory, lifetimes, wall_clock)
-    return memory_state(settings, startup, initial, extras, clock or Clock(), key_factory, lifetimes, wall_clock)
-
-
-def memory_state(settings: Settings, startup: Baseline, initial: list[Account], extras: Extras, clock: Clock,
-                 key_factory: KeyFactory, lifetimes: Lifetimes, wall_clock: Callable[[], float],
-                 real_clock: Callable[[], float] = time.time, webhooks: Webhooks | None = None) -> State:
-    """Every component in this process's memory (replicas on Redis keep the same ones: replication/).
-
-    ``wall_clock`` dates the messages (with the mock's clock); ``real_clock`` the journal, server errors and
-    callbacks, which tell when things really happened."""
-    store = Store([account.copy() for account in initial], key_factory)
-    limiter = RateLimiter(settings.rate_limits, clock)
-    rules = DeliveryRules(extras.delivery_rules, settings.delivery_delay)
-    webhooks = webhooks or Webhooks(**webhook_options(settings))
-    webhooks.restore(startup.callbacks)
-    messages = Messages(store, clock, rules, limit=settings.message_limit, notify=webhooks.notify,
-                        wall_clock=wall_clock)
-    messages.load(extras.messages)
-    records = Records(startup, AccountClockOffsets(limiter))
-    return State(store, limiter, Journal(settings.journal_limit, real_clock), Faults(), clock,
-                 SignIn(store, clock, lifetimes), messages, webhooks, rules, Fence(), ServerErrors(real_clock),
-                 records, initial, extras.messages, tuple(extras.delivery_rules))
-
-
-def webhook_options(settings: Settings) -> dict[str, Any]:
-    """The webhook sender's settings: retries, timeout, and bounds that follow the messages' bound."""
-    return {"attempts": settings.webhook_attempts, "backoff": settings.webhook_backoff,
-            "timeout": settings.webhook_timeout, "keep": settings.message_limit,
-            "max_pending": min(MAX_PENDING, settings.message_limit)}

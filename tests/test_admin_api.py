@@ -10,10 +10,10 @@ from defusedxml.ElementTree import fromstring
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
+from mock_omni.api.routes import OPERATION_NAMES
 from mock_omni.testing import admin_models
 from mock_omni.testing.admin_client import AdminClient, AdminError
 from mock_omni.testing.faults import ConnectionDropped
-from mock_omni.vendor.routes import OPERATION_NAMES
 
 from .conftest import ALADDIN_BASIC, GENIE_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY
 

@@ -13,9 +13,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
+from mock_omni.api.ratelimit import Rule
 from mock_omni.testing.admin_client import AdminClient
 from mock_omni.testing.faults import ConnectionDropped
-from mock_omni.vendor.ratelimit import Rule
 
 from .conftest import ALADDIN_BASIC, GENIE_BASIC, GENIE_KEY, SEED_KEY
 

@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
+from mock_omni.api.auth import CACHE_LIMIT, CACHEABLE_LENGTH, Authenticator, parse_basic
 from mock_omni.domain.errors import Unauthorized
 from mock_omni.domain.store import Account, Store
-from mock_omni.vendor.auth import CACHE_LIMIT, CACHEABLE_LENGTH, Authenticator, parse_basic
 
 
 def basic(user: str, password: str) -> str:

@@ -6,10 +6,10 @@ import pydantic
 import pytest
 from starlette.testclient import TestClient
 
+from mock_omni.api.bodies import Bodies
+from mock_omni.api.codecs import JSON, XML
 from mock_omni.domain.errors import BadRequest, InvalidArgument
 from mock_omni.domain.scenarios import ScenarioIn
-from mock_omni.vendor.bodies import Bodies
-from mock_omni.vendor.codecs import JSON, XML
 
 from .conftest import OTHER_KEY, SEED_KEY
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mock_omni.api.ratelimit import Rule
 from mock_omni.server import collector
 from mock_omni.server.cli import add_serve_arguments, build_parser, main, settings_from_args
 from mock_omni.settings import SETTINGS, SWITCH
-from mock_omni.vendor.ratelimit import Rule
 
 from . import server
 from .conftest import ALADDIN_BASIC, SEED_KEY

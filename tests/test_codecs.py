@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mock_omni.api.codecs import JSON, XML, Negotiator, body_format, data_from_xml, to_json, to_xml
 from mock_omni.domain.errors import BadRequest, NotAcceptable
 from mock_omni.domain.scenarios import ScenarioIn
-from mock_omni.vendor.codecs import JSON, XML, Negotiator, body_format, data_from_xml, to_json, to_xml
 
 
 def scenario_from_xml(body: bytes) -> dict[str, object]:

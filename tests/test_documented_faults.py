@@ -8,9 +8,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
+from mock_omni.api.routes import OPERATIONS
+from mock_omni.api.routing import Operation
 from mock_omni.domain.errors import BY_STATUS
-from mock_omni.vendor.routes import OPERATIONS
-from mock_omni.vendor.routing import Operation
 
 from .conftest import SEED_KEY
 

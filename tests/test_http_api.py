@@ -11,7 +11,7 @@ from defusedxml.ElementTree import fromstring
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
-from mock_omni.vendor.ratelimit import Rule
+from mock_omni.api.ratelimit import Rule
 
 from .conftest import (
     ALADDIN_API_KEY,

@@ -25,13 +25,13 @@ import pytest
 import uvicorn
 
 from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_KEY, SEED_PATH, SEED_XML
+from mock_omni.api.answers import Answer
+from mock_omni.api.dispatcher import VendorRequest
 from mock_omni.app import MockOmni, create_app
 from mock_omni.server.http_protocol import UVICORN_RANGE, check, protocol_for
 from mock_omni.settings import Settings
 from mock_omni.testing.admin_client import AdminClient
 from mock_omni.testing.process import ServerProcess, serve_command
-from mock_omni.vendor.answers import Answer
-from mock_omni.vendor.api import VendorRequest
 from tests import server
 from tests.hardening import wire
 
@@ -310,7 +310,7 @@ def patched_server(patch: str, *args: str) -> Iterator[Patched]:
 
 #: VendorApi.answer (the direct path's only way into the dispatcher) fails on ?boom.
 ANSWER_RAISES = """
-from mock_omni.vendor.api import VendorApi
+from mock_omni.api.dispatcher import VendorApi
 original = VendorApi.answer
 def answer(self, request, body, ticket=None):
     if request.query == b"boom":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mock_omni.vendor.memo import MISSING, Memo
+from mock_omni.api.memo import MISSING, Memo
 
 
 def test_none_is_a_result_and_absence_is_missing() -> None:

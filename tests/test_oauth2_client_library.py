@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 
+from mock_omni.api.examples import SEED_RESPONSE, SEED_UPDATE
 from mock_omni.testing.admin_client import AdminClient
-from mock_omni.vendor.examples import SEED_RESPONSE, SEED_UPDATE
 
 from . import server
 from .conftest import SEED_KEY

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from mock_omni.vendor.schemas import ApiException, ScenarioOut, ScenariosResponse
+from mock_omni.api.schemas import ApiException, ScenarioOut, ScenariosResponse
 
 OPERATIONS = {
     ("/omni/1/scenarios", "get"): "200",

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mock_omni.api.ratelimit import VENDOR_LIMITS, RateLimiter, RateLimitSpecError, Rule, parse_profile, parse_rule
 from mock_omni.domain.clock import Clock, ManualClock
 from mock_omni.domain.errors import TooManyRequests
-from mock_omni.vendor.ratelimit import VENDOR_LIMITS, RateLimiter, RateLimitSpecError, Rule, parse_profile, parse_rule
 
 
 def drain(limiter: RateLimiter, account: str, op: str, attempts: int) -> int:

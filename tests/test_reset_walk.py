@@ -16,12 +16,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
+from mock_omni.api.ratelimit import Rule
 from mock_omni.domain.delivery import DeliveryRuleIn
 from mock_omni.state import State
 from mock_omni.testing import resets
 from mock_omni.testing.admin_models import FaultIn, NewAccountIn
 from mock_omni.testing.resets import RESETS, STATELESS
-from mock_omni.vendor.ratelimit import Rule
 
 from .conftest import ALADDIN_BASIC, GENIE_BASIC
 from .sending import WALL_START, body

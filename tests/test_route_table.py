@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from mock_omni.api.handlers.scenarios import get_scenario
+from mock_omni.api.ratelimit import RateLimitSpecError, Rule, parse_rule
+from mock_omni.api.routes import OPERATION_NAMES, OPERATIONS, ROUTER, VENDOR_LIMITS
+from mock_omni.api.routing import Operation, Router
 from mock_omni.domain.errors import MethodNotAllowed, NotFound
-from mock_omni.vendor.ratelimit import RateLimitSpecError, Rule, parse_rule
-from mock_omni.vendor.routes import OPERATION_NAMES, OPERATIONS, ROUTER, VENDOR_LIMITS
-from mock_omni.vendor.routing import Operation, Router
-from mock_omni.vendor.scenarios import get_scenario
 
 from .conftest import SEED_KEY
 

@@ -11,9 +11,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
-from mock_omni.vendor.ratelimit import Rule
-from mock_omni.vendor.routes import OPERATIONS
-from mock_omni.vendor.routing import Operation
+from mock_omni.api.ratelimit import Rule
+from mock_omni.api.routes import OPERATIONS
+from mock_omni.api.routing import Operation
 
 from .admin_helpers import create_account
 from .conftest import ALADDIN_API_KEY, SEED_KEY

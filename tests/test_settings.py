@@ -9,6 +9,8 @@ import sys
 import pytest
 
 from mock_omni import create_app
+from mock_omni.api import dispatcher as api
+from mock_omni.api.ratelimit import VENDOR_LIMITS, Rule
 from mock_omni.server.cli import build_parser, settings_from_args
 from mock_omni.settings import (
     BY_NAME,
@@ -20,8 +22,6 @@ from mock_omni.settings import (
     Settings,
     SettingsError,
 )
-from mock_omni.vendor import api
-from mock_omni.vendor.ratelimit import VENDOR_LIMITS, Rule
 
 
 def serve(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -114,7 +114,7 @@ def test_settings_and_the_domain_import_no_http_code() -> None:
     assert "mock_omni.domain.fixtures" in modules and "mock_omni.settings" in modules  # the check ran
     http = [m for m in modules if m.split(".")[0] in ("fastapi", "starlette", "uvicorn", "httptools", "h11")]
     assert http == []
-    assert "mock_omni.vendor.api" not in modules
+    assert "mock_omni.api.dispatcher" not in modules
 
 
 def test_delivery_delay_and_message_limit_from_variables_and_flags() -> None:

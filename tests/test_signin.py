@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mock_omni.api.auth import Authenticator
 from mock_omni.domain import credentials, signin
 from mock_omni.domain.clock import ManualClock
 from mock_omni.domain.credentials import Grant, OAuth2Client, Principal, allows, mask
@@ -18,7 +19,6 @@ from mock_omni.domain.signin import Lifetimes, SignIn
 from mock_omni.domain.store import Account, Store
 from mock_omni.server.cli import build_parser, main, settings_from_args
 from mock_omni.settings import Settings
-from mock_omni.vendor.auth import Authenticator
 
 MANAGE = "omni-failover:manage"
 LOGS = "omni-failover:logs:read"

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from starlette.testclient import TestClient
 
+from mock_omni.api.codecs import to_xml
 from mock_omni.domain.scenarios import CHANNELS
-from mock_omni.vendor.codecs import to_xml
 
 from .conftest import ALADDIN_BASIC, make_app
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from defusedxml.ElementTree import fromstring
 
-from mock_omni.vendor.webhooks import Callback, Webhooks
+from mock_omni.api.webhooks import Callback, Webhooks
 
 from .receiver import receiver
 

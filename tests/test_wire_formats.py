@@ -8,10 +8,10 @@ from defusedxml.ElementTree import fromstring
 from pydantic import BaseModel, ConfigDict
 from starlette.testclient import TestClient
 
+from mock_omni.api.codecs import XML, Negotiator, data_from_xml
+from mock_omni.api.routing import QueryParam
 from mock_omni.domain.errors import InvalidArgument
 from mock_omni.domain.validation import validate_data
-from mock_omni.vendor.codecs import XML, Negotiator, data_from_xml
-from mock_omni.vendor.routing import QueryParam
 
 from .conftest import SEED_KEY
 

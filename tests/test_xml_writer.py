@@ -6,9 +6,9 @@ from dicttoxml import dicttoxml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mock_omni.api.codecs import XML, XML_PROLOG, RenderedXml, render, to_xml, xml_item_namer
+from mock_omni.api.routes import ROUTER
 from mock_omni.domain.errors import InvalidArgument
-from mock_omni.vendor.codecs import XML, XML_PROLOG, RenderedXml, render, to_xml, xml_item_namer
-from mock_omni.vendor.routes import ROUTER
 
 # The item names of the list answer (flow -> step, scenarios -> scenario): the richest of the table.
 ITEMS = ROUTER.by_name["list"].xml_items

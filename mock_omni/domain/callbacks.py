@@ -1,4 +1,4 @@
-"""A pushed report's record (vendor/webhooks.py sends it): what was pushed where, each attempt, how it ended.
+"""A pushed report's record (api/webhooks.py sends it): what was pushed where, each attempt, how it ended.
 
 Plain data, so state documents (exports, imports, fixtures) and snapshots carry callbacks
 as they carry messages.

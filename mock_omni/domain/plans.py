@@ -131,7 +131,7 @@ class Prepared(NamedTuple):
 
 
 class PreparedSends:
-    """The plan and addresses of recent request bodies: a load test repeats one body (vendor/bodies.py keeps
+    """The plan and addresses of recent request bodies: a load test repeats one body (api/bodies.py keeps
     its parse), so the plan of the same body through the same flow is made once. Bounded in entries, and
     only small requests are kept: a kept request keeps its parsed destinations alive."""
 

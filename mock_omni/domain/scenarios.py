@@ -33,7 +33,7 @@ class StepIn(BaseModel):
     """One step of a flow: the sender and the channel to try."""
 
     # Only the wire names are read: a field name (`sender`) is an unknown field, as at the vendor.
-    # Frozen: one parsed body may serve many identical requests (vendor/bodies.py).
+    # Frozen: one parsed body may serve many identical requests (api/bodies.py).
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
     sender: str | None = Field(None, alias="from", pattern=XML_TEXT_PATTERN, description="Sender used in this step.")
@@ -100,7 +100,7 @@ class Scenario:
 
 
 def steps_from_input(flow: list[StepIn]) -> tuple[Step, ...]:
-    # A repeated body is parsed once (vendor/bodies.py), so a repeated update brings the same
+    # A repeated body is parsed once (api/bodies.py), so a repeated update brings the same
     # list object: remember its conversion by identity. The entry holds the list, so its id
     # cannot be reused by another object while remembered.
     entry = _CONVERTED.get(id(flow))

@@ -14,7 +14,7 @@ import orjson
 
 #: The kinds of entry (what replica.py applies them with).
 SEED = "seed"  # a new log: every part of the state back to the fixtures it started with
-VENDOR = "vendor"  # a vendor call (vendor/api.py)
+VENDOR = "vendor"  # a vendor call (api/dispatcher.py)
 RESUME = "resume"  # the rest of a vendor call held by a delay fault
 ADMIN = "admin"  # a change through the web app (the admin API)
 TICK = "tick"  # the messages' transitions that are due at its time

@@ -11,13 +11,14 @@ from ..domain.clock import Clock
 from ..domain.fixtures import Extras
 from ..domain.signin import Lifetimes
 from ..domain.store import Account, KeyFactory
+from ..memory import memory_state, webhook_options
 from ..settings import Settings
-from ..state import State, StoreUnreachable, memory_state, webhook_options
+from ..state import State, StoreUnreachable
 from ..testing.admin import Baseline
+from .dispatcher import ReplicatedVendorApi
 from .fence import ReplicatedFence
 from .log import RedisLog, shown
 from .replica import Replica, settings_of
-from .vendor import ReplicatedVendorApi
 from .webhooks import ReplicatedWebhooks
 
 

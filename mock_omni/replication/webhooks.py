@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..api.webhooks import SHUTTING_DOWN, Webhooks
 from ..domain.callbacks import Attempt, Callback, State
-from ..vendor.webhooks import SHUTTING_DOWN, Webhooks
 from .entries import ATTEMPT, GONE
 from .log import StoreUnavailable
 

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from ..api.ratelimit import RateLimitSpecError
 from ..domain.fixtures import FixtureError
 from ..settings import BY_NAME, SETTINGS, SWITCH, Settings
 from ..state import StoreUnreachable
-from ..vendor.ratelimit import RateLimitSpecError
+from ..version import __version__
 from . import collector
 from .access_log import AccessLog
 

@@ -61,10 +61,10 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 from uvicorn.server import ServerState
 
+from ..api.answers import Answer, error_answer
+from ..api.codecs import JSON, Negotiator
+from ..api.dispatcher import VendorApi, VendorRequest
 from ..domain.errors import BadRequest, GeneralError, OmniError, UriTooLong
-from ..vendor.answers import Answer, error_answer
-from ..vendor.api import VendorApi, VendorRequest
-from ..vendor.codecs import JSON, Negotiator
 from .access_log import AccessLog
 
 if TYPE_CHECKING:

@@ -25,6 +25,8 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ..api.ratelimit import RateLimiter, Rule
+from ..api.webhooks import Callback
 from ..domain import entropy
 from ..domain.delivery import DeliveryRuleIn
 from ..domain.delivery import Rule as DeliveryRule
@@ -32,8 +34,6 @@ from ..domain.errors import InvalidArgument, NotFound
 from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_from_document, format_document_error
 from ..domain.message import Message
 from ..domain.store import Account
-from ..vendor.ratelimit import RateLimiter, Rule
-from ..vendor.webhooks import Callback
 from .admin_client import authorization_headers
 from .admin_models import MAX_CLOCK_AHEAD, FaultIn, NewAccountIn, ResetIn
 from .faults import Fault

@@ -17,11 +17,11 @@ from typing import Annotated, Any, TypeVar
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from ..api.ratelimit import Rule, parse_rule
+from ..api.routes import OPERATION_NAMES as OPERATIONS
+from ..api.webhooks import State
 from ..domain.delivery import DeliveryRuleIn
 from ..domain.errors import BY_STATUS, BadRequest, InvalidArgument, PayloadTooLarge
-from ..vendor.ratelimit import Rule, parse_rule
-from ..vendor.routes import OPERATION_NAMES as OPERATIONS
-from ..vendor.webhooks import State
 
 ADMIN_MAX_BODY = 64 * 1024 * 1024
 MAX_DELAY_MS = 60_000

@@ -467,9 +467,9 @@ class InProcessServer:
 def _mock_omni_in_process(pytestconfig: pytest.Config) -> InProcessServer:
     import anyio.from_thread
 
+    from ..api.ratelimit import parse_profile
     from ..app import create_app
     from ..settings import Settings
-    from ..vendor.ratelimit import parse_profile
     from .real_time import RealTimeEventLoop
 
     with warnings.catch_warnings():

@@ -14,20 +14,20 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from .. import __version__
+from ..api.answers import error_answer
+from ..api.codecs import CONTENT_TYPES, JSON
+from ..api.openapi import merge_vendor_spec
 from ..domain.errors import BY_STATUS, GeneralError, InvalidArgument, NotFound, OmniError
 from ..testing import ADMIN_PREFIX
 from ..testing.admin_models import field_errors
-from ..vendor.answers import error_answer
-from ..vendor.codecs import CONTENT_TYPES, JSON
-from ..vendor.openapi import merge_vendor_spec
+from ..version import __version__
 
 if TYPE_CHECKING:
     from ..app import MockOmni
 
 
 def error_response(app: MockOmni, request: Request, error: BaseException) -> Response:
-    """A failure in the vendor's envelope, in the format the client accepts (vendor/answers.py renders it)."""
+    """A failure in the vendor's envelope, in the format the client accepts (api/answers.py renders it)."""
     try:
         fmt = app.vendor.negotiator.response_format(
             request.headers.get("accept"), request.headers.get("content-type")

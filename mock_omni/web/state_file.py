@@ -24,12 +24,12 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..api.answers import error_answer
+from ..api.codecs import JSON, Negotiator
+from ..api.dispatcher import VendorRequest
 from ..domain.errors import GeneralError, OmniError
 from ..domain.fixtures import FixtureError, accounts_from_document
 from ..domain.store import Account, KeyFactory, Store
-from ..vendor.answers import error_answer
-from ..vendor.api import VendorRequest
-from ..vendor.codecs import JSON, Negotiator
 
 log = logging.getLogger("mock_omni")
 

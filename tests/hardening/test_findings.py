@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
+from mock_omni.api.codecs import MAX_XML_DEPTH, data_from_xml
+from mock_omni.api.openapi import _schemas
 from mock_omni.domain.errors import BadRequest, InvalidArgument
 from mock_omni.domain.scenarios import ScenarioIn, parse_scenario_json
 from mock_omni.domain.validation import XML_TEXT_MESSAGE
-from mock_omni.vendor.codecs import MAX_XML_DEPTH, data_from_xml
-from mock_omni.vendor.openapi import _schemas
 
 from ..conftest import SEED_KEY
 

@@ -19,11 +19,11 @@ from defusedxml.ElementTree import fromstring
 from hypothesis import settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from mock_omni.api.bodies import Bodies
+from mock_omni.api.codecs import body_format
+from mock_omni.api.routes import ROUTER
 from mock_omni.domain.errors import OmniError
 from mock_omni.domain.store import EXACTLY_ONE_DEFAULT
-from mock_omni.vendor.bodies import Bodies
-from mock_omni.vendor.codecs import body_format
-from mock_omni.vendor.routes import ROUTER
 
 from .. import server
 from ..conftest import ALADDIN_BASIC, make_app

@@ -12,8 +12,9 @@ from ..domain.delivery import GENERAL_STATUSES
 from ..domain.scenarios import CHANNELS, ScenarioIn
 from ..domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
 from ..domain.signin import SessionIn, TokenRequest
-from . import examples, messages, scenarios, signin
-from .ratelimit import Rule
+from . import examples
+from .handlers import scenarios, sending, signin
+from .limits import Rule
 from .routing import Operation, QueryParam, Router
 from .schemas import (
     DeliveryReports,
@@ -121,7 +122,7 @@ OPERATIONS: tuple[Operation, ...] = (
         status=204, errors=(401, 403, 429, 500), security=("IBSSOTokenHeader",),
     ),
     Operation(
-        "send", "POST", "/omni/1/advanced", messages.send_advanced,
+        "send", "POST", "/omni/1/advanced", sending.send_advanced,
         "send-omni-failover-message", "Send OMNI failover message", SENDING,
         description="Sends one message per destination through the scenario (`scenarioKey`, else the account's "
                     "default), trying the flow's channels in order until one delivers. Every channel of the flow "
@@ -131,7 +132,7 @@ OPERATIONS: tuple[Operation, ...] = (
         xml_root="omniResponse", xml_items={"messages": "message"}, examples=examples.SEND,
     ),
     Operation(
-        "text", "POST", "/omni/1/text", messages.send_text,
+        "text", "POST", "/omni/1/text", sending.send_text,
         "send-omni-simple-message", "Send OMNI message with one text (legacy)", SENDING,
         description="The simple send of the official clients 2.x, no longer in the vendor's OpenAPI: the same "
                     "`text` on every step of the flow (`mailSubject` for an EMAIL step).",
@@ -139,7 +140,7 @@ OPERATIONS: tuple[Operation, ...] = (
         xml_root="omniResponse", xml_items={"messages": "message"}, examples=examples.TEXT,
     ),
     Operation(
-        "reports", "GET", "/omni/1/reports", messages.get_reports,
+        "reports", "GET", "/omni/1/reports", sending.get_reports,
         "get-omni-failover-delivery-reports", "Get OMNI failover delivery reports", SENDING,
         description="One-time delivery reports, newest first: each message's final report is returned once, "
                     "then never again.",
@@ -153,7 +154,7 @@ OPERATIONS: tuple[Operation, ...] = (
         xml_root="omniReportsResponse", xml_items={"results": "result"}, examples={"response": examples.REPORTS},
     ),
     Operation(
-        "logs", "GET", "/omni/1/logs", messages.get_logs,
+        "logs", "GET", "/omni/1/logs", sending.get_logs,
         "get-omni-failover-message-logs", "Get OMNI failover message logs", SENDING,
         description="Every message's current state, newest first, as often as asked. Without `sentSince`, the "
                     "messages sent in the last 48 hours. Limited to 120 requests per minute.",

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, unquote_plus
 
-from ..domain.backend import Backend
-from ..domain.errors import InvalidClient, InvalidTokenRequest, Unauthorized, UnsupportedGrantType
-from ..domain.signin import SessionIn
-from .auth import parse_basic
-from .routing import Call
+from ...domain.backend import Backend
+from ...domain.errors import InvalidClient, InvalidTokenRequest, Unauthorized, UnsupportedGrantType
+from ...domain.signin import SessionIn
+from ..auth import parse_basic
+from ..routing import Call
 
 _PARAMETERS = ("grant_type", "client_id", "client_secret", "scope")
 # A token request has four parameters; far more is no client's request (and parsing it costs).

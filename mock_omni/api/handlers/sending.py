@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..domain.backend import Backend
-from ..domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
-from .routing import Call
+from ...domain.backend import Backend
+from ...domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
+from ..routing import Call
 
 
 def send_advanced(backend: Backend, call: Call) -> dict[str, object]:

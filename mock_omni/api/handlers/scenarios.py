@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..domain.backend import Backend
-from ..domain.scenarios import ScenarioIn
-from .routing import Call
+from ...domain.backend import Backend
+from ...domain.scenarios import ScenarioIn
+from ..routing import Call
 
 
 def list_scenarios(backend: Backend, call: Call) -> dict[str, object]:

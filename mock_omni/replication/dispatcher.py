@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from starlette.types import Receive, Scope, Send
 
+from ..api.answers import Answer, error_answer
+from ..api.codecs import JSON
+from ..api.dispatcher import Exchange, VendorApi, VendorRequest, read_body
 from ..domain.errors import BY_STATUS
 from ..testing.faults import Fault, drop_connection
-from ..vendor.answers import Answer, error_answer
-from ..vendor.api import Exchange, VendorApi, VendorRequest, read_body
-from ..vendor.codecs import JSON
 from .entries import RESUME, VENDOR, Entry
 from .log import StoreUnavailable
 

@@ -11,40 +11,16 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
 
 from ..domain.errors import TooManyRequests
+from .limits import UNITS, Rule
+from .routes import OPERATION_NAMES as OPERATIONS
+from .routes import VENDOR_LIMITS
+
+__all__ = ["OPERATIONS", "VENDOR_LIMITS", "RateLimitSpecError", "RateLimiter", "Rule", "parse_profile", "parse_rule"]
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    count: int
-    seconds: float
-
-    def __str__(self) -> str:
-        return f"{self.count}/{_format_seconds(self.seconds)}"
-
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SPEC = re.compile(r"^\s*(\w+)\s*=\s*([0-9]{1,9})\s*/\s*([0-9]{0,9}(?:\.[0-9]{1,9})?)\s*(ms|s|m|h|d)\s*$")
-
-
-def __getattr__(name: str) -> Any:
-    # The names and the vendor's limits are the route table's; imported late, as routes.py imports Rule.
-    if name in ("OPERATIONS", "VENDOR_LIMITS"):
-        from . import routes
-
-        return routes.OPERATION_NAMES if name == "OPERATIONS" else dict(routes.VENDOR_LIMITS)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _format_seconds(seconds: float) -> str:
-    for unit in ("d", "h", "m", "s"):
-        size = _UNITS[unit]
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds}s"
 
 
 class RateLimitSpecError(ValueError):
@@ -61,7 +37,7 @@ def parse_rule(text: str) -> tuple[str, Rule]:
     op, count, amount, unit = match.groups()
     if op not in OPERATIONS:
         raise RateLimitSpecError(f"bad rate limit {text!r}: operation must be one of {', '.join(OPERATIONS)}")
-    seconds = float(amount or 1) * _UNITS[unit]
+    seconds = float(amount or 1) * UNITS[unit]
     if int(count) < 1 or seconds <= 0:
         raise RateLimitSpecError(f"bad rate limit {text!r}: count and duration must be positive")
     return op, Rule(int(count), seconds)
@@ -72,8 +48,6 @@ def parse_profile(specs: Iterable[str]) -> dict[str, Rule]:
 
     Each item may itself be comma-separated (the env var form).
     """
-    from .routes import VENDOR_LIMITS
-
     items = [part.strip() for spec in specs for part in spec.split(",") if part.strip()]
     if not items:
         return dict(VENDOR_LIMITS)
