@@ -17,9 +17,9 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from .api.dispatcher import VendorApi, VendorRequest
+from .domain.accounts import Accounts, KeyFactory, random_key
 from .domain.backend import Backend
 from .domain.clock import Clock
-from .domain.store import Account, KeyFactory, Store, random_key
 from .settings import Settings
 from .state import StoreUnreachable
 from .stores import open_state
@@ -49,41 +49,22 @@ class MockOmni:
         self.key_factory = key_factory
         #: Every part of the state, in this process or on a Redis shared by replicas (state.py).
         self.state = state = open_state(self.settings, clock, key_factory, wall_clock)
-        self.clock = state.clock
-        #: The fixture state that ``reset()`` returns to.
-        self.initial_accounts: list[Account] = state.initial_accounts
-        self.initial_messages = state.initial_messages
-        self.initial_delivery_rules = state.initial_delivery_rules
-        self.store = state.store
         self.state_file = StateFile(self.settings.state_file) if self.settings.state_file else None
         if self.state_file is not None:
-            assert isinstance(self.store, Store)  # settings refuse a state file with a shared store
+            assert isinstance(self.state.accounts, Accounts)  # settings refuse a state file with a shared store
             saved = self.state_file.load(key_factory)
             if saved is not None:
-                self.store.replace(saved)
-            self.state_file.saved_revision = self.store.revision
-        self.limiter = state.limiter
-        self.journal = state.journal
-        self.faults = state.faults
-        #: Closed by every reset: requests in flight across it write nothing (testing/fence.py).
-        self.fence = state.fence
-        #: Unexpected exceptions (500s no fault asked for); the pytest plugin fails the test with them.
-        self.errors = state.errors
-        #: Outcome rules of message delivery (fixtures' ``deliveryRules``, the admin API's).
-        self.delivery_rules = state.delivery_rules
-        #: Reports pushed to the sends' ``notifyUrl``: queued by ``messages``, sent while the app runs (``running``).
-        self.webhooks = state.webhooks
-        #: Sent messages and their reports; the reports to push go to the webhooks.
-        self.messages = state.messages
-        self.backend = Backend(self.store, self.clock, state.signin, self.messages)
+                self.state.accounts.replace(saved)
+            self.state_file.saved_revision = self.state.accounts.revision
+        self.backend = Backend(self.state.accounts, self.state.clock, state.signin, self.state.messages)
         self.vendor = (state.vendor or VendorApi)(
-            self.backend, self.limiter, self.journal, self.settings.max_body, self.faults.hook,
-            fence=self.fence, errors=self.errors, auth=state.auth)
+            self.backend, self.state.limiter, self.state.journal, self.settings.max_body, self.state.faults.hook,
+            fence=self.state.fence, errors=self.state.errors, auth=state.auth)
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self)
         # Messages walk on their account's clock: everyone's, plus what the admin API moved that account's.
-        self.messages.account_offset = self.admin.own_clock_offset
+        self.state.messages.account_offset = self.admin.own_clock_offset
         #: Replicas on Redis: every change goes through the log (replication/); None in memory.
         self.replica = state.replica
         if self.replica is not None:
@@ -94,8 +75,8 @@ class MockOmni:
         #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
         self.asgi: Any = self.route
         if self.state_file is not None:
-            assert isinstance(self.store, Store)
-            self.asgi = PersistMiddleware(self.asgi, self.store, self.state_file)
+            assert isinstance(self.state.accounts, Accounts)
+            self.asgi = PersistMiddleware(self.asgi, self.state.accounts, self.state_file)
         self.cors = OriginPolicy(self.settings.cors_origins)
         if self.cors.enabled:
             self.asgi = CorsMiddleware(self.asgi, self.cors)
@@ -105,8 +86,8 @@ class MockOmni:
 
         try:
             replica.bind(self)
-            self.state.origin += (f": seeded with {len(self.initial_accounts)} fixture accounts" if replica.began
-                                  else f": joined, {len(self.store.usernames())} accounts there")
+            self.state.origin += (f": seeded with {len(self.state.initial_accounts)} fixture accounts" if replica.began
+                                  else f": joined, {len(self.state.accounts.usernames())} accounts there")
         except StoreUnavailable:
             self.close()
             raise StoreUnreachable(f"Redis at {self.settings.store} stopped answering while mock-omni started") \
@@ -119,7 +100,7 @@ class MockOmni:
         saved first, when CORS may add headers, or when the route table says the operation
         must go through the ASGI app. server/http_protocol.py asks before taking a request.
         """
-        return (not self.faults.armed and self.state_file is None
+        return (not self.state.faults.armed and self.state_file is None
                 and not (request.has_origin and self.cors.enabled)
                 and (self._all_direct or self.vendor.router.direct(request.method, request.path)))
 
@@ -146,17 +127,17 @@ class MockOmni:
             self._replicated_tick(self.replica)
             return
         try:
-            self.messages.advance()
-            self.webhooks.tick()
+            self.state.messages.advance()
+            self.state.webhooks.tick()
         except Exception:  # the ticker must survive whatever one transition or push does
             log.exception("advancing messages failed")
 
     def export_state(self, account: str | None = None) -> dict[str, object]:
         """The state as a fixture document: accounts with their scenarios, messages and callbacks; delivery rules."""
-        document = self.store.export(account)
-        messages = self.messages.export(account)
+        document = self.state.accounts.export(account)
+        messages = self.state.messages.export(account)
         callbacks: dict[str, list[dict[str, object]]] = {}
-        for callback in self.webhooks.records(account):
+        for callback in self.state.webhooks.records(account):
             callbacks.setdefault(callback.account, []).append(callback.document())
         for item in document["accounts"]:  # type: ignore[attr-defined]
             if item["username"] in messages:
@@ -164,7 +145,7 @@ class MockOmni:
             if item["username"] in callbacks:
                 item["callbacks"] = callbacks[item["username"]]
         if account is None:
-            document["deliveryRules"] = self.delivery_rules.export()
+            document["deliveryRules"] = self.state.delivery_rules.export()
         return document
 
     def _replicated_tick(self, replica: Replica) -> None:
@@ -173,8 +154,8 @@ class MockOmni:
         from .replication.log import StoreUnavailable
 
         try:
-            entries = replica.heartbeat(self.webhooks.senders())  # type: ignore[attr-defined]
-            if self.messages.in_flight:
+            entries = replica.heartbeat(self.state.webhooks.senders())  # type: ignore[attr-defined]
+            if self.state.messages.in_flight:
                 entries.append(replica.entry(TICK))
             replica.exchange(entries)
         except StoreUnavailable:
@@ -252,14 +233,14 @@ class MockOmni:
         try:
             # anyio, not asyncio: the app runs under trio too (Starlette's TestClient can use it).
             async with anyio.create_task_group() as ticking:
-                await self.webhooks.start()
+                await self.state.webhooks.start()
                 ticking.start_soon(self._tick_forever)
                 try:
                     yield
                 finally:
                     ticking.cancel_scope.cancel()
                     with anyio.CancelScope(shield=True):
-                        await self.webhooks.close()
+                        await self.state.webhooks.close()
         finally:
             self._running = False
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from .api.ratelimit import RateLimiter
 from .api.webhooks import MAX_PENDING, Webhooks
+from .domain.accounts import Account, Accounts, KeyFactory
 from .domain.clock import Clock
 from .domain.delivery import DeliveryRules
 from .domain.fixtures import Extras
 from .domain.messages import Messages
 from .domain.signin import Lifetimes, SignIn
-from .domain.store import Account, KeyFactory, Store
 from .settings import Settings
 from .state import State
 from .testing.admin import AccountClockOffsets, Baseline, Records
@@ -33,7 +33,7 @@ def memory_state(settings: Settings, startup: Baseline, initial: list[Account], 
 
     ``wall_clock`` dates the messages (with the mock's clock); ``real_clock`` the journal, server errors and
     callbacks, which tell when things really happened."""
-    store = Store([account.copy() for account in initial], key_factory)
+    store = Accounts([account.copy() for account in initial], key_factory)
     limiter = RateLimiter(settings.rate_limits, clock)
     rules = DeliveryRules(extras.delivery_rules, settings.delivery_delay)
     webhooks = webhooks or Webhooks(**webhook_options(settings))

@@ -5,7 +5,7 @@ the same components and keep them equal by applying one log of calls (replicatio
 vendor or admin API is written twice. stores.py opens the state the settings ask for.
 
     component              contract        implementation
-    accounts, scenarios    ScenarioStore   domain.store.Store
+    accounts, scenarios    Accounts        domain.accounts.Accounts
     tokens and sessions    SignIn          domain.signin.SignIn
     messages and reports   Messages        domain.messages.Messages
     pushed reports         CallbackSender  api.webhooks.Webhooks (replicas: replication.webhooks)
@@ -23,20 +23,19 @@ vendor or admin API is written twice. stores.py opens the state the settings ask
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from .api.ratelimit import Rule
 from .api.webhooks import CallbackSender
+from .domain.accounts import Account, Accounts
 from .domain.clock import Clock
 from .domain.credentials import Principal
 from .domain.delivery import DeliveryRules
 from .domain.delivery import Rule as DeliveryRule
 from .domain.messages import Messages
-from .domain.scenarios import ScenarioIn
 from .domain.signin import SignIn
-from .domain.store import Account
 from .testing.admin import Baseline, Snapshot
 from .testing.admin_models import FaultIn
 from .testing.faults import Fault
@@ -49,30 +48,7 @@ if TYPE_CHECKING:
 
 
 class StoreUnreachable(RuntimeError):
-    """The shared store cannot be used at start-up; ``str()`` is the one line users see."""
-
-
-class ScenarioStore(Protocol):
-    """Accounts with their credentials and scenarios; every method is atomic."""
-
-    @property
-    def revision(self) -> int:
-        """Grows on every change (the dashboard shows it)."""
-
-    def replace(self, accounts: Iterable[Account]) -> None: ...
-    def add_account(self, account: Account) -> None: ...
-    def replace_account(self, account: Account) -> None: ...
-    def remove_account(self, username: str) -> None: ...
-    def account(self, username: str) -> Account | None: ...
-    def usernames(self) -> list[str]: ...
-    def snapshot(self) -> list[Account]: ...
-    def export(self, username: str | None = None) -> dict[str, object]: ...
-    def list_scenarios(
-        self, username: str, is_default: bool | None = None, limit: int = 100, page: int = 0
-    ) -> list[dict[str, object]]: ...
-    def get(self, username: str, key: str) -> dict[str, object]: ...
-    def create(self, username: str, data: ScenarioIn) -> dict[str, object]: ...
-    def update(self, username: str, key: str, data: ScenarioIn) -> dict[str, object]: ...
+    """Redis cannot be used at start-up; ``str()`` is the one line users see."""
 
 
 class RateLimits(Protocol):
@@ -163,7 +139,7 @@ class AdminRecords(Protocol):
 class State:
     """The state components of one mock server, as ``open_state`` built them."""
 
-    store: ScenarioStore
+    accounts: Accounts
     limiter: RateLimits
     journal: RequestJournal
     faults: FaultRules
@@ -183,7 +159,7 @@ class State:
     initial_delivery_rules: tuple[DeliveryRule, ...] = ()
     #: Who a credential proves; None: the dispatcher's own (api/auth.py on the memory store).
     auth: PrincipalFinder | None = None
-    #: Builds the dispatcher for this store (the Redis one runs a call as one script); None: VendorApi.
+    #: Builds the dispatcher (replicas: one that appends each call to the log); None: VendorApi.
     vendor: Callable[..., VendorApi] | None = None
     #: Releases what the state holds outside the process (Redis connections); nothing for memory.
     close: Callable[[], None] = lambda: None

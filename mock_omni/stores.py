@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from .domain.accounts import KeyFactory
 from .domain.clock import Clock
 from .domain.fixtures import Extras, load_files
 from .domain.signin import Lifetimes
-from .domain.store import KeyFactory
 from .memory import memory_state
 from .settings import Settings
 from .state import State

@@ -150,7 +150,7 @@ def test_mock_omni_reset_is_the_admin_reset(app: MockOmni, client: TestClient) -
 def test_reset_restores_the_clock_and_clears_snapshots_and_errors(app: MockOmni, client: TestClient) -> None:
     client.post("/__admin/clock/advance", json={"seconds": 3600})
     client.post("/__admin/snapshots/before")
-    app.errors.record("GET /x", RuntimeError("boom"))
+    app.state.errors.record("GET /x", RuntimeError("boom"))
     assert client.post("/__admin/reset").status_code == 200
     assert client.get("/__admin/clock").json() == {"offsetSeconds": 0.0}
     assert client.get("/__admin/snapshots").json()["snapshots"] == []
@@ -265,7 +265,7 @@ def test_unexpected_errors_are_recorded_injected_ones_are_not(app: MockOmni, mon
     def broken(*args: object) -> None:
         raise ZeroDivisionError("the store broke")
 
-    monkeypatch.setattr(app.store, "get", broken)
+    monkeypatch.setattr(app.state.accounts, "get", broken)
     monkeypatch.setattr(app.admin, "accounts", broken)
     assert client.get(SEED).status_code == 500
     assert client.get("/__admin/accounts").status_code == 500

@@ -7,8 +7,8 @@ import base64
 import pytest
 
 from mock_omni.api.auth import CACHE_LIMIT, CACHEABLE_LENGTH, Authenticator, parse_basic
+from mock_omni.domain.accounts import Account, Accounts
 from mock_omni.domain.errors import Unauthorized
-from mock_omni.domain.store import Account, Store
 
 
 def basic(user: str, password: str) -> str:
@@ -16,8 +16,8 @@ def basic(user: str, password: str) -> str:
 
 
 @pytest.fixture
-def store() -> Store:
-    return Store([Account("alice", "s3cret:x", ["api-key-1"], ["token-1"]), Account("bob", "pw", ["api-key-2"])])
+def store() -> Accounts:
+    return Accounts([Account("alice", "s3cret:x", ["api-key-1"], ["token-1"]), Account("bob", "pw", ["api-key-2"])])
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def store() -> Store:
         ("basic " + basic("bob", "pw").split()[1], "bob"),
     ],
 )
-def test_valid_credentials(store: Store, header: str, user: str) -> None:
+def test_valid_credentials(store: Accounts, header: str, user: str) -> None:
     assert Authenticator(store).account_for(header) == user
 
 
@@ -45,7 +45,7 @@ def test_valid_credentials(store: Store, header: str, user: str) -> None:
         "api-key-1", "App  ",
     ],
 )
-def test_invalid_credentials(store: Store, header: str | None) -> None:
+def test_invalid_credentials(store: Accounts, header: str | None) -> None:
     with pytest.raises(Unauthorized) as info:
         Authenticator(store).account_for(header)
     assert info.value.envelope() == {
@@ -53,7 +53,7 @@ def test_invalid_credentials(store: Store, header: str | None) -> None:
     }
 
 
-def test_cache_forgets_credentials_of_a_removed_account(store: Store) -> None:
+def test_cache_forgets_credentials_of_a_removed_account(store: Accounts) -> None:
     auth = Authenticator(store)
     assert auth.account_for("App api-key-2") == "bob"
     store.remove_account("bob")
@@ -61,7 +61,7 @@ def test_cache_forgets_credentials_of_a_removed_account(store: Store) -> None:
         auth.account_for("App api-key-2")
 
 
-def test_cache_remembers_failures_and_successes(store: Store) -> None:
+def test_cache_remembers_failures_and_successes(store: Accounts) -> None:
     auth = Authenticator(store)
     for _ in range(3):
         assert auth.account_for("App api-key-1") == "alice"
@@ -69,7 +69,7 @@ def test_cache_remembers_failures_and_successes(store: Store) -> None:
             auth.account_for("App missing")
 
 
-def test_cache_is_bounded_and_keeps_no_overlong_header(store: Store) -> None:
+def test_cache_is_bounded_and_keeps_no_overlong_header(store: Accounts) -> None:
     auth = Authenticator(store)
     overlong = "App " + "k" * CACHEABLE_LENGTH
     for n in range(CACHE_LIMIT + 10):

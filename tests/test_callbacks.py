@@ -390,9 +390,9 @@ def test_nothing_is_sent_after_the_lifespan_ends() -> None:
         time.sleep(1.5)  # past the report's due time
     assert later.received == []
     assert slow.count() <= 1 and all(item.at < stopped for item in slow.received)
-    records = app.webhooks.records()
+    records = app.state.webhooks.records()
     assert [(c.state, c.reason) for c in records] == [("dropped", "the server is shutting down")] * 3
-    assert app.webhooks.pending == 0
+    assert app.state.webhooks.pending == 0
 
 
 def test_a_server_process_stops_at_sigterm_without_waiting_for_its_callbacks() -> None:

@@ -55,7 +55,7 @@ def test_every_documented_status_can_be_injected() -> None:
                          ids=lambda value: value.name if isinstance(value, Operation) else str(value))
 def test_an_injected_status_answers_in_the_vendors_envelope(app: MockOmni, client: TestClient, operation: Operation,
                                                             status: int) -> None:
-    app.faults.add({"status": status, "method": operation.method, "path": pattern(operation.path), "times": 1})
+    app.state.faults.add({"status": status, "method": operation.method, "path": pattern(operation.path), "times": 1})
     response = client.request(operation.method, concrete(operation.path), **REQUESTS[operation.name])
     message_id, text = VENDOR_WORDING[status]
     if status == 409:
@@ -68,7 +68,7 @@ def test_an_injected_status_answers_in_the_vendors_envelope(app: MockOmni, clien
 
 @pytest.mark.parametrize("status", [403, 409])
 def test_403_and_409_in_xml(app: MockOmni, client: TestClient, status: int) -> None:
-    app.faults.add({"status": status})
+    app.state.faults.add({"status": status})
     response = client.post("/omni/1/scenarios", json={"flow": [{"channel": "SMS"}]},
                            headers={"Accept": "application/xml"})
     message_id, text = VENDOR_WORDING[status]
@@ -79,7 +79,7 @@ def test_403_and_409_in_xml(app: MockOmni, client: TestClient, status: int) -> N
 
 
 def test_a_rules_message_wins_over_the_vendors_wording(app: MockOmni, client: TestClient) -> None:
-    app.faults.add({"status": 409, "message": "Scenario is locked"})
+    app.state.faults.add({"status": 409, "message": "Scenario is locked"})
     details = client.get("/omni/1/scenarios").json()["requestError"]["serviceException"]
     assert details == {"messageId": "CONFLICT", "text": "Scenario is locked"}
 

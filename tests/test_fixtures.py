@@ -48,11 +48,11 @@ def test_json_and_yaml_files(tmp_path: Path) -> None:
 
 
 def test_export_round_trips_through_the_loader() -> None:
-    from mock_omni.domain.store import Store
+    from mock_omni.domain.accounts import Accounts
 
-    store = Store(load_files([]))
+    store = Accounts(load_files([]))
     document = store.export()
-    assert Store(accounts_from_document(document, "export")).export() == document
+    assert Accounts(accounts_from_document(document, "export")).export() == document
 
 
 @pytest.mark.parametrize(

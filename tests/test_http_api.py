@@ -343,7 +343,7 @@ def test_unexpected_errors_are_500_general_error_without_a_traceback(app: MockOm
     def boom(*args: object) -> None:
         raise RuntimeError("secret internals")
 
-    app.store.get = boom  # type: ignore[method-assign]
+    app.state.accounts.get = boom  # type: ignore[method-assign]
     with TestClient(app, headers={"Authorization": ALADDIN_BASIC}) as client:
         response = client.get(SEED)
     assert response.status_code == 500
@@ -362,7 +362,7 @@ def test_create_is_limited_to_20_per_10_minutes_and_recovers(new_app: Callable[.
         assert response.status_code == 429 and xml_error(response.text) == ("TOO_MANY_REQUESTS", "Too many requests")
         assert "retry-after" not in response.headers
         assert not [h for h in response.headers if h.startswith("x-ratelimit")]
-        app.clock.advance(30)  # one token per 30 s
+        app.state.clock.advance(30)  # one token per 30 s
         assert client.post(LIST, json=NEW).status_code == 201
         assert client.post(LIST, json=NEW).status_code == 429
         assert client.get(LIST).status_code == 200  # reads are not limited

@@ -276,13 +276,13 @@ def test_only_requests_the_asgi_stack_would_not_change_are_answered_directly(tmp
     assert mock.answers_directly(request())
     assert not mock.answers_directly(request(origin))  # CORS adds its headers
     assert create_app(Settings(cors_origins=["off"])).answers_directly(request(origin))
-    mock.faults.add({"path": "/elsewhere", "status": 500})
+    mock.state.faults.add({"path": "/elsewhere", "status": 500})
     assert not mock.answers_directly(request())  # a rule's delay must be awaited
-    mock.faults.clear()
+    mock.state.faults.clear()
     assert mock.answers_directly(request())
-    mock.faults.add({"status": 503, "times": 1})
+    mock.state.faults.add({"status": 503, "times": 1})
     assert not mock.answers_directly(request())
-    assert mock.faults.take("PUT", SEED_PATH, "Aladdin") is not None
+    assert mock.state.faults.take("PUT", SEED_PATH, "Aladdin") is not None
     assert mock.answers_directly(request())  # used up: nothing can apply any more
     assert not create_app(Settings(state_file=str(tmp_path / "state.json"))).answers_directly(request())
 
@@ -631,7 +631,7 @@ def test_a_request_slower_than_the_timeout_keeps_its_connection_until_it_is_answ
             socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
         conn.sendall(get(SEED_PATH))
         assert wire.read_one(conn)[0] == 200
-        app.faults.add({"path": SEED_PATH, "delayMs": int(1500 * KEEP_ALIVE), "times": 1})
+        app.state.faults.add({"path": SEED_PATH, "delayMs": int(1500 * KEEP_ALIVE), "times": 1})
         time.sleep(0.5 * KEEP_ALIVE)  # the first response's timer is due mid-request
         conn.sendall(get(SEED_PATH))
         assert wire.read_one(conn)[0] == 200

@@ -105,7 +105,7 @@ def test_the_lifetime_is_a_setting(new_app: Callable[..., MockOmni]) -> None:
     with TestClient(app) as client:
         data = token_request(client, f"{GRANT}&{ALADDIN}").json()
         assert data["expires_in"] == 60
-        app.clock.advance(60)
+        app.state.clock.advance(60)
         assert client.get("/omni/1/scenarios", headers={"Authorization": f"Bearer {data['access_token']}"}
                           ).status_code == 401
 
@@ -123,7 +123,7 @@ def test_the_answer_is_json_whatever_accept_says(client: TestClient) -> None:
 def test_the_journal_records_the_account_that_signed_in(client: TestClient, app: MockOmni) -> None:
     token_request(client, GRANT, {"Authorization": basic("shop-app", "s3cr:t/+%&=")})
     token_request(client, GRANT, {"Authorization": basic("shop-app", "wrong")})
-    assert [(entry.status, entry.account) for entry in app.journal.entries()] == [(200, "shop"), (401, None)]
+    assert [(entry.status, entry.account) for entry in app.state.journal.entries()] == [(200, "shop"), (401, None)]
 
 
 # --- RFC 6749 5.2 errors -------------------------------------------------------------------------------

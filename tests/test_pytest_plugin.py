@@ -414,7 +414,7 @@ def test_callbacks_helpers_wait_for_callbacks_and_failures_show_them(pytester: p
 SERVER_BUG = '''
 from mock_omni.domain import store
 
-_get = store.Store.get
+_get = store.Accounts.get
 
 
 def get(self, username, key):
@@ -423,7 +423,7 @@ def get(self, username, key):
     return _get(self, username, key)
 
 
-store.Store.get = get
+store.Accounts.get = get
 '''
 
 
@@ -453,7 +453,7 @@ def test_an_unexpected_server_error_fails_the_test_with_the_servers_message(pyte
         def test_in_process_too(mock_omni_app, monkeypatch):
             def broken(*args):
                 raise KeyError("in-process bug")
-            monkeypatch.setattr(mock_omni_app.app.store, "get", broken)
+            monkeypatch.setattr(mock_omni_app.app.state.accounts, "get", broken)
             assert mock_omni_app.client.get(SEED).status_code == 500
     '''))
     result = pytester.runpytest_subprocess()

@@ -52,11 +52,11 @@ def probes() -> dict[str, Probe]:
 
     def in_flight(app: MockOmni, account: str | None) -> bool:
         """Whether a request that started at ``dirty`` may still act (for the account, or for anyone)."""
-        return any(app.fence.admits(ticket, owner) for owner, ticket in tickets.items()
+        return any(app.state.fence.admits(ticket, owner) for owner, ticket in tickets.items()
                    if account is None or owner == account)
 
     def limits(app: MockOmni, account: str | None) -> object:
-        limiter = app.limiter
+        limiter = app.state.limiter
         overrides = sorted((owner, op, str(rule)) for (owner, op), rule in limiter.overrides.items()
                            if account is None or owner == account)
         buckets = [bucket for bucket in limiter.buckets() if account is None or bucket["account"] == account]
@@ -64,8 +64,8 @@ def probes() -> dict[str, Probe]:
         return overrides, buckets, rules
 
     def limit(app: MockOmni, account: str) -> None:
-        app.limiter.set_rule("update", Rule(1, 3600), account)
-        app.limiter.set_rule("logs", Rule(7, 60))
+        app.state.limiter.set_rule("update", Rule(1, 3600), account)
+        app.state.limiter.set_rule("logs", Rule(7, 60))
 
     def records(app: MockOmni, account: str | None) -> object:
         kept = app.admin.records
@@ -81,38 +81,39 @@ def probes() -> dict[str, Probe]:
         app.admin.create_account(NewAccountIn.model_validate(made), made)
 
     def take_ticket(app: MockOmni, account: str) -> None:
-        tickets[account] = app.fence.ticket()
+        tickets[account] = app.state.fence.ticket()
 
     def add_rule(app: MockOmni, account: str) -> None:
-        app.delivery_rules.add(DeliveryRuleIn.model_validate(
+        app.state.delivery_rules.add(DeliveryRuleIn.model_validate(
             {"destination": "0000*", "account": account, "outcome": "REJECTED"}))
 
     def add_fault(app: MockOmni, account: str) -> None:
-        app.faults.add(FaultIn.model_validate({"status": 503, "path": "/nothing", "account": account}))
+        app.state.faults.add(FaultIn.model_validate({"status": 503, "path": "/nothing", "account": account}))
 
     def callbacks(app: MockOmni, account: str | None) -> object:
-        return [c.to_dict() for c in app.webhooks.records(account)], app.webhooks.pending if account is None else 0
+        webhooks = app.state.webhooks
+        return [c.to_dict() for c in webhooks.records(account)], webhooks.pending if account is None else 0
 
     return {
         "fence": Probe(take_ticket, in_flight),
         "store": Probe(lambda app, account: post(app, account, "/omni/1/scenarios",
                                                  {"name": "dirt", "flow": [{"channel": "SMS"}]}),
-                       lambda app, account: app.store.export(account)),
+                       lambda app, account: app.state.accounts.export(account)),
         "messages": Probe(lambda app, account: post(app, account, "/omni/1/advanced", body(None, "41793026727")),
-                          lambda app, account: app.messages.messages(account)),
+                          lambda app, account: app.state.messages.messages(account)),
         "webhooks": Probe(lambda app, account: post(app, account, "/omni/1/advanced", body(
                               None, "41793026728", notifyUrl="http://127.0.0.1:9/hook")), callbacks),
         "delivery_rules": Probe(add_rule,
-                                lambda app, account: [r.to_dict() for r in app.delivery_rules.rules(account)]),
-        "journal": Probe(lambda app, account: app.journal.record("GET", "/dirt", b"", [], b"", 200, account),
-                         lambda app, account: [entry.to_dict() for entry in app.journal.entries()
+                                lambda app, account: [r.to_dict() for r in app.state.delivery_rules.rules(account)]),
+        "journal": Probe(lambda app, account: app.state.journal.record("GET", "/dirt", b"", [], b"", 200, account),
+                         lambda app, account: [entry.to_dict() for entry in app.state.journal.entries()
                                                if account is None or entry.account == account]),
-        "faults": Probe(add_fault, lambda app, account: [fault.to_dict() for fault in app.faults.rules(account)]),
-        "errors": Probe(lambda app, account: app.errors.record(f"GET /{account}", RuntimeError("dirt")),
-                        lambda app, account: ([e.to_dict() for e in app.errors.entries()], app.errors.recorded),
+        "faults": Probe(add_fault, lambda app, account: [fault.to_dict() for fault in app.state.faults.rules(account)]),
+        "errors": Probe(lambda app, account: app.state.errors.record(f"GET /{account}", RuntimeError("dirt")),
+                        lambda app, _: ([e.to_dict() for e in app.state.errors.entries()], app.state.errors.recorded),
                         per_account=False),
         "limiter": Probe(limit, limits),
-        "clock": Probe(lambda app, account: app.clock.advance(60), lambda app, account: app.clock.offset,
+        "clock": Probe(lambda app, account: app.state.clock.advance(60), lambda app, account: app.state.clock.offset,
                        per_account=False),
         "records": Probe(remember, records),
     }
@@ -171,7 +172,7 @@ def test_an_accounts_reset_brings_back_its_part_of_every_component_and_nothing_e
 
 def test_removing_an_account_forgets_it_in_every_component(dirtied: Dirtied) -> None:
     dirtied.app.admin.remove_account(GENIE)
-    assert GENIE not in dirtied.app.store.usernames()
+    assert GENIE not in dirtied.app.state.accounts.usernames()
     dirtied.probes.pop("store")  # its part is gone, not back to the start
     assert dirtied.differ(GENIE) == []
     assert dirtied.differ(ALADDIN) == [name for name, probe in dirtied.probes.items() if probe.per_account]

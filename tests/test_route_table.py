@@ -151,11 +151,11 @@ def test_two_entries_for_one_method_and_path_are_refused() -> None:
 
 
 def test_the_alias_is_one_canonical_path_for_journal_and_faults(app: Any, client: TestClient) -> None:
-    app.faults.add({"status": 503, "method": "PUT", "path": "/omni/1/scenarios/*", "times": 1})
+    app.state.faults.add({"status": 503, "method": "PUT", "path": "/omni/1/scenarios/*", "times": 1})
     alias = f"/sms/1/omni/1/scenarios/{SEED_KEY}"
     assert client.put(alias, json={"name": "via the alias"}).status_code == 503
     assert client.put(alias, json={"name": "via the alias"}).status_code == 200
-    paths = [entry.path for entry in app.journal.entries()]
+    paths = [entry.path for entry in app.state.journal.entries()]
     assert paths == [f"/omni/1/scenarios/{SEED_KEY}"] * 2
 
 

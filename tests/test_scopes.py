@@ -89,12 +89,12 @@ def test_a_key_with_one_of_the_operations_scopes_is_let_through(client: TestClie
 def test_a_key_without_the_operations_scopes_is_forbidden(client: TestClient, app: MockOmni, operation: Operation,
                                                          scope: str | None) -> None:
     key = key_for([] if scope is None else [scope])
-    before = app.store.export("scoped")
+    before = app.state.accounts.export("scoped")
     response = call(client, operation, key)
     assert (response.status_code, response.json()) == (403, FORBIDDEN)
     assert call(client, operation, key, "application/xml").text == FORBIDDEN_XML
-    assert app.store.export("scoped") == before  # nothing done
-    assert [entry.status for entry in app.journal.entries()][-2:] == [403, 403]
+    assert app.state.accounts.export("scoped") == before  # nothing done
+    assert [entry.status for entry in app.state.journal.entries()][-2:] == [403, 403]
 
 
 @pytest.mark.parametrize("operation", SCOPED, ids=lambda op: op.name)
@@ -133,7 +133,7 @@ def test_403_does_not_spend_the_rate_limit(client: TestClient, app: MockOmni) ->
 
 
 def test_a_forbidden_call_does_not_use_up_a_fault(client: TestClient, app: MockOmni) -> None:
-    fault = app.faults.add({"status": 500, "account": "scoped", "times": 1})
+    fault = app.state.faults.add({"status": 500, "account": "scoped", "times": 1})
     assert client.get("/omni/1/scenarios", headers={"Authorization": f"App {key_for([])}"}).status_code == 403
     assert fault.hits == 0
     assert client.get("/omni/1/scenarios", headers={"Authorization": "App key-every"}).status_code == 500
@@ -144,7 +144,7 @@ def test_an_oauth2_token_carries_its_clients_scopes(app: MockOmni, client: TestC
         {"clientId": "reader", "clientSecret": "r", "scopes": ["omni-failover:logs:read"]},
         {"clientId": "manager", "clientSecret": "m", "scopes": ["omni-failover:manage"]}]})
     for client_id, secret, status in (("reader", "r", 403), ("manager", "m", 200), ("apps", None, 200)):
-        password = secret or app.store.account("apps").password  # type: ignore[union-attr]
+        password = secret or app.state.accounts.account("apps").password  # type: ignore[union-attr]
         token = client.post("/auth/1/oauth2/token", data={
             "grant_type": "client_credentials", "client_id": client_id, "client_secret": password}).json()
         response = client.get("/omni/1/scenarios", headers={"Authorization": f"Bearer {token['access_token']}"})
@@ -158,7 +158,7 @@ def test_asking_a_token_for_fewer_scopes_limits_it(client: TestClient) -> None:
 
 
 def test_sessions_and_basic_carry_every_scope_of_their_account(client: TestClient, app: MockOmni) -> None:
-    password = app.store.account("scoped").password  # type: ignore[union-attr]
+    password = app.state.accounts.account("scoped").password  # type: ignore[union-attr]
     token = client.post("/auth/1/session", json={"username": "scoped", "password": password}).json()["token"]
     assert client.get("/omni/1/scenarios", headers={"Authorization": f"IBSSO {token}"}).status_code == 200
     assert client.get("/omni/1/scenarios", auth=("scoped", password)).status_code == 200

@@ -30,7 +30,7 @@ def app(new_app: Callable[..., MockOmni]) -> MockOmni:
 
 
 def recording(app: MockOmni) -> MockOmni:
-    app.messages.notify = RecordedNotifications()
+    app.state.messages.notify = RecordedNotifications()
     return app
 
 
@@ -41,7 +41,7 @@ def client(app: MockOmni) -> Iterator[TestClient]:
 
 
 def pushed(app: MockOmni) -> list[Notification]:
-    recorder = app.messages.notify
+    recorder = app.state.messages.notify
     assert isinstance(recorder, RecordedNotifications)
     return list(recorder.calls)
 
@@ -82,13 +82,13 @@ def test_the_app_pushes_through_its_webhooks(new_app: Callable[..., MockOmni]) -
     app = sending_app(new_app)
     with sending_client(app) as client:
         send(client, body(None, "41793026727", channels=["SMS", "VIBER"], notifyUrl=HOOK, callbackData="cb"))
-        (callback,) = app.webhooks.records()
+        (callback,) = app.state.webhooks.records()
     assert (callback.account, callback.url, callback.message_id) == ("Aladdin", HOOK, reports(client)[0]["messageId"])
 
 
 def test_the_app_may_replace_notify(app: MockOmni, client: TestClient) -> None:
     calls: list[tuple[Any, ...]] = []
-    app.messages.notify = lambda *args: calls.append(args)
+    app.state.messages.notify = lambda *args: calls.append(args)
     send(client, body(None, "41793026727", channels=["SMS", "VIBER"], notifyUrl=HOOK))
     assert [call[1] for call in calls] == [HOOK]
 
@@ -96,7 +96,7 @@ def test_the_app_may_replace_notify(app: MockOmni, client: TestClient) -> None:
 def test_the_ticker_pushes_without_any_request_and_stops_at_shutdown() -> None:
     # A second of delay: the second send's report must not come due before the client's exit, even when loaded.
     app = recording(create_app(Settings(delivery_delay=1.0)))
-    recorder = app.messages.notify
+    recorder = app.state.messages.notify
     assert isinstance(recorder, RecordedNotifications)
     with TestClient(app, headers={"Authorization": ALADDIN_BASIC}) as client:
         send(client, body(None, "41793026727", channels=["SMS", "VIBER"], notifyUrl=HOOK))

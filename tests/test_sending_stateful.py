@@ -126,7 +126,7 @@ class SendingMachine(RuleBasedStateMachine):
     @initialize()
     def start_app(self) -> None:
         self.app = create_app(Settings(rate_limits={}), clock=ManualClock(), wall_clock=lambda: WALL)
-        self.app.messages.notify = RecordedNotifications()  # what is pushed, without sending it
+        self.app.state.messages.notify = RecordedNotifications()  # what is pushed, without sending it
         self.client = TestClient(self.app, headers={"Authorization": ALADDIN_BASIC})
         self.model = Model()
         self.fetched: dict[str, int] = {}
@@ -227,7 +227,7 @@ class SendingMachine(RuleBasedStateMachine):
     def final_reports_are_pushed_once(self) -> None:
         if not hasattr(self, "client"):
             return
-        recorder = self.app.messages.notify
+        recorder = self.app.state.messages.notify
         assert isinstance(recorder, RecordedNotifications)
         pushed = [call.report["messageId"] for call in recorder.calls]
         assert sorted(pushed) == sorted(m.message_id for m in self.model.messages if m.final)

@@ -14,9 +14,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
+from mock_omni.domain.accounts import Accounts
 from mock_omni.domain.clock import ManualClock
 from mock_omni.domain.signin import SignIn
-from mock_omni.domain.store import Store
 
 from . import server
 from .conftest import ALADDIN_API_KEY, ALADDIN_BASIC, ALADDIN_TOKEN
@@ -87,9 +87,9 @@ def test_the_idle_period_is_a_setting(new_app: Callable[..., MockOmni]) -> None:
     app = new_app(session_idle=30)
     with TestClient(app) as client:
         token = login(client)
-        app.clock.advance(29)
+        app.state.clock.advance(29)
         assert client.get(LIST, headers=ibsso(token)).status_code == 200
-        app.clock.advance(30)
+        app.state.clock.advance(30)
         assert client.get(LIST, headers=ibsso(token)).status_code == 401
 
 
@@ -192,7 +192,7 @@ def test_a_one_account_snapshot_covers_its_sessions(client: TestClient, app: Moc
 
 def test_tokens_are_not_part_of_the_exported_state(client: TestClient, app: MockOmni) -> None:
     session = login(client)
-    assert session not in str(app.store.export())
+    assert session not in str(app.state.accounts.export())
 
 
 @pytest.mark.slow
@@ -218,8 +218,8 @@ class SlowClock(ManualClock):
 
 def test_concurrent_logins_share_one_session(app: MockOmni) -> None:
     # In memory, a slow clock widens the race; on Redis the logins race on the connections of their threads.
-    signin = SignIn(app.store, SlowClock()) if isinstance(app.store, Store) else app.backend.signin
+    signin = SignIn(app.state.accounts, SlowClock()) if isinstance(app.state.accounts, Accounts) else app.backend.signin
     with ThreadPoolExecutor(8) as pool:
         tokens = set(pool.map(lambda _: signin.open_session("Aladdin", "open sesame").token, range(32)))
     assert len(tokens) == 1
-    assert [grant.kind for _, grant in app.store.grants("Aladdin")] == ["ibsso"]
+    assert [grant.kind for _, grant in app.state.accounts.grants("Aladdin")] == ["ibsso"]

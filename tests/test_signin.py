@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from mock_omni.api.auth import Authenticator
 from mock_omni.domain import credentials, signin
+from mock_omni.domain.accounts import Account, Accounts
 from mock_omni.domain.clock import ManualClock
 from mock_omni.domain.credentials import Grant, OAuth2Client, Principal, allows, mask
 from mock_omni.domain.errors import InvalidArgument, InvalidClient, InvalidScope, NotFound, Unauthorized
 from mock_omni.domain.fixtures import FixtureError, accounts_from_document
 from mock_omni.domain.signin import Lifetimes, SignIn
-from mock_omni.domain.store import Account, Store
 from mock_omni.server.cli import build_parser, main, settings_from_args
 from mock_omni.settings import Settings
 
@@ -27,11 +27,11 @@ LOGS = "omni-failover:logs:read"
 pytestmark = pytest.mark.both_stores
 
 
-def make_store() -> Store:
+def make_store() -> Accounts:
     alice = Account("alice", "pw-alice", ["key-all", "key-logs"], ["fixture-token"],
                     key_scopes={"key-logs": (LOGS,)},
                     oauth2_clients=[OAuth2Client("app", "app-secret"), OAuth2Client("reader", "r-secret", (LOGS,))])
-    return Store([alice, Account("bob", "pw-bob")])
+    return Accounts([alice, Account("bob", "pw-bob")])
 
 
 @pytest.fixture
@@ -40,12 +40,12 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store() -> Store:
+def store() -> Accounts:
     return make_store()
 
 
 @pytest.fixture
-def service(store: Store, clock: ManualClock) -> SignIn:
+def service(store: Accounts, clock: ManualClock) -> SignIn:
     return SignIn(store, clock, Lifetimes(token=100.0, session_idle=50.0))
 
 
@@ -74,7 +74,7 @@ def test_allowed_exactly_when_the_sets_meet_or_nothing_is_needed(held: list[str]
 # --- API keys with scopes through the authenticator ------------------------------------------
 
 
-def test_keys_carry_their_scopes_and_basic_tokens_every_scope(store: Store, service: SignIn) -> None:
+def test_keys_carry_their_scopes_and_basic_tokens_every_scope(store: Accounts, service: SignIn) -> None:
     auth = Authenticator(store, service)
     assert auth.principal_for("App key-logs").scopes == (LOGS,)
     assert auth.principal_for("App key-all").scopes is None
@@ -116,7 +116,7 @@ def test_an_unknown_client_costs_one_constant_time_compare_like_a_wrong_secret(
     assert len(calls) == 2
 
 
-def test_a_token_lives_its_lifetime_on_the_clock(store: Store, service: SignIn, clock: ManualClock) -> None:
+def test_a_token_lives_its_lifetime_on_the_clock(store: Accounts, service: SignIn, clock: ManualClock) -> None:
     account, client = service.client("app", "app-secret")
     grant = service.issue_token(account, client)
     assert grant.kind == "oauth2" and grant.lifetime == 100.0 and grant.client_id == "app"
@@ -129,7 +129,7 @@ def test_a_token_lives_its_lifetime_on_the_clock(store: Store, service: SignIn, 
     assert store.grants("alice") == []  # the expired token is dropped, not kept
 
 
-def test_a_token_is_a_bearer_token_only(store: Store, service: SignIn) -> None:
+def test_a_token_is_a_bearer_token_only(store: Accounts, service: SignIn) -> None:
     account, client = service.client("app", "app-secret")
     token = service.issue_token(account, client).token
     auth = Authenticator(store, service)
@@ -169,7 +169,7 @@ def test_minting_for_a_test_needs_no_secret_but_keeps_the_clients_limits(service
         service.mint_token("carol")
 
 
-def test_live_tokens_per_account_are_bounded_oldest_first(store: Store, service: SignIn,
+def test_live_tokens_per_account_are_bounded_oldest_first(store: Accounts, service: SignIn,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(signin, "MAX_GRANTS", 3)
     grants = [service.mint_token("alice") for _ in range(5)]
@@ -178,7 +178,7 @@ def test_live_tokens_per_account_are_bounded_oldest_first(store: Store, service:
 
 
 def test_a_token_dropped_past_the_bound_stops_working_though_its_verdict_was_cached(
-        store: Store, service: SignIn, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Accounts, service: SignIn, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(signin, "MAX_GRANTS", 2)
     auth = Authenticator(store, service)
     first = service.mint_token("alice")
@@ -191,7 +191,7 @@ def test_a_token_dropped_past_the_bound_stops_working_though_its_verdict_was_cac
     assert auth.principal_for(f"Bearer {second.token}").username == "alice"
 
 
-def test_expired_tokens_are_dropped_when_new_ones_come(store: Store, service: SignIn, clock: ManualClock) -> None:
+def test_expired_tokens_are_dropped_when_new_ones_come(store: Accounts, service: SignIn, clock: ManualClock) -> None:
     old = service.mint_token("alice")
     clock.advance(100)
     new = service.mint_token("alice")
@@ -202,7 +202,7 @@ def test_expired_tokens_are_dropped_when_new_ones_come(store: Store, service: Si
 
 
 def test_a_session_ends_after_its_idle_period_and_each_use_restarts_it(
-        store: Store, service: SignIn, clock: ManualClock) -> None:
+        store: Accounts, service: SignIn, clock: ManualClock) -> None:
     session = service.open_session("alice", "pw-alice")
     auth = Authenticator(store, service)
     header = f"IBSSO {session.token}"
@@ -236,7 +236,7 @@ def test_wrong_login_is_unauthorized(service: SignIn, username: str, password: s
         service.open_session(username, password)
 
 
-def test_ending_a_session(store: Store, service: SignIn) -> None:
+def test_ending_a_session(store: Accounts, service: SignIn) -> None:
     session = service.open_session("alice", "pw-alice")
     with pytest.raises(Unauthorized):
         service.end_session("bob", session.token)  # not bob's
@@ -247,7 +247,7 @@ def test_ending_a_session(store: Store, service: SignIn) -> None:
         Authenticator(store, service).principal_for(f"IBSSO {session.token}")
 
 
-def test_ending_a_fixture_token_lasts_until_the_account_is_reset(store: Store, service: SignIn) -> None:
+def test_ending_a_fixture_token_lasts_until_the_account_is_reset(store: Accounts, service: SignIn) -> None:
     origin = make_store().account("alice")
     assert origin is not None
     service.end_session("alice", "fixture-token")
@@ -258,7 +258,7 @@ def test_ending_a_fixture_token_lasts_until_the_account_is_reset(store: Store, s
     assert auth.principal_for("IBSSO fixture-token").username == "alice"
 
 
-def test_an_ended_fixture_token_given_to_another_account_stays_that_accounts(store: Store, service: SignIn) -> None:
+def test_an_ended_fixture_token_given_to_another_account_stays_that_accounts(store: Accounts, service: SignIn) -> None:
     origin = make_store().account("alice")
     assert origin is not None
     service.end_session("alice", "fixture-token")
@@ -278,7 +278,7 @@ def test_an_oauth2_token_is_not_a_session_to_end(service: SignIn) -> None:
 # --- tokens belong to their account: resets drop them, snapshots copy them ------------------
 
 
-def test_replacing_an_account_drops_its_tokens_and_copies_keep_them(store: Store, service: SignIn) -> None:
+def test_replacing_an_account_drops_its_tokens_and_copies_keep_them(store: Accounts, service: SignIn) -> None:
     token = service.mint_token("alice").token
     session = service.open_session("alice", "pw-alice").token
     snapshot = [account.copy() for account in store.snapshot()]
@@ -292,7 +292,7 @@ def test_replacing_an_account_drops_its_tokens_and_copies_keep_them(store: Store
     assert auth.principal_for(f"IBSSO {session}").username == "alice"
 
 
-def test_a_snapshot_does_not_share_a_sessions_activity(store: Store, service: SignIn, clock: ManualClock) -> None:
+def test_a_snapshot_does_not_share_a_sessions_activity(store: Accounts, service: SignIn, clock: ManualClock) -> None:
     session = service.open_session("alice", "pw-alice")
     copy = store.snapshot()
     clock.advance(40)
@@ -301,13 +301,13 @@ def test_a_snapshot_does_not_share_a_sessions_activity(store: Store, service: Si
     assert (copied.last_used, session.last_used) == (0.0, 40.0)
 
 
-def test_removing_an_account_forgets_its_tokens_and_clients(store: Store, service: SignIn) -> None:
+def test_removing_an_account_forgets_its_tokens_and_clients(store: Accounts, service: SignIn) -> None:
     token = service.mint_token("alice").token
     store.remove_account("alice")
     assert store.grant_for(token) is None and store.client("app") is None
 
 
-def test_client_ids_clash_with_other_accounts_clients_and_usernames(store: Store) -> None:
+def test_client_ids_clash_with_other_accounts_clients_and_usernames(store: Accounts) -> None:
     for account in (Account("carol", "pw", oauth2_clients=[OAuth2Client("app", "x")]),
                     Account("carol", "pw", oauth2_clients=[OAuth2Client("bob", "x")]),
                     Account("app", "pw")):

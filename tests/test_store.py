@@ -6,28 +6,28 @@ import itertools
 
 import pytest
 
+from mock_omni.domain.accounts import EXACTLY_ONE_DEFAULT, Account, Accounts, random_key
 from mock_omni.domain.errors import InvalidArgument, NotFound
 from mock_omni.domain.scenarios import Scenario, ScenarioIn, Step
-from mock_omni.domain.store import EXACTLY_ONE_DEFAULT, Account, Store, random_key
 
 
 def keys() -> itertools.count[int]:
     return itertools.count(1)
 
 
-def make_store(n: int = 3) -> Store:
+def make_store(n: int = 3) -> Accounts:
     counter = keys()
     account = Account("alice", "pw", ["k1"], ["t1"])
     for i in range(n):
         account.add(Scenario(f"{i:032X}", f"s{i}", (Step("InfoSMS", "SMS"),)), default=(i == 0))
-    return Store([account], key_factory=lambda: f"{next(counter) + 1000:032X}")
+    return Accounts([account], key_factory=lambda: f"{next(counter) + 1000:032X}")
 
 
 def body(**fields: object) -> ScenarioIn:
     return ScenarioIn.model_validate(fields)
 
 
-def defaults(store: Store, user: str = "alice") -> list[object]:
+def defaults(store: Accounts, user: str = "alice") -> list[object]:
     return [s["key"] for s in store.list_scenarios(user, limit=10_000) if s["default"]]
 
 
@@ -46,7 +46,7 @@ def test_create_returns_the_full_scenario_with_a_new_key() -> None:
 
 
 def test_first_scenario_of_an_account_becomes_default() -> None:
-    store = Store([Account("bob", "pw")], key_factory=lambda: "A" * 32)
+    store = Accounts([Account("bob", "pw")], key_factory=lambda: "A" * 32)
     created = store.create("bob", body(flow=[{"channel": "SMS"}], default=False))
     assert created["default"] is True
 

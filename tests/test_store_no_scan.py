@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from mock_omni.domain.accounts import Account, Accounts
 from mock_omni.domain.scenarios import Scenario, ScenarioIn, Step
-from mock_omni.domain.store import Account, Store
 
 
 class NoWalkDict(dict[str, object]):
@@ -25,11 +25,11 @@ class NoWalkList(list[str]):
 SIZE = 1000
 
 
-def guarded_store() -> Store:
+def guarded_store() -> Accounts:
     account = Account("alice", "pw")
     for i in range(SIZE):
         account.add(Scenario(f"{i:032X}", f"s{i}", (Step("InfoSMS", "SMS"),)), default=(i == 0))
-    store = Store([account], key_factory=lambda: "F" * 32)
+    store = Accounts([account], key_factory=lambda: "F" * 32)
     guarded = store.account("alice")
     assert guarded is not None
     guarded.scenarios = NoWalkDict(guarded.scenarios)  # type: ignore[assignment]

@@ -201,7 +201,7 @@ def test_a_nested_lifespan_leaves_the_outer_ones_callbacks_running() -> None:
     with receiver() as target, TestClient(app) as outer:
         with TestClient(app):
             pass  # a test's own client around the plugin's in-process app, say
-        app.webhooks.notify("Aladdin", target.url, None, REPORT)
+        app.state.webhooks.notify("Aladdin", target.url, None, REPORT)
         answer = outer.get("/__admin/callbacks", params={"wait": 5, "state": "delivered"}).json()
     assert answer["reached"] and len(target.received) == 1
 

@@ -18,11 +18,11 @@ import binascii
 from base64 import b64decode
 from typing import cast
 
+from ..domain.accounts import Accounts
 from ..domain.clock import Clock
 from ..domain.credentials import Principal, same_secret
 from ..domain.errors import Unauthorized
 from ..domain.signin import SignIn
-from ..domain.store import Store
 from .memo import MISSING, Memo
 
 #: Verdicts kept, and the longest header value kept (no real credential is longer: such values are
@@ -42,8 +42,8 @@ def parse_basic(credentials: str) -> tuple[str, str] | None:
 
 
 class Authenticator:
-    def __init__(self, store: Store, signin: SignIn | None = None) -> None:
-        self._store = store
+    def __init__(self, store: Accounts, signin: SignIn | None = None) -> None:
+        self._accounts = store
         self._signin = signin or SignIn(store, Clock())
         self._cache: Memo[str, Principal | None] = Memo(CACHE_LIMIT, CACHEABLE_LENGTH)
         self._cache_revision = -1
@@ -56,9 +56,9 @@ class Authenticator:
         """Who ``authorization`` proves and with which scopes, or raise 401 UNAUTHORIZED."""
         if not authorization:
             raise Unauthorized()
-        if self._cache_revision != self._store.credentials_revision:
+        if self._cache_revision != self._accounts.credentials_revision:
             self._cache.clear()
-            self._cache_revision = self._store.credentials_revision
+            self._cache_revision = self._accounts.credentials_revision
         found = self._cache.get(authorization, MISSING)
         if found is MISSING:
             principal = self._cache.remember(authorization, self._check(authorization), len(authorization))
@@ -80,19 +80,19 @@ class Authenticator:
             pair = parse_basic(credentials)
             if pair is None:
                 return None
-            account = self._store.account(pair[0])
+            account = self._accounts.account(pair[0])
             if account is None:
                 # Compare anyway so an unknown user costs the same as a wrong password.
                 same_secret(pair[1], pair[1])
                 return None
             return Principal(account.username) if same_secret(pair[1], account.password) else None
         if scheme == "app":
-            account = self._store.account_for_api_key(credentials)
+            account = self._accounts.account_for_api_key(credentials)
             if account is None or not _holds(account.api_keys, credentials):
                 return None
             return Principal(account.username, account.key_scopes.get(credentials))
         if scheme in ("ibsso", "bearer"):
-            account = self._store.account_for_token(credentials)
+            account = self._accounts.account_for_token(credentials)
             if account is not None and _holds(account.tokens, credentials):
                 return Principal(account.username)
             return self._signin.principal("ibsso" if scheme == "ibsso" else "oauth2", credentials)

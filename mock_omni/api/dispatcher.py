@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
 
+from ..domain.accounts import Accounts
 from ..domain.backend import Backend
 from ..domain.errors import Forbidden, OmniError, PayloadTooLarge
-from ..domain.store import Store
 from ..testing.faults import ConnectionDropped, drop_connection
 from ..testing.fence import Fence
 from .answers import Answer, error_answer
@@ -111,8 +111,8 @@ class VendorApi:
         self.journal = journal
         self.router = router
         if auth is None:
-            assert isinstance(backend.store, Store), "a shared store brings its own authenticator"
-            auth = Authenticator(backend.store, backend.signin)
+            assert isinstance(backend.accounts, Accounts), "a shared store brings its own authenticator"
+            auth = Authenticator(backend.accounts, backend.signin)
         self.auth = auth
         self.negotiator = Negotiator()
         self.bodies = Bodies()

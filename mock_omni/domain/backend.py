@@ -14,15 +14,15 @@ from .messages import Messages
 from .signin import SignIn
 
 if TYPE_CHECKING:
-    from ..state import ScenarioStore
+    from .accounts import Accounts
 
 
 @dataclass(slots=True)
 class Backend:
-    #: In memory (store.Store) or on Redis (shared/store.py): the same methods.
-    store: ScenarioStore
+    #: Every account with its credentials and scenarios.
+    accounts: Accounts
     clock: Clock
-    #: Issued tokens and sessions (OAuth2, IBSSO) on ``clock``; on Redis, shared/signin.py's subclass.
+    #: Issued tokens and sessions (OAuth2, IBSSO) on ``clock``.
     signin: SignIn
     #: Sent messages walking their flows, their reports and logs.
     messages: Messages

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from .accounts import Account, KeyFactory, random_key
 from .callbacks import PENDING_AT_EXPORT, Callback, callback_from_document, put_back
 from .credentials import OAuth2Client, Scopes
 from .delivery import Rule, rule_from_data
 from .errors import BadRequest, InvalidArgument
 from .message_documents import message_from_document
 from .scenarios import Scenario, parse_scenario_data, steps_from_input
-from .store import Account, KeyFactory, random_key
 
 EMBEDDED = "embedded default fixtures"
 KEY_PATTERN = re.compile(r"^[0-9A-F]{32}$")

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from .accounts import Accounts
 from .delivery import CURRENCY, NO_ERROR, PENDING_ENROUTE, STATUS_OF, DeliveryRules, mcc_mnc
 from .errors import InvalidArgument
 from .message import FETCHED, READY, REPORT_STATES, Message
@@ -37,7 +38,6 @@ from .message_documents import message_document, message_from_document
 from .plans import PreparedSends, address_for, new_id, new_ids
 from .scenarios import Step
 from .send_request import HOURS_48, OmniAdvancedRequest, parse_date
-from .store import Store
 
 DEFAULT_LIMIT = 10_000
 #: ``sendAt`` must be sooner than this (the vendor's OpenAPI).
@@ -189,10 +189,10 @@ def _price(amount: float) -> int | float:
 class Messages:
     """Every account's messages and their delivery reports. Thread-safe; every public method is atomic."""
 
-    def __init__(self, store: Store, clock: Callable[[], float], rules: DeliveryRules, *,
+    def __init__(self, store: Accounts, clock: Callable[[], float], rules: DeliveryRules, *,
                  limit: int = DEFAULT_LIMIT, notify: Notify | None = None,
                  wall_clock: Callable[[], float] = time.time) -> None:
-        self._store = store
+        self._accounts = store
         self._clock = clock
         self.rules = rules
         self.limit = max(1, limit)
@@ -289,7 +289,7 @@ class Messages:
 
     def flow(self, account: str, key: str | None) -> tuple[str, tuple[Step, ...]]:
         """The key and flow of the scenario a send goes through; INVALID_ARGUMENT naming scenarioKey if none."""
-        found = self._store.account(account)
+        found = self._accounts.account(account)
         if found is None:
             raise InvalidArgument(validation_errors={"scenarioKey": ["the account has no scenarios"]})
         if key is None:

@@ -24,10 +24,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import entropy
+from .accounts import Account, Accounts
 from .clock import Clock
 from .credentials import Grant, GrantKind, OAuth2Client, Principal, Scopes, allows, same_secret
 from .errors import InvalidArgument, InvalidClient, InvalidScope, NotFound, Unauthorized
-from .store import Account, Store
 
 #: Choice (the vendor states none): an OAuth2 access token lives an hour, as with most OAuth2 servers.
 TOKEN_LIFETIME = 3600.0
@@ -72,8 +72,8 @@ class Lifetimes:
 class SignIn:
     """Issues, checks and ends the tokens of sign-in calls; the admin API mints them for tests."""
 
-    def __init__(self, store: Store, clock: Clock, lifetimes: Lifetimes | None = None) -> None:
-        self._store = store
+    def __init__(self, store: Accounts, clock: Clock, lifetimes: Lifetimes | None = None) -> None:
+        self._accounts = store
         self._clock = clock
         self.lifetimes = lifetimes or Lifetimes()
         # Finding a live session and opening one is one step: two logins at once share one session.
@@ -96,7 +96,7 @@ class SignIn:
         return found
 
     def _find_client(self, client_id: str) -> tuple[Account, OAuth2Client] | None:
-        return self._store.client(client_id)
+        return self._accounts.client(client_id)
 
     def issue_token(self, account: Account, client: OAuth2Client, scope: str | None = None) -> Grant:
         """An access token for an authenticated client, with its scopes or the fewer ``scope`` names."""
@@ -130,7 +130,7 @@ class SignIn:
 
     def open_session(self, username: str, password: str) -> Grant:
         """The account's live session, or a new one; Unauthorized for a wrong username or password."""
-        account = self._store.account(username)
+        account = self._accounts.account(username)
         if not same_secret(password, account.password if account is not None else _DUMMY_SECRET) or account is None:
             raise Unauthorized()
         return self.session_for(account.username)
@@ -148,11 +148,11 @@ class SignIn:
 
     def end_session(self, username: str, token: str) -> None:
         """``DELETE /auth/1/session``: end the session (or fixture token) ``token``; Unauthorized if it is none."""
-        found = self._store.grant_for(token)
+        found = self._accounts.grant_for(token)
         if found is not None and found[0].username == username and found[1].kind == "ibsso":
-            if self._store.remove_grant(username, found[1]):
+            if self._accounts.remove_grant(username, found[1]):
                 return
-        elif self._store.end_token(username, token):
+        elif self._accounts.end_token(username, token):
             return
         raise Unauthorized()
 
@@ -160,7 +160,7 @@ class SignIn:
 
     def principal(self, kind: GrantKind, token: str) -> Principal | None:
         """Who an issued token of ``kind`` proves, if it is alive (a use: a session's idle period restarts)."""
-        found = self._store.grant_for(token)
+        found = self._accounts.grant_for(token)
         if found is None or found[1].kind != kind:
             return None
         account, grant = found
@@ -176,7 +176,7 @@ class SignIn:
         if grant.alive(now):
             grant.touch(now)
             return True
-        self._store.remove_grant(principal.username, grant)
+        self._accounts.remove_grant(principal.username, grant)
         return False
 
     def issued(self, username: str | None = None) -> list[dict[str, object]]:
@@ -189,13 +189,13 @@ class SignIn:
         return listed
 
     def _issued_grants(self, username: str | None) -> list[tuple[str, Grant]]:
-        return self._store.grants(username)
+        return self._accounts.grants(username)
 
     def _grant(self, account: Account, kind: GrantKind, scopes: Scopes, client_id: str | None) -> Grant:
         now = self.now(account.username)
         token, lifetime = self.new_token(kind)
         grant = Grant(kind, token, scopes, now, lifetime, now, client_id)
-        self._store.add_grant(account.username, grant, lambda old: old.alive(now), MAX_GRANTS)
+        self._accounts.add_grant(account.username, grant, lambda old: old.alive(now), MAX_GRANTS)
         return grant
 
     def new_token(self, kind: GrantKind) -> tuple[str, float]:
@@ -205,7 +205,7 @@ class SignIn:
         return entropy.current().secret_uuid4(), self.lifetimes.session_idle  # the vendor's session tokens are UUIDs
 
     def _account(self, username: str) -> Account:
-        account = self._store.account(username)
+        account = self._accounts.account(username)
         if account is None:
             raise NotFound(f"Account {username} not found.")
         return account

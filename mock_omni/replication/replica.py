@@ -183,10 +183,10 @@ class Replica:
             if kind in (VENDOR, RESUME):
                 return app.vendor.apply(entry)  # type: ignore[attr-defined]
             if kind == ADMIN:
-                app.messages.advance()
+                app.state.messages.advance()
                 return run_web(app, entry)
             if kind == TICK:
-                app.messages.advance()
+                app.state.messages.advance()
                 return None
             if kind == ATTEMPT:
                 app.webhooks.apply(entry.extra)  # type: ignore[attr-defined]
@@ -195,13 +195,13 @@ class Replica:
                 app.webhooks.sender_gone(entry.extra["replica"], entry.extra.get("reason"))  # type: ignore[attr-defined]
                 return None
             if kind == UNANSWERED:
-                app.journal.record(entry.method, entry.path, entry.query, entry.headers, entry.body, 500, None)
+                app.state.journal.record(entry.method, entry.path, entry.query, entry.headers, entry.body, 500, None)
                 return None
             if kind == SEED:
                 self.began = self.began or entry.origin == self.origin
                 app.admin.reset(None, app.admin.startup)
                 # Messages' dates are the mock's clock plus an offset: the same on every replica.
-                app.messages.dates_offset = entry.extra.get("dates", app.messages.dates_offset)
+                app.state.messages.dates_offset = entry.extra.get("dates", app.state.messages.dates_offset)
                 self._compare(entry.extra.get("settings", {}))
                 return None
         log.error("mock-omni: an entry of unknown kind %r in the log (a newer mock-omni?) was skipped", kind)
@@ -209,7 +209,7 @@ class Replica:
 
     def _seed(self) -> Entry:
         assert self._app is not None
-        return self.entry(SEED, extra={"settings": self.settings, "dates": self._app.messages.dates_offset})
+        return self.entry(SEED, extra={"settings": self.settings, "dates": self._app.state.messages.dates_offset})
 
     def _compare(self, theirs: dict[str, str]) -> None:
         for name, value in sorted(self.settings.items()):

@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..domain.accounts import Account, KeyFactory
 from ..domain.clock import Clock
 from ..domain.fixtures import Extras
 from ..domain.signin import Lifetimes
-from ..domain.store import Account, KeyFactory
 from ..memory import memory_state, webhook_options
 from ..settings import Settings
 from ..state import State, StoreUnreachable

@@ -143,7 +143,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         while more is not None:  # a loop, not recursion: a packet may hold many offers
             more = self._feed(more)
         if self.direct is not None and self.direct_ticket is None:
-            self.direct_ticket = self.mock.fence.ticket()  # its body is still coming (shared store)
+            self.direct_ticket = self.mock.state.fence.ticket()  # its body is still coming (shared store)
 
     def _feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; what to parse next when an Upgrade offer was met, else None."""
@@ -198,7 +198,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.direct_body = bytearray()
         # The fence (testing/fence.py): a reset while the body arrives drops this request. A shared store's
         # ticket costs a round trip to Redis: taken only if the body does not come with the head (data_received).
-        self.direct_ticket = None if self.mock.vendor.batched else self.mock.fence.ticket()
+        self.direct_ticket = None if self.mock.vendor.batched else self.mock.state.fence.ticket()
         self.direct_keep_alive = self.scope["http_version"] != "1.0" and self.parser.should_keep_alive()
 
     def _head_without_upgrade(self) -> bytes:
@@ -389,7 +389,7 @@ class MockOmniProtocol(HttpToolsProtocol):
             fmt = self.negotiator.response_format(request.accept, request.content_type)
         except OmniError:
             fmt = JSON
-        return error_answer(error, fmt, f"{request.method} {request.path}", self.mock.errors)
+        return error_answer(error, fmt, f"{request.method} {request.path}", self.mock.state.errors)
 
     def close_after_body(self) -> None:
         """Close, once the request's body is in (at most LINGER_SECONDS and LINGER_BYTES more)."""

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 from ..api.ratelimit import RateLimiter, Rule
 from ..api.webhooks import Callback
 from ..domain import entropy
+from ..domain.accounts import Account
 from ..domain.delivery import DeliveryRuleIn
 from ..domain.delivery import Rule as DeliveryRule
 from ..domain.errors import InvalidArgument, NotFound
 from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_from_document, format_document_error
 from ..domain.message import Message
-from ..domain.store import Account
 from .admin_client import authorization_headers
 from .admin_models import MAX_CLOCK_AHEAD, FaultIn, NewAccountIn, ResetIn
 from .faults import Fault
@@ -206,7 +206,7 @@ class Admin:
         except FixtureError as exc:
             raise _invalid(exc) from None
         with self._lock:
-            self.app.store.add_account(account)
+            self.app.state.accounts.add_account(account)
             self._created[account.username] = account.copy()
         return credentials(account)
 
@@ -215,7 +215,7 @@ class Admin:
         for account in self.baseline.accounts:
             if account.username == username:
                 return account
-        current = self.app.store.account(username)
+        current = self.app.state.accounts.account(username)
         if current is None:
             raise InvalidArgument(validation_errors={"seedAccount": [f"no account {username!r}"]})
         return current.copy()
@@ -227,11 +227,11 @@ class Admin:
 
     def require_account(self, username: str | None, field: str = "account") -> None:
         """404 naming ``field`` when an account is named that does not exist."""
-        if username is not None and self.app.store.account(username) is None:
+        if username is not None and self.app.state.accounts.account(username) is None:
             raise no_account(username, field)
 
     def accounts(self) -> list[dict[str, object]]:
-        store = self.app.store
+        store = self.app.state.accounts
         result = []
         for username in store.usernames():
             account = store.account(username)
@@ -250,11 +250,11 @@ class Admin:
         except FixtureError as exc:
             raise _invalid(exc) from None
         with self._lock:
-            self.app.fence.close()
-            self.app.store.replace(accounts)
-            self.app.messages.load(extras.messages)
-            self.app.webhooks.restore(extras.documented_callbacks())  # those queued are not sent
-            self.app.delivery_rules.replace(extras.delivery_rules)
+            self.app.state.fence.close()
+            self.app.state.accounts.replace(accounts)
+            self.app.state.messages.load(extras.messages)
+            self.app.state.webhooks.restore(extras.documented_callbacks())  # those queued are not sent
+            self.app.state.delivery_rules.replace(extras.delivery_rules)
             names = {account.username for account in accounts}
             for gone in [name for name in self._created if name not in names]:
                 del self._created[gone]
@@ -268,7 +268,7 @@ class Admin:
         method = method.upper() if method else None
         wildcard = path is not None and any(c in path for c in "*?[")
         return [
-            entry for entry in self.app.journal.entries()
+            entry for entry in self.app.state.journal.entries()
             if (method is None or entry.method == method)
             and (account is None or entry.account == account)
             and (status is None or entry.status == status)
@@ -277,16 +277,16 @@ class Admin:
 
     def add_fault(self, rule: FaultIn) -> Fault:
         self.require_account(rule.account)
-        return self.app.faults.add(rule)
+        return self.app.state.faults.add(rule)
 
     def add_delivery_rule(self, rule: DeliveryRuleIn) -> DeliveryRule:
         self.require_account(rule.account)
-        return self.app.delivery_rules.add(rule)
+        return self.app.state.delivery_rules.add(rule)
 
     # --- snapshots --------------------------------------------------------------------
 
     def save_snapshot(self, name: str, account: str | None = None) -> None:
-        store = self.app.store
+        store = self.app.state.accounts
         with self._lock:
             if account is None:
                 accounts = store.snapshot()  # cheap: scenarios are immutable and shared
@@ -299,8 +299,8 @@ class Admin:
                 raise InvalidArgument(f"At most {MAX_SNAPSHOTS} snapshots; delete some first.")
             names = {a.username for a in accounts}
             origins = {user: origin for user, origin in self._created.items() if user in names}
-            self._snapshots[(account, name)] = Snapshot(accounts, origins, self.app.messages.snapshot(account),
-                                                        self.app.webhooks.snapshot(account))
+            self._snapshots[(account, name)] = Snapshot(accounts, origins, self.app.state.messages.snapshot(account),
+                                                        self.app.state.webhooks.snapshot(account))
 
     def _snapshot(self, name: str, account: str | None) -> Snapshot:
         found = self._snapshots.get((account, name))
@@ -312,23 +312,23 @@ class Admin:
     def restore_snapshot(self, name: str, account: str | None = None) -> None:
         with self._lock:
             snapshot = self._snapshot(name, account)
-            store = self.app.store
+            store = self.app.state.accounts
             # Copies again, so changes after the restore never reach the snapshot.
             if account is None:
-                self.app.fence.close()
+                self.app.state.fence.close()
                 store.replace([a.copy() for a in snapshot.accounts])
-                self.app.messages.restore(snapshot.messages)
-                self.app.webhooks.restore(snapshot.callbacks)
+                self.app.state.messages.restore(snapshot.messages)
+                self.app.state.webhooks.restore(snapshot.callbacks)
                 self._created.clear()
                 self._created.update(snapshot.origins)
                 return
-            self.app.fence.close(account)
+            self.app.state.fence.close(account)
             if store.account(account) is None:
                 store.add_account(snapshot.accounts[0].copy())
             else:
                 store.replace_account(snapshot.accounts[0].copy())
-            self.app.messages.restore(snapshot.messages, account)
-            self.app.webhooks.restore(snapshot.callbacks, account)
+            self.app.state.messages.restore(snapshot.messages, account)
+            self.app.state.webhooks.restore(snapshot.callbacks, account)
             if account in snapshot.origins:
                 self._created[account] = snapshot.origins[account]
 
@@ -356,10 +356,10 @@ class Admin:
         """Change limits for everyone or one account (None: not limited); the rules are checked already."""
         self.require_account(account)
         for op, rule in rules.items():
-            self.app.limiter.set_rule(op, rule, account)
+            self.app.state.limiter.set_rule(op, rule, account)
 
     def rate_limits(self) -> dict[str, object]:
-        limiter = self.app.limiter
+        limiter = self.app.state.limiter
         return {
             "rules": {op: str(rule) for op, rule in limiter.rules.items()},
             "accounts": [{"account": account, "operation": op, "rule": None if rule is None else str(rule)}
@@ -370,7 +370,7 @@ class Admin:
     def reset_rate_limits(self, account: str | None = None) -> None:
         """Back to the baseline's limits with full buckets (everyone's, or one account's)."""
         with self._lock:
-            restore_limits(self.app.limiter, self.baseline, account)
+            restore_limits(self.app.state.limiter, self.baseline, account)
 
     def advance_clock(self, seconds: float, account: str | None = None) -> float:
         """Move the clock forward (everyone's, or one account's own); returns its offset.
@@ -386,14 +386,14 @@ class Admin:
                     f"would move the clock more than {MAX_CLOCK_AHEAD:.0f} seconds (100 years) ahead; it is "
                     f"{ahead:.0f} ahead now (a reset brings it back)"]})
             if account is None:
-                self.app.clock.advance(seconds)
+                self.app.state.clock.advance(seconds)
             else:
                 self.records.clocks.advance(account, seconds)
         self.app.tick()  # what fell due happens now, pushes included
         return self.clock_offset(account)
 
     def clock_offset(self, account: str | None = None) -> float:
-        return self.app.clock.offset + (0.0 if account is None else self.own_clock_offset(account))
+        return self.app.state.clock.offset + (0.0 if account is None else self.own_clock_offset(account))
 
     def own_clock_offset(self, account: str) -> float:
         """How far one account's own clock was advanced beyond everyone's (messages walk on it too)."""

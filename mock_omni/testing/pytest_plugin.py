@@ -418,7 +418,7 @@ class InProcessMockOmni(MockOmniFixture):
         self.client.headers["authorization"] = self.credentials.basic
 
     def server_errors(self) -> list[dict[str, Any]]:
-        return [error.to_dict() for error in self.app.errors.entries()]
+        return [error.to_dict() for error in self.app.state.errors.entries()]
 
 
 class InProcessServer:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..domain.store import Account
+    from ..domain.accounts import Account
     from ..state import RateLimits, State
     from .admin import Baseline
 
@@ -51,7 +51,7 @@ def _fence(state: State, to: Target) -> None:
 
 
 def _store(state: State, to: Target) -> None:
-    store = state.store
+    store = state.accounts
     if to.account is None:
         store.replace([account.copy() for account in to.baseline.accounts])
     elif to.origin is None:

@@ -35,7 +35,7 @@ def error_response(app: MockOmni, request: Request, error: BaseException) -> Res
     except OmniError:
         fmt = JSON
     # An unexpected exception is logged (before the answer: the pytest plugin looks for log growth) and recorded.
-    answer = error_answer(error, fmt, f"{request.method} {request.url.path}", app.errors)
+    answer = error_answer(error, fmt, f"{request.method} {request.url.path}", app.state.errors)
     headers = {name.decode(): value.decode() for name, value in answer.extra}
     return Response(answer.content, status_code=answer.status, media_type=CONTENT_TYPES[fmt].decode(),
                     headers=headers or None)

@@ -34,33 +34,33 @@ def basic_credentials(username: str, password: str) -> str:
 
 def summary(app: MockOmni, recent: int = RECENT_REQUESTS) -> dict[str, object]:
     """Accounts with their scenarios (default marked), rate-limit buckets, the newest requests and messages."""
-    revision = app.store.revision
+    revision = app.state.accounts.revision
     accounts = []
-    for account in app.store.snapshot():
+    for account in app.state.accounts.snapshot():
         accounts.append({
             "username": account.username,
             "authorization": basic_credentials(account.username, account.password),
             "defaultKey": account.default_key,
             "scenarios": [account.view(account.scenarios[key]) for key in account.order],
         })
-    entries = app.journal.entries()
+    entries = app.state.journal.entries()
     return {
         "revision": revision,
         "accounts": accounts,
-        "rateLimits": app.limiter.buckets(),
+        "rateLimits": app.state.limiter.buckets(),
         "requests": [entry.to_dict() for entry in entries[-recent:]] if recent else [],
-        "requestsRecorded": app.journal.recorded,
+        "requestsRecorded": app.state.journal.recorded,
         "messages": recent_messages(app),
-        "messagesSent": app.messages.sent,
-        "callbacksRecorded": app.webhooks.recorded,
+        "messagesSent": app.state.messages.sent,
+        "callbacksRecorded": app.state.webhooks.recorded,
     }
 
 
 def recent_messages(app: MockOmni, limit: int = RECENT_MESSAGES) -> list[dict[str, object]]:
     """The newest messages, newest first, each with its walk and its callbacks (without their bodies)."""
-    messages = app.messages.messages(limit=limit)
+    messages = app.state.messages.messages(limit=limit)
     pushed: dict[tuple[str, str | None], list[dict[str, object]]] = {}
-    for callback in app.webhooks.records(limit=RECENT_CALLBACKS):
+    for callback in app.state.webhooks.records(limit=RECENT_CALLBACKS):
         shown = callback.to_dict()
         del shown["body"]
         pushed.setdefault((callback.account, callback.message_id), []).append(shown)

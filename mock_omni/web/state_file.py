@@ -1,6 +1,6 @@
 """``--state-file``: the state survives a restart. Opt-in; nothing here runs without it.
 
-The file is a fixture document (``Store.export()``), so it can also be used as a
+The file is a fixture document (``Accounts.export()``), so it can also be used as a
 fixture. It is saved after every change, before the response that acknowledges the
 change is sent (the middleware holds back ``http.response.start`` until the save is
 done), and always atomically: a temporary file in the same directory, fsync, rename,
@@ -27,9 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..api.answers import error_answer
 from ..api.codecs import JSON, Negotiator
 from ..api.dispatcher import VendorRequest
+from ..domain.accounts import Account, Accounts, KeyFactory
 from ..domain.errors import GeneralError, OmniError
 from ..domain.fixtures import FixtureError, accounts_from_document
-from ..domain.store import Account, KeyFactory, Store
 
 log = logging.getLogger("mock_omni")
 
@@ -42,7 +42,7 @@ class StateFile:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        #: The store revision last written; nothing to do while it is unchanged.
+        #: The accounts' revision last written; nothing to do while it is unchanged.
         self.saved_revision: int | None = None
         #: The revision whose save failed: not tried again until the state changes once more.
         self.failed_revision: int | None = None
@@ -82,20 +82,20 @@ class StateFile:
                                            f"column {exc.colno}") from None
         return accounts_from_document(document, source, key_factory)
 
-    def needs_save(self, store: Store) -> bool:
+    def needs_save(self, accounts: Accounts) -> bool:
         """Whether the state changed since the last save (or the last failed one)."""
-        return store.revision != self.saved_revision and store.revision != self.failed_revision
+        return accounts.revision != self.saved_revision and accounts.revision != self.failed_revision
 
-    def save_if_changed(self, store: Store) -> None:
+    def save_if_changed(self, accounts: Accounts) -> None:
         """Write the state unless this revision is written; a failure raises, and is remembered so
         that requests which change nothing do not try (and fail) again."""
         # One writer at a time; a save that finds the revision already written does nothing.
         with self._lock:
-            revision = store.revision
+            revision = accounts.revision
             if revision == self.saved_revision:
                 return
             try:
-                document = store.export()
+                document = accounts.export()
                 self.write(json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"))
             except BaseException:
                 self.failed_revision = revision
@@ -130,9 +130,9 @@ class PersistMiddleware:
     the request negotiated (the app's own response is dropped), and one line is logged.
     """
 
-    def __init__(self, app: ASGIApp, store: Store, state_file: StateFile) -> None:
+    def __init__(self, app: ASGIApp, accounts: Accounts, state_file: StateFile) -> None:
         self.app = app
-        self.store = store
+        self.accounts = accounts
         self.state_file = state_file
         self.negotiator = Negotiator()
 
@@ -149,7 +149,7 @@ class PersistMiddleware:
             nonlocal replaced
             if replaced:
                 return  # the rest of the app's own response, which the 500 replaced
-            if message["type"] == "http.response.start" and self.state_file.needs_save(self.store):
+            if message["type"] == "http.response.start" and self.state_file.needs_save(self.accounts):
                 # Synchronous on purpose: the acknowledgement must not leave before the bytes are on disk.
                 if not self._save():
                     replaced = True
@@ -161,7 +161,7 @@ class PersistMiddleware:
 
     def _save(self) -> bool:
         try:
-            self.state_file.save_if_changed(self.store)
+            self.state_file.save_if_changed(self.accounts)
         except Exception as exc:  # noqa: BLE001 - any failure is answered, never a traceback to the client
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc)
             log.error("mock-omni: could not save the state file %s: %s; the change is kept in memory and "
@@ -173,7 +173,7 @@ class PersistMiddleware:
         async def receive_then_save() -> Message:
             message = await receive()
             # A last try for a change whose save failed (needs_save would wait for another change).
-            if message["type"] == "lifespan.shutdown" and self.store.revision != self.state_file.saved_revision:
+            if message["type"] == "lifespan.shutdown" and self.accounts.revision != self.state_file.saved_revision:
                 self._save()
             return message
 

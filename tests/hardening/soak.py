@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from defusedxml.ElementTree import fromstring
 
-from mock_omni.domain.store import EXACTLY_ONE_DEFAULT
+from mock_omni.domain.accounts import EXACTLY_ONE_DEFAULT
 
 #: Page size of the soak's list calls; accounts grow past it in a long soak (make soak).
 LIST_LIMIT = 1000

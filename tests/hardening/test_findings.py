@@ -115,7 +115,7 @@ def test_client_leaving_mid_body_is_not_an_unexpected_error(caplog: pytest.LogCa
     asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
     assert sent == []
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
-    assert app.journal.recorded == 0
+    assert app.state.journal.recorded == 0
 
 
 def test_the_field_name_sender_is_not_read_as_from() -> None:

@@ -35,7 +35,7 @@ def envelope(content_type: str, content: bytes) -> dict[str, object]:
 def state(app: MockOmni, client: TestClient) -> tuple[bytes, bytes, bytes]:
     """The store's export and what both accounts' lists say, as bytes."""
     return (
-        orjson.dumps(app.store.export()),
+        orjson.dumps(app.state.accounts.export()),
         client.get("/omni/1/scenarios").content,
         client.get("/omni/1/scenarios", headers={"Authorization": GENIE_BASIC, "Accept": JSON}).content,
     )

@@ -62,7 +62,7 @@ def shared() -> MockOmni:
 
 
 def exported(app: MockOmni) -> bytes:
-    return orjson.dumps(app.store.export())
+    return orjson.dumps(app.state.accounts.export())
 
 
 def service_exception(content: bytes) -> dict[str, object]:
@@ -100,7 +100,7 @@ def test_megabyte_headers_are_answered_and_not_cached(shared: MockOmni, header: 
             response = client.get(f"/omni/1/scenarios/{SEED_KEY}", headers={header: f"{n}{MEGA}"})
             assert response.status_code in (200, 406), response.content[:200]
     assert all(len(key) <= 1024 for key in shared.vendor.negotiator._choices)
-    assert all(len(value) <= 8192 for entry in shared.journal.entries() for _, value in entry.headers)
+    assert all(len(value) <= 8192 for entry in shared.state.journal.entries() for _, value in entry.headers)
 
 
 def test_ten_thousand_headers_are_answered(shared: MockOmni) -> None:
@@ -137,8 +137,8 @@ def _cross_cases() -> Iterator[tuple[str, str, str]]:
 def test_another_accounts_key_is_404_and_never_its_data(
     shared: MockOmni, credentials: str, key: str, owner: str, variant: str
 ) -> None:
-    owners_view = orjson.dumps(shared.store.export(owner))
-    names = [s["name"].encode() for a in shared.store.export(owner)["accounts"] for s in a["scenarios"]]  # type: ignore[index, union-attr, attr-defined]
+    owners_view = orjson.dumps(shared.state.accounts.export(owner))
+    names = [s["name"].encode() for a in shared.state.accounts.export(owner)["accounts"] for s in a["scenarios"]]  # type: ignore[index, union-attr, attr-defined]
     path_key = key.lower() if variant == "lower" else key
     accept = {"Accept": "application/xml"} if variant == "xml" else {}
     with TestClient(shared, headers={"Authorization": credentials, **accept}) as client:
@@ -149,7 +149,7 @@ def test_another_accounts_key_is_404_and_never_its_data(
             assert not any(name in response.content for name in names)
         listed = client.get("/omni/1/scenarios", params={"limit": "1000"}).content
         assert key.encode() not in listed
-    assert orjson.dumps(shared.store.export(owner)) == owners_view
+    assert orjson.dumps(shared.state.accounts.export(owner)) == owners_view
 
 
 # --- the same against a real uvicorn process ------------------------------------------------------

@@ -48,11 +48,11 @@ def test_hostile_list_queries(shared: MockOmni, query: str, status: int) -> None
 @pytest.mark.parametrize(("path", "status"), PATHS, ids=[p[:50] for p, _ in PATHS])
 @pytest.mark.parametrize("method", ["GET", "PUT"])
 def test_hostile_paths(shared: MockOmni, path: str, status: int, method: str) -> None:
-    before = orjson.dumps(shared.store.export())
+    before = orjson.dumps(shared.state.accounts.export())
     with TestClient(shared, headers={"Authorization": ALADDIN_BASIC}) as client:
         response = client.request(method, path, content=b'{"default": true}',
                                   headers={"Content-Type": "application/json"})
     assert response.status_code in (status, 405), response.content[:200]
     assert orjson.loads(response.content)["requestError"]["serviceException"]["messageId"] in (
         "NOT_FOUND", "METHOD_NOT_ALLOWED")
-    assert orjson.dumps(shared.store.export()) == before
+    assert orjson.dumps(shared.state.accounts.export()) == before

@@ -22,8 +22,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from mock_omni.api.bodies import Bodies
 from mock_omni.api.codecs import body_format
 from mock_omni.api.routes import ROUTER
+from mock_omni.domain.accounts import EXACTLY_ONE_DEFAULT
 from mock_omni.domain.errors import OmniError
-from mock_omni.domain.store import EXACTLY_ONE_DEFAULT
 
 from .. import server
 from ..conftest import ALADDIN_BASIC, make_app
@@ -64,7 +64,7 @@ def _deserialize_xml(_ctx: schemathesis.DeserializationContext, response: schema
 
 def _is_the_one_default_rule(case: schemathesis.Case, response: schemathesis.Response) -> bool:
     """`default: false` on the account's default: schema-valid, refused by the contract (omni-api.md)."""
-    account = app.store.account("Aladdin")
+    account = app.state.accounts.account("Aladdin")
     return (
         case.method == "PUT" and response.status_code == 400 and account is not None
         and (case.path_parameters or {}).get("scenarioKey") == account.default_key
@@ -103,8 +103,8 @@ def _one_default_afterwards() -> Any:
     yield
     if calls:
         print(f"\nschemathesis: {len(calls)} requests, statuses {sorted(set(calls))}")
-    for username in app.store.usernames():
-        listed = app.store.list_scenarios(username, limit=10_000)
+    for username in app.state.accounts.usernames():
+        listed = app.state.accounts.list_scenarios(username, limit=10_000)
         assert [s["default"] for s in listed].count(True) == (1 if listed else 0), username
 
 

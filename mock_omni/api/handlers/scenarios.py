@@ -10,18 +10,18 @@ from ..routing import Call
 def list_scenarios(backend: Backend, call: Call) -> dict[str, object]:
     is_default, limit, page = call.query["isDefault"], call.query["limit"], call.query["page"]
     assert (is_default is None or isinstance(is_default, bool)) and isinstance(limit, int) and isinstance(page, int)
-    return {"scenarios": backend.store.list_scenarios(call.account, is_default, limit, page)}
+    return {"scenarios": backend.accounts.list_scenarios(call.account, is_default, limit, page)}
 
 
 def get_scenario(backend: Backend, call: Call) -> dict[str, object]:
-    return backend.store.get(call.account, call.params["scenarioKey"])
+    return backend.accounts.get(call.account, call.params["scenarioKey"])
 
 
 def create_scenario(backend: Backend, call: Call) -> dict[str, object]:
     body: ScenarioIn = call.body
-    return backend.store.create(call.account, body)
+    return backend.accounts.create(call.account, body)
 
 
 def update_scenario(backend: Backend, call: Call) -> dict[str, object]:
     body: ScenarioIn = call.body
-    return backend.store.update(call.account, call.params["scenarioKey"], body)
+    return backend.accounts.update(call.account, call.params["scenarioKey"], body)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def add_routes(router: APIRouter, app: MockOmni) -> None:
-    hooks = app.webhooks
+    hooks = app.state.webhooks
 
     @router.get("/callbacks")
     async def callbacks(query: Annotated[CallbacksQuery, Query()], request: Request) -> Response:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def add_routes(router: APIRouter, app: MockOmni) -> None:
-    rules = app.delivery_rules
+    rules = app.state.delivery_rules
 
     @router.get("/delivery-rules")
     async def delivery_rules(account: str | None = ACCOUNT) -> Response:

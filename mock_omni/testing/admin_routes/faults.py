@@ -18,7 +18,7 @@ def add_routes(router: APIRouter, app: MockOmni) -> None:
     @router.get("/faults")
     async def faults(account: str | None = ACCOUNT) -> Response:
         """The active fault rules and how often each has hit."""
-        return answer({"faults": [rule.to_dict() for rule in app.faults.rules(account)]})
+        return answer({"faults": [rule.to_dict() for rule in app.state.faults.rules(account)]})
 
     @router.post("/faults", status_code=201, openapi_extra=body_doc(FaultIn, "A fault rule"))
     async def add_fault(request: Request) -> Response:
@@ -29,4 +29,4 @@ def add_routes(router: APIRouter, app: MockOmni) -> None:
     @router.delete("/faults")
     async def clear_faults(account: str | None = ACCOUNT) -> Response:
         """Remove every fault rule (or one account's)."""
-        return answer({"removed": app.faults.clear(account)})
+        return answer({"removed": app.state.faults.clear(account)})

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def add_routes(router: APIRouter, app: MockOmni) -> None:
-    journal, server_errors = app.journal, app.errors
+    journal, server_errors = app.state.journal, app.state.errors
 
     @router.get("/requests")
     async def requests(

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def add_routes(router: APIRouter, app: MockOmni) -> None:
-    sent = app.messages
+    sent = app.state.messages
 
     @router.get("/messages")
     async def messages(account: str | None = ACCOUNT, messageId: str | None = None,

@@ -79,7 +79,7 @@ class Account:
         return document
 
 
-class Store:
+class Accounts:
     """All accounts of one mock server. Thread-safe; every public method is atomic."""
 
     def __init__(self, accounts: Iterable[Account] = (), key_factory: KeyFactory = random_key):
