@@ -62,7 +62,7 @@ class MockOmni:
             fence=self.state.fence, errors=self.state.errors, auth=state.auth)
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
-        self.admin = Admin(self)
+        self.admin = Admin(self.state, self.settings, key_factory, self.tick)
         # Messages walk on their account's clock: everyone's, plus what the admin API moved that account's.
         self.state.messages.account_offset = self.admin.own_clock_offset
         #: Replicas on Redis: every change goes through the log (replication/); None in memory.
@@ -110,7 +110,7 @@ class MockOmni:
         if self._web is None:
             from .web.app import build_web_app
 
-            self._web = build_web_app(self)
+            self._web = build_web_app(self.admin)
         return self._web
 
     def close(self) -> None:
@@ -133,20 +133,8 @@ class MockOmni:
             log.exception("advancing messages failed")
 
     def export_state(self, account: str | None = None) -> dict[str, object]:
-        """The state as a fixture document: accounts with their scenarios, messages and callbacks; delivery rules."""
-        document = self.state.accounts.export(account)
-        messages = self.state.messages.export(account)
-        callbacks: dict[str, list[dict[str, object]]] = {}
-        for callback in self.state.webhooks.records(account):
-            callbacks.setdefault(callback.account, []).append(callback.document())
-        for item in document["accounts"]:  # type: ignore[attr-defined]
-            if item["username"] in messages:
-                item["messages"] = messages[item["username"]]
-            if item["username"] in callbacks:
-                item["callbacks"] = callbacks[item["username"]]
-        if account is None:
-            document["deliveryRules"] = self.state.delivery_rules.export()
-        return document
+        """The state as a fixture document (the admin API's ``GET /__admin/state``)."""
+        return self.admin.export_state(account)
 
     def _replicated_tick(self, replica: Replica) -> None:
         """Catch up with the log; while messages are on their way, their due transitions are an entry of it."""

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import fnmatch
 import threading
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..api.ratelimit import RateLimiter, Rule
 from ..api.webhooks import Callback
 from ..domain import entropy
-from ..domain.accounts import Account
+from ..domain.accounts import Account, KeyFactory
 from ..domain.delivery import DeliveryRuleIn
 from ..domain.delivery import Rule as DeliveryRule
 from ..domain.errors import InvalidArgument, NotFound
@@ -41,7 +41,8 @@ from .journal import Entry
 from .resets import Target, reset_state, restore_limits
 
 if TYPE_CHECKING:
-    from ..app import MockOmni
+    from ..settings import Settings
+    from ..state import State
 
 MAX_SNAPSHOTS = 256
 
@@ -131,11 +132,17 @@ class Records:
 
 
 class Admin:
-    def __init__(self, app: MockOmni) -> None:
-        self.app = app
+    """The admin API's operations on one server's state; the admin routes and the dashboard call them."""
+
+    def __init__(self, state: State, settings: Settings, key_factory: KeyFactory, tick: Callable[[], None]) -> None:
+        self.state = state
+        self.settings = settings
+        #: New scenario keys (of fixtures given in a reset body or a new account).
+        self.key_factory = key_factory
+        #: Performs the messages' due transitions (after the clock moved).
+        self._tick = tick
         self._lock = threading.RLock()
-        #: In this process or on Redis (state.py); ``_created`` and ``_snapshots`` are its mappings.
-        self.records = app.state.records
+        self.records = state.records
         self._created: MutableMapping[str, Account] = self.records.created
         self._snapshots: MutableMapping[tuple[str | None, str], Snapshot] = self.records.snapshots
 
@@ -158,11 +165,11 @@ class Admin:
         """
         with self._lock:
             if account is not None:
-                reset_state(self.app.state, Target(self.baseline, account, self._origin(account)))
+                reset_state(self.state, Target(self.baseline, account, self._origin(account)))
                 return
             if baseline is not None:
                 self.records.baseline = baseline
-            reset_state(self.app.state, Target(self.baseline))
+            reset_state(self.state, Target(self.baseline))
 
     def baseline_from(self, body: ResetIn, data: Mapping[str, Any]) -> Baseline:
         """The baseline a reset body asks for, checked (fixtures as a fixture file) before anything changes."""
@@ -170,7 +177,7 @@ class Admin:
         if body.fixtures is not None:
             extras = Extras()
             try:
-                accounts = tuple(accounts_from_document(data["fixtures"], "fixtures", self.app.key_factory, extras))
+                accounts = tuple(accounts_from_document(data["fixtures"], "fixtures", self.key_factory, extras))
             except FixtureError as exc:
                 raise _invalid(exc) from None
             start = Baseline(accounts, {}, tuple(extras.delivery_rules), extras.messages,
@@ -202,11 +209,11 @@ class Admin:
         fields.setdefault("oauth2Clients", [{"clientId": f"client-{random.token_hex(6)}",
                                              "clientSecret": random.token_urlsafe(24)}])
         try:
-            account = account_from_data(fields, "account", "body", self.app.key_factory)
+            account = account_from_data(fields, "account", "body", self.key_factory)
         except FixtureError as exc:
             raise _invalid(exc) from None
         with self._lock:
-            self.app.state.accounts.add_account(account)
+            self.state.accounts.add_account(account)
             self._created[account.username] = account.copy()
         return credentials(account)
 
@@ -215,7 +222,7 @@ class Admin:
         for account in self.baseline.accounts:
             if account.username == username:
                 return account
-        current = self.app.state.accounts.account(username)
+        current = self.state.accounts.account(username)
         if current is None:
             raise InvalidArgument(validation_errors={"seedAccount": [f"no account {username!r}"]})
         return current.copy()
@@ -223,15 +230,15 @@ class Admin:
     def remove_account(self, username: str) -> None:
         """The account goes, with everything of it (the reset walk with no origin to return to)."""
         with self._lock:
-            reset_state(self.app.state, Target(self.baseline, username))
+            reset_state(self.state, Target(self.baseline, username))
 
     def require_account(self, username: str | None, field: str = "account") -> None:
         """404 naming ``field`` when an account is named that does not exist."""
-        if username is not None and self.app.state.accounts.account(username) is None:
+        if username is not None and self.state.accounts.account(username) is None:
             raise no_account(username, field)
 
     def accounts(self) -> list[dict[str, object]]:
-        store = self.app.state.accounts
+        store = self.state.accounts
         result = []
         for username in store.usernames():
             account = store.account(username)
@@ -246,15 +253,15 @@ class Admin:
         """Replace the whole state with a fixture document, checked first; returns the account count."""
         extras = Extras()
         try:
-            accounts = accounts_from_document(document, "state", self.app.key_factory, extras)
+            accounts = accounts_from_document(document, "state", self.key_factory, extras)
         except FixtureError as exc:
             raise _invalid(exc) from None
         with self._lock:
-            self.app.state.fence.close()
-            self.app.state.accounts.replace(accounts)
-            self.app.state.messages.load(extras.messages)
-            self.app.state.webhooks.restore(extras.documented_callbacks())  # those queued are not sent
-            self.app.state.delivery_rules.replace(extras.delivery_rules)
+            self.state.fence.close()
+            self.state.accounts.replace(accounts)
+            self.state.messages.load(extras.messages)
+            self.state.webhooks.restore(extras.documented_callbacks())  # those queued are not sent
+            self.state.delivery_rules.replace(extras.delivery_rules)
             names = {account.username for account in accounts}
             for gone in [name for name in self._created if name not in names]:
                 del self._created[gone]
@@ -268,7 +275,7 @@ class Admin:
         method = method.upper() if method else None
         wildcard = path is not None and any(c in path for c in "*?[")
         return [
-            entry for entry in self.app.state.journal.entries()
+            entry for entry in self.state.journal.entries()
             if (method is None or entry.method == method)
             and (account is None or entry.account == account)
             and (status is None or entry.status == status)
@@ -277,16 +284,16 @@ class Admin:
 
     def add_fault(self, rule: FaultIn) -> Fault:
         self.require_account(rule.account)
-        return self.app.state.faults.add(rule)
+        return self.state.faults.add(rule)
 
     def add_delivery_rule(self, rule: DeliveryRuleIn) -> DeliveryRule:
         self.require_account(rule.account)
-        return self.app.state.delivery_rules.add(rule)
+        return self.state.delivery_rules.add(rule)
 
     # --- snapshots --------------------------------------------------------------------
 
     def save_snapshot(self, name: str, account: str | None = None) -> None:
-        store = self.app.state.accounts
+        store = self.state.accounts
         with self._lock:
             if account is None:
                 accounts = store.snapshot()  # cheap: scenarios are immutable and shared
@@ -299,8 +306,8 @@ class Admin:
                 raise InvalidArgument(f"At most {MAX_SNAPSHOTS} snapshots; delete some first.")
             names = {a.username for a in accounts}
             origins = {user: origin for user, origin in self._created.items() if user in names}
-            self._snapshots[(account, name)] = Snapshot(accounts, origins, self.app.state.messages.snapshot(account),
-                                                        self.app.state.webhooks.snapshot(account))
+            self._snapshots[(account, name)] = Snapshot(accounts, origins, self.state.messages.snapshot(account),
+                                                        self.state.webhooks.snapshot(account))
 
     def _snapshot(self, name: str, account: str | None) -> Snapshot:
         found = self._snapshots.get((account, name))
@@ -312,23 +319,23 @@ class Admin:
     def restore_snapshot(self, name: str, account: str | None = None) -> None:
         with self._lock:
             snapshot = self._snapshot(name, account)
-            store = self.app.state.accounts
+            store = self.state.accounts
             # Copies again, so changes after the restore never reach the snapshot.
             if account is None:
-                self.app.state.fence.close()
+                self.state.fence.close()
                 store.replace([a.copy() for a in snapshot.accounts])
-                self.app.state.messages.restore(snapshot.messages)
-                self.app.state.webhooks.restore(snapshot.callbacks)
+                self.state.messages.restore(snapshot.messages)
+                self.state.webhooks.restore(snapshot.callbacks)
                 self._created.clear()
                 self._created.update(snapshot.origins)
                 return
-            self.app.state.fence.close(account)
+            self.state.fence.close(account)
             if store.account(account) is None:
                 store.add_account(snapshot.accounts[0].copy())
             else:
                 store.replace_account(snapshot.accounts[0].copy())
-            self.app.state.messages.restore(snapshot.messages, account)
-            self.app.state.webhooks.restore(snapshot.callbacks, account)
+            self.state.messages.restore(snapshot.messages, account)
+            self.state.webhooks.restore(snapshot.callbacks, account)
             if account in snapshot.origins:
                 self._created[account] = snapshot.origins[account]
 
@@ -356,10 +363,10 @@ class Admin:
         """Change limits for everyone or one account (None: not limited); the rules are checked already."""
         self.require_account(account)
         for op, rule in rules.items():
-            self.app.state.limiter.set_rule(op, rule, account)
+            self.state.limiter.set_rule(op, rule, account)
 
     def rate_limits(self) -> dict[str, object]:
-        limiter = self.app.state.limiter
+        limiter = self.state.limiter
         return {
             "rules": {op: str(rule) for op, rule in limiter.rules.items()},
             "accounts": [{"account": account, "operation": op, "rule": None if rule is None else str(rule)}
@@ -370,7 +377,7 @@ class Admin:
     def reset_rate_limits(self, account: str | None = None) -> None:
         """Back to the baseline's limits with full buckets (everyone's, or one account's)."""
         with self._lock:
-            restore_limits(self.app.state.limiter, self.baseline, account)
+            restore_limits(self.state.limiter, self.baseline, account)
 
     def advance_clock(self, seconds: float, account: str | None = None) -> float:
         """Move the clock forward (everyone's, or one account's own); returns its offset.
@@ -386,14 +393,30 @@ class Admin:
                     f"would move the clock more than {MAX_CLOCK_AHEAD:.0f} seconds (100 years) ahead; it is "
                     f"{ahead:.0f} ahead now (a reset brings it back)"]})
             if account is None:
-                self.app.state.clock.advance(seconds)
+                self.state.clock.advance(seconds)
             else:
                 self.records.clocks.advance(account, seconds)
-        self.app.tick()  # what fell due happens now, pushes included
+        self._tick()  # what fell due happens now, pushes included
         return self.clock_offset(account)
 
     def clock_offset(self, account: str | None = None) -> float:
-        return self.app.state.clock.offset + (0.0 if account is None else self.own_clock_offset(account))
+        return self.state.clock.offset + (0.0 if account is None else self.own_clock_offset(account))
+
+    def export_state(self, account: str | None = None) -> dict[str, object]:
+        """The state as a fixture document: accounts with their scenarios, messages and callbacks; delivery rules."""
+        document = self.state.accounts.export(account)
+        messages = self.state.messages.export(account)
+        callbacks: dict[str, list[dict[str, object]]] = {}
+        for callback in self.state.webhooks.records(account):
+            callbacks.setdefault(callback.account, []).append(callback.document())
+        for item in document["accounts"]:  # type: ignore[attr-defined]
+            if item["username"] in messages:
+                item["messages"] = messages[item["username"]]
+            if item["username"] in callbacks:
+                item["callbacks"] = callbacks[item["username"]]
+        if account is None:
+            document["deliveryRules"] = self.state.delivery_rules.export()
+        return document
 
     def own_clock_offset(self, account: str) -> float:
         """How far one account's own clock was advanced beyond everyone's (messages walk on it too)."""

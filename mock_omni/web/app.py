@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from ..api.answers import error_answer
-from ..api.codecs import CONTENT_TYPES, JSON
+from ..api.codecs import CONTENT_TYPES, JSON, Negotiator
 from ..api.openapi import merge_vendor_spec
 from ..domain.errors import BY_STATUS, GeneralError, InvalidArgument, NotFound, OmniError
 from ..testing import ADMIN_PREFIX
@@ -23,19 +23,19 @@ from ..testing.admin_models import field_errors
 from ..version import __version__
 
 if TYPE_CHECKING:
-    from ..app import MockOmni
+    from ..testing.admin import Admin
 
 
-def error_response(app: MockOmni, request: Request, error: BaseException) -> Response:
+def error_response(admin: Admin, negotiator: Negotiator, request: Request, error: BaseException) -> Response:
     """A failure in the vendor's envelope, in the format the client accepts (api/answers.py renders it)."""
     try:
-        fmt = app.vendor.negotiator.response_format(
+        fmt = negotiator.response_format(
             request.headers.get("accept"), request.headers.get("content-type")
         )
     except OmniError:
         fmt = JSON
     # An unexpected exception is logged (before the answer: the pytest plugin looks for log growth) and recorded.
-    answer = error_answer(error, fmt, f"{request.method} {request.url.path}", app.state.errors)
+    answer = error_answer(error, fmt, f"{request.method} {request.url.path}", admin.state.errors)
     headers = {name.decode(): value.decode() for name, value in answer.extra}
     return Response(answer.content, status_code=answer.status, media_type=CONTENT_TYPES[fmt].decode(),
                     headers=headers or None)
@@ -59,7 +59,9 @@ def allowed_methods(web: FastAPI, request: Request) -> tuple[str, ...]:
     return tuple(allowed)
 
 
-def build_web_app(app: MockOmni) -> FastAPI:
+def build_web_app(admin: Admin) -> FastAPI:
+    """Everything that is not the vendor's API: the admin API, the OpenAPI document, the dashboard, the docs."""
+    negotiator = Negotiator()
     web = FastAPI(
         title="mock-omni",
         version=__version__,
@@ -70,7 +72,7 @@ def build_web_app(app: MockOmni) -> FastAPI:
 
     @web.exception_handler(OmniError)
     async def omni_error(request: Request, exc: OmniError) -> Response:
-        return error_response(app, request, exc)
+        return error_response(admin, negotiator, request, exc)
 
     @web.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -80,16 +82,16 @@ def build_web_app(app: MockOmni) -> FastAPI:
             error = BY_STATUS.get(exc.status_code, GeneralError)()
         if exc.status_code == 405:
             error.allowed = allowed_methods(web, request)  # type: ignore[attr-defined]
-        return error_response(app, request, error)
+        return error_response(admin, negotiator, request, error)
 
     @web.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = field_errors(exc.errors(), located=True)
-        return error_response(app, request, InvalidArgument(validation_errors=errors))
+        return error_response(admin, negotiator, request, InvalidArgument(validation_errors=errors))
 
     @web.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        return error_response(app, request, exc)
+        return error_response(admin, negotiator, request, exc)
 
     def openapi() -> dict[str, Any]:
         if web.openapi_schema is None:
@@ -104,17 +106,17 @@ def build_web_app(app: MockOmni) -> FastAPI:
 
     from ..testing.admin_routes import build_admin_router
 
-    web.include_router(build_admin_router(app))
-    add_pages(app, web)
+    web.include_router(build_admin_router(admin))
+    add_pages(admin, web)
     return web
 
 
-def add_pages(app: MockOmni, web: FastAPI) -> None:
+def add_pages(admin: Admin, web: FastAPI) -> None:
     """The dashboard, the offline docs and their static files (health is the admin API's)."""
     from .assets import mount_static
     from .dashboard import dashboard_router
     from .docs import docs_router
 
-    web.include_router(dashboard_router(app))
+    web.include_router(dashboard_router(admin))
     web.include_router(docs_router(web.title))
     mount_static(web)

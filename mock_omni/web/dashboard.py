@@ -19,7 +19,7 @@ from ..testing.admin_routes import require_admin_token
 from .assets import STATIC_DIR
 
 if TYPE_CHECKING:
-    from ..app import MockOmni
+    from ..testing.admin import Admin
 
 #: Journal entries shown: the newest ones.
 RECENT_REQUESTS = 25
@@ -32,35 +32,35 @@ def basic_credentials(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
-def summary(app: MockOmni, recent: int = RECENT_REQUESTS) -> dict[str, object]:
+def summary(admin: Admin, recent: int = RECENT_REQUESTS) -> dict[str, object]:
     """Accounts with their scenarios (default marked), rate-limit buckets, the newest requests and messages."""
-    revision = app.state.accounts.revision
+    revision = admin.state.accounts.revision
     accounts = []
-    for account in app.state.accounts.snapshot():
+    for account in admin.state.accounts.snapshot():
         accounts.append({
             "username": account.username,
             "authorization": basic_credentials(account.username, account.password),
             "defaultKey": account.default_key,
             "scenarios": [account.view(account.scenarios[key]) for key in account.order],
         })
-    entries = app.state.journal.entries()
+    entries = admin.state.journal.entries()
     return {
         "revision": revision,
         "accounts": accounts,
-        "rateLimits": app.state.limiter.buckets(),
+        "rateLimits": admin.state.limiter.buckets(),
         "requests": [entry.to_dict() for entry in entries[-recent:]] if recent else [],
-        "requestsRecorded": app.state.journal.recorded,
-        "messages": recent_messages(app),
-        "messagesSent": app.state.messages.sent,
-        "callbacksRecorded": app.state.webhooks.recorded,
+        "requestsRecorded": admin.state.journal.recorded,
+        "messages": recent_messages(admin),
+        "messagesSent": admin.state.messages.sent,
+        "callbacksRecorded": admin.state.webhooks.recorded,
     }
 
 
-def recent_messages(app: MockOmni, limit: int = RECENT_MESSAGES) -> list[dict[str, object]]:
+def recent_messages(admin: Admin, limit: int = RECENT_MESSAGES) -> list[dict[str, object]]:
     """The newest messages, newest first, each with its walk and its callbacks (without their bodies)."""
-    messages = app.state.messages.messages(limit=limit)
+    messages = admin.state.messages.messages(limit=limit)
     pushed: dict[tuple[str, str | None], list[dict[str, object]]] = {}
-    for callback in app.state.webhooks.records(limit=RECENT_CALLBACKS):
+    for callback in admin.state.webhooks.records(limit=RECENT_CALLBACKS):
         shown = callback.to_dict()
         del shown["body"]
         pushed.setdefault((callback.account, callback.message_id), []).append(shown)
@@ -77,7 +77,7 @@ def wants_json(request: Request) -> bool:
     return "text/html" not in accept or accept.index("application/json") < accept.index("text/html")
 
 
-def dashboard_router(app: MockOmni) -> APIRouter:
+def dashboard_router(admin: Admin) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/")
@@ -85,7 +85,7 @@ def dashboard_router(app: MockOmni) -> APIRouter:
         """The state dashboard (HTML), or its JSON summary for Accept: application/json."""
         if not wants_json(request):
             return FileResponse(STATIC_DIR / "dashboard.html", media_type="text/html")
-        require_admin_token(app, request)
-        return JSONResponse(summary(app), headers={"cache-control": "no-store"})
+        require_admin_token(admin, request)
+        return JSONResponse(summary(admin), headers={"cache-control": "no-store"})
 
     return router

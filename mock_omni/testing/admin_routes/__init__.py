@@ -46,7 +46,7 @@ from . import (
 from .common import require_admin_token
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 __all__ = ["build_admin_router", "require_admin_token"]
 
@@ -54,14 +54,14 @@ __all__ = ["build_admin_router", "require_admin_token"]
 GUARDED = (reset, journal, faults, state, accounts, snapshots, limits, clock, messages, callbacks, delivery, tokens)
 
 
-def build_admin_router(app: MockOmni) -> APIRouter:
+def build_admin_router(admin: Admin) -> APIRouter:
     async def token(request: Request) -> None:
-        require_admin_token(app, request)
+        require_admin_token(admin, request)
 
     router = APIRouter(prefix=ADMIN_PREFIX, tags=["admin"])
-    health.add_routes(router, app)
+    health.add_routes(router, admin)
     guarded = APIRouter(dependencies=[Depends(token)])
     for resource in GUARDED:
-        resource.add_routes(guarded, app)
+        resource.add_routes(guarded, admin)
     router.include_router(guarded)
     return router

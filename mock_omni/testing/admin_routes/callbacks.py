@@ -11,16 +11,16 @@ from ..admin_models import CallbacksQuery
 from .common import ACCOUNT, answer
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
-    hooks = app.state.webhooks
+def add_routes(router: APIRouter, admin: Admin) -> None:
+    hooks = admin.state.webhooks
 
     @router.get("/callbacks")
     async def callbacks(query: Annotated[CallbacksQuery, Query()], request: Request) -> Response:
         """Reports pushed to notifyUrls, oldest first, each with its attempts; wait=SECONDS waits for count of them."""
-        app.admin.require_account(query.account)
+        admin.require_account(query.account)
         if query.wait:
             # A client that hangs up (a killed test run) ends its wait: it would poll for nobody until the timeout.
             await hooks.wait(lambda: hooks.count(query.account, query.url, query.state) >= query.count, query.wait,

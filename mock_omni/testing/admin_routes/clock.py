@@ -11,11 +11,10 @@ from ..admin_models import ClockIn, body_doc, parse_body
 from .common import ACCOUNT, answer, raw_body
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
-    admin = app.admin
+def add_routes(router: APIRouter, admin: Admin) -> None:
 
     @router.get("/clock")
     async def clock(account: str | None = ACCOUNT) -> Response:

@@ -14,7 +14,7 @@ from .. import ADMIN_TOKEN_HEADER, admin_models
 from ..admin_models import read_body
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 #: The ``account`` query parameter of the routes that can be scoped to one account.
 ACCOUNT = Query(None, description="only this account")
@@ -24,10 +24,10 @@ def answer(data: object, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def require_admin_token(app: MockOmni, request: Request) -> None:
+def require_admin_token(admin: Admin, request: Request) -> None:
     """401 unless the request carries the admin token (when one is set), compared in constant time as the
     header's raw bytes (settings allow printable ASCII tokens only)."""
-    token = app.settings.admin_token
+    token = admin.settings.admin_token
     if token is None:
         return
     given = request.headers.get(ADMIN_TOKEN_HEADER, "").encode("latin-1")

@@ -13,11 +13,11 @@ from ..admin_models import body_doc, parse_body
 from .common import ACCOUNT, answer, raw_body
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
-    rules = app.state.delivery_rules
+def add_routes(router: APIRouter, admin: Admin) -> None:
+    rules = admin.state.delivery_rules
 
     @router.get("/delivery-rules")
     async def delivery_rules(account: str | None = ACCOUNT) -> Response:
@@ -30,7 +30,7 @@ def add_routes(router: APIRouter, app: MockOmni) -> None:
     async def add_delivery_rule(request: Request) -> Response:
         """Decide how matching steps end: DELIVERED (after delaySeconds), UNDELIVERABLE, REJECTED or EXPIRED."""
         rule, _ = parse_body(DeliveryRuleIn, await raw_body(request))
-        return answer(app.admin.add_delivery_rule(rule).to_dict(), 201)
+        return answer(admin.add_delivery_rule(rule).to_dict(), 201)
 
     @router.delete("/delivery-rules")
     async def clear_delivery_rules(account: str | None = ACCOUNT) -> Response:

@@ -11,22 +11,22 @@ from ..admin_models import FaultIn, body_doc, parse_body
 from .common import ACCOUNT, answer, raw_body
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
+def add_routes(router: APIRouter, admin: Admin) -> None:
     @router.get("/faults")
     async def faults(account: str | None = ACCOUNT) -> Response:
         """The active fault rules and how often each has hit."""
-        return answer({"faults": [rule.to_dict() for rule in app.state.faults.rules(account)]})
+        return answer({"faults": [rule.to_dict() for rule in admin.state.faults.rules(account)]})
 
     @router.post("/faults", status_code=201, openapi_extra=body_doc(FaultIn, "A fault rule"))
     async def add_fault(request: Request) -> Response:
         """Make matching vendor requests fail with a status, wait delayMs, or lose their connection."""
         rule, _ = parse_body(FaultIn, await raw_body(request))
-        return answer(app.admin.add_fault(rule).to_dict(), 201)
+        return answer(admin.add_fault(rule).to_dict(), 201)
 
     @router.delete("/faults")
     async def clear_faults(account: str | None = ACCOUNT) -> Response:
         """Remove every fault rule (or one account's)."""
-        return answer({"removed": app.state.faults.clear(account)})
+        return answer({"removed": admin.state.faults.clear(account)})

@@ -10,12 +10,12 @@ from fastapi.responses import Response
 from .common import answer
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
+def add_routes(router: APIRouter, admin: Admin) -> None:
     @router.get("/health")
     async def health() -> Response:
         """200 once the server is ready and its store answers (no token needed)."""
-        app.state.check()
+        admin.state.check()
         return answer({"status": "ok"})

@@ -10,11 +10,11 @@ from fastapi.responses import Response
 from .common import ACCOUNT, answer
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
-    journal, server_errors = app.state.journal, app.state.errors
+def add_routes(router: APIRouter, admin: Admin) -> None:
+    journal, server_errors = admin.state.journal, admin.state.errors
 
     @router.get("/requests")
     async def requests(
@@ -22,7 +22,7 @@ def add_routes(router: APIRouter, app: MockOmni) -> None:
         account: str | None = ACCOUNT, status: int | None = None,
     ) -> Response:
         """The vendor requests received, newest last (bounded by --journal-limit)."""
-        found = app.admin.requests(method, path, account, status)
+        found = admin.requests(method, path, account, status)
         return answer({"requests": [entry.to_dict() for entry in found], "recorded": journal.recorded,
                        "limit": journal.limit})
 

@@ -10,11 +10,11 @@ from fastapi.responses import Response
 from .common import ACCOUNT, answer
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
-    sent = app.state.messages
+def add_routes(router: APIRouter, admin: Admin) -> None:
+    sent = admin.state.messages
 
     @router.get("/messages")
     async def messages(account: str | None = ACCOUNT, messageId: str | None = None,

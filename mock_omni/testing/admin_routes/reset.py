@@ -12,11 +12,10 @@ from ..admin_models import ResetIn, body_doc, parse_body
 from .common import ACCOUNT, answer, raw_body
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
-    admin = app.admin
+def add_routes(router: APIRouter, admin: Admin) -> None:
 
     @router.post("/reset", openapi_extra=body_doc(ResetIn, "Fixtures and/or limits for later resets too",
                                                   required=False))

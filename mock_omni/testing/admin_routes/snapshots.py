@@ -11,13 +11,12 @@ from ..admin_models import SNAPSHOT_NAME
 from .common import ACCOUNT, answer
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 _SNAPSHOT = Path(pattern=SNAPSHOT_NAME, description="1 to 100 of A-Z a-z 0-9 . _ -")
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
-    admin = app.admin
+def add_routes(router: APIRouter, admin: Admin) -> None:
 
     @router.get("/snapshots")
     async def snapshots() -> Response:

@@ -11,17 +11,17 @@ from ..admin_models import StateIn, body_doc, parse_body
 from .common import ACCOUNT, answer, raw_body
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
+def add_routes(router: APIRouter, admin: Admin) -> None:
     @router.get("/state")
     async def state(account: str | None = ACCOUNT) -> Response:
         """The whole state (or one account) as a fixture document, messages and delivery rules included."""
-        return answer(app.export_state(account))
+        return answer(admin.export_state(account))
 
     @router.put("/state", openapi_extra=body_doc(StateIn, "A fixture document"))
     async def import_state(request: Request) -> Response:
         """Replace the whole state with a fixture document; a bad one changes nothing."""
         _, data = parse_body(StateIn, await raw_body(request))
-        return answer({"accounts": app.admin.import_state(data)})
+        return answer({"accounts": admin.import_state(data)})

@@ -19,7 +19,7 @@ from ..admin_models import MintIn, body_doc, parse_body
 from .common import ACCOUNT, answer, raw_body
 
 if TYPE_CHECKING:
-    from ...app import MockOmni
+    from ..admin import Admin
 
 _SCHEMES = {"oauth2": "Bearer", "ibsso": "IBSSO"}
 
@@ -39,8 +39,8 @@ def mint(signin: SignIn, body: MintIn) -> dict[str, object]:
     return issued(body.account, signin.mint_token(body.account, body.client_id, scopes))
 
 
-def add_routes(router: APIRouter, app: MockOmni) -> None:
-    signin = app.backend.signin
+def add_routes(router: APIRouter, admin: Admin) -> None:
+    signin = admin.state.signin
 
     @router.get("/tokens")
     async def tokens(account: str | None = ACCOUNT) -> Response:
