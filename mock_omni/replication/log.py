@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError, OutOfMemoryError, RedisError, ResponseError
 from redis.retry import Retry
 
 from ..domain.errors import GeneralError
@@ -102,6 +102,8 @@ class RedisLog:
         self.skew_ms = 0.0
         self._paused_until = 0.0
         self._failing = False
+        #: Whether the last failure was Redis at its ``maxmemory`` (a pause after it is ``StoreFull`` too).
+        self._full = False
         self._lock = threading.Lock()
 
     # --- start --------------------------------------------------------------------------
@@ -153,8 +155,10 @@ class RedisLog:
         self._run(APPEND, "compact", epoch, index, baseline)
 
     def restart(self, new_epoch: str, first_entry: bytes) -> None:
-        """A new log begun by ``first_entry``, even when Redis is full (the old log is dropped first)."""
-        self._run(RESTART, new_epoch, first_entry)
+        """A new log begun by ``first_entry``, even when Redis is full (the old log is dropped first).
+
+        Tried even in the pause after a failure: it is what ends a full Redis's outage."""
+        self._run(RESTART, new_epoch, first_entry, pausing=False)
 
     def publish(self) -> None:
         """Tell the other replicas that the log grew (they wait on it, not poll it)."""
@@ -173,7 +177,7 @@ class RedisLog:
         """``StoreUnavailable`` unless Redis answers and takes a write now (the health check)."""
         self._guarded(lambda: self.client.set(self.health_key, b"1", px=1000))
 
-    def _run(self, script: Script, *args: object) -> Any:
+    def _run(self, script: Script, *args: object, pausing: bool = True) -> Any:
         def call() -> Any:
             try:
                 return self.client.evalsha(script.sha, 2, *self.keys, *args)
@@ -181,16 +185,18 @@ class RedisLog:
                 self.client.script_load(script.text)
                 return self.client.evalsha(script.sha, 2, *self.keys, *args)
 
-        return self._guarded(call)
+        return self._guarded(call, pausing)
 
-    def _guarded(self, call: Any) -> Any:
-        if self._paused_until and time.monotonic() < self._paused_until:
-            raise StoreUnavailable()
+    def _guarded(self, call: Any, pausing: bool = True) -> Any:
+        if pausing and self._paused_until and time.monotonic() < self._paused_until:
+            raise StoreFull() if self._full else StoreUnavailable()
         try:
             result = call()
         except ResponseError as exc:
-            if str(exc).startswith("OOM"):
+            # redis-py takes the "OOM" code off the message of its OutOfMemoryError.
+            if isinstance(exc, OutOfMemoryError) or str(exc).startswith("OOM"):
                 self.failed(exc)
+                self._full = True
                 raise StoreFull() from None
             if not _transient(exc):
                 log.error("mock-omni: Redis refused a command: %s", exc)
@@ -207,15 +213,20 @@ class RedisLog:
         with self._lock:
             was, self._failing = self._failing, False
             self._paused_until = 0.0
+            self._full = False
         if was:
             log.warning("mock-omni: Redis at %s is back", shown(self.url))
 
     def failed(self, exc: BaseException) -> StoreUnavailable:
         """Note a failure (said once per outage) and pause; the error to answer with."""
         self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
+        self._full = False
         with self._lock:
             first, self._failing = not self._failing, True
-        if first:
+        if first and isinstance(exc, OutOfMemoryError):
+            log.warning("mock-omni: Redis at %s is full (used memory > maxmemory); answering 500 until it is back "
+                        "(a whole reset, POST /__admin/reset, frees it)", shown(self.url))
+        elif first:
             log.warning("mock-omni: Redis at %s is unreachable (%s); answering 500 until it is back",
                         shown(self.url), _reason(exc))
             if not self.cluster:  # a cluster client finds its nodes again by itself
