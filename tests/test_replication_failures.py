@@ -270,7 +270,7 @@ def test_a_callback_pushed_by_one_replica_is_seen_promptly_by_a_long_poll_on_the
         replicas: Callable[..., TestClient]) -> None:
     one, two = (replicas(webhook_backoff=0.05, wall_clock=lambda: WALL_START) for _ in range(2))
     with receiver() as target:
-        for round_ in range(3):
+        for round_ in range(5):
             seen: list[float] = []
 
             def poll(count: int = round_ + 1, seen: list[float] = seen) -> None:
@@ -285,7 +285,8 @@ def test_a_callback_pushed_by_one_replica_is_seen_promptly_by_a_long_poll_on_the
             sent = time.monotonic()
             waiter.join(timeout=10)
             assert not waiter.is_alive() and seen, "the long-poll did not see the callback"
-            assert seen[0] - sent < 0.5, seen[0] - sent
+            # Told by Redis (pub/sub), not found by the once-a-second look of an idle replica.
+            assert seen[0] - sent < 0.3, (round_, seen[0] - sent)
 
 
 # --- 6. replicas with other settings ---------------------------------------------------------

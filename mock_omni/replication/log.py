@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -89,7 +89,8 @@ class RedisLog:
         self.prefix = prefix
         tag = "{" + prefix + "}"
         self.keys = (f"{tag}:log", f"{tag}:meta")
-        self.channel = f"{tag}:appended"
+        #: Where log.lua tells of each append: a channel named like the log.
+        self.channel = self.keys[0]
         self.health_key = f"{tag}:health"
         options: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": TIMEOUT,
                                    "client_name": "mock-omni"}
@@ -160,9 +161,12 @@ class RedisLog:
         Tried even in the pause after a failure: it is what ends a full Redis's outage."""
         self._run(RESTART, new_epoch, first_entry, pausing=False)
 
-    def publish(self) -> None:
-        """Tell the other replicas that the log grew (they wait on it, not poll it)."""
-        self._guarded(lambda: self.client.publish(self.channel, b"1"))
+    def listen(self, grew: Callable[[str, int], None]) -> Listener:
+        """``grew(epoch, end)`` on a thread of its own whenever an append reaches the log (log.lua publishes
+        it), and once more after each (re)subscription, as ``grew("", 0)``: appends may have been missed."""
+        listener = Listener(self, grew)
+        listener.start()
+        return listener
 
     def alive(self, replica: str, seconds: float) -> None:
         """Say that ``replica`` is running, for ``seconds``."""
@@ -235,6 +239,51 @@ class RedisLog:
 
     def close(self) -> None:
         self.client.close()
+
+
+class Listener(threading.Thread):
+    """A subscription to the log's channel, on a daemon thread; subscribed again after a failure.
+    ``listening`` says whether it is subscribed now (if not, the follower looks at the log itself)."""
+
+    #: Seconds between two tries to subscribe again, and the longest wait for a message.
+    RETRY = 0.5
+
+    def __init__(self, link: RedisLog, grew: Callable[[str, int], None]) -> None:
+        super().__init__(name="mock-omni-log-listener", daemon=True)
+        self.link = link
+        self.grew = grew
+        self.listening = False
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.is_set():
+            pubsub = None
+            try:
+                pubsub = self.link.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.link.channel)
+                self.listening = True
+                self.grew("", 0)  # appends made while it was not subscribed
+                while not self._stopped.is_set():
+                    message = pubsub.get_message(timeout=self.RETRY)
+                    if message is not None and message.get("type") == "message":
+                        epoch, _, end = bytes(message["data"]).decode().partition(" ")
+                        self.grew(epoch, int(end))
+            except (RedisError, OSError):
+                pass  # Redis is away (the log says so once); try again soon
+            except Exception:  # the follower polls meanwhile; this thread must live on
+                log.exception("mock-omni: listening to the log failed")
+            finally:
+                self.listening = False
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except (RedisError, OSError):
+                        pass
+            self._stopped.wait(self.RETRY)
+
+    def stop(self) -> None:
+        """It ends within ``RETRY`` seconds (not waited for: the event loop calls it)."""
+        self._stopped.set()
 
 
 def _transient(exc: ResponseError) -> bool:
