@@ -33,6 +33,8 @@ from ..state import StoreUnreachable
 log = logging.getLogger("mock_omni")
 
 TIMEOUT = 1.0
+#: Milliseconds before the client's timeout (at most a tenth of it) from which Redis refuses an append.
+DEADLINE_MARGIN_MS = 50
 #: How long to answer at once after a failure instead of trying Redis again.
 PAUSE_AFTER_FAILURE = 0.25
 MINIMUM_VERSION = (7, 0)
@@ -145,7 +147,9 @@ class RedisLog:
                timeout: float | None = None) -> Batch:
         """Append ``entries`` (none: just read) and get every entry from ``cursor`` on; ``StoreUnavailable``
         if Redis does not answer in time (then none of them is ever appended)."""
-        deadline = int(time.time() * 1000 + self.skew_ms + (timeout or self.timeout) * 1000)
+        # A margin before the client gives up: the script's answer must reach it before its timeout.
+        ms = (timeout or self.timeout) * 1000
+        deadline = int(time.time() * 1000 + self.skew_ms + ms - min(DEADLINE_MARGIN_MS, ms / 10))
         reply = self._run(APPEND, "append", epoch, cursor, deadline, new_epoch, first_entry, *entries)
         if reply[0] == b"late":
             raise StoreUnavailable()
