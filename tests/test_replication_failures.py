@@ -183,6 +183,22 @@ def test_a_redis_that_may_evict_is_refused_at_start_in_one_line(policy: str, tmp
     assert "CONFIG SET maxmemory-policy noeviction" in line, line
 
 
+def test_a_redis_that_may_evict_since_the_start_fails_health(tmp_path: Path) -> None:
+    from mock_omni import Settings, create_app
+
+    with own_redis(tmp_path) as own:
+        app = create_app(Settings(store=own.url, store_prefix=f"test-{uuid.uuid4().hex[:12]}"))
+        try:
+            with TestClient(app) as client:
+                assert client.get("/__admin/health").status_code == 200
+                own.client().config_set("maxmemory-policy", "allkeys-lru")
+                assert client.get("/__admin/health").status_code == 500
+                own.client().config_set("maxmemory-policy", "noeviction")
+                assert client.get("/__admin/health").status_code == 200
+        finally:
+            app.close()
+
+
 # --- 4. a full Redis ---------------------------------------------------------------------------
 
 def test_a_full_redis_answers_the_envelope_fails_health_and_a_reset_frees_it(

@@ -182,8 +182,19 @@ class RedisLog:
         return [replica for replica, there in zip(replicas, found, strict=True) if not there]
 
     def healthy(self) -> None:
-        """``StoreUnavailable`` unless Redis answers and takes a write now (the health check)."""
+        """``StoreUnavailable`` unless Redis answers, takes a write now and still keeps every key (its policy may
+        have been changed since the start): the health check."""
         self._guarded(lambda: self.client.set(self.health_key, b"1", px=1000))
+        info = self._guarded(lambda: self.client.info("memory"))
+        # A cluster client may answer for each node ({node: info}) or for one: either way, any that may evict counts.
+        answers = [info] if "maxmemory_policy" in info else [node for node in info.values() if isinstance(node, dict)]
+        policies = {str(answer.get("maxmemory_policy", "noeviction")) for answer in answers}
+        evicting = sorted(policies - set(KEEPING_POLICIES))
+        if evicting:
+            log.error("mock-omni: Redis at %s now has maxmemory-policy %s, which may evict mock-omni's state; set it "
+                      "to noeviction (redis-cli CONFIG SET maxmemory-policy noeviction)", shown(self.url),
+                      evicting[0])
+            raise StoreUnavailable()
 
     def _run(self, script: Script, *args: object, pausing: bool = True) -> Any:
         def call() -> Any:
