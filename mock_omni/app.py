@@ -233,9 +233,43 @@ class MockOmni:
             self._running = False
 
     async def _tick_forever(self) -> None:
+        if self.replica is not None:
+            await self._follow_forever(self.replica)
         while True:
             await anyio.sleep(TICK_SECONDS)
             self.tick()
+
+    async def _follow_forever(self, replica: Replica) -> None:
+        """A replica's ticker: it looks at the log when told that it grew (Redis pub/sub, on asyncio), every
+        ``TICK_SECONDS`` while messages are on their way (their due transitions) or while it cannot be told,
+        and else once a second (its heartbeat). Whatever the number of waiters, never more."""
+        import asyncio
+
+        from .replication.replica import BEAT_SECONDS
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not asyncio (trio): the plain ticker
+        woken = asyncio.Event()
+
+        def grew(epoch: str, end: int) -> None:  # on the listener's thread
+            if epoch != replica.epoch or end > replica.cursor:
+                try:
+                    loop.call_soon_threadsafe(woken.set)
+                except RuntimeError:
+                    pass  # the loop is closed: stopping
+
+        listener = replica.link.listen(grew)
+        try:
+            while True:
+                idle = listener.listening and not self.messages.in_flight
+                with anyio.move_on_after(BEAT_SECONDS if idle else TICK_SECONDS):
+                    await woken.wait()
+                woken.clear()
+                self.tick()
+        finally:
+            listener.stop()
 
 
 def create_app(settings: Settings | None = None, **options: Any) -> MockOmni:

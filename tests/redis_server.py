@@ -36,6 +36,8 @@ class RedisServer:
     folder: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    #: More ``redis-server`` options, after the defaults (so they win): ``("--appendonly", "no")``.
+    options: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -47,7 +49,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
              "--save", "", "--appendonly", "yes", "--logfile", str(self.folder / "redis.log"),
-             "--daemonize", "no"],
+             "--daemonize", "no", *self.options],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)

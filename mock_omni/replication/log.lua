@@ -6,6 +6,7 @@
 --          ARGV[6] the entry a new log starts with, ARGV[7..] entries to append.
 --          Returns {epoch, first index returned, base, baseline, seed, entries...}, or {"late"} past the
 --          deadline; the seed is the entry the log began with (kept when older entries are dropped).
+--          When it appended (or began a log), "epoch index-after-the-last-entry" is published on KEYS[1].
 -- compact: ARGV[2] epoch, ARGV[3] index of the entry that makes every earlier one unneeded, ARGV[4] the
 --          baseline document that entry leaves ("" keeps the current one). Returns the new base.
 local op = ARGV[1]
@@ -18,7 +19,8 @@ if op == "append" then
     end
   end
   local epoch = redis.call("HGET", KEYS[2], "epoch")
-  if not epoch then
+  local began = not epoch
+  if began then
     -- First start, or the data was lost behind our back: a new log, started by the caller's entry.
     epoch = ARGV[5]
     redis.call("DEL", KEYS[1])
@@ -28,6 +30,10 @@ if op == "append" then
   local base = tonumber(redis.call("HGET", KEYS[2], "base"))
   for i = 7, #ARGV, 1000 do
     redis.call("RPUSH", KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  end
+  if #ARGV >= 7 or began then
+    -- Told on a channel named like the list: "epoch index", the index after its last entry.
+    redis.call("PUBLISH", KEYS[1], epoch .. " " .. (base + redis.call("LLEN", KEYS[1])))
   end
   local cursor = tonumber(ARGV[3])
   if epoch ~= ARGV[2] or cursor < base then

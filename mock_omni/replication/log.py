@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError, OutOfMemoryError, RedisError, ResponseError
 from redis.retry import Retry
 
 from ..domain.errors import GeneralError
@@ -33,6 +33,8 @@ from ..state import StoreUnreachable
 log = logging.getLogger("mock_omni")
 
 TIMEOUT = 1.0
+#: Milliseconds before the client's timeout (at most a tenth of it) from which Redis refuses an append.
+DEADLINE_MARGIN_MS = 50
 #: How long to answer at once after a failure instead of trying Redis again.
 PAUSE_AFTER_FAILURE = 0.25
 MINIMUM_VERSION = (7, 0)
@@ -89,7 +91,8 @@ class RedisLog:
         self.prefix = prefix
         tag = "{" + prefix + "}"
         self.keys = (f"{tag}:log", f"{tag}:meta")
-        self.channel = f"{tag}:appended"
+        #: Where log.lua tells of each append: a channel named like the log.
+        self.channel = self.keys[0]
         self.health_key = f"{tag}:health"
         options: dict[str, Any] = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": TIMEOUT,
                                    "client_name": "mock-omni"}
@@ -102,6 +105,8 @@ class RedisLog:
         self.skew_ms = 0.0
         self._paused_until = 0.0
         self._failing = False
+        #: Whether the last failure was Redis at its ``maxmemory`` (a pause after it is ``StoreFull`` too).
+        self._full = False
         self._lock = threading.Lock()
 
     # --- start --------------------------------------------------------------------------
@@ -142,7 +147,9 @@ class RedisLog:
                timeout: float | None = None) -> Batch:
         """Append ``entries`` (none: just read) and get every entry from ``cursor`` on; ``StoreUnavailable``
         if Redis does not answer in time (then none of them is ever appended)."""
-        deadline = int(time.time() * 1000 + self.skew_ms + (timeout or self.timeout) * 1000)
+        # A margin before the client gives up: the script's answer must reach it before its timeout.
+        ms = (timeout or self.timeout) * 1000
+        deadline = int(time.time() * 1000 + self.skew_ms + ms - min(DEADLINE_MARGIN_MS, ms / 10))
         reply = self._run(APPEND, "append", epoch, cursor, deadline, new_epoch, first_entry, *entries)
         if reply[0] == b"late":
             raise StoreUnavailable()
@@ -153,12 +160,17 @@ class RedisLog:
         self._run(APPEND, "compact", epoch, index, baseline)
 
     def restart(self, new_epoch: str, first_entry: bytes) -> None:
-        """A new log begun by ``first_entry``, even when Redis is full (the old log is dropped first)."""
-        self._run(RESTART, new_epoch, first_entry)
+        """A new log begun by ``first_entry``, even when Redis is full (the old log is dropped first).
 
-    def publish(self) -> None:
-        """Tell the other replicas that the log grew (they wait on it, not poll it)."""
-        self._guarded(lambda: self.client.publish(self.channel, b"1"))
+        Tried even in the pause after a failure: it is what ends a full Redis's outage."""
+        self._run(RESTART, new_epoch, first_entry, pausing=False)
+
+    def listen(self, grew: Callable[[str, int], None]) -> Listener:
+        """``grew(epoch, end)`` on a thread of its own whenever an append reaches the log (log.lua publishes
+        it), and once more after each (re)subscription, as ``grew("", 0)``: appends may have been missed."""
+        listener = Listener(self, grew)
+        listener.start()
+        return listener
 
     def alive(self, replica: str, seconds: float) -> None:
         """Say that ``replica`` is running, for ``seconds``."""
@@ -170,10 +182,21 @@ class RedisLog:
         return [replica for replica, there in zip(replicas, found, strict=True) if not there]
 
     def healthy(self) -> None:
-        """``StoreUnavailable`` unless Redis answers and takes a write now (the health check)."""
+        """``StoreUnavailable`` unless Redis answers, takes a write now and still keeps every key (its policy may
+        have been changed since the start): the health check."""
         self._guarded(lambda: self.client.set(self.health_key, b"1", px=1000))
+        info = self._guarded(lambda: self.client.info("memory"))
+        # A cluster client may answer for each node ({node: info}) or for one: either way, any that may evict counts.
+        answers = [info] if "maxmemory_policy" in info else [node for node in info.values() if isinstance(node, dict)]
+        policies = {str(answer.get("maxmemory_policy", "noeviction")) for answer in answers}
+        evicting = sorted(policies - set(KEEPING_POLICIES))
+        if evicting:
+            log.error("mock-omni: Redis at %s now has maxmemory-policy %s, which may evict mock-omni's state; set it "
+                      "to noeviction (redis-cli CONFIG SET maxmemory-policy noeviction)", shown(self.url),
+                      evicting[0])
+            raise StoreUnavailable()
 
-    def _run(self, script: Script, *args: object) -> Any:
+    def _run(self, script: Script, *args: object, pausing: bool = True) -> Any:
         def call() -> Any:
             try:
                 return self.client.evalsha(script.sha, 2, *self.keys, *args)
@@ -181,16 +204,18 @@ class RedisLog:
                 self.client.script_load(script.text)
                 return self.client.evalsha(script.sha, 2, *self.keys, *args)
 
-        return self._guarded(call)
+        return self._guarded(call, pausing)
 
-    def _guarded(self, call: Any) -> Any:
-        if self._paused_until and time.monotonic() < self._paused_until:
-            raise StoreUnavailable()
+    def _guarded(self, call: Any, pausing: bool = True) -> Any:
+        if pausing and self._paused_until and time.monotonic() < self._paused_until:
+            raise StoreFull() if self._full else StoreUnavailable()
         try:
             result = call()
         except ResponseError as exc:
-            if str(exc).startswith("OOM"):
+            # redis-py takes the "OOM" code off the message of its OutOfMemoryError.
+            if isinstance(exc, OutOfMemoryError) or str(exc).startswith("OOM"):
                 self.failed(exc)
+                self._full = True
                 raise StoreFull() from None
             if not _transient(exc):
                 log.error("mock-omni: Redis refused a command: %s", exc)
@@ -207,15 +232,20 @@ class RedisLog:
         with self._lock:
             was, self._failing = self._failing, False
             self._paused_until = 0.0
+            self._full = False
         if was:
             log.warning("mock-omni: Redis at %s is back", shown(self.url))
 
     def failed(self, exc: BaseException) -> StoreUnavailable:
         """Note a failure (said once per outage) and pause; the error to answer with."""
         self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
+        self._full = False
         with self._lock:
             first, self._failing = not self._failing, True
-        if first:
+        if first and isinstance(exc, OutOfMemoryError):
+            log.warning("mock-omni: Redis at %s is full (used memory > maxmemory); answering 500 until it is back "
+                        "(a whole reset, POST /__admin/reset, frees it)", shown(self.url))
+        elif first:
             log.warning("mock-omni: Redis at %s is unreachable (%s); answering 500 until it is back",
                         shown(self.url), _reason(exc))
             if not self.cluster:  # a cluster client finds its nodes again by itself
@@ -224,6 +254,51 @@ class RedisLog:
 
     def close(self) -> None:
         self.client.close()
+
+
+class Listener(threading.Thread):
+    """A subscription to the log's channel, on a daemon thread; subscribed again after a failure.
+    ``listening`` says whether it is subscribed now (if not, the follower looks at the log itself)."""
+
+    #: Seconds between two tries to subscribe again, and the longest wait for a message.
+    RETRY = 0.5
+
+    def __init__(self, link: RedisLog, grew: Callable[[str, int], None]) -> None:
+        super().__init__(name="mock-omni-log-listener", daemon=True)
+        self.link = link
+        self.grew = grew
+        self.listening = False
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.is_set():
+            pubsub = None
+            try:
+                pubsub = self.link.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.link.channel)
+                self.listening = True
+                self.grew("", 0)  # appends made while it was not subscribed
+                while not self._stopped.is_set():
+                    message = pubsub.get_message(timeout=self.RETRY)
+                    if message is not None and message.get("type") == "message":
+                        epoch, _, end = bytes(message["data"]).decode().partition(" ")
+                        self.grew(epoch, int(end))
+            except (RedisError, OSError):
+                pass  # Redis is away (the log says so once); try again soon
+            except Exception:  # the follower polls meanwhile; this thread must live on
+                log.exception("mock-omni: listening to the log failed")
+            finally:
+                self.listening = False
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except (RedisError, OSError):
+                        pass
+            self._stopped.wait(self.RETRY)
+
+    def stop(self) -> None:
+        """It ends within ``RETRY`` seconds (not waited for: the event loop calls it)."""
+        self._stopped.set()
 
 
 def _transient(exc: ResponseError) -> bool:

@@ -95,6 +95,8 @@ class Replica:
         """A new log begun by ``entry`` (a whole reset when Redis is full: dropping the old log frees it)."""
         with self._lock:
             self.link.restart(os.urandom(8).hex(), entry.encode())
+            # Calls answered 500 before it: a whole reset empties the journal they were kept for.
+            self._unanswered.clear()
             batch = self.link.append("", 0, [], os.urandom(8).hex(), self._seed().encode())
             return self._apply(batch, 0, own_index=0)[0]
 
@@ -212,12 +214,17 @@ class Replica:
         return self.entry(SEED, extra={"settings": self.settings, "dates": self._app.state.messages.dates_offset})
 
     def _compare(self, theirs: dict[str, str]) -> None:
+        """One line per setting that shapes the state and differs from the one of the replica that began it."""
+        from ..settings import BY_NAME
+
         for name, value in sorted(self.settings.items()):
             other = theirs.get(name)
             if other is not None and other != value and name not in self._warned:
                 self._warned.add(name)
-                log.warning("mock-omni: this replica's %s is %s, but the replica that began the state on Redis "
-                            "had %s: its state follows theirs", name, value, other)
+                flag = BY_NAME[name].flag or name
+                log.warning("mock-omni: %s differs from the replica that began the state on Redis: here %s, there "
+                            "%s; each replica applies every call with its own, so their states drift apart: start "
+                            "every replica with the same %s", flag, value, other, flag)
 
 
 async def read_request(receive: Any, limit: int | None = None) -> bytes | None:
@@ -279,10 +286,22 @@ def run_to_end(coroutine: Coroutine[Any, Any, Any]) -> Any:
 
 
 def settings_of(app_settings: Any) -> dict[str, str]:
-    """The settings that shape the state, as text (replicas joining a store compare them)."""
+    """The settings that shape the state, as a user gives them (replicas joining a store compare them)."""
+    from ..settings import BY_NAME
+
     names = ("fixtures", "rate_limits", "journal_limit", "message_limit", "delivery_delay", "token_lifetime",
              "session_idle", "max_body", "webhook_attempts", "webhook_backoff", "webhook_timeout")
-    return {name: str(getattr(app_settings, name)) for name in names}
+    shown: dict[str, str] = {}
+    for name in names:
+        value, setting = getattr(app_settings, name), BY_NAME[name]
+        if isinstance(value, dict):  # rate limits
+            text = " ".join(f"{op}={rule}" for op, rule in value.items()) or "off"
+        elif isinstance(value, list):
+            text = " ".join(map(str, value)) or (setting.described or "none")
+        else:
+            text = setting.kind.show(value)
+        shown[name] = text
+    return shown
 
 
 __all__ = ["Replica", "StoreUnavailable", "run_web", "settings_of"]
