@@ -37,6 +37,13 @@ def make_app(wall_clock: Callable[[], float] | None = None, **settings: object) 
                       **options)
 
 
+def store_settings(store: str) -> dict[str, object]:
+    """The settings of an app on ``store`` (``memory`` or a Redis URL): on Redis, a store of its own (a key prefix)."""
+    if store == "memory":
+        return {}
+    return {"store": store, "store_prefix": f"test-{uuid.uuid4().hex[:12]}"}
+
+
 #: The stores the suites marked ``both_stores`` run against (each test once per store).
 STORES = ("memory", "redis")
 

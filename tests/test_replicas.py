@@ -23,7 +23,7 @@ from mock_omni.testing.process import ServerProcess
 
 from .conftest import ALADDIN_BASIC, SEED_KEY
 from .receiver import receiver
-from .redis_server import RedisServer
+from .redis_server import RedisCluster, RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -39,13 +39,37 @@ def connect(replica: ServerProcess) -> httpx.Client:
     return httpx.Client(base_url=replica.url, headers=AUTH, timeout=10)
 
 
+@pytest.fixture(params=["redis", "cluster"])
+def shared_store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of the session's Redis, or of a node of its 3-master Redis Cluster: the suite runs on both."""
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        yield server.url
+        server.client().flushdb()
+    else:
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        yield cluster.url
+        cluster.flushall()
+
+
 @pytest.fixture
-def start(redis_server: RedisServer) -> Iterator[Callable[..., list[ServerProcess]]]:
+def start(shared_store: str) -> Iterator[Callable[..., list[ServerProcess]]]:
     """``start(n, *args)``: n replicas of one fresh store, started together (through testing/process.py)."""
+    yield from starter(shared_store)
+
+
+@pytest.fixture
+def start_on() -> Iterator[Callable[..., list[ServerProcess]]]:
+    """``start_on(n, *args, store=URL)``: as ``start``, on a Redis the test brings (and stops) itself."""
+    yield from starter("")
+
+
+def starter(default: str) -> Iterator[Callable[..., list[ServerProcess]]]:
     started: list[ServerProcess] = []
     prefix = f"test-{uuid.uuid4().hex[:12]}"
 
-    def start_replicas(count: int, *args: str, store: str = redis_server.url) -> list[ServerProcess]:
+    def start_replicas(count: int, *args: str, store: str = default) -> list[ServerProcess]:
+        assert store, "this test brings its own Redis: give store="
         command = ["--quiet", "--store", store, "--store-prefix", prefix, *args]
         with ThreadPoolExecutor(count) as pool:
             launches = [pool.submit(ServerProcess.serve, command, dict(os.environ), START_TIMEOUT)
@@ -196,12 +220,12 @@ def test_a_replica_killed_mid_storm_loses_nothing_acknowledged(start: Callable[.
 
 
 def test_redis_restarted_mid_run_answers_the_envelope_then_recovers(
-    start: Callable[..., list[ServerProcess]], tmp_path: Path,
+    start_on: Callable[..., list[ServerProcess]], tmp_path: Path,
 ) -> None:
     own = RedisServer(tmp_path)
     own.start()
     try:
-        (replica,) = start(1, store=own.url)
+        (replica,) = start_on(1, store=own.url)
         with connect(replica) as client:
             assert client.put(SEED, json={"name": "before"}).status_code == 200
             own.stop()  # SIGTERM: Redis writes its data and exits
@@ -277,13 +301,13 @@ def test_pipelined_requests_on_one_connection_are_answered_in_order(start: Calla
 
 
 def test_a_redis_that_hangs_costs_a_bounded_wait_then_recovers(
-    start: Callable[..., list[ServerProcess]], tmp_path: Path,
+    start_on: Callable[..., list[ServerProcess]], tmp_path: Path,
 ) -> None:
     own = RedisServer(tmp_path)
     own.start()
     assert own.process is not None
     try:
-        (replica,) = start(1, store=own.url)
+        (replica,) = start_on(1, store=own.url)
         with connect(replica) as client:
             assert client.get(SEED).status_code == 200
             own.process.send_signal(signal.SIGSTOP)  # Redis accepts bytes but answers nothing

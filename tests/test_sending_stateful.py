@@ -15,16 +15,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from starlette.testclient import TestClient
 
 from mock_omni import Settings, create_app
 from mock_omni.domain.clock import ManualClock
 from mock_omni.domain.messages import RecordedNotifications, vendor_date
 
-from .conftest import ALADDIN_BASIC
+from .conftest import ALADDIN_BASIC, store_settings
 
 # A whole second: every time in the test is an integer number of seconds, so ties order as in the model.
 WALL = 1424709671.0
@@ -123,9 +131,13 @@ class Model:
 
 
 class SendingMachine(RuleBasedStateMachine):
+    #: ``memory``, or the URL of a Redis (each run on a store of its own): the machine runs on both stores.
+    store = "memory"
+
     @initialize()
     def start_app(self) -> None:
-        self.app = create_app(Settings(rate_limits={}), clock=ManualClock(), wall_clock=lambda: WALL)
+        self.app = create_app(Settings(rate_limits={}, **store_settings(self.store)),  # type: ignore[arg-type]
+                              clock=ManualClock(), wall_clock=lambda: WALL)
         self.app.state.messages.notify = RecordedNotifications()  # what is pushed, without sending it
         self.client = TestClient(self.app, headers={"Authorization": ALADDIN_BASIC})
         self.model = Model()
@@ -143,6 +155,7 @@ class SendingMachine(RuleBasedStateMachine):
             self.fetch(1000, False)
             assert self.fetched == {m.message_id: 1 for m in self.model.messages}, self.fetched
             self.client.close()
+            self.app.close()
 
     @rule(destination=st.sampled_from((*PHONES, "*", "4179*")), channel=st.sampled_from((None, *CHANNELS)),
           outcome=st.sampled_from(("DELIVERED", "UNDELIVERABLE", "REJECTED", "EXPIRED")),
@@ -237,6 +250,11 @@ def date(seconds: int) -> str:
     return vendor_date(WALL + seconds)
 
 
-SendingMachine.TestCase.settings = settings(
+SETTINGS = settings(
     max_examples=40, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-test_sending_state_machine = SendingMachine.TestCase
+
+
+@pytest.mark.both_stores
+def test_sending_state_machine(store: str) -> None:
+    machine = type("SendingMachineOn", (SendingMachine,), {"store": store})
+    run_state_machine_as_test(machine, settings=SETTINGS)

@@ -5,15 +5,16 @@ After every step, the app and the model agree, and the account has exactly one d
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from starlette.testclient import TestClient
 
 from mock_omni.api.codecs import to_xml
 from mock_omni.domain.scenarios import CHANNELS
 
-from .conftest import ALADDIN_BASIC, make_app
+from .conftest import ALADDIN_BASIC, make_app, store_settings
 
 LIST = "/omni/1/scenarios"
 names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=20)
@@ -22,9 +23,13 @@ steps = st.lists(st.fixed_dictionaries({"channel": st.sampled_from(CHANNELS)}, o
 
 
 class ScenarioMachine(RuleBasedStateMachine):
+    #: ``memory``, or the URL of a Redis (each run on a store of its own): the machine runs on both stores.
+    store = "memory"
+
     def __init__(self) -> None:
         super().__init__()
-        self.client = TestClient(make_app(rate_limits={}), headers={"Authorization": ALADDIN_BASIC})
+        self.app = make_app(rate_limits={}, **store_settings(self.store))
+        self.client = TestClient(self.app, headers={"Authorization": ALADDIN_BASIC})
         self.model: dict[str, dict[str, object]] = {
             s["key"]: s for s in self.client.get(LIST).json()["scenarios"]
         }
@@ -32,6 +37,7 @@ class ScenarioMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.client.close()
+        self.app.close()
 
     def _default(self) -> str:
         return next(k for k, s in self.model.items() if s["default"])
@@ -109,5 +115,10 @@ class ScenarioMachine(RuleBasedStateMachine):
         assert sum(1 for s in listed if s["default"]) == 1
 
 
-ScenarioMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
-TestScenarios = ScenarioMachine.TestCase
+SETTINGS = settings(max_examples=25, stateful_step_count=20, deadline=None)
+
+
+@pytest.mark.both_stores
+def test_scenario_state_machine(store: str) -> None:
+    machine = type("ScenarioMachineOn", (ScenarioMachine,), {"store": store})
+    run_state_machine_as_test(machine, settings=SETTINGS)
