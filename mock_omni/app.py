@@ -142,7 +142,7 @@ class MockOmni:
         from .replication.log import StoreUnavailable
 
         try:
-            entries = replica.heartbeat(self.state.webhooks.senders())  # type: ignore[attr-defined]
+            entries = replica.heartbeat()
             if self.state.messages.in_flight:
                 entries.append(replica.entry(TICK))
             replica.exchange(entries)
@@ -263,7 +263,7 @@ class MockOmni:
         listener = replica.link.listen(grew)
         try:
             while True:
-                idle = listener.listening and not self.messages.in_flight
+                idle = listener.listening and not self.state.messages.in_flight
                 with anyio.move_on_after(BEAT_SECONDS if idle else TICK_SECONDS):
                     await woken.wait()
                 woken.clear()

@@ -27,6 +27,8 @@ from .log import Batch, RedisLog, StoreUnavailable
 
 if TYPE_CHECKING:
     from ..app import MockOmni
+    from .dispatcher import ReplicatedVendorApi
+    from .webhooks import ReplicatedWebhooks
 
 log = logging.getLogger("mock_omni")
 
@@ -54,6 +56,9 @@ class Replica:
         self._lock = threading.RLock()
         self._unanswered: deque[Entry] = deque(maxlen=MAX_UNANSWERED)
         self._app: MockOmni | None = None
+        #: The replicated dispatcher and webhook sender (replication/state.py sets them).
+        self.dispatcher: ReplicatedVendorApi
+        self.webhooks: ReplicatedWebhooks
         self._warned: set[str] = set()
         self._next_beat = 0.0
         #: Whether the entry being applied is this replica's own (then it sends the reports it pushes).
@@ -106,14 +111,14 @@ class Replica:
         return (entry.kind == ADMIN and entry.method == "POST" and entry.path == "/__admin/reset"
                 and b"account=" not in entry.query)
 
-    def heartbeat(self, senders: set[str]) -> list[Entry]:
+    def heartbeat(self) -> list[Entry]:
         """Say this replica runs; the ``GONE`` entries for the replicas with callbacks to send that do not."""
         now = time.monotonic()
         if now < self._next_beat:
             return []
         self._next_beat = now + BEAT_SECONDS
         self.link.alive(self.origin, ALIVE_SECONDS)
-        others = sorted(senders - {self.origin})
+        others = sorted(self.webhooks.senders() - {self.origin})
         return [self.entry(GONE, extra={"replica": gone}) for gone in (self.link.gone(others) if others else [])]
 
     def unanswered(self, entry: Entry) -> None:
@@ -183,7 +188,7 @@ class Replica:
         with entropy.seeded(entry.seed):
             kind = entry.kind
             if kind in (VENDOR, RESUME):
-                return app.vendor.apply(entry)  # type: ignore[attr-defined]
+                return self.dispatcher.apply(entry)
             if kind == ADMIN:
                 app.state.messages.advance()
                 return run_web(app, entry)
@@ -191,10 +196,10 @@ class Replica:
                 app.state.messages.advance()
                 return None
             if kind == ATTEMPT:
-                app.webhooks.apply(entry.extra)  # type: ignore[attr-defined]
+                self.webhooks.apply(entry.extra)
                 return None
             if kind == GONE:
-                app.webhooks.sender_gone(entry.extra["replica"], entry.extra.get("reason"))  # type: ignore[attr-defined]
+                self.webhooks.sender_gone(entry.extra["replica"], entry.extra.get("reason"))
                 return None
             if kind == UNANSWERED:
                 app.state.journal.record(entry.method, entry.path, entry.query, entry.headers, entry.body, 500, None)

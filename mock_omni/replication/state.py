@@ -36,6 +36,7 @@ def open_replicated_state(settings: Settings, startup: Baseline, initial: list[A
     real = replica.real_time
     webhooks = ReplicatedWebhooks(**webhook_options(settings), wall_clock=real)
     webhooks.replica = replica
+    replica.webhooks = webhooks
     # Dates are the mock's clock plus a fixed offset, the same on every replica: none with the default clocks.
     dates = (lambda: replica.now) if default_clocks else wall_clock
     state = memory_state(settings, startup, initial, extras, clock, key_factory, lifetimes, dates, real, webhooks)
@@ -52,6 +53,7 @@ def _vendor(*args: Any, replica: Replica, faults: Any, **kwargs: Any) -> Replica
     vendor = ReplicatedVendorApi(*args, **kwargs)
     vendor.replica = replica
     vendor.faults = faults
+    replica.dispatcher = vendor
     return vendor
 
 
