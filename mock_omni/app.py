@@ -172,7 +172,7 @@ class MockOmni:
         from .api.codecs import JSON
         from .replication.entries import ADMIN, TICK
         from .replication.log import StoreFull, StoreUnavailable
-        from .replication.replica import read_request
+        from .replication.replica import Failed, read_request
 
         try:
             if scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -185,7 +185,10 @@ class MockOmni:
             entry = replica.entry(ADMIN, method=scope["method"], path=scope["path"], query=scope["query_string"],
                                   headers=list(scope["headers"]), body=body)
             try:
-                [(status, headers, content)] = replica.exchange([entry])
+                [result] = replica.exchange([entry])
+                if isinstance(result, Failed):
+                    raise StoreUnavailable() from result.error  # recorded where it failed: answered 500
+                status, headers, content = result
             except StoreFull:
                 if not replica.whole_reset(entry):
                     raise

@@ -251,3 +251,18 @@ def test_an_outage_noticed_by_many_threads_at_once_is_one_line_and_so_is_its_end
             assert sum(m.endswith("is back") and "unreachable" not in m for m in messages) == 1, messages
     finally:
         sys.setswitchinterval(interval)
+
+
+def test_an_entry_no_replica_can_apply_is_passed_over_by_every_replica(
+        replicas: Callable[[], TestClient], redis_server: RedisServer) -> None:
+    one, two = replicas(), replicas()
+    assert one.put(SEED, json={"name": "before"}).status_code == 200
+    client = redis_server.client()
+    (log,) = [key for key in client.scan_iter(match="*:log") if key.startswith(b"{test-")]
+    client.rpush(log, b"not an entry of any version")
+    # The replica that meets it first, and every other, goes on past it: nothing is stuck behind it.
+    assert two.put(SEED, json={"name": "after"}).status_code == 200
+    assert one.get(SEED).json()["name"] == "after"
+    for replica in (one, two):
+        recorded = replica.get("/__admin/errors").json()["errors"]
+        assert [e for e in recorded if "of the log" in e["request"]], recorded

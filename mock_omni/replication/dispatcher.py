@@ -25,6 +25,7 @@ from ..domain.errors import BY_STATUS
 from ..testing.faults import Fault, drop_connection
 from .entries import RESUME, VENDOR, Entry
 from .log import StoreUnavailable
+from .replica import Failed
 
 if TYPE_CHECKING:
     from ..state import FaultRules
@@ -88,7 +89,8 @@ class ReplicatedVendorApi(VendorApi):
         queued, self._queue = self._queue, []
         loop = asyncio.get_running_loop()
         try:
-            outcomes: list[Outcome] = self.replica.exchange([entry for entry, _, _ in queued])
+            outcomes = [self._outcome(request, result) for (_, request, _), result in
+                        zip(queued, self.replica.exchange([entry for entry, _, _ in queued]), strict=True)]
         except StoreUnavailable as error:
             for entry, request, reply in queued:
                 self.replica.unanswered(entry)
@@ -107,7 +109,7 @@ class ReplicatedVendorApi(VendorApi):
 
     def _send(self, request: VendorRequest, entries: list[Entry]) -> list[Outcome]:
         try:
-            return self.replica.exchange(entries)
+            return [self._outcome(request, result) for result in self.replica.exchange(entries)]
         except StoreUnavailable as error:
             for entry in entries:
                 self.replica.unanswered(entry)
@@ -117,6 +119,10 @@ class ReplicatedVendorApi(VendorApi):
         return self.replica.entry(VENDOR, method=request.method, path=request.path, query=request.query,
                                   headers=request.headers, body=body or b"",
                                   extra={"ticket": ticket, "large": body is None})
+
+    def _outcome(self, request: VendorRequest, result: Outcome | Failed) -> Outcome:
+        """An entry's outcome; the 500 envelope for one whose applying failed (recorded where it failed)."""
+        return (self._unavailable(request, result.error), 0.0, None) if isinstance(result, Failed) else result
 
     def _unavailable(self, request: VendorRequest, error: Exception) -> Answer:
         try:

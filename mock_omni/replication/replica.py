@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..domain import entropy
 from .entries import ADMIN, ATTEMPT, GONE, RESUME, SEED, TICK, UNANSWERED, VENDOR, Entry
@@ -37,6 +37,12 @@ MAX_UNANSWERED = 1000
 #: A replica says it runs every second; one silent for five is taken for stopped.
 BEAT_SECONDS = 1.0
 ALIVE_SECONDS = 5.0
+
+
+class Failed(NamedTuple):
+    """What applying an entry gave when it raised: its caller answers 500."""
+
+    error: Exception
 
 
 class Replica:
@@ -145,17 +151,23 @@ class Replica:
         count = len(batch.entries)
         compact: tuple[int, bytes] | None = None
         for position, raw in enumerate(batch.entries):
-            entry = Entry.decode(raw)
             mine = position >= count - own if own_index is None else position == own_index
-            self.applying_own = entry.origin == self.origin
-            self.applying_origin = entry.origin
             try:
+                entry = Entry.decode(raw)
+                self.applying_own = entry.origin == self.origin
+                self.applying_origin = entry.origin
                 result = self._apply_one(app, entry)
+            except Exception as error:  # noqa: BLE001 - one entry must not stop the log
+                # A defect, or an entry this version cannot read: it fails alike on every replica, its caller
+                # gets the 500 envelope (recorded as a server error), and the log goes on past it.
+                app.state.errors.record(f"applying entry {self.cursor} of the log", error)
+                log.error("mock-omni: applying entry %d of the log failed", self.cursor, exc_info=error)
+                entry, result = None, Failed(error)
             finally:
                 self.applying_own = False
             if mine:
                 results.append(result)
-                if self.whole_reset(entry) and result[0] == 200:
+                if entry is not None and self.whole_reset(entry) and isinstance(result, tuple) and result[0] == 200:
                     # Nothing before a whole reset is needed again; its body (if any) is the new baseline.
                     compact = (self.cursor, raw if entry.body.strip() else b"")
             self.cursor += 1

@@ -38,7 +38,7 @@ class ServerError:
 
 
 class ErrorLog(Protocol):
-    """Where server errors go: ``ServerErrors`` here, shared/errors.py's on Redis (state.py)."""
+    """Where server errors go (``ServerErrors``)."""
 
     @property
     def recorded(self) -> int: ...
