@@ -7,10 +7,13 @@ Encoded as a JSON head, a newline, and the raw body (bytes, kept as they came).
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from ..domain.entropy import Entropy
 
 #: The kinds of entry (what replica.py applies them with).
 SEED = "seed"  # a new log: every part of the state back to the fixtures it started with
@@ -55,3 +58,20 @@ class Entry:
                    head["m"], head["p"], head["q"].encode("latin-1"),
                    [(name.encode("latin-1"), value.encode("latin-1")) for name, value in head["h"]],
                    raw[head_end + 1:], head["x"])
+
+
+class EntrySource(Entropy):
+    """``Entropy(seed)``, the source an entry is applied with, drawing the very same values; its generator is
+    made on the first draw (5 us: a Mersenne Twister's state), and most calls draw nothing (a PUT, a read)."""
+
+    __slots__ = ()
+
+    def __init__(self, seed: bytes) -> None:  # Entropy's, less the generator
+        self._seed = seed
+        self._counter = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_bits":
+            raise AttributeError(name)
+        bits = self._bits = random.Random(self._seed).getrandbits
+        return bits

@@ -22,7 +22,7 @@ from collections.abc import Callable, Coroutine, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..domain import entropy
-from .entries import ADMIN, ATTEMPT, GONE, RESUME, SEED, TICK, UNANSWERED, VENDOR, Entry
+from .entries import ADMIN, ATTEMPT, GONE, RESUME, SEED, TICK, UNANSWERED, VENDOR, Entry, EntrySource
 from .log import Batch, RedisLog, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mock_omni")
 
+#: The kinds of entry whose object equals its decoded encoding (bytes, text, numbers, None): a replica applies
+#: its own from the object it appended.
+AS_APPENDED = frozenset((VENDOR, RESUME, TICK))
 #: Calls answered 500 while Redis was away, kept for the journal until it is back (the oldest dropped).
 MAX_UNANSWERED = 1000
 #: A replica says it runs every second; one silent for five is taken for stopped.
@@ -89,7 +92,7 @@ class Replica:
             batch = self.link.append(self.epoch, self.cursor, raws, os.urandom(8).hex(), self._seed().encode(),
                                      timeout)
             self._unanswered.clear()
-            return self._apply(batch, len(entries))
+            return self._apply(batch, len(entries), entries)
 
     def restart(self, entry: Entry) -> Any:
         """A new log begun by ``entry`` (a whole reset when Redis is full: dropping the old log frees it)."""
@@ -122,24 +125,30 @@ class Replica:
 
     # --- applying -----------------------------------------------------------------------
 
-    def _apply(self, batch: Batch, own: int, own_index: int | None = None) -> list[Any]:
+    def _apply(self, batch: Batch, own: int, entries: Sequence[Entry] = (), own_index: int | None = None) -> list[Any]:
         app = self._app
         assert app is not None
         self.applying = True
         try:
-            return self._apply_batch(app, batch, own, own_index)
+            return self._apply_batch(app, batch, own, entries, own_index)
         finally:
             self.applying = False
 
-    def _apply_batch(self, app: MockOmni, batch: Batch, own: int, own_index: int | None) -> list[Any]:
+    def _apply_batch(self, app: MockOmni, batch: Batch, own: int, entries: Sequence[Entry],
+                     own_index: int | None) -> list[Any]:
         if batch.epoch != self.epoch or batch.first != self.cursor:
             self._rebuild(app, batch)
         results: list[Any] = []
         count = len(batch.entries)
+        # This replica's own entries come back last: applied from the objects it appended, not decoded again
+        # (the kinds whose fields come back from JSON as they went in; the others are decoded like any entry).
+        mine_from = count - own
         compact: tuple[int, bytes] | None = None
         for position, raw in enumerate(batch.entries):
-            entry = Entry.decode(raw)
-            mine = position >= count - own if own_index is None else position == own_index
+            mine = position >= mine_from if own_index is None else position == own_index
+            entry = entries[position - mine_from] if mine and entries else None
+            if entry is None or entry.kind not in AS_APPENDED:
+                entry = Entry.decode(raw)
             self.applying_own = entry.origin == self.origin
             self.applying_origin = entry.origin
             try:
@@ -178,32 +187,40 @@ class Replica:
     def _apply_one(self, app: MockOmni, entry: Entry) -> Any:
         self.now = max(self.now, entry.time)
         self.wall = max(self.wall, entry.wall)
-        with entropy.seeded(entry.seed):
-            kind = entry.kind
-            if kind in (VENDOR, RESUME):
-                return app.vendor.apply(entry)  # type: ignore[attr-defined]
-            if kind == ADMIN:
-                app.messages.advance()
-                return run_web(app, entry)
-            if kind == TICK:
-                app.messages.advance()
-                return None
-            if kind == ATTEMPT:
-                app.webhooks.apply(entry.extra)  # type: ignore[attr-defined]
-                return None
-            if kind == GONE:
-                app.webhooks.sender_gone(entry.extra["replica"], entry.extra.get("reason"))  # type: ignore[attr-defined]
-                return None
-            if kind == UNANSWERED:
-                app.journal.record(entry.method, entry.path, entry.query, entry.headers, entry.body, 500, None)
-                return None
-            if kind == SEED:
-                self.began = self.began or entry.origin == self.origin
-                app.admin.reset(None, app.admin.startup)
-                # Messages' dates are the mock's clock plus an offset: the same on every replica.
-                app.messages.dates_offset = entry.extra.get("dates", app.messages.dates_offset)
-                self._compare(entry.extra.get("settings", {}))
-                return None
+        # The entry's randomness (entropy.seeded's, with its generator made on the first draw: most calls draw
+        # nothing, and making one is 5 us); set and reset directly, without a context manager's cost.
+        token = entropy._CURRENT.set(EntrySource(entry.seed))
+        try:
+            return self._apply_kind(app, entry)
+        finally:
+            entropy._CURRENT.reset(token)
+
+    def _apply_kind(self, app: MockOmni, entry: Entry) -> Any:
+        kind = entry.kind
+        if kind in (VENDOR, RESUME):
+            return app.vendor.apply(entry)  # type: ignore[attr-defined]
+        if kind == ADMIN:
+            app.messages.advance()
+            return run_web(app, entry)
+        if kind == TICK:
+            app.messages.advance()
+            return None
+        if kind == ATTEMPT:
+            app.webhooks.apply(entry.extra)  # type: ignore[attr-defined]
+            return None
+        if kind == GONE:
+            app.webhooks.sender_gone(entry.extra["replica"], entry.extra.get("reason"))  # type: ignore[attr-defined]
+            return None
+        if kind == UNANSWERED:
+            app.journal.record(entry.method, entry.path, entry.query, entry.headers, entry.body, 500, None)
+            return None
+        if kind == SEED:
+            self.began = self.began or entry.origin == self.origin
+            app.admin.reset(None, app.admin.startup)
+            # Messages' dates are the mock's clock plus an offset: the same on every replica.
+            app.messages.dates_offset = entry.extra.get("dates", app.messages.dates_offset)
+            self._compare(entry.extra.get("settings", {}))
+            return None
         log.error("mock-omni: an entry of unknown kind %r in the log (a newer mock-omni?) was skipped", kind)
         return None
 
