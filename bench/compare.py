@@ -39,16 +39,17 @@ def serve_command(extra: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "mock_omni", "serve", "--rate-limit", "off", *extra]
 
 
-def instructions_per_call(source: Path, fmt: str, calls: int = 3000) -> float:
-    """valgrind's instruction count for ``calls`` more seed PUTs, divided out (start-up subtracted)."""
+def instructions_per_call(source: Path, fmt: str, calls: int = 3000, python: str = sys.executable) -> float:
+    """valgrind's instruction count for ``calls`` more seed PUTs (``send``: one-destination sends), divided out
+    (start-up subtracted); ``python`` the interpreter (a tree's own venv)."""
     totals = []
     for count in (100, 100 + calls):
         with tempfile.TemporaryDirectory() as out:
             done = subprocess.run(
-                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg", sys.executable,
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg", python,
                  str(HERE / "instructions.py"), str(count), fmt],
                 capture_output=True, text=True, check=True, timeout=600,
-                env={**os.environ, "PYTHONPATH": str(source)}, cwd=out)
+                env={**os.environ, "PYTHONPATH": str(source), "PYTHONHASHSEED": "0"}, cwd=out)
         match = re.search(r"Collected : (\d+)", done.stderr)
         if match is None:
             raise RuntimeError(f"valgrind gave no count: {done.stderr[-300:]}")
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--server-args", default="--quiet", help="flags for both servers (default --quiet)")
     parser.add_argument("--instructions", action="store_true", help="also count instructions per call (valgrind)")
+    parser.add_argument("--base-python", default=sys.executable, help="the revision's interpreter (its own venv)")
     args = parser.parse_args(argv)
     extra = args.server_args.split()
     with ExitStack() as stack:
@@ -72,9 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                        capture_output=True)
         if args.instructions:
-            for fmt in ("json", "xml"):
-                counts = {name: instructions_per_call(source, fmt) for name, source in (("base", tree), ("this", ROOT))}
-                print(f"seed PUT {fmt.upper()} in-process: {args.rev} {counts['base']:,.0f} instructions per call, "
+            for fmt in ("json", "xml", "send"):
+                trees = (("base", tree, args.base_python), ("this", ROOT, sys.executable))
+                counts = {name: instructions_per_call(source, fmt, python=python) for name, source, python in trees}
+                shape = "one-destination send" if fmt == "send" else f"seed PUT {fmt.upper()}"
+                print(f"{shape} in-process: {args.rev} {counts['base']:,.0f} instructions per call, "
                       f"this tree {counts['this']:,.0f} ({counts['this'] / counts['base']:.3f}x)", flush=True)
         servers = {}
         for name, source in (("base", tree), ("this", ROOT)):

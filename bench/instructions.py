@@ -3,7 +3,8 @@
 Instruction counts do not move with the shared machine's load, so small differences
 between two trees show where wrk's rates are noise. bench/compare.py runs this file by
 path, with another tree's package first on the path, twice per tree, and subtracts:
-``python bench/instructions.py N [json|xml]``. It needs only ``seed.py`` beside it.
+``python bench/instructions.py N [json|xml|send]``. It needs only ``seed.py`` beside it. ``send`` is a
+one-destination ``POST /omni/1/advanced`` through the seed scenario (a message made every call).
 """
 
 from __future__ import annotations
@@ -22,17 +23,22 @@ except ImportError:  # a tree from before the package was shaped by layer (085fb
     from mock_omni.vendor_api import VendorRequest  # type: ignore[no-redef]
 
 
+SEND = (b'{"scenarioKey": "CD265875E3A6EA43478D5F37A635BE4A", "sms": {"text": "Your parcel arrives today."}, '
+        b'"viber": {"text": "Your parcel arrives today."}, "destinations": [{"to": {"phoneNumber": "41790000000"}}]}')
+
+
 def main(count: int, fmt: str) -> None:
     app = create_app(Settings(rate_limits=parse_profile(["off"])))
-    content_type, text = REQUESTS[fmt]
-    body = text.encode()
+    method, path = ("POST", "/omni/1/advanced") if fmt == "send" else ("PUT", SEED_PATH)
+    content_type, text = REQUESTS["json" if fmt == "send" else fmt]
+    body = SEND if fmt == "send" else text.encode()
     headers = [(b"host", b"bench"), (b"content-type", content_type.encode()),
                (b"authorization", ALADDIN_BASIC.encode()), (b"content-length", str(len(body)).encode())]
-    if fmt == "json":
+    if fmt != "xml":
         headers.append((b"accept", b"application/json"))
     answer = None
     for _ in range(count):
-        request = VendorRequest.read("PUT", SEED_PATH, b"", headers)
+        request = VendorRequest.read(method, path, b"", headers)
         app.answers_directly(request)
         answer = app.vendor.answer(request, body)
     assert answer is None or answer.status == 200, answer.content

@@ -88,13 +88,20 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
         assert row in text
     if shutil.which("redis-server"):
         for row in ("| mock-omni JSON, memory store |", "| mock-omni JSON, one replica on Redis |",
-                    "| two replicas on Redis together, 16 connections each (rates added) |"):
+                    "| two replicas on Redis together, 16 connections each (rates added) |",
+                    "| one-destination send, two replicas together, 16 connections each (rates added) |",
+                    "## 7b. One replica on Redis against the memory store, call by call",
+                    "| seed PUT JSON, every body new |", "| GET reports by messageId |",
+                    "| one replica on Redis vs memory store: seed PUT JSON, every body new |",
+                    "| one replica on Redis vs memory store: send, 1 destination |"):
             assert row in text
     # Correctness, not speed: every throughput and scale request answered 2xx, and the limit held.
     assert "| limit holds at 64/256 connections, nothing fails | yes | yes | yes |" in text
     counted = ("| mock-omni JSON", "| mock-omni XML", "| bare ASGI", "| uvicorn protocol, fixed bytes", "| PUT promote",
                "| GET one", "| GET page", "| send, 1 destination |", "| send, 1,000 destinations |", "| GET logs",
-               "| GET reports", "| one replica on Redis alone", "| two replicas on Redis together, 16")
+               "| GET reports", "| one replica on Redis alone", "| two replicas on Redis together, 16",
+               "| seed PUT JSON, every body new |", "| one-destination send, one replica of two",
+               "| one-destination send, two replicas together")
     for line in text.splitlines():
         if line.startswith(counted):
             assert line.rstrip().endswith("| 0 |"), line

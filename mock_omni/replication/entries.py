@@ -7,6 +7,7 @@ Encoded as a JSON head, a newline, and the raw body (bytes, kept as they came).
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,23 @@ GONE = "gone"  # a replica stopped without a word: the reports it was to send ne
 UNANSWERED = "unanswered"  # a call answered 500 because Redis could not take it: for the journal
 
 
+#: Entries' seeds: unique, not secret (the values drawn from them are the same on every replica anyway), so from
+#: a generator seeded by the OS once per process (os.urandom was a system call per call), again after a fork.
+_seeds = random.Random(os.urandom(32)).getrandbits
+
+
+def _reseed() -> None:
+    global _seeds
+    _seeds = random.Random(os.urandom(32)).getrandbits
+
+
+os.register_at_fork(after_in_child=_reseed)
+
+
+def new_seed() -> bytes:
+    return _seeds(128).to_bytes(16, "big")
+
+
 @dataclass
 class Entry:
     kind: str
@@ -31,7 +49,7 @@ class Entry:
     #: The appending replica's clock source and wall clock when it made the entry.
     time: float
     wall: float
-    seed: bytes = field(default_factory=lambda: os.urandom(16))
+    seed: bytes = field(default_factory=new_seed)
     method: str = ""
     path: str = ""
     query: bytes = b""
@@ -55,3 +73,5 @@ class Entry:
                    head["m"], head["p"], head["q"].encode("latin-1"),
                    [(name.encode("latin-1"), value.encode("latin-1")) for name, value in head["h"]],
                    raw[head_end + 1:], head["x"])
+
+

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mock_omni")
 
+#: The kinds of entry whose object equals its decoded encoding (bytes, text, numbers, None): a replica applies
+#: its own from the object it appended.
+AS_APPENDED = frozenset((VENDOR, RESUME, TICK))
 #: Calls answered 500 while Redis was away, kept for the journal until it is back (the oldest dropped).
 MAX_UNANSWERED = 1000
 #: A replica says it runs every second; one silent for five is taken for stopped.
@@ -100,7 +103,7 @@ class Replica:
             batch = self.link.append(self.epoch, self.cursor, raws, os.urandom(8).hex(), self._seed().encode(),
                                      timeout)
             self._unanswered.clear()
-            return self._apply(batch, len(entries))
+            return self._apply(batch, len(entries), entries)
 
     def restart(self, entry: Entry) -> Any:
         """A new log begun by ``entry`` (a whole reset when Redis is full: dropping the old log frees it)."""
@@ -135,25 +138,31 @@ class Replica:
 
     # --- applying -----------------------------------------------------------------------
 
-    def _apply(self, batch: Batch, own: int, own_index: int | None = None) -> list[Any]:
+    def _apply(self, batch: Batch, own: int, entries: Sequence[Entry] = (), own_index: int | None = None) -> list[Any]:
         app = self._app
         assert app is not None
         self.applying = True
         try:
-            return self._apply_batch(app, batch, own, own_index)
+            return self._apply_batch(app, batch, own, entries, own_index)
         finally:
             self.applying = False
 
-    def _apply_batch(self, app: MockOmni, batch: Batch, own: int, own_index: int | None) -> list[Any]:
+    def _apply_batch(self, app: MockOmni, batch: Batch, own: int, entries: Sequence[Entry],
+                     own_index: int | None) -> list[Any]:
         if batch.epoch != self.epoch or batch.first != self.cursor:
             self._rebuild(app, batch)
         results: list[Any] = []
         count = len(batch.entries)
+        # This replica's own entries come back last: applied from the objects it appended, not decoded again
+        # (the kinds whose fields come back from JSON as they went in; the others are decoded like any entry).
+        mine_from = count - own
         compact: tuple[int, bytes] | None = None
         for position, raw in enumerate(batch.entries):
-            mine = position >= count - own if own_index is None else position == own_index
+            mine = position >= mine_from if own_index is None else position == own_index
             try:
-                entry = Entry.decode(raw)
+                entry = entries[position - mine_from] if mine and entries else None
+                if entry is None or entry.kind not in AS_APPENDED:
+                    entry = Entry.decode(raw)
                 self.applying_own = entry.origin == self.origin
                 self.applying_origin = entry.origin
                 result = self._apply_one(app, entry)
@@ -197,32 +206,39 @@ class Replica:
     def _apply_one(self, app: MockOmni, entry: Entry) -> Any:
         self.now = max(self.now, entry.time)
         self.wall = max(self.wall, entry.wall)
-        with entropy.seeded(entry.seed):
-            kind = entry.kind
-            if kind in (VENDOR, RESUME):
-                return self.dispatcher.apply(entry)
-            if kind == ADMIN:
-                app.state.messages.advance()
-                return run_web(app, entry)
-            if kind == TICK:
-                app.state.messages.advance()
-                return None
-            if kind == ATTEMPT:
-                self.webhooks.apply(entry.extra)
-                return None
-            if kind == GONE:
-                self.webhooks.sender_gone(entry.extra["replica"], entry.extra.get("reason"))
-                return None
-            if kind == UNANSWERED:
-                app.state.journal.record(entry.method, entry.path, entry.query, entry.headers, entry.body, 500, None)
-                return None
-            if kind == SEED:
-                self.began = self.began or entry.origin == self.origin
-                app.admin.reset(None, app.admin.startup)
-                # Messages' dates are the mock's clock plus an offset: the same on every replica.
-                app.state.messages.dates_offset = entry.extra.get("dates", app.state.messages.dates_offset)
-                self._compare(entry.extra.get("settings", {}))
-                return None
+        # The entry's randomness: every replica draws the same keys, IDs and tokens for it.
+        token = entropy.use(entropy.Entropy(entry.seed))
+        try:
+            return self._apply_kind(app, entry)
+        finally:
+            entropy.restore(token)
+
+    def _apply_kind(self, app: MockOmni, entry: Entry) -> Any:
+        kind = entry.kind
+        if kind in (VENDOR, RESUME):
+            return self.dispatcher.apply(entry)
+        if kind == ADMIN:
+            app.state.messages.advance()
+            return run_web(app, entry)
+        if kind == TICK:
+            app.state.messages.advance()
+            return None
+        if kind == ATTEMPT:
+            self.webhooks.apply(entry.extra)
+            return None
+        if kind == GONE:
+            self.webhooks.sender_gone(entry.extra["replica"], entry.extra.get("reason"))
+            return None
+        if kind == UNANSWERED:
+            app.state.journal.record(entry.method, entry.path, entry.query, entry.headers, entry.body, 500, None)
+            return None
+        if kind == SEED:
+            self.began = self.began or entry.origin == self.origin
+            app.admin.reset(None, app.admin.startup)
+            # Messages' dates are the mock's clock plus an offset: the same on every replica.
+            app.state.messages.dates_offset = entry.extra.get("dates", app.state.messages.dates_offset)
+            self._compare(entry.extra.get("settings", {}))
+            return None
         log.error("mock-omni: an entry of unknown kind %r in the log (a newer mock-omni?) was skipped", kind)
         return None
 
