@@ -412,9 +412,9 @@ def test_callbacks_helpers_wait_for_callbacks_and_failures_show_them(pytester: p
 # --- server-side errors fail the test that caused them ------------------------------------------
 
 SERVER_BUG = '''
-from mock_omni.domain import store
+from mock_omni.domain import accounts
 
-_get = store.Accounts.get
+_get = accounts.Accounts.get
 
 
 def get(self, username, key):
@@ -423,7 +423,7 @@ def get(self, username, key):
     return _get(self, username, key)
 
 
-store.Accounts.get = get
+accounts.Accounts.get = get
 '''
 
 

@@ -96,7 +96,7 @@ def probes() -> dict[str, Probe]:
 
     return {
         "fence": Probe(take_ticket, in_flight),
-        "store": Probe(lambda app, account: post(app, account, "/omni/1/scenarios",
+        "accounts": Probe(lambda app, account: post(app, account, "/omni/1/scenarios",
                                                  {"name": "dirt", "flow": [{"channel": "SMS"}]}),
                        lambda app, account: app.state.accounts.export(account)),
         "messages": Probe(lambda app, account: post(app, account, "/omni/1/advanced", body(None, "41793026727")),
@@ -173,7 +173,7 @@ def test_an_accounts_reset_brings_back_its_part_of_every_component_and_nothing_e
 def test_removing_an_account_forgets_it_in_every_component(dirtied: Dirtied) -> None:
     dirtied.app.admin.remove_account(GENIE)
     assert GENIE not in dirtied.app.state.accounts.usernames()
-    dirtied.probes.pop("store")  # its part is gone, not back to the start
+    dirtied.probes.pop("accounts")  # its part is gone, not back to the start
     assert dirtied.differ(GENIE) == []
     assert dirtied.differ(ALADDIN) == [name for name, probe in dirtied.probes.items() if probe.per_account]
 

@@ -138,7 +138,7 @@ def test_webhook_settings_from_variables_and_flags() -> None:
                                       "--webhook-timeout", "5m"])
     flags = settings_from_args(args)
     assert (flags.webhook_attempts, flags.webhook_backoff, flags.webhook_timeout) == (20, 0.0, 300.0)
-    hooks = create_app(flags).webhooks
+    hooks = create_app(flags).state.webhooks
     assert (hooks.attempts, hooks.backoff, hooks.timeout, hooks.keep) == (20, 0.0, 300.0, flags.message_limit)
 
 

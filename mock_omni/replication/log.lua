@@ -32,7 +32,7 @@ if op == "append" then
     redis.call("RPUSH", KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
   end
   if #ARGV >= 7 or began then
-    -- Told on a channel named like the list: "epoch index", the index after its last entry.
+    -- Published under the list's own name: "epoch index", the index after its last entry.
     redis.call("PUBLISH", KEYS[1], epoch .. " " .. (base + redis.call("LLEN", KEYS[1])))
   end
   local cursor = tonumber(ARGV[3])

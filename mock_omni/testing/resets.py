@@ -50,7 +50,7 @@ def _fence(state: State, to: Target) -> None:
     state.fence.close(to.account)
 
 
-def _store(state: State, to: Target) -> None:
+def _accounts(state: State, to: Target) -> None:
     store = state.accounts
     if to.account is None:
         store.replace([account.copy() for account in to.baseline.accounts])
@@ -124,7 +124,7 @@ def _records(state: State, to: Target) -> None:
 #: State field -> how it resets, in the walk's order.
 RESETS: dict[str, Reset] = {
     "fence": _fence,
-    "store": _store,
+    "accounts": _accounts,
     "messages": _messages,
     "webhooks": _webhooks,
     "delivery_rules": _delivery_rules,
