@@ -18,7 +18,7 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from .api.dispatcher import VendorApi, VendorRequest
-from .domain.accounts import Accounts, KeyFactory, random_key
+from .domain.accounts import KeyFactory, random_key
 from .domain.backend import Backend
 from .domain.clock import Clock
 from .settings import Settings
@@ -53,7 +53,6 @@ class MockOmni:
         self.state = state = open_state(self.settings, clock, key_factory, wall_clock)
         self.state_file = StateFile(self.settings.state_file) if self.settings.state_file else None
         if self.state_file is not None:
-            assert isinstance(self.state.accounts, Accounts)  # settings refuse a state file with a shared store
             saved = self.state_file.load(key_factory)
             if saved is not None:
                 self.state.accounts.replace(saved)
@@ -61,7 +60,7 @@ class MockOmni:
         self.backend = Backend(self.state.accounts, self.state.clock, state.signin, self.state.messages)
         self.vendor = (state.vendor or VendorApi)(
             self.backend, self.state.limiter, self.state.journal, self.settings.max_body, self.state.faults.hook,
-            fence=self.state.fence, errors=self.state.errors, auth=state.auth)
+            fence=self.state.fence, errors=self.state.errors)
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self.state, self.settings, key_factory, self.tick)
@@ -77,7 +76,6 @@ class MockOmni:
         #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
         self.asgi: Any = self.route
         if self.state_file is not None:
-            assert isinstance(self.state.accounts, Accounts)
             self.asgi = PersistMiddleware(self.asgi, self.state.accounts, self.state_file)
         self.cors = OriginPolicy(self.settings.cors_origins)
         if self.cors.enabled:

@@ -271,7 +271,7 @@ class Settings:
     session_idle: int = field(default=int(SESSION_IDLE), metadata=declare(
         "how long an IBSSO session lives without a call on the mock's clock; the vendor's is an hour", INTEGER,
         integer(1, MAX_LIFETIME), metavar="SECONDS"))
-    #: Redis is the store of replicas sharing the state (shared/).
+    #: Redis is the store of replicas sharing the state (replication/).
     store: str = field(default=MEMORY_STORE, metadata=declare(
         "where the state lives: 'memory' (this process) or a Redis URL shared by several replicas", check=_store,
         metavar="memory|redis://HOST:PORT/DB"))

@@ -31,7 +31,6 @@ from .api.ratelimit import Rule
 from .api.webhooks import CallbackSender
 from .domain.accounts import Account, Accounts
 from .domain.clock import Clock
-from .domain.credentials import Principal
 from .domain.delivery import DeliveryRules
 from .domain.delivery import Rule as DeliveryRule
 from .domain.messages import Messages
@@ -101,12 +100,6 @@ class Fences(Protocol):
     def admits(self, ticket: int, account: str | None) -> bool: ...
 
 
-class PrincipalFinder(Protocol):
-    """Who an Authorization header proves to be, with which scopes (api/auth.py), or 401."""
-
-    def principal_for(self, authorization: str | None) -> Principal: ...
-
-
 class AccountClocks(Protocol):
     """How far each account's own clock was advanced beyond the global one (the admin API's per-account
     advance): its rate-limit buckets refill by it."""
@@ -157,8 +150,6 @@ class State:
     #: The start-up fixtures' messages (documents per account) and delivery rules.
     initial_messages: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     initial_delivery_rules: tuple[DeliveryRule, ...] = ()
-    #: Who a credential proves; None: the dispatcher's own (api/auth.py on the memory store).
-    auth: PrincipalFinder | None = None
     #: Builds the dispatcher (replicas: one that appends each call to the log); None: VendorApi.
     vendor: Callable[..., VendorApi] | None = None
     #: Releases what the state holds outside the process (Redis connections); nothing for memory.

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from starlette.types import Receive, Scope, Send
 
-from ..domain.accounts import Accounts
 from ..domain.backend import Backend
 from ..domain.errors import Forbidden, OmniError, PayloadTooLarge
 from ..testing.faults import ConnectionDropped, drop_connection
@@ -34,7 +33,7 @@ from .routes import ROUTER
 from .routing import Call, Operation, Router
 
 if TYPE_CHECKING:
-    from ..state import Fences, PrincipalFinder, RateLimits, RequestJournal
+    from ..state import Fences, RateLimits, RequestJournal
     from ..testing.server_errors import ErrorLog
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -98,22 +97,19 @@ class VendorApi:
     entry (``__call__``) reads the body, then runs the same two steps with the fault hook
     awaited between them."""
 
-    #: Whether calls may be answered in batches (``answer_soon``): a shared store's, one round trip a batch.
+    #: Whether calls may be answered in batches (``answer_soon``): replicas', one append to the log a batch.
     batched = False
 
     def __init__(
         self, backend: Backend, limiter: RateLimits, journal: RequestJournal,
-        max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None, router: Router = ROUTER,
-        fence: Fences | None = None, errors: ErrorLog | None = None, auth: PrincipalFinder | None = None,
+        max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None,
+        fence: Fences | None = None, errors: ErrorLog | None = None,
     ) -> None:
         self.backend = backend
         self.limiter = limiter
         self.journal = journal
-        self.router = router
-        if auth is None:
-            assert isinstance(backend.accounts, Accounts), "a shared store brings its own authenticator"
-            auth = Authenticator(backend.accounts, backend.signin)
-        self.auth = auth
+        self.router: Router = ROUTER
+        self.auth = Authenticator(backend.accounts, backend.signin)
         self.negotiator = Negotiator()
         self.bodies = Bodies()
         self.max_body = max_body
@@ -187,7 +183,7 @@ class VendorApi:
     def answer_soon(self, request: VendorRequest, body: bytes | None, ticket: int | None,
                     reply: Callable[[Answer | None], None]) -> None:
         """``reply(answer)`` once the call is decided, later in this event loop (None: drop the connection,
-        as ``answer``). Only where ``batched``: shared/vendor.py."""
+        as ``answer``). Only where ``batched``: replication/dispatcher.py."""
         raise NotImplementedError
 
     def admit(self, request: VendorRequest, too_large: bool) -> Exchange:
@@ -248,33 +244,6 @@ class VendorApi:
         self.journal.record(request.method, request.path, request.query, request.headers, body, answer.status,
                             exchange.account)
         return answer
-
-    # --- the steps of ``perform`` one by one, for dispatchers that run them apart (shared/vendor.py) ---------
-
-    @staticmethod
-    def body_format(operation: Operation, request: VendorRequest) -> Format | None:
-        """The body's format, checked (415); None for an operation without a JSON or XML body."""
-        if operation.form:
-            require_form(request.content_type)
-            return None
-        return None if operation.body is None else require_body_format(request.content_type)
-
-    def parse(self, call: Call, operation: Operation, request: VendorRequest, body_format: Format | None,
-              body: bytes) -> None:
-        """The body and query into ``call``, checked (400)."""
-        if body_format is not None and operation.body is not None:
-            call.body = self.bodies.parse(operation.body, body_format, body)
-        elif operation.form:
-            call.body = body
-        if operation.query:
-            call.query = operation.parse_query(request.query)
-
-    @staticmethod
-    def respond(exchange: Exchange, operation: Operation, payload: dict[str, object]) -> Answer:
-        """The handler's payload as the operation's answer."""
-        content = b"" if operation.status == 204 else render(
-            payload, exchange.fmt, operation.xml_root, operation.xml_items)
-        return Answer(operation.status, content, exchange.fmt, operation.headers)
 
 
 async def read_body(receive: Receive, declared: int, limit: int) -> bytes | None:

@@ -20,7 +20,7 @@ report), or as XML (``<omniReportsResponse><results><result>``, the shape of
 Delivery runs on an asyncio loop: the server's own when it runs on asyncio (uvicorn,
 Starlette's TestClient by default), else (anyio's trio backend) a loop of its own in a
 thread, so the server never crashes and callbacks go out all the same. ``CallbackSender``
-is the whole interface the app uses: another implementation (a shared store's) can
+is the whole interface the app uses: replicas on Redis extend it (replication/webhooks.py) and can
 replace this one.
 """
 
@@ -152,7 +152,6 @@ class Webhooks:
             self._records.append(callback)
             self._recorded += 1
             self._version += 1
-            self._changed(callback)
             if self._closed or len(self._pending) >= self.max_pending:
                 callback.state = "dropped"
                 callback.reason = SHUTTING_DOWN if self._closed else "too many callbacks pending"
@@ -184,8 +183,7 @@ class Webhooks:
             self._spawn_soon(loop, url)
 
     def tick(self) -> None:
-        """The app's ticker, every tenth of a second: nothing to do in one process (a shared store's sender
-        says there that its replica is alive)."""
+        """The app's ticker, every tenth of a second: nothing to do here."""
 
     async def close(self) -> None:
         """Stop: nothing is sent after this returns; what was queued is recorded as dropped."""
@@ -299,11 +297,6 @@ class Webhooks:
         callback.state, callback.reason = state, reason
         self._pending.pop(callback.id, None)
         self._version += 1
-        self._changed(callback)
-
-    def _changed(self, callback: Callback) -> None:
-        """A callback was recorded, attempted or settled (under the lock: must not block). A shared
-        store's sender writes it through (shared/callbacks.py); in memory the record is the object."""
 
     def _sends(self, callback: Callback) -> bool:
         """Whether this server sends ``callback`` (replicas on Redis: only the one whose call made it)."""
@@ -314,14 +307,8 @@ class Webhooks:
         with self._lock:
             callback.attempts.append(done)
             self._version += 1
-            self._changed(callback)
             if settle is not None and callback.state == "pending":
                 self._settle(callback, *settle)
-
-    def _wanted(self, callback: Callback) -> bool:
-        """Whether to attempt ``callback`` now (a shared store's sender asks whether a reset on another
-        replica dropped it); in memory, its state says it all."""
-        return True
 
     # --- delivery, on the loop --------------------------------------------------------
 
@@ -338,7 +325,7 @@ class Webhooks:
         if self._closed or self._loop is None:
             return
         # In a context of its own: a worker started from inside a vendor call must not carry that call's
-        # context variables (a shared store's batched call keeps its recording there).
+        # context variables (a replica applying a call draws its random values from the call's seed there).
         task = contextvars.Context().run(self._loop.create_task, self._drain(url))
         self._workers.add(task)
         task.add_done_callback(self._workers.discard)
@@ -363,7 +350,7 @@ class Webhooks:
         for attempt in range(self.attempts):
             if attempt:
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            if callback.state != "pending" or not self._wanted(callback):
+            if callback.state != "pending":
                 return
             done = await self._attempt(callback)
             delivered = done.status is not None and 200 <= done.status < 300

@@ -19,7 +19,7 @@ import itertools
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -252,17 +252,6 @@ class DeliveryRules:
         self._tests: dict[str, list[TestDestination]] = {}
         for test in TEST_DESTINATIONS:
             self._tests.setdefault(test.address, []).append(test)
-        #: rule id -> step attempts it decided, when counted (the shared store commits what a pass used).
-        self.used: dict[int, int] | None = None
-
-    @classmethod
-    def trial(cls, rules: Iterable[Rule], default_delay: float) -> DeliveryRules:
-        """Copies of ``rules`` as they stand (ids, hits, times kept) that count what each decides (``used``):
-        the shared store walks messages on such a copy, then commits the use it counted (shared/delivery.py)."""
-        trial = cls((), default_delay)
-        trial._rules = [replace(rule) for rule in rules]
-        trial.used = {}
-        return trial
 
     def _renumbered(self, rule: Rule) -> Rule:
         return Rule(next(self._ids), rule.outcome, rule.destination, rule.channel, rule.account, rule.delay,
@@ -275,8 +264,6 @@ class DeliveryRules:
                 for rule in self._rules:
                     if rule.matches(account, address, channel):
                         rule.hits += 1
-                        if self.used is not None:
-                            self.used[rule.id] = self.used.get(rule.id, 0) + 1
                         if rule.times is not None:
                             rule.times -= 1
                             if rule.times == 0:

@@ -2,7 +2,7 @@
 
 A send's plan comes from the scenario's flow and the request's per-channel payloads: each step's
 channel, sender, text, validity period, SMS parts and price. Checking it is the last check of a
-send (after the body's own, send_request.py): a flow step without its payload, or a destination
+send (after the body's own, send_request/): a flow step without its payload, or a destination
 without an address for the first channel, is INVALID_ARGUMENT naming the field, and nothing is sent.
 """
 

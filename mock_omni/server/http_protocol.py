@@ -34,8 +34,8 @@ On both paths this protocol also
 - keeps one keep-alive timer per idle spell of a connection instead of arming and cancelling
   one per request, as uvicorn does (an idle connection still closes after ``timeout_keep_alive``).
 
-With a shared store (``VendorApi.batched``), the answer comes later in the event loop: the
-calls of one loop turn go to Redis together (shared/vendor.py). Meanwhile a placeholder stands
+With replicas on Redis (``VendorApi.batched``), the answer comes later in the event loop: the
+calls of one loop turn are appended to the log together (replication/dispatcher.py). Meanwhile a placeholder stands
 as the connection's request cycle, so uvicorn queues the connection's later requests behind it
 and keeps their order; a call a fault rule turns out to apply to is run through the ASGI app's
 steps, its hook awaited, and answered (or dropped) the same way.
@@ -143,7 +143,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         while more is not None:  # a loop, not recursion: a packet may hold many offers
             more = self._feed(more)
         if self.direct is not None and self.direct_ticket is None:
-            self.direct_ticket = self.mock.state.fence.ticket()  # its body is still coming (shared store)
+            self.direct_ticket = self.mock.state.fence.ticket()  # its body is still coming (replicas)
 
     def _feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; what to parse next when an Upgrade offer was met, else None."""
@@ -196,8 +196,9 @@ class MockOmniProtocol(HttpToolsProtocol):
             return
         self.direct = request
         self.direct_body = bytearray()
-        # The fence (testing/fence.py): a reset while the body arrives drops this request. A shared store's
-        # ticket costs a round trip to Redis: taken only if the body does not come with the head (data_received).
+        # The fence (testing/fence.py): a reset while the body arrives drops this request. A replica's ticket is
+        # its position in the log, which another replica's reset may already be past: taken only if the body
+        # does not come with the head (data_received).
         self.direct_ticket = None if self.mock.vendor.batched else self.mock.state.fence.ticket()
         self.direct_keep_alive = self.scope["http_version"] != "1.0" and self.parser.should_keep_alive()
 
@@ -445,7 +446,7 @@ _Logged = tuple[str, str, str] | None
 
 
 class _Pending:
-    """Stands as uvicorn's request cycle while a direct answer waits for its batch (shared store):
+    """Stands as uvicorn's request cycle while a direct answer waits for its batch (replicas on Redis):
     uvicorn queues later requests of the connection behind it, marks it to close at shutdown, and
     marks it disconnected if the client leaves."""
 

@@ -142,7 +142,6 @@ STATELESS: dict[str, str] = {
     "initial_accounts": "the start-up fixtures, read once",
     "initial_messages": "the start-up fixtures, read once",
     "initial_delivery_rules": "the start-up fixtures, read once",
-    "auth": "finds who a credential proves in the store; keeps nothing",
     "vendor": "builds the dispatcher; keeps nothing",
     "close": "releases connections; keeps nothing",
     "replica": "follows the log on Redis: a reset is an entry of it like any other change",
