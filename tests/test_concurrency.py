@@ -6,9 +6,12 @@ import asyncio
 import random
 
 import httpx
+import pytest
 
 from . import server
 from .conftest import ALADDIN_BASIC
+
+pytestmark = pytest.mark.both_stores
 
 LIST = "/omni/1/scenarios"
 CLIENTS = 32

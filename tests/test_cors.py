@@ -19,6 +19,8 @@ from mock_omni.web.cors import (
 
 from .conftest import ALADDIN_BASIC, SEED_KEY, make_app
 
+pytestmark = pytest.mark.both_stores
+
 SEED_PATH = f"/omni/1/scenarios/{SEED_KEY}"
 PREFLIGHT = {"Access-Control-Request-Method": "PUT",
              "Access-Control-Request-Headers": "authorization, content-type, accept"}

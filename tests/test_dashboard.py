@@ -11,6 +11,8 @@ from mock_omni.web.dashboard import RECENT_MESSAGES, RECENT_REQUESTS, wants_json
 
 from .conftest import ALADDIN_BASIC, GENIE_KEY, OTHER_KEY, SEED_KEY, make_app
 
+pytestmark = pytest.mark.both_stores
+
 JSON = {"Accept": "application/json"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 

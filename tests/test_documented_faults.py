@@ -14,6 +14,8 @@ from mock_omni.domain.errors import BY_STATUS
 
 from .conftest import SEED_KEY
 
+pytestmark = pytest.mark.both_stores
+
 #: (messageId, text) the vendor's OpenAPI gives for a status (409: it gives none; CONFLICT is ours).
 VENDOR_WORDING = {
     400: ("BAD_REQUEST", "Bad request"), 401: ("UNAUTHORIZED", "Invalid login details"),

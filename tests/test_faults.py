@@ -99,6 +99,8 @@ WRAPPED_SERVER = """
 import socket, sys, uvicorn
 from mock_omni import create_app
 
+pytestmark = pytest.mark.both_stores
+
 app = create_app()
 
 async def wrapped(scope, receive, send):

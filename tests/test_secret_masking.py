@@ -17,6 +17,8 @@ from mock_omni.testing.redaction import MASK, redact_body, redact_query
 
 from .admin_helpers import create_account
 
+pytestmark = pytest.mark.both_stores
+
 SECRET = "Sup3r-Secret-Value-42"
 FORM = "application/x-www-form-urlencoded"
 

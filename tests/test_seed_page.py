@@ -15,6 +15,8 @@ from bench.payloads import SEED_JSON, SEED_RESPONSE, SEED_XML  # the page's requ
 from . import server
 from .conftest import ALADDIN_BASIC, SEED_KEY, make_app
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture(scope="module")
 def real_server() -> Iterator[server.Server]:

@@ -27,6 +27,8 @@ from mock_omni.domain.send_request import PAYLOAD_FIELDS, parse_date
 from . import server
 from .conftest import ALADDIN_BASIC
 
+pytestmark = pytest.mark.both_stores
+
 SPEC: dict[str, Any] = json.loads(
     (Path(__file__).parent / "reference" / "infobip-omni-failover-openapi.json").read_text("utf-8"))
 SEND = SPEC["paths"]["/omni/1/advanced"]["post"]

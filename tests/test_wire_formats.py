@@ -15,6 +15,8 @@ from mock_omni.domain.validation import validate_data
 
 from .conftest import SEED_KEY
 
+pytestmark = pytest.mark.both_stores
+
 LIST = "/omni/1/scenarios"
 SEED = f"{LIST}/{SEED_KEY}"
 XML_IN = {"Content-Type": "application/xml"}
