@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from ..admin_models import CallbacksQuery
-from .common import ACCOUNT, answer
+from .common import account_query, answer
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -30,7 +30,7 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
                        "pending": hooks.pending, "recorded": hooks.recorded, "limit": hooks.keep})
 
     @router.delete("/callbacks")
-    async def clear_callbacks(account: str | None = ACCOUNT) -> Response:
+    async def clear_callbacks(account: str | None = account_query()) -> Response:
         """Forget the callbacks (or one account's); those still queued are not sent."""
         hooks.clear(account)
         return answer({"cleared": account or "all"})

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..admin_models import ClockIn, body_doc, parse_body
-from .common import ACCOUNT, answer, raw_body
+from .common import account_query, answer, raw_body
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def add_routes(router: APIRouter, admin: Admin) -> None:
 
     @router.get("/clock")
-    async def clock(account: str | None = ACCOUNT) -> Response:
+    async def clock(account: str | None = account_query()) -> Response:
         """How far the limiter's clock (everyone's, or one account's) has been advanced."""
         admin.require_account(account)
         return answer({"offsetSeconds": admin.clock_offset(account)})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import Query, Request
@@ -16,8 +16,11 @@ from ..admin_models import read_body
 if TYPE_CHECKING:
     from ..admin import Admin
 
-#: The ``account`` query parameter of the routes that can be scoped to one account.
-ACCOUNT = Query(None, description="only this account")
+def account_query() -> Any:
+    """The ``account`` query parameter of the routes that can be scoped to one account. A new one for each
+    route of each app: FastAPI writes into a parameter's declaration, and a shared one read by a second app
+    makes pydantic warn (which FastAPI silences in a way that is not thread-safe)."""
+    return Query(None, description="only this account")
 
 
 def answer(data: object, status: int = 200) -> Response:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from ...domain.delivery import TEST_DESTINATIONS, DeliveryRuleIn
 from ...domain.errors import NotFound
 from ..admin_models import body_doc, parse_body
-from .common import ACCOUNT, answer, raw_body
+from .common import account_query, answer, raw_body
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -20,7 +20,7 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
     rules = admin.state.delivery_rules
 
     @router.get("/delivery-rules")
-    async def delivery_rules(account: str | None = ACCOUNT) -> Response:
+    async def delivery_rules(account: str | None = account_query()) -> Response:
         """The outcome rules in force (first match wins), then the ready-made test destinations."""
         return answer({"rules": [rule.to_dict() for rule in rules.rules(account)],
                        "testDestinations": [test.to_dict() for test in TEST_DESTINATIONS],
@@ -33,7 +33,7 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
         return answer(admin.add_delivery_rule(rule).to_dict(), 201)
 
     @router.delete("/delivery-rules")
-    async def clear_delivery_rules(account: str | None = ACCOUNT) -> Response:
+    async def clear_delivery_rules(account: str | None = account_query()) -> Response:
         """Remove every outcome rule (or one account's); the test destinations stay."""
         return answer({"removed": rules.clear(account)})
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..admin_models import FaultIn, body_doc, parse_body
-from .common import ACCOUNT, answer, raw_body
+from .common import account_query, answer, raw_body
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def add_routes(router: APIRouter, admin: Admin) -> None:
     @router.get("/faults")
-    async def faults(account: str | None = ACCOUNT) -> Response:
+    async def faults(account: str | None = account_query()) -> Response:
         """The active fault rules and how often each has hit."""
         return answer({"faults": [rule.to_dict() for rule in admin.state.faults.rules(account)]})
 
@@ -27,6 +27,6 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
         return answer(admin.add_fault(rule).to_dict(), 201)
 
     @router.delete("/faults")
-    async def clear_faults(account: str | None = ACCOUNT) -> Response:
+    async def clear_faults(account: str | None = account_query()) -> Response:
         """Remove every fault rule (or one account's)."""
         return answer({"removed": admin.state.faults.clear(account)})

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from .common import ACCOUNT, answer
+from .common import account_query, answer
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -19,7 +19,7 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
     @router.get("/requests")
     async def requests(
         method: str | None = None, path: str | None = Query(None, description="exact, or an fnmatch pattern"),
-        account: str | None = ACCOUNT, status: int | None = None,
+        account: str | None = account_query(), status: int | None = None,
     ) -> Response:
         """The vendor requests received, newest last (bounded by --journal-limit)."""
         found = admin.requests(method, path, account, status)
@@ -27,7 +27,7 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
                        "limit": journal.limit})
 
     @router.delete("/requests")
-    async def clear_requests(account: str | None = ACCOUNT) -> Response:
+    async def clear_requests(account: str | None = account_query()) -> Response:
         """Empty the journal (or one account's part of it)."""
         journal.clear(account)
         return answer({"cleared": account or "all"})

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..admin_models import LimitsIn, body_doc, parse_body
-from .common import ACCOUNT, answer, raw_body
+from .common import account_query, answer, raw_body
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -29,7 +29,7 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
         return answer(admin.rate_limits())
 
     @router.delete("/rate-limits")
-    async def reset_rate_limits(account: str | None = ACCOUNT) -> Response:
+    async def reset_rate_limits(account: str | None = account_query()) -> Response:
         """Back to the limits a reset returns to, with full buckets (for everyone or one account)."""
         admin.reset_rate_limits(account)
         return answer(admin.rate_limits())

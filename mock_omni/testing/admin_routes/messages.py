@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from .common import ACCOUNT, answer
+from .common import account_query, answer
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -17,7 +17,7 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
     sent = admin.state.messages
 
     @router.get("/messages")
-    async def messages(account: str | None = ACCOUNT, messageId: str | None = None,
+    async def messages(account: str | None = account_query(), messageId: str | None = None,
                        bulkId: str | None = None,
                        limit: int | None = Query(None, ge=0, le=1_000_000, description="the newest N")) -> Response:
         """Sent messages with each one's walk through its flow (channel, outcome, times), oldest first."""

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from ...domain.errors import InvalidArgument
 from ..admin_models import ResetIn, body_doc, parse_body
-from .common import ACCOUNT, answer, raw_body
+from .common import account_query, answer, raw_body
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -19,7 +19,7 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
 
     @router.post("/reset", openapi_extra=body_doc(ResetIn, "Fixtures and/or limits for later resets too",
                                                   required=False))
-    async def reset(request: Request, account: str | None = ACCOUNT) -> Response:
+    async def reset(request: Request, account: str | None = account_query()) -> Response:
         """Back to the fixture state (or one account to its start); a body sets what resets return to."""
         raw = await raw_body(request)
         if raw.strip() and account is not None:

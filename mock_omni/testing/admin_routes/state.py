@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..admin_models import StateIn, body_doc, parse_body
-from .common import ACCOUNT, answer, raw_body
+from .common import account_query, answer, raw_body
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def add_routes(router: APIRouter, admin: Admin) -> None:
     @router.get("/state")
-    async def state(account: str | None = ACCOUNT) -> Response:
+    async def state(account: str | None = account_query()) -> Response:
         """The whole state (or one account) as a fixture document, messages and delivery rules included."""
         return answer(admin.export_state(account))
 

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from ...domain.credentials import Grant
 from ...domain.signin import SignIn
 from ..admin_models import MintIn, body_doc, parse_body
-from .common import ACCOUNT, answer, raw_body
+from .common import account_query, answer, raw_body
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -43,7 +43,7 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
     signin = admin.state.signin
 
     @router.get("/tokens")
-    async def tokens(account: str | None = ACCOUNT) -> Response:
+    async def tokens(account: str | None = account_query()) -> Response:
         """The live OAuth2 tokens and IBSSO sessions the mock issued (masked), of every account or one."""
         return answer({"tokens": signin.issued(account)})
 
