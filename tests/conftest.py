@@ -79,7 +79,7 @@ def store(request: pytest.FixtureRequest) -> str:
         return "memory"
     server: RedisServer = request.getfixturevalue("redis_server")
     request.addfinalizer(lambda: server.client().flushdb())
-    return server.url
+    return server.store_url
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def replicas(redis_server: RedisServer) -> Iterator[Callable[..., TestClient]]:
     def replica(wall_clock: Callable[[], float] | None = None, **settings: object) -> TestClient:
         keys = counting_keys()
         options = {} if wall_clock is None else {"wall_clock": wall_clock}
-        apps.append(create_app(Settings(store=redis_server.url, store_prefix=prefix, **settings),  # type: ignore[arg-type]
+        apps.append(create_app(Settings(store=redis_server.store_url, store_prefix=prefix, **settings),  # type: ignore[arg-type]
                                key_factory=lambda: next(keys), **options))
         clients.append(TestClient(apps[-1], headers={"Authorization": ALADDIN_BASIC}).__enter__())
         return clients[-1]

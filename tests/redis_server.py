@@ -23,6 +23,8 @@ REDIS_SERVER = shutil.which("redis-server")
 needs_redis = pytest.mark.skipif(
     REDIS_SERVER is None, reason="redis-server is not installed (scripts/system-deps.sh installs it as root)")
 START_TIMEOUT = 10.0
+#: Seconds a mock under test waits for a reply of Redis (``store_url``).
+TEST_TIMEOUT = 5
 
 
 def free_port() -> int:
@@ -42,6 +44,12 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def store_url(self) -> str:
+        """The URL a mock under test gets: a reply may take longer than the default second on a loaded test
+        machine without Redis being away (the outage tests use ``url`` and its one second)."""
+        return f"{self.url}?socket_timeout={TEST_TIMEOUT}"
 
     def start(self) -> None:
         assert REDIS_SERVER is not None
@@ -183,6 +191,11 @@ class RedisCluster:
     def url(self) -> str:
         """The first node's URL: what a cluster-aware client starts from (it discovers the others)."""
         return self.nodes[0].url
+
+    @property
+    def store_url(self) -> str:
+        """As ``RedisServer.store_url``, for the first node."""
+        return self.nodes[0].store_url
 
     def client(self) -> redis.cluster.RedisCluster:
         return redis.cluster.RedisCluster(host="127.0.0.1", port=self.nodes[0].port, socket_timeout=5)

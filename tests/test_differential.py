@@ -17,13 +17,13 @@ CALLS = 60
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> Iterator[str]:
-    yield redis_server.url
+    yield redis_server.store_url
     redis_server.client().flushdb()
 
 
 @pytest.fixture
 def cluster_url(redis_cluster: RedisCluster) -> Iterator[str]:
-    yield redis_cluster.url
+    yield redis_cluster.store_url
     redis_cluster.flushall()
 
 

@@ -44,11 +44,11 @@ def shared_store(request: pytest.FixtureRequest) -> Iterator[str]:
     """The URL of the session's Redis, or of a node of its 3-master Redis Cluster: the suite runs on both."""
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
-        yield server.url
+        yield server.store_url
         server.client().flushdb()
     else:
         cluster: RedisCluster = request.getfixturevalue("redis_cluster")
-        yield cluster.url
+        yield cluster.store_url
         cluster.flushall()
 
 

@@ -146,7 +146,7 @@ def test_a_wiped_store_is_seeded_again_and_serves(replicas: Callable[[], TestCli
 
 
 def test_the_journal_merges_every_account_in_order_and_is_bounded(redis_server: RedisServer) -> None:
-    app = create_app(Settings(store=redis_server.url, store_prefix=f"test-{uuid.uuid4().hex}", journal_limit=4))
+    app = create_app(Settings(store=redis_server.store_url, store_prefix=f"test-{uuid.uuid4().hex}", journal_limit=4))
     try:
         with TestClient(app) as client:
             for n in range(3):
@@ -193,7 +193,8 @@ def test_the_password_of_a_redis_url_is_not_shown(capsys: pytest.CaptureFixture[
 
 
 def test_replicas_with_other_prefixes_do_not_meet(redis_server: RedisServer) -> None:
-    apps = [create_app(Settings(store=redis_server.url, store_prefix=f"test-{uuid.uuid4().hex}")) for _ in range(2)]
+    url = redis_server.store_url
+    apps = [create_app(Settings(store=url, store_prefix=f"test-{uuid.uuid4().hex}")) for _ in range(2)]
     try:
         with TestClient(apps[0], headers={"Authorization": ALADDIN_BASIC}) as one, \
                 TestClient(apps[1], headers={"Authorization": ALADDIN_BASIC}) as two:
