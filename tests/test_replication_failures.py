@@ -38,7 +38,7 @@ from .test_replicas import GENERAL_ERROR, SEED, connect
 
 pytestmark = pytest.mark.slow
 #: ``start(n, *args, store=URL)``: n ``mock-omni serve`` replicas of one fresh store (test_replicas.py).
-start = test_replicas.start
+start = test_replicas.start_on
 
 FIXTURE_NAME = "Test SMS or VIBER"
 API_KEY = {"Authorization": f"App {ALADDIN_API_KEY}"}
