@@ -18,6 +18,7 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni, Settings, create_app
+from mock_omni.replication.entries import VENDOR, Entry
 from mock_omni.server.http_protocol import protocol_for
 
 from .conftest import ALADDIN_BASIC, SEED_KEY
@@ -106,3 +107,33 @@ def test_a_body_in_parts_on_a_replica_behind_a_reset_another_answered_is_not_dro
     finally:
         one.close()
         two.close()
+
+
+def test_a_replica_far_behind_a_long_log_catches_up_and_one_can_still_join(redis_server: RedisServer) -> None:
+    # An append returned every entry from the replica's cursor in one reply. Behind a long log (a load test that
+    # never resets: 400,000 calls, or 300 of 1 MiB, with the default 1 s timeout) building that reply took Redis
+    # longer than the replica waits: no replica could join ("stopped answering while mock-omni started"), and one
+    # that was behind answered every call 500 for ever, though each of them was appended (the 500 changed the
+    # state). Here with a 0.2 s timeout and 150,000 small entries.
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    store = f"{redis_server.url}?socket_timeout=0.2"
+    behind = create_app(Settings(store=store, store_prefix=prefix))
+    apps = [behind]
+    try:
+        link = behind.replica.link  # type: ignore[union-attr]
+        filler = Entry(VENDOR, "elsewhere", time.time(), time.time(), method="PUT", path=SEED,
+                       headers=[(b"authorization", b"Basic bm86bm8=")], body=b"x" * 200,
+                       extra={"ticket": None, "large": False}).encode()
+        client = redis_server.client()
+        for _ in range(30):
+            client.rpush(link.keys[0], *[filler] * 5000)
+        with TestClient(behind, headers={"Authorization": ALADDIN_BASIC}) as first:
+            assert first.put(SEED, json={"name": "after the load"}).status_code == 200
+            apps.append(create_app(Settings(store=store, store_prefix=prefix)))
+            with TestClient(apps[-1], headers={"Authorization": ALADDIN_BASIC}) as joined:
+                assert joined.get(SEED).json()["name"] == "after the load"
+            journal = first.get("/__admin/requests", params={"method": "PUT"}).json()["requests"]
+            assert [entry["status"] for entry in journal if b"after" in entry["body"].encode()] == [200]
+    finally:
+        for app in apps:
+            app.close()
