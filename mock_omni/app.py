@@ -66,11 +66,12 @@ class MockOmni:
         self.state.messages.account_offset = self.admin.own_clock_offset
         #: Replicas on Redis: every change goes through the log (replication/); None in memory.
         self.replica = state.replica
-        if self.replica is not None:
-            self._join(self.replica)
         self._web: FastAPI | None = None
         #: Whether ``running`` is in force (its ticker and callbacks run once, however many lifespans nest).
         self._running = False
+        if self.replica is not None:
+            # After ``_web``: joining applies the log's admin entries through the web app.
+            self._join(self.replica)
         #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
         self.asgi: Any = self.route
         if self.state_file is not None:

@@ -48,23 +48,24 @@ class ReplicatedVendorApi(VendorApi):
         self._held: dict[str, tuple[Exchange, VendorRequest, Fault, bytes, int | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The ticket is a position in the log as this replica knows it; taken only for a body that arrives in
-        # parts (a reset meanwhile drops the call), since another replica's last reset may be past it.
-        ticket: int | None = self.fence.ticket()
+        # The ticket is where the log ends (a round trip: fence.py), taken only for a body that arrives in parts
+        # (a reset meanwhile drops the call), when its first part says more is coming.
+        ticket: int | None = None
         parts = 0
 
         async def counted() -> Any:
-            nonlocal parts
+            nonlocal parts, ticket
             parts += 1
-            return await receive()
+            message = await receive()
+            if parts == 1 and message.get("more_body", False):
+                ticket = self.fence.ticket()
+            return message
 
         request = VendorRequest.read(scope["method"], scope["path"], scope["query_string"], scope["headers"])
         try:
             body = await read_body(counted, request.content_length, self.max_body)
         except ConnectionAbortedError:
             return  # the client left mid-body: nobody to answer, nothing was done
-        if parts <= 1:
-            ticket = None
         answer, wait, held = self._send(request, [self._entry(request, body, ticket)])[0]
         if wait:
             await anyio.sleep(wait)

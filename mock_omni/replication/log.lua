@@ -4,12 +4,14 @@
 -- append:  ARGV[2] epoch the caller knows, ARGV[3] its cursor (next index it needs), ARGV[4] deadline
 --          (ms on Redis's clock, "0" for none), ARGV[5] a new epoch's name (used if there is no log),
 --          ARGV[6] the entry a new log starts with, ARGV[7..] entries to append.
---          Returns {epoch, first index returned, base, baseline, seed, entries...}, or {"late"} past the
---          deadline; the seed is the entry the log began with (kept when older entries are dropped).
+--          Returns {epoch, first index returned, base, baseline, seed, end, entries...}, or {"late"} past the
+--          deadline; the seed is the entry the log began with (kept when older entries are dropped), end the
+--          index after the log's last entry; the entries are one page (about PAGE bytes) from the cursor on.
 --          When it appended (or began a log), "epoch index-after-the-last-entry" is published on KEYS[1].
 -- compact: ARGV[2] epoch, ARGV[3] index of the entry that makes every earlier one unneeded, ARGV[4] the
 --          baseline document that entry leaves ("" keeps the current one). Returns the new base.
 local op = ARGV[1]
+local PAGE = 4194304
 if op == "append" then
   local deadline = tonumber(ARGV[4])
   if deadline > 0 then
@@ -40,10 +42,24 @@ if op == "append" then
     cursor = base
   end
   local meta = redis.call("HMGET", KEYS[2], "baseline", "seed")
-  local reply = {epoch, cursor, base, meta[1] or "", meta[2] or ""}
-  local entries = redis.call("LRANGE", KEYS[1], cursor - base, -1)
-  for i = 1, #entries do
-    reply[#reply + 1] = entries[i]
+  local length = redis.call("LLEN", KEYS[1])
+  local reply = {epoch, cursor, base, meta[1] or "", meta[2] or "", base + length}
+  -- One page: about PAGE bytes at most (at least one entry), so that a reply to a replica far behind (one
+  -- joining a long log) never takes Redis longer than the caller waits; the caller reads on from there.
+  local from, size = cursor - base, 0
+  while from < length and size < PAGE do
+    local entries = redis.call("LRANGE", KEYS[1], from, from + 99)
+    if #entries == 0 then
+      break
+    end
+    for i = 1, #entries do
+      reply[#reply + 1] = entries[i]
+      size = size + #entries[i]
+      from = from + 1
+      if size >= PAGE then
+        break
+      end
+    end
   end
   return reply
 elseif op == "compact" then

@@ -62,6 +62,8 @@ class Batch:
     baseline: bytes
     #: The entry the log began with (its settings and dates), kept when older entries are dropped.
     seed: bytes
+    #: The index after the log's last entry (the entries may be one page of what is there: read on up to it).
+    end: int
     entries: list[bytes]
 
 
@@ -158,7 +160,7 @@ class RedisLog:
         reply = self._run(APPEND, "append", epoch, cursor, deadline, new_epoch, first_entry, *entries)
         if reply[0] == b"late":
             raise StoreUnavailable()
-        return Batch(reply[0].decode(), int(reply[1]), int(reply[2]), reply[3], reply[4], reply[5:])
+        return Batch(reply[0].decode(), int(reply[1]), int(reply[2]), reply[3], reply[4], int(reply[5]), reply[6:])
 
     def compact(self, epoch: str, index: int, baseline: bytes) -> None:
         """Entries before ``index`` are no longer needed (a whole reset at ``index``)."""

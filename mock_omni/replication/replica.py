@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import Callable, Coroutine, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from starlette.datastructures import QueryParams
+
 from ..domain import entropy
 from .entries import ADMIN, ATTEMPT, GONE, RESUME, SEED, TICK, UNANSWERED, VENDOR, Entry
 from .log import Batch, RedisLog, StoreUnavailable
@@ -103,7 +105,21 @@ class Replica:
             batch = self.link.append(self.epoch, self.cursor, raws, os.urandom(8).hex(), self._seed().encode(),
                                      timeout)
             self._unanswered.clear()
-            return self._apply(batch, len(entries), entries)
+            # Its own entries are the last of the log as the append left it.
+            epoch, end = batch.epoch, batch.end
+            own_from = end - len(entries)
+            results = self._apply(batch, own_from, entries, end)
+            # A reply is one page of the log (log.lua): a replica far behind reads on, up to its own entries.
+            while self.cursor < end:
+                batch = self.link.append(self.epoch, self.cursor, [], os.urandom(8).hex(), self._seed().encode(),
+                                         timeout)
+                if batch.epoch != epoch:  # the log began again meanwhile: its entries went with the old one
+                    self._apply(batch, None)
+                    break
+                results += self._apply(batch, own_from, entries, end)
+            # Entries another replica's whole reset cut from the log before this one read them: answered 500.
+            results += [Failed(StoreUnavailable())] * (len(entries) - len(results))
+            return results
 
     def restart(self, entry: Entry) -> Any:
         """A new log begun by ``entry`` (a whole reset when Redis is full: dropping the old log frees it)."""
@@ -112,13 +128,14 @@ class Replica:
             # Calls answered 500 before it: a whole reset empties the journal they were kept for.
             self._unanswered.clear()
             batch = self.link.append("", 0, [], os.urandom(8).hex(), self._seed().encode())
-            return self._apply(batch, 0, own_index=0)[0]
+            return self._apply(batch, 0, own_to=1)[0]
 
     @staticmethod
     def whole_reset(entry: Entry) -> bool:
         """Whether ``entry`` resets everything (then every earlier entry is no longer needed)."""
+        # The query read as the route reads it (``?acc%6Funt=Genie`` names an account too).
         return (entry.kind == ADMIN and entry.method == "POST" and entry.path == "/__admin/reset"
-                and b"account=" not in entry.query)
+                and "account" not in QueryParams(entry.query.decode("latin-1")))
 
     def heartbeat(self) -> list[Entry]:
         """Say this replica runs; the ``GONE`` entries for the replicas with callbacks to send that do not."""
@@ -138,29 +155,31 @@ class Replica:
 
     # --- applying -----------------------------------------------------------------------
 
-    def _apply(self, batch: Batch, own: int, entries: Sequence[Entry] = (), own_index: int | None = None) -> list[Any]:
+    def _apply(self, batch: Batch, own_from: int | None, entries: Sequence[Entry] = (),
+               own_to: int | None = None) -> list[Any]:
+        """Apply ``batch``; the results of this replica's own entries (the log's from index ``own_from`` on, up to
+        ``own_to`` if given; none if None)."""
         app = self._app
         assert app is not None
         self.applying = True
         try:
-            return self._apply_batch(app, batch, own, entries, own_index)
+            return self._apply_batch(app, batch, own_from, entries, own_to)
         finally:
             self.applying = False
 
-    def _apply_batch(self, app: MockOmni, batch: Batch, own: int, entries: Sequence[Entry],
-                     own_index: int | None) -> list[Any]:
+    def _apply_batch(self, app: MockOmni, batch: Batch, own_from: int | None, entries: Sequence[Entry],
+                     own_to: int | None) -> list[Any]:
         if batch.epoch != self.epoch or batch.first != self.cursor:
             self._rebuild(app, batch)
         results: list[Any] = []
-        count = len(batch.entries)
         # This replica's own entries come back last: applied from the objects it appended, not decoded again
         # (the kinds whose fields come back from JSON as they went in; the others are decoded like any entry).
-        mine_from = count - own
         compact: tuple[int, bytes] | None = None
-        for position, raw in enumerate(batch.entries):
-            mine = position >= mine_from if own_index is None else position == own_index
+        for raw in batch.entries:
+            index = self.cursor
+            mine = own_from is not None and index >= own_from and (own_to is None or index < own_to)
             try:
-                entry = entries[position - mine_from] if mine and entries else None
+                entry = entries[index - own_from] if mine and entries and own_from is not None else None
                 if entry is None or entry.kind not in AS_APPENDED:
                     entry = Entry.decode(raw)
                 self.applying_own = entry.origin == self.origin

@@ -41,7 +41,9 @@ def open_replicated_state(settings: Settings, startup: Baseline, initial: list[A
     dates = (lambda: replica.now) if default_clocks else wall_clock
     state = memory_state(settings, startup, initial, extras, clock, key_factory, lifetimes, dates, real, webhooks)
     state.replica = replica
-    state.fence = ReplicatedFence(lambda: replica.cursor)
+    # Its tickets are where the log ends: caught up first (never while an entry is applied).
+    state.fence = ReplicatedFence(lambda: replica.cursor,
+                                  lambda: None if replica.applying else replica.exchange([]))
     state.vendor = functools.partial(_vendor, replica=replica, faults=state.faults)
     state.close = link.close
     state.check = link.healthy
