@@ -17,6 +17,8 @@ from mock_omni.testing.process import ServerProcess
 from . import server
 from .conftest import ALADDIN_BASIC
 
+pytestmark = pytest.mark.both_stores
+
 LIST = "/omni/1/scenarios"
 
 
@@ -98,8 +100,6 @@ def test_clear_one_account_keeps_the_others() -> None:
 WRAPPED_SERVER = """
 import socket, sys, uvicorn
 from mock_omni import create_app
-
-pytestmark = pytest.mark.both_stores
 
 app = create_app()
 
