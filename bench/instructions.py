@@ -18,9 +18,13 @@ from mock_omni import Settings, create_app
 try:
     from mock_omni.api.dispatcher import VendorRequest
     from mock_omni.api.ratelimit import parse_profile
-except ImportError:  # a tree from before the package was shaped by layer (085fb2e and older)
-    from mock_omni.ratelimit import parse_profile  # type: ignore[no-redef]
-    from mock_omni.vendor_api import VendorRequest  # type: ignore[no-redef]
+except ImportError:
+    try:  # a tree from before issue 19 named the vendor's HTTP surface api/ (f59fc59 and older)
+        from mock_omni.vendor.api import VendorRequest  # type: ignore[no-redef]
+        from mock_omni.vendor.ratelimit import parse_profile  # type: ignore[no-redef]
+    except ImportError:  # a tree from before the package was shaped by layer (085fb2e and older)
+        from mock_omni.ratelimit import parse_profile  # type: ignore[no-redef]
+        from mock_omni.vendor_api import VendorRequest  # type: ignore[no-redef]
 
 
 SEND = (b'{"scenarioKey": "CD265875E3A6EA43478D5F37A635BE4A", "sms": {"text": "Your parcel arrives today."}, '
