@@ -70,8 +70,11 @@ class MockOmni:
         #: Whether ``running`` is in force (its ticker and callbacks run once, however many lifespans nest).
         self._running = False
         if self.replica is not None:
+            replica = self.replica
+            # Admin changes applied from the log were let in by the replica that took them.
+            self.admin.trusted = lambda: replica.applying
             # After ``_web``: joining applies the log's admin entries through the web app.
-            self._join(self.replica)
+            self._join(replica)
         #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
         self.asgi: Any = self.route
         if self.state_file is not None:
@@ -117,8 +120,20 @@ class MockOmni:
         self.state.close()
 
     def reset(self, account: str | None = None) -> None:
-        """Back to the fixture state, or one account back to where it started: the admin API's reset."""
-        self.admin.reset(account)
+        """Back to the fixture state, or one account back to where it started: the admin API's reset (on
+        replicas, through the log like any change, so that every replica resets)."""
+        if self.replica is None:
+            self.admin.reset(account)
+            return
+        from urllib.parse import urlencode
+
+        from .replication.entries import ADMIN
+
+        query = urlencode({"account": account}).encode() if account is not None else b""
+        [result] = self.replica.exchange([self.replica.entry(ADMIN, method="POST", path="/__admin/reset",
+                                                             query=query)])
+        if not isinstance(result, tuple) or result[0] != 200:
+            raise RuntimeError(f"the reset through the log was answered {result!r}")
 
     def tick(self) -> None:
         """Perform the messages' transitions that are due (the ticker calls it; so does the admin clock)."""
@@ -127,13 +142,17 @@ class MockOmni:
             return
         try:
             self.state.messages.advance()
-            self.state.webhooks.tick()
         except Exception:  # the ticker must survive whatever one transition or push does
             log.exception("advancing messages failed")
 
     def export_state(self, account: str | None = None) -> dict[str, object]:
         """The state as a fixture document (the admin API's ``GET /__admin/state``)."""
         return self.admin.export_state(account)
+
+    def _due(self, replica: Replica) -> bool:
+        """Whether a message's transition is due by the time a new entry would carry (the state's own clock
+        reads the last entry's)."""
+        return self.state.messages.due_at(replica.stamp() + self.state.clock.offset)
 
     def _replicated_tick(self, replica: Replica) -> None:
         """Catch up with the log; while messages are on their way, their due transitions are an entry of it."""
@@ -142,7 +161,7 @@ class MockOmni:
 
         try:
             entries = replica.heartbeat()
-            if self.state.messages.in_flight:
+            if self._due(replica):
                 entries.append(replica.entry(TICK))
             replica.exchange(entries)
         except StoreUnavailable:
@@ -172,15 +191,22 @@ class MockOmni:
         from .replication.entries import ADMIN, TICK
         from .replication.log import StoreFull, StoreUnavailable
         from .replication.replica import Failed, read_request
+        from .testing import ADMIN_PREFIX, ADMIN_TOKEN_HEADER
+        from .testing.admin_routes.common import admin_token_given
 
         try:
             if scope["method"] in ("GET", "HEAD", "OPTIONS"):
-                # Caught up; and while messages are on their way, their due transitions as one more entry (a read
-                # adds nothing to the log otherwise: a dashboard polling a quiet store does not grow it).
+                # Caught up; and the messages' transitions that are due now as one more entry (a read adds
+                # nothing to the log otherwise: a dashboard polling a store does not grow it).
                 replica.exchange([])
-                if self.state.messages.in_flight:
+                if self._due(replica):
                     replica.exchange([replica.entry(TICK)])
                 await self.web(scope, receive, send)
+                return
+            token = next((value.decode("latin-1") for name, value in scope["headers"]
+                          if name == ADMIN_TOKEN_HEADER.encode()), None)
+            if scope["path"].startswith(ADMIN_PREFIX) and not admin_token_given(self.settings.admin_token, token):
+                await self.web(scope, receive, send)  # its 401, from this replica's token: nothing for the log
                 return
             body = await read_request(receive)
             if body is None:
@@ -189,13 +215,13 @@ class MockOmni:
                                   headers=list(scope["headers"]), body=body)
             try:
                 [result] = replica.exchange([entry])
-                if isinstance(result, Failed):
-                    raise StoreUnavailable() from result.error  # recorded where it failed: answered 500
-                status, headers, content = result
             except StoreFull:
                 if not replica.whole_reset(entry):
                     raise
-                status, headers, content = replica.restart(entry)
+                result = replica.restart(entry)
+            if isinstance(result, Failed):
+                raise StoreUnavailable() from result.error  # recorded where it failed: answered 500
+            status, headers, content = result
         except StoreUnavailable as error:
             answer = error_answer(error, JSON)
             status, headers, content = answer.status, answer.headers, answer.content

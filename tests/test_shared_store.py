@@ -7,6 +7,7 @@ The process-level tests (real servers, kills, Redis restarts) are in test_replic
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
@@ -267,3 +268,55 @@ def test_an_entry_no_replica_can_apply_is_passed_over_by_every_replica(
     for replica in (one, two):
         recorded = replica.get("/__admin/errors").json()["errors"]
         assert [e for e in recorded if "of the log" in e["request"]], recorded
+
+
+def test_replicas_given_different_admin_tokens_each_let_in_their_own_and_all_apply_it(
+        replicas: Callable[..., TestClient], redis_server: RedisServer) -> None:
+    one, two = replicas(admin_token="token-one"), replicas(admin_token="token-two")
+    made = one.post("/__admin/accounts", json={"username": "shared", "password": "pw"},
+                    headers={"X-Admin-Token": "token-one"})
+    assert made.status_code == 201
+    listed = two.get("/__admin/accounts", headers={"X-Admin-Token": "token-two"}).json()
+    assert "shared" in [a["username"] for a in listed["accounts"]]
+    # A change refused by its replica's token is answered 401 there and never reaches the log.
+    (log,) = [key for key in redis_server.client().scan_iter(match="*:log") if key.startswith(b"{test-")]
+    length = redis_server.client().llen(log)
+    refused = two.post("/__admin/accounts", json={"username": "x", "password": "pw"},
+                       headers={"X-Admin-Token": "token-one"})
+    assert refused.status_code == 401 and redis_server.client().llen(log) == length
+
+
+def test_a_reset_through_the_app_object_of_one_replica_resets_every_replica(
+        replicas: Callable[..., TestClient]) -> None:
+    one, two = replicas(), replicas()
+    assert two.put(SEED, json={"name": "changed"}).status_code == 200
+    one.app.reset()  # type: ignore[attr-defined]
+    assert two.get(SEED).json()["name"] != "changed" and one.get(SEED).json()["name"] != "changed"
+
+
+def test_a_call_held_by_a_delay_fault_across_a_reset_on_another_replica_leaves_no_trace(
+        replicas: Callable[..., TestClient]) -> None:
+    import threading
+
+    from mock_omni.testing.faults import ConnectionDropped
+
+    one, two = replicas(), replicas()
+    assert one.post("/__admin/faults", json={"path": LIST, "method": "POST", "delayMs": 600, "times": 1}
+                    ).status_code == 201
+    outcome: list[object] = []
+
+    def held() -> None:
+        try:
+            outcome.append(one.post(LIST, json={**NEW, "name": "held"}))
+        except ConnectionDropped as dropped:
+            outcome.append(dropped)
+
+    thread = threading.Thread(target=held)
+    thread.start()
+    time.sleep(0.2)
+    assert two.post("/__admin/reset").status_code == 200
+    thread.join(timeout=10)
+    assert isinstance(outcome[0], ConnectionDropped), outcome
+    for replica in (one, two):
+        assert "held" not in [s.get("name") for s in replica.get(LIST).json()["scenarios"]]
+        assert replica.get("/__admin/requests", params={"method": "POST"}).json()["requests"] == []

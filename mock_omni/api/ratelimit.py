@@ -32,8 +32,6 @@ def parse_rule(text: str) -> tuple[str, Rule]:
     match = _SPEC.match(text)
     if not match:
         raise RateLimitSpecError(f"bad rate limit {text!r}: expected OP=COUNT/DURATION, e.g. update=5/1m")
-    from .routes import OPERATION_NAMES as OPERATIONS
-
     op, count, amount, unit = match.groups()
     if op not in OPERATIONS:
         raise RateLimitSpecError(f"bad rate limit {text!r}: operation must be one of {', '.join(OPERATIONS)}")

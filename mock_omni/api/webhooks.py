@@ -97,8 +97,6 @@ class CallbackSender(Protocol):
 
     async def start(self) -> None: ...
 
-    def tick(self) -> None: ...
-
     async def close(self) -> None: ...
 
 
@@ -181,9 +179,6 @@ class Webhooks:
             self._draining.update(waiting)
         for url in waiting:
             self._spawn_soon(loop, url)
-
-    def tick(self) -> None:
-        """The app's ticker, every tenth of a second: nothing to do here."""
 
     async def close(self) -> None:
         """Stop: nothing is sent after this returns; what was queued is recorded as dropped."""

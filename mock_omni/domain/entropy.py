@@ -13,8 +13,7 @@ import hashlib
 import os
 import random
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 
 # RFC 9562's version 4 layout: version bits (48-51 from the left) 0100, variant bits (64-65) 10.
@@ -81,14 +80,3 @@ def use(source: Entropy) -> Token[Entropy]:
 
 def restore(token: Token[Entropy]) -> None:
     _CURRENT.reset(token)
-
-
-@contextmanager
-def seeded(seed: bytes) -> Iterator[Entropy]:
-    """Every random value drawn inside comes from ``seed`` (the same on every replica)."""
-    source = Entropy(seed)
-    token = _CURRENT.set(source)
-    try:
-        yield source
-    finally:
-        _CURRENT.reset(token)

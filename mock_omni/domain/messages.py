@@ -367,6 +367,13 @@ class Messages:
         """Whether a transition lies ahead (a message not at the end of its walk)."""
         return bool(self._heaps)
 
+    def due_at(self, now: float) -> bool:
+        """Whether a transition is due at ``now`` on everyone's clock (``advance`` then has something to do,
+        perhaps only a stale entry to drop)."""
+        with self._lock:
+            return any(heap and heap[0][0] <= now + self.account_offset(account)
+                       for account, heap in self._heaps.items())
+
     def advance(self) -> list[dict[str, object]]:
         """Perform every transition that is due on its account's clock, each at its own due time.
 

@@ -92,9 +92,10 @@ class ReplicatedVendorApi(VendorApi):
         try:
             outcomes = [self._outcome(request, result) for (_, request, _), result in
                         zip(queued, self.replica.exchange([entry for entry, _, _ in queued]), strict=True)]
-        except StoreUnavailable as error:
+        except Exception as error:  # noqa: BLE001 - every queued call is answered, whatever went wrong
             for entry, request, reply in queued:
-                self.replica.unanswered(entry)
+                if isinstance(error, StoreUnavailable):
+                    self.replica.unanswered(entry)
                 reply(self._unavailable(request, error))
             return
         for (_, request, reply), (answer, wait, held) in zip(queued, outcomes, strict=True):
@@ -111,15 +112,18 @@ class ReplicatedVendorApi(VendorApi):
     def _send(self, request: VendorRequest, entries: list[Entry]) -> list[Outcome]:
         try:
             return [self._outcome(request, result) for result in self.replica.exchange(entries)]
-        except StoreUnavailable as error:
-            for entry in entries:
-                self.replica.unanswered(entry)
+        except Exception as error:  # noqa: BLE001 - answered in the envelope, whatever went wrong
+            if isinstance(error, StoreUnavailable):
+                for entry in entries:
+                    self.replica.unanswered(entry)
             return [(self._unavailable(request, error), 0.0, None)] * len(entries)
 
     def _entry(self, request: VendorRequest, body: bytes | None, ticket: int | None) -> Entry:
+        extra: dict[str, Any] = {"ticket": ticket, "large": body is None}
+        if ticket is not None:
+            extra["epoch"] = self.replica.epoch  # positions count again from 0 in a new log
         return self.replica.entry(VENDOR, method=request.method, path=request.path, query=request.query,
-                                  headers=request.headers, body=body or b"",
-                                  extra={"ticket": ticket, "large": body is None})
+                                  headers=request.headers, body=body or b"", extra=extra)
 
     def _outcome(self, request: VendorRequest, result: Outcome | Failed) -> Outcome:
         """An entry's outcome; the 500 envelope for one whose applying failed (recorded where it failed)."""
@@ -145,14 +149,22 @@ class ReplicatedVendorApi(VendorApi):
         request = VendorRequest.read(entry.method, entry.path, entry.query, entry.headers)
         exchange = self.admit(request, bool(entry.extra.get("large")))
         ticket = entry.extra.get("ticket")
+        if ticket is not None and entry.extra.get("epoch", self.replica.epoch) != self.replica.epoch:
+            return None, 0.0, None  # the log began again while its body came: nothing of it is kept
         fault: Fault | None = None
         if exchange.answer is None and self.faults.armed:
             fault = self.faults.take(request.method, request.path, exchange.account or "")
             if fault is not None and fault.delay_ms:
                 key = entry.origin + entry.seed.hex()
+                # Held from here: a reset before its rest is applied drops it, as in memory.
+                ticket = self.replica.cursor if ticket is None else ticket
                 self._held[key] = (exchange, request, fault, entry.body, ticket)
                 return None, fault.delay_ms / 1000, key
         return self._finish(exchange, request, fault, entry.body, ticket), 0.0, None
+
+    def forget_held(self) -> None:
+        """The state began again: the calls held in the old one are dropped when their rest comes."""
+        self._held.clear()
 
     def _finish(self, exchange: Exchange, request: VendorRequest, fault: Fault | None, body: bytes,
                 ticket: int | None) -> Answer | None:

@@ -7,7 +7,6 @@ Encoded as a JSON head, a newline, and the raw body (bytes, kept as they came).
 from __future__ import annotations
 
 import os
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,21 +23,10 @@ GONE = "gone"  # a replica stopped without a word: the reports it was to send ne
 UNANSWERED = "unanswered"  # a call answered 500 because Redis could not take it: for the journal
 
 
-#: Entries' seeds: unique, not secret (the values drawn from them are the same on every replica anyway), so from
-#: a generator seeded by the OS once per process (os.urandom was a system call per call), again after a fork.
-_seeds = random.Random(os.urandom(32)).getrandbits
-
-
-def _reseed() -> None:
-    global _seeds
-    _seeds = random.Random(os.urandom(32)).getrandbits
-
-
-os.register_at_fork(after_in_child=_reseed)
-
-
 def new_seed() -> bytes:
-    return _seeds(128).to_bytes(16, "big")
+    """An entry's seed. Tokens and generated credentials are drawn from it (domain/entropy.py): from the OS
+    (0.3 us; a user-space generator would be predictable, and a keyed hash costs more)."""
+    return os.urandom(16)
 
 
 @dataclass

@@ -4,7 +4,7 @@
 -- append:  ARGV[2] epoch the caller knows, ARGV[3] its cursor (next index it needs), ARGV[4] deadline
 --          (ms on Redis's clock, "0" for none), ARGV[5] a new epoch's name (used if there is no log),
 --          ARGV[6] the entry a new log starts with, ARGV[7..] entries to append.
---          Returns {epoch, first index returned, base, baseline, seed, end, entries...}, or {"late"} past the
+--          Returns {epoch, first index returned, base, baseline, seed, end, entries...}, or {"late", Redis's ms} past the
 --          deadline; the seed is the entry the log began with (kept when older entries are dropped), end the
 --          index after the log's last entry; the entries are one page (about PAGE bytes) from the cursor on.
 --          When it appended (or began a log), "epoch index-after-the-last-entry" is published on KEYS[1].
@@ -17,7 +17,7 @@ if op == "append" then
   if deadline > 0 then
     local t = redis.call("TIME")
     if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
-      return {"late"}
+      return {"late", tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))}
     end
   end
   local epoch = redis.call("HGET", KEYS[2], "epoch")

@@ -159,6 +159,13 @@ class RedisLog:
         deadline = int(time.time() * 1000 + self.skew_ms + ms - min(DEADLINE_MARGIN_MS, ms / 10))
         reply = self._run(APPEND, "append", epoch, cursor, deadline, new_epoch, first_entry, *entries)
         if reply[0] == b"late":
+            # Past its deadline when Redis ran it: Redis stalled, or a clock stepped (NTP, a resumed VM). The
+            # skew is measured again from Redis's clock, so a step costs one call, not every call after it.
+            skew = float(reply[1]) - time.time() * 1000
+            if abs(skew - self.skew_ms) > 100:
+                log.warning("mock-omni: Redis's clock is %.0f ms from this host's (was %.0f ms); deadlines follow it",
+                            skew, self.skew_ms)
+                self.skew_ms = skew
             raise StoreUnavailable()
         return Batch(reply[0].decode(), int(reply[1]), int(reply[2]), reply[3], reply[4], int(reply[5]), reply[6:])
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from starlette.datastructures import QueryParams
 
 from ..domain import entropy
+from ..testing.journal import MAX_BODY_KEPT
 from .entries import ADMIN, ATTEMPT, GONE, RESUME, SEED, TICK, UNANSWERED, VENDOR, Entry
 from .log import Batch, RedisLog, StoreUnavailable
 
@@ -128,7 +129,9 @@ class Replica:
             # Calls answered 500 before it: a whole reset empties the journal they were kept for.
             self._unanswered.clear()
             batch = self.link.append("", 0, [], os.urandom(8).hex(), self._seed().encode())
-            return self._apply(batch, 0, own_to=1)[0]
+            results = self._apply(batch, 0, own_to=1)
+            # Another replica may have begun yet another log meanwhile: then this reset was not applied here.
+            return results[0] if results else Failed(StoreUnavailable())
 
     @staticmethod
     def whole_reset(entry: Entry) -> bool:
@@ -150,8 +153,9 @@ class Replica:
     def unanswered(self, entry: Entry) -> None:
         """``entry`` was answered 500 (Redis did not take it): journaled once Redis is back."""
         if entry.kind == VENDOR:
+            # Cut as the journal keeps it: a backlog of these goes with the next append.
             self._unanswered.append(self.entry(UNANSWERED, method=entry.method, path=entry.path, query=entry.query,
-                                               headers=entry.headers, body=entry.body))
+                                               headers=entry.headers, body=entry.body[:MAX_BODY_KEPT]))
 
     # --- applying -----------------------------------------------------------------------
 
@@ -214,13 +218,18 @@ class Replica:
         self.epoch, self.cursor = batch.epoch, batch.first
         # Times are the entries' from here on (the largest so far): the same on every replica.
         self.now = self.wall = 0.0
-        if batch.seed:
-            self._apply_one(app, Entry.decode(batch.seed))
-        else:  # a log begun by a whole reset on a full Redis (restart.lua) that never had a seed
+        self.dispatcher.forget_held()
+        if not batch.seed:  # a log begun by a whole reset on a full Redis (restart.lua) that never had a seed
             app.admin.reset(None, app.admin.startup)
-        if batch.baseline:
-            # The baseline a whole reset with a body set, before the entries this log still holds.
-            self._apply_one(app, Entry.decode(batch.baseline))
+        # Each part guarded like any entry: one that fails must not leave this replica half begun.
+        for part in (batch.seed, batch.baseline):
+            if not part:
+                continue
+            try:
+                self._apply_one(app, Entry.decode(part))
+            except Exception as error:  # noqa: BLE001 - recorded and passed over, as any entry
+                app.state.errors.record("beginning the log again", error)
+                log.error("mock-omni: beginning the log again failed", exc_info=error)
 
     def _apply_one(self, app: MockOmni, entry: Entry) -> Any:
         self.now = max(self.now, entry.time)

@@ -92,8 +92,8 @@ class Snapshot:
 
 
 class AccountClockOffsets:
-    """How far each account's own clock was advanced (beyond the global one), in memory: the limiter's
-    buckets of the account age by as much (on Redis, the call's script adds the account's offset)."""
+    """How far each account's own clock was advanced (beyond the global one): the limiter's buckets of the
+    account age by as much."""
 
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
@@ -141,6 +141,8 @@ class Admin:
         self.key_factory = key_factory
         #: Performs the messages' due transitions (after the clock moved).
         self._tick = tick
+        #: Whether the call being served was let in already (replicas applying the log set it).
+        self.trusted: Callable[[], bool] = lambda: False
         self._lock = threading.RLock()
         self.records = state.records
         self._created: MutableMapping[str, Account] = self.records.created

@@ -10,7 +10,7 @@ component cannot be forgotten.
 
 The order is the walk's: the fence first (a request in flight across the reset writes
 nothing), then the accounts, then what hangs on them. Each entry uses only the component's
-interface in state.py, so the memory and Redis implementations reset alike.
+interface in state.py. Replicas on Redis reset by applying the same reset from their log.
 """
 
 from __future__ import annotations
