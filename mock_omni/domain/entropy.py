@@ -74,7 +74,7 @@ def current() -> Entropy:
 
 
 def use(source: Entropy) -> Token[Entropy]:
-    """Draw from ``source`` until ``restore(token)`` (what ``seeded`` does, without a context manager's cost)."""
+    """Draw from ``source`` until ``restore(token)`` (replicas applying an entry: its seed's source)."""
     return _CURRENT.set(source)
 
 

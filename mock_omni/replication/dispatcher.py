@@ -21,8 +21,7 @@ from starlette.types import Receive, Scope, Send
 from ..api.answers import Answer, error_answer
 from ..api.codecs import JSON
 from ..api.dispatcher import Exchange, VendorApi, VendorRequest, read_body
-from ..domain.errors import BY_STATUS
-from ..testing.faults import Fault, drop_connection
+from ..testing.faults import Fault, drop_connection, fault_error
 from .entries import RESUME, VENDOR, Entry
 from .log import StoreUnavailable
 from .replica import Failed
@@ -175,10 +174,8 @@ class ReplicatedVendorApi(VendorApi):
                 self.journal.record(request.method, request.path, request.query, request.headers, body, 0,
                                     exchange.account)
                 return None
-            if fault.status is not None:
-                error = BY_STATUS[fault.status]()
-                if fault.message:
-                    error.text = fault.message
+            error = fault_error(fault)
+            if error is not None:
                 assert exchange.operation is not None
                 exchange.answer = error_answer(exchange.operation.worded(error), exchange.fmt,
                                                f"{request.method} {request.path}", self.errors)

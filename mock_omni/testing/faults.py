@@ -145,11 +145,19 @@ async def apply_fault(fault: Fault | None, sleep: Callable[[float], Awaitable[No
         await sleep(fault.delay_ms / 1000)
     if fault.drop:
         raise ConnectionDropped("mock-omni fault: connection dropped")
-    if fault.status is not None:
-        error: OmniError = BY_STATUS[fault.status]()
-        if fault.message:
-            error.text = fault.message
+    error = fault_error(fault)
+    if error is not None:
         raise error
+
+
+def fault_error(fault: Fault) -> OmniError | None:
+    """The error a rule answers with (after its delay), None if it answers none."""
+    if fault.status is None:
+        return None
+    error: OmniError = BY_STATUS[fault.status]()
+    if fault.message:
+        error.text = fault.message
+    return error
 
 
 async def default_sleep(seconds: float) -> None:
