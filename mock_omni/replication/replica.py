@@ -73,6 +73,7 @@ class Replica:
         self.webhooks: ReplicatedWebhooks
         self._warned: set[str] = set()
         self._next_beat = 0.0
+        self._seed_made: tuple[float, bytes] | None = None
         #: Whether the entry being applied is this replica's own (then it sends the reports it pushes).
         self.applying_own = False
         self.applying_origin = ""
@@ -103,7 +104,7 @@ class Replica:
         with self._lock:
             waiting = list(self._unanswered)
             raws = [entry.encode() for entry in (*waiting, *entries)]
-            batch = self.link.append(self.epoch, self.cursor, raws, os.urandom(8).hex(), self._seed().encode(),
+            batch = self.link.append(self.epoch, self.cursor, raws, os.urandom(8).hex(), self._seed(),
                                      timeout)
             self._unanswered.clear()
             # Its own entries are the last of the log as the append left it.
@@ -112,7 +113,7 @@ class Replica:
             results = self._apply(batch, own_from, entries, end)
             # A reply is one page of the log (log.lua): a replica far behind reads on, up to its own entries.
             while self.cursor < end:
-                batch = self.link.append(self.epoch, self.cursor, [], os.urandom(8).hex(), self._seed().encode(),
+                batch = self.link.append(self.epoch, self.cursor, [], os.urandom(8).hex(), self._seed(),
                                          timeout)
                 if batch.epoch != epoch:  # the log began again meanwhile: its entries went with the old one
                     self._apply(batch, None)
@@ -128,7 +129,7 @@ class Replica:
             self.link.restart(os.urandom(8).hex(), entry.encode())
             # Calls answered 500 before it: a whole reset empties the journal they were kept for.
             self._unanswered.clear()
-            batch = self.link.append("", 0, [], os.urandom(8).hex(), self._seed().encode())
+            batch = self.link.append("", 0, [], os.urandom(8).hex(), self._seed())
             results = self._apply(batch, 0, own_to=1)
             # Another replica may have begun yet another log meanwhile: then this reset was not applied here.
             return results[0] if results else Failed(StoreUnavailable())
@@ -270,9 +271,14 @@ class Replica:
         log.error("mock-omni: an entry of unknown kind %r in the log (a newer mock-omni?) was skipped", kind)
         return None
 
-    def _seed(self) -> Entry:
+    def _seed(self) -> bytes:
+        """The entry a new log would begin with (sent with every append, used only when there is no log): made
+        again only when the dates' offset it carries changed, not on every call."""
         assert self._app is not None
-        return self.entry(SEED, extra={"settings": self.settings, "dates": self._app.state.messages.dates_offset})
+        dates = self._app.state.messages.dates_offset
+        if self._seed_made is None or self._seed_made[0] != dates:
+            self._seed_made = (dates, self.entry(SEED, extra={"settings": self.settings, "dates": dates}).encode())
+        return self._seed_made[1]
 
     def _compare(self, theirs: dict[str, str]) -> None:
         """One line per setting that shapes the state and differs from the one of the replica that began it."""
