@@ -26,7 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -178,7 +178,7 @@ def vendor_date(seconds: float) -> str:
 @lru_cache(maxsize=4096)
 def _second(whole: int) -> str:
     # Messages of one send, and reports read together, share their seconds: format each once.
-    return f"{datetime.fromtimestamp(whole, timezone.utc):%Y-%m-%dT%H:%M:%S}"
+    return f"{datetime.fromtimestamp(whole, UTC):%Y-%m-%dT%H:%M:%S}"
 
 
 def _price(amount: float) -> int | float:
