@@ -388,6 +388,37 @@ def test_ready_made_test_destinations(client: TestClient, to: str, channels: lis
     assert (report["channel"], report["status"]) == final
 
 
+@pytest.mark.parametrize("written", ["+447700900004", "00447700900004", "+44 7700 900004", "+44-7700-900004",
+                                     "0044 (7700) 900.004"])
+def test_a_test_destination_behaves_alike_however_it_is_written(client: TestClient, written: str) -> None:
+    """Before, every form but 447700900004 was silently delivered."""
+    answer = send(client, body(scenario(client, "SMS", "VIBER"), written, channels=["SMS", "VIBER"]))
+    (report,) = reports(client)
+    assert (report["channel"], report["status"]) == ("VIBER", UNDELIVERABLE)
+    # What the vendor echoes is what was sent.
+    assert answer["messages"][0]["to"]["phoneNumber"] == written == report["to"]
+
+
+@pytest.mark.parametrize(("destination", "written"), [
+    ("+41793026727", "41793026727"), ("0041 79 302 67 27", "+41793026727"), ("4179*", "+41 79 302 67 27"),
+    ("+4179*", "0041793026727"), ("004179*", "41793026727"),
+])
+def test_a_rule_matches_a_number_in_any_form(client: TestClient, destination: str, written: str) -> None:
+    rule(client, destination=destination, outcome="REJECTED")
+    send(client, body(scenario(client, "SMS"), written, channels=["SMS"]))
+    (report,) = reports(client)
+    assert report["status"] == REJECTED
+
+
+@pytest.mark.parametrize(("sent", "asked"), [("+41793026727", "41793026727"), ("41793026727", "+41793026727"),
+                                             ("0041 79 302 67 27", "0041793026727")])
+def test_the_logs_to_filter_reads_a_number_in_any_form(client: TestClient, sent: str, asked: str) -> None:
+    answer = send(client, body(scenario(client, "SMS"), sent, "41000000000", channels=["SMS"]))
+    found = logs(client, to=asked)
+    assert [entry["messageId"] for entry in found] == [answer["messages"][0]["messageId"]]
+    assert found[0]["to"] == sent and found[0]["mccMnc"] == "22801"
+
+
 def test_the_test_destination_that_never_answers_on_viber_fails_over_when_viber_expires(client: TestClient) -> None:
     send(client, body(scenario(client, "VIBER", "SMS"), "447700900001", channels=["VIBER", "SMS"]))
     advance(client, 48 * 3600 - 1)
@@ -544,3 +575,24 @@ def test_one_accounts_clock_moves_only_its_own_messages(client: TestClient) -> N
     assert report["doneAt"] == date(60)  # on Genie's clock: its dates moved with it
     advance(client, 60)
     assert [r["messageId"] for r in reports(client)] == ids(mine)
+
+
+@pytest.mark.parametrize(("written", "compared"), [
+    ("+447700900004", "447700900004"), ("00447700900004", "447700900004"), ("+44 7700 900004", "447700900004"),
+    ("447700900004", "447700900004"), ("bounce@example.com", "bounce@example.com"), ("+", "+"), ("", ""),
+    ("user.key-1", "user.key-1"), ("+44 77OO", "+44 77OO"), ("0700", "0700"),
+])
+def test_the_form_addresses_are_compared_in(written: str, compared: str) -> None:
+    from mock_omni.domain.addresses import matching_form
+
+    assert matching_form(written) == compared
+
+
+@pytest.mark.parametrize(("pattern", "compared"), [
+    ("+4179*", "4179*"), ("004179*", "4179*"), ("+44 7700 90000?", "44770090000?"), ("+4477[0-5]*", "4477[0-5]*"),
+    ("*", "*"), ("*@example.com", "*@example.com"), ("4179*", "4179*"),
+])
+def test_the_form_rule_destinations_are_compared_in(pattern: str, compared: str) -> None:
+    from mock_omni.domain.addresses import matching_pattern
+
+    assert matching_pattern(pattern) == compared

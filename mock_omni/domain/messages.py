@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from .accounts import Accounts
+from .addresses import matching_form
 from .delivery import CURRENCY, NO_ERROR, PENDING_ENROUTE, STATUS_OF, DeliveryRules, mcc_mnc
 from .errors import InvalidArgument
 from .message import FETCHED, READY, REPORT_STATES, Message
@@ -490,6 +491,7 @@ class Messages:
         high = None if query.until is None else self.clock_time(query.until)
         bulk_ids, sender, to, channel, mcc, mnc = (query.bulk_ids, query.sender, query.to, query.channel, query.mcc,
                                                    query.mnc)
+        to = None if to is None else matching_form(to)
         found: list[dict[str, object]] = []
         for message in messages:
             if message.sent_at < low or (high is not None and message.sent_at > high):
@@ -499,7 +501,7 @@ class Messages:
             index = max(0, len(message.walk) - 1)
             step = message.plan[index]
             if ((sender is not None and step.sender != sender)
-                    or (to is not None and message.address(index) != to)
+                    or (to is not None and matching_form(message.address(index)) != to)
                     or (channel is not None and message.channel != channel)
                     or (query.general_status is not None and message.status.group_name != query.general_status)):
                 continue

@@ -86,4 +86,8 @@ def _value_parsers() -> dict[str, Callable[[str], object]]:
         from redis.connection import URL_QUERY_ARGUMENT_PARSERS
     except ImportError:  # outside the tested range: only names are checked
         return {}
-    return dict(URL_QUERY_ARGUMENT_PARSERS)
+    parsers: dict[str, Callable[[str], object]] = {}
+    for name, parser in URL_QUERY_ARGUMENT_PARSERS.items():
+        if callable(parser):
+            parsers[name] = parser
+    return parsers
