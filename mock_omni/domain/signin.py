@@ -167,6 +167,12 @@ class SignIn:
         principal = Principal(account.username, grant.scopes, grant)
         return principal if self.use(principal) else None
 
+    def refusal(self, kind: GrantKind, token: str) -> str:
+        """Why ``token`` of ``kind`` proves no one (for the journal)."""
+        if kind == "ibsso":
+            return "IBSSO: no live session or fixture token has this token (unknown, expired or ended)"
+        return "Bearer: no live access token or fixture token has this token (unknown or expired)"
+
     def use(self, principal: Principal) -> bool:
         """Whether the token behind ``principal`` is still alive; records the use. An expired one is dropped."""
         grant = principal.grant
