@@ -290,3 +290,29 @@ def test_the_dashboard_shows_each_messages_walk_and_its_callbacks(page: webdrive
     assert "PENDING_ENROUTE" in text and "in progress" in text and "not tried yet" in text
     assert "No notifyUrl" in text
     assert_only_local(page, live.url)
+
+
+def test_a_request_opens_to_what_was_sent_answered_and_why(page: webdriver.Chrome, live: server.Server,
+                                                          tmp_path: Path) -> None:
+    refused = httpx.put(f"{live.url}/omni/1/scenarios/{SEED_KEY}", json={"default": False},
+                        headers={"Authorization": ALADDIN_BASIC})
+    assert refused.status_code == 400
+    page.get(live.url + "/")
+    row = wait_for(page, lambda d: next(iter(d.find_elements(By.CSS_SELECTOR, "#requests tr.request")), False),
+                   "the request is not listed")
+    why = f"{SEED_KEY} is Aladdin's default scenario"
+    assert why in row.find_element(By.CSS_SELECTOR, "td.reason").text  # type: ignore[attr-defined]
+    row.click()  # type: ignore[attr-defined]
+
+    def opened(driver: webdriver.Chrome) -> object:
+        found = driver.find_elements(By.CSS_SELECTOR, "#requests tr.request-detail")
+        return found[0].text if found else False
+
+    text = str(wait_for(page, opened, "the request did not open"))
+    assert '{"default":false}' in text and "answer: 400" in text and refused.text in text and why in text
+    # It stays open while the page polls, and closes on a second click.
+    page.execute_script("return new Promise((done) => setTimeout(done, 1500))")
+    assert page.find_elements(By.CSS_SELECTOR, "#requests tr.request-detail")
+    page.find_element(By.CSS_SELECTOR, "#requests tr.request").click()
+    wait_for(page, lambda d: not d.find_elements(By.CSS_SELECTOR, "#requests tr.request-detail"), "it did not close")
+    page.save_screenshot(str(tmp_path / "request-detail.png"))

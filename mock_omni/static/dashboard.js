@@ -124,11 +124,50 @@ function renderTables() {
     el("td", {}, b.account), el("td", {}, b.operation), el("td", {}, `${Number(b.tokens).toFixed(1)} / ${b.capacity}`),
     el("td", {}, b.per))));
   const requests = document.querySelector("#requests tbody");
-  requests.replaceChildren(...state.requests.slice().reverse().map((r) => el("tr", {},
-    el("td", {}, new Date(r.timestamp * 1000).toLocaleTimeString()), el("td", {}, r.method),
-    el("td", { class: "key" }, r.path + (r.query ? `?${r.query}` : "")),
-    el("td", { class: `status-${String(r.status)[0]}` }, r.status), el("td", {}, r.account ?? "–"))));
+  const rows = [];
+  for (const r of state.requests.slice().reverse()) {
+    const key = requestKey(r);
+    rows.push(el("tr", { class: "request", tabindex: "0", "aria-expanded": String(openRequests.has(key)),
+      title: "the request, the answer and why", onclick: () => toggleRequest(key),
+      onkeydown: (event) => { if (event.key === "Enter") toggleRequest(key); } },
+      el("td", {}, new Date(r.timestamp * 1000).toLocaleTimeString()), el("td", {}, r.method),
+      el("td", { class: "key" }, r.path + (r.query ? `?${r.query}` : "")),
+      el("td", { class: `status-${String(r.status)[0]}` }, r.status || "dropped"), el("td", {}, r.account ?? "–"),
+      el("td", { class: "reason" }, r.reason ?? "")));
+    if (openRequests.has(key)) rows.push(el("tr", { class: "request-detail" }, el("td", { colspan: "6" }, requestDetail(r))));
+  }
+  requests.replaceChildren(...rows);
   document.getElementById("requests-recorded").textContent = `(${state.requestsRecorded} recorded in all)`;
+}
+
+// --- one request opened: what was sent, what was answered, and why ---------------------------
+
+const openRequests = new Set();
+
+function requestKey(r) {
+  return `${r.timestamp}|${r.method}|${r.path}|${r.query}`;
+}
+
+function toggleRequest(key) {
+  if (openRequests.has(key)) openRequests.delete(key);
+  else openRequests.add(key);
+  renderTables();
+}
+
+function httpMessage(headers, body) {
+  const lines = Object.entries(headers || {}).map(([name, value]) => `${name}: ${value}`);
+  return lines.join("\n") + (body ? `\n\n${body}` : "");
+}
+
+function requestDetail(r) {
+  const query = r.query ? `?${r.query}` : "";
+  const answer = r.response
+    ? [el("h4", {}, `answer: ${r.response.status}`), el("pre", { class: "answer" }, httpMessage(r.response.headers, r.response.body))]
+    : [el("h4", {}, "answer"), el("p", {}, "none: the connection was closed without one")];
+  return el("div", { class: "detail" },
+    el("h4", {}, `request: ${r.method} ${r.path}${query}`), el("pre", { class: "sent" }, httpMessage(r.headers, r.body)),
+    ...answer,
+    el("h4", {}, "why"), el("p", { class: "why" }, r.reason ?? ""));
 }
 
 // --- messages: each one's walk through its flow, and its callbacks ---------------------------
