@@ -632,6 +632,8 @@ class Messages:
                 self._outboxes.clear()
                 self._heaps.clear()
                 self._stale = 0
+                # A whole reset starts the count again (the dashboard's and /__admin/messages' "sent").
+                self.sent = 0
                 return
             outbox = self._outboxes.get(account)
             if outbox is not None:

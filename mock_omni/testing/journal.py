@@ -120,7 +120,7 @@ class Journal:
         self._entries: deque[Entry] = deque(maxlen=max(0, limit))
         self._lock = threading.Lock()
         self._wall_clock = wall_clock
-        #: How many entries were ever recorded (the bound drops the oldest).
+        #: How many entries were recorded since the last whole reset (the bound drops the oldest).
         self.recorded = 0
 
     @property
@@ -163,6 +163,8 @@ class Journal:
         with self._lock:
             if account is None:
                 self._entries.clear()
+                # A whole reset starts the count again (the dashboard's "recorded in all").
+                self.recorded = 0
             else:
                 kept = [entry for entry in self._entries if entry.account != account]
                 self._entries.clear()
