@@ -133,8 +133,11 @@ class SignIn:
         # RFC 6749 3.3: space-delimited; a scope the API does not know, or the client lacks, is invalid_scope
         # (5.2), for a client holding every scope too: it holds every scope there is, not any name at all.
         asked = tuple(dict.fromkeys(scope.split(" ")))
-        if not all(name in KNOWN_SCOPES and allows(client.scopes, (name,)) for name in asked):
-            raise InvalidScope()
+        for name in asked:
+            if name not in KNOWN_SCOPES:
+                raise InvalidScope().because(f"scope {name!r} is none of the API's: {', '.join(sorted(KNOWN_SCOPES))}")
+            if not allows(client.scopes, (name,)):
+                raise InvalidScope().because(f"client {client.client_id!r} does not hold scope {name!r}")
         return asked
 
     # --- IBSSO sessions -------------------------------------------------------------------

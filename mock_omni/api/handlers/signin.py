@@ -54,7 +54,8 @@ def _form(body: bytes) -> dict[str, str]:
     for name, value in pairs:
         if name in _PARAMETERS:  # an empty one too: "grant_type=&grant_type=client_credentials" is two
             if name in given:
-                raise InvalidTokenRequest(f"{name} is given more than once.")
+                raise InvalidTokenRequest(f"{name} is given more than once.").because(
+                    f"the form gives {name} twice (RFC 6749 3.1), once empty or not")
             given.add(name)
         if value:
             params[name] = value
@@ -81,7 +82,8 @@ def _client(params: dict[str, str], authorization: str | None) -> tuple[str, str
     # RFC 6749 2.3.1: the id and secret are form-encoded before Basic encodes them.
     client_id, client_secret = unquote_plus(pair[0]), unquote_plus(pair[1])
     if params.get("client_id", client_id) != client_id:
-        raise InvalidTokenRequest("client_id names another client than the one HTTP Basic authenticates.")
+        raise InvalidTokenRequest("client_id names another client than the one HTTP Basic authenticates.").because(
+            f"client_id {params['client_id']!r} in the form, client {client_id!r} by HTTP Basic")
     return client_id, client_secret
 
 
