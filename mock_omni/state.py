@@ -102,7 +102,7 @@ class Fences(Protocol):
 
 class AccountClocks(Protocol):
     """How far each account's own clock was advanced beyond the global one (the admin API's per-account
-    advance): its rate-limit buckets refill by it."""
+    advance): its rate-limit buckets refill by it, its messages walk and its tokens and sessions expire on it."""
 
     def advance(self, account: str, seconds: float) -> None: ...
     def offset(self, account: str) -> float: ...

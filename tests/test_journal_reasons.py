@@ -99,6 +99,15 @@ CASES: dict[str, tuple[dict[str, Any], int, list[str]]] = {
         "Authorization": ALADDIN_BASIC}}, 404, ["Aladdin has no scenario with key", "differs only in case"]),
     "accept": ({"method": "GET", "url": SCENARIO, "headers": {"Authorization": ALADDIN_BASIC,
                                                               "Accept": "text/html"}}, 406, ["'text/html'"]),
+    "unknown scope": ({"method": "POST", "url": "/auth/1/oauth2/token", "headers": {
+        "Authorization": ALADDIN_BASIC, "Content-Type": "application/x-www-form-urlencoded"},
+        "content": b"grant_type=client_credentials&scope=made-up"}, 400, ["'made-up' is none of the API's"]),
+    "token parameter twice": ({"method": "POST", "url": "/auth/1/oauth2/token", "headers": {
+        "Authorization": ALADDIN_BASIC, "Content-Type": "application/x-www-form-urlencoded"},
+        "content": b"grant_type=&grant_type=client_credentials"}, 400, ["grant_type twice"]),
+    "another client by basic": ({"method": "POST", "url": "/auth/1/oauth2/token", "headers": {
+        "Authorization": ALADDIN_BASIC, "Content-Type": "application/x-www-form-urlencoded"},
+        "content": b"grant_type=client_credentials&client_id=Genie"}, 400, ["'Genie' in the form", "'Aladdin'"]),
     "content type": ({"method": "POST", "url": LIST, "headers": {"Authorization": ALADDIN_BASIC,
                                                                  "Content-Type": "text/plain"},
                       "content": b"{}"}, 415, ["Content-Type 'text/plain'", "application/json or application/xml"]),

@@ -219,6 +219,42 @@ def test_logs_filters_newest_first(client: TestClient, app: MockOmni) -> None:
     assert len(logs(client, sentSince="2015-01-01T00:00:00Z")) == 3
 
 
+@pytest.mark.parametrize(("step", "whose"), [(0.0003, None), (0.00049, "Aladdin"), (0.0011, None)])
+def test_a_messages_own_sent_at_as_either_bound_takes_it_in(new_app: Callable[..., MockOmni], step: float,
+                                                             whose: str | None) -> None:
+    # Sends a fraction of a millisecond apart (on everyone's clock, or the account's own): each message's
+    # printed sentAt, given back as sentSince, sentUntil or both, selects exactly the messages printed at or
+    # after it, at or before it, at it; before the fix about half of them missed their own sentAt.
+    with sending_client(sending_app(new_app, rate_limits={})) as client:
+        sent: list[str] = []
+        for _ in range(60):
+            sent += ids(send(client, body(None, "41793026727", channels=["SMS", "VIBER"])))
+            moved = client.post("/__admin/clock/advance", json={"seconds": step, "account": whose})
+            assert moved.status_code == 200, moved.text
+        printed = {log["messageId"]: log["sentAt"] for log in logs(client, limit=1000)}
+        assert sorted(printed) == sorted(sent) and len(set(printed.values())) > 10
+
+        def found(**bounds: str) -> set[str]:
+            return {log["messageId"] for log in logs(client, limit=1000, **bounds)}
+
+        for message_id, at in printed.items():
+            since, until, both = found(sentSince=at), found(sentUntil=at), found(sentSince=at, sentUntil=at)
+            assert message_id in since and message_id in until and message_id in both, (message_id, at)
+            # Same format, same year: the texts order as the instants.
+            assert since == {other for other, when in printed.items() if when >= at}
+            assert until == {other for other, when in printed.items() if when <= at}
+            assert both == {other for other, when in printed.items() if when == at}
+        # A bound finer than a millisecond lies between two printed dates: exact, not rounded onto either.
+        first = min(printed.values())
+        finer = first[:23] + "5" + first[23:]  # 2015-02-23T16:41:11.8335+0000
+        assert found(sentSince=finer) == {other for other, when in printed.items() if when > first}
+        assert found(sentUntil=finer) == {other for other, when in printed.items() if when == first}
+        # The same instant in another zone and in RFC 3339's form.
+        shifted = f"{first[:11]}{int(first[11:13]) + 1:02d}{first[13:23]}+01:00"
+        assert found(sentSince=shifted, sentUntil=first.replace("+0000", "Z")) == found(sentSince=first,
+                                                                                        sentUntil=first)
+
+
 def test_logs_are_limited_to_120_a_minute(client: TestClient) -> None:
     assert all(client.get("/omni/1/logs").status_code == 200 for _ in range(120))
     refused = client.get("/omni/1/logs")

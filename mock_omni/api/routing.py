@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel
 
 from ..domain.errors import BadRequest, InvalidArgument, MethodNotAllowed, NotFound, OmniError
-from ..domain.send_request import parse_date
+from ..domain.send_request import parse_instant
 from ..domain.validation import problems_sentence
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class QueryParam:
     def read(self, text: str) -> object:
         """The value of ``text``, or ValueError with the message the client gets.
 
-        ``date-time`` reads as POSIX seconds; ``string-list`` as a tuple (the values of repeated
+        ``date-time`` reads as exact POSIX seconds (a Fraction); ``string-list`` as a tuple (the values of repeated
         parameters and comma-separated ones together).
         """
         if self.kind == "enum":
@@ -53,7 +53,7 @@ class QueryParam:
                 raise ValueError(f"must be one of {', '.join(self.choices)}")
             return text
         if self.kind == "date-time":
-            return parse_date(text)
+            return parse_instant(text)
         if self.kind == "boolean":
             flag = text.lower()
             if flag not in ("true", "false"):
