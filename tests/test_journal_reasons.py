@@ -174,3 +174,41 @@ def test_over_a_real_socket_the_journal_holds_what_the_client_read(direct: bool)
             entry = last_entry(http)
             same_as_received(entry, response)
             assert all(word in entry["reason"] for word in words), entry["reason"]
+
+
+def test_an_expired_token_says_how_long_ago_on_the_accounts_clock(client: TestClient) -> None:
+    session = client.post("/auth/1/session", json={"username": "Aladdin", "password": "open sesame"}).json()["token"]
+    assert client.get(LIST, headers={"Authorization": f"IBSSO {session}"}).status_code == 200
+    # Sessions end after an hour without a call (the default): 90 s past it on Aladdin's own clock.
+    moved = client.post("/__admin/clock/advance", json={"seconds": 3600 + 90, "account": "Aladdin"})
+    assert moved.status_code == 200, moved.text
+    refused = client.get(LIST, headers={"Authorization": f"IBSSO {session}"})
+    assert refused.status_code == 401
+    entry = last_entry(client)
+    same_as_received(entry, refused)
+    assert entry["reason"] == ("IBSSO: this session of Aladdin expired 90.000 s ago on the account's clock "
+                               "(POST /__admin/clock/advance moves it)")
+    # Asked again, the token is still remembered as expired (it is gone from the live ones).
+    client.post("/__admin/clock/advance", json={"seconds": 10, "account": "Aladdin"})
+    client.get(LIST, headers={"Authorization": f"IBSSO {session}"})
+    assert "expired 100.000 s ago" in last_entry(client)["reason"]
+
+
+def test_an_ended_session_says_it_was_ended(client: TestClient) -> None:
+    session = client.post("/auth/1/session", json={"username": "Aladdin", "password": "open sesame"}).json()["token"]
+    assert client.delete("/auth/1/session", headers={"Authorization": f"IBSSO {session}"}).status_code == 204
+    refused = client.get(LIST, headers={"Authorization": f"IBSSO {session}"})
+    assert refused.status_code == 401
+    assert last_entry(client)["reason"].startswith("IBSSO: this session of Aladdin was ended 0.000 s ago")
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    ({"username": "Nobody", "password": "x"}, "no account named 'Nobody'"),
+    ({"username": "Aladdin", "password": "x"}, "the password of Aladdin is not the one given"),
+])
+def test_a_refused_sign_in_says_which_check(client: TestClient, body: dict[str, str], why: str) -> None:
+    refused = client.post("/auth/1/session", json=body)
+    assert refused.status_code == 401
+    entry = last_entry(client)
+    same_as_received(entry, refused)
+    assert entry["reason"] == why

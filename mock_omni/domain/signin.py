@@ -98,7 +98,9 @@ class SignIn:
         # Always one constant-time compare, so an unknown client costs what a wrong secret does.
         expected = found[1].client_secret if found is not None else _DUMMY_SECRET
         if not same_secret(client_secret, expected) or found is None:
-            raise InvalidClient()
+            raise InvalidClient().because(f"no OAuth2 client {client_id!r} in any account" if found is None else
+                                          f"the secret of client {client_id!r} ({found[0].username}) is not the "
+                                          "one given")
         return found
 
     def _find_client(self, client_id: str) -> tuple[Account, OAuth2Client] | None:
@@ -146,7 +148,8 @@ class SignIn:
         """The account's live session, or a new one; Unauthorized for a wrong username or password."""
         account = self._accounts.account(username)
         if not same_secret(password, account.password if account is not None else _DUMMY_SECRET) or account is None:
-            raise Unauthorized()
+            raise Unauthorized().because(f"no account named {username!r}" if account is None else
+                                         f"the password of {account.username} is not the one given")
         return self.session_for(account.username)
 
     def session_for(self, username: str) -> Grant:
@@ -164,7 +167,7 @@ class SignIn:
         """``DELETE /auth/1/session``: end the session (or fixture token) ``token``; Unauthorized if it is none."""
         found = self._accounts.grant_for(token)
         if found is not None and found[0].username == username and found[1].kind == "ibsso":
-            if self._accounts.remove_grant(username, found[1]):
+            if self._accounts.remove_grant(username, found[1], "was ended", self.now(username)):
                 return
         elif self._accounts.end_token(username, token):
             return
@@ -183,9 +186,15 @@ class SignIn:
 
     def refusal(self, kind: GrantKind, token: str) -> str:
         """Why ``token`` of ``kind`` proves no one (for the journal)."""
-        if kind == "ibsso":
-            return "IBSSO: no live session or fixture token has this token (unknown, expired or ended)"
-        return "Bearer: no live access token or fixture token has this token (unknown or expired)"
+        scheme, what = ("IBSSO", "session") if kind == "ibsso" else ("Bearer", "access token")
+        ended = self._accounts.ended_grant(token)
+        if ended is not None:
+            username, how, when = ended
+            ago = max(0.0, self.now(username) - when)
+            return (f"{scheme}: this {what} of {username} {how} {ago:.3f} s ago on the account's clock "
+                    "(POST /__admin/clock/advance moves it)" if how == "expired" else
+                    f"{scheme}: this {what} of {username} {how} {ago:.3f} s ago (DELETE /auth/1/session)")
+        return f"{scheme}: no live {what} or fixture token has this token (unknown, or ended long ago)"
 
     def use(self, principal: Principal) -> bool:
         """Whether the token behind ``principal`` is still alive; records the use. An expired one is dropped."""
@@ -196,7 +205,7 @@ class SignIn:
         if grant.alive(now):
             grant.touch(now)
             return True
-        self._accounts.remove_grant(principal.username, grant)
+        self._accounts.remove_grant(principal.username, grant, "expired", grant.expires_at())
         return False
 
     def issued(self, username: str | None = None) -> list[dict[str, object]]:

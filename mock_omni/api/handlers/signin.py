@@ -78,7 +78,8 @@ def _client(params: dict[str, str], authorization: str | None) -> tuple[str, str
     scheme, _, credentials = authorization.strip().partition(" ")
     pair = parse_basic(credentials) if scheme.lower() == "basic" else None
     if pair is None:
-        raise InvalidClient(challenge=True)
+        raise InvalidClient(challenge=True).because(
+            f"the Authorization header is not HTTP Basic of client_id:client_secret (scheme {scheme!r})")
     # RFC 6749 2.3.1: the id and secret are form-encoded before Basic encodes them.
     client_id, client_secret = unquote_plus(pair[0]), unquote_plus(pair[1])
     if params.get("client_id", client_id) != client_id:
