@@ -149,7 +149,10 @@ async def resolve_targets(url: str, rules: Sequence[Rule]) -> list[Target]:
     allowed_by_name = any(rule.by_name and rule.allows(name, None, port) for rule in rules)
     loop = asyncio.get_running_loop()
     try:
-        found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        if _is_address(host):  # a literal address in its usual form: nothing to look up (no executor thread)
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+        else:
+            found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         if open_to_all or allowed_by_name:
             raise
