@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
-from mock_omni.api.webhook_targets import ADMIN_REFUSED, NOT_ALLOWED, parse_rule
+from mock_omni.api.webhook_targets import ADMIN_REFUSED, NOT_ALLOWED, _admin_path, parse_rule
 from mock_omni.domain.callbacks import masked_url
 
 from .receiver import Receiver, receiver
@@ -155,6 +157,23 @@ def test_a_name_resolving_into_a_network_not_allowed_is_refused(
     assert (callback["state"], callback["reason"]) == ("failed", NOT_ALLOWED) and target.received == []
 
 
+@given(st.lists(st.sampled_from(["plain", "upper", "percent", "double"]), min_size=14, max_size=14),
+       st.sampled_from(["", "/x/..", "/./", "//", "/a/b/../.."]))
+def test_every_spelling_of_an_admin_path_is_an_admin_path(encodings: list[str], detour: str) -> None:
+    """Each character of ``/__admin/reset`` left as it is, upper-cased, percent-encoded or encoded twice,
+    after a detour of dot segments or doubled slashes: still the admin API's path."""
+    spelt = "".join(
+        char if how == "plain" or char == "/" else char.upper() if how == "upper"
+        else f"%{ord(char):02X}" if how == "percent" else f"%25{ord(char):02X}"
+        for char, how in zip("/__admin/reset", encodings, strict=True))
+    assert _admin_path((detour + spelt).encode())
+
+
+@pytest.mark.parametrize("path", ["/", "/hooks/__admin", "/_admin", "/admin", "/__admi", "/x/__admin/reset"])
+def test_paths_outside_the_admin_api_are_not_admin_paths(path: str) -> None:
+    assert not _admin_path(path.encode())
+
+
 @pytest.mark.parametrize(("text", "problem"), [
     ("10.0.0.0/33", "CIDR"), ("host:0", "port"), ("host:9-8", "port"), ("[::1", "brackets"), ("a b", "host name"),
     ("*", None), ("*:8000-8100", None), ("[fd00::/8]:443", None), ("fd00::/8", None), ("*.corp.example", None),
@@ -188,13 +207,15 @@ def test_credentials_in_a_notify_url_are_sent_as_basic_auth_and_masked_in_every_
         assert len(callbacks(client, url=f"http://hook-user:guess@{host}/cb")["callbacks"]) == 1
         assert callbacks(client, url=f"http://other-user:{SECRET}@{host}/cb")["callbacks"] == []
         shown = [client.get(path).text for path in
-                 ("/__admin/callbacks", "/__admin/state", "/__admin/requests", "/__admin/dashboard.json")]
+                 ("/__admin/callbacks", "/__admin/state", "/__admin/requests", "/__admin/messages")]
+        shown.append(client.get("/", headers={"Accept": "application/json"}).text)  # the dashboard's data
     assert callback["state"] == "delivered" and callback["url"] == f"http://hook-user:***@{host}/cb"
     (received,) = target.received
     assert received.authorization == "Basic " + base64.b64encode(f"hook-user:{SECRET}".encode()).decode()
     for text in shown:
         assert SECRET not in text
     assert "hook-user:***@" in shown[2]  # the journal shows the send's body with the URL masked
+    assert all("hook-user:***@" in text for text in shown), shown
 
 
 def test_masked_url_masks_every_spelling_of_credentials() -> None:
