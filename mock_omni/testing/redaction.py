@@ -11,7 +11,7 @@ of a URL in any value (a ``notifyUrl`` of ``http://user:password@host/``) are ma
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 from xml.etree.ElementTree import Element, ParseError, tostring
 
 import orjson
@@ -41,7 +41,7 @@ def redact_body(body: bytes, content_type: str | None) -> str:
     start = body.removeprefix(_BOM).lstrip()[:1]
     try:
         if kind == _FORM:
-            return masked_url(redact_query(text))
+            return redact_query(text)
         if kind.endswith("json") or (not kind.endswith("xml") and start in (b"{", b"[")):
             return _json(body, text)
         if kind.endswith("xml") or start == b"<":
@@ -58,9 +58,13 @@ def redact_query(query: str) -> str:
     segments = []
     found = False
     for segment in query.split("&"):
-        name = segment.partition("=")[0]
+        name, _, value = segment.partition("=")
         if _secret(unquote_plus(name)):
             segment, found = f"{name}={MASK}", True
+        elif "%40" in value.upper() or "@" in value:
+            url = masked_url(unquote_plus(value))  # a URL's credentials, however the value is encoded
+            if url != unquote_plus(value):
+                segment, found = f"{name}={quote(url, safe=':/?#[]@*=')}", True
         segments.append(segment)
     if found:
         return "&".join(segments)
