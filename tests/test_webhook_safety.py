@@ -254,3 +254,59 @@ def test_a_reset_abandons_an_attempt_to_a_stalled_receiver_and_the_next_push_goe
         time.sleep(0.2)
         # Nothing more is recorded for the abandoned callback (its record went with the reset).
         assert [c["messageId"] for c in callbacks(client)["callbacks"]] == ["NEXT"]
+
+
+# --- https: the name is verified, on the address checked ----------------------------------------
+
+
+@pytest.fixture
+def tls_server(tmp_path: Any) -> Iterator[tuple[int, list[str | None]]]:
+    """A TLS server on loopback with a self-signed certificate (no client trusts it) recording each
+    handshake's SNI name."""
+    import ssl
+    import subprocess
+    import threading
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True, timeout=60)
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,func-returns-value]
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(conn, server_side=True):
+                    pass
+            except (OSError, ssl.SSLError):
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1], names
+    finally:
+        listener.close()
+
+
+def test_https_to_a_name_sends_the_name_for_sni_and_verifies_the_certificate(
+    new_app: Callable[..., MockOmni], tls_server: tuple[int, list[str | None]],
+) -> None:
+    port, names = tls_server
+    with build(new_app, webhook_attempts=1) as client:
+        push(client, f"https://localhost:{port}/hook", "NAME")
+        push(client, f"https://127.0.0.1:{port}/hook", "ADDRESS")
+        found = {c["messageId"]: c for c in settled(client, 2)}
+    for callback in found.values():
+        (attempt,) = callback["attempts"]
+        assert callback["state"] == "failed" and "CERTIFICATE_VERIFY_FAILED" in attempt["error"], callback
+    # Connected to the address checked, with the URL's name in the handshake (an address is sent no SNI).
+    assert sorted(names, key=str) == [None, "localhost"], names
