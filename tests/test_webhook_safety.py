@@ -310,3 +310,25 @@ def test_https_to_a_name_sends_the_name_for_sni_and_verifies_the_certificate(
         assert callback["state"] == "failed" and "CERTIFICATE_VERIFY_FAILED" in attempt["error"], callback
     # Connected to the address checked, with the URL's name in the handshake (an address is sent no SNI).
     assert sorted(names, key=str) == [None, "localhost"], names
+
+
+def test_the_name_is_resolved_once_per_attempt_and_the_checked_address_is_the_one_connected_to(
+    new_app: Callable[..., MockOmni], target: Receiver, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: a name answering an allowed address to the check, then another one, reaches the first."""
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def rebinding(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "rebind.test":
+            asked.append(host)
+            return real("127.0.0.1" if len(asked) == 1 else "192.0.2.99", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    port = target.url.rsplit(":", 1)[1]
+    with build(new_app, webhook_allow=["127.0.0.0/8"]) as client:
+        push(client, f"http://rebind.test:{port}/hook")
+        (callback,) = settled(client)
+    assert callback["state"] == "delivered" and asked == ["rebind.test"], (callback, asked)
+    assert [r.path for r in target.received] == ["/hook"]
