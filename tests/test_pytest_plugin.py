@@ -693,9 +693,18 @@ def test_a_push_stalled_in_one_test_does_not_hold_the_next_tests_push_under_xdis
             # Before: B waited for A's attempt to time out (5 s) and this failed.
             (callback,) = mock_omni.wait_for_callback(url=url, timeout=3)
             assert callback["messageId"] == "B"
+
+        def test_c_credentials_are_masked_in_the_report(mock_omni, stalling_receiver):
+            url = stalling_receiver[0].replace("http://", "http://hook:pl41n-s3cret@")
+            assert call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "C")).status_code == 200
+            (callback,) = mock_omni.wait_for_callback(url=url, timeout=10)
+            assert callback["url"].startswith("http://hook:***@")
+            assert False, "fails on purpose: the report lists the callbacks"
     '''), test_other=HELPERS + textwrap.dedent('''
         def test_other_worker(mock_omni):
             assert call(mock_omni, "GET", LIST).status_code == 200
     '''))
     result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadfile", "-p", "no:randomly", timeout=120)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*mock-omni callbacks*", "*POST http://hook:***@127.0.0.1:*"])
+    result.stdout.no_fnmatch_line("*pl41n-s3cret@127.0.0.1*")  # (the test's own source shows it, unjoined)
