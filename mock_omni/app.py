@@ -117,6 +117,13 @@ class MockOmni:
             self._web = build_web_app(self.admin)
         return self._web
 
+    def stop_waiting(self) -> None:
+        """The server stops (server/cli.py, before uvicorn drains the requests in flight): every wait ends now,
+        so none keeps the drain waiting, or is cancelled at its end with a traceback. A callbacks wait answers
+        503 (the server is shutting down); a fault's delay ends and its call goes on."""
+        self.admin.stopping.set()
+        self.state.faults.stop()
+
     def close(self) -> None:
         """Release what the state holds outside this process (Redis connections); memory holds nothing."""
         self.state.close()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .api.ratelimit import VENDOR_LIMITS, Rule, parse_profile
+from .api.webhook_targets import parse_allow
 from .api.webhooks import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT
 from .domain.delivery import MAX_DELAY, parse_duration
 from .domain.fixtures import header_secret_problem
@@ -204,6 +205,17 @@ def _header_secret(name: str, value: Any) -> Any:
     return value
 
 
+def _webhook_allow(name: str, value: Any) -> Any:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(name, f"expected a list of destinations, got {_shown(value)}")
+    items = [part.strip() for item in value for part in item.split(",") if part.strip()]
+    try:
+        parse_allow(items)
+    except ValueError as exc:
+        raise SettingsError(name, str(exc)) from None
+    return items
+
+
 def _store(name: str, value: Any) -> Any:
     if value == MEMORY_STORE:
         return value
@@ -271,6 +283,10 @@ class Settings:
         duration(0, MAX_WEBHOOK_BACKOFF)))
     webhook_timeout: float = field(default=DEFAULT_TIMEOUT, metadata=declare(
         "how long a notifyUrl has to answer a push", DURATION, duration(0.001, MAX_WEBHOOK_TIMEOUT)))
+    #: Where pushes may go, checked against the addresses a notifyUrl resolves to (api/webhook_targets.py).
+    webhook_allow: list[str] = field(default_factory=list, metadata=declare(
+        "where reports may be pushed: '*', a host name, '*.suffix', an address or a CIDR network, each with an "
+        "optional :PORT or :LOW-HIGH; repeatable", ITEMS, _webhook_allow, metavar="SPEC", described="anywhere"))
     token_lifetime: int = field(default=int(TOKEN_LIFETIME), metadata=declare(
         "how long an OAuth2 access token lives on the mock's clock", INTEGER, integer(1, MAX_LIFETIME),
         metavar="SECONDS"))

@@ -93,7 +93,7 @@ def test_reports_reach_the_receiver_in_order_as_one_element_of_the_reports(
 def test_xml_when_the_send_asks_for_it_as_get_reports_renders_it(client: TestClient, target: Receiver) -> None:
     send(client, pushed_to(target.url, "X1", notifyContentType="application/xml", callbackData="<x & y>"))
     (recorded,) = wait_for(client, 1)
-    ((_, kind, pushed, _),) = target.received
+    ((_, kind, pushed, *_),) = target.received
     assert kind == recorded["contentType"] == "application/xml"
     root = fromstring(pushed)
     assert root.tag == "omniReportsResponse"

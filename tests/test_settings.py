@@ -160,6 +160,7 @@ SAMPLES: dict[str, tuple[str, object, str | None]] = {
     "webhook_attempts": ("2", 2, "21"),
     "webhook_backoff": ("100ms", 0.1, "2m"),
     "webhook_timeout": ("1.5s", 1.5, "0s"),
+    "webhook_allow": ("10.0.0.0/8:8000-8999", ["10.0.0.0/8:8000-8999"], "10.0.0.0/33"),
     "token_lifetime": ("60", 60, "0"),
     "session_idle": ("90", 90, str(10 * 365 * 86400 + 1)),
     "store": ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", "mysql://db"),
@@ -225,6 +226,8 @@ def test_the_default_a_help_text_shows_is_the_default(setting: Setting) -> None:
 
 def test_a_default_in_words_is_one_the_setting_has_in_code() -> None:
     described = {setting.name: setting.described for setting in SETTINGS if setting.described}
-    assert described == {"fixtures": "the embedded set", "rate_limits": "the vendor's limits", "cors_origins": "local"}
+    assert described == {"fixtures": "the embedded set", "rate_limits": "the vendor's limits", "cors_origins": "local",
+                         "webhook_allow": "anywhere"}
     defaults = Settings()
-    assert (defaults.fixtures, defaults.rate_limits, defaults.cors_origins) == ([], VENDOR_LIMITS, None)
+    assert (defaults.fixtures, defaults.rate_limits, defaults.cors_origins, defaults.webhook_allow) == (
+        [], VENDOR_LIMITS, None, [])

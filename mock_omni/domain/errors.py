@@ -16,7 +16,7 @@ envelope in the negotiated format; nothing else builds error bodies.
      ├── UriTooLong           414 (ours; a request target the HTTP parser cannot take)
      ├── UnsupportedMediaType 415 (ours)
      ├── TooManyRequests      429 TOO_MANY_REQUESTS
-     ├── ServiceUnavailable   503 (ours; only ever injected as a fault)
+     ├── ServiceUnavailable   503 (ours; injected as a fault, or a callbacks wait at shutdown)
      ├── GeneralError         500 GENERAL_ERROR
      └── OAuth2Error          the token endpoint's errors, RFC 6749 5.2's body instead of the envelope
           ├── InvalidTokenRequest   400 invalid_request

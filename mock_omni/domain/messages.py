@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 
 from .accounts import Accounts
 from .addresses import matching_form
+from .callbacks import masked_url
 from .delivery import CURRENCY, NO_ERROR, PENDING_ENROUTE, STATUS_OF, DeliveryRules, mcc_mnc
 from .errors import InvalidArgument
 from .message import FETCHED, READY, REPORT_STATES, Message
@@ -579,7 +580,7 @@ class Messages:
             "doneAt": None if message.done_at is None else self.date(message.done_at),
             "nextAt": None if message.due is None else self.date(message.due),
             "report": REPORT_STATES[message.report],
-            "callbackData": message.options.callback_data, "notifyUrl": message.options.notify_url,
+            "callbackData": message.options.callback_data, "notifyUrl": _shown_url(message.options.notify_url),
             "flow": [step.channel for step in message.plan], "steps": steps,
         }
 
@@ -715,3 +716,8 @@ def chosen(pool: Iterable[Message], message_id: str | None, bulk_id: str | None,
     if limit is not None:
         found = found[-limit:] if limit > 0 else []
     return found
+
+
+def _shown_url(url: str | None) -> str | None:
+    """A notifyUrl as records show it: its credentials masked."""
+    return None if url is None else masked_url(url)

@@ -15,7 +15,6 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from starlette.types import Receive, Scope, Send
 
 from ..api.answers import Answer, error_answer
@@ -67,7 +66,7 @@ class ReplicatedVendorApi(VendorApi):
             return  # the client left mid-body: nobody to answer, nothing was done
         answer, wait, held = self._send(request, [self._entry(request, body, ticket)])[0]
         if wait:
-            await anyio.sleep(wait)
+            await self.faults.sleep(wait)  # ends early when the server stops
         if held is not None:
             answer, _, _ = self._send(request, [self.replica.entry(RESUME, extra={"held": held})])[0]
         if answer is None:

@@ -102,7 +102,6 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
-    import uvicorn
 
     from ..app import create_app
 
@@ -120,7 +119,7 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     access = None if settings.quiet else AccessLog()
-    server = uvicorn.Server(server_config(app, settings, access))
+    server = stopping_server(app, server_config(app, settings, access))
     if app.state.origin:
         # On stderr, before the URL: stdout's first line is the URL alone (the pytest plugin reads it).
         print(f"mock-omni: {app.state.origin}", file=sys.stderr, flush=True)
@@ -138,6 +137,20 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
         if access is not None:
             access.flush()
     return 0
+
+
+def stopping_server(app: MockOmni, config: uvicorn.Config) -> uvicorn.Server:
+    """uvicorn's server, which tells the app it stops before draining the requests in flight: a request
+    waiting (for callbacks, on a fault's delay) ends at once with an answer instead of holding the drain for
+    its 5 s and being cancelled with a traceback."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            app.stop_waiting()
+            await super().shutdown(sockets)
+
+    return Server(config)
 
 
 def stop_when_stdin_closes(server: uvicorn.Server) -> None:

@@ -31,6 +31,8 @@ from ..domain.errors import BY_STATUS, InvalidArgument, OmniError
 from .admin_models import FaultIn, validated
 
 MAX_RULES = 1000
+#: How often a fault's delay looks whether the server stops.
+STOP_POLL = 0.05
 
 
 class ConnectionDropped(ConnectionError):
@@ -96,7 +98,9 @@ class Faults:
         self._rules: list[Fault] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._sleep = sleep or default_sleep
+        self._sleep = sleep or self.sleep
+        #: Set when the server stops: a delay still running ends at once (the held call goes on).
+        self._stopping = threading.Event()
 
     def add(self, rule: FaultIn | Mapping[str, object]) -> Fault:
         """A new rule (admin API JSON, checked here if not already); the first matching one wins."""
@@ -142,6 +146,22 @@ class Faults:
     async def hook(self, method: str, path: str, account: str) -> None:
         await apply_fault(self.take(method, path, account), self._sleep)
 
+    async def sleep(self, seconds: float) -> None:
+        """A fault's delay: ``seconds``, or less if the server stops meanwhile (``stop``), so a held call never
+        keeps a stopping server waiting (nor is cut off with a traceback)."""
+        import anyio  # on first delay only; anyio's sleep works under asyncio and trio alike
+
+        deadline = anyio.current_time() + seconds
+        while not self._stopping.is_set():
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                return
+            await anyio.sleep(min(STOP_POLL, remaining))
+
+    def stop(self) -> None:
+        """The server stops: delays running now end at once, later ones are not waited."""
+        self._stopping.set()
+
 
 async def apply_fault(fault: Fault | None, sleep: Callable[[float], Awaitable[None]]) -> None:
     """What a rule does to the request it was taken for: wait, then drop it or answer an error."""
@@ -164,12 +184,6 @@ def fault_error(fault: Fault) -> OmniError | None:
     if fault.message:
         error.text = fault.message
     return error.because(f"{fault.described()} answered {fault.status}")
-
-
-async def default_sleep(seconds: float) -> None:
-    import anyio  # on first delay only; anyio's sleep works under asyncio and trio alike
-
-    await anyio.sleep(seconds)
 
 
 async def drop_connection(send: Callable[..., Awaitable[None]]) -> None:

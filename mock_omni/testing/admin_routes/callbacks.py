@@ -7,8 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from ...domain.errors import ServiceUnavailable
 from ..admin_models import CallbacksQuery
 from .common import account_query, answer
+
+#: The 503's text: the wait did not end, the server did (asking again reaches nobody).
+SHUTTING_DOWN = "The server is shutting down."
 
 if TYPE_CHECKING:
     from ..admin import Admin
@@ -23,8 +27,14 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
         admin.require_account(query.account)
         if query.wait:
             # A client that hangs up (a killed test run) ends its wait: it would poll for nobody until the timeout.
+            # So does a server that stops: a wait would hold its drain (then be cancelled, with a traceback).
+            async def gone() -> bool:
+                return admin.stopping.is_set() or await request.is_disconnected()
+
             await hooks.wait(lambda: hooks.count(query.account, query.url, query.state) >= query.count, query.wait,
-                             gone=request.is_disconnected)
+                             gone=gone)
+            if admin.stopping.is_set():
+                raise ServiceUnavailable(SHUTTING_DOWN)
         found = hooks.records(query.account, query.url, query.state)
         return answer({"callbacks": [callback.to_dict() for callback in found], "reached": len(found) >= query.count,
                        "pending": hooks.pending, "recorded": hooks.recorded, "limit": hooks.keep})
