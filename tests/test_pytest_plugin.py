@@ -403,9 +403,21 @@ def test_callbacks_helpers_wait_for_callbacks_and_failures_show_them(pytester: p
             handler.status = 503
             call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "M-3"))
             mock_omni.wait_for_callback(url=url, timeout=0.3)
+
+        def test_a_push_that_failed_fails_the_wait_at_once(mock_omni, receiver):
+            import time
+            handler, url = receiver
+            handler.status = 503
+            call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "M-4"))
+            started = time.monotonic()
+            with pytest.raises(AssertionError, match="can no longer come") as failure:
+                mock_omni.wait_for_callback(url=url, timeout=60)
+            # Four attempts with backoff take about 3.5 s; the wait does not sit out its 60.
+            assert time.monotonic() - started < 30, time.monotonic() - started
+            assert "failed, 4 attempt(s): 503, 503, 503, 503" in str(failure.value)
     '''))
     result = pytester.runpytest_subprocess("-p", "no:randomly")
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines([
         "*_ test_not_reached_in_time _*",
         "E * mock-omni: expected 1 delivered callback(s) to http://127.0.0.1:*/reports within 0.3 s, got 0. "

@@ -211,9 +211,12 @@ class Webhooks:
             self._on_wire.clear()
 
     def clear(self, account: str | None = None) -> None:
-        """Forget the records (of one account); its queued callbacks are not sent."""
+        """Forget the records (of one account); its queued callbacks are not sent. Forgetting all of them
+        starts the count of recorded callbacks again."""
         with self._lock:
             self._remove(account, "reset")
+            if account is None:
+                self._recorded = 0
 
     def snapshot(self, account: str | None = None) -> list[Callback]:
         """Copies of the records (of one account), for ``restore``."""
@@ -231,6 +234,9 @@ class Webhooks:
             merged = sorted([*self._records, *restored], key=lambda c: c.id)
             self._records.clear()
             self._records.extend(merged)
+            if account is None:
+                # A whole reset (or import) starts the count of recorded callbacks again, at what it restored.
+                self._recorded = len(self._records)
 
     # --- what tests see ---------------------------------------------------------------
 

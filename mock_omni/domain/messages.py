@@ -375,6 +375,17 @@ class Messages:
         return Notification(message.account, options.notify_url, options.content_type,
                             self._report(message, index), options.callback_data)
 
+    def will_push(self, account: str | None = None, url: str | None = None) -> bool:
+        """Whether a message still on its walk will push a report (of ``account``, to ``url``: None for any;
+        ``url`` compared with credentials masked, as callback records show it)."""
+        wanted = None if url is None else masked_url(url)
+        with self._lock:
+            pool: Iterable[Message] = self._all.values() if account is None else (
+                outbox.messages.values() if (outbox := self._outboxes.get(account)) is not None else ())
+            return any(message.done_at is None and message.options.pushes
+                       and (wanted is None or masked_url(message.options.notify_url or "") == wanted)
+                       for message in pool)
+
     @property
     def in_flight(self) -> bool:
         """Whether a transition lies ahead (a message not at the end of its walk)."""
