@@ -169,7 +169,7 @@ def test_405_on_the_web_side_allows_every_method_of_the_path() -> None:
     with TestClient(app) as client:
         response = client.put("/__test/multi")
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET, POST"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, POST"  # HEAD wherever GET (web/head.py)
     assert response.json()["requestError"]["serviceException"]["messageId"] == "METHOD_NOT_ALLOWED"
 
 
@@ -210,4 +210,4 @@ def test_405_allow_covers_routes_of_included_routers() -> None:
     app.web.include_router(router)
     with TestClient(app) as client:
         response = client.request("TRACE", "/__test/inner")
-    assert response.status_code == 405 and response.headers["allow"] == "DELETE, GET"
+    assert response.status_code == 405 and response.headers["allow"] == "DELETE, GET, HEAD"
