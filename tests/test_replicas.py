@@ -283,11 +283,11 @@ def test_pipelined_requests_on_one_connection_are_answered_in_order(start: Calla
     port = replica.port
     body = b'{"name":"first"}'
     requests = (
-        f"PUT {SEED} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALADDIN_BASIC}\r\nContent-Type: application/json\r\n"
+        f"PUT {SEED} HTTP/1.1\r\nHost: [::1]\r\nAuthorization: {ALADDIN_BASIC}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n".encode() + body
-        + f"GET {SEED} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALADDIN_BASIC}\r\n\r\n".encode()
-        + b"GET /__admin/health HTTP/1.1\r\nHost: x\r\n\r\n"
-        + f"GET {SEED} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALADDIN_BASIC}\r\nConnection: close\r\n\r\n".encode()
+        + f"GET {SEED} HTTP/1.1\r\nHost: [::1]\r\nAuthorization: {ALADDIN_BASIC}\r\n\r\n".encode()
+        + b"GET /__admin/health HTTP/1.1\r\nHost: [::1]\r\n\r\n"
+        + f"GET {SEED} HTTP/1.1\r\nHost: [::1]\r\nAuthorization: {ALADDIN_BASIC}\r\nConnection: close\r\n\r\n".encode()
     )
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(requests)
