@@ -350,3 +350,21 @@ def test_pushes_queued_on_a_replica_killed_outright_are_shown_dropped_by_the_sur
         assert listed["pending"] == 0, listed
         assert {(c["state"], c["reason"]) for c in listed["callbacks"]} == {
             ("dropped", "its replica stopped before sending it")}
+
+
+def test_replicas_refuse_pages_on_other_sites_before_the_log_and_answer_head(
+        start: Callable[..., list[ServerProcess]]) -> None:
+    """A rebound Host, a cross-origin admin call and a text/plain admin body are refused by the replica that gets
+    them (nothing reaches the log: the other replica sees no change); HEAD on a page answers as GET."""
+    one, two = start(2)
+    with connect(one) as first, connect(two) as second:
+        assert first.put(SEED, json={"name": "kept"}).status_code == 200
+        assert first.post("/__admin/reset", headers={"Origin": "http://evil.example"}).status_code == 403
+        assert first.post("/__admin/reset", content=b"{}", headers={"Content-Type": "text/plain"}).status_code == 415
+        rebound = first.put(SEED, json={"name": "rebound"}, headers={"Host": f"evil.example:{one.port}"})
+        assert rebound.status_code == 403 and "MOCK_OMNI_ALLOWED_HOSTS=evil.example" in rebound.text
+        assert second.get(SEED).json()["name"] == "kept"
+        assert second.get("/__admin/faults").json()["faults"] == []
+        head, got = second.head("/__admin/health"), second.get("/__admin/health")
+        assert (head.status_code, head.content, head.headers["content-length"]) == (
+            200, b"", got.headers["content-length"])
