@@ -65,8 +65,10 @@ class MockOmni:
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self.state, self.settings, key_factory, self.tick)
-        # Messages walk on their account's clock: everyone's, plus what the admin API moved that account's.
+        # Messages walk, and tokens and sessions expire, on their account's clock: everyone's, plus what the
+        # admin API moved that account's.
         self.state.messages.account_offset = self.admin.own_clock_offset
+        self.state.signin.account_offset = self.admin.own_clock_offset
         #: Replicas on Redis: every change goes through the log (replication/); None in memory.
         self.replica = state.replica
         self._web: FastAPI | None = None

@@ -35,8 +35,6 @@ MAX_JOURNAL_LIMIT = 1_000_000
 MAX_PORT = 65535
 MEMORY_STORE = "memory"
 DEFAULT_STORE_PREFIX = "mock-omni"
-#: URL schemes redis-py connects with (TCP, TLS, a Unix socket).
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 #: Messages kept: about a kilobyte each, so ten million is already more memory than a mock should take.
 MAX_MESSAGE_LIMIT = 10_000_000
 
@@ -227,9 +225,17 @@ def _allowed_hosts(name: str, value: Any) -> Any:
 
 
 def _store(name: str, value: Any) -> Any:
-    if value != MEMORY_STORE and not (isinstance(value, str) and value.startswith(REDIS_SCHEMES)):
+    if value == MEMORY_STORE:
+        return value
+    if not isinstance(value, str):
         raise SettingsError(name, f"expected 'memory' or a Redis URL such as redis://127.0.0.1:6379/0, "
                                   f"got {_shown(value)}")
+    # Only a Redis store pays for reading the URL the way redis-py will.
+    from .replication.urls import store_url_problem
+
+    problem = store_url_problem(value)
+    if problem:
+        raise SettingsError(name, problem)
     return value
 
 

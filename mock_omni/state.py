@@ -38,7 +38,7 @@ from .domain.signin import SignIn
 from .testing.admin import Baseline, Snapshot
 from .testing.admin_models import FaultIn
 from .testing.faults import Fault
-from .testing.journal import Entry
+from .testing.journal import Entry, Response
 from .testing.server_errors import ErrorLog
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class RequestJournal(Protocol):
     def recorded(self) -> int: ...
     def record(
         self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
-        body: bytes, status: int, account: str | None,
+        body: bytes, response: Response | None, account: str | None, why: str | None = None,
     ) -> None: ...
     def entries(self) -> list[Entry]: ...
     def __len__(self) -> int: ...
@@ -102,7 +102,7 @@ class Fences(Protocol):
 
 class AccountClocks(Protocol):
     """How far each account's own clock was advanced beyond the global one (the admin API's per-account
-    advance): its rate-limit buckets refill by it."""
+    advance): its rate-limit buckets refill by it, its messages walk and its tokens and sessions expire on it."""
 
     def advance(self, account: str, seconds: float) -> None: ...
     def offset(self, account: str) -> float: ...

@@ -19,7 +19,7 @@ import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from . import server
 from .conftest import ALADDIN_BASIC, OTHER_KEY, SEED_KEY
@@ -394,3 +394,77 @@ def test_a_page_whose_name_is_rebound_to_the_mock_reads_nothing(page: webdriver.
             fetch(path, {headers: {Accept: 'application/json'}}).then((response) => response.status)))
           .then(done, (error) => done(String(error)));""")
     assert statuses == [403, 403, 403]
+
+
+def test_a_request_opens_to_what_was_sent_answered_and_why(page: webdriver.Chrome, live: server.Server,
+                                                          tmp_path: Path) -> None:
+    refused = httpx.put(f"{live.url}/omni/1/scenarios/{SEED_KEY}", json={"default": False},
+                        headers={"Authorization": ALADDIN_BASIC})
+    assert refused.status_code == 400
+    page.get(live.url + "/")
+    why = f"{SEED_KEY} is Aladdin's default scenario"
+    wait_for(page, lambda d: why in d.find_element(By.CSS_SELECTOR, "#requests tr.request td.reason").text,
+             "the request is not listed with its reason")
+    page.find_element(By.CSS_SELECTOR, "#requests tr.request").click()
+
+    def opened(driver: webdriver.Chrome) -> object:
+        found = driver.find_elements(By.CSS_SELECTOR, "#requests tr.request-detail")
+        return found[0].text if found else False
+
+    text = str(wait_for(page, opened, "the request did not open"))
+    assert '{"default":false}' in text and "answer: 400" in text and refused.text in text and why in text
+    # It stays open while the page polls, and closes on a second click.
+    page.execute_script("return new Promise((done) => setTimeout(done, 1500))")
+    assert page.find_elements(By.CSS_SELECTOR, "#requests tr.request-detail")
+    page.find_element(By.CSS_SELECTOR, "#requests tr.request").click()
+    wait_for(page, lambda d: not d.find_elements(By.CSS_SELECTOR, "#requests tr.request-detail"), "it did not close")
+    page.save_screenshot(str(tmp_path / "request-detail.png"))
+
+
+def test_the_clock_and_a_delivery_rule_are_set_from_the_page_and_times_carry_their_date(
+        page: webdriver.Chrome, live: server.Server) -> None:
+    """Failover watched without curl: a rule makes SMS undeliverable, the clock moves days, dates say which day."""
+    page.get(live.url + "/")
+    wait_for(page, lambda d: "No rule:" in d.find_element(By.ID, "delivery-rules").text, "no empty-table text")
+    assert "No bucket yet" in page.find_element(By.ID, "rate-limits").text
+    assert "No request yet" in page.find_element(By.ID, "requests").text
+    form = page.find_element(By.ID, "rule-form")
+    form.find_element(By.NAME, "destination").clear()
+    form.find_element(By.NAME, "destination").send_keys("+41 79*")
+    Select(form.find_element(By.NAME, "channel")).select_by_visible_text("SMS")
+    Select(form.find_element(By.NAME, "outcome")).select_by_visible_text("UNDELIVERABLE")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(page, lambda d: "+41 79*" in d.find_element(By.ID, "delivery-rules").text, "the rule is not listed")
+    rules = httpx.get(f"{live.url}/__admin/delivery-rules").json()["rules"]
+    assert [(r["destination"], r["channel"], r["outcome"]) for r in rules] == [("+41 79*", "SMS", "UNDELIVERABLE")]
+
+    httpx.post(f"{live.url}/__admin/delivery-rules", json={"destination": "41793026727", "channel": "VIBER",
+                                                           "outcome": "EXPIRED"})
+    sent = httpx.post(f"{live.url}/omni/1/advanced", headers={"Authorization": ALADDIN_BASIC}, json={
+        "destinations": [{"to": {"phoneNumber": "41793026727"}}], "sms": {"text": "hi"},
+        "viber": {"text": "hi", "validityPeriod": 3, "validityPeriodTimeUnit": "DAYS"}})
+    message_id = sent.json()["messages"][0]["messageId"]
+
+    def card(driver: webdriver.Chrome) -> str:
+        found = driver.find_elements(By.CSS_SELECTOR, f"article.message[data-message-id='{message_id}']")
+        return found[0].text if found else ""
+
+    text = str(wait_for(page, lambda d: "next change at" in card(d) and card(d), "the pending step has no nextAt"))
+    before = httpx.get(f"{live.url}/__admin/messages", params={"messageId": message_id}).json()["messages"][0]
+    assert before["nextAt"][:10] in text  # the date, not only the time of day
+
+    clock = page.find_element(By.ID, "clock-form")
+    clock.find_element(By.NAME, "seconds").clear()
+    clock.find_element(By.NAME, "seconds").send_keys(str(4 * 86400))
+    clock.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(page, lambda d: "EXPIRED" in card(d) and "advanced 96 h" in d.find_element(By.ID, "clock-now").text,
+             "the clock did not move the message on")
+    after = httpx.get(f"{live.url}/__admin/messages", params={"messageId": message_id}).json()["messages"][0]
+    assert after["steps"][-1]["endedAt"][:10] in card(page) and after["steps"][-1]["endedAt"][:10] != \
+        before["steps"][0]["startedAt"][:10]
+    # One time zone: the requests' times are UTC like the cards' (and carry their date too).
+    from datetime import UTC, datetime
+
+    newest = httpx.get(f"{live.url}/__admin/requests").json()["requests"][-1]["timestamp"]
+    shown = page.find_element(By.CSS_SELECTOR, "#requests tr.request td").text
+    assert shown[:19] == datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -144,7 +144,14 @@ def test_failing_test_shows_the_journal_and_a_bad_marker_fixture_names_the_file(
         "*- mock-omni requests -*",
         "1 request(s), newest last:",
         f"PUT /omni/1/scenarios/{SEED_KEY} -> 400 (account Aladdin)",
-        '    {"default":false}',
+        '    sent: {"default":false}',
+        '    answered: {"requestError":{"serviceException":{"messageId":"INVALID_ARGUMENT",*',
+        f"    why: {SEED_KEY} is Aladdin's default scenario: make another one the default instead *",
+    ])
+    result.stdout.fnmatch_lines([
+        "GET /omni/1/scenarios/0123456789ABCDEF0123456789ABCDEF -> 404 (account Aladdin)",
+        '    answered: {"requestError":{"serviceException":{"messageId":"NOT_FOUND",*',
+        "    why: Aladdin has no scenario with key '0123456789ABCDEF0123456789ABCDEF'",
     ])
     result.stdout.fnmatch_lines(["mock-omni: *bad.json: account 'Tester': scenarios[[]0[]].flow[[]0[]].channel: *"])
     result.stdout.no_fnmatch_line("*During handling*")

@@ -9,7 +9,7 @@ and creation order is an append-only list, so paging is a slice.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import entropy
@@ -322,7 +322,7 @@ class Accounts:
             account = self._require(username)
             scenario = account.scenarios.get(key)
             if scenario is None:
-                raise NotFound()
+                raise _no_scenario(username, key, account.scenarios)
             return account.view(scenario)
 
     def create(self, username: str, data: ScenarioIn) -> dict[str, object]:
@@ -344,10 +344,12 @@ class Accounts:
             account = self._require(username)
             current = account.scenarios.get(key)
             if current is None:
-                raise NotFound()
+                raise _no_scenario(username, key, account.scenarios)
             # Refuse before changing anything: the seed's {"default": false} on the default.
             if data.default is False and key == account.default_key:
-                raise InvalidArgument(EXACTLY_ONE_DEFAULT)
+                raise InvalidArgument(EXACTLY_ONE_DEFAULT).because(
+                    f"{key} is {username}'s default scenario: make another one the default instead "
+                    "(every account has exactly one)")
             updated = Scenario(
                 key,
                 current.name if data.name is None else data.name,
@@ -367,3 +369,10 @@ def _slice_skipping(order: list[str], skip: int, start: int, limit: int) -> list
     if start >= skip:
         return order[start + 1:start + 1 + limit]
     return order[start:skip] + order[skip + 1:start + limit + 1]
+
+
+def _no_scenario(username: str, key: str, scenarios: Mapping[str, object]) -> NotFound:
+    """NotFound for ``key``, saying whether another case of it is there (keys are case-sensitive)."""
+    twin = next((other for other in scenarios if other.lower() == key.lower()), None)
+    hint = f"; {twin} differs only in case (keys are case-sensitive)" if twin else ""
+    return NotFound().because(f"{username} has no scenario with key {key!r}{hint}")

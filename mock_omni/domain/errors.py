@@ -27,7 +27,7 @@ envelope in the negotiated format; nothing else builds error bodies.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
 
 class OmniError(Exception):
@@ -36,6 +36,8 @@ class OmniError(Exception):
     status: ClassVar[int] = 500
     message_id: ClassVar[str] = "GENERAL_ERROR"
     default_text: ClassVar[str] = "Something went wrong. Please contact support."
+    #: Why, in one sentence, with what the vendor's body does not say: the journal's, never the client's.
+    reason: str | None = None
 
     def __init__(
         self,
@@ -45,6 +47,11 @@ class OmniError(Exception):
         self.text = text or self.default_text
         self.validation_errors = validation_errors
         super().__init__(self.text)
+
+    def because(self, reason: str) -> Self:
+        """This error, with the mock's ``reason`` for it (``raise Unauthorized().because(...)``)."""
+        self.reason = reason
+        return self
 
     def envelope(self) -> dict[str, object]:
         """The vendor's error body as plain data (rendered to JSON or XML elsewhere)."""

@@ -171,8 +171,8 @@ class ReplicatedVendorApi(VendorApi):
             return None  # reset while its body came or while it was held: nothing of it is kept
         if fault is not None:
             if fault.drop:
-                self.journal.record(request.method, request.path, request.query, request.headers, body, 0,
-                                    exchange.account)
+                self.journal.record(request.method, request.path, request.query, request.headers, body, None,
+                                    exchange.account, f"{fault.described()} dropped the connection: no answer was sent")
                 return None
             error = fault_error(fault)
             if error is not None:

@@ -7,6 +7,7 @@ stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..api.ratelimit import RateLimitSpecError
 from ..domain.fixtures import FixtureError
@@ -36,8 +37,27 @@ EXIT_FAILURE = 1
 HARD_STOP_AFTER = 15.0
 
 
+#: Flags ``serve`` takes besides the settings' own.
+OWN_FLAGS = ("--exit-on-stdin-close", "--help", "--version")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose error for a flag it does not know names the closest one it does."""
+
+    def error(self, message: str) -> NoReturn:
+        unknown = "unrecognized arguments: "
+        if message.startswith(unknown):
+            flags = [setting.flag for setting in SETTINGS if setting.flag] + list(OWN_FLAGS)
+            for word in message[len(unknown):].split():
+                close = difflib.get_close_matches(word.split("=")[0], flags, n=1) if word.startswith("-") else []
+                if close:
+                    message += f" (did you mean {close[0]}?)"
+                    break
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mock-omni", description="A local emulation of Infobip's OMNI scenario API.")
+    parser = Parser(prog="mock-omni", description="A local emulation of Infobip's OMNI scenario API.")
     parser.add_argument("--version", action="version", version=f"mock-omni {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help="serve the API (the default command)")

@@ -93,7 +93,7 @@ class Snapshot:
 
 class AccountClockOffsets:
     """How far each account's own clock was advanced (beyond the global one): the limiter's buckets of the
-    account age by as much."""
+    account age by as much; its messages (Messages.now) and tokens (SignIn.now) read it."""
 
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter

@@ -376,8 +376,8 @@ class AdminClient:
         return removed
 
     def advance_clock(self, seconds: float, account: str | None = None) -> float:
-        """Move the mock's clock forward (everyone's, or one account's own): buckets refill, messages walk on;
-        returns its offset in seconds."""
+        """Move the mock's clock forward (everyone's, or one account's own): buckets refill, messages walk on,
+        tokens and sessions expire; returns its offset in seconds."""
         body = _params(seconds=seconds, account=account)
         offset: float = self._call("POST", "/clock/advance", json=body)["offsetSeconds"]
         return offset

@@ -69,6 +69,12 @@ class Fault:
             and self._pattern(path)
         )
 
+    def described(self) -> str:
+        """The rule as a journal's reason names it: its id, what it matches, the uses it has left."""
+        left = "no limit" if self.times is None else f"{max(0, self.times - self.hits)} of {self.times} uses left"
+        matches = f"{self.method or 'any method'} {self.path}" + (f" of {self.account}" if self.account else "")
+        return f"fault rule {self.id} ({matches}; {left})"
+
     def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id, "method": self.method, "path": self.path, "account": self.account,
@@ -144,7 +150,7 @@ async def apply_fault(fault: Fault | None, sleep: Callable[[float], Awaitable[No
     if fault.delay_ms:
         await sleep(fault.delay_ms / 1000)
     if fault.drop:
-        raise ConnectionDropped("mock-omni fault: connection dropped")
+        raise ConnectionDropped(f"{fault.described()} dropped the connection: no answer was sent")
     error = fault_error(fault)
     if error is not None:
         raise error
@@ -157,7 +163,7 @@ def fault_error(fault: Fault) -> OmniError | None:
     error: OmniError = BY_STATUS[fault.status]()
     if fault.message:
         error.text = fault.message
-    return error
+    return error.because(f"{fault.described()} answered {fault.status}")
 
 
 async def default_sleep(seconds: float) -> None:

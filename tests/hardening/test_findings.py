@@ -144,17 +144,23 @@ def test_defaultscenario_of_the_wrong_type_is_refused_even_beside_default() -> N
 
 def test_journal_entries_are_bounded_in_bytes_not_only_in_count() -> None:
     """Hostile headers: megabyte header values and 1 MiB bodies were kept whole, 1000 entries deep."""
+    from mock_omni.api.answers import Answer
+    from mock_omni.api.codecs import JSON
     from mock_omni.testing.journal import MAX_BODY_KEPT, MAX_HEADER_VALUE, Journal
 
     journal = Journal(limit=3)
     for _ in range(5):
+        # A big answer (a page of logs) is kept bounded too, with its headers as sent.
+        answer = Answer(200, b"z" * 1_000_000, JSON, reason="answered")
         journal.record("PUT", "/omni/1/scenarios/K", b"", [(b"authorization", b"Bearer " + b"x" * 2_000_000),
                                                          (b"accept", b"application/json")],
-                       b"y" * 1_000_000, 400, None)
+                       b"y" * 1_000_000, answer, None)
     entries = journal.entries()
     assert len(entries) == 3 and journal.recorded == 5
     for entry in entries:
         assert len(entry.body) == MAX_BODY_KEPT
+        assert entry.response is not None and len(entry.response.content) == MAX_BODY_KEPT
+        assert dict(entry.response.headers)[b"content-length"] == b"1000000" and entry.reason == "answered"
         assert dict(entry.headers) == {b"authorization": (b"Bearer " + b"x" * 2_000_000)[:MAX_HEADER_VALUE],
                                        b"accept": b"application/json"}
 
