@@ -13,6 +13,7 @@ the flag or variable it came from. No HTTP code is imported here (a test checks)
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -46,6 +47,12 @@ MAX_WEBHOOK_ATTEMPTS = 20
 #: A first retry later than a minute, or a receiver given more than five minutes, would outlast any test.
 MAX_WEBHOOK_BACKOFF = 60.0
 MAX_WEBHOOK_TIMEOUT = 300.0
+#: ``--allowed-host`` values that allow any Host at all.
+ALL_HOSTS = ("all", "*")
+#: An ``--allowed-host`` name: labels of letters, digits, hyphens and underscores (container names have them);
+#: a leading dot allows the name and its subdomains.
+HOST_NAME = re.compile(r"\.?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?", re.I)
+MAX_HOST_NAME = 253
 #: Every variable is this prefix and the setting's name in capitals, unless its declaration names another.
 ENV_PREFIX = "MOCK_OMNI_"
 
@@ -216,6 +223,19 @@ def _webhook_allow(name: str, value: Any) -> Any:
     return items
 
 
+def _allowed_hosts(name: str, value: Any) -> Any:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(name, f"expected a list of host names, got {_shown(value)}")
+    for item in value:
+        spec = item.strip()
+        if spec.lower() in ALL_HOSTS or (len(spec) <= MAX_HOST_NAME and HOST_NAME.fullmatch(spec)):
+            continue
+        shape = "without a scheme or port " if ":" in spec or "/" in spec else ""
+        raise SettingsError(name, f"expected a host name {shape}(like mock or .example.com), 'all' or '*', "
+                                  f"got {_shown(spec)}")
+    return value
+
+
 def _store(name: str, value: Any) -> Any:
     if value == MEMORY_STORE:
         return value
@@ -259,6 +279,10 @@ class Settings:
     cors_origins: list[str] | None = field(default=None, metadata=declare(
         "origin browsers may call from: 'local' (http(s)://localhost and 127.0.0.1, any port), '*', an exact "
         "origin, or 'off'; repeatable", ITEMS, flag="--cors-origin", metavar="ORIGIN", described="local"))
+    allowed_hosts: list[str] = field(default_factory=list, metadata=declare(
+        "another Host requests may name (DNS rebinding protection): a name, .example.com for it and its "
+        "subdomains, or 'all'; repeatable", ITEMS, check=_allowed_hosts, flag="--allowed-host", metavar="HOST",
+        described="loopback names, IP addresses and the --host name"))
     state_file: str | None = field(default=None, metadata=declare(
         "load the state from PATH at start and save it after every change", metavar="PATH"))
     #: True: vendor calls go through the ASGI app only, never answered in the protocol (http_protocol.py).

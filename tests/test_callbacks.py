@@ -342,7 +342,7 @@ def test_long_polls_abandoned_by_their_clients_cost_the_server_nothing() -> None
         connections = []
         for _ in range(300):
             connection = socket.create_connection(("127.0.0.1", live.port), timeout=10)
-            connection.sendall(b"GET /__admin/callbacks?wait=60&count=5 HTTP/1.1\r\nHost: mock\r\n\r\n")
+            connection.sendall(b"GET /__admin/callbacks?wait=60&count=5 HTTP/1.1\r\nHost: localhost\r\n\r\n")
             connections.append(connection)
         time.sleep(0.5)  # every wait has begun
         for connection in connections:

@@ -54,6 +54,8 @@ class VendorRequest:
     content_length: int = -1
     #: Whether an ``Origin`` header came (CORS may have to add headers to the answer).
     has_origin: bool = False
+    #: The ``Host`` header (None: none sent; two are never allowed: web/hosts.py).
+    host: bytes | None = None
 
     @classmethod
     def read(cls, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> VendorRequest:
@@ -73,6 +75,8 @@ class VendorRequest:
                 request.content_length = int(value) if value.isdigit() else -1
             elif name == b"origin":
                 request.has_origin = True
+            elif name == b"host":
+                request.host = value if request.host is None else b"\x00two Host headers"
         return request
 
 

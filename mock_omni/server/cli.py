@@ -106,7 +106,7 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
     from ..app import create_app
 
     try:
-        app = create_app(settings)
+        app = create_app(settings, listening=True)
     except StoreUnreachable as exc:
         print(f"mock-omni: {exc}", file=sys.stderr)
         return EXIT_FAILURE

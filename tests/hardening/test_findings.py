@@ -175,7 +175,7 @@ def test_405_on_the_web_side_allows_every_method_of_the_path() -> None:
     with TestClient(app) as client:
         response = client.put("/__test/multi")
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET, POST"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, POST"  # HEAD wherever GET (web/head.py)
     assert response.json()["requestError"]["serviceException"]["messageId"] == "METHOD_NOT_ALLOWED"
 
 
@@ -197,7 +197,8 @@ def test_own_routes_publish_the_errors_they_answer_and_not_fastapis_422() -> Non
     assert "422" not in put
     assert {"400", "401", "404", "405", "413", "500"} <= set(put)
     assert put["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ApiException"}
-    assert set(spec["paths"]["/__admin/health2"]["get"]["responses"]) == {"200", "401", "405", "500"}
+    assert set(spec["paths"]["/__admin/health2"]["get"]["responses"]) == {"200", "401", "403", "405", "500"}
+    assert {"403", "415"} <= set(put)  # a cross-origin browser request, a body that is not JSON (web/csrf.py)
     vendor = spec["paths"]["/omni/1/scenarios/{scenarioKey}"]["get"]["responses"]
     assert vendor["404"]["content"]["application/json"]["example"]["requestError"]["serviceException"]["text"] == (
         "Scenario not found.")  # the vendor's own documentation is untouched
@@ -216,4 +217,4 @@ def test_405_allow_covers_routes_of_included_routers() -> None:
     app.web.include_router(router)
     with TestClient(app) as client:
         response = client.request("TRACE", "/__test/inner")
-    assert response.status_code == 405 and response.headers["allow"] == "DELETE, GET"
+    assert response.status_code == 405 and response.headers["allow"] == "DELETE, GET, HEAD"
