@@ -250,7 +250,9 @@ def test_messages_and_delivery_rules_helpers_and_the_failure_report(pytester: py
             assert mock_omni.admin.delivery_rules()["rules"] == []
 
         def test_delay_on_the_clock_in_process(mock_omni_app):
-            mock_omni_app.delivery_rule("41793026727", delay=30)
+            mock_omni_app.delivery_rule("41793026727", delay_seconds=30)
+            # The older name still works, and says the same.
+            assert mock_omni_app.delivery_rule("4100*", delay=5)["delaySeconds"] == 5
             assert mock_omni_app.client.post("/omni/1/advanced", json=SEND).status_code == 200
             assert mock_omni_app.client.get("/omni/1/reports").json()["results"] == []
             mock_omni_app.advance_clock(30)
@@ -727,3 +729,43 @@ def test_a_push_stalled_in_one_test_does_not_hold_the_next_tests_push_under_xdis
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*mock-omni callbacks*", "*POST http://hook:***@127.0.0.1:*"])
     result.stdout.no_fnmatch_line("*pl41n-s3cret@127.0.0.1*")  # (the test's own source shows it, unjoined)
+
+
+def test_the_receiver_fixture_records_what_the_mock_pushes(pytester: pytest.Pytester) -> None:
+    """docs/sending.md's example, with the plugin's own receiver instead of one the user must write."""
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        SEND = {"destinations": [{"to": {"phoneNumber": "41793026727"}}], "sms": {"text": "Hi"},
+                "viber": {"text": "Hi"}, "callbackData": "order-7"}
+
+        def test_the_app_records_the_delivery(mock_omni, mock_omni_receiver):
+            sent = call(mock_omni, "POST", "/omni/1/advanced", json={**SEND, "notifyUrl": mock_omni_receiver.url})
+            assert sent.status_code == 200
+            (callback,) = mock_omni.wait_for_callback(url=mock_omni_receiver.url)
+            (report,) = mock_omni_receiver.reports()
+            assert report["messageId"] == sent.json()["messages"][0]["messageId"] == callback["messageId"]
+            assert report["callbackData"] == "order-7" and report["status"]["groupName"] == "DELIVERED"
+            # The record has the body as sent and parsed.
+            assert callback["json"] == {"results": [report]} and '"order-7"' in callback["body"]
+
+        def test_a_failing_receiver_is_retried(mock_omni, mock_omni_receiver):
+            mock_omni_receiver.status = 503
+            call(mock_omni, "POST", "/omni/1/advanced", json={**SEND, "notifyUrl": mock_omni_receiver.url})
+            mock_omni.wait_for_callback(url=mock_omni_receiver.url, state="failed", timeout=30)
+            assert len(mock_omni_receiver.received) == 4  # the default attempts
+    '''))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=2)
+
+
+def test_a_missing_fixture_file_names_every_place_it_was_looked_for(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        @pytest.mark.mock_omni(fixtures="nowhere.json")
+        def test_missing(mock_omni):
+            pass
+    '''))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=1)
+    here = str(pytester.path)
+    result.stdout.fnmatch_lines([f"*mock-omni: nowhere.json: file not found: tried {here}/nowhere.json and *"])

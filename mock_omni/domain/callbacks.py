@@ -6,6 +6,7 @@ as they carry messages.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -54,14 +55,24 @@ class Callback:
         return {
             "id": self.id, "account": self.account, "messageId": self.message_id, "channel": self.channel,
             "reportStatus": self.report_status, "url": masked_url(self.url),
-            "contentType": self.content_type, "body": self.body.decode("utf-8", "replace"), "created": self.created,
+            "contentType": self.content_type, "body": self.body.decode("utf-8", "replace"),
+            # The body parsed, for tests (``callback["json"]["results"][0]["status"]``); None for XML.
+            "json": self._parsed(), "created": self.created,
             "state": self.state, "reason": self.reason, "attempts": [attempt.to_dict() for attempt in self.attempts],
         }
+
+    def _parsed(self) -> object:
+        if "json" not in self.content_type:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
 
     def document(self) -> dict[str, object]:
         """The callback in a state document, under its account (so without it)."""
         document = self.to_dict()
-        del document["account"]
+        del document["account"], document["json"]
         return document
 
 

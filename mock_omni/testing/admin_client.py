@@ -361,11 +361,12 @@ class AdminClient:
         self._call("DELETE", "/callbacks", params=_params(account=account))
 
     def delivery_rule(self, destination: str = "*", outcome: str = "DELIVERED", *, channel: str | None = None,
-                      account: str | None = None, delay: float | None = None,
-                      times: int | None = None) -> dict[str, Any]:
-        """Add an outcome rule: steps to ``destination`` (an address or glob) on ``channel`` end with ``outcome``."""
+                      account: str | None = None, delay_seconds: float | None = None,
+                      times: int | None = None, delay: float | None = None) -> dict[str, Any]:
+        """Add an outcome rule: steps to ``destination`` (an address or glob) on ``channel`` end with ``outcome``
+        after ``delay_seconds`` (the admin API's ``delaySeconds``; ``delay`` is its older name)."""
         body = _params(destination=destination, outcome=outcome, channel=channel, account=account,
-                       delaySeconds=delay, times=times)
+                       delaySeconds=delay if delay_seconds is None else delay_seconds, times=times)
         rule: dict[str, Any] = self._call("POST", "/delivery-rules", json=body)
         return rule
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..app import MockOmni
     from .admin_client import AdminClient, Credentials, IssuedToken
     from .process import ServerProcess
+    from .receiver import Receiver
 
 JOURNAL_SHOWN = 50
 MARKER = "mock_omni"
@@ -139,12 +140,13 @@ class MockOmniFixture:
         return self.admin.wait_for_callback(count, account=account, url=url, state=state, timeout=timeout)
 
     def delivery_rule(self, destination: str = "*", outcome: str = "DELIVERED", *, channel: str | None = None,
-                      account: str | None = None, delay: float | None = None,
-                      times: int | None = None) -> dict[str, Any]:
+                      account: str | None = None, delay_seconds: float | None = None,
+                      times: int | None = None, delay: float | None = None) -> dict[str, Any]:
         """Decide how steps to ``destination`` (an address or a glob such as ``4179*``) end: DELIVERED (after
-        ``delay`` seconds), UNDELIVERABLE, REJECTED or EXPIRED; on one ``channel`` or any; for ``times``
-        attempts or until the next reset."""
-        return self.admin.delivery_rule(destination, outcome, channel=channel, account=account, delay=delay,
+        ``delay_seconds``, the admin API's ``delaySeconds``; ``delay`` is its older name), UNDELIVERABLE,
+        REJECTED or EXPIRED; on one ``channel`` or any; for ``times`` attempts or until the next reset."""
+        return self.admin.delivery_rule(destination, outcome, channel=channel, account=account,
+                                        delay_seconds=delay if delay_seconds is None else delay_seconds,
                                         times=times)
 
     def oauth2_token(self, account: str | None = None, *, client_id: str | None = None,
@@ -240,9 +242,12 @@ def read_fixtures(fixture: Fixture, base: Path | None) -> dict[str, Any]:
                 documents.append(("fixture document", dict(item)))
             else:
                 path = Path(item)
-                if not path.is_absolute() and base is not None and (base / path).exists():
-                    path = base / path
-                documents.append((str(path.resolve()), read_document(str(path.resolve()))))
+                tried = [path] if path.is_absolute() or base is None else [base / path, path]
+                found = next((candidate for candidate in tried if candidate.exists()), None)
+                if found is None:
+                    places = " and ".join(str(candidate.resolve()) for candidate in tried)
+                    raise FixtureError(str(item), "", f"file not found: tried {places}")
+                documents.append((str(found.resolve()), read_document(str(found.resolve()))))
         merge_documents(documents)
     except FixtureError as exc:
         problem = f"mock-omni: {exc}"
@@ -532,6 +537,20 @@ def mock_omni_app(
                                 request.path.parent)
     finally:
         client.close()
+
+
+
+@pytest.fixture
+def mock_omni_receiver() -> Iterator[Receiver]:
+    """A receiver for pushed reports on a free loopback port (testing/receiver.py): give its ``url`` as the
+    ``notifyUrl``; ``received`` and ``reports()`` are what it got. Stopped after the test."""
+    from .receiver import Receiver
+
+    receiver = Receiver()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
 
 
 # --- server errors fail the test; failure reports show the journal and the log --------------------
