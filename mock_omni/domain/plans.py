@@ -133,10 +133,13 @@ class Prepared(NamedTuple):
 class PreparedSends:
     """The plan and addresses of recent request bodies: a load test repeats one body (api/bodies.py keeps
     its parse), so the plan of the same body through the same flow is made once. Bounded in entries, and
-    only small requests are kept: a kept request keeps its parsed destinations alive."""
+    only small requests are kept: a kept request keeps its parsed destinations and texts alive (api/bodies.py
+    keeps no body over 4 KiB, so a larger request is never seen again anyway)."""
 
     LIMIT = 64
     MAX_DESTINATIONS = 16
+    #: Characters of text in all the plan's steps.
+    MAX_TEXT = 4096
 
     def __init__(self) -> None:
         self._entries: dict[tuple[int, int, str], tuple[object, object, Prepared]] = {}
@@ -151,7 +154,7 @@ class PreparedSends:
         prepared = Prepared(tos, plan_send(request, flow, tos), SendOptions(
             scenario_key, request.notifyUrl, request.notifyContentType, request.notify is not False,
             bool(request.intermediateReport), request.callbackData))
-        if len(tos) <= self.MAX_DESTINATIONS:
+        if len(tos) <= self.MAX_DESTINATIONS and sum(len(step.text or "") for step in prepared.plan) <= self.MAX_TEXT:
             if len(self._entries) >= self.LIMIT:
                 self._entries.clear()
             self._entries[key] = (request, flow, prepared)
