@@ -52,6 +52,9 @@ MAX_WEBHOOK_ATTEMPTS = 20
 #: A first retry later than a minute, or a receiver given more than five minutes, would outlast any test.
 MAX_WEBHOOK_BACKOFF = 60.0
 MAX_WEBHOOK_TIMEOUT = 300.0
+#: A request's headers given longer than this: the client is stalling, not slow (nginx's default is 60 s).
+MAX_HEADER_TIMEOUT = 300.0
+DEFAULT_HEADER_TIMEOUT = 10.0
 #: Every variable is this prefix and the setting's name in capitals, unless its declaration names another.
 ENV_PREFIX = "MOCK_OMNI_"
 
@@ -309,6 +312,12 @@ class Settings:
     session_idle: int = field(default=int(SESSION_IDLE), metadata=declare(
         "how long an IBSSO session lives without a call on the mock's clock; the vendor's is an hour", INTEGER,
         integer(1, MAX_LIFETIME), metavar="SECONDS"))
+    #: server/http_protocol.py: a request's head must be in within this long of its first byte (or of the
+    #: connection's start, or of the previous response), and its body must not stall this long; else 408 and close.
+    header_timeout: float = field(default=DEFAULT_HEADER_TIMEOUT, metadata=declare(
+        "how long a request's headers may take from its first byte (or the connection's start, or the previous "
+        "response), and how long its body may stall, before it is answered 408 and the connection closed, "
+        "e.g. 10s", DURATION, duration(0.1, MAX_HEADER_TIMEOUT)))
     #: Redis is the store of replicas sharing the state (replication/).
     store: str = field(default=MEMORY_STORE, metadata=declare(
         "where the state lives: 'memory' (this process) or a Redis URL shared by several replicas", check=_store,

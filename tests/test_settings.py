@@ -73,6 +73,7 @@ def test_a_bad_value_is_one_line_naming_its_flag_or_variable(
     ("message_bytes", True), ("delivery_delay", -1.0), ("delivery_delay", "soon"), ("delivery_delay", True),
     ("webhook_attempts", 21), ("webhook_attempts", 2.0), ("webhook_backoff", -0.1), ("webhook_backoff", float("nan")),
     ("webhook_timeout", 0), ("webhook_timeout", 301), ("webhook_timeout", "forever"),
+    ("header_timeout", 0.05), ("header_timeout", 301), ("header_timeout", "never"),
 ])
 def test_settings_in_code_are_checked_too(field: str, value: object) -> None:
     with pytest.raises(SettingsError) as caught:
@@ -190,6 +191,7 @@ SAMPLES: dict[str, tuple[str, object, str | None]] = {
     "webhook_attempts": ("2", 2, "21"),
     "webhook_backoff": ("100ms", 0.1, "2m"),
     "webhook_timeout": ("1.5s", 1.5, "0s"),
+    "header_timeout": ("2s", 2.0, "0s"),
     "token_lifetime": ("60", 60, "0"),
     "session_idle": ("90", 90, str(10 * 365 * 86400 + 1)),
     "store": ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", "mysql://db"),
