@@ -312,12 +312,11 @@ class Settings:
     session_idle: int = field(default=int(SESSION_IDLE), metadata=declare(
         "how long an IBSSO session lives without a call on the mock's clock; the vendor's is an hour", INTEGER,
         integer(1, MAX_LIFETIME), metavar="SECONDS"))
-    #: server/http_protocol.py: a request's head must be in within this long of its first byte (or of the
-    #: connection's start, or of the previous response), and its body must not stall this long; else 408 and close.
+    #: server/http_protocol.py: a request's head must be in within this long of the connection's start, of its
+    #: first byte or of the response it was pipelined behind, and its body must not stall this long; else 408.
     header_timeout: float = field(default=DEFAULT_HEADER_TIMEOUT, metadata=declare(
-        "how long a request's headers may take from its first byte (or the connection's start, or the previous "
-        "response), and how long its body may stall, before it is answered 408 and the connection closed, "
-        "e.g. 10s", DURATION, duration(0.1, MAX_HEADER_TIMEOUT)))
+        "how long a request's headers may take to arrive, and its body may stall, before it is answered 408 and "
+        "the connection closed, e.g. 10s", DURATION, duration(0.1, MAX_HEADER_TIMEOUT)))
     #: Redis is the store of replicas sharing the state (replication/).
     store: str = field(default=MEMORY_STORE, metadata=declare(
         "where the state lives: 'memory' (this process) or a Redis URL shared by several replicas", check=_store,

@@ -34,14 +34,15 @@ On both paths this protocol also
 - keeps one keep-alive timer per idle spell of a connection instead of arming and cancelling
   one per request, as uvicorn does (an idle connection still closes after ``timeout_keep_alive``);
 - closes connections that stall (slowloris; uvicorn waits for ever): a request's head must be in within
-  ``--header-timeout`` of its first byte, of the connection's start or of the previous response on the
-  connection (whichever is later: a head pipelined behind a slow answer is not the client's fault), and its
-  body must not go that long without a byte (checked once per period: closed within twice it). Like Node's
-  ``headersTimeout``, the answer is 408 (the vendor's envelope, JSON: the ``Accept`` header may not be in yet)
-  with ``connection: close`` when nothing else is owed on the connection, then the connection closes; a body
-  whose request was already answered (a 413's rest being read) just closes. An idle keep-alive connection is
-  the keep-alive timeout's, and a client whose reading the app has paused is never at fault. One timer per
-  connection, armed when a head begins and none is armed, re-armed only while a head or body is in progress.
+  ``--header-timeout`` of the connection's start (the first request), of its first byte (a later one), or of
+  the previous response if it was pipelined behind it (a head behind a slow answer is not the client's
+  fault), and its body must not go that long without a byte (checked once per period: closed within twice
+  it). Like Node's ``headersTimeout``, the answer is 408 (the vendor's envelope, JSON: the ``Accept`` header
+  may not be in yet) with ``connection: close`` when nothing else is owed on the connection, then the
+  connection closes; a body whose request was already answered (a 413's rest being read) just closes. An idle
+  keep-alive connection is the keep-alive timeout's, and a client whose reading the app has paused is never
+  at fault. One timer per connection, armed when a head begins and none is armed, re-armed only while a head
+  or body is in progress; per request, one clock read when its first bytes arrive.
 
 With replicas on Redis (``VendorApi.batched``), the answer comes later in the event loop: the
 calls of one loop turn are appended to the log together (replication/dispatcher.py). Meanwhile a placeholder stands
@@ -133,8 +134,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: uvicorn's default headers as last formatted (``_default_head``).
         self.default_headers_seen: list[tuple[bytes, bytes]] | None = None
         self.default_head = b""
-        #: When the head being read began to count (its first byte, the connection's start or the previous
-        #: response); None while no head is being read.
+        #: When the head being read began to count (the connection's start, its first byte after the previous
+        #: request, or the previous response if it was pipelined behind it); None while no head is being read.
         self.head_since: float | None = None
         #: Bytes came since the stall timer last looked (a body in progress must keep coming).
         self.fed = False
@@ -165,6 +166,10 @@ class MockOmniProtocol(HttpToolsProtocol):
                 return
         self._unset_keepalive_if_required()
         self.fed = True
+        if self.head_since is None and self.body_done:  # between requests: a head begins with these bytes
+            self.head_since = self.loop.time()
+            if self.stall_timer is None:
+                self.stall_timer = self.loop.call_later(self.header_timeout, self._stall_due)
         more: bytes | None = data
         while more is not None:  # a loop, not recursion: a packet may hold many offers
             more = self._feed(more)
@@ -190,12 +195,6 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.logger.warning(message)
             self.send_400_response(message)
         return None
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.head_since = self.loop.time()
-        if self.stall_timer is None:
-            self.stall_timer = self.loop.call_later(self.header_timeout, self._stall_due)
 
     def on_headers_complete(self) -> None:
         self.head_since = None

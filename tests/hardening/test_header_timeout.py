@@ -83,9 +83,14 @@ def assert_408(received: bytes) -> None:
         "messageId": "REQUEST_TIMEOUT", "text": "Request timeout: the request did not arrive in time"}}}
 
 
-def test_a_head_sent_a_byte_at_a_time_is_answered_408_and_closed(port: int) -> None:
+@pytest.mark.parametrize("before", [0, 1], ids=["first-request", "after-a-request"])
+def test_a_head_sent_a_byte_at_a_time_is_answered_408_and_closed(port: int, before: int) -> None:
     head = request("GET", SEED, port, {**AUTH, **{f"X-Pad-{n}": "x" * 20 for n in range(20)}})
     with connect(port) as conn:
+        for _ in range(before):
+            conn.sendall(request("GET", SEED, port, AUTH))
+            assert read_one(conn)[0] == 200
+            time.sleep(TIMEOUT * 0.5)  # idle a while: the trickled head's time counts from its first byte
         received, after = trickle_until_closed(conn, head, 0.2)
     assert_408(received)
     assert TIMEOUT * 0.9 <= after < CLOSED_WITHIN, after
