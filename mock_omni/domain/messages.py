@@ -38,7 +38,7 @@ from .delivery import CURRENCY, NO_ERROR, PENDING_ENROUTE, STATUS_OF, DeliveryRu
 from .errors import InvalidArgument
 from .message import FETCHED, READY, REPORT_STATES, Message, Share
 from .message_documents import message_document, message_from_document
-from .plans import PlannedStep, PreparedSends, SendOptions, address_for, new_id, new_ids
+from .plans import PreparedSends, address_for, new_id, new_ids, shared_size, to_size, utf8_length
 from .scenarios import Step
 from .send_request import HOURS_48, OmniAdvancedRequest, parse_date
 
@@ -189,25 +189,9 @@ def _second(whole: int) -> str:
     return f"{datetime.fromtimestamp(whole, timezone.utc):%Y-%m-%dT%H:%M:%S}"
 
 
-def _utf8(text: str | None) -> int:
-    if text is None:
-        return 0
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
-def shared_size(plan: tuple[PlannedStep, ...], options: SendOptions) -> int:
-    """Bytes of what the messages of one send share: each step's text and sender, the send's options."""
-    size = sum(_utf8(step.text) + _utf8(step.sender) for step in plan)
-    return size + sum(map(_utf8, (options.scenario_key, options.notify_url, options.content_type,
-                                  options.callback_data)))
-
-
 def own_size(message: Message) -> int:
-    """Bytes of what a message holds alone: its IDs and addresses."""
-    size = _utf8(message.message_id) + _utf8(message.bulk_id)
-    for name, address in message.to.items():
-        size += _utf8(name) + _utf8(address)
-    return size
+    """Bytes of what a message holds alone: its IDs and addresses (plans.py: ``shared_size`` is its send's)."""
+    return utf8_length(message.message_id) + utf8_length(message.bulk_id) + to_size(message.to)
 
 
 def _price(amount: float) -> int | float:
@@ -268,7 +252,7 @@ class Messages:
         """Send ``request`` through its scenario (the default one without ``scenarioKey``); the vendor's answer."""
         self.advance()
         scenario_key, flow = self.flow(account, request.scenarioKey)
-        tos, plan, options = self._prepared.get(request, scenario_key, flow)
+        tos, plan, options, shared, to_sizes = self._prepared.get(request, scenario_key, flow)
         now = self.now(account)
         start = self.start_time(request, now)
         ids, bulk_id = self.message_ids(request)
@@ -277,15 +261,20 @@ class Messages:
             outbox = self._outboxes.get(account)
             if outbox is None:
                 outbox = self._outboxes[account] = _Outbox()
-            share = Share(shared_size(plan, options))
-            for to, message_id in zip(tos, ids, strict=True):
+            share = Share(shared)
+            share.holders = len(ids)
+            # Bytes kept (own_size of each message, its send's once), counted here: this is every send's path.
+            size = shared + utf8_length(bulk_id) * len(ids)
+            for to, message_id, to_bytes in zip(tos, ids, to_sizes, strict=True):
                 self._seq += 1
                 message = Message(self._seq, account, message_id, bulk_id, to, plan, options, start)
+                message.share = share
+                size += to_bytes + (len(message_id) if message_id.isascii() else utf8_length(message_id))
                 self._all[message.seq] = message
                 self._order.append(message)
                 outbox.add(message)
-                self._count_in(message, share)
                 self.launch(message, now, pushes)
+            self.bytes += size
             self.sent += len(ids)
             self._bound()
         self._push(pushes)
