@@ -9,7 +9,7 @@ PY27 ?= $(shell for p in $$HOME/.pyenv/versions/2.7*/bin/python $$(command -v py
   [ -x "$$p" ] && "$$p" -c pass 2>/dev/null && { echo "$$p"; break; }; done)
 PY27_CLIENT := $(VENV)/py27-infobip-client
 
-.PHONY: install run test lint typecheck pytest bench clean py27-client system-deps soak
+.PHONY: install run test lint typecheck pytest pythons bench clean py27-client system-deps soak
 
 install: $(STAMP)
 
@@ -46,7 +46,29 @@ system-deps:
 pytest: install py27-client system-deps
 	MOCK_OMNI_PY27="$(PY27)" MOCK_OMNI_PY27_CLIENT="$(PY27_CLIENT)" $(PY) -m pytest -n 2 -p no:cacheprovider
 
-test: lint typecheck pytest
+# Every Python version pyproject.toml declares (its classifiers) other than the venv's runs the smoke of
+# sending, reports, a pushed webhook and the plugin (tests/test_smoke.py) in a venv of its own, .venv-X.Y.
+# Interpreters come from pyenv or PATH; a declared version that is missing fails the run: it is not tested.
+DECLARED := $(shell sed -n 's/.*"Programming Language :: Python :: \(3\.[0-9]*\)".*/\1/p' pyproject.toml)
+pythons: install
+	@own=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	for v in $(DECLARED); do \
+	  [ "$$v" = "$$own" ] && continue; \
+	  py=$$(for p in $$HOME/.pyenv/versions/$$v.*/bin/python $$(command -v python$$v); do \
+	    [ -x "$$p" ] && "$$p" -c pass 2>/dev/null && { echo "$$p"; break; }; done); \
+	  if [ -z "$$py" ]; then echo "Python $$v is declared in pyproject.toml but not installed here" >&2; exit 1; fi; \
+	  venv=.venv-$$v; \
+	  if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
+	    { test -x $$venv/bin/python || "$$py" -m venv $$venv; } && \
+	    { $(QUIET_PIP:$(PY)=$$venv/bin/python) --upgrade pip 2>&1 | { $(MACHINE_NOISE); }; } && \
+	    { $(QUIET_PIP:$(PY)=$$venv/bin/python) -e '.[smoke]' 2>&1 | { $(MACHINE_NOISE); }; } && \
+	    touch $$venv/.installed || exit 1; \
+	  fi; \
+	  echo "smoke on Python $$v"; \
+	  $$venv/bin/python -m pytest -p no:cacheprovider -q tests/test_smoke.py || exit 1; \
+	done
+
+test: lint typecheck pytest pythons
 
 # The hardening soak for longer than make test's few seconds (MOCK_OMNI_SOAK_SECONDS, default 60), and the
 # sending soak with 100,000 messages past the default message bound.
@@ -58,4 +80,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache

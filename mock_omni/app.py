@@ -25,6 +25,9 @@ from .state import StoreUnreachable
 from .stores import open_state
 from .testing.admin import Admin
 from .web.cors import CorsMiddleware, OriginPolicy
+from .web.csrf import AdminGuard
+from .web.head import HeadAsGet
+from .web.hosts import HostMiddleware, HostPolicy
 from .web.state_file import PersistMiddleware, StateFile
 
 if TYPE_CHECKING:
@@ -43,7 +46,7 @@ class MockOmni:
 
     def __init__(
         self, settings: Settings | None = None, *, clock: Clock | None = None,
-        key_factory: KeyFactory = random_key, wall_clock: Callable[[], float] = time.time,
+        key_factory: KeyFactory = random_key, wall_clock: Callable[[], float] = time.time, listening: bool = False,
     ) -> None:
         self.settings = settings or Settings()
         self.key_factory = key_factory
@@ -62,11 +65,14 @@ class MockOmni:
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self.state, self.settings, key_factory, self.tick)
-        # Messages walk on their account's clock: everyone's, plus what the admin API moved that account's.
+        # Messages walk, and tokens and sessions expire, on their account's clock: everyone's, plus what the
+        # admin API moved that account's.
         self.state.messages.account_offset = self.admin.own_clock_offset
+        self.state.signin.account_offset = self.admin.own_clock_offset
         #: Replicas on Redis: every change goes through the log (replication/); None in memory.
         self.replica = state.replica
         self._web: FastAPI | None = None
+        self._pages: HeadAsGet | None = None
         #: Whether ``running`` is in force (its ticker and callbacks run once, however many lifespans nest).
         self._running = False
         if self.replica is not None:
@@ -75,13 +81,22 @@ class MockOmni:
             self.admin.trusted = lambda: replica.applying
             # After ``_web``: joining applies the log's admin entries through the web app.
             self._join(replica)
-        #: The whole ASGI stack: CORS around persistence around ``route``; each only when enabled.
+        #: The whole ASGI stack: Host check around CORS around the admin API's guard around persistence around
+        #: ``route``; each only when enabled.
         self.asgi: Any = self.route
         if self.state_file is not None:
             self.asgi = PersistMiddleware(self.asgi, self.state.accounts, self.state_file)
         self.cors = OriginPolicy(self.settings.cors_origins)
+        # Pages on other sites may not use the admin API (web/csrf.py), whether CORS is on or not.
+        self.asgi = AdminGuard(self.asgi, self.cors)
         if self.cors.enabled:
             self.asgi = CorsMiddleware(self.asgi, self.cors)
+        #: Which Host a request may name (web/hosts.py), when the app answers a socket (``listening``: the CLI);
+        #: None in-process (TestClient's ``http://testserver``), where no browser can reach it. The direct
+        #: answers (server/http_protocol.py) ask the same policy, through ``answers_directly``.
+        self.hosts = HostPolicy(self.settings.allowed_hosts, self.settings.host) if listening else None
+        if self.hosts is not None:
+            self.asgi = HostMiddleware(self.asgi, self.hosts)
 
     def _join(self, replica: Replica) -> None:
         from .replication.log import StoreUnavailable
@@ -99,11 +114,13 @@ class MockOmni:
         """Whether ``VendorApi.answer`` alone gives this request the answer the whole ASGI stack would.
 
         Not when a fault rule may apply (its delay is awaited), when a state file must be
-        saved first, when CORS may add headers, or when the route table says the operation
-        must go through the ASGI app. server/http_protocol.py asks before taking a request.
+        saved first, when CORS may add headers, when the Host is not allowed (the ASGI stack
+        refuses it), or when the route table says the operation must go through the ASGI app.
+        server/http_protocol.py asks before taking a request.
         """
         return (not self.state.faults.armed and self.state_file is None
                 and not (request.has_origin and self.cors.enabled)
+                and (self.hosts is None or self.hosts.allows(request.host))
                 and (self._all_direct or self.vendor.router.direct(request.method, request.path)))
 
     @property
@@ -114,6 +131,20 @@ class MockOmni:
 
             self._web = build_web_app(self.admin)
         return self._web
+
+    def stop_waiting(self) -> None:
+        """The server stops (server/cli.py, before uvicorn drains the requests in flight): every wait ends now,
+        so none keeps the drain waiting, or is cancelled at its end with a traceback. A callbacks wait answers
+        503 (the server is shutting down); a fault's delay ends and its call goes on."""
+        self.admin.stopping.set()
+        self.state.faults.stop()
+
+    @property
+    def pages(self) -> HeadAsGet:
+        """``web`` with HEAD answered wherever GET is (web/head.py): what requests from outside reach."""
+        if self._pages is None:
+            self._pages = HeadAsGet(self.web)
+        return self._pages
 
     def close(self) -> None:
         """Release what the state holds outside this process (Redis connections); memory holds nothing."""
@@ -182,7 +213,7 @@ class MockOmni:
             await self._replicated_web(self.replica, scope, receive, send)
         else:
             self.tick()  # the admin API and the dashboard see the messages as of now
-            await self.web(scope, receive, send)
+            await self.pages(scope, receive, send)
 
     async def _replicated_web(self, replica: Replica, scope: Scope, receive: Receive, send: Send) -> None:
         """Reads see the log's present; a change is an entry of the log, answered once applied."""
@@ -201,7 +232,7 @@ class MockOmni:
                 replica.exchange([])
                 if self._due(replica):
                     replica.exchange([replica.entry(TICK)])
-                await self.web(scope, receive, send)
+                await self.pages(scope, receive, send)
                 return
             token = next((value.decode("latin-1") for name, value in scope["headers"]
                           if name == ADMIN_TOKEN_HEADER.encode()), None)
@@ -305,6 +336,7 @@ class MockOmni:
 
 
 def create_app(settings: Settings | None = None, **options: Any) -> MockOmni:
-    """Build a mock server; options: ``clock`` (a Clock), ``key_factory`` (new scenario keys) and
-    ``wall_clock`` (POSIX seconds the mock's clock starts at, for the dates of messages)."""
+    """Build a mock server; options: ``clock`` (a Clock), ``key_factory`` (new scenario keys),
+    ``wall_clock`` (POSIX seconds the mock's clock starts at, for the dates of messages) and ``listening``
+    (True when it answers a socket, as ``mock-omni serve``: requests must then name an allowed Host)."""
     return MockOmni(settings, **options)

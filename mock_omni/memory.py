@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .api.ratelimit import RateLimiter
+from .api.webhook_targets import parse_allow
 from .api.webhooks import MAX_PENDING, Webhooks
 from .domain.accounts import Account, Accounts, KeyFactory
 from .domain.clock import Clock
@@ -51,4 +52,4 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
     """The webhook sender's settings: retries, timeout, and bounds that follow the messages' bound."""
     return {"attempts": settings.webhook_attempts, "backoff": settings.webhook_backoff,
             "timeout": settings.webhook_timeout, "keep": settings.message_limit,
-            "max_pending": min(MAX_PENDING, settings.message_limit)}
+            "max_pending": min(MAX_PENDING, settings.message_limit), "allow": parse_allow(settings.webhook_allow)}

@@ -13,11 +13,13 @@ the flag or variable it came from. No HTTP code is imported here (a test checks)
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .api.ratelimit import VENDOR_LIMITS, Rule, parse_profile
+from .api.webhook_targets import parse_allow
 from .api.webhooks import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT
 from .domain.delivery import MAX_DELAY, parse_duration
 from .domain.fixtures import header_secret_problem
@@ -35,8 +37,6 @@ MAX_JOURNAL_LIMIT = 1_000_000
 MAX_PORT = 65535
 MEMORY_STORE = "memory"
 DEFAULT_STORE_PREFIX = "mock-omni"
-#: URL schemes redis-py connects with (TCP, TLS, a Unix socket).
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 #: Messages kept: about a kilobyte each, so ten million is already more memory than a mock should take.
 MAX_MESSAGE_LIMIT = 10_000_000
 #: Bytes kept in messages: past 64 GiB a mock is no longer a mock.
@@ -55,6 +55,12 @@ MAX_WEBHOOK_TIMEOUT = 300.0
 #: A request's headers given longer than this: the client is stalling, not slow (nginx's default is 60 s).
 MAX_HEADER_TIMEOUT = 300.0
 DEFAULT_HEADER_TIMEOUT = 10.0
+#: ``--allowed-host`` values that allow any Host at all.
+ALL_HOSTS = ("all", "*")
+#: An ``--allowed-host`` name: labels of letters, digits, hyphens and underscores (container names have them);
+#: a leading dot allows the name and its subdomains.
+HOST_NAME = re.compile(r"\.?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?", re.I)
+MAX_HOST_NAME = 253
 #: Every variable is this prefix and the setting's name in capitals, unless its declaration names another.
 ENV_PREFIX = "MOCK_OMNI_"
 
@@ -242,10 +248,42 @@ def _header_secret(name: str, value: Any) -> Any:
     return value
 
 
+def _webhook_allow(name: str, value: Any) -> Any:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(name, f"expected a list of destinations, got {_shown(value)}")
+    items = [part.strip() for item in value for part in item.split(",") if part.strip()]
+    try:
+        parse_allow(items)
+    except ValueError as exc:
+        raise SettingsError(name, str(exc)) from None
+    return items
+
+
+def _allowed_hosts(name: str, value: Any) -> Any:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(name, f"expected a list of host names, got {_shown(value)}")
+    for item in value:
+        spec = item.strip()
+        if spec.lower() in ALL_HOSTS or (len(spec) <= MAX_HOST_NAME and HOST_NAME.fullmatch(spec)):
+            continue
+        shape = "without a scheme or port " if ":" in spec or "/" in spec else ""
+        raise SettingsError(name, f"expected a host name {shape}(like mock or .example.com), 'all' or '*', "
+                                  f"got {_shown(spec)}")
+    return value
+
+
 def _store(name: str, value: Any) -> Any:
-    if value != MEMORY_STORE and not (isinstance(value, str) and value.startswith(REDIS_SCHEMES)):
+    if value == MEMORY_STORE:
+        return value
+    if not isinstance(value, str):
         raise SettingsError(name, f"expected 'memory' or a Redis URL such as redis://127.0.0.1:6379/0, "
                                   f"got {_shown(value)}")
+    # Only a Redis store pays for reading the URL the way redis-py will.
+    from .replication.urls import store_url_problem
+
+    problem = store_url_problem(value)
+    if problem:
+        raise SettingsError(name, problem)
     return value
 
 
@@ -277,6 +315,10 @@ class Settings:
     cors_origins: list[str] | None = field(default=None, metadata=declare(
         "origin browsers may call from: 'local' (http(s)://localhost and 127.0.0.1, any port), '*', an exact "
         "origin, or 'off'; repeatable", ITEMS, flag="--cors-origin", metavar="ORIGIN", described="local"))
+    allowed_hosts: list[str] = field(default_factory=list, metadata=declare(
+        "another Host requests may name (DNS rebinding protection): a name, .example.com for it and its "
+        "subdomains, or 'all'; repeatable", ITEMS, check=_allowed_hosts, flag="--allowed-host", metavar="HOST",
+        described="loopback names, IP addresses and the --host name"))
     state_file: str | None = field(default=None, metadata=declare(
         "load the state from PATH at start and save it after every change", metavar="PATH"))
     #: True: vendor calls go through the ASGI app only, never answered in the protocol (http_protocol.py).
@@ -306,6 +348,10 @@ class Settings:
         duration(0, MAX_WEBHOOK_BACKOFF)))
     webhook_timeout: float = field(default=DEFAULT_TIMEOUT, metadata=declare(
         "how long a notifyUrl has to answer a push", DURATION, duration(0.001, MAX_WEBHOOK_TIMEOUT)))
+    #: Where pushes may go, checked against the addresses a notifyUrl resolves to (api/webhook_targets.py).
+    webhook_allow: list[str] = field(default_factory=list, metadata=declare(
+        "where reports may be pushed: '*', a host name, '*.suffix', an address or a CIDR network, each with an "
+        "optional :PORT or :LOW-HIGH; repeatable", ITEMS, _webhook_allow, metavar="SPEC", described="anywhere"))
     token_lifetime: int = field(default=int(TOKEN_LIFETIME), metadata=declare(
         "how long an OAuth2 access token lives on the mock's clock", INTEGER, integer(1, MAX_LIFETIME),
         metavar="SECONDS"))

@@ -18,12 +18,14 @@ class Received(NamedTuple):
     body: bytes
     #: time.monotonic() when the request had been read (before any delay).
     at: float
+    authorization: str | None = None
 
 
 @dataclass
 class Receiver:
     """``fail``: how many first answers are 503; ``delay``: seconds before each answer (a stalled app);
-    ``held``: every answer waits until ``release()`` (a stall that no loaded machine can outlast)."""
+    ``held``: every answer waits until ``release()`` (a stall that no loaded machine can outlast);
+    ``stall_first``: the first N requests wait until ``release()``, later ones are answered at once."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
@@ -31,6 +33,9 @@ class Receiver:
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     held: threading.Event | None = None
+    stall_first: int = 0
+    #: Requests whose body was read (counted before any stall).
+    arrived: int = 0
 
     def release(self) -> None:
         """Let the held answers (and every later one) go."""
@@ -48,20 +53,35 @@ class Receiver:
         with self.lock:
             return len(self.received)
 
+    def wait_arrived(self, count: int, within: float = 20.0) -> bool:
+        """Whether ``count`` requests arrived (stalled ones included) within ``within`` seconds."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.arrived >= count:
+                    return True
+            time.sleep(0.01)
+        return False
+
 
 @contextmanager
-def receiver(fail: int = 0, delay: float = 0.0, held: bool = False) -> Iterator[Receiver]:
-    state = Receiver(fail=fail, delay=delay, held=threading.Event() if held else None)
+def receiver(fail: int = 0, delay: float = 0.0, held: bool = False, stall_first: int = 0) -> Iterator[Receiver]:
+    state = Receiver(fail=fail, delay=delay, held=threading.Event() if held or stall_first else None,
+                     stall_first=stall_first)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             arrived = time.monotonic()
+            with state.lock:
+                state.arrived += 1
+                stalled = state.arrived <= state.stall_first if state.stall_first else True
             time.sleep(state.delay)
-            if state.held is not None:
+            if state.held is not None and stalled:
                 state.held.wait(timeout=60)
             with state.lock:
-                state.received.append(Received(self.path, self.headers.get("content-type", ""), body, arrived))
+                state.received.append(Received(self.path, self.headers.get("content-type", ""), body, arrived,
+                                               self.headers.get("authorization")))
                 failing = state.fail > 0
                 state.fail -= 1
             self.send_response(503 if failing else 200)

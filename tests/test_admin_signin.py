@@ -46,6 +46,57 @@ def test_the_listing_shows_live_tokens_masked_per_account(app: MockOmni, bare: T
     assert bare.get(TOKENS).json() == {"tokens": []}  # both lapsed
 
 
+def listed(bare: TestClient, account: str) -> list[tuple[str, float]]:
+    return [(entry["kind"], entry["expiresInSeconds"])
+            for entry in bare.get(TOKENS, params={"account": account}).json()["tokens"]]
+
+
+def test_one_accounts_clock_expires_its_tokens_and_sessions_and_no_one_elses(bare: TestClient) -> None:
+    def token(username: str, password: str) -> dict[str, str]:
+        answer = bare.post("/auth/1/oauth2/token", auth=(username, password), data={"grant_type": "client_credentials"})
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    def session(username: str, password: str) -> dict[str, str]:
+        answer = bare.post("/auth/1/session", json={"username": username, "password": password})
+        return {"Authorization": f"IBSSO {answer.json()['token']}"}
+
+    def advance(seconds: float, account: str) -> None:
+        answer = bare.post("/__admin/clock/advance", json={"seconds": seconds, "account": account})
+        assert answer.status_code == 200, answer.text
+
+    aladdin_token, aladdin_session = token("Aladdin", "open sesame"), session("Aladdin", "open sesame")
+    genie_token, genie_session = token("Genie", "three wishes"), session("Genie", "three wishes")
+    advance(1800, "Aladdin")
+    # The listing reads each account's own clock: Aladdin's are half gone, Genie's untouched.
+    assert listed(bare, "Aladdin") == [("oauth2", 1800), ("ibsso", 1800)]
+    assert listed(bare, "Genie") == [("oauth2", 3600), ("ibsso", 3600)]
+    # Issued after the advance: on Aladdin's clock too, so it has its whole lifetime ahead.
+    late = token("Aladdin", "open sesame")
+    assert listed(bare, "Aladdin")[-1] == ("oauth2", 3600)
+    advance(1800, "Aladdin")
+    for headers in (aladdin_token, aladdin_session):
+        assert bare.get(LIST, headers=headers).status_code == 401
+    for headers in (late, genie_token, genie_session):
+        assert bare.get(LIST, headers=headers).status_code == 200
+    assert listed(bare, "Aladdin") == [("oauth2", 1800)]
+    assert listed(bare, "Genie") == [("oauth2", 3600), ("ibsso", 3600)]  # the use restarted the session: 3600
+    # A new login opens a new session on Aladdin's clock; using it restarts its idle period there.
+    fresh = session("Aladdin", "open sesame")
+    assert fresh != aladdin_session
+    advance(3599, "Aladdin")
+    assert bare.get(LIST, headers=fresh).status_code == 200
+    advance(3599, "Aladdin")
+    assert bare.get(LIST, headers=fresh).status_code == 200
+    assert bare.get(LIST, headers=late).status_code == 401
+    # Minted for a test: on the account's clock as well.
+    minted = bare.post(TOKENS, json={"account": "Aladdin"}).json()
+    advance(3599, "Aladdin")
+    assert bare.get(LIST, headers={"Authorization": minted["authorization"]}).status_code == 200
+    advance(1, "Aladdin")
+    assert bare.get(LIST, headers={"Authorization": minted["authorization"]}).status_code == 401
+    assert bare.get(LIST, headers=genie_token).status_code == 200
+
+
 def test_minted_tokens_work_and_carry_the_asked_scopes(bare: TestClient) -> None:
     minted = bare.post(TOKENS, json={"account": "Aladdin"})
     assert minted.status_code == 201
@@ -70,6 +121,8 @@ def test_minted_tokens_work_and_carry_the_asked_scopes(bare: TestClient) -> None
     ({"account": "Aladdin", "scopes": "omni-failover:manage"}, 400, "scopes"),
     ({"account": "Aladdin", "scopes": [""]}, 400, "scopes[0]"),
     ({"account": "Aladdin", "clientId": "nope"}, 400, "clientId"),
+    ({"account": "Aladdin", "scopes": ["made-up"]}, 400, "scopes"),  # unknown, though the account holds every scope
+    ({"account": "Aladdin", "scopes": ["omni-failover:manage", "made-up"]}, 400, "scopes"),
     ({"account": "Aladdin", "clientId": 3}, 400, "clientId"),
     ({"account": "Aladdin", "extra": 1}, 400, "extra"),
     ({"account": "Nobody"}, 404, None),

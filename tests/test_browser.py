@@ -6,7 +6,11 @@ Chromium never proxies) fails to load: the pages must work with no internet.
 
 from __future__ import annotations
 
+import functools
+import http.server
+import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from . import server
 from .conftest import ALADDIN_BASIC, OTHER_KEY, SEED_KEY
@@ -32,6 +36,8 @@ pytestmark = [
 WAIT_SECONDS = 20
 #: Nothing listens on the discard port: every proxied (non-loopback) request fails.
 DEAD_PROXY = "127.0.0.1:9"
+#: A name of an attacker's, resolved to 127.0.0.1 as DNS rebinding would leave it (and not proxied).
+REBOUND = "evil.example"
 
 
 @pytest.fixture
@@ -46,7 +52,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--proxy-server={DEAD_PROXY}",
+                 "--disable-dev-shm-usage", f"--proxy-server={DEAD_PROXY}", f"--proxy-bypass-list={REBOUND}",
+                 f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1",
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -290,3 +297,174 @@ def test_the_dashboard_shows_each_messages_walk_and_its_callbacks(page: webdrive
     assert "PENDING_ENROUTE" in text and "in progress" in text and "not tried yet" in text
     assert "No notifyUrl" in text
     assert_only_local(page, live.url)
+
+
+# --- pages on other sites (docs/hardening.md#pages-on-other-sites) --------------------------------------------
+
+#: A page on another origin, as any site could serve it: simple cross-origin requests (no preflight) to the mock.
+ATTACK_PAGE = """<!doctype html>
+<form id="reset" method="post" enctype="text/plain" target="sink"><input name='{"x":"' value='"}'></form>
+<iframe name="sink" id="sink"></iframe>
+<script>
+async function attack(mock, takeover) {
+  const simple = (body) => ({method: 'POST', mode: 'no-cors', headers: {'Content-Type': 'text/plain'}, body});
+  const sent = [];
+  for (const [path, options] of [
+      ['/__admin/faults', simple('{"path":"*","status":503}')],
+      ['/__admin/reset', simple(takeover)],
+      ['/__admin/reset', {method: 'POST', mode: 'no-cors'}],
+      ['/omni/1/scenarios', simple('{}')]]) {
+    try { await fetch(mock + path, options); sent.push(path); } catch (error) { sent.push(String(error)); }
+  }
+  await new Promise((resolve) => {
+    document.getElementById('sink').onload = resolve;
+    const form = document.getElementById('reset');
+    form.action = mock + '/__admin/reset';
+    form.submit();
+  });
+  return sent;
+}
+</script>"""
+
+
+@pytest.fixture
+def other_origin(tmp_path: Path) -> Iterator[str]:
+    """A tiny web server on another port of 127.0.0.1: an origin the mock's CORS policy does not allow."""
+    (tmp_path / "attack.html").write_text(ATTACK_PAGE)
+    handler = functools.partial(QuietHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as site:
+        thread = threading.Thread(target=site.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{site.server_address[1]}"
+        finally:
+            site.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def guarded() -> Iterator[server.Server]:
+    """``local`` allows any localhost port: a policy that leaves 127.0.0.1:OTHER out."""
+    with server.running(["--cors-origin", "http://localhost:1"]) as running:
+        yield running
+
+
+def test_a_page_on_another_origin_cannot_change_the_mock(page: webdriver.Chrome, guarded: server.Server,
+                                                         other_origin: str) -> None:
+    with httpx.Client(base_url=guarded.url, headers={"Authorization": ALADDIN_BASIC}, trust_env=False,
+                      timeout=10) as http:
+        assert http.put(f"/omni/1/scenarios/{SEED_KEY}", json={"name": "kept"}).status_code == 200
+        page.get(other_origin + "/attack.html")
+        page.set_script_timeout(WAIT_SECONDS)
+        takeover = json.dumps({"fixtures": {"accounts": [{"username": "Aladdin", "password": "pwned"}]}})
+        sent = page.execute_async_script("attack(arguments[0], arguments[1]).then(arguments[2])", guarded.url,
+                                          takeover)
+        assert sent == ["/__admin/faults", "/__admin/reset", "/__admin/reset", "/omni/1/scenarios"]
+        # The browser did send them: the vendor call is in the journal, from the page's origin.
+        journal = http.get("/__admin/requests", params={"path": "/omni/1/scenarios", "method": "POST"}).json()
+        assert [entry["headers"].get("origin") for entry in journal["requests"]] == [other_origin]
+        # ... and nothing changed: no fault, no reset (the rename stays), Aladdin's password is still his.
+        assert http.get("/__admin/faults").json()["faults"] == []
+        assert http.get(f"/omni/1/scenarios/{SEED_KEY}").json()["name"] == "kept"
+
+    # The dashboard, on the mock's own origin, still resets (the same POST, same-origin).
+    page.get(guarded.url + "/")
+    wait_for(page, lambda d: scenario_row(d, SEED_KEY), "the page did not load")
+    page.find_element(By.ID, "reset").click()
+    wait_for(page, lambda d: "POST /__admin/reset → 200" in d.find_element(By.ID, "message").text,
+             "the dashboard's reset did not go through")
+    wait_for(page, lambda d: "Test SMS or VIBER" in state_of(d, SEED_KEY)[1], "the reset did not show")
+
+
+def test_a_page_whose_name_is_rebound_to_the_mock_reads_nothing(page: webdriver.Chrome, live: server.Server) -> None:
+    """Chromium resolves evil.example to 127.0.0.1, as a rebound DNS name would: the page is same-origin with
+    the mock, and still gets nothing but 403s."""
+    rebound = live.url.replace("127.0.0.1", REBOUND)
+    page.get(rebound + "/__admin/accounts")
+    assert "open sesame" not in page.page_source
+    assert f"--allowed-host {REBOUND}" in page.find_element(By.TAG_NAME, "body").text
+    page.set_script_timeout(WAIT_SECONDS)
+    statuses = page.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        Promise.all(['/__admin/accounts', '/__admin/requests', '/'].map((path) =>
+            fetch(path, {headers: {Accept: 'application/json'}}).then((response) => response.status)))
+          .then(done, (error) => done(String(error)));""")
+    assert statuses == [403, 403, 403]
+
+
+def test_a_request_opens_to_what_was_sent_answered_and_why(page: webdriver.Chrome, live: server.Server,
+                                                          tmp_path: Path) -> None:
+    refused = httpx.put(f"{live.url}/omni/1/scenarios/{SEED_KEY}", json={"default": False},
+                        headers={"Authorization": ALADDIN_BASIC})
+    assert refused.status_code == 400
+    page.get(live.url + "/")
+    why = f"{SEED_KEY} is Aladdin's default scenario"
+    wait_for(page, lambda d: why in d.find_element(By.CSS_SELECTOR, "#requests tr.request td.reason").text,
+             "the request is not listed with its reason")
+    page.find_element(By.CSS_SELECTOR, "#requests tr.request").click()
+
+    def opened(driver: webdriver.Chrome) -> object:
+        found = driver.find_elements(By.CSS_SELECTOR, "#requests tr.request-detail")
+        return found[0].text if found else False
+
+    text = str(wait_for(page, opened, "the request did not open"))
+    assert '{"default":false}' in text and "answer: 400" in text and refused.text in text and why in text
+    # It stays open while the page polls, and closes on a second click.
+    page.execute_script("return new Promise((done) => setTimeout(done, 1500))")
+    assert page.find_elements(By.CSS_SELECTOR, "#requests tr.request-detail")
+    page.find_element(By.CSS_SELECTOR, "#requests tr.request").click()
+    wait_for(page, lambda d: not d.find_elements(By.CSS_SELECTOR, "#requests tr.request-detail"), "it did not close")
+    page.save_screenshot(str(tmp_path / "request-detail.png"))
+
+
+def test_the_clock_and_a_delivery_rule_are_set_from_the_page_and_times_carry_their_date(
+        page: webdriver.Chrome, live: server.Server) -> None:
+    """Failover watched without curl: a rule makes SMS undeliverable, the clock moves days, dates say which day."""
+    page.get(live.url + "/")
+    wait_for(page, lambda d: "No rule:" in d.find_element(By.ID, "delivery-rules").text, "no empty-table text")
+    assert "No bucket yet" in page.find_element(By.ID, "rate-limits").text
+    assert "No request yet" in page.find_element(By.ID, "requests").text
+    form = page.find_element(By.ID, "rule-form")
+    form.find_element(By.NAME, "destination").clear()
+    form.find_element(By.NAME, "destination").send_keys("+41 79*")
+    Select(form.find_element(By.NAME, "channel")).select_by_visible_text("SMS")
+    Select(form.find_element(By.NAME, "outcome")).select_by_visible_text("UNDELIVERABLE")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(page, lambda d: "+41 79*" in d.find_element(By.ID, "delivery-rules").text, "the rule is not listed")
+    rules = httpx.get(f"{live.url}/__admin/delivery-rules").json()["rules"]
+    assert [(r["destination"], r["channel"], r["outcome"]) for r in rules] == [("+41 79*", "SMS", "UNDELIVERABLE")]
+
+    httpx.post(f"{live.url}/__admin/delivery-rules", json={"destination": "41793026727", "channel": "VIBER",
+                                                           "outcome": "EXPIRED"})
+    sent = httpx.post(f"{live.url}/omni/1/advanced", headers={"Authorization": ALADDIN_BASIC}, json={
+        "destinations": [{"to": {"phoneNumber": "41793026727"}}], "sms": {"text": "hi"},
+        "viber": {"text": "hi", "validityPeriod": 3, "validityPeriodTimeUnit": "DAYS"}})
+    message_id = sent.json()["messages"][0]["messageId"]
+
+    def card(driver: webdriver.Chrome) -> str:
+        found = driver.find_elements(By.CSS_SELECTOR, f"article.message[data-message-id='{message_id}']")
+        return found[0].text if found else ""
+
+    text = str(wait_for(page, lambda d: "next change at" in card(d) and card(d), "the pending step has no nextAt"))
+    before = httpx.get(f"{live.url}/__admin/messages", params={"messageId": message_id}).json()["messages"][0]
+    assert before["nextAt"][:10] in text  # the date, not only the time of day
+
+    clock = page.find_element(By.ID, "clock-form")
+    clock.find_element(By.NAME, "seconds").clear()
+    clock.find_element(By.NAME, "seconds").send_keys(str(4 * 86400))
+    clock.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(page, lambda d: "EXPIRED" in card(d) and "advanced 96 h" in d.find_element(By.ID, "clock-now").text,
+             "the clock did not move the message on")
+    after = httpx.get(f"{live.url}/__admin/messages", params={"messageId": message_id}).json()["messages"][0]
+    assert after["steps"][-1]["endedAt"][:10] in card(page) and after["steps"][-1]["endedAt"][:10] != \
+        before["steps"][0]["startedAt"][:10]
+    # One time zone: the requests' times are UTC like the cards' (and carry their date too).
+    from datetime import UTC, datetime
+
+    newest = httpx.get(f"{live.url}/__admin/requests").json()["requests"][-1]["timestamp"]
+    shown = page.find_element(By.CSS_SELECTOR, "#requests tr.request td").text
+    assert shown[:19] == datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -77,6 +77,59 @@ def test_a_port_out_of_range_is_one_line_and_exit_2(argv: list[str], env: dict[s
     assert (result.returncode, result.stderr, result.stdout) == (2, message, "")
 
 
+STORE_MISTAKES = [
+    ("redis://127.0.0.1:6379/0?socket_timout=2",
+     "unknown option 'socket_timout' in 'redis://127.0.0.1:6379/0?socket_timout=2' (did you mean 'socket_timeout'?)"),
+    ("redis://127.0.0.1:6379/O", "database 'O' in 'redis://127.0.0.1:6379/O' is not a number (redis://host:6379/0)"),
+    ("redis://127.0.0.1:6379/abc",
+     "database 'abc' in 'redis://127.0.0.1:6379/abc' is not a number (redis://host:6379/0)"),
+    ("redis://127.0.0.1:99999/0", "port '99999' in 'redis://127.0.0.1:99999/0' is not a number from 1 to 65535"),
+    ("redis://127.0.0.1:six/0", "port 'six' in 'redis://127.0.0.1:six/0' is not a number from 1 to 65535"),
+    ("redis://127.0.0.1:0/0", "port 0 in 'redis://127.0.0.1:0/0' is not a number from 1 to 65535"),
+    ("redis://me:hunter2@127.0.0.1/0?socket_timeout=soon",
+     "option socket_timeout='soon' in 'redis://me:***@127.0.0.1/0?socket_timeout=soon' is not a valid value"),
+    ("redis://127.0.0.1/0?db=1&db=2", "option 'db' is given twice in 'redis://127.0.0.1/0?db=1&db=2'"),
+    ("unix://", "a unix:// URL names the socket's path (unix:///run/redis.sock), got 'unix://'"),
+    ("http://127.0.0.1:6379", "expected 'memory' or a Redis URL such as redis://127.0.0.1:6379/0, "
+                              "got 'http://127.0.0.1:6379'"),
+]
+
+
+@pytest.mark.parametrize(("url", "problem"), STORE_MISTAKES)
+@pytest.mark.parametrize("given", ["flag", "variable"])
+def test_a_store_url_mistake_is_one_line_naming_store_and_exit_2(url: str, problem: str, given: str) -> None:
+    """Before, an unknown option was a 56-line traceback, a database not a number silently database 0."""
+    argv, env = (["--store", url], {}) if given == "flag" else ([], {"MOCK_OMNI_STORE": url})
+    result = subprocess.run([sys.executable, "-m", "mock_omni", "serve", *argv], capture_output=True, text=True,
+                            timeout=30, env={**os.environ, **env})
+    name = "--store" if given == "flag" else "MOCK_OMNI_STORE"
+    assert (result.returncode, result.stderr, result.stdout) == (2, f"mock-omni: {name}: {problem}\n", "")
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "redis://127.0.0.1", "redis://127.0.0.1:6379/",
+                                 "rediss://u:p@host:6380/15?socket_timeout=2&ssl_cert_reqs=none&client_name=x",
+                                 "unix:///run/redis.sock?db=2", "redis://[::1]:6379/3?health_check_interval=5"])
+def test_store_urls_redis_reads_as_written_are_taken(url: str) -> None:
+    from mock_omni.replication.urls import store_url_problem
+    from mock_omni.settings import Settings
+
+    assert store_url_problem(url) is None
+    assert Settings(store=url).store == url
+
+
+@pytest.mark.parametrize(("argv", "suggestion"), [
+    (["--stroe", "memory"], "unrecognized arguments: --stroe memory (did you mean --store?)"),
+    (["--jounral-limit=4"], "unrecognized arguments: --jounral-limit=4 (did you mean --journal-limit?)"),
+    (["--exit-on-stdn-close"], "(did you mean --exit-on-stdin-close?)"),
+])
+def test_a_mistyped_flag_suggests_the_close_one(argv: list[str], suggestion: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "mock_omni", "serve", *argv], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2 and result.stdout == ""
+    assert suggestion in result.stderr.splitlines()[-1], result.stderr
+
+
 def test_bad_fixture_file_names_file_account_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "two-defaults.json"
     scenario = {"flow": [{"channel": "SMS"}], "default": True}

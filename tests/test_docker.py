@@ -167,6 +167,24 @@ def test_the_image_command_serves_the_mounted_fixtures_and_passes_its_healthchec
     assert check.returncode == 0, check.stderr
 
 
+@needs_compose
+def test_other_containers_reach_the_mock_by_its_service_name(
+    compose: dict[str, object], image_process: tuple[str, dict[str, str]],
+) -> None:
+    """What the compose file sets lets ``http://mock:8080`` in (Host: mock:8080); any other name is refused."""
+    url, env = image_process
+    runner = service(compose, "tests")
+    service_url = httpx.URL(runner["environment"]["OMNI_BASE_URL"])  # type: ignore[index]
+    auth = {"Authorization": runner["environment"]["OMNI_AUTHORIZATION"]}  # type: ignore[index]
+    with httpx.Client(base_url=url, headers=auth, timeout=10, trust_env=False) as http:
+        assert http.get("/omni/1/scenarios", headers={"Host": f"{service_url.host}:{service_url.port}"}).status_code \
+            == 200
+        refused = http.get("/omni/1/scenarios", headers={"Host": f"other-service:{service_url.port}"})
+    assert refused.status_code == 403 and "MOCK_OMNI_ALLOWED_HOSTS=other-service" in refused.text
+    replica = service(compose, "replica-1")["environment"]["MOCK_OMNI_ALLOWED_HOSTS"]  # type: ignore[index]
+    assert set(replica.split(",")) == {"replica-1", "replica-2"}
+
+
 def test_the_healthcheck_fails_when_nothing_serves() -> None:
     # Port 9 (discard) on loopback: nothing listens there.
     assert healthcheck({"MOCK_OMNI_PORT": "9"}).returncode != 0

@@ -69,6 +69,11 @@ def error_of(response: Any) -> tuple[int, str]:
     (GRANT, {"Authorization": basic("shop-app", "s3cr:t/+%&=")}),
     (f"{ALADDIN}&{GRANT}&unknown=ignored&other=", {}),  # unknown parameters are ignored (RFC 6749 3.2)
     (f"{GRANT}&{ALADDIN}&scope=", {}),  # an empty parameter is an absent one (3.1)
+    # client_id alone identifies (3.2.1): with Basic for the same client, one authentication method (2.3.1).
+    (f"{GRANT}&client_id=Aladdin", {"Authorization": basic("Aladdin", "open sesame")}),
+    (f"{GRANT}&client_id={quote('shop-app')}", {"Authorization": basic("shop-app", "s3cr:t/+%&=")}),
+    (f"{GRANT}&client_id=&client_secret=", {"Authorization": basic("Aladdin", "open sesame")}),  # empty: absent
+    (f"{GRANT}&{ALADDIN}&scope=omni-failover%3Amanage+message%3Asend", {}),
 ])
 def test_a_client_gets_a_bearer_token(client: TestClient, body: str, headers: dict[str, str]) -> None:
     response = token_request(client, body, headers)
@@ -145,9 +150,24 @@ def test_the_journal_records_the_account_that_signed_in(client: TestClient, app:
     (f"grant_type=authorization_code&{ALADDIN}&code=x", {}, 400, "unsupported_grant_type"),
     (f"grant_type=CLIENT_CREDENTIALS&{ALADDIN}", {}, 400, "unsupported_grant_type"),
     (f"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&{ALADDIN}", {}, 400, "unsupported_grant_type"),
-    (f"{GRANT}&{GRANT}&{ALADDIN}", {}, 400, "invalid_request"),                     # repeated (3.2)
+    (f"{GRANT}&{GRANT}&{ALADDIN}", {}, 400, "invalid_request"),                     # repeated (3.1)
     (f"{GRANT}&{ALADDIN}&client_id=Aladdin", {}, 400, "invalid_request"),
     (f"{GRANT}&{ALADDIN}&scope=a&scope=b", {}, 400, "invalid_request"),
+    # Repeated, once empty: still twice (3.1), whatever the order.
+    (f"grant_type=&{GRANT}&{ALADDIN}", {}, 400, "invalid_request"),
+    (f"{GRANT}&grant_type=&{ALADDIN}", {}, 400, "invalid_request"),
+    (f"{GRANT}&client_id=&{ALADDIN}", {}, 400, "invalid_request"),
+    (f"{GRANT}&client_secret=&{ALADDIN}", {}, 400, "invalid_request"),
+    (f"{GRANT}&scope=&{ALADDIN}&scope=omni-failover%3Amanage", {}, 400, "invalid_request"),
+    (f"{GRANT}&scope=&scope=&{ALADDIN}", {}, 400, "invalid_request"),
+    (f"grant_type=&grant_type=&{ALADDIN}", {}, 400, "invalid_request"),
+    (f"{GRANT}&client_id=&client_id=", {"Authorization": basic("Aladdin", "open sesame")}, 400, "invalid_request"),
+    # Basic and a client_id naming another client: which client asks is ambiguous.
+    (f"{GRANT}&client_id=Genie", {"Authorization": basic("Aladdin", "open sesame")}, 400, "invalid_request"),
+    (f"{GRANT}&client_id=shop-app", {"Authorization": basic("Aladdin", "open sesame")}, 400, "invalid_request"),
+    (f"{GRANT}&client_id=aladdin", {"Authorization": basic("Aladdin", "open sesame")}, 400, "invalid_request"),
+    (f"{GRANT}&client_id=Aladdin&client_secret=open+sesame", {"Authorization": basic("Aladdin", "open sesame")},
+     400, "invalid_request"),                                                       # two methods, same client
     (f"{GRANT}&client_id=shop-app&client_secret={quote('s3cr:t/+%&=', safe='')}&scope=omni-failover%3Alogs%3Aread",
      {}, 400, "invalid_scope"),
 ])
@@ -156,6 +176,20 @@ def test_errors_are_rfc_6749s(client: TestClient, body: str, headers: dict[str, 
     response = token_request(client, body, headers)
     assert error_of(response) == (status, error)
     assert {name: response.headers[name] for name in NO_STORE} == NO_STORE
+
+
+@pytest.mark.parametrize("scope", ["made-up", "omni-failover:manage made-up", "OMNI-FAILOVER:MANAGE",
+                                   "omni-failover:manage ", "sms:send"])
+@pytest.mark.parametrize("how", ["body", "basic"])
+def test_an_unknown_scope_is_invalid_scope_for_every_client_alike(client: TestClient, scope: str, how: str) -> None:
+    # The account's own username and password hold every scope: every scope the API has, not any name.
+    every = (f"{GRANT}&{ALADDIN}", {}) if how == "body" else (GRANT, {"Authorization": basic("Aladdin", "open sesame")})
+    scoped = (f"{GRANT}&client_id=shop-app&client_secret={quote('s3cr:t/+%&=', safe='')}", {}) if how == "body" \
+        else (GRANT, {"Authorization": basic("shop-app", "s3cr:t/+%&=")})
+    answers = [token_request(client, f"{body}&scope={quote(scope)}", headers) for body, headers in (every, scoped)]
+    assert [error_of(answer) for answer in answers] == [(400, "invalid_scope")] * 2
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].headers.get("www-authenticate") is None
 
 
 def test_a_client_that_tried_basic_gets_a_basic_challenge(client: TestClient) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ def _check_sending(data: dict[str, Any]) -> None:
     assert reports[first]["bulkId"] == "OFFICIAL-BULK" and reports[simple["messageIds"][0]]["bulkId"] is None
     assert data["reports_again"] == 0
     # The client parsed every date; the mock's clock is the wall clock here.
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     for report in data["reports"]:
         sent = datetime.strptime(report["sentAt"], "%Y-%m-%dT%H:%M:%S.%f")
         assert abs((now - sent).total_seconds()) < 120 and report["doneAt"] == report["sentAt"]

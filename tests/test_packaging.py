@@ -51,3 +51,20 @@ def test_the_editable_install_builds_without_a_warning(source_tree: Path) -> Non
         pth = [n for n in wheel.namelist() if n.endswith(".pth")]
         # One path line (the checkout), not a meta path finder that setuptools warns about.
         assert len(pth) == 1 and wheel.read(pth[0]).decode().strip() == str(source_tree)
+
+
+def test_the_declared_pythons_are_one_range_from_requires_python_and_make_tests_each() -> None:
+    """requires-python's floor is the oldest classifier, the classifiers have no gap, and `make test` runs
+    the smoke on each (a version declared but never run is how 3.10 shipped broken)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    prefix = "Programming Language :: Python :: 3."
+    minors = sorted(int(c[len(prefix):]) for c in project["classifiers"] if c.startswith(prefix))
+    assert minors == list(range(minors[0], minors[-1] + 1)), minors
+    assert project["requires-python"] == f">=3.{minors[0]}"
+    assert sys.version_info[:2] in [(3, minor) for minor in minors]
+    makefile = (ROOT / "Makefile").read_text()
+    assert "test: lint typecheck pytest pythons" in makefile
+    dry = subprocess.run(["make", "-n", "-s", "-C", str(ROOT), "pythons"], capture_output=True, text=True, check=True)
+    assert " ".join(f"3.{minor}" for minor in minors) in dry.stdout, dry.stdout

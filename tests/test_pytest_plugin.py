@@ -144,7 +144,14 @@ def test_failing_test_shows_the_journal_and_a_bad_marker_fixture_names_the_file(
         "*- mock-omni requests -*",
         "1 request(s), newest last:",
         f"PUT /omni/1/scenarios/{SEED_KEY} -> 400 (account Aladdin)",
-        '    {"default":false}',
+        '    sent: {"default":false}',
+        '    answered: {"requestError":{"serviceException":{"messageId":"INVALID_ARGUMENT",*',
+        f"    why: {SEED_KEY} is Aladdin's default scenario: make another one the default instead *",
+    ])
+    result.stdout.fnmatch_lines([
+        "GET /omni/1/scenarios/0123456789ABCDEF0123456789ABCDEF -> 404 (account Aladdin)",
+        '    answered: {"requestError":{"serviceException":{"messageId":"NOT_FOUND",*',
+        "    why: Aladdin has no scenario with key '0123456789ABCDEF0123456789ABCDEF'",
     ])
     result.stdout.fnmatch_lines(["mock-omni: *bad.json: account 'Tester': scenarios[[]0[]].flow[[]0[]].channel: *"])
     result.stdout.no_fnmatch_line("*During handling*")
@@ -396,9 +403,21 @@ def test_callbacks_helpers_wait_for_callbacks_and_failures_show_them(pytester: p
             handler.status = 503
             call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "M-3"))
             mock_omni.wait_for_callback(url=url, timeout=0.3)
+
+        def test_a_push_that_failed_fails_the_wait_at_once(mock_omni, receiver):
+            import time
+            handler, url = receiver
+            handler.status = 503
+            call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "M-4"))
+            started = time.monotonic()
+            with pytest.raises(AssertionError, match="can no longer come") as failure:
+                mock_omni.wait_for_callback(url=url, timeout=60)
+            # Four attempts with backoff take about 3.5 s; the wait does not sit out its 60.
+            assert time.monotonic() - started < 30, time.monotonic() - started
+            assert "failed, 4 attempt(s): 503, 503, 503, 503" in str(failure.value)
     '''))
     result = pytester.runpytest_subprocess("-p", "no:randomly")
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines([
         "*_ test_not_reached_in_time _*",
         "E * mock-omni: expected 1 delivered callback(s) to http://127.0.0.1:*/reports within 0.3 s, got 0. "
@@ -637,3 +656,74 @@ def test_per_test_state_never_accumulates(pytester: pytest.Pytester) -> None:
             mock_omni.advance_clock(3600)
     '''))
     pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=260)
+
+
+def test_a_push_stalled_in_one_test_does_not_hold_the_next_tests_push_under_xdist(pytester: pytest.Pytester) -> None:
+    """One receiver for the session (per worker): test A's push stalls there; the reset before test B abandons
+    that attempt, so B's push to the same URL is received at once, not after the stalled attempt's 5 s timeout."""
+    pytester.makeini(STRICT_INI)
+    pytester.makeconftest(textwrap.dedent('''
+        import http.server, threading
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def stalling_receiver():
+            """The first POST stalls until the session ends; later ones are answered at once."""
+            arrived, release = threading.Event(), threading.Event()
+
+            class Handler(http.server.BaseHTTPRequestHandler):
+                count = 0
+
+                def do_POST(self):
+                    self.rfile.read(int(self.headers["content-length"]))
+                    type(self).count += 1
+                    if type(self).count == 1:
+                        arrived.set()
+                        release.wait(timeout=60)
+                    self.send_response(200)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+
+                def log_message(self, *args):
+                    pass
+
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            yield f"http://127.0.0.1:{server.server_address[1]}/reports", arrived
+            release.set()
+            server.shutdown()
+            server.server_close()
+    '''))
+    sends = '''
+        def pushed(url, message_id):
+            return {"destinations": [{"messageId": message_id, "to": {"phoneNumber": "41793026727"}}],
+                    "sms": {"text": "SMS"}, "viber": {"text": "Viber"}, "notifyUrl": url}
+    '''
+    pytester.makepyfile(test_stall=HELPERS + textwrap.dedent(sends + '''
+        def test_a_stalls(mock_omni, stalling_receiver):
+            url, arrived = stalling_receiver
+            assert call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "A")).status_code == 200
+            assert arrived.wait(timeout=20)  # on the wire, stalled: the test ends with it in flight
+
+        def test_b_is_received(mock_omni, stalling_receiver):
+            url, _ = stalling_receiver
+            assert call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "B")).status_code == 200
+            # Before: B waited for A's attempt to time out (5 s) and this failed.
+            (callback,) = mock_omni.wait_for_callback(url=url, timeout=3)
+            assert callback["messageId"] == "B"
+
+        def test_c_credentials_are_masked_in_the_report(mock_omni, stalling_receiver):
+            url = stalling_receiver[0].replace("http://", "http://hook:pl41n-s3cret@")
+            assert call(mock_omni, "POST", "/omni/1/advanced", json=pushed(url, "C")).status_code == 200
+            (callback,) = mock_omni.wait_for_callback(url=url, timeout=10)
+            assert callback["url"].startswith("http://hook:***@")
+            assert False, "fails on purpose: the report lists the callbacks"
+    '''), test_other=HELPERS + textwrap.dedent('''
+        def test_other_worker(mock_omni):
+            assert call(mock_omni, "GET", LIST).status_code == 200
+    '''))
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadfile", "-p", "no:randomly", timeout=120)
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*mock-omni callbacks*", "*POST http://hook:***@127.0.0.1:*"])
+    result.stdout.no_fnmatch_line("*pl41n-s3cret@127.0.0.1*")  # (the test's own source shows it, unjoined)

@@ -283,11 +283,11 @@ def test_pipelined_requests_on_one_connection_are_answered_in_order(start: Calla
     port = replica.port
     body = b'{"name":"first"}'
     requests = (
-        f"PUT {SEED} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALADDIN_BASIC}\r\nContent-Type: application/json\r\n"
+        f"PUT {SEED} HTTP/1.1\r\nHost: [::1]\r\nAuthorization: {ALADDIN_BASIC}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n".encode() + body
-        + f"GET {SEED} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALADDIN_BASIC}\r\n\r\n".encode()
-        + b"GET /__admin/health HTTP/1.1\r\nHost: x\r\n\r\n"
-        + f"GET {SEED} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALADDIN_BASIC}\r\nConnection: close\r\n\r\n".encode()
+        + f"GET {SEED} HTTP/1.1\r\nHost: [::1]\r\nAuthorization: {ALADDIN_BASIC}\r\n\r\n".encode()
+        + b"GET /__admin/health HTTP/1.1\r\nHost: [::1]\r\n\r\n"
+        + f"GET {SEED} HTTP/1.1\r\nHost: [::1]\r\nAuthorization: {ALADDIN_BASIC}\r\nConnection: close\r\n\r\n".encode()
     )
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(requests)
@@ -350,3 +350,21 @@ def test_pushes_queued_on_a_replica_killed_outright_are_shown_dropped_by_the_sur
         assert listed["pending"] == 0, listed
         assert {(c["state"], c["reason"]) for c in listed["callbacks"]} == {
             ("dropped", "its replica stopped before sending it")}
+
+
+def test_replicas_refuse_pages_on_other_sites_before_the_log_and_answer_head(
+        start: Callable[..., list[ServerProcess]]) -> None:
+    """A rebound Host, a cross-origin admin call and a text/plain admin body are refused by the replica that gets
+    them (nothing reaches the log: the other replica sees no change); HEAD on a page answers as GET."""
+    one, two = start(2)
+    with connect(one) as first, connect(two) as second:
+        assert first.put(SEED, json={"name": "kept"}).status_code == 200
+        assert first.post("/__admin/reset", headers={"Origin": "http://evil.example"}).status_code == 403
+        assert first.post("/__admin/reset", content=b"{}", headers={"Content-Type": "text/plain"}).status_code == 415
+        rebound = first.put(SEED, json={"name": "rebound"}, headers={"Host": f"evil.example:{one.port}"})
+        assert rebound.status_code == 403 and "MOCK_OMNI_ALLOWED_HOSTS=evil.example" in rebound.text
+        assert second.get(SEED).json()["name"] == "kept"
+        assert second.get("/__admin/faults").json()["faults"] == []
+        head, got = second.head("/__admin/health"), second.get("/__admin/health")
+        assert (head.status_code, head.content, head.headers["content-length"]) == (
+            200, b"", got.headers["content-length"])

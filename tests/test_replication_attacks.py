@@ -79,8 +79,8 @@ def serving(app: MockOmni) -> Iterator[int]:
 def put_in_two_parts(port: int, name: str) -> bytes:
     """A PUT whose body comes 50 ms after its head; the status line answered (b"" if the connection was dropped)."""
     body = json.dumps({"name": name}).encode()
-    head = (f"PUT {SEED} HTTP/1.1\r\nHost: x\r\nAuthorization: {ALADDIN_BASIC}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    head = (f"PUT {SEED} HTTP/1.1\r\nHost: [::1]\r\nAuthorization: {ALADDIN_BASIC}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(head)
         time.sleep(0.05)

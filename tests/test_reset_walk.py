@@ -105,7 +105,8 @@ def probes() -> dict[str, Probe]:
                               None, "41793026728", notifyUrl="http://127.0.0.1:9/hook")), callbacks),
         "delivery_rules": Probe(add_rule,
                                 lambda app, account: [r.to_dict() for r in app.state.delivery_rules.rules(account)]),
-        "journal": Probe(lambda app, account: app.state.journal.record("GET", "/dirt", b"", [], b"", 200, account),
+        "journal": Probe(lambda app, account: app.state.journal.record("GET", "/dirt", b"", [], b"", None, account,
+                                                                       "dirt"),
                          lambda app, account: [entry.to_dict() for entry in app.state.journal.entries()
                                                if account is None or entry.account == account]),
         "faults": Probe(add_fault, lambda app, account: [fault.to_dict() for fault in app.state.faults.rules(account)]),

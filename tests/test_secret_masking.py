@@ -136,3 +136,20 @@ def test_a_served_process_prints_no_secret() -> None:
     assert "POST /auth/1/oauth2/token" in printed  # the access log is on: the check below means something
     for secret in (SECRET, token, session["token"], "open sesame", "open+sesame"):
         assert secret not in printed
+
+
+URL_SECRET = "hunter2-Url"
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (f'{{"notifyUrl": "http://hook:{URL_SECRET}@example.test/r", "sms": {{"text": "x"}}}}', "application/json"),
+    (f'{{"notifyUrl": "http:\\/\\/hook:{URL_SECRET}@example.test\\/r"}}', "application/json"),  # escaped slashes
+    (f"<request><notifyUrl>http://hook:{URL_SECRET}@example.test/r</notifyUrl></request>", "application/xml"),
+    (f"<r><password>p</password><notifyUrl>https://hook:{URL_SECRET}@h/r</notifyUrl></r>", "application/xml"),
+    (f"notifyUrl=http%3A%2F%2Fhook%3A{URL_SECRET}%40h%2Fr&x=1", FORM),
+    (f"notifyUrl=http://hook:{URL_SECRET}@h/r", FORM),
+    (f'{{"notifyUrl": "http://hook:{URL_SECRET}@h/r"', "application/json"),  # unreadable JSON
+])
+def test_credentials_of_a_url_in_a_body_are_masked(body: str, content_type: str) -> None:
+    masked = redact_body(body.encode(), content_type)
+    assert URL_SECRET not in masked, masked

@@ -219,6 +219,42 @@ def test_logs_filters_newest_first(client: TestClient, app: MockOmni) -> None:
     assert len(logs(client, sentSince="2015-01-01T00:00:00Z")) == 3
 
 
+@pytest.mark.parametrize(("step", "whose"), [(0.0003, None), (0.00049, "Aladdin"), (0.0011, None)])
+def test_a_messages_own_sent_at_as_either_bound_takes_it_in(new_app: Callable[..., MockOmni], step: float,
+                                                             whose: str | None) -> None:
+    # Sends a fraction of a millisecond apart (on everyone's clock, or the account's own): each message's
+    # printed sentAt, given back as sentSince, sentUntil or both, selects exactly the messages printed at or
+    # after it, at or before it, at it; before the fix about half of them missed their own sentAt.
+    with sending_client(sending_app(new_app, rate_limits={})) as client:
+        sent: list[str] = []
+        for _ in range(60):
+            sent += ids(send(client, body(None, "41793026727", channels=["SMS", "VIBER"])))
+            moved = client.post("/__admin/clock/advance", json={"seconds": step, "account": whose})
+            assert moved.status_code == 200, moved.text
+        printed = {log["messageId"]: log["sentAt"] for log in logs(client, limit=1000)}
+        assert sorted(printed) == sorted(sent) and len(set(printed.values())) > 10
+
+        def found(**bounds: str) -> set[str]:
+            return {log["messageId"] for log in logs(client, limit=1000, **bounds)}
+
+        for message_id, at in printed.items():
+            since, until, both = found(sentSince=at), found(sentUntil=at), found(sentSince=at, sentUntil=at)
+            assert message_id in since and message_id in until and message_id in both, (message_id, at)
+            # Same format, same year: the texts order as the instants.
+            assert since == {other for other, when in printed.items() if when >= at}
+            assert until == {other for other, when in printed.items() if when <= at}
+            assert both == {other for other, when in printed.items() if when == at}
+        # A bound finer than a millisecond lies between two printed dates: exact, not rounded onto either.
+        first = min(printed.values())
+        finer = first[:23] + "5" + first[23:]  # 2015-02-23T16:41:11.8335+0000
+        assert found(sentSince=finer) == {other for other, when in printed.items() if when > first}
+        assert found(sentUntil=finer) == {other for other, when in printed.items() if when == first}
+        # The same instant in another zone and in RFC 3339's form.
+        shifted = f"{first[:11]}{int(first[11:13]) + 1:02d}{first[13:23]}+01:00"
+        assert found(sentSince=shifted, sentUntil=first.replace("+0000", "Z")) == found(sentSince=first,
+                                                                                        sentUntil=first)
+
+
 def test_logs_are_limited_to_120_a_minute(client: TestClient) -> None:
     assert all(client.get("/omni/1/logs").status_code == 200 for _ in range(120))
     refused = client.get("/omni/1/logs")
@@ -386,6 +422,37 @@ def test_ready_made_test_destinations(client: TestClient, to: str, channels: lis
     send(client, body(scenario(client, *channels), to, channels=channels))
     (report,) = reports(client)
     assert (report["channel"], report["status"]) == final
+
+
+@pytest.mark.parametrize("written", ["+447700900004", "00447700900004", "+44 7700 900004", "+44-7700-900004",
+                                     "0044 (7700) 900.004"])
+def test_a_test_destination_behaves_alike_however_it_is_written(client: TestClient, written: str) -> None:
+    """Before, every form but 447700900004 was silently delivered."""
+    answer = send(client, body(scenario(client, "SMS", "VIBER"), written, channels=["SMS", "VIBER"]))
+    (report,) = reports(client)
+    assert (report["channel"], report["status"]) == ("VIBER", UNDELIVERABLE)
+    # What the vendor echoes is what was sent.
+    assert answer["messages"][0]["to"]["phoneNumber"] == written == report["to"]
+
+
+@pytest.mark.parametrize(("destination", "written"), [
+    ("+41793026727", "41793026727"), ("0041 79 302 67 27", "+41793026727"), ("4179*", "+41 79 302 67 27"),
+    ("+4179*", "0041793026727"), ("004179*", "41793026727"),
+])
+def test_a_rule_matches_a_number_in_any_form(client: TestClient, destination: str, written: str) -> None:
+    rule(client, destination=destination, outcome="REJECTED")
+    send(client, body(scenario(client, "SMS"), written, channels=["SMS"]))
+    (report,) = reports(client)
+    assert report["status"] == REJECTED
+
+
+@pytest.mark.parametrize(("sent", "asked"), [("+41793026727", "41793026727"), ("41793026727", "+41793026727"),
+                                             ("0041 79 302 67 27", "0041793026727")])
+def test_the_logs_to_filter_reads_a_number_in_any_form(client: TestClient, sent: str, asked: str) -> None:
+    answer = send(client, body(scenario(client, "SMS"), sent, "41000000000", channels=["SMS"]))
+    found = logs(client, to=asked)
+    assert [entry["messageId"] for entry in found] == [answer["messages"][0]["messageId"]]
+    assert found[0]["to"] == sent and found[0]["mccMnc"] == "22801"
 
 
 def test_the_test_destination_that_never_answers_on_viber_fails_over_when_viber_expires(client: TestClient) -> None:
@@ -587,3 +654,24 @@ def test_one_accounts_clock_moves_only_its_own_messages(client: TestClient) -> N
     assert report["doneAt"] == date(60)  # on Genie's clock: its dates moved with it
     advance(client, 60)
     assert [r["messageId"] for r in reports(client)] == ids(mine)
+
+
+@pytest.mark.parametrize(("written", "compared"), [
+    ("+447700900004", "447700900004"), ("00447700900004", "447700900004"), ("+44 7700 900004", "447700900004"),
+    ("447700900004", "447700900004"), ("bounce@example.com", "bounce@example.com"), ("+", "+"), ("", ""),
+    ("user.key-1", "user.key-1"), ("+44 77OO", "+44 77OO"), ("0700", "0700"),
+])
+def test_the_form_addresses_are_compared_in(written: str, compared: str) -> None:
+    from mock_omni.domain.addresses import matching_form
+
+    assert matching_form(written) == compared
+
+
+@pytest.mark.parametrize(("pattern", "compared"), [
+    ("+4179*", "4179*"), ("004179*", "4179*"), ("+44 7700 90000?", "44770090000?"), ("+4477[0-5]*", "4477[0-5]*"),
+    ("*", "*"), ("*@example.com", "*@example.com"), ("4179*", "4179*"),
+])
+def test_the_form_rule_destinations_are_compared_in(pattern: str, compared: str) -> None:
+    from mock_omni.domain.addresses import matching_pattern
+
+    assert matching_pattern(pattern) == compared

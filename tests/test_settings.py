@@ -53,6 +53,13 @@ def serve(args: list[str], env: dict[str, str] | None = None) -> subprocess.Comp
     (["--webhook-backoff", "2m"], {}, "--webhook-backoff: must be from 0 to 60 seconds, got 120.0"),
     ([], {"MOCK_OMNI_WEBHOOK_BACKOFF": "later"}, "MOCK_OMNI_WEBHOOK_BACKOFF: bad duration 'later'"),
     (["--webhook-timeout", "0s"], {}, "--webhook-timeout: must be from 0.001 to 300 seconds, got 0.0"),
+    (["--allowed-host", "mock:8080"], {},
+     "--allowed-host: expected a host name without a scheme or port (like mock or .example.com), 'all' or '*', "
+     "got 'mock:8080'"),
+    ([], {"MOCK_OMNI_ALLOWED_HOSTS": "mock,http://mock"}, "MOCK_OMNI_ALLOWED_HOSTS: expected a host name without a "
+     "scheme or port (like mock or .example.com), 'all' or '*', got 'http://mock'"),
+    ([], {"MOCK_OMNI_ALLOWED_HOSTS": "my host"}, "MOCK_OMNI_ALLOWED_HOSTS: expected a host name (like mock or "
+     ".example.com), 'all' or '*', got 'my host'"),
 ])
 def test_a_bad_value_is_one_line_naming_its_flag_or_variable(
     args: list[str], env: dict[str, str], message: str,
@@ -183,6 +190,7 @@ SAMPLES: dict[str, tuple[str, object, str | None]] = {
     "journal_limit": ("5", 5, "-1"),
     "admin_token": ("s3cret", "s3cret", " padded "),
     "cors_origins": ("off", ["off"], None),
+    "allowed_hosts": ("mock", ["mock"], "mock:8080"),
     "state_file": ("/tmp/state.json", "/tmp/state.json", None),
     "asgi_only": ("1", True, None),
     "delivery_delay": ("2s", 2.0, "soon"),
@@ -192,6 +200,7 @@ SAMPLES: dict[str, tuple[str, object, str | None]] = {
     "webhook_backoff": ("100ms", 0.1, "2m"),
     "webhook_timeout": ("1.5s", 1.5, "0s"),
     "header_timeout": ("2s", 2.0, "0s"),
+    "webhook_allow": ("10.0.0.0/8:8000-8999", ["10.0.0.0/8:8000-8999"], "10.0.0.0/33"),
     "token_lifetime": ("60", 60, "0"),
     "session_idle": ("90", 90, str(10 * 365 * 86400 + 1)),
     "store": ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", "mysql://db"),
@@ -221,7 +230,7 @@ def test_each_setting_is_taken_from_its_flag_and_its_variable(name: str, monkeyp
     setting, (text, value, _) = BY_NAME[name], SAMPLES[name]
     assert getattr(Settings(), name) != value  # the sample changes something
     assert setting.flag == "--" + name.replace("_", "-") or (setting.flag, name) in (
-        ("--rate-limit", "rate_limits"), ("--cors-origin", "cors_origins"))
+        ("--rate-limit", "rate_limits"), ("--cors-origin", "cors_origins"), ("--allowed-host", "allowed_hosts"))
     assert getattr(from_flag(setting, text), name) == value
     if name in NO_VARIABLE:
         assert setting.env is None
@@ -257,6 +266,10 @@ def test_the_default_a_help_text_shows_is_the_default(setting: Setting) -> None:
 
 def test_a_default_in_words_is_one_the_setting_has_in_code() -> None:
     described = {setting.name: setting.described for setting in SETTINGS if setting.described}
-    assert described == {"fixtures": "the embedded set", "rate_limits": "the vendor's limits", "cors_origins": "local"}
+    assert described == {"fixtures": "the embedded set", "rate_limits": "the vendor's limits", "cors_origins": "local",
+                         "webhook_allow": "anywhere",
+                         "allowed_hosts": "loopback names, IP addresses and the --host name"}
     defaults = Settings()
-    assert (defaults.fixtures, defaults.rate_limits, defaults.cors_origins) == ([], VENDOR_LIMITS, None)
+    assert (defaults.fixtures, defaults.rate_limits, defaults.cors_origins, defaults.webhook_allow,
+            defaults.allowed_hosts) == (
+        [], VENDOR_LIMITS, None, [], [])

@@ -83,3 +83,27 @@ def test_a_replica_that_stops_records_its_queued_pushes_as_dropped_for_all(
         found = callbacks(two)["callbacks"]
     assert [c["state"] for c in found] == ["dropped"] * 3
     assert {c["reason"] for c in found} == {"the server is shutting down"}
+
+
+def test_a_reset_on_one_replica_abandons_the_stalled_attempt_of_the_other(replicas: Callable[..., TestClient]) -> None:
+    one, two = replicas(webhook_timeout=120), replicas(webhook_timeout=120)
+    with receiver(stall_first=1) as stalled:
+        send(one, pushed_to(f"{stalled.url}/hook", "STALLED"))
+        assert stalled.wait_arrived(1)
+        assert two.post("/__admin/reset").status_code == 200
+        send(one, pushed_to(f"{stalled.url}/hook", "NEXT"))
+        # At once, not after the 120 s the stalled attempt had (wait_for gives up after 10 s).
+        (callback,) = wait_for(two, 1)
+        assert callback["messageId"] == "NEXT"
+        stalled.release()
+        assert [c["messageId"] for c in callbacks(one)["callbacks"]] == ["NEXT"]
+
+
+def test_a_push_refused_on_one_replica_is_failed_on_every_replica(replicas: Callable[..., TestClient]) -> None:
+    from mock_omni.api.webhook_targets import ADMIN_REFUSED
+
+    one, two = replicas(), replicas()
+    send(one, pushed_to("http://127.0.0.1:8080/x/../__admin/reset", "R"))
+    (callback,) = wait_for(two, 1, state="failed")
+    assert (callback["reason"], callback["attempts"]) == (ADMIN_REFUSED, [])
+    assert callbacks(one)["callbacks"] == [callback]

@@ -10,10 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mock_omni.api.auth import Authenticator
+from mock_omni.api.routes import OPERATIONS
 from mock_omni.domain import credentials, signin
 from mock_omni.domain.accounts import Account, Accounts
 from mock_omni.domain.clock import ManualClock
-from mock_omni.domain.credentials import Grant, OAuth2Client, Principal, allows, mask
+from mock_omni.domain.credentials import KNOWN_SCOPES, Grant, OAuth2Client, Principal, allows, mask
 from mock_omni.domain.errors import InvalidArgument, InvalidClient, InvalidScope, NotFound, Unauthorized
 from mock_omni.domain.fixtures import FixtureError, accounts_from_document
 from mock_omni.domain.signin import Lifetimes, SignIn
@@ -129,6 +130,26 @@ def test_a_token_lives_its_lifetime_on_the_clock(store: Accounts, service: SignI
     assert store.grants("alice") == []  # the expired token is dropped, not kept
 
 
+def test_tokens_and_sessions_live_on_their_accounts_clock(store: Accounts, service: SignIn) -> None:
+    store.add_account(Account("carol", "pw-carol"))
+    offsets = {"alice": 0.0}
+    service.account_offset = lambda username: offsets.get(username, 0.0)
+    account, client = service.client("app", "app-secret")
+    token, session = service.issue_token(account, client), service.session_for("alice")
+    other = service.session_for("carol")
+    offsets["alice"] = 40.0
+    assert [entry["expiresInSeconds"] for entry in service.issued("alice")] == [60.0, 10.0]
+    late = service.issue_token(account, client)
+    assert late.issued_at == 40.0 and service.issued("alice")[-1]["expiresInSeconds"] == 100.0
+    offsets["alice"] = 100.0
+    auth = Authenticator(store, service)
+    for expired in (f"Bearer {token.token}", f"IBSSO {session.token}"):
+        with pytest.raises(Unauthorized):
+            auth.principal_for(expired)
+    assert auth.principal_for(f"Bearer {late.token}").username == "alice"
+    assert auth.principal_for(f"IBSSO {other.token}").username == "carol"  # carol's clock did not move
+
+
 def test_a_token_is_a_bearer_token_only(store: Accounts, service: SignIn) -> None:
     account, client = service.client("app", "app-secret")
     token = service.issue_token(account, client).token
@@ -155,6 +176,21 @@ def test_asking_for_a_scope_the_client_lacks_is_invalid_scope(service: SignIn, s
     account, client = service.client("reader", "r-secret")
     with pytest.raises(InvalidScope):
         service.issue_token(account, client, scope)
+
+
+@pytest.mark.parametrize("scope", ["made-up", f"{MANAGE} made-up", "", "message:send:extra"])
+def test_a_scope_the_api_does_not_name_is_invalid_even_for_a_client_with_every_scope(service: SignIn,
+                                                                                      scope: str) -> None:
+    account, client = service.client("app", "app-secret")
+    assert client.scopes is None
+    with pytest.raises(InvalidScope):
+        service.issue_token(account, client, scope)
+    with pytest.raises(InvalidArgument):
+        service.mint_token("alice", scopes=tuple(scope.split(" ")))
+
+
+def test_the_known_scopes_are_the_route_tables() -> None:
+    assert KNOWN_SCOPES == {scope for operation in OPERATIONS for scope in operation.scopes}
 
 
 def test_minting_for_a_test_needs_no_secret_but_keeps_the_clients_limits(service: SignIn) -> None:

@@ -51,7 +51,7 @@ def test_reports_arrive_in_order_as_the_vendor_shapes_them() -> None:
 def test_xml_when_the_send_asked_for_it() -> None:
     with receiver() as target:
         assert asyncio.run(run(Webhooks(), [(target.url, "application/xml", REPORT, "x")], 1))
-    (_, kind, body, _), = target.received
+    (_, kind, body, *_), = target.received
     assert kind == "application/xml"
     root = fromstring(body)
     assert root.tag == "omniReportsResponse"

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from ..domain.errors import GeneralError, OmniError
+from ..domain.validation import problems_sentence
 from ..testing.server_errors import ErrorLog
 from .codecs import CONTENT_TYPES, Format, render
 
@@ -23,6 +24,8 @@ class Answer:
     fmt: Format
     #: Headers beyond content-type and content-length (``allow`` on a 405).
     extra: tuple[tuple[bytes, bytes], ...] = ()
+    #: Why this answer, for the journal (never sent): the operation that answered, or what refused the call.
+    reason: str | None = None
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -46,5 +49,14 @@ def error_answer(error: BaseException, fmt: Format, where: str = "", errors: Err
         log.error("unexpected error%s", f" on {where}" if where else "", exc_info=error)
         if errors is not None:
             errors.record(where, error)
-        error = GeneralError()
-    return Answer(error.status, render(error.envelope(), fmt, "ApiException"), fmt, error.headers())
+        error = GeneralError().because(f"a defect in mock-omni: {type(error).__name__}: {error} "
+                                       "(logged with its traceback; GET /__admin/errors lists it)")
+    return Answer(error.status, render(error.envelope(), fmt, "ApiException"), fmt, error.headers(),
+                  error.reason or default_reason(error))
+
+
+def default_reason(error: OmniError) -> str:
+    """The reason of an error raised without one: its fields' problems, or its text."""
+    if error.validation_errors:
+        return problems_sentence(error.validation_errors)
+    return f"{error.message_id}: {error.text}"

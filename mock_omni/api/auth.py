@@ -20,7 +20,7 @@ from typing import cast
 
 from ..domain.accounts import Accounts
 from ..domain.clock import Clock
-from ..domain.credentials import Principal, same_secret
+from ..domain.credentials import GrantKind, Principal, same_secret
 from ..domain.errors import Unauthorized
 from ..domain.signin import SignIn
 from .memo import MISSING, Memo
@@ -45,7 +45,7 @@ class Authenticator:
     def __init__(self, store: Accounts, signin: SignIn | None = None) -> None:
         self._accounts = store
         self._signin = signin or SignIn(store, Clock())
-        self._cache: Memo[str, Principal | None] = Memo(CACHE_LIMIT, CACHEABLE_LENGTH)
+        self._cache: Memo[str, Principal | str] = Memo(CACHE_LIMIT, CACHEABLE_LENGTH)
         self._cache_revision = -1
 
     def account_for(self, authorization: str | None) -> str:
@@ -53,50 +53,57 @@ class Authenticator:
         return self.principal_for(authorization).username
 
     def principal_for(self, authorization: str | None) -> Principal:
-        """Who ``authorization`` proves and with which scopes, or raise 401 UNAUTHORIZED."""
+        """Who ``authorization`` proves and with which scopes, or raise 401 UNAUTHORIZED (with the reason)."""
+        if authorization is None:
+            raise Unauthorized().because("no Authorization header")
         if not authorization:
-            raise Unauthorized()
+            # VendorRequest.read leaves "" for two Authorization headers.
+            raise Unauthorized().because("an empty Authorization header, or two of them (ambiguous)")
         if self._cache_revision != self._accounts.credentials_revision:
             self._cache.clear()
             self._cache_revision = self._accounts.credentials_revision
         found = self._cache.get(authorization, MISSING)
         if found is MISSING:
-            principal = self._cache.remember(authorization, self._check(authorization), len(authorization))
+            verdict = self._cache.remember(authorization, self._check(authorization), len(authorization))
         else:
-            principal = cast("Principal | None", found)
+            verdict = cast("Principal | str", found)
             # An issued token may have expired since it was cached (checking it records the use).
-            if principal is not None and principal.grant is not None and not self._signin.use(principal):
-                principal = None
-        if principal is None:
-            raise Unauthorized()
-        return principal
+            if isinstance(verdict, Principal) and verdict.grant is not None and not self._signin.use(verdict):
+                verdict = self._signin.refusal(verdict.grant.kind, authorization.strip().partition(" ")[2].strip())
+        if isinstance(verdict, str):
+            raise Unauthorized().because(verdict)
+        return verdict
 
-    def _check(self, authorization: str) -> Principal | None:
+    def _check(self, authorization: str) -> Principal | str:
+        """The principal ``authorization`` proves, or why it proves none."""
         scheme, _, credentials = authorization.strip().partition(" ")
         scheme, credentials = scheme.lower(), credentials.strip()
+        if scheme not in ("basic", "app", "ibsso", "bearer"):
+            return f"the scheme {scheme!r} is none of Basic, App, IBSSO and Bearer"
         if not credentials:
-            return None
+            return f"the {scheme} scheme without a credential"
         if scheme == "basic":
             pair = parse_basic(credentials)
             if pair is None:
-                return None
+                return "a Basic credential that is not base64 of username:password"
             account = self._accounts.account(pair[0])
             if account is None:
                 # Compare anyway so an unknown user costs the same as a wrong password.
                 same_secret(pair[1], pair[1])
-                return None
-            return Principal(account.username) if same_secret(pair[1], account.password) else None
+                return f"Basic: no account named {pair[0]!r}"
+            if same_secret(pair[1], account.password):
+                return Principal(account.username)
+            return f"Basic: the password of {account.username} is not the one given"
         if scheme == "app":
             account = self._accounts.account_for_api_key(credentials)
             if account is None or not _holds(account.api_keys, credentials):
-                return None
+                return "App: no account has this API key"
             return Principal(account.username, account.key_scopes.get(credentials))
-        if scheme in ("ibsso", "bearer"):
-            account = self._accounts.account_for_token(credentials)
-            if account is not None and _holds(account.tokens, credentials):
-                return Principal(account.username)
-            return self._signin.principal("ibsso" if scheme == "ibsso" else "oauth2", credentials)
-        return None
+        account = self._accounts.account_for_token(credentials)
+        if account is not None and _holds(account.tokens, credentials):
+            return Principal(account.username)
+        kind: GrantKind = "ibsso" if scheme == "ibsso" else "oauth2"
+        return self._signin.principal(kind, credentials) or self._signin.refusal(kind, credentials)
 
 
 def _holds(secrets: list[str], candidate: str) -> bool:

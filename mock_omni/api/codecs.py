@@ -61,7 +61,8 @@ def body_format(content_type: str | None) -> Format | None:
 def require_body_format(content_type: str | None) -> Format:
     fmt = body_format(content_type)
     if fmt is None:
-        raise UnsupportedMediaType()
+        given = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+        raise UnsupportedMediaType().because(f"{given}: the body must be application/json or application/xml")
     return fmt
 
 
@@ -71,7 +72,9 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 def require_form(content_type: str | None) -> None:
     """415 unless the body is a form (the OAuth2 token request, RFC 6749 4.4.2)."""
     if not content_type or media_type(content_type) != FORM_TYPE:
-        raise UnsupportedMediaType(f"Unsupported media type: send {FORM_TYPE}")
+        given = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+        raise UnsupportedMediaType(f"Unsupported media type: send {FORM_TYPE}").because(
+            f"{given}: the token request's body is a form ({FORM_TYPE}, RFC 6749 4.4.2)")
 
 
 def _parse_accept(accept: str) -> list[tuple[float, int, int, str]]:
@@ -161,7 +164,7 @@ class Negotiator:
         if choice == "any":
             return body_format(content_type) or JSON
         if choice is None:
-            raise NotAcceptable()
+            raise NotAcceptable().because(f"Accept {accept!r} takes neither application/json nor application/xml")
         return choice  # type: ignore[return-value]
 
 
@@ -401,14 +404,21 @@ def data_from_xml(body: bytes, model: type[BaseModel]) -> dict[str, object]:
     name is not checked, unknown elements are ignored and namespaces do not change a name.
     """
     if not body.strip():
-        raise BadRequest()
+        raise BadRequest().because("the body is empty")
     try:
         root = parse_xml(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError):
-        raise BadRequest() from None
+    except ParseError as exc:
+        line, column = exc.position
+        reason = str(exc).split(":", 1)[0]
+        raise BadRequest().because(f"the body is not XML: {reason} at line {line} column {column + 1}") from None
+    except DefusedXmlException as exc:
+        raise BadRequest().because(f"the body's XML is refused: {type(exc).__name__} (no DTD, entity or "
+                                   "external reference is read)") from None
+    except ValueError as exc:
+        raise BadRequest().because(f"the body is not XML: {exc}") from None
     if not _nested_within(root, MAX_XML_DEPTH):
-        raise BadRequest()
+        raise BadRequest().because(f"the body's XML is nested deeper than {MAX_XML_DEPTH} levels")
     if len(root) == 0 and (root.text or "").strip():
         # `<scenario>true</scenario>` is a scalar, not an object: BAD_REQUEST, as the JSON body `true` is.
-        raise BadRequest()
+        raise BadRequest().because(f"the body's root element <{root.tag}> holds only text, not fields")
     return model_from_element(root, model)

@@ -54,6 +54,8 @@ class VendorRequest:
     content_length: int = -1
     #: Whether an ``Origin`` header came (CORS may have to add headers to the answer).
     has_origin: bool = False
+    #: The ``Host`` header (None: none sent; two are never allowed: web/hosts.py).
+    host: bytes | None = None
 
     @classmethod
     def read(cls, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> VendorRequest:
@@ -73,6 +75,8 @@ class VendorRequest:
                 request.content_length = int(value) if value.isdigit() else -1
             elif name == b"origin":
                 request.has_origin = True
+            elif name == b"host":
+                request.host = value if request.host is None else b"\x00two Host headers"
         return request
 
 
@@ -145,29 +149,29 @@ class VendorApi:
         if not self.fence.admits(ticket, exchange.account):
             # Reset while it waited (testing/fence.py): nothing of it may reach the state that replaced its own.
             return None
-        if dropped:
+        if dropped is not None:
             # Journaled with status 0: the client got no response at all.
-            self.journal.record(request.method, request.path, request.query, request.headers, body or b"", 0,
-                                exchange.account)
+            self.journal.record(request.method, request.path, request.query, request.headers, body or b"", None,
+                                exchange.account, dropped)
             return None
         return self.perform(exchange, request, body or b"")
 
-    async def hook(self, exchange: Exchange, request: VendorRequest) -> bool:
-        """Await the fault hook for an admitted call: True if it drops the connection; an error it raises
+    async def hook(self, exchange: Exchange, request: VendorRequest) -> str | None:
+        """Await the fault hook for an admitted call: why, if it drops the connection; an error it raises
         becomes the call's answer."""
         if exchange.answer is not None or self.fault_hook is None:
-            return False
+            return None
         assert exchange.operation is not None
         try:
             # Sign-in calls have no account yet: only rules for any account match them.
             await self.fault_hook(request.method, request.path, exchange.account or "")
-        except ConnectionDropped:
-            return True
+        except ConnectionDropped as dropped:
+            return str(dropped)
         except Exception as error:  # noqa: BLE001 - answered like any other failure
             if isinstance(error, OmniError):
                 error = exchange.operation.worded(error)
             exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
-        return False
+        return None
 
     def answer(self, request: VendorRequest, body: bytes | None, ticket: int | None = None) -> Answer | None:
         """The whole call at once (no fault hook), journaled; ``body`` None means it was over the limit.
@@ -199,13 +203,16 @@ class VendorApi:
             if operation.json_only:
                 exchange.fmt = JSON
             if too_large:
-                raise PayloadTooLarge()
+                raise PayloadTooLarge(f"Request body too large: at most {self.max_body} bytes").because(
+                    f"the body is over the vendor API's {self.max_body}-byte limit (not read past it)")
             if operation.authenticated:
                 principal = self.auth.principal_for(request.authorization)
                 exchange.account = principal.username
                 # Most credentials have every scope: the test is skipped for them (the seed PUT's hot path).
                 if principal.scopes is not None and not principal.allows(operation.scopes):
-                    raise Forbidden()
+                    raise Forbidden().because(
+                        f"the credential of {principal.username} holds the scopes {sorted(principal.scopes)}; "
+                        f"{operation.method} {operation.path} needs one of {list(operation.scopes)}")
         except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
             exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
         return exchange
@@ -236,12 +243,12 @@ class VendorApi:
                 payload = operation.handler(self.backend, call)
                 content = b"" if operation.status == 204 else render(
                     payload, exchange.fmt, operation.xml_root, operation.xml_items)
-                answer = Answer(operation.status, content, exchange.fmt, operation.headers)
+                answer = Answer(operation.status, content, exchange.fmt, operation.headers, operation.answered)
             except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
                 answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
             # A sign-in call belongs to the account it signed in to.
             exchange.account = call.account or None
-        self.journal.record(request.method, request.path, request.query, request.headers, body, answer.status,
+        self.journal.record(request.method, request.path, request.query, request.headers, body, answer,
                             exchange.account)
         return answer
 

@@ -336,8 +336,12 @@ def document_web_errors(paths: dict[str, Any], guarded_prefix: str = ADMIN_PREFI
                 codes += ["400", "404"]
             if operation.get("requestBody"):
                 codes += ["413"]
-            if path.startswith(guarded_prefix) and not path.endswith("/health"):
-                codes += ["401"]
+            if path.startswith(guarded_prefix):
+                # A browser's request from an origin the CORS policy does not allow; a body that is not JSON
+                # (web/csrf.py).
+                codes += ["403", "415"] if operation.get("requestBody") else ["403"]
+                if not path.endswith("/health"):
+                    codes += ["401"]
             for code in codes:
                 # No example: the vendor's texts (`Scenario not found.`) are not what these routes say.
                 responses.setdefault(code, {"description": _ERRORS[code][0], "content": _content("ApiException")})

@@ -96,7 +96,11 @@ class RateLimiter:
                 bucket[0] = min(float(rule.count), bucket[0] + elapsed * rule.count / rule.seconds)
                 bucket[1] = now
             if bucket[0] < 1.0:
-                raise TooManyRequests()
+                wait = (1.0 - bucket[0]) * rule.seconds / rule.count
+                whose = "this account's" if key in self.overrides else "the"
+                raise TooManyRequests().because(
+                    f"{whose} rate limit of '{op}' ({rule} per account) is used up: the next call is let in "
+                    f"{wait:.3g} s later on the mock's clock (POST /__admin/clock/advance moves it)")
             bucket[0] -= 1.0
 
     def set_rule(self, op: str, rule: Rule | None, account: str | None = None) -> None:

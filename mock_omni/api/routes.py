@@ -8,6 +8,7 @@ entry here and its handler in the resource's module.
 
 from __future__ import annotations
 
+from ..domain.credentials import LOGS, MANAGE, SEND
 from ..domain.delivery import GENERAL_STATUSES
 from ..domain.scenarios import CHANNELS, ScenarioIn
 from ..domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
@@ -28,8 +29,6 @@ from .schemas import (
 
 SCENARIOS = "OMNI scenarios (vendor API)"
 SIGN_IN = "Sign-in (vendor API)"
-#: The vendor's x-scopes of every scenario call.
-MANAGE = ("omni-failover:manage",)
 #: Documented on every OMNI call (the vendor's OpenAPI): 400, 401, 403, 409 and 500.
 COMMON = (400, 401, 403, 409, 500)
 SCENARIO_XML = {"flow": "step"}
@@ -37,9 +36,6 @@ SCENARIO_XML = {"flow": "step"}
 # an injected 409 says the description (messageId CONFLICT is ours).
 INVALID_SCENARIO = {409: "invalid scenario"}
 SENDING = "OMNI messages (vendor API)"
-#: The vendor's x-scopes of sending and of reading reports; of reading logs.
-SEND = ("message:send", "omni-failover:message:send", "omni-failover:manage")
-LOGS = ("omni-failover:logs:read", "omni-failover:manage")
 SEND_ERRORS = (400, 401, 403, 500)
 
 

@@ -9,6 +9,7 @@ The dispatcher (api.py), the limiter, the fast path and the OpenAPI all read it 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,7 +18,8 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel
 
 from ..domain.errors import BadRequest, InvalidArgument, MethodNotAllowed, NotFound, OmniError
-from ..domain.send_request import parse_date
+from ..domain.send_request import parse_instant
+from ..domain.validation import problems_sentence
 
 if TYPE_CHECKING:
     from ..domain.backend import Backend
@@ -43,7 +45,7 @@ class QueryParam:
     def read(self, text: str) -> object:
         """The value of ``text``, or ValueError with the message the client gets.
 
-        ``date-time`` reads as POSIX seconds; ``string-list`` as a tuple (the values of repeated
+        ``date-time`` reads as exact POSIX seconds (a Fraction); ``string-list`` as a tuple (the values of repeated
         parameters and comma-separated ones together).
         """
         if self.kind == "enum":
@@ -51,7 +53,7 @@ class QueryParam:
                 raise ValueError(f"must be one of {', '.join(self.choices)}")
             return text
         if self.kind == "date-time":
-            return parse_date(text)
+            return parse_instant(text)
         if self.kind == "boolean":
             flag = text.lower()
             if flag not in ("true", "false"):
@@ -136,6 +138,11 @@ class Operation:
     #: The vendor's wording of a documented error status, where the operation has its own: an
     #: injected fault of that status says it (unless the fault rule gives a message).
     texts: Mapping[int, str] = field(default_factory=dict)
+    #: The journal's reason for a success of this operation (built once).
+    answered: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "answered", f"answered by {self.method} {self.path} (operation '{self.name}')")
 
     def worded(self, error: OmniError) -> OmniError:
         """``error`` with this operation's wording of its status, if it has one and the error says the default."""
@@ -152,8 +159,8 @@ class Operation:
             return values
         try:
             pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, strict_parsing=False)
-        except ValueError:
-            raise BadRequest() from None
+        except ValueError as exc:
+            raise BadRequest().because(f"the query does not parse: {exc}") from None
         given: dict[str, str] = {}
         lists: dict[str, list[str]] = {}
         for name, value in pairs:
@@ -169,7 +176,7 @@ class Operation:
                 except ValueError as exc:
                     errors[param.name] = [str(exc)]
         if errors:
-            raise InvalidArgument(validation_errors=errors)
+            raise InvalidArgument(validation_errors=errors).because(problems_sentence(errors))
         return values
 
 
@@ -260,11 +267,19 @@ class Router:
                     methods = template.by_method
                     break
         if methods is None or params is None:
-            raise NotFound("Resource not found.")
+            raise NotFound("Resource not found.").because(self._closest(method, path))
         operation = methods.get(method)
         if operation is None:
-            raise MethodNotAllowed(tuple(methods))
+            raise MethodNotAllowed(tuple(methods)).because(
+                f"{method} is not a method of {next(iter(methods.values())).path}: it takes {', '.join(methods)}")
         return operation, params
+
+    def _closest(self, method: str, path: str) -> str:
+        """Why no route matched, naming the operation whose path (and method) is closest to the call's."""
+        calls = [f"{op.method} {op.path}" for op in self.operations]
+        close = difflib.get_close_matches(f"{method} {path}", calls, n=1, cutoff=0.5)
+        hint = f"; the closest is {close[0]}" if close else ""
+        return f"no vendor operation matches {method} {path}{hint}"
 
 
 def _compile(path: str, methods: dict[str, Operation]) -> _Template:

@@ -14,7 +14,12 @@ report), or as XML (``<omniReportsResponse><results><result>``, the shape of
 - Every callback and attempt is recorded (the newest ``keep``), for ``GET /__admin/callbacks``
   and the pytest plugin, which can ``wait`` for one instead of sleeping.
 - ``clear`` (a reset) and ``restore`` (a snapshot) drop what they remove that is still
-  queued: nothing of a state that was replaced goes out afterwards.
+  queued: nothing of a state that was replaced goes out afterwards. An attempt on the wire (or
+  a retry's backoff) of what they drop is abandoned (its task cancelled, nothing more recorded
+  for it), so the URL's next callback goes out at once instead of after a stalled receiver's timeout.
+- Where a callback may go is checked before each attempt (webhook_targets.py): never to a
+  mock's own admin API, only where ``--webhook-allow`` allows, connecting to the address that
+  was checked. A refused callback is ``failed`` at once, with the reason, never sent.
 - After ``close`` nothing is sent: queued callbacks are recorded as ``dropped``.
 
 Delivery runs on an asyncio loop: the server's own when it runs on asyncio (uvicorn,
@@ -31,13 +36,14 @@ import contextvars
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 import anyio
 
-from ..domain.callbacks import Attempt, Callback, State, put_back
+from ..domain.callbacks import Attempt, Callback, State, masked_url, put_back
 from .codecs import XML, render, to_json
+from .webhook_targets import Refused, Rule, Target, resolve_targets
 
 __all__ = ["Attempt", "Callback", "CallbackSender", "State", "Webhooks", "matches", "report_body"]
 
@@ -106,7 +112,7 @@ class Webhooks:
     def __init__(
         self, *, attempts: int = DEFAULT_ATTEMPTS, backoff: float = DEFAULT_BACKOFF,
         timeout: float = DEFAULT_TIMEOUT, max_pending: int = MAX_PENDING, keep: int = 1000,
-        wall_clock: Callable[[], float] = time.time, transport: Any = None,
+        wall_clock: Callable[[], float] = time.time, transport: Any = None, allow: Sequence[Rule] = (),
     ) -> None:
         self.attempts = max(1, attempts)
         self.backoff = backoff
@@ -115,6 +121,8 @@ class Webhooks:
         self.keep = max(1, keep)
         self._wall_clock = wall_clock
         self._transport = transport
+        #: Where callbacks may go (``--webhook-allow``); none: anywhere (but a mock's admin API).
+        self.allow = tuple(allow)
         self._next_id = 1
         #: Guards everything below, and every change to a callback's state and attempts.
         self._lock = threading.Lock()
@@ -125,11 +133,14 @@ class Webhooks:
         #: URLs whose worker runs or is about to.
         self._draining: set[str] = set()
         self._workers: set[asyncio.Task[None]] = set()
+        #: The callbacks being delivered (on the wire or waiting to retry): their URL, queue and worker.
+        self._on_wire: dict[int, tuple[str, deque[Callback], asyncio.Task[None]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         #: The loop of our own, when the server's is not asyncio.
         self._host: _LoopThread | None = None
         self._client: Any = None
+        self._tls: Any = None
         self._closed = False
         #: Bumped on every change: ``wait`` looks again only then.
         self._version = 0
@@ -197,11 +208,15 @@ class Webhooks:
             self._loop = self._loop_thread = self._host = self._client = None
             self._queues.clear()
             self._draining.clear()
+            self._on_wire.clear()
 
     def clear(self, account: str | None = None) -> None:
-        """Forget the records (of one account); its queued callbacks are not sent."""
+        """Forget the records (of one account); its queued callbacks are not sent. Forgetting all of them
+        starts the count of recorded callbacks again."""
         with self._lock:
             self._remove(account, "reset")
+            if account is None:
+                self._recorded = 0
 
     def snapshot(self, account: str | None = None) -> list[Callback]:
         """Copies of the records (of one account), for ``restore``."""
@@ -219,6 +234,9 @@ class Webhooks:
             merged = sorted([*self._records, *restored], key=lambda c: c.id)
             self._records.clear()
             self._records.extend(merged)
+            if account is None:
+                # A whole reset (or import) starts the count of recorded callbacks again, at what it restored.
+                self._recorded = len(self._records)
 
     # --- what tests see ---------------------------------------------------------------
 
@@ -286,7 +304,34 @@ class Webhooks:
         # Their queues still hold them: each worker skips what is no longer pending.
         for callback in callbacks:
             self._settle(callback, "dropped", reason)
+            if callback.id in self._on_wire:
+                self._abandon(callback)
         self._version += 1
+
+    def _abandon(self, callback: Callback) -> None:
+        """Stop delivering ``callback`` now: its worker is cancelled (whatever it was waiting for: a stalled
+        receiver, a backoff) and the rest of its URL's queue goes to a new worker, so the URL's next callback
+        does not wait for the abandoned attempt's timeout."""
+        url, queue, worker = self._on_wire.pop(callback.id)
+        if self._queues.get(url) is queue:  # else a later worker took the URL over already
+            rest = deque(c for c in queue if c.state == "pending")
+            if rest:
+                self._queues[url] = rest
+                if self._loop is not None:  # never inline: _spawn takes the lock held here
+                    try:
+                        self._loop.call_soon_threadsafe(self._spawn, url)
+                    except RuntimeError:
+                        pass  # the loop is gone: the server stopped, and close() dropped the rest
+            else:
+                del self._queues[url]
+                self._draining.discard(url)
+        if threading.get_ident() == self._loop_thread:
+            worker.cancel()
+        elif self._loop is not None:
+            try:
+                self._loop.call_soon_threadsafe(worker.cancel)
+            except RuntimeError:
+                pass  # the loop is gone: so is the worker
 
     def _settle(self, callback: Callback, state: State, reason: str | None) -> None:
         callback.state, callback.reason = state, reason
@@ -297,12 +342,17 @@ class Webhooks:
         """Whether this server sends ``callback`` (replicas on Redis: only the one whose call made it)."""
         return True
 
-    def _attempted(self, callback: Callback, done: Attempt, settle: tuple[State, str | None] | None) -> None:
-        """Record an attempt, and the callback's end if it was the last (replicas record it through the log)."""
+    def _attempted(self, callback: Callback, done: Attempt | None,
+                   settle: tuple[State, str | None] | None) -> None:
+        """Record an attempt (None: refused, never sent), and the callback's end if it was the last (replicas
+        record it through the log). Nothing more is recorded for a callback dropped meanwhile."""
         with self._lock:
-            callback.attempts.append(done)
+            if callback.state != "pending":
+                return
+            if done is not None:
+                callback.attempts.append(done)
             self._version += 1
-            if settle is not None and callback.state == "pending":
+            if settle is not None:
                 self._settle(callback, *settle)
 
     # --- delivery, on the loop --------------------------------------------------------
@@ -321,22 +371,38 @@ class Webhooks:
             return
         # In a context of its own: a worker started from inside a vendor call must not carry that call's
         # context variables (a replica applying a call draws its random values from the call's seed there).
-        task = contextvars.Context().run(self._loop.create_task, self._drain(url))
+        with self._lock:
+            queue = self._queues.get(url)
+            if queue is None:  # abandoned and taken over meanwhile, or emptied: nothing for this worker
+                return
+            task = contextvars.Context().run(self._loop.create_task, self._drain(url, queue))
         self._workers.add(task)
         task.add_done_callback(self._workers.discard)
 
-    async def _drain(self, url: str) -> None:
+    async def _drain(self, url: str, queue: deque[Callback]) -> None:
+        """Deliver ``queue`` in order; stop when it is empty or when it is no longer the URL's queue (an
+        attempt of it was abandoned: a new worker has the rest)."""
+        worker = asyncio.current_task()
+        assert worker is not None
         while True:
             with self._lock:
-                queue = self._queues.get(url)
+                if self._queues.get(url) is not queue:
+                    return
                 while queue and queue[0].state != "pending":
                     queue.popleft()  # dropped by a reset or a restore
                 if not queue:
-                    self._queues.pop(url, None)
+                    del self._queues[url]
                     self._draining.discard(url)
                     return
                 callback = queue[0]
-            await self._deliver(callback)
+                self._on_wire[callback.id] = (url, queue, worker)
+            try:
+                await self._deliver(callback)
+            finally:
+                with self._lock:
+                    wire = self._on_wire.get(callback.id)
+                    if wire is not None and wire[2] is worker:
+                        del self._on_wire[callback.id]
             with self._lock:
                 if queue and queue[0] is callback:
                     queue.popleft()
@@ -347,7 +413,11 @@ class Webhooks:
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
             if callback.state != "pending":
                 return
-            done = await self._attempt(callback)
+            try:
+                done = await self._attempt(callback)
+            except Refused as refused:
+                self._attempted(callback, None, ("failed", refused.reason))
+                return
             delivered = done.status is not None and 200 <= done.status < 300
             settle: tuple[State, str | None] | None = ("delivered", None) if delivered else (
                 ("failed", f"no 2xx answer in {self.attempts} attempt(s)") if attempt == self.attempts - 1 else None)
@@ -360,21 +430,52 @@ class Webhooks:
         status: int | None = None
         error: str | None = None
         try:
-            # The whole attempt within the timeout: a receiver trickling its answer byte by byte is a timeout.
-            async with asyncio.timeout(self.timeout), self._http().stream(
-                    "POST", callback.url, content=callback.body,
-                    headers={"content-type": callback.content_type}) as response:
-                status = response.status_code
-                # The answer's body is not needed: a little is read so the connection can be kept, never more.
-                read = 0
-                async for chunk in response.aiter_raw():
-                    read += len(chunk)
-                    if read > MAX_ANSWER_READ:
+            # The whole attempt within the timeout (the name's resolution included): a receiver trickling its
+            # answer byte by byte is a timeout.
+            async with asyncio.timeout(self.timeout):
+                targets = await resolve_targets(callback.url, self.allow)
+                for index, target in enumerate(targets):
+                    try:
+                        status = await self._post(target, callback)
                         break
+                    except _connect_errors():
+                        if index == len(targets) - 1:
+                            raise  # else the name's next address (localhost: ::1, then 127.0.0.1)
+        except Refused:
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure to deliver is an attempt that failed
             if status is None:
-                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                error = masked_url(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         return Attempt(self._wall_clock(), status, error, round((time.perf_counter() - started) * 1000, 3))
+
+    async def _post(self, target: Target, callback: Callback) -> int:
+        """POST the callback to the checked address; the receiver's status."""
+        headers = {"content-type": callback.content_type, "host": target.host}
+        if target.sni_hostname is None or self._transport is not None:
+            return await self._stream(self._http(), target, callback, headers)
+        # https to a name: a connection of its own. The pool knows connections by address only, so a pooled
+        # one, made and verified for another name on that address, must not carry this one.
+        async with self._client_for_tls() as client:
+            return await self._stream(client, target, callback, headers)
+
+    async def _stream(self, client: Any, target: Target, callback: Callback, headers: dict[str, str]) -> int:
+        async with client.stream("POST", target.url, content=callback.body, headers=headers,
+                                 extensions=target.extensions) as response:
+            # The answer's body is not needed: a little is read so the connection can be kept, never more.
+            read = 0
+            async for chunk in response.aiter_raw():
+                read += len(chunk)
+                if read > MAX_ANSWER_READ:
+                    break
+            status: int = response.status_code
+            return status
+
+    def _client_for_tls(self) -> Any:
+        import httpx
+
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False, verify=self._tls)
 
     def _http(self) -> Any:
         if self._client is None:
@@ -415,9 +516,17 @@ class _LoopThread:
 
 
 def matches(callback: Callback, account: str | None, url: str | None, state: str | None) -> bool:
-    """Whether ``callback`` is among those asked for (None: any)."""
-    return ((account is None or callback.account == account) and (url is None or callback.url == url)
+    """Whether ``callback`` is among those asked for (None: any); ``url`` with its credentials masked, as
+    records show it (the real one or the masked one finds the same callbacks, and nothing guesses a password)."""
+    return ((account is None or callback.account == account)
+            and (url is None or masked_url(callback.url) == masked_url(url))
             and (state is None or callback.state == state))
+
+
+def _connect_errors() -> tuple[type[BaseException], ...]:
+    import httpx
+
+    return (httpx.ConnectError, OSError)
 
 
 def _text(value: object) -> str | None:

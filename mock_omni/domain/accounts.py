@@ -9,7 +9,7 @@ and creation order is an append-only list, so paging is a slice.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import entropy
@@ -25,6 +25,14 @@ EXACTLY_ONE_DEFAULT = "Exactly one scenario must be default."
 def random_key() -> str:
     """A new scenario key: 32 uppercase hex characters, like every vendor example."""
     return entropy.current().token_hex(16).upper()
+
+
+#: Ended tokens an account remembers (for the journal's reasons).
+ENDED_KEPT = 64
+
+
+#: Ended tokens an account remembers (for the journal's reasons).
+ENDED_KEPT = 64
 
 
 @dataclass
@@ -44,6 +52,9 @@ class Account:
     #: Tokens the mock issued (sessions, OAuth2 access tokens) by digest, oldest first. Snapshots
     #: copy them and resets drop them; fixture documents (exports, the state file) leave them out.
     grants: dict[bytes, Grant] = field(default_factory=dict)
+    #: Issued tokens that stopped working, by digest: how (``expired``, ``was ended``) and when on the
+    #: account's clock, the newest ``ENDED_KEPT``; only for the journal's reason of a refused call.
+    ended: dict[bytes, tuple[str, float]] = field(default_factory=dict)
 
     def add(self, scenario: Scenario, default: bool) -> None:
         self.scenarios[scenario.key] = scenario
@@ -62,7 +73,7 @@ class Account:
             self.username, self.password, list(self.api_keys), list(self.tokens),
             dict(self.scenarios), list(self.order), self.default_key, dict(self.positions),
             dict(self.key_scopes), list(self.oauth2_clients),
-            {digest: grant.copy() for digest, grant in self.grants.items()},
+            {digest: grant.copy() for digest, grant in self.grants.items()}, dict(self.ended),
         )
 
     def to_document(self) -> dict[str, object]:
@@ -255,15 +266,28 @@ class Accounts:
                 # A cached verdict may name a dropped token (a new token was never cached: it is random).
                 self.credentials_revision += 1
 
-    def remove_grant(self, username: str, grant: Grant) -> bool:
-        """End an issued token; False if it was already gone."""
+    def remove_grant(self, username: str, grant: Grant, how: str = "was ended", when: float = 0.0) -> bool:
+        """End an issued token (noting ``how`` and ``when`` it stopped working); False if it was already gone."""
         with self._lock:
             account = self._accounts.get(username)
             if account is None or account.grants.get(grant.digest) is not grant:
                 return False
             self._drop_grant(account, grant.digest)
+            account.ended[grant.digest] = (how, when)
+            if len(account.ended) > ENDED_KEPT:
+                del account.ended[next(iter(account.ended))]
             self.credentials_revision += 1
             return True
+
+    def ended_grant(self, token: str) -> tuple[str, str, float] | None:
+        """(account, how, when) of an issued token that stopped working, if one of the newest noted."""
+        digest = secret_digest(token)
+        with self._lock:
+            for account in self._accounts.values():
+                found = account.ended.get(digest)
+                if found is not None:
+                    return account.username, *found
+        return None
 
     def _drop_grant(self, account: Account, digest: bytes) -> None:
         del account.grants[digest]
@@ -322,7 +346,7 @@ class Accounts:
             account = self._require(username)
             scenario = account.scenarios.get(key)
             if scenario is None:
-                raise NotFound()
+                raise _no_scenario(username, key, account.scenarios)
             return account.view(scenario)
 
     def create(self, username: str, data: ScenarioIn) -> dict[str, object]:
@@ -344,10 +368,12 @@ class Accounts:
             account = self._require(username)
             current = account.scenarios.get(key)
             if current is None:
-                raise NotFound()
+                raise _no_scenario(username, key, account.scenarios)
             # Refuse before changing anything: the seed's {"default": false} on the default.
             if data.default is False and key == account.default_key:
-                raise InvalidArgument(EXACTLY_ONE_DEFAULT)
+                raise InvalidArgument(EXACTLY_ONE_DEFAULT).because(
+                    f"{key} is {username}'s default scenario: make another one the default instead "
+                    "(every account has exactly one)")
             updated = Scenario(
                 key,
                 current.name if data.name is None else data.name,
@@ -367,3 +393,10 @@ def _slice_skipping(order: list[str], skip: int, start: int, limit: int) -> list
     if start >= skip:
         return order[start + 1:start + 1 + limit]
     return order[start:skip] + order[skip + 1:start + limit + 1]
+
+
+def _no_scenario(username: str, key: str, scenarios: Mapping[str, object]) -> NotFound:
+    """NotFound for ``key``, saying whether another case of it is there (keys are case-sensitive)."""
+    twin = next((other for other in scenarios if other.lower() == key.lower()), None)
+    hint = f"; {twin} differs only in case (keys are case-sensitive)" if twin else ""
+    return NotFound().because(f"{username} has no scenario with key {key!r}{hint}")

@@ -7,6 +7,7 @@ as they carry messages.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -52,7 +53,7 @@ class Callback:
     def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id, "account": self.account, "messageId": self.message_id, "channel": self.channel,
-            "reportStatus": self.report_status, "url": self.url,
+            "reportStatus": self.report_status, "url": masked_url(self.url),
             "contentType": self.content_type, "body": self.body.decode("utf-8", "replace"), "created": self.created,
             "state": self.state, "reason": self.reason, "attempts": [attempt.to_dict() for attempt in self.attempts],
         }
@@ -62,6 +63,26 @@ class Callback:
         document = self.to_dict()
         del document["account"]
         return document
+
+
+#: A URL's scheme and the credentials of its authority (``user:password@``, up to its last ``@``).
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s\"'<>@]*(?:@[^/?#\s\"'<>@]*)*)@")
+#: What a password (or a user without a password: it may be a token) is shown as.
+MASK = "***"
+
+
+def masked_url(text: str) -> str:
+    """``text`` with the credentials of every URL in it masked: ``http://user:***@host/...`` (a user alone,
+    which may be a token, becomes ``***``). The push still sends them (as a Basic Authorization header);
+    records, exports, the dashboard and the journal show them masked."""
+    if "@" not in text:
+        return text
+    return _CREDENTIALS.sub(_mask_credentials, text)
+
+
+def _mask_credentials(found: re.Match[str]) -> str:
+    user, colon, _ = found[2].partition(":")
+    return f"{found[1]}{user}:{MASK}@" if colon else f"{found[1]}{MASK}@"
 
 
 def put_back(callbacks: Iterable[Callback], reason: str = PENDING_AT_SNAPSHOT) -> list[Callback]:

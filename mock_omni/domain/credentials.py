@@ -18,6 +18,14 @@ from typing import Literal
 
 Scopes = tuple[str, ...] | None
 
+#: The vendor's x-scopes (its OMNI OpenAPI): of every scenario call; of sending and reading reports; of logs.
+MANAGE = ("omni-failover:manage",)
+SEND = ("message:send", "omni-failover:message:send", "omni-failover:manage")
+LOGS = ("omni-failover:logs:read", "omni-failover:manage")
+#: Every scope the vendor's OMNI API names: a token asked for any other is ``invalid_scope`` (RFC 6749 5.2:
+#: "unknown"), whatever the client holds; a client holding every scope holds these.
+KNOWN_SCOPES = frozenset((*MANAGE, *SEND, *LOGS))
+
 #: An IBSSO session (``POST /auth/1/session``) or an OAuth2 access token (``POST /auth/1/oauth2/token``).
 GrantKind = Literal["ibsso", "oauth2"]
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .addresses import matching_form, matching_pattern
 from .errors import InvalidArgument
 from .scenarios import Channel
 from .validation import validate_data
@@ -93,7 +94,7 @@ def mcc_mnc(phone: str | None) -> str | None:
     """The mccMnc of a phone number in international format, None when the country is not in the table."""
     if not phone:
         return None
-    digits = phone.lstrip("+")
+    digits = matching_form(phone)
     for length in (3, 2, 1):
         found = MCC_MNC.get(digits[:length])
         if found is not None:
@@ -152,7 +153,7 @@ class Rule:
     _match: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        pattern = self.destination
+        pattern = matching_pattern(self.destination)
         # Exact addresses (most rules) compare as strings; globs as one compiled regex.
         self._match = (re.compile(fnmatch.translate(pattern)).match if any(c in pattern for c in "*?[")
                        else pattern.__eq__)
@@ -259,6 +260,7 @@ class DeliveryRules:
 
     def decide(self, account: str, address: str, channel: str) -> tuple[str, float]:
         """The outcome of one step and its delay in seconds; a rule with ``times`` uses one up."""
+        address = matching_form(address)
         if self._rules:
             with self._lock:
                 for rule in self._rules:

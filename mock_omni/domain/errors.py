@@ -17,7 +17,7 @@ envelope in the negotiated format; nothing else builds error bodies.
      ├── UriTooLong           414 (ours; a request target the HTTP parser cannot take)
      ├── UnsupportedMediaType 415 (ours)
      ├── TooManyRequests      429 TOO_MANY_REQUESTS
-     ├── ServiceUnavailable   503 (ours; only ever injected as a fault)
+     ├── ServiceUnavailable   503 (ours; injected as a fault, or a callbacks wait at shutdown)
      ├── GeneralError         500 GENERAL_ERROR
      └── OAuth2Error          the token endpoint's errors, RFC 6749 5.2's body instead of the envelope
           ├── InvalidTokenRequest   400 invalid_request
@@ -28,7 +28,7 @@ envelope in the negotiated format; nothing else builds error bodies.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
 
 class OmniError(Exception):
@@ -37,6 +37,8 @@ class OmniError(Exception):
     status: ClassVar[int] = 500
     message_id: ClassVar[str] = "GENERAL_ERROR"
     default_text: ClassVar[str] = "Something went wrong. Please contact support."
+    #: Why, in one sentence, with what the vendor's body does not say: the journal's, never the client's.
+    reason: str | None = None
 
     def __init__(
         self,
@@ -46,6 +48,11 @@ class OmniError(Exception):
         self.text = text or self.default_text
         self.validation_errors = validation_errors
         super().__init__(self.text)
+
+    def because(self, reason: str) -> Self:
+        """This error, with the mock's ``reason`` for it (``raise Unauthorized().because(...)``)."""
+        self.reason = reason
+        return self
 
     def envelope(self) -> dict[str, object]:
         """The vendor's error body as plain data (rendered to JSON or XML elsewhere)."""

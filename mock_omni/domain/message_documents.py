@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .callbacks import masked_url
 from .delivery import PENDING_ACCEPTED, PENDING_ENROUTE, PRICES, STATUS_OF
 from .message import NOT_READY, REPORT_STATES, Message, WalkStep
 from .plans import PlannedStep, SendOptions
@@ -39,7 +40,9 @@ def message_document(message: Message, date: Callable[[float], str]) -> dict[str
     if message.done_at is not None:
         document["doneAt"] = date(message.done_at)
     document["report"] = REPORT_STATES[message.report]
-    for name, value in (("notifyUrl", options.notify_url), ("notifyContentType", options.content_type),
+    # The URL's credentials stay in the mock: an exported message shows them masked, as callbacks do.
+    notify_url = None if options.notify_url is None else masked_url(options.notify_url)
+    for name, value in (("notifyUrl", notify_url), ("notifyContentType", options.content_type),
                         ("notify", None if options.notify else False),
                         ("intermediateReport", options.intermediate or None),
                         ("callbackData", options.callback_data)):

@@ -25,15 +25,19 @@ replicas (replication/) apply the same sends and must drop the same messages.
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from .accounts import Accounts
+from .addresses import matching_form
+from .callbacks import masked_url
 from .delivery import CURRENCY, NO_ERROR, PENDING_ENROUTE, STATUS_OF, DeliveryRules, mcc_mnc
 from .errors import InvalidArgument
 from .message import FETCHED, READY, REPORT_STATES, Message, Share
@@ -58,7 +62,7 @@ Notify = Callable[[str, str, "str | None", dict[str, object], "str | None"], Non
 
 
 class LogQuery(NamedTuple):
-    """What ``GET /omni/1/logs`` asks for (``since``/``until``: POSIX seconds), and the account's time now."""
+    """What ``GET /omni/1/logs`` asks for (``since``/``until``: exact POSIX seconds), and the account's time now."""
 
     now: float
     sender: str | None
@@ -67,8 +71,8 @@ class LogQuery(NamedTuple):
     message_ids: set[str]
     general_status: str | None
     channel: str | None
-    since: float | None
-    until: float | None
+    since: Fraction | None
+    until: Fraction | None
     limit: int
     mcc: str | None
     mnc: str | None
@@ -179,14 +183,19 @@ def send_answer(tos: list[dict[str, str]], ids: list[str], bulk_id: str | None) 
 
 def vendor_date(seconds: float) -> str:
     """POSIX seconds the vendor's way, to the nearest millisecond: ``2015-02-23T16:41:11.833+0000`` (UTC)."""
-    whole, millis = divmod(round(seconds * 1000), 1000)
+    whole, millis = divmod(vendor_millis(seconds), 1000)
     return f"{_second(whole)}.{millis:03d}+0000"
+
+
+def vendor_millis(seconds: float) -> int:
+    """The millisecond ``vendor_date`` writes for ``seconds`` (the nearest): what date filters compare."""
+    return round(seconds * 1000)
 
 
 @lru_cache(maxsize=4096)
 def _second(whole: int) -> str:
     # Messages of one send, and reports read together, share their seconds: format each once.
-    return f"{datetime.fromtimestamp(whole, timezone.utc):%Y-%m-%dT%H:%M:%S}"
+    return f"{datetime.fromtimestamp(whole, UTC):%Y-%m-%dT%H:%M:%S}"
 
 
 def own_size(message: Message) -> int:
@@ -241,6 +250,10 @@ class Messages:
 
     def date(self, seconds: float) -> str:
         return vendor_date(self.dates_offset + seconds)
+
+    def millis(self, seconds: float) -> int:
+        """The millisecond ``date`` writes for ``seconds`` of the mock's clock."""
+        return vendor_millis(self.dates_offset + seconds)
 
     def clock_time(self, wall: float) -> float:
         """A wall-clock instant (POSIX seconds) on the mock's clock."""
@@ -385,6 +398,17 @@ class Messages:
         return Notification(message.account, options.notify_url, options.content_type,
                             self._report(message, index), options.callback_data)
 
+    def will_push(self, account: str | None = None, url: str | None = None) -> bool:
+        """Whether a message still on its walk will push a report (of ``account``, to ``url``: None for any;
+        ``url`` compared with credentials masked, as callback records show it)."""
+        wanted = None if url is None else masked_url(url)
+        with self._lock:
+            pool: Iterable[Message] = self._all.values() if account is None else (
+                outbox.messages.values() if (outbox := self._outboxes.get(account)) is not None else ())
+            return any(message.done_at is None and message.options.pushes
+                       and (wanted is None or masked_url(message.options.notify_url or "") == wanted)
+                       for message in pool)
+
     @property
     def in_flight(self) -> bool:
         """Whether a transition lies ahead (a message not at the end of its walk)."""
@@ -495,9 +519,10 @@ class Messages:
 
     def logs(self, account: str, *, sender: str | None = None, to: str | None = None,
              bulk_ids: Iterable[str] = (), message_ids: Iterable[str] = (), general_status: str | None = None,
-             channel: str | None = None, since: float | None = None, until: float | None = None,
+             channel: str | None = None, since: Fraction | None = None, until: Fraction | None = None,
              limit: int = 50, mcc: str | None = None, mnc: str | None = None) -> list[dict[str, object]]:
-        """Every message's current state, newest first; repeatable. ``since``/``until`` are POSIX seconds."""
+        """Every message's current state, newest first; repeatable. ``since``/``until`` are exact POSIX seconds,
+        both inclusive: a message is in when the ``sentAt`` it is written with lies between them."""
         self.advance()
         query = LogQuery(self.now(account), sender, to, set(bulk_ids), set(message_ids), general_status, channel,
                          since, until, limit, mcc, mnc)
@@ -509,20 +534,25 @@ class Messages:
 
     def _logs_of(self, messages: Iterable[Message], query: LogQuery) -> list[dict[str, object]]:
         """The logs of the ``messages`` (newest first) that ``query`` asks for."""
-        low = query.now - LOGS_WINDOW if query.since is None else self.clock_time(query.since)
-        high = None if query.until is None else self.clock_time(query.until)
+        # Compared in the milliseconds sentAt is written in, so a message's own printed sentAt as either bound
+        # takes it in (sub-millisecond clock times would leave it out about half the time); exact bounds, so a
+        # finer one (.8335) is between two printed dates, not rounded onto either.
+        low = self.millis(query.now - LOGS_WINDOW) if query.since is None else math.ceil(query.since * 1000)
+        high = None if query.until is None else math.floor(query.until * 1000)
         bulk_ids, sender, to, channel, mcc, mnc = (query.bulk_ids, query.sender, query.to, query.channel, query.mcc,
                                                    query.mnc)
+        to = None if to is None else matching_form(to)
         found: list[dict[str, object]] = []
         for message in messages:
-            if message.sent_at < low or (high is not None and message.sent_at > high):
+            sent = self.millis(message.sent_at)
+            if sent < low or (high is not None and sent > high):
                 continue
             if bulk_ids and message.bulk_id not in bulk_ids:
                 continue
             index = max(0, len(message.walk) - 1)
             step = message.plan[index]
             if ((sender is not None and step.sender != sender)
-                    or (to is not None and message.address(index) != to)
+                    or (to is not None and matching_form(message.address(index)) != to)
                     or (channel is not None and message.channel != channel)
                     or (query.general_status is not None and message.status.group_name != query.general_status)):
                 continue
@@ -584,7 +614,7 @@ class Messages:
             "doneAt": None if message.done_at is None else self.date(message.done_at),
             "nextAt": None if message.due is None else self.date(message.due),
             "report": REPORT_STATES[message.report],
-            "callbackData": message.options.callback_data, "notifyUrl": message.options.notify_url,
+            "callbackData": message.options.callback_data, "notifyUrl": _shown_url(message.options.notify_url),
             "flow": [step.channel for step in message.plan], "steps": steps,
         }
 
@@ -668,6 +698,8 @@ class Messages:
                 self._outboxes.clear()
                 self._heaps.clear()
                 self._stale = 0
+                # A whole reset starts the counts again (the dashboard's and /__admin/messages' "sent", "dropped").
+                self.sent = self.dropped = 0
                 return
             outbox = self._outboxes.get(account)
             if outbox is not None:
@@ -753,3 +785,8 @@ def chosen(pool: Iterable[Message], message_id: str | None, bulk_id: str | None,
     if limit is not None:
         found = found[-limit:] if limit > 0 else []
     return found
+
+
+def _shown_url(url: str | None) -> str | None:
+    """A notifyUrl as records show it: its credentials masked."""
+    return None if url is None else masked_url(url)

@@ -11,13 +11,16 @@ The vendor's terms (its Create OAuth2 token, Create session and Destroy session 
   a call ("the token expires after one hour of inactivity") or by ``DELETE /auth/1/session``.
 
 Tokens belong to their account (``Account.grants``): resets drop them, snapshots copy them.
-Every time read goes through ``SignIn.now`` (one place to change if clocks become per account).
+Every time read goes through ``SignIn.now``: the account's clock (everyone's, plus how far the admin
+API moved that account's own), so a token is issued, checked and listed on one clock, the one its
+account's messages and rate-limit buckets live on.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import entropy
 from .accounts import Account, Accounts
 from .clock import Clock
-from .credentials import Grant, GrantKind, OAuth2Client, Principal, Scopes, allows, same_secret
+from .credentials import KNOWN_SCOPES, Grant, GrantKind, OAuth2Client, Principal, Scopes, allows, same_secret
 from .errors import InvalidArgument, InvalidClient, InvalidScope, NotFound, Unauthorized
 
 #: Choice (the vendor states none): an OAuth2 access token lives an hour, as with most OAuth2 servers.
@@ -54,11 +57,12 @@ class TokenRequest(BaseModel):
     model_config = ConfigDict(title="CreateOAuth2TokenRequest")
     grant_type: Literal["client_credentials"] = Field(description="Grant type as defined by the OAuth framework.")
     client_id: str | None = Field(None, description="The client's id; the account's username is one too. "
-                                                    "Leave out when sending it by HTTP Basic.")
+                                                    "With HTTP Basic, leave out or name the same client.")
     client_secret: str | None = Field(None, description="The client's secret; the account's password is one too. "
                                                         "Leave out when sending it by HTTP Basic.")
     scope: str | None = Field(None, description="Space-separated scopes the token should carry, all held by the "
-                                                "client (default: every scope of the client).")
+                                                "client and named by the vendor's API (default: every scope of "
+                                                "the client).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +82,13 @@ class SignIn:
         self.lifetimes = lifetimes or Lifetimes()
         # Finding a live session and opening one is one step: two logins at once share one session.
         self._lock = threading.Lock()
+        #: Seconds one account's clock is ahead of everyone's (the admin API moves it); the app sets it.
+        self.account_offset: Callable[[str], float] = lambda username: 0.0
 
     def now(self, username: str) -> float:
-        """The mock's time for ``username``'s tokens (every time read goes through here)."""
-        del username  # one clock for every account, for now
-        return self._clock()
+        """The mock's time for ``username``'s tokens: everyone's clock plus that account's own advance
+        (every time read goes through here)."""
+        return self._clock() + self.account_offset(username)
 
     # --- OAuth2 client credentials ------------------------------------------------------
 
@@ -92,7 +98,9 @@ class SignIn:
         # Always one constant-time compare, so an unknown client costs what a wrong secret does.
         expected = found[1].client_secret if found is not None else _DUMMY_SECRET
         if not same_secret(client_secret, expected) or found is None:
-            raise InvalidClient()
+            raise InvalidClient().because(f"no OAuth2 client {client_id!r} in any account" if found is None else
+                                          f"the secret of client {client_id!r} ({found[0].username}) is not the "
+                                          "one given")
         return found
 
     def _find_client(self, client_id: str) -> tuple[Account, OAuth2Client] | None:
@@ -111,6 +119,10 @@ class SignIn:
             if client is None:
                 raise InvalidArgument(validation_errors={"clientId": [f"account {username!r} has no such client"]})
         assert client is not None
+        unknown = [name for name in scopes or () if name not in KNOWN_SCOPES]
+        if unknown:
+            raise InvalidArgument(validation_errors={"scopes": [f"unknown scope {', '.join(map(repr, unknown))}: "
+                                                                f"the API's are {', '.join(sorted(KNOWN_SCOPES))}"]})
         if scopes is not None and client.scopes is not None and not set(scopes) <= set(client.scopes):
             raise InvalidArgument(validation_errors={"scopes": [f"client {client.client_id!r} holds only "
                                                                 f"{', '.join(client.scopes) or 'no scope'}"]})
@@ -120,10 +132,14 @@ class SignIn:
     def _token_scopes(client: OAuth2Client, scope: str | None) -> Scopes:
         if scope is None:
             return client.scopes
-        # RFC 6749 3.3: space-delimited; asking for a scope the client lacks is invalid_scope.
+        # RFC 6749 3.3: space-delimited; a scope the API does not know, or the client lacks, is invalid_scope
+        # (5.2), for a client holding every scope too: it holds every scope there is, not any name at all.
         asked = tuple(dict.fromkeys(scope.split(" ")))
-        if "" in asked or not all(allows(client.scopes, (name,)) for name in asked):
-            raise InvalidScope()
+        for name in asked:
+            if name not in KNOWN_SCOPES:
+                raise InvalidScope().because(f"scope {name!r} is none of the API's: {', '.join(sorted(KNOWN_SCOPES))}")
+            if not allows(client.scopes, (name,)):
+                raise InvalidScope().because(f"client {client.client_id!r} does not hold scope {name!r}")
         return asked
 
     # --- IBSSO sessions -------------------------------------------------------------------
@@ -132,7 +148,8 @@ class SignIn:
         """The account's live session, or a new one; Unauthorized for a wrong username or password."""
         account = self._accounts.account(username)
         if not same_secret(password, account.password if account is not None else _DUMMY_SECRET) or account is None:
-            raise Unauthorized()
+            raise Unauthorized().because(f"no account named {username!r}" if account is None else
+                                         f"the password of {account.username} is not the one given")
         return self.session_for(account.username)
 
     def session_for(self, username: str) -> Grant:
@@ -150,7 +167,7 @@ class SignIn:
         """``DELETE /auth/1/session``: end the session (or fixture token) ``token``; Unauthorized if it is none."""
         found = self._accounts.grant_for(token)
         if found is not None and found[0].username == username and found[1].kind == "ibsso":
-            if self._accounts.remove_grant(username, found[1]):
+            if self._accounts.remove_grant(username, found[1], "was ended", self.now(username)):
                 return
         elif self._accounts.end_token(username, token):
             return
@@ -167,6 +184,18 @@ class SignIn:
         principal = Principal(account.username, grant.scopes, grant)
         return principal if self.use(principal) else None
 
+    def refusal(self, kind: GrantKind, token: str) -> str:
+        """Why ``token`` of ``kind`` proves no one (for the journal)."""
+        scheme, what = ("IBSSO", "session") if kind == "ibsso" else ("Bearer", "access token")
+        ended = self._accounts.ended_grant(token)
+        if ended is not None:
+            username, how, when = ended
+            ago = max(0.0, self.now(username) - when)
+            return (f"{scheme}: this {what} of {username} {how} {ago:.3f} s ago on the account's clock "
+                    "(POST /__admin/clock/advance moves it)" if how == "expired" else
+                    f"{scheme}: this {what} of {username} {how} {ago:.3f} s ago (DELETE /auth/1/session)")
+        return f"{scheme}: no live {what} or fixture token has this token (unknown, or ended long ago)"
+
     def use(self, principal: Principal) -> bool:
         """Whether the token behind ``principal`` is still alive; records the use. An expired one is dropped."""
         grant = principal.grant
@@ -176,7 +205,7 @@ class SignIn:
         if grant.alive(now):
             grant.touch(now)
             return True
-        self._accounts.remove_grant(principal.username, grant)
+        self._accounts.remove_grant(principal.username, grant, "expired", grant.expires_at())
         return False
 
     def issued(self, username: str | None = None) -> list[dict[str, object]]:

@@ -54,9 +54,18 @@ def validation_errors(exc: ValidationError) -> dict[str, list[str]]:
 def _raise_for(exc: ValidationError) -> None:
     for error in exc.errors(include_url=False):
         # A body that is not JSON, or not an object at all, does not parse: BAD_REQUEST.
-        if error["type"] == "json_invalid" or (not error["loc"] and error["type"] != "missing"):
-            raise BadRequest() from None
-    raise InvalidArgument(validation_errors=validation_errors(exc)) from None
+        if error["type"] == "json_invalid":
+            raise BadRequest().because(f"the body is not JSON: {error['msg'].removeprefix('Invalid JSON: ')}") \
+                from None
+        if not error["loc"] and error["type"] != "missing":
+            raise BadRequest().because(f"the body is not an object: {error['msg']}") from None
+    errors = validation_errors(exc)
+    raise InvalidArgument(validation_errors=errors).because(problems_sentence(errors)) from None
+
+
+def problems_sentence(errors: dict[str, list[str]]) -> str:
+    """Validation errors as one sentence: ``flow[0].channel: Input should be 'SMS', ...; name: ...``."""
+    return "; ".join(f"{name}: {', '.join(messages)}" for name, messages in errors.items())
 
 
 def validate_json(model: type[Model], body: bytes) -> Model:
@@ -65,14 +74,15 @@ def validate_json(model: type[Model], body: bytes) -> Model:
         # RFC 8259 lets parsers ignore a BOM, and Java's JSON bindings do; XML bodies may carry one too.
         body = body[len(UTF8_BOM):]
     if not body.strip():
-        raise BadRequest()
+        raise BadRequest().because("the body is empty")
     if b"NaN" in body or b"Infinity" in body:
         # pydantic's parser takes these non-JSON literals (Python's json.dumps writes them); a strict
         # JSON parser, like the vendor's, does not. The scan is cheap; orjson only runs on a hit.
         try:
             orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BadRequest() from None
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest().because(f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
+                                       "(NaN and Infinity are not JSON)") from None
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:

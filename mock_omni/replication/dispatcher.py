@@ -15,7 +15,6 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from starlette.types import Receive, Scope, Send
 
 from ..api.answers import Answer, error_answer
@@ -67,7 +66,7 @@ class ReplicatedVendorApi(VendorApi):
             return  # the client left mid-body: nobody to answer, nothing was done
         answer, wait, held = self._send(request, [self._entry(request, body, ticket)])[0]
         if wait:
-            await anyio.sleep(wait)
+            await self.faults.sleep(wait)  # ends early when the server stops
         if held is not None:
             answer, _, _ = self._send(request, [self.replica.entry(RESUME, extra={"held": held})])[0]
         if answer is None:
@@ -171,8 +170,8 @@ class ReplicatedVendorApi(VendorApi):
             return None  # reset while its body came or while it was held: nothing of it is kept
         if fault is not None:
             if fault.drop:
-                self.journal.record(request.method, request.path, request.query, request.headers, body, 0,
-                                    exchange.account)
+                self.journal.record(request.method, request.path, request.query, request.headers, body, None,
+                                    exchange.account, f"{fault.described()} dropped the connection: no answer was sent")
                 return None
             error = fault_error(fault)
             if error is not None:

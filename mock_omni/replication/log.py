@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import redis
 from hiredis import pack_command
@@ -31,6 +31,7 @@ from redis.retry import Retry
 
 from ..domain.errors import GeneralError
 from ..state import StoreUnreachable
+from .urls import shown
 
 log = logging.getLogger("mock_omni")
 
@@ -65,16 +66,6 @@ class Batch:
     #: The index after the log's last entry (the entries may be one page of what is there: read on up to it).
     end: int
     entries: list[bytes]
-
-
-def shown(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + netloc))
 
 
 class Script:

@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from starlette.datastructures import QueryParams
 
+from ..api.answers import error_answer
+from ..api.codecs import JSON
 from ..domain import entropy
+from ..domain.errors import GeneralError
 from ..testing.journal import MAX_BODY_KEPT
 from .entries import ADMIN, ATTEMPT, GONE, RESUME, SEED, TICK, UNANSWERED, VENDOR, Entry
 from .log import Batch, RedisLog, StoreUnavailable
@@ -259,7 +262,10 @@ class Replica:
             self.webhooks.sender_gone(entry.extra["replica"], entry.extra.get("reason"))
             return None
         if kind == UNANSWERED:
-            app.state.journal.record(entry.method, entry.path, entry.query, entry.headers, entry.body, 500, None)
+            unreachable = GeneralError().because("Redis could not be reached: the call was answered 500 and not "
+                                                 "applied (journaled once Redis was back)")
+            app.state.journal.record(entry.method, entry.path, entry.query, entry.headers, entry.body,
+                                     error_answer(unreachable, JSON), None)
             return None
         if kind == SEED:
             self.began = self.began or entry.origin == self.origin

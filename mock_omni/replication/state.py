@@ -17,8 +17,9 @@ from ..state import State, StoreUnreachable
 from ..testing.admin import Baseline
 from .dispatcher import ReplicatedVendorApi
 from .fence import ReplicatedFence
-from .log import RedisLog, shown
+from .log import RedisLog
 from .replica import Replica, settings_of
+from .urls import shown
 from .webhooks import ReplicatedWebhooks
 
 

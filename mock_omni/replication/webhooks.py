@@ -44,9 +44,14 @@ class ReplicatedWebhooks(Webhooks):
             self._drop([self._pending[id_] for id_, sender in self._senders.items()
                         if sender == replica and id_ in self._pending], reason or SENDER_GONE)
 
-    def _attempted(self, callback: Callback, done: Attempt, settle: tuple[State, str | None] | None) -> None:
+    def _attempted(self, callback: Callback, done: Attempt | None,
+                   settle: tuple[State, str | None] | None) -> None:
+        if callback.state != "pending":
+            return  # dropped while on the wire (a reset, a restore): nothing more is recorded for it
+        # A refused push (done None) is an entry without an attempt: it only settles the callback.
         entry = self.replica.entry(ATTEMPT, extra={
-            "id": callback.id, "at": done.at, "status": done.status, "error": done.error, "ms": done.milliseconds,
+            "id": callback.id, "at": done and done.at, "status": done and done.status,
+            "error": done and done.error, "ms": done and done.milliseconds,
             "settle": list(settle) if settle is not None else None})
         try:
             self.replica.exchange([entry])
@@ -60,8 +65,8 @@ class ReplicatedWebhooks(Webhooks):
         if callback is None:
             return  # dropped by a reset, a restore or an import while on the wire: it writes nothing there
         settle = extra["settle"]
-        super()._attempted(callback, Attempt(extra["at"], extra["status"], extra["error"], extra["ms"]),
-                           (settle[0], settle[1]) if settle is not None else None)
+        done = None if extra["at"] is None else Attempt(extra["at"], extra["status"], extra["error"], extra["ms"])
+        super()._attempted(callback, done, (settle[0], settle[1]) if settle is not None else None)
 
     async def close(self) -> None:
         # What this replica was to send is dropped for every replica, not only in its own records.

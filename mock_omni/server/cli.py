@@ -7,6 +7,7 @@ stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..api.ratelimit import RateLimitSpecError
 from ..domain.fixtures import FixtureError
@@ -36,8 +37,27 @@ EXIT_FAILURE = 1
 HARD_STOP_AFTER = 15.0
 
 
+#: Flags ``serve`` takes besides the settings' own.
+OWN_FLAGS = ("--exit-on-stdin-close", "--help", "--version")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose error for a flag it does not know names the closest one it does."""
+
+    def error(self, message: str) -> NoReturn:
+        unknown = "unrecognized arguments: "
+        if message.startswith(unknown):
+            flags = [setting.flag for setting in SETTINGS if setting.flag] + list(OWN_FLAGS)
+            for word in message[len(unknown):].split():
+                close = difflib.get_close_matches(word.split("=")[0], flags, n=1) if word.startswith("-") else []
+                if close:
+                    message += f" (did you mean {close[0]}?)"
+                    break
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mock-omni", description="A local emulation of Infobip's OMNI scenario API.")
+    parser = Parser(prog="mock-omni", description="A local emulation of Infobip's OMNI scenario API.")
     parser.add_argument("--version", action="version", version=f"mock-omni {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help="serve the API (the default command)")
@@ -82,12 +102,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
-    import uvicorn
 
     from ..app import create_app
 
     try:
-        app = create_app(settings)
+        app = create_app(settings, listening=True)
     except StoreUnreachable as exc:
         print(f"mock-omni: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -100,7 +119,7 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     access = None if settings.quiet else AccessLog()
-    server = uvicorn.Server(server_config(app, settings, access))
+    server = stopping_server(app, server_config(app, settings, access))
     if app.state.origin:
         # On stderr, before the URL: stdout's first line is the URL alone (the pytest plugin reads it).
         print(f"mock-omni: {app.state.origin}", file=sys.stderr, flush=True)
@@ -118,6 +137,20 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
         if access is not None:
             access.flush()
     return 0
+
+
+def stopping_server(app: MockOmni, config: uvicorn.Config) -> uvicorn.Server:
+    """uvicorn's server, which tells the app it stops before draining the requests in flight: a request
+    waiting (for callbacks, on a fault's delay) ends at once with an answer instead of holding the drain for
+    its 5 s and being cancelled with a traceback."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            app.stop_waiting()
+            await super().shutdown(sockets)
+
+    return Server(config)
 
 
 def stop_when_stdin_closes(server: uvicorn.Server) -> None:

@@ -6,10 +6,11 @@ most of the cost (py-spy on the seed PUT: the two writes alone took 30% of the
 time), and none of it is needed: once the body is in, ``VendorApi.answer`` decides
 the call synchronously. So when a request is on a vendor path and nothing needs the
 ASGI stack for it (``MockOmni.answers_directly``: no fault rule, no state file, no
-CORS origin), this protocol collects the body itself, asks ``VendorApi.answer`` (the
-code the ASGI app runs too) and writes the response with one write, byte for byte
-what uvicorn would have sent (tests/test_http_protocol.py compares both ways). If that
-raises, the request gets the vendor's 500 envelope and the connection stays usable.
+CORS origin, a Host the host policy allows: web/hosts.py), this protocol collects the
+body itself, asks ``VendorApi.answer`` (the code the ASGI app runs too) and writes the
+response with one write, byte for byte what uvicorn would have sent
+(tests/test_http_protocol.py compares both ways). If that raises, the request gets the
+vendor's 500 envelope and the connection stays usable.
 
 Everything else is uvicorn's own path: other paths, other methods, ``Expect:
 100-continue``, a declared body over the limit (answered 413 before it is read), a

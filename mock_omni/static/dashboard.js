@@ -49,9 +49,12 @@ async function vendorCall(username, method, path, body) {
   await refresh();
 }
 
-async function adminCall(method, path) {
-  const response = await fetch(path, { method, headers: adminHeaders() });
-  say(`${method} ${path} → ${response.status}`, !response.ok);
+async function adminCall(method, path, body) {
+  const headers = adminHeaders();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = body === undefined ? "" : ` ${await response.text()}`;
+  say(`${method} ${path} → ${response.status}${text}`, !response.ok);
   if (response.status === 401) askForToken();
   await refresh();
 }
@@ -92,8 +95,9 @@ function renderAccounts() {
 function renderSelects() {
   for (const select of document.querySelectorAll("select.account-select")) {
     const chosen = select.value;
-    select.replaceChildren(...state.accounts.map((a) => el("option", { value: a.username }, a.username)));
-    if (account(chosen)) select.value = chosen;
+    const all = select.classList.contains("account-or-all") ? [el("option", { value: "" }, "everyone")] : [];
+    select.replaceChildren(...all, ...state.accounts.map((a) => el("option", { value: a.username }, a.username)));
+    if (account(chosen) || (all.length && chosen === "")) select.value = chosen;
   }
   renderKeySelect();
 }
@@ -118,17 +122,72 @@ function fillEdit(username, scenario) {
   form.elements.default.checked = scenario.default;
 }
 
+function renderClock(clock) {
+  document.getElementById("clock-now").textContent = `reads ${vendorDate(clock.now)}` +
+    (clock.offsetSeconds ? `, advanced ${duration(clock.offsetSeconds)}` : "");
+}
+
+// An empty table says so, and what would fill it.
+function rowsOrNote(rows, columns, note) {
+  return rows.length ? rows : [el("tr", { class: "empty" }, el("td", { colspan: String(columns), class: "muted" }, note))];
+}
+
 function renderTables() {
   const buckets = document.querySelector("#rate-limits tbody");
-  buckets.replaceChildren(...state.rateLimits.map((b) => el("tr", {},
+  buckets.replaceChildren(...rowsOrNote(state.rateLimits.map((b) => el("tr", {},
     el("td", {}, b.account), el("td", {}, b.operation), el("td", {}, `${Number(b.tokens).toFixed(1)} / ${b.capacity}`),
-    el("td", {}, b.per))));
+    el("td", {}, b.per))), 4, "No bucket yet: the first limited call (create, update, logs) starts one."));
+  const rules = document.querySelector("#delivery-rules tbody");
+  rules.replaceChildren(...rowsOrNote(state.deliveryRules.map((r) => el("tr", { "data-rule-id": String(r.id) },
+    el("td", {}, `#${r.id}`), el("td", { class: "key" }, r.destination), el("td", {}, r.channel ?? "any"),
+    el("td", {}, r.outcome), el("td", {}, r.delaySeconds === null ? "–" : duration(r.delaySeconds)),
+    el("td", {}, r.times ?? "∞"), el("td", {}, r.hits))), 7,
+  "No rule: the test destinations decide (447700900000 to 447700900008), then DELIVERED."));
   const requests = document.querySelector("#requests tbody");
-  requests.replaceChildren(...state.requests.slice().reverse().map((r) => el("tr", {},
-    el("td", {}, new Date(r.timestamp * 1000).toLocaleTimeString()), el("td", {}, r.method),
-    el("td", { class: "key" }, r.path + (r.query ? `?${r.query}` : "")),
-    el("td", { class: `status-${String(r.status)[0]}` }, r.status), el("td", {}, r.account ?? "–"))));
+  const rows = [];
+  for (const r of state.requests.slice().reverse()) {
+    const key = requestKey(r);
+    rows.push(el("tr", { class: "request", tabindex: "0", "aria-expanded": String(openRequests.has(key)),
+      title: "the request, the answer and why", onclick: () => toggleRequest(key),
+      onkeydown: (event) => { if (event.key === "Enter") toggleRequest(key); } },
+      el("td", {}, utcTime(r.timestamp)), el("td", {}, r.method),
+      el("td", { class: "key" }, r.path + (r.query ? `?${r.query}` : "")),
+      el("td", { class: `status-${String(r.status)[0]}` }, r.status || "dropped"), el("td", {}, r.account ?? "–"),
+      el("td", { class: "reason" }, r.reason ?? "")));
+    if (openRequests.has(key)) rows.push(el("tr", { class: "request-detail" }, el("td", { colspan: "6" }, requestDetail(r))));
+  }
+  requests.replaceChildren(...rowsOrNote(rows, 6, "No request yet: the vendor API's calls are listed here, newest first."));
   document.getElementById("requests-recorded").textContent = `(${state.requestsRecorded} recorded in all)`;
+}
+
+// --- one request opened: what was sent, what was answered, and why ---------------------------
+
+const openRequests = new Set();
+
+function requestKey(r) {
+  return `${r.timestamp}|${r.method}|${r.path}|${r.query}`;
+}
+
+function toggleRequest(key) {
+  if (openRequests.has(key)) openRequests.delete(key);
+  else openRequests.add(key);
+  renderTables();
+}
+
+function httpMessage(headers, body) {
+  const lines = Object.entries(headers || {}).map(([name, value]) => `${name}: ${value}`);
+  return lines.join("\n") + (body ? `\n\n${body}` : "");
+}
+
+function requestDetail(r) {
+  const query = r.query ? `?${r.query}` : "";
+  const answer = r.response
+    ? [el("h4", {}, `answer: ${r.response.status}`), el("pre", { class: "answer" }, httpMessage(r.response.headers, r.response.body))]
+    : [el("h4", {}, "answer"), el("p", {}, "none: the connection was closed without one")];
+  return el("div", { class: "detail" },
+    el("h4", {}, `request: ${r.method} ${r.path}${query}`), el("pre", { class: "sent" }, httpMessage(r.headers, r.body)),
+    ...answer,
+    el("h4", {}, "why"), el("p", { class: "why" }, r.reason ?? ""));
 }
 
 // --- messages: each one's walk through its flow, and its callbacks ---------------------------
@@ -138,9 +197,20 @@ const TONES = {
   delivered: "ok", pending: "pending", failed: "bad", dropped: "warn",
 };
 
-// Dates are the vendor's ("2015-02-23T16:41:11.833+0000", UTC, on the mock's clock): shown as the time of day.
+// Dates are the vendor's ("2015-02-23T16:41:11.833+0000", UTC, on the mock's clock): shown with their day,
+// since a clock advanced by days would make a time of day ambiguous.
 function clockTime(date) {
-  return date ? date.slice(11, 23) : "";
+  return date ? `${date.slice(0, 10)} ${date.slice(11, 23)}` : "";
+}
+
+function vendorDate(date) {
+  return `${clockTime(date)} UTC`;
+}
+
+// Real time (the journal's, the page's own), in the same zone as everything else: UTC.
+function utcTime(seconds) {
+  const iso = new Date(seconds * 1000).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
 }
 
 function seconds(date) {
@@ -158,10 +228,11 @@ function address(to) {
   return to.phoneNumber || to.emailAddress || Object.values(to)[0] || "?";
 }
 
-function stepItem(step) {
-  const ended = step.endedAt === null ? "in progress" :
+function stepItem(step, nextAt) {
+  const ended = step.endedAt === null ? (nextAt ? `in progress, next change at ${clockTime(nextAt)}` : "in progress") :
     (seconds(step.endedAt) > seconds(step.startedAt) ?
-      `ended after ${duration(seconds(step.endedAt) - seconds(step.startedAt))}` : "ended at once");
+      `ended ${clockTime(step.endedAt)}, after ${duration(seconds(step.endedAt) - seconds(step.startedAt))}` :
+      "ended at once");
   return el("li", { class: `step tone-${TONES[step.outcome] || "pending"}`, "data-channel": step.channel,
     "data-outcome": step.outcome },
   el("span", { class: "channel" }, step.channel),
@@ -211,7 +282,7 @@ function messageCard(message) {
       el("span", { class: "muted" }, `account ${message.account}, sent ${clockTime(message.sentAt)}`),
       el("span", { class: `badge tone-${TONES[status.groupName] || "pending"} final-status`,
         title: status.description }, status.name)),
-    el("ol", { class: "timeline" }, ...message.steps.map(stepItem), ...upcoming),
+    el("ol", { class: "timeline" }, ...message.steps.map((step) => stepItem(step, message.nextAt)), ...upcoming),
     callbacksPart(message));
 }
 
@@ -241,11 +312,15 @@ async function refresh() {
     return;
   }
   const text = await response.text();
-  document.getElementById("status").textContent = `revision ${JSON.parse(text).revision}, ` +
-    `updated ${new Date().toLocaleTimeString()}`;
-  if (text === lastText) return;
-  lastText = text;
-  state = JSON.parse(text);
+  const latest = JSON.parse(text);
+  document.getElementById("status").textContent = `revision ${latest.revision}, ` +
+    `updated ${utcTime(Date.now() / 1000)} UTC`;
+  renderClock(latest.clock);
+  // The clock reads a new time at every poll: only the rest decides whether the page is built again.
+  const stable = text.replace(/"now":"[^"]*"/, "");
+  if (stable === lastText) return;
+  lastText = stable;
+  state = latest;
   // Rows are rebuilt only when the accounts changed, so buttons do not vanish under the pointer.
   const accountsText = JSON.stringify(state.accounts);
   if (accountsText !== lastAccounts) {
@@ -283,6 +358,24 @@ document.getElementById("edit-form").addEventListener("submit", (event) => {
   if (flow !== undefined) body.flow = flow;
   if (form.elements.default.checked) body.default = true;
   vendorCall(form.elements.account.value, "PUT", `/omni/1/scenarios/${form.elements.key.value}`, body);
+});
+
+document.getElementById("clock-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const body = { seconds: Number(form.elements.seconds.value) };
+  if (form.elements.account.value) body.account = form.elements.account.value;
+  adminCall("POST", "/__admin/clock/advance", body);
+});
+
+document.getElementById("rule-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const body = { destination: form.elements.destination.value, outcome: form.elements.outcome.value };
+  if (form.elements.channel.value) body.channel = form.elements.channel.value;
+  if (form.elements.delaySeconds.value !== "") body.delaySeconds = Number(form.elements.delaySeconds.value);
+  if (form.elements.times.value !== "") body.times = Number(form.elements.times.value);
+  adminCall("POST", "/__admin/delivery-rules", body);
 });
 
 document.querySelector("#edit-form select[name=account]").addEventListener("change", renderKeySelect);

@@ -93,7 +93,7 @@ class Snapshot:
 
 class AccountClockOffsets:
     """How far each account's own clock was advanced (beyond the global one): the limiter's buckets of the
-    account age by as much."""
+    account age by as much; its messages (Messages.now) and tokens (SignIn.now) read it."""
 
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
@@ -144,6 +144,8 @@ class Admin:
         #: Whether the call being served was let in already (replicas applying the log set it).
         self.trusted: Callable[[], bool] = lambda: False
         self._lock = threading.RLock()
+        #: Set when the server stops: every admin wait ends at once (answered 503).
+        self.stopping = threading.Event()
         self.records = state.records
         self._created: MutableMapping[str, Account] = self.records.created
         self._snapshots: MutableMapping[tuple[str | None, str], Snapshot] = self.records.snapshots

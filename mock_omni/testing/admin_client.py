@@ -344,13 +344,16 @@ class AdminClient:
             if answer["reached"]:
                 found: list[dict[str, Any]] = answer["callbacks"]
                 return found
-            if real_monotonic() >= deadline:
+            # Those that could come have failed or been dropped, and nothing more will push: fail now.
+            if answer.get("settled") or real_monotonic() >= deadline:
                 break
         seen = self.callbacks(account, url)
         where = "".join(f" {name} {value}" for name, value in (("to", url), ("of account", account)) if value)
         lines = "\n".join(callback_line(callback) for callback in seen) or "(none)"
+        when = (f"; they can no longer come (the others failed or were dropped, nothing more will be pushed), "
+                f"so this did not wait out its {timeout:g} s" if answer.get("settled") else f" within {timeout:g} s")
         raise CallbacksNotReached(
-            f"mock-omni: expected {count} {state or 'recorded'} callback(s){where} within {timeout:g} s, "
+            f"mock-omni: expected {count} {state or 'recorded'} callback(s){where}{when}, "
             f"got {len(answer['callbacks'])}. The callbacks{where}:\n{lines}")
 
     def clear_callbacks(self, account: str | None = None) -> None:
@@ -376,8 +379,8 @@ class AdminClient:
         return removed
 
     def advance_clock(self, seconds: float, account: str | None = None) -> float:
-        """Move the mock's clock forward (everyone's, or one account's own): buckets refill, messages walk on;
-        returns its offset in seconds."""
+        """Move the mock's clock forward (everyone's, or one account's own): buckets refill, messages walk on,
+        tokens and sessions expire; returns its offset in seconds."""
         body = _params(seconds=seconds, account=account)
         offset: float = self._call("POST", "/clock/advance", json=body)["offsetSeconds"]
         return offset

@@ -248,7 +248,7 @@ class MintIn(AdminBody):
         None, alias="clientId", min_length=1,
         description="oauth2: the account's client whose scopes the token carries (default: every scope)")
     scopes: list[Annotated[str, Field(min_length=1)]] | None = Field(
-        None, description="oauth2: fewer scopes than the client's")
+        None, description="oauth2: fewer scopes than the client's, among the API's (the vendor's x-scopes)")
 
     def cross_field_errors(self) -> dict[str, list[str]]:
         if self.kind == "ibsso" and (self.client_id is not None or self.scopes is not None):

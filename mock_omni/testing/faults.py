@@ -31,6 +31,8 @@ from ..domain.errors import BY_STATUS, InvalidArgument, OmniError
 from .admin_models import FaultIn, validated
 
 MAX_RULES = 1000
+#: How often a fault's delay looks whether the server stops.
+STOP_POLL = 0.05
 
 
 class ConnectionDropped(ConnectionError):
@@ -69,6 +71,12 @@ class Fault:
             and self._pattern(path)
         )
 
+    def described(self) -> str:
+        """The rule as a journal's reason names it: its id, what it matches, the uses it has left."""
+        left = "no limit" if self.times is None else f"{max(0, self.times - self.hits)} of {self.times} uses left"
+        matches = f"{self.method or 'any method'} {self.path}" + (f" of {self.account}" if self.account else "")
+        return f"fault rule {self.id} ({matches}; {left})"
+
     def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id, "method": self.method, "path": self.path, "account": self.account,
@@ -90,7 +98,9 @@ class Faults:
         self._rules: list[Fault] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._sleep = sleep or default_sleep
+        self._sleep = sleep or self.sleep
+        #: Set when the server stops: a delay still running ends at once (the held call goes on).
+        self._stopping = threading.Event()
 
     def add(self, rule: FaultIn | Mapping[str, object]) -> Fault:
         """A new rule (admin API JSON, checked here if not already); the first matching one wins."""
@@ -136,6 +146,22 @@ class Faults:
     async def hook(self, method: str, path: str, account: str) -> None:
         await apply_fault(self.take(method, path, account), self._sleep)
 
+    async def sleep(self, seconds: float) -> None:
+        """A fault's delay: ``seconds``, or less if the server stops meanwhile (``stop``), so a held call never
+        keeps a stopping server waiting (nor is cut off with a traceback)."""
+        import anyio  # on first delay only; anyio's sleep works under asyncio and trio alike
+
+        deadline = anyio.current_time() + seconds
+        while not self._stopping.is_set():
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                return
+            await anyio.sleep(min(STOP_POLL, remaining))
+
+    def stop(self) -> None:
+        """The server stops: delays running now end at once, later ones are not waited."""
+        self._stopping.set()
+
 
 async def apply_fault(fault: Fault | None, sleep: Callable[[float], Awaitable[None]]) -> None:
     """What a rule does to the request it was taken for: wait, then drop it or answer an error."""
@@ -144,7 +170,7 @@ async def apply_fault(fault: Fault | None, sleep: Callable[[float], Awaitable[No
     if fault.delay_ms:
         await sleep(fault.delay_ms / 1000)
     if fault.drop:
-        raise ConnectionDropped("mock-omni fault: connection dropped")
+        raise ConnectionDropped(f"{fault.described()} dropped the connection: no answer was sent")
     error = fault_error(fault)
     if error is not None:
         raise error
@@ -157,13 +183,7 @@ def fault_error(fault: Fault) -> OmniError | None:
     error: OmniError = BY_STATUS[fault.status]()
     if fault.message:
         error.text = fault.message
-    return error
-
-
-async def default_sleep(seconds: float) -> None:
-    import anyio  # on first delay only; anyio's sleep works under asyncio and trio alike
-
-    await anyio.sleep(seconds)
+    return error.because(f"{fault.described()} answered {fault.status}")
 
 
 async def drop_connection(send: Callable[..., Awaitable[None]]) -> None:

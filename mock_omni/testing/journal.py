@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from . import ADMIN_TOKEN_HEADER
 from .redaction import redact_body, redact_query
@@ -25,6 +25,31 @@ MAX_BODY_KEPT = 64 * 1024
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", ADMIN_TOKEN_HEADER}
 
 
+class Response(Protocol):
+    """What the journal keeps of an answer (api/answers.py's ``Answer``): as the client got it, and why."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+
+class KeptResponse(NamedTuple):
+    """An answer whose body was over ``MAX_BODY_KEPT``: its headers as sent, the first part of its body."""
+
+    status: int
+    content: bytes
+    headers: list[tuple[bytes, bytes]]
+    reason: str | None
+
+
 class Entry(NamedTuple):
     """One call. A named tuple: immutable, and a third of a frozen dataclass's cost to make (hot path)."""
 
@@ -36,13 +61,22 @@ class Entry(NamedTuple):
     body: bytes
     status: int
     account: str | None
+    #: The answer as the client got it (None: none was sent, status 0).
+    response: Response | None = None
+    #: Why no answer was sent, when none was.
+    why: str | None = None
 
     @property
     def content_type(self) -> str | None:
-        return next((value.decode("latin-1") for name, value in self.headers if name.lower() == b"content-type"),
-                    None)
+        return _header(self.headers, b"content-type")
+
+    @property
+    def reason(self) -> str | None:
+        """One sentence: why this answer (what refused the call, or which operation answered it)."""
+        return self.response.reason if self.response is not None else self.why
 
     def to_dict(self) -> dict[str, object]:
+        response = self.response
         return {
             "timestamp": self.timestamp,
             "method": self.method,
@@ -52,7 +86,17 @@ class Entry(NamedTuple):
             "body": redact_body(self.body, self.content_type),
             "status": self.status,
             "account": self.account,
+            "response": None if response is None else {
+                "status": response.status,
+                "headers": {name.decode("latin-1"): value.decode("latin-1") for name, value in response.headers},
+                "body": redact_body(response.content, _header(response.headers, b"content-type")),
+            },
+            "reason": self.reason,
         }
+
+
+def _header(headers: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]], wanted: bytes) -> str | None:
+    return next((value.decode("latin-1") for name, value in headers if name.lower() == wanted), None)
 
 
 def _masked(name: bytes, value: bytes) -> str:
@@ -76,7 +120,7 @@ class Journal:
         self._entries: deque[Entry] = deque(maxlen=max(0, limit))
         self._lock = threading.Lock()
         self._wall_clock = wall_clock
-        #: How many entries were ever recorded (the bound drops the oldest).
+        #: How many entries were recorded since the last whole reset (the bound drops the oldest).
         self.recorded = 0
 
     @property
@@ -85,8 +129,9 @@ class Journal:
 
     def record(
         self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]],
-        body: bytes, status: int, account: str | None,
+        body: bytes, response: Response | None, account: str | None, why: str | None = None,
     ) -> None:
+        """One call and its ``response`` (None: none was sent, ``why`` says why)."""
         # Inline, not kept(): recording is on the hot path of the memory store (a loop, not any() over a
         # generator: half the cost for a handful of headers).
         names = tuple(headers)
@@ -96,7 +141,13 @@ class Journal:
                 break
         if len(body) > MAX_BODY_KEPT:
             body = body[:MAX_BODY_KEPT]
-        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), names, body, status, account)
+        status = 0
+        if response is not None:
+            status = response.status
+            if len(response.content) > MAX_BODY_KEPT:
+                response = KeptResponse(status, response.content[:MAX_BODY_KEPT], response.headers, response.reason)
+        entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), names, body, status, account,
+                      response, why)
         with self._lock:
             self._entries.append(entry)
             self.recorded += 1
@@ -112,6 +163,8 @@ class Journal:
         with self._lock:
             if account is None:
                 self._entries.clear()
+                # A whole reset starts the count again (the dashboard's "recorded in all").
+                self.recorded = 0
             else:
                 kept = [entry for entry in self._entries if entry.account != account]
                 self._entries.clear()

@@ -179,10 +179,16 @@ class MockOmniFixture:
         for entry in entries[-limit:]:
             query = f"?{entry['query']}" if entry["query"] else ""
             status = entry["status"] or "dropped"
-            body = entry["body"] if len(entry["body"]) <= 200 else entry["body"][:200] + "..."
             lines.append(f"{entry['method']} {entry['path']}{query} -> {status} (account {entry['account']})")
-            if body:
-                lines.append(f"    {body}")
+            if entry["body"]:
+                lines.append(f"    sent: {_cut(entry['body'])}")
+            # A refusal says why: the answer the client got and the mock's reason beside it.
+            if not 200 <= entry["status"] < 300:
+                response = entry.get("response")
+                if response and response.get("body"):
+                    lines.append(f"    answered: {_cut(response['body'])}")
+                if entry.get("reason"):
+                    lines.append(f"    why: {entry['reason']}")
         return "\n".join(lines)
 
     def messages_text(self, limit: int = JOURNAL_SHOWN) -> str:
@@ -529,6 +535,10 @@ def mock_omni_app(
 
 
 # --- server errors fail the test; failure reports show the journal and the log --------------------
+
+
+def _cut(text: str, shown: int = 300) -> str:
+    return text if len(text) <= shown else text[:shown] + "..."
 
 
 def _fixture_of(item: pytest.Item) -> MockOmniFixture | None:

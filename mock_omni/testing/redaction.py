@@ -4,17 +4,21 @@ The journal keeps what it received and masks when it is read, as it masks the
 Authorization header. A secret field (``password``, ``client_secret``, ...) keeps its
 name and loses its value, in JSON, XML and form bodies alike, however its name is
 escaped (``%70assword``, ``"\\u0070assword"``). A body that mentions a secret but cannot
-be read in its format is shown as ``***`` whole: what it hides cannot be known.
+be read in its format is shown as ``***`` whole: what it hides cannot be known. The credentials
+of a URL in any value (a ``notifyUrl`` of ``http://user:password@host/``) are masked
+(``http://user:***@host/``), as the callbacks' records show them.
 """
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 from xml.etree.ElementTree import Element, ParseError, tostring
 
 import orjson
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as parse_xml
+
+from ..domain.callbacks import masked_url
 
 MASK = "***"
 #: Field names (case-insensitive) whose values never leave the journal.
@@ -44,7 +48,7 @@ def redact_body(body: bytes, content_type: str | None) -> str:
             return _xml(body, text)
     except ValueError:
         pass
-    return MASK if mentions_secret(text) else text
+    return MASK if mentions_secret(text) else masked_url(text)
 
 
 def redact_query(query: str) -> str:
@@ -54,9 +58,13 @@ def redact_query(query: str) -> str:
     segments = []
     found = False
     for segment in query.split("&"):
-        name = segment.partition("=")[0]
+        name, _, value = segment.partition("=")
         if _secret(unquote_plus(name)):
             segment, found = f"{name}={MASK}", True
+        elif "%40" in value.upper() or "@" in value:
+            url = masked_url(unquote_plus(value))  # a URL's credentials, however the value is encoded
+            if url != unquote_plus(value):
+                segment, found = f"{name}={quote(url, safe=':/?#[]@*=')}", True
         segments.append(segment)
     if found:
         return "&".join(segments)
@@ -83,6 +91,11 @@ def _json(body: bytes, text: str) -> str:
     return orjson.dumps(masked).decode() if changed else text
 
 
+def _url_in(value: str) -> tuple[str, bool]:
+    masked = masked_url(value)
+    return masked, masked != value
+
+
 def _masked_json(value: object) -> tuple[object, bool]:
     if isinstance(value, dict):
         changed = False
@@ -97,13 +110,16 @@ def _masked_json(value: object) -> tuple[object, bool]:
     if isinstance(value, list):
         items = [_masked_json(item) for item in value]
         return [item for item, _ in items], any(changed for _, changed in items)
+    if isinstance(value, str):
+        return _url_in(value)
     return value, False
 
 
 def _xml(body: bytes, text: str) -> str:
-    # Element names cannot be escaped in XML: a body without a secret word has no secret element.
+    # Element names cannot be escaped in XML: a body without a secret word has no secret element. Nor can
+    # "@" (but as &#64;, which a URL's credentials are never given as by a client: shown as received).
     if not any(word in text.lower() for word in _SECRET_WORDS):
-        return text
+        return masked_url(text)
     try:
         root = parse_xml(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException):
@@ -114,6 +130,9 @@ def _xml(body: bytes, text: str) -> str:
             for child in list(element):
                 element.remove(child)
             element.text, changed = MASK, True
+        elif element.text:
+            element.text, url_changed = _url_in(element.text)
+            changed |= url_changed
     return tostring(root, encoding="unicode") if changed else text
 
 

@@ -50,11 +50,14 @@ def allowed_methods(web: FastAPI, request: Request) -> tuple[str, ...]:
     Starlette's own 405 names only the first route that matched the path, so a path served by
     several routes (GET, POST and DELETE /__admin/faults) would advertise one method of three.
     Each method is tried against the router (included routers too), so only 405s pay for it.
+    HEAD is listed wherever GET is: web/head.py answers it.
     """
     allowed = []
     for method in _METHODS:
         scope = {**request.scope, "method": method}
-        if any(route.matches(scope)[0] == Match.FULL for route in web.router.routes):
+        # HEAD is answered wherever GET is (web/head.py).
+        if any(route.matches(scope)[0] == Match.FULL for route in web.router.routes) or (
+                method == "HEAD" and "GET" in allowed):
             allowed.append(method)
     return tuple(allowed)
 

@@ -53,6 +53,10 @@ def summary(admin: Admin, recent: int = RECENT_REQUESTS) -> dict[str, object]:
         "messages": recent_messages(admin),
         "messagesSent": admin.state.messages.sent,
         "callbacksRecorded": admin.state.webhooks.recorded,
+        # Everyone's clock: how far it was advanced and the date it reads (the vendor's format, UTC).
+        "clock": {"offsetSeconds": admin.clock_offset(None),
+                  "now": admin.state.messages.date(admin.state.messages.now())},
+        "deliveryRules": [rule.to_dict() for rule in admin.state.delivery_rules.rules()],
     }
 
 

@@ -167,7 +167,7 @@ async def _connection(url: str, accounts: list[Account], deadline: float, max_re
             account = rng.choice(accounts)
             try:
                 await asyncio.wait_for(_one(conn, account, op, rng, result, injected), 30)
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
                 result.transport_errors += 1
                 if injected(account.name, op, 0):
                     result.injected[(account.name, op, 0)] += 1

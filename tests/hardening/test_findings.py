@@ -144,17 +144,23 @@ def test_defaultscenario_of_the_wrong_type_is_refused_even_beside_default() -> N
 
 def test_journal_entries_are_bounded_in_bytes_not_only_in_count() -> None:
     """Hostile headers: megabyte header values and 1 MiB bodies were kept whole, 1000 entries deep."""
+    from mock_omni.api.answers import Answer
+    from mock_omni.api.codecs import JSON
     from mock_omni.testing.journal import MAX_BODY_KEPT, MAX_HEADER_VALUE, Journal
 
     journal = Journal(limit=3)
     for _ in range(5):
+        # A big answer (a page of logs) is kept bounded too, with its headers as sent.
+        answer = Answer(200, b"z" * 1_000_000, JSON, reason="answered")
         journal.record("PUT", "/omni/1/scenarios/K", b"", [(b"authorization", b"Bearer " + b"x" * 2_000_000),
                                                          (b"accept", b"application/json")],
-                       b"y" * 1_000_000, 400, None)
+                       b"y" * 1_000_000, answer, None)
     entries = journal.entries()
     assert len(entries) == 3 and journal.recorded == 5
     for entry in entries:
         assert len(entry.body) == MAX_BODY_KEPT
+        assert entry.response is not None and len(entry.response.content) == MAX_BODY_KEPT
+        assert dict(entry.response.headers)[b"content-length"] == b"1000000" and entry.reason == "answered"
         assert dict(entry.headers) == {b"authorization": (b"Bearer " + b"x" * 2_000_000)[:MAX_HEADER_VALUE],
                                        b"accept": b"application/json"}
 
@@ -169,7 +175,7 @@ def test_405_on_the_web_side_allows_every_method_of_the_path() -> None:
     with TestClient(app) as client:
         response = client.put("/__test/multi")
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET, POST"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, POST"  # HEAD wherever GET (web/head.py)
     assert response.json()["requestError"]["serviceException"]["messageId"] == "METHOD_NOT_ALLOWED"
 
 
@@ -191,7 +197,8 @@ def test_own_routes_publish_the_errors_they_answer_and_not_fastapis_422() -> Non
     assert "422" not in put
     assert {"400", "401", "404", "405", "413", "500"} <= set(put)
     assert put["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ApiException"}
-    assert set(spec["paths"]["/__admin/health2"]["get"]["responses"]) == {"200", "401", "405", "500"}
+    assert set(spec["paths"]["/__admin/health2"]["get"]["responses"]) == {"200", "401", "403", "405", "500"}
+    assert {"403", "415"} <= set(put)  # a cross-origin browser request, a body that is not JSON (web/csrf.py)
     vendor = spec["paths"]["/omni/1/scenarios/{scenarioKey}"]["get"]["responses"]
     assert vendor["404"]["content"]["application/json"]["example"]["requestError"]["serviceException"]["text"] == (
         "Scenario not found.")  # the vendor's own documentation is untouched
@@ -210,4 +217,4 @@ def test_405_allow_covers_routes_of_included_routers() -> None:
     app.web.include_router(router)
     with TestClient(app) as client:
         response = client.request("TRACE", "/__test/inner")
-    assert response.status_code == 405 and response.headers["allow"] == "DELETE, GET"
+    assert response.status_code == 405 and response.headers["allow"] == "DELETE, GET, HEAD"

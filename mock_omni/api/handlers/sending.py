@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from ...domain.backend import Backend
 from ...domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
 from ..routing import Call
@@ -52,6 +54,6 @@ def _number(value: object) -> int:
     return value
 
 
-def _moment(value: object) -> float | None:
-    assert value is None or isinstance(value, float)
+def _moment(value: object) -> Fraction | None:
+    assert value is None or isinstance(value, Fraction)
     return value

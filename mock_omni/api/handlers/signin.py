@@ -2,9 +2,10 @@
 
 The token endpoint speaks RFC 6749 (section 4.4 for the grant, 2.3.1 for client
 authentication, 3.1 and 3.2 for parameters, 5.1 and 5.2 for answers): a form body,
-the client's id and secret in it or by HTTP Basic (never both), each parameter at most
-once, unknown ones ignored, errors as ``{"error", "error_description"}``. The session
-calls answer in the vendor's envelope like every other call.
+the client's id and secret in it or by HTTP Basic (never both; ``client_id`` may come with
+Basic if it names the same client), each parameter at most once, unknown ones ignored,
+errors as ``{"error", "error_description"}``. The session calls answer in the vendor's
+envelope like every other call.
 """
 
 from __future__ import annotations
@@ -49,28 +50,42 @@ def _form(body: bytes) -> dict[str, str]:
     except ValueError:  # not ASCII (a form is percent-encoded), bad UTF-8 behind %-escapes, too many fields
         raise InvalidTokenRequest("The body is not a valid application/x-www-form-urlencoded form.") from None
     params: dict[str, str] = {}
+    given: set[str] = set()
     for name, value in pairs:
-        if name in params and name in _PARAMETERS:
-            raise InvalidTokenRequest(f"{name} is given more than once.")
+        if name in _PARAMETERS:  # an empty one too: "grant_type=&grant_type=client_credentials" is two
+            if name in given:
+                raise InvalidTokenRequest(f"{name} is given more than once.").because(
+                    f"the form gives {name} twice (RFC 6749 3.1), once empty or not")
+            given.add(name)
         if value:
             params[name] = value
     return params
 
 
 def _client(params: dict[str, str], authorization: str | None) -> tuple[str, str]:
-    """The client's id and secret, from HTTP Basic or the body (RFC 6749 2.3.1: one way only)."""
+    """The client's id and secret, from HTTP Basic or the body (RFC 6749 2.3.1: one method only).
+
+    With Basic, ``client_secret`` in the body is a second method (invalid_request); ``client_id`` alone
+    only identifies the client (RFC 6749 3.2.1 lets a client send it), so it may come with Basic if it
+    names the client Basic authenticates, and is invalid_request if it names another.
+    """
     if authorization is None:
         if "client_id" not in params or "client_secret" not in params:
             raise InvalidClient("Client authentication is required: client_id and client_secret, or HTTP Basic.")
         return params["client_id"], params["client_secret"]
-    if "client_secret" in params or "client_id" in params:
+    if "client_secret" in params:
         raise InvalidTokenRequest("Authenticate the client one way: HTTP Basic or client_id and client_secret.")
     scheme, _, credentials = authorization.strip().partition(" ")
     pair = parse_basic(credentials) if scheme.lower() == "basic" else None
     if pair is None:
-        raise InvalidClient(challenge=True)
+        raise InvalidClient(challenge=True).because(
+            f"the Authorization header is not HTTP Basic of client_id:client_secret (scheme {scheme!r})")
     # RFC 6749 2.3.1: the id and secret are form-encoded before Basic encodes them.
-    return unquote_plus(pair[0]), unquote_plus(pair[1])
+    client_id, client_secret = unquote_plus(pair[0]), unquote_plus(pair[1])
+    if params.get("client_id", client_id) != client_id:
+        raise InvalidTokenRequest("client_id names another client than the one HTTP Basic authenticates.").because(
+            f"client_id {params['client_id']!r} in the form, client {client_id!r} by HTTP Basic")
+    return client_id, client_secret
 
 
 def create_session(backend: Backend, call: Call) -> dict[str, object]:

@@ -19,7 +19,15 @@ requirements flattened by the vendor's generator.
 from __future__ import annotations
 
 from .base import HOURS_48, Problems
-from .requests import PAYLOAD_FIELDS, Destination, OmniAdvancedRequest, OmniSimpleRequest, To, parse_date
+from .requests import (
+    PAYLOAD_FIELDS,
+    Destination,
+    OmniAdvancedRequest,
+    OmniSimpleRequest,
+    To,
+    parse_date,
+    parse_instant,
+)
 
 __all__ = ["HOURS_48", "PAYLOAD_FIELDS", "Destination", "OmniAdvancedRequest", "OmniSimpleRequest", "Problems", "To",
-           "parse_date"]
+           "parse_date", "parse_instant"]
