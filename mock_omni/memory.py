@@ -39,8 +39,8 @@ def memory_state(settings: Settings, startup: Baseline, initial: list[Account], 
     rules = DeliveryRules(extras.delivery_rules, settings.delivery_delay)
     webhooks = webhooks or Webhooks(**webhook_options(settings))
     webhooks.restore(startup.callbacks)
-    messages = Messages(store, clock, rules, limit=settings.message_limit, notify=webhooks.notify,
-                        wall_clock=wall_clock)
+    messages = Messages(store, clock, rules, limit=settings.message_limit, byte_limit=settings.message_bytes,
+                        notify=webhooks.notify, wall_clock=wall_clock)
     messages.load(extras.messages)
     records = Records(startup, AccountClockOffsets(limiter))
     return State(store, limiter, Journal(settings.journal_limit, real_clock), Faults(), clock,

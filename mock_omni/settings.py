@@ -23,6 +23,7 @@ from .api.webhook_targets import parse_allow
 from .api.webhooks import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT
 from .domain.delivery import MAX_DELAY, parse_duration
 from .domain.fixtures import header_secret_problem
+from .domain.messages import DEFAULT_BYTE_LIMIT, MIN_BYTE_LIMIT
 from .domain.messages import DEFAULT_LIMIT as DEFAULT_MESSAGE_LIMIT
 from .domain.signin import SESSION_IDLE, TOKEN_LIFETIME
 from .testing.journal import DEFAULT_LIMIT
@@ -38,6 +39,10 @@ MEMORY_STORE = "memory"
 DEFAULT_STORE_PREFIX = "mock-omni"
 #: Messages kept: about a kilobyte each, so ten million is already more memory than a mock should take.
 MAX_MESSAGE_LIMIT = 10_000_000
+#: Bytes kept in messages: past 64 GiB a mock is no longer a mock.
+MAX_MESSAGE_BYTES = 64 * 1024**3
+#: The suffixes a size takes (binary units); a bare number is bytes.
+SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 
 
 #: Ten years: a token or session lifetime past it is a typo (and the clock advances at most that far).
@@ -47,6 +52,9 @@ MAX_WEBHOOK_ATTEMPTS = 20
 #: A first retry later than a minute, or a receiver given more than five minutes, would outlast any test.
 MAX_WEBHOOK_BACKOFF = 60.0
 MAX_WEBHOOK_TIMEOUT = 300.0
+#: A request's headers given longer than this: the client is stalling, not slow (nginx's default is 60 s).
+MAX_HEADER_TIMEOUT = 300.0
+DEFAULT_HEADER_TIMEOUT = 10.0
 #: ``--allowed-host`` values that allow any Host at all.
 ALL_HOSTS = ("all", "*")
 #: An ``--allowed-host`` name: labels of letters, digits, hyphens and underscores (container names have them);
@@ -117,10 +125,20 @@ def _show_duration(seconds: float) -> str:
     return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
 
 
+def _show_size(size: int) -> str:
+    for unit in ("GiB", "MiB", "KiB"):
+        whole, rest = divmod(size, SIZE_UNITS[unit.lower()])
+        if whole and not rest:
+            return f"{whole}{unit}"
+    return str(size)
+
+
 TEXT = Kind(read=_text, argument={})
 INTEGER = Kind(read=_int, argument={"type": int}, metavar="N")
 #: Seconds, given as text ("2s", "500ms") by flags and variables; the check reads the text.
 DURATION = Kind(read=_text, argument={}, show=_show_duration, metavar="DURATION")
+#: Bytes, given as text ("64MiB", "512KiB", "1048576") by flags and variables; the check reads the text.
+SIZE = Kind(read=_text, argument={}, show=_show_size, metavar="SIZE")
 PATHS = Kind(read=split_paths, argument={"nargs": "+", "action": "extend"}, metavar="PATH")
 #: A repeatable flag; the variable separates the items with commas.
 ITEMS = Kind(read=_items, argument={"action": "append"})
@@ -202,6 +220,24 @@ def duration(low: float, high: float) -> Check:
         if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
             raise SettingsError(name, f"must be from {low:g} to {high:.0f} seconds, got {_shown(value)}")
         return float(value)
+    return check
+
+
+def size(low: int, high: int) -> Check:
+    """Bytes, given as a number or as text: a whole number with an optional KiB, MiB or GiB (or B)."""
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, str):
+            text = value.strip()
+            digits = text.rstrip("bBkKmMgGiI")
+            unit, digits = SIZE_UNITS.get(text[len(digits):].lower()), digits.rstrip()
+            if unit is None or not digits.isdigit() or not digits.isascii() or len(digits) > 20:
+                raise SettingsError(name, f"expected a size such as 64MiB, 512KiB or 1048576 (bytes), "
+                                          f"got {_shown(value)}")
+            value = int(digits) * unit
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise SettingsError(name, f"must be from {_show_size(low)} to {_show_size(high)}, got "
+                                      f"{_shown(value) if not isinstance(value, int) else _show_size(value)}")
+        return value
     return check
 
 
@@ -297,6 +333,11 @@ class Settings:
     message_limit: int = field(default=DEFAULT_MESSAGE_LIMIT, metadata=declare(
         "messages kept (all accounts together); the oldest is dropped past it", INTEGER,
         integer(1, MAX_MESSAGE_LIMIT)))
+    #: Past it too, the oldest message is dropped with its report (domain/messages.py: ``own_size``, ``shared_size``).
+    message_bytes: int = field(default=DEFAULT_BYTE_LIMIT, metadata=declare(
+        "bytes of texts, senders, addresses, IDs and options kept in messages (all accounts together; what one "
+        "send's messages share counted once), e.g. 64MiB; the oldest message is dropped past it", SIZE,
+        size(MIN_BYTE_LIMIT, MAX_MESSAGE_BYTES)))
     #: Pushed reports (``notifyUrl``): attempts per callback, seconds before the first retry (doubled for each
     #: next one) and seconds a receiver has to answer.
     webhook_attempts: int = field(default=DEFAULT_ATTEMPTS, metadata=declare(
@@ -317,6 +358,11 @@ class Settings:
     session_idle: int = field(default=int(SESSION_IDLE), metadata=declare(
         "how long an IBSSO session lives without a call on the mock's clock; the vendor's is an hour", INTEGER,
         integer(1, MAX_LIFETIME), metavar="SECONDS"))
+    #: server/http_protocol.py: a request's head must be in within this long of the connection's start, of its
+    #: first byte or of the response it was pipelined behind, and its body must not stall this long; else 408.
+    header_timeout: float = field(default=DEFAULT_HEADER_TIMEOUT, metadata=declare(
+        "how long a request's headers may take to arrive, and its body may stall, before it is answered 408 and "
+        "the connection closed, e.g. 10s", DURATION, duration(0.1, MAX_HEADER_TIMEOUT)))
     #: Redis is the store of replicas sharing the state (replication/).
     store: str = field(default=MEMORY_STORE, metadata=declare(
         "where the state lives: 'memory' (this process) or a Redis URL shared by several replicas", check=_store,

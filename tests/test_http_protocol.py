@@ -365,7 +365,7 @@ def test_a_uvicorn_the_fast_path_was_not_tested_on_falls_back_to_the_asgi_path(p
     assert [status for status, _, _ in answers] == [200, 200, 404]  # VendorApi.answer was never called
     [line] = srv.stderr.splitlines()
     assert line.startswith("mock-omni: warning: ") and reason in line
-    assert line.endswith("; serving through uvicorn's own protocol")
+    assert line.endswith("; serving through uvicorn's own protocol (without --header-timeout)")
 
 
 def test_the_start_up_check_passes_on_the_installed_uvicorn() -> None:

@@ -319,13 +319,27 @@ def test_a_replica_joining_with_other_settings_says_so_once_per_setting(
     replicas()  # the same settings: nothing to say
     assert differing_lines(caplog) == []
     fixtures = str(Path(__file__).parents[1] / "fixtures" / "team-example.yaml")
-    replicas(fixtures=[fixtures], rate_limits={}, message_limit=50, journal_limit=1000)
+    replicas(fixtures=[fixtures], rate_limits={}, message_limit=50, journal_limit=1000, message_bytes="8MiB")
     lines = differing_lines(caplog)
-    assert len(lines) == 3, lines
+    assert len(lines) == 4, lines
     by_flag = {line.split()[1]: line for line in lines}
-    assert set(by_flag) == {"--fixtures", "--rate-limit", "--message-limit"}, lines
+    assert set(by_flag) == {"--fixtures", "--rate-limit", "--message-limit", "--message-bytes"}, lines
+    assert "here 8MiB" in by_flag["--message-bytes"] and "there 64MiB" in by_flag["--message-bytes"]
     assert f"here {fixtures}" in by_flag["--fixtures"] and "there the embedded set" in by_flag["--fixtures"]
     assert "here off" in by_flag["--rate-limit"] and "update=40/10m" in by_flag["--rate-limit"]
     assert "here 50" in by_flag["--message-limit"] and "there 10000" in by_flag["--message-limit"]
     assert all(line.count("\n") == 0 for line in lines)
 
+
+def test_replicas_drop_the_same_messages_past_the_byte_bound(replicas: Callable[..., TestClient]) -> None:
+    one, two = replicas(message_bytes="4MiB"), replicas(message_bytes="4MiB")
+    text = "é" * 450_000  # 900,000 bytes in UTF-8: the bound counts bytes, not characters
+    for n in range(6):
+        body = {"destinations": [{"to": {"phoneNumber": f"4179302672{n}"}}], "sms": {"text": text},
+                "viber": {"text": "v"}}
+        assert (one if n % 2 else two).post("/omni/1/advanced", json=body).status_code == 200
+    seen = [client.get("/__admin/messages").json() for client in (one, two)]
+    for listed in seen:
+        assert (listed["kept"], listed["dropped"]) == (4, 2) and 4 * 900_000 < listed["bytes"] <= 4 * 1024 * 1024
+    assert seen[0]["bytes"] == seen[1]["bytes"]
+    assert [m["messageId"] for m in seen[0]["messages"]] == [m["messageId"] for m in seen[1]["messages"]]

@@ -487,6 +487,49 @@ def test_the_oldest_messages_are_dropped_past_the_limit(new_app: Callable[..., M
         assert (listed["sent"], listed["kept"], listed["limit"]) == (5, 3, 3)
 
 
+#: A text of about 900 KB: five sends of it are over 4 MiB (the smallest --message-bytes), four are not.
+BIG = "x" * 900_000
+
+
+def kept(client: TestClient) -> dict[str, Any]:
+    listed: dict[str, Any] = client.get("/__admin/messages", params={"limit": 0}).json()
+    return {name: listed[name] for name in ("sent", "kept", "dropped", "bytes", "byteLimit")}
+
+
+def test_the_oldest_messages_are_dropped_past_the_byte_bound(new_app: Callable[..., MockOmni]) -> None:
+    with sending_client(sending_app(new_app, message_bytes="4MiB")) as client:
+        sent = [ids(send(client, body(None, f"4179302672{n}", channels=["SMS", "VIBER"],
+                                      sms={"text": BIG + str(n)})))[0] for n in range(6)]
+        # Each message: its text (900,001 bytes), "Viber text", senders, scenario key, ID and address.
+        assert [log["messageId"] for log in logs(client)] == sent[:1:-1]
+        assert sorted(r["messageId"] for r in reports(client)) == sorted(sent[2:])
+        found = kept(client)
+        assert found["byteLimit"] == 4 * 1024 * 1024 and 4 * 900_000 < found["bytes"] <= found["byteLimit"]
+        assert (found["sent"], found["kept"], found["dropped"]) == (6, 4, 2)
+        assert logs(client, messageId=sent[0]) == [] and logs(client, messageId=sent[2])[0]["text"] == BIG + "2"
+        client.post("/__admin/reset")
+        assert (kept(client)["bytes"], kept(client)["dropped"]) == (0, 0)
+
+
+def test_the_messages_of_one_send_count_its_text_once(new_app: Callable[..., MockOmni]) -> None:
+    with sending_client(sending_app(new_app, message_bytes="4MiB")) as client:
+        rule(client, outcome="DELIVERED", delaySeconds=10)
+        bulk = ids(send(client, body(None, *(f"417930267{n:02d}" for n in range(40)), channels=["SMS", "VIBER"],
+                                     sms={"text": BIG})))
+        one = kept(client)
+        assert one["kept"] == 40 and 900_000 < one["bytes"] < 900_000 + 40 * 100
+        assert client.post("/__admin/snapshots/bulk").status_code == 201
+        send(client, body(None, "41793026700", channels=["SMS", "VIBER"], sms={"text": BIG}))
+        assert kept(client)["bytes"] > one["bytes"] + 900_000
+        assert client.post("/__admin/snapshots/bulk/restore").status_code == 200
+        assert kept(client)["bytes"] == one["bytes"]  # restored, they share their text again
+        state = client.get("/__admin/state").json()
+        assert client.put("/__admin/state", json=state).status_code == 200
+        assert kept(client)["bytes"] == one["bytes"]  # loaded one by one, they share it again too
+        advance(client, 10)
+        assert sorted(r["messageId"] for r in reports(client, limit=100)) == sorted(bulk)
+
+
 def test_reset_and_per_account_reset_forget_messages(client: TestClient) -> None:
     send(client, body(None, "41793026727", channels=["SMS", "VIBER"]))
     client.post("/__admin/reset", params={"account": "Aladdin"})

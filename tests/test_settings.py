@@ -76,9 +76,11 @@ def test_a_bad_value_is_one_line_naming_its_flag_or_variable(
     ("port", -1), ("port", 65536), pytest.param("port", 10**5000, id="port-5001-digits"),
     ("journal_limit", -5), ("journal_limit", True),
     ("journal_limit", "10"), ("max_body", 0), ("admin_token", "clé"), ("admin_token", ""),
-    ("message_limit", 0), ("delivery_delay", -1.0), ("delivery_delay", "soon"), ("delivery_delay", True),
+    ("message_limit", 0), ("message_bytes", 1024), ("message_bytes", "64 MB"), ("message_bytes", 2.5),
+    ("message_bytes", True), ("delivery_delay", -1.0), ("delivery_delay", "soon"), ("delivery_delay", True),
     ("webhook_attempts", 21), ("webhook_attempts", 2.0), ("webhook_backoff", -0.1), ("webhook_backoff", float("nan")),
     ("webhook_timeout", 0), ("webhook_timeout", 301), ("webhook_timeout", "forever"),
+    ("header_timeout", 0.05), ("header_timeout", 301), ("header_timeout", "never"),
 ])
 def test_settings_in_code_are_checked_too(field: str, value: object) -> None:
     with pytest.raises(SettingsError) as caught:
@@ -135,6 +137,34 @@ def test_delivery_delay_and_message_limit_from_variables_and_flags() -> None:
     assert Settings(delivery_delay="1.5m").delivery_delay == 90.0
 
 
+@pytest.mark.parametrize(("text", "size"), [
+    ("64MiB", 64 * 1024**2), ("64mib", 64 * 1024**2), ("4 MiB", 4 * 1024**2), ("8192KiB", 8 * 1024**2),
+    ("1GiB", 1024**3), ("4194304", 4 * 1024**2), ("5000000B", 5_000_000), (" 64GiB ", 64 * 1024**3),
+])
+def test_message_bytes_take_binary_units_or_plain_bytes(text: str, size: int) -> None:
+    assert Settings.from_env({"MOCK_OMNI_MESSAGE_BYTES": text}).message_bytes == size
+    assert Settings(message_bytes=text).message_bytes == size  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("64MB", "expected a size such as 64MiB, 512KiB or 1048576 (bytes), got '64MB'"),
+    ("1.5GiB", "expected a size such as 64MiB, 512KiB or 1048576 (bytes), got '1.5GiB'"),
+    ("0x10MiB", "expected a size such as 64MiB, 512KiB or 1048576 (bytes), got '0x10MiB'"),
+    ("MiB", "expected a size such as 64MiB, 512KiB or 1048576 (bytes), got 'MiB'"),
+    ("1MiB", "must be from 4MiB to 64GiB, got 1MiB"),
+    ("65GiB", "must be from 4MiB to 64GiB, got 65GiB"),
+    ("9" * 5000, "expected a size such as 64MiB, 512KiB or 1048576 (bytes), got '99999"),
+])
+def test_a_bad_message_bytes_is_one_line_naming_the_variable_or_flag(text: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"MOCK_OMNI_MESSAGE_BYTES": text})
+    assert str(caught.value).startswith(f"MOCK_OMNI_MESSAGE_BYTES: {problem}")
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
+    with pytest.raises(SettingsError) as caught:
+        settings_from_args(build_parser().parse_args(["serve", "--message-bytes", text]))
+    assert str(caught.value).startswith(f"--message-bytes: {problem}")
+
+
 def test_webhook_settings_from_variables_and_flags() -> None:
     from mock_omni.server.cli import build_parser, settings_from_args
 
@@ -165,9 +195,11 @@ SAMPLES: dict[str, tuple[str, object, str | None]] = {
     "asgi_only": ("1", True, None),
     "delivery_delay": ("2s", 2.0, "soon"),
     "message_limit": ("7", 7, "0"),
+    "message_bytes": ("8MiB", 8 * 1024 * 1024, "1MiB"),
     "webhook_attempts": ("2", 2, "21"),
     "webhook_backoff": ("100ms", 0.1, "2m"),
     "webhook_timeout": ("1.5s", 1.5, "0s"),
+    "header_timeout": ("2s", 2.0, "0s"),
     "webhook_allow": ("10.0.0.0/8:8000-8999", ["10.0.0.0/8:8000-8999"], "10.0.0.0/33"),
     "token_lifetime": ("60", 60, "0"),
     "session_idle": ("90", 90, str(10 * 365 * 86400 + 1)),

@@ -12,6 +12,7 @@ envelope in the negotiated format; nothing else builds error bodies.
      ├── Conflict             409 CONFLICT           (messageId ours; only ever injected as a fault)
      ├── MethodNotAllowed     405 (ours; the vendor documents none)
      ├── NotAcceptable        406 (ours)
+     ├── RequestTimeout       408 (ours; a request's headers or body stalled: server/http_protocol.py)
      ├── PayloadTooLarge      413 (ours)
      ├── UriTooLong           414 (ours; a request target the HTTP parser cannot take)
      ├── UnsupportedMediaType 415 (ours)
@@ -121,6 +122,12 @@ class NotAcceptable(OmniError):
     status = 406
     message_id = "NOT_ACCEPTABLE"
     default_text = "Not acceptable: the API answers application/json or application/xml"
+
+
+class RequestTimeout(OmniError):
+    status = 408
+    message_id = "REQUEST_TIMEOUT"
+    default_text = "Request timeout: the request did not arrive in time"
 
 
 class PayloadTooLarge(OmniError):

@@ -15,11 +15,22 @@ NOT_READY, READY, FETCHED = 0, 1, 2
 REPORT_STATES = ("pending", "waiting", "fetched")
 
 
+class Share:
+    """What the messages of one send share (its plan's texts and senders, its options): counted once in the
+    bytes kept (``Messages.byte_limit``) while any of them is kept (``holders``)."""
+
+    __slots__ = ("size", "holders")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.holders = 0
+
+
 class Message:
     """One destination of a send, walking the plan. Mutable: only ``Messages`` changes it, under its lock."""
 
     __slots__ = ("seq", "account", "message_id", "bulk_id", "to", "plan", "options", "sent_at", "step", "status",
-                 "pending", "due", "done_at", "walk", "report", "alive")
+                 "pending", "due", "done_at", "walk", "report", "alive", "share")
 
     def __init__(self, seq: int, account: str, message_id: str, bulk_id: str | None, to: dict[str, str],
                  plan: tuple[PlannedStep, ...], options: SendOptions, sent_at: float) -> None:
@@ -41,6 +52,8 @@ class Message:
         self.walk: tuple[WalkStep, ...] = ()
         self.report = NOT_READY
         self.alive = True
+        #: Set by ``Messages`` when it keeps the message.
+        self.share: Share | None = None
 
     def copy(self, seq: int) -> Message:
         twin = Message(seq, self.account, self.message_id, self.bulk_id, self.to, self.plan, self.options,
@@ -49,6 +62,7 @@ class Message:
             self.step, self.status, self.pending, self.due, self.done_at)
         twin.walk = self.walk
         twin.report = self.report
+        twin.share = self.share  # which send it was part of (``Messages.restore`` keeps them sharing)
         return twin
 
     @property

@@ -15,8 +15,11 @@ however late anybody looks. The final report of a message is then available once
 ``take_reports`` (the vendor's one-time reports) and, when the send asked for it, pushed
 through ``notify`` (intermediate reports too with ``intermediateReport``).
 
-Memory is bounded: at most ``limit`` messages are kept, across accounts; the oldest is
-dropped (with its report, if nobody fetched it) when a send goes past the bound.
+Memory is bounded: at most ``limit`` messages are kept, across accounts, and at most ``byte_limit``
+bytes of what they hold (``own_size`` and ``shared_size``: the UTF-8 lengths of their texts, senders, addresses, IDs and
+options; what the messages of one send share is counted once); the oldest is dropped (with its report,
+if nobody fetched it) when a send goes past either bound. Sizes are lengths, not ``sys.getsizeof``:
+replicas (replication/) apply the same sends and must drop the same messages.
 """
 
 from __future__ import annotations
@@ -37,13 +40,18 @@ from .addresses import matching_form
 from .callbacks import masked_url
 from .delivery import CURRENCY, NO_ERROR, PENDING_ENROUTE, STATUS_OF, DeliveryRules, mcc_mnc
 from .errors import InvalidArgument
-from .message import FETCHED, READY, REPORT_STATES, Message
+from .message import FETCHED, READY, REPORT_STATES, Message, Share
 from .message_documents import message_document, message_from_document
-from .plans import PreparedSends, address_for, new_id, new_ids
+from .plans import PreparedSends, address_for, new_id, new_ids, shared_size, to_size, utf8_length
 from .scenarios import Step
 from .send_request import HOURS_48, OmniAdvancedRequest, parse_date
 
 DEFAULT_LIMIT = 10_000
+#: Bytes of texts, addresses and the like kept in messages (``own_size``, ``shared_size``), all accounts together.
+DEFAULT_BYTE_LIMIT = 64 * 1024 * 1024
+#: The smallest byte bound: the largest send (a 1 MiB body) holds about 2 MiB (a destination's generated ID is
+#: longer than its JSON), so a send always fits whole.
+MIN_BYTE_LIMIT = 4 * 1024 * 1024
 #: ``sendAt`` must be sooner than this (the vendor's OpenAPI).
 MAX_SCHEDULE = 180 * 86400.0
 #: Logs without ``sentSince`` cover this much (the vendor's logs example: "from the last 48h").
@@ -190,6 +198,11 @@ def _second(whole: int) -> str:
     return f"{datetime.fromtimestamp(whole, UTC):%Y-%m-%dT%H:%M:%S}"
 
 
+def own_size(message: Message) -> int:
+    """Bytes of what a message holds alone: its IDs and addresses (plans.py: ``shared_size`` is its send's)."""
+    return utf8_length(message.message_id) + utf8_length(message.bulk_id) + to_size(message.to)
+
+
 def _price(amount: float) -> int | float:
     # The vendor writes a zero price as 0, not 0.0.
     return 0 if amount == 0 else round(amount, 6)
@@ -199,12 +212,15 @@ class Messages:
     """Every account's messages and their delivery reports. Thread-safe; every public method is atomic."""
 
     def __init__(self, store: Accounts, clock: Callable[[], float], rules: DeliveryRules, *,
-                 limit: int = DEFAULT_LIMIT, notify: Notify | None = None,
+                 limit: int = DEFAULT_LIMIT, byte_limit: int = DEFAULT_BYTE_LIMIT, notify: Notify | None = None,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self._accounts = store
         self._clock = clock
         self.rules = rules
         self.limit = max(1, limit)
+        self.byte_limit = byte_limit
+        #: Bytes kept (``own_size`` of each message, ``shared_size`` of each send once).
+        self.bytes = 0
         #: Where pushed reports go; the app replaces it with the webhook sender.
         self.notify: Notify = notify or RecordedNotifications()
         #: Wall-clock dates are the mock's clock plus this offset: advancing the clock moves them too.
@@ -222,7 +238,7 @@ class Messages:
         self._stale = 0
         #: Seconds one account's clock is ahead of everyone's (the admin API moves it); the app sets it.
         self.account_offset: Callable[[str], float] = lambda account: 0.0
-        #: How many messages were ever sent and how many the bound dropped.
+        #: How many messages were ever sent and how many the bounds dropped.
         self.sent = 0
         self.dropped = 0
 
@@ -249,7 +265,7 @@ class Messages:
         """Send ``request`` through its scenario (the default one without ``scenarioKey``); the vendor's answer."""
         self.advance()
         scenario_key, flow = self.flow(account, request.scenarioKey)
-        tos, plan, options = self._prepared.get(request, scenario_key, flow)
+        tos, plan, options, shared, to_sizes = self._prepared.get(request, scenario_key, flow)
         now = self.now(account)
         start = self.start_time(request, now)
         ids, bulk_id = self.message_ids(request)
@@ -258,13 +274,20 @@ class Messages:
             outbox = self._outboxes.get(account)
             if outbox is None:
                 outbox = self._outboxes[account] = _Outbox()
-            for to, message_id in zip(tos, ids, strict=True):
+            share = Share(shared)
+            share.holders = len(ids)
+            # Bytes kept (own_size of each message, its send's once), counted here: this is every send's path.
+            size = shared + utf8_length(bulk_id) * len(ids)
+            for to, message_id, to_bytes in zip(tos, ids, to_sizes, strict=True):
                 self._seq += 1
                 message = Message(self._seq, account, message_id, bulk_id, to, plan, options, start)
+                message.share = share
+                size += to_bytes + (len(message_id) if message_id.isascii() else utf8_length(message_id))
                 self._all[message.seq] = message
                 self._order.append(message)
                 outbox.add(message)
                 self.launch(message, now, pushes)
+            self.bytes += size
             self.sent += len(ids)
             self._bound()
         self._push(pushes)
@@ -619,19 +642,33 @@ class Messages:
 
     # --- reset, snapshots, bound ---------------------------------------------------------------
 
+    def _count_in(self, message: Message, share: Share) -> None:
+        message.share = share
+        share.holders += 1
+        self.bytes += own_size(message) + (share.size if share.holders == 1 else 0)
+
+    def _count_out(self, message: Message) -> None:
+        share = message.share
+        assert share is not None
+        share.holders -= 1
+        self.bytes -= own_size(message) + (share.size if share.holders == 0 else 0)
+
     def _bound(self) -> None:
-        """Drop the oldest messages past the limit (``_order`` is send order; cleared ones are skipped)."""
+        """Drop the oldest messages past the limits (``_order`` is send order; cleared ones are skipped); never
+        the newest message."""
         order = self._order
-        while len(self._all) > self.limit:
+        while len(self._all) > self.limit or (self.bytes > self.byte_limit and len(self._all) > 1):
             oldest = order.popleft()
             if oldest.alive:
                 self._drop(oldest)
+                self.dropped += 1
         if len(order) > 2 * len(self._all) + 1024:
             self._order = deque(message for message in order if message.alive)
 
     def _drop(self, message: Message) -> None:
         message.alive = False
         del self._all[message.seq]
+        self._count_out(message)
         outbox = self._outboxes[message.account]
         outbox.remove(message)
         if not outbox.messages:
@@ -656,12 +693,13 @@ class Messages:
                 for message in self._all.values():
                     message.alive = False
                 self._all.clear()
+                self.bytes = 0
                 self._order.clear()
                 self._outboxes.clear()
                 self._heaps.clear()
                 self._stale = 0
-                # A whole reset starts the count again (the dashboard's and /__admin/messages' "sent").
-                self.sent = 0
+                # A whole reset starts the counts again (the dashboard's and /__admin/messages' "sent", "dropped").
+                self.sent = self.dropped = 0
                 return
             outbox = self._outboxes.get(account)
             if outbox is not None:
@@ -682,12 +720,20 @@ class Messages:
         """Replace every message (or ``account``'s) with copies of ``messages``; due transitions resume."""
         with self._lock:
             self.clear(account)
+            #: The originals' shares to their copies': messages of one send go on sharing.
+            shares: dict[int, tuple[Share, Share]] = {}
             for original in messages:
                 self._seq += 1
-                self._insert(original.copy(self._seq))
+                copy = original.copy(self._seq)
+                share = original.share
+                if share is None:
+                    new = Share(shared_size(copy.plan, copy.options))
+                else:
+                    new = shares.setdefault(id(share), (share, Share(share.size)))[1]
+                self._insert(copy, new)
             self._bound()
 
-    def _insert(self, message: Message) -> None:
+    def _insert(self, message: Message, share: Share) -> None:
         self._all[message.seq] = message
         self._order.append(message)
         outbox = self._outboxes.get(message.account)
@@ -696,6 +742,7 @@ class Messages:
         outbox.add(message)
         if message.due is not None:
             heapq.heappush(self._heaps.setdefault(message.account, []), (message.due, message.seq, message))
+        self._count_in(message, share)
 
     # --- state documents (GET/PUT /__admin/state) ------------------------------------------------
 
@@ -714,9 +761,20 @@ class Messages:
         with self._lock:
             self.clear()
             for account, items in documents.items():
+                last: Message | None = None
                 for document in items:
                     self._seq += 1
-                    self._insert(message_from_document(self._seq, account, document, self.clock_time))
+                    message = message_from_document(self._seq, account, document, self.clock_time)
+                    if last is not None and last.plan == message.plan and last.options == message.options:
+                        # One send's messages, exported one by one: they share again (memory and bytes).
+                        message.plan, message.options = last.plan, last.options
+                        assert last.share is not None
+                        share = last.share
+                    else:
+                        share = Share(shared_size(message.plan, message.options))
+                    self._insert(message, share)
+                    last = message
+            self._bound()
 
 
 def chosen(pool: Iterable[Message], message_id: str | None, bulk_id: str | None,

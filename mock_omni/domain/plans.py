@@ -122,21 +122,46 @@ def new_ids(count: int) -> list[str]:
     return [uuid4() for _ in range(count)]
 
 
+def utf8_length(text: str | None) -> int:
+    if text is None:
+        return 0
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def shared_size(plan: tuple[PlannedStep, ...], options: SendOptions) -> int:
+    """Bytes of what the messages of one send share: each step's text and sender, the send's options
+    (``Messages.byte_limit``)."""
+    size = sum(utf8_length(step.text) + utf8_length(step.sender) for step in plan)
+    return size + sum(map(utf8_length, (options.scenario_key, options.notify_url, options.content_type,
+                                        options.callback_data)))
+
+
+def to_size(to: Mapping[str, str]) -> int:
+    """Bytes of one destination's addresses, names included."""
+    return sum(utf8_length(name) + utf8_length(address) for name, address in to.items())
+
+
 class Prepared(NamedTuple):
-    """What a send request means once checked: each destination's addresses, the plan, the options."""
+    """What a send request means once checked: each destination's addresses, the plan, the options, and their
+    sizes (``shared_size``, ``to_size``), made once per prepared request."""
 
     tos: list[dict[str, str]]
     plan: tuple[PlannedStep, ...]
     options: SendOptions
+    shared: int
+    to_sizes: list[int]
 
 
 class PreparedSends:
     """The plan and addresses of recent request bodies: a load test repeats one body (api/bodies.py keeps
     its parse), so the plan of the same body through the same flow is made once. Bounded in entries, and
-    only small requests are kept: a kept request keeps its parsed destinations alive."""
+    only small requests are kept: a kept request keeps its parsed destinations and texts alive (api/bodies.py
+    keeps no body over 4 KiB, so a larger request is never seen again anyway)."""
 
     LIMIT = 64
     MAX_DESTINATIONS = 16
+    #: Characters of text in all the plan's steps.
+    MAX_TEXT = 4096
 
     def __init__(self) -> None:
         self._entries: dict[tuple[int, int, str], tuple[object, object, Prepared]] = {}
@@ -148,10 +173,11 @@ class PreparedSends:
         if found is not None and found[0] is request and found[1] is flow:
             return found[2]
         tos = addresses(request)
-        prepared = Prepared(tos, plan_send(request, flow, tos), SendOptions(
-            scenario_key, request.notifyUrl, request.notifyContentType, request.notify is not False,
-            bool(request.intermediateReport), request.callbackData))
-        if len(tos) <= self.MAX_DESTINATIONS:
+        plan = plan_send(request, flow, tos)
+        options = SendOptions(scenario_key, request.notifyUrl, request.notifyContentType, request.notify is not False,
+                              bool(request.intermediateReport), request.callbackData)
+        prepared = Prepared(tos, plan, options, shared_size(plan, options), [to_size(to) for to in tos])
+        if len(tos) <= self.MAX_DESTINATIONS and sum(len(step.text or "") for step in prepared.plan) <= self.MAX_TEXT:
             if len(self._entries) >= self.LIMIT:
                 self._entries.clear()
             self._entries[key] = (request, flow, prepared)

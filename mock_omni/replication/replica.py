@@ -362,8 +362,8 @@ def settings_of(app_settings: Any) -> dict[str, str]:
     """The settings that shape the state, as a user gives them (replicas joining a store compare them)."""
     from ..settings import BY_NAME
 
-    names = ("fixtures", "rate_limits", "journal_limit", "message_limit", "delivery_delay", "token_lifetime",
-             "session_idle", "max_body", "webhook_attempts", "webhook_backoff", "webhook_timeout")
+    names = ("fixtures", "rate_limits", "journal_limit", "message_limit", "message_bytes", "delivery_delay",
+             "token_lifetime", "session_idle", "max_body", "webhook_attempts", "webhook_backoff", "webhook_timeout")
     shown: dict[str, str] = {}
     for name in names:
         value, setting = getattr(app_settings, name), BY_NAME[name]

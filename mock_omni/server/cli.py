@@ -195,7 +195,9 @@ def server_config(app: MockOmni, settings: Settings, access: AccessLog | None) -
         problem = check(config, protocol)
         if problem is None:
             return config
-    print(f"mock-omni: warning: {problem}; serving through uvicorn's own protocol", file=sys.stderr, flush=True)
+    # uvicorn's own protocol has no header timeout: a client that stalls keeps its connection (said once, here).
+    print(f"mock-omni: warning: {problem}; serving through uvicorn's own protocol (without --header-timeout)",
+          file=sys.stderr, flush=True)
     return uvicorn.Config(app, http="auto", access_log=not settings.quiet, **options)
 
 

@@ -33,7 +33,17 @@ On both paths this protocol also
   and a plain-text 500);
 - writes the access log through access_log.py;
 - keeps one keep-alive timer per idle spell of a connection instead of arming and cancelling
-  one per request, as uvicorn does (an idle connection still closes after ``timeout_keep_alive``).
+  one per request, as uvicorn does (an idle connection still closes after ``timeout_keep_alive``);
+- closes connections that stall (slowloris; uvicorn waits for ever): a request's head must be in within
+  ``--header-timeout`` of the connection's start (the first request), of its first byte (a later one), or of
+  the previous response if it was pipelined behind it (a head behind a slow answer is not the client's
+  fault), and its body must not go that long without a byte (checked once per period: closed within twice
+  it). Like Node's ``headersTimeout``, the answer is 408 (the vendor's envelope, JSON: the ``Accept`` header
+  may not be in yet) with ``connection: close`` when nothing else is owed on the connection, then the
+  connection closes; a body whose request was already answered (a 413's rest being read) just closes. An idle
+  keep-alive connection is the keep-alive timeout's, and a client whose reading the app has paused is never
+  at fault. One timer per connection, armed when a head begins and none is armed, re-armed only while a head
+  or body is in progress; per request, one clock read when its first bytes arrive.
 
 With replicas on Redis (``VendorApi.batched``), the answer comes later in the event loop: the
 calls of one loop turn are appended to the log together (replication/dispatcher.py). Meanwhile a placeholder stands
@@ -65,7 +75,7 @@ from uvicorn.server import ServerState
 from ..api.answers import Answer, error_answer
 from ..api.codecs import JSON, Negotiator
 from ..api.dispatcher import VendorApi, VendorRequest
-from ..domain.errors import BadRequest, GeneralError, OmniError, UriTooLong
+from ..domain.errors import BadRequest, GeneralError, OmniError, RequestTimeout, UriTooLong
 from .access_log import AccessLog
 
 if TYPE_CHECKING:
@@ -96,6 +106,8 @@ class MockOmniProtocol(HttpToolsProtocol):
     #: The access log, None with ``--quiet``.
     access: AccessLog | None
     negotiator: Negotiator
+    #: Seconds a head may take, and a body may stall (``--header-timeout``).
+    header_timeout: float
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -123,10 +135,24 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: uvicorn's default headers as last formatted (``_default_head``).
         self.default_headers_seen: list[tuple[bytes, bytes]] | None = None
         self.default_head = b""
+        #: When the head being read began to count (the connection's start, its first byte after the previous
+        #: request, or the previous response if it was pipelined behind it); None while no head is being read.
+        self.head_since: float | None = None
+        #: Bytes came since the stall timer last looked (a body in progress must keep coming).
+        self.fed = False
+        self.stall_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.head_since = self.loop.time()  # a connection that sends nothing at all is stalling too
+        self.stall_timer = self.loop.call_later(self.header_timeout, self._stall_due)
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in self.timers:
             timer.cancel()
+        if self.stall_timer is not None:
+            self.stall_timer.cancel()
+            self.stall_timer = None
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
@@ -140,6 +166,11 @@ class MockOmniProtocol(HttpToolsProtocol):
                 self.transport.close()
                 return
         self._unset_keepalive_if_required()
+        self.fed = True
+        if self.head_since is None and self.body_done:  # between requests: a head begins with these bytes
+            self.head_since = self.loop.time()
+            if self.stall_timer is None:
+                self.stall_timer = self.loop.call_later(self.header_timeout, self._stall_due)
         more: bytes | None = data
         while more is not None:  # a loop, not recursion: a packet may hold many offers
             more = self._feed(more)
@@ -167,6 +198,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         return None
 
     def on_headers_complete(self) -> None:
+        self.head_since = None
         self.skip_body = False
         self.body_done = False
         if self.lingering:  # closing: nothing more starts on this connection
@@ -335,6 +367,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
+        if self.head_since is not None:  # a head pipelined behind this response counts from now
+            self.head_since = self.loop.time()
         self.flow.resume_reading()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
@@ -357,6 +391,54 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
         else:
             self.timeout_keep_alive_handler()
+
+    # --- stalled heads and bodies: one timer per connection, while a head or a body is in progress -----------
+
+    def _stall_due(self) -> None:
+        self.stall_timer = None
+        if self.transport.is_closing():
+            return
+        if self.head_since is not None:
+            if self._owes_response():
+                left = self.header_timeout  # pipelined: counts from that response (on_response_complete)
+            else:
+                left = self.head_since + self.header_timeout - self.loop.time()
+            if left > 0:
+                self.stall_timer = self.loop.call_later(left, self._stall_due)
+            else:
+                self._time_out()
+        elif not self.body_done and not self.lingering:
+            # Not the client's fault: the app has paused reading, or the client waits for a 100 Continue.
+            if self.fed or self.flow.read_paused or getattr(self.cycle, "expect_100_continue", False):
+                self.fed = False
+                self.stall_timer = self.loop.call_later(self.header_timeout, self._stall_due)
+            else:
+                self._time_out()
+        # Otherwise idle (the keep-alive timer's) or answering: the next head arms the timer again.
+
+    def _owes_response(self) -> bool:
+        """Whether a response is still owed on the connection (in the app, waiting for a batch, or pipelined)."""
+        return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
+
+    def _time_out(self) -> None:
+        """A head or body stalled: 408 if nothing has been answered to it yet (and nothing else is owed), then
+        close."""
+        request, self.direct = self.direct, None
+        cycle = self.cycle
+        answer = None
+        if request is not None:  # a direct call's body stalled: nothing of it was answered
+            answer = self._error_answer(RequestTimeout(), request)
+        elif self.head_since is not None or (cycle is not None and not cycle.response_started
+                                             and not self.pipeline and not self.skip_body):
+            answer = error_answer(RequestTimeout(), JSON)
+        if cycle is not None and not cycle.response_complete:
+            # Its task's receive() now says http.disconnect: the app ends without a word or a traceback.
+            cycle.disconnected = True
+            cycle.message_event.set()
+        if answer is not None:
+            self.transport.write(b"".join([STATUS_LINE[answer.status], self._default_head(), answer.head(),
+                                           b"connection: close\r\n\r\n", answer.content]))
+        self.transport.close()
 
     def _logged(self) -> _Logged:
         """What the access log shows of the current request (client, target, HTTP version); None without a
@@ -502,7 +584,8 @@ def answer_app(answer: Answer) -> ASGIApp:
 def protocol_for(mock: MockOmni, *, direct: bool = True, access: AccessLog | None = None) -> type[MockOmniProtocol]:
     """The protocol class for uvicorn's ``Config(http=...)``, bound to ``mock``; ``direct`` False
     serves every call through the ASGI app; ``access`` None means no access log."""
-    attributes = {"mock": mock, "direct_answers": direct, "access": access, "negotiator": Negotiator()}
+    attributes = {"mock": mock, "direct_answers": direct, "access": access, "negotiator": Negotiator(),
+                  "header_timeout": mock.settings.header_timeout}
     return type("MockOmniProtocol", (MockOmniProtocol,), attributes)
 
 
@@ -510,7 +593,7 @@ def protocol_for(mock: MockOmni, *, direct: bool = True, access: AccessLog | Non
 
 #: What this module reads or calls on uvicorn's protocol and its request cycle.
 PROTOCOL_METHODS = (
-    "data_received", "on_message_begin", "on_url", "on_header", "on_headers_complete", "on_body",
+    "connection_made", "data_received", "on_message_begin", "on_url", "on_header", "on_headers_complete", "on_body",
     "on_message_complete", "on_response_complete", "shutdown", "connection_lost", "send_400_response",
     "_unset_keepalive_if_required", "_start_asgi_task", "timeout_keep_alive_handler",
 )
@@ -551,7 +634,8 @@ def check(config: Config, protocol_class: type[MockOmniProtocol]) -> str | None:
         missing += [name for name in PROTOCOL_STATE if not hasattr(protocol, name)]
         missing += [f"parser.{name}" for name in PARSER_METHODS if not hasattr(protocol.parser, name)]
         missing += [f"cycle.{name}" for name in CYCLE_STATE if not hasattr(cycle, name)]
-        if not isinstance(protocol.pipeline, deque) or not hasattr(protocol.flow, "write_paused"):
+        if not isinstance(protocol.pipeline, deque) or not all(
+                hasattr(protocol.flow, name) for name in ("write_paused", "read_paused")):
             missing.append("pipeline or flow")
         if not hasattr(protocol.config, "timeout_graceful_shutdown") or len(STATUS_LINE) < 500:
             missing.append("config.timeout_graceful_shutdown or STATUS_LINE")

@@ -22,4 +22,5 @@ def add_routes(router: APIRouter, admin: Admin) -> None:
                        limit: int | None = Query(None, ge=0, le=1_000_000, description="the newest N")) -> Response:
         """Sent messages with each one's walk through its flow (channel, outcome, times), oldest first."""
         return answer({"messages": sent.messages(account, messageId, bulkId, limit),
-                       "sent": sent.sent, "kept": sent.count(), "limit": sent.limit})
+                       "sent": sent.sent, "kept": sent.count(), "limit": sent.limit,
+                       "dropped": sent.dropped, "bytes": sent.bytes, "byteLimit": sent.byte_limit})
