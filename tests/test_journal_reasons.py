@@ -212,3 +212,26 @@ def test_a_refused_sign_in_says_which_check(client: TestClient, body: dict[str, 
     entry = last_entry(client)
     same_as_received(entry, refused)
     assert entry["reason"] == why
+
+
+def test_a_send_that_outgrows_the_message_bound_says_so(new_app: Callable[..., MockOmni],
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """Before, 24,000 destinations past a 10,000 bound were answered 200 and 14,000 vanished silently."""
+    app = new_app(message_limit=100)
+    destinations = [{"to": {"phoneNumber": f"4179{n:07d}"}} for n in range(240)]
+    with TestClient(app) as client, caplog.at_level("WARNING", logger="mock_omni"):
+        sent = client.post("/omni/1/advanced", headers={"Authorization": ALADDIN_BASIC},
+                           json={"destinations": destinations, "sms": {"text": "hi"}, "viber": {"text": "hi"}})
+        assert sent.status_code == 200 and len(sent.json()["messages"]) == 240  # the vendor's answer, whole
+        entry = last_entry(client)
+        same_as_received(entry, sent)
+        assert "140 of its 240 messages were dropped at once" in entry["reason"]
+        assert "at most 100 messages" in entry["reason"] and "--message-limit" in entry["reason"]
+        kept = client.get("/__admin/messages").json()
+        assert (kept["kept"], kept["dropped"], kept["sent"]) == (100, 140, 240)
+        assert [r.getMessage() for r in caplog.records if "outgrew" in r.getMessage()], caplog.text
+        # A send that fits says nothing of the kind.
+        client.post("/__admin/reset")
+        client.post("/omni/1/advanced", headers={"Authorization": ALADDIN_BASIC},
+                    json={"destinations": destinations[:10], "sms": {"text": "hi"}, "viber": {"text": "hi"}})
+        assert last_entry(client)["reason"] == "answered by POST /omni/1/advanced (operation 'send')"

@@ -243,7 +243,8 @@ class VendorApi:
                 payload = operation.handler(self.backend, call)
                 content = b"" if operation.status == 204 else render(
                     payload, exchange.fmt, operation.xml_root, operation.xml_items)
-                answer = Answer(operation.status, content, exchange.fmt, operation.headers, operation.answered)
+                answer = Answer(operation.status, content, exchange.fmt, operation.headers,
+                                f"{operation.answered}; {'; '.join(call.notes)}" if call.notes else operation.answered)
             except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
                 answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
             # A sign-in call belongs to the account it signed in to.

@@ -85,6 +85,8 @@ class Call:
     body: Any
     #: The request's Authorization header (sign-in calls read the token itself).
     authorization: str | None = None
+    #: What the handler adds to the journal's reason of a success (a send that outgrew the message bound).
+    notes: list[str] | None = None
 
 
 Handler = Callable[["Backend", Call], dict[str, object]]

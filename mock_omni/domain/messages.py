@@ -25,6 +25,7 @@ replicas (replication/) apply the same sends and must drop the same messages.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import threading
 import time
@@ -58,6 +59,7 @@ MAX_SCHEDULE = 180 * 86400.0
 LOGS_WINDOW = HOURS_48
 
 #: ``notify(account, url, content_type, report, callback_data)``: push one report; must not block.
+log = logging.getLogger("mock_omni")
 Notify = Callable[[str, str, "str | None", dict[str, object], "str | None"], None]
 
 
@@ -261,8 +263,10 @@ class Messages:
 
     # --- sending -----------------------------------------------------------------------------
 
-    def send(self, account: str, request: OmniAdvancedRequest) -> dict[str, object]:
-        """Send ``request`` through its scenario (the default one without ``scenarioKey``); the vendor's answer."""
+    def send(self, account: str, request: OmniAdvancedRequest, notes: list[str] | None = None) -> dict[str, object]:
+        """Send ``request`` through its scenario (the default one without ``scenarioKey``); the vendor's answer.
+        A send that outgrows the message bounds loses its oldest messages at once: that is said in ``notes``
+        (the journal's reason) and logged, and counted in ``dropped``; the vendor's answer is unchanged."""
         self.advance()
         scenario_key, flow = self.flow(account, request.scenarioKey)
         tos, plan, options, shared, to_sizes = self._prepared.get(request, scenario_key, flow)
@@ -278,6 +282,7 @@ class Messages:
             share.holders = len(ids)
             # Bytes kept (own_size of each message, its send's once), counted here: this is every send's path.
             size = shared + utf8_length(bulk_id) * len(ids)
+            first_seq = self._seq + 1
             for to, message_id, to_bytes in zip(tos, ids, to_sizes, strict=True):
                 self._seq += 1
                 message = Message(self._seq, account, message_id, bulk_id, to, plan, options, start)
@@ -289,7 +294,18 @@ class Messages:
                 self.launch(message, now, pushes)
             self.bytes += size
             self.sent += len(ids)
+            dropped = self.dropped
             self._bound()
+            # Dropped oldest first: this send's own lost messages are those of its sequence numbers now gone.
+            lost = 0 if self.dropped == dropped else sum(
+                1 for seq in range(first_seq, self._seq + 1) if seq not in self._all)
+        if lost:
+            text = (f"the send outgrew the message bound: {lost} of its {len(ids)} messages were dropped at once, "
+                    f"with their reports (at most {self.limit} messages and {self.byte_limit} bytes are kept: "
+                    "--message-limit, --message-bytes); the vendor's answer lists them all")
+            log.warning("mock-omni: %s", text)
+            if notes is not None:
+                notes.append(text)
         self._push(pushes)
         return send_answer(tos, ids, bulk_id)
 

@@ -11,14 +11,16 @@ from ..routing import Call
 
 def send_advanced(backend: Backend, call: Call) -> dict[str, object]:
     body: OmniAdvancedRequest = call.body
-    return backend.messages.send(call.account, body)
+    call.notes = []
+    return backend.messages.send(call.account, body, call.notes)
 
 
 def send_text(backend: Backend, call: Call) -> dict[str, object]:
     body: OmniSimpleRequest = call.body
     messages = backend.messages
     _, flow = messages.flow(call.account, body.scenarioKey)
-    return messages.send(call.account, body.advanced(step.channel for step in flow))
+    call.notes = []
+    return messages.send(call.account, body.advanced(step.channel for step in flow), call.notes)
 
 
 def get_reports(backend: Backend, call: Call) -> dict[str, object]:
