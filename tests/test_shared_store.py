@@ -320,3 +320,23 @@ def test_a_call_held_by_a_delay_fault_across_a_reset_on_another_replica_leaves_n
     for replica in (one, two):
         assert "held" not in [s.get("name") for s in replica.get(LIST).json()["scenarios"]]
         assert replica.get("/__admin/requests", params={"method": "POST"}).json()["requests"] == []
+
+
+def test_a_replica_whose_state_shaping_settings_differ_says_which(redis_server: RedisServer,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Replicas must agree on what shapes the state (message bytes, where pushes may go...): one that does not
+    is told at start, one line per setting."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    first = create_app(Settings(store=redis_server.store_url, store_prefix=prefix, webhook_allow=["10.0.0.0/8"]))
+    try:
+        with caplog.at_level("WARNING", logger="mock_omni"):
+            second = create_app(Settings(store=redis_server.store_url, store_prefix=prefix,
+                                         webhook_allow=["192.168.0.0/16"], message_bytes="8MiB"))
+            second.close()
+    finally:
+        first.close()
+    lines = [record.getMessage() for record in caplog.records if "differs from the replica" in record.getMessage()]
+    assert any(line.startswith("mock-omni: --webhook-allow differs") and "here 192.168.0.0/16, there 10.0.0.0/8" in line
+               for line in lines), lines
+    assert any(line.startswith("mock-omni: --message-bytes differs") and "here 8MiB, there 64MiB" in line
+               for line in lines), lines

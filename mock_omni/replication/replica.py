@@ -363,7 +363,8 @@ def settings_of(app_settings: Any) -> dict[str, str]:
     from ..settings import BY_NAME
 
     names = ("fixtures", "rate_limits", "journal_limit", "message_limit", "message_bytes", "delivery_delay",
-             "token_lifetime", "session_idle", "max_body", "webhook_attempts", "webhook_backoff", "webhook_timeout")
+             "token_lifetime", "session_idle", "max_body", "webhook_attempts", "webhook_backoff", "webhook_timeout",
+             "webhook_allow")
     shown: dict[str, str] = {}
     for name in names:
         value, setting = getattr(app_settings, name), BY_NAME[name]
