@@ -7,6 +7,7 @@ purpose (plain and over TLS with a throwaway CA); Prism serves the vendor's own 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import socket
@@ -19,6 +20,7 @@ import pytest
 
 from mock_omni.testing.process import ServerProcess
 from mock_omni.upstream.client import Upstream, UpstreamUnusable, retry_after
+from mock_omni.upstream.importer import Progress
 from tests.server import running
 from tests.upstream_stand_ins import DRIFT_404_TEXT, DRIFT_FIELD, drifting_proxy, prism, throwaway_ca
 
@@ -218,6 +220,8 @@ def test_record_against_a_faithful_upstream_reports_no_drift(tmp_path: Path) -> 
             recorder.stop()
     drift = json.loads((out / "drift.json").read_text())
     assert drift["differences"] == [] and drift["compared"] == 6, drift
+    assert recorder.exit_status() == 0
+    assert "recorded 6 calls (6 compared, 0 differences, 1 accounts)" in recorder.output()
 
 
 def test_verify_against_prism_runs_to_the_end_and_reports_the_spec_examples_drift(tmp_path: Path) -> None:
@@ -249,3 +253,21 @@ def test_plain_http_is_for_loopback_unless_asked() -> None:
     with pytest.raises(UpstreamUnusable, match="plain http to api.infobip.com"):
         Upstream("http://api.infobip.com")
     Upstream("http://api.infobip.com", allow_http=True).close()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_import_progress_is_one_stderr_line() -> None:
+    on_terminal, in_a_log = Terminal(), io.StringIO()
+    for stream in (on_terminal, in_a_log):
+        progress = Progress(stream)
+        for page in range(1, 21):
+            progress(page, page * 100)
+        progress.done()
+    assert on_terminal.getvalue().count("\n") == 1 and on_terminal.getvalue().count("\r") == 20
+    assert on_terminal.getvalue().endswith("\rmock-omni: import: 20 pages, 2000 scenarios\n")
+    assert in_a_log.getvalue().splitlines() == ["mock-omni: import: 10 pages, 1000 scenarios",
+                                                "mock-omni: import: 20 pages, 2000 scenarios"]

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import orjson
@@ -67,10 +65,6 @@ def add_upstream_commands(commands: argparse._SubParsersAction[Any]) -> None:
     record.add_argument("--out", required=True, metavar="DIR",
                         help="folder for the drift report, fixtures and exchanges")
     record.add_argument("--exit-on-stdin-close", action="store_true", help="stop (and write DIR) when stdin closes")
-
-
-def _stop(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,7 +132,6 @@ def _record(upstream: Upstream, args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"mock-omni: --port: must be an integer from 0 to 65535, got {args.port}", file=sys.stderr)
         return EXIT_UNUSABLE
-    signal.signal(signal.SIGTERM, _stop)
     try:
         counts = serve(upstream, args.host, args.port, out, stop_on_stdin_close=args.exit_on_stdin_close)
     except OSError as error:

@@ -9,7 +9,8 @@ with the upstream's; then what the upstream's answer shows of the account's scen
 The first call with a credential reads that account's scenarios (``GET /omni/1/scenarios``, every
 page) so the mock starts in the upstream's state; the mock's account gets credentials of its own.
 Sign-in calls (``/auth/...``) are forwarded but not compared: the mock never holds the upstream's
-secrets. ``/__admin`` is never forwarded (404). Into ``DIR``: ``drift.jsonl`` as it happens; on
+secrets. ``/__admin`` is never forwarded (404). The journal keeps the last ``DEFAULT_JOURNAL`` calls.
+Into ``DIR``: ``drift.jsonl`` as it happens; on
 stop ``drift.json``, ``fixtures.json`` (what was learned) and ``exchanges.json`` (the journal,
 credentials masked as the journal masks them).
 """
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sys
 import threading
 import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -41,6 +44,14 @@ from .verify import local_authorization
 SCENARIOS = "/omni/1/scenarios"
 DEFAULT_JOURNAL = 10_000
 MAX_BODY = 16 * 1024 * 1024
+
+
+class Stopped(Exception):
+    """SIGTERM: stop recording, and write DIR."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise Stopped
 
 
 class Learned:
@@ -81,7 +92,8 @@ class Recorder:
         self.differences: list[Difference] = []
         self.calls = 0
         self.compared = 0
-        self._drift: IO[bytes] = open(out / "drift.jsonl", "ab")  # noqa: SIM115 - closed by close()
+        # A new recording replaces an earlier one's files in the same folder.
+        self._drift: IO[bytes] = open(out / "drift.jsonl", "wb")  # noqa: SIM115 - closed by close()
 
     # --- one call --------------------------------------------------------------------
 
@@ -262,6 +274,8 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
 def serve(upstream: Upstream, host: str, port: int, out: Path, stdout: IO[str] = sys.stdout,
           stop_on_stdin_close: bool = False) -> dict[str, int]:
     recorder = Recorder(upstream, out)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
     server = ThreadingHTTPServer((host, port), handler_for(recorder))
     server.daemon_threads = True
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
@@ -280,6 +294,8 @@ def serve(upstream: Upstream, host: str, port: int, out: Path, stdout: IO[str] =
         threading.Thread(target=watch, name="mock-omni-stdin", daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.2)
+    except (KeyboardInterrupt, Stopped):
+        pass  # Ctrl-C and SIGTERM are the ordinary ways to stop a recording: DIR is written below
     finally:
         server.server_close()
         counts = recorder.close()
