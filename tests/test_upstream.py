@@ -170,6 +170,8 @@ def test_record_forwards_unchanged_journals_masked_learns_and_finds_drift(tmp_pa
             assert got.json()[DRIFT_FIELD] is True  # the upstream's answer, unchanged
             assert via.get("/omni/1/scenarios/FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF").json()[
                 "requestError"]["serviceException"]["text"] == DRIFT_404_TEXT
+            refused = via.get("/omni/1/scenarios", headers={"Authorization": "App not-a-key"})
+            assert refused.status_code == 401 and refused.headers["content-type"] == "text/plain"
             assert via.get("/__admin/state").status_code == 404
             assert ("GET", "/__admin/state") not in proxy.seen
             via.close()
@@ -184,9 +186,11 @@ def test_record_forwards_unchanged_journals_masked_learns_and_finds_drift(tmp_pa
     whats = {(item["probe"].split("?")[0], item["what"]) for item in drift["differences"]}
     assert (f"GET /omni/1/scenarios/{created.json()['key']}", f"field $.{DRIFT_FIELD}") in whats
     assert ("GET /omni/1/scenarios/FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "text") in whats
+    assert ("GET /omni/1/scenarios", "Content-Type") in whats
     assert len(written["drift.jsonl"].splitlines()) == len(drift["differences"])
     exchanges = json.loads(written["exchanges.json"])
-    assert [entry["method"] for entry in exchanges] == ["GET", "POST", "GET", "GET", "GET"]
+    assert [entry["method"] for entry in exchanges] == ["GET", "POST", "GET", "GET", "GET", "GET"]
+    assert exchanges[4]["headers"]["authorization"] == "App ***" and exchanges[4]["status"] == 401
     assert exchanges[1]["headers"]["authorization"] == "Basic ***"
     assert '"password":"***"' in exchanges[1]["body"]
     fixtures = json.loads(written["fixtures.json"])
