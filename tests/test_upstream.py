@@ -275,3 +275,18 @@ def test_the_import_progress_is_one_stderr_line() -> None:
     assert on_terminal.getvalue().endswith("\rmock-omni: import: 20 pages, 2000 scenarios\n")
     assert in_a_log.getvalue().splitlines() == ["mock-omni: import: 10 pages, 1000 scenarios",
                                                 "mock-omni: import: 20 pages, 2000 scenarios"]
+
+
+def test_record_passes_a_429_through_unretried(tmp_path: Path) -> None:
+    with running(["--rate-limit", "update=1/1h"]) as upstream:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", upstream.url,
+                                  "--port", "0", "--out", str(tmp_path), "--exit-on-stdin-close"])
+        try:
+            with httpx.Client(base_url=recorder.url, headers={"Authorization": APP}) as via:
+                seed = "/omni/1/scenarios/CD265875E3A6EA43478D5F37A635BE4A"
+                assert [via.put(seed, json={"name": "x"}).status_code for _ in range(2)] == [200, 429]
+        finally:
+            recorder.stop()
+        assert [entry["status"] for entry in journal(upstream) if entry["method"] == "PUT"] == [200, 429]
+    drift = json.loads((tmp_path / "drift.json").read_text())["differences"]
+    assert {"probe": f"PUT {seed}", "what": "status", "upstream": "429", "mock": "200"} in drift

@@ -127,14 +127,16 @@ class Upstream:
 
     def call(self, method: str, path: str, query: str = "",
              headers: Mapping[str, str] | list[tuple[str, str]] | None = None, body: bytes = b"", *,
-             raw: bool = False) -> Reply:
-        """One call (retried on 429 after Retry-After); ``raw`` keeps the body as it came (still encoded)."""
+             raw: bool = False, retries: int | None = None) -> Reply:
+        """One call, retried on 429 after Retry-After (``retries``, else the client's); ``raw`` keeps the body
+        as it came (still encoded) and adds no header."""
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
         sent = [(name, value) for name, value in pairs if name.lower() not in HOP_BY_HOP]
         url = self.url + path + (f"?{query}" if query else "")
-        for attempt in range(self.retries + 1):
+        retries = self.retries if retries is None else retries
+        for attempt in range(retries + 1):
             reply = self._once(method, url, sent, body, raw)
-            if reply.status != 429 or attempt == self.retries:
+            if reply.status != 429 or attempt == retries:
                 return reply
             wait = retry_after(reply.header("retry-after"))
             if wait > MAX_RETRY_WAIT:

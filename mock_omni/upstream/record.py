@@ -115,7 +115,8 @@ class Recorder:
                         for name, value in headers]
                 mock_reply = self.local.call(method, path, query, ours, body)
             try:
-                reply = self.upstream.call(method, path, query, headers, body, raw=True)
+                # Never retried here: a 429 is the app's to handle, as it would be without the proxy.
+                reply = self.upstream.call(method, path, query, headers, body, raw=True, retries=0)
             except UpstreamUnusable as error:
                 reply = Reply(502, (("content-type", "text/plain"),), f"mock-omni record: {error}\n".encode())
                 self._journal(method, path, query, headers, body, reply, None, str(error))
