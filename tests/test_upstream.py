@@ -134,6 +134,8 @@ def test_verify_over_tls_refuses_an_unknown_ca_then_accepts_it_given(tmp_path: P
     (["--upstream", "http://192.0.2.1", "--authorization", APP], "plain http to 192.0.2.1"),
     (["--upstream", "ftp://127.0.0.1", "--authorization", APP], "--upstream: must be an http:// or https:// URL"),
     (["--upstream", "http://127.0.0.1:1", "--authorization", APP], "unreachable"),
+    (["--upstream", "https://Aladdin:sesame@127.0.0.1:1", "--authorization", APP], "must not hold credentials"),
+    (["--upstream", "http://127.0.0.1:1", "--authorization", "nonsense"], "--authorization: must be a header value"),
     (["--upstream", "http://127.0.0.1:1"], "--authorization (or MOCK_OMNI_UPSTREAM_AUTHORIZATION) is required"),
     (["--upstream", "https://127.0.0.1:1", "--authorization", APP, "--upstream-ca", "/nonexistent/ca.pem"],
      "--upstream-ca: /nonexistent/ca.pem: file not found"),

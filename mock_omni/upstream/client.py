@@ -62,6 +62,9 @@ def is_loopback(host: str) -> bool:
 def check_url(url: str, allow_http: bool = False) -> str:
     """``url`` without a trailing slash, or UpstreamUnusable naming what is wrong with it."""
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        # It would be printed in every message and written in every report: credentials go in --authorization.
+        raise UpstreamUnusable("--upstream: must not hold credentials (user:password@); use --authorization")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UpstreamUnusable(f"--upstream: must be an http:// or https:// URL, got {url!r}")
     if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
