@@ -61,7 +61,13 @@ def is_loopback(host: str) -> bool:
 
 def check_url(url: str, allow_http: bool = False) -> str:
     """``url`` without a trailing slash, or UpstreamUnusable naming what is wrong with it."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port that is not a number from 0 to 65535 raises here
+    except ValueError as error:
+        raise UpstreamUnusable(f"--upstream: not a URL ({error})") from None
+    if port == 0:
+        raise UpstreamUnusable("--upstream: port 0 is no one's")
     if parts.username is not None or parts.password is not None:
         # It would be printed in every message and written in every report: credentials go in --authorization.
         raise UpstreamUnusable("--upstream: must not hold credentials (user:password@); use --authorization")
@@ -148,10 +154,12 @@ class Upstream:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, raw: bool) -> Reply:
-        request = self._client.build_request(method, url, headers=headers, content=body or None)
+        try:
+            request = self._client.build_request(method, url, headers=headers, content=body or None)
+        except (httpx.InvalidURL, ValueError) as error:
+            raise UpstreamUnusable(f"{self.url}: cannot ask {method} {url[len(self.url):]}: {error}") from None
         if not raw:
-            # httpx adds its own Accept-Encoding and User-Agent when none came: keep them out of probes'
-            # comparisons by asking for the identity encoding.
+            # A probe's answer is compared as sent: no compression asked for.
             request.headers.setdefault("accept-encoding", "identity")
         try:
             response = self._client.send(request, stream=True)

@@ -257,7 +257,13 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 self.send_error(400, "unreadable body")
                 self.close_connection = True
                 return
-            reply = recorder.handle(self.command, self.path, list(self.headers.items()), body)
+            try:
+                reply = recorder.handle(self.command, self.path, list(self.headers.items()), body)
+            except Exception as error:  # noqa: BLE001 - one line, never a traceback; the app gets a 502
+                print(f"mock-omni: record: {self.command} {urlsplit(self.path).path}: "
+                      f"{error.__class__.__name__}: {error}", file=sys.stderr, flush=True)
+                reply = Reply(502, (("content-type", "text/plain"),),
+                              f"mock-omni record: {error.__class__.__name__}\n".encode())
             self.send_response_only(reply.status)
             for name, value in reply.headers:
                 if name not in HOP_BY_HOP:
