@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -157,12 +158,14 @@ class Recorder:
             data = orjson.loads(reply.content)
         except orjson.JSONDecodeError:
             return  # XML answers teach nothing here: the next JSON read will
+        before = [(key, dict(item)) for key, item in learned.scenarios.items()]
         if isinstance(data, dict) and isinstance(data.get("scenarios"), list):
             for raw in data["scenarios"]:
                 learned.learn(raw)
         else:
             learned.learn(data)
-        self._reload()
+        if [(key, dict(item)) for key, item in learned.scenarios.items()] != before:
+            self._reload()  # only when something new was learned: a reload replaces the mock's whole state
 
     def document(self) -> dict[str, object]:
         return {"accounts": [learned.document() for learned in self.accounts.values() if learned is not None]}
@@ -229,6 +232,12 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            # The head and the body go in two writes: without this, Nagle's algorithm holds the body until
+            # the client's delayed ACK (40 ms a call on Linux).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _body(self) -> bytes | None:
             if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
