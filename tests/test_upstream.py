@@ -178,6 +178,8 @@ def test_record_forwards_unchanged_journals_masked_learns_and_finds_drift(tmp_pa
             refused = via.get("/omni/1/scenarios", headers={"Authorization": "App not-a-key"})
             assert refused.status_code == 401 and refused.headers["content-type"] == "text/plain"
             assert via.get("/__admin/state").status_code == 404
+            rebound = via.get("/omni/1/scenarios", headers={"Host": "evil.example:8080"})
+            assert rebound.status_code == 403 and "DNS rebinding" in rebound.text
             assert ("GET", "/__admin/state") not in proxy.seen
             via.close()
             direct.close()

@@ -33,9 +33,13 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from ..api.answers import error_answer
+from ..api.codecs import JSON
 from ..api.dispatcher import VendorApi
+from ..domain.errors import Forbidden
 from ..testing.journal import Journal, KeptResponse
 from ..testing.redaction import redact_query
+from ..web.hosts import HostPolicy
 from .client import HOP_BY_HOP, Reply, Upstream, UpstreamUnusable
 from .compare import Difference, compare
 from .importer import fixture_scenario, new_credentials, read_scenarios
@@ -83,12 +87,14 @@ class Learned:
 
 
 class Recorder:
-    def __init__(self, upstream: Upstream, out: Path, journal_limit: int = DEFAULT_JOURNAL) -> None:
+    def __init__(self, upstream: Upstream, out: Path, journal_limit: int = DEFAULT_JOURNAL,
+                 bound: str | None = None) -> None:
         self.upstream = upstream
         self.out = out
         self.lock = threading.Lock()
         self.local = LocalMock({"accounts": []})
         self.journal = Journal(journal_limit)
+        self.hosts = HostPolicy(bound=bound)
         self.accounts: dict[str, Learned | None] = {}  # digest of the Authorization -> learned (None: refused)
         self.differences: list[Difference] = []
         self.calls = 0
@@ -257,6 +263,24 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 return None
             return self.rfile.read(int(length))
 
+        def _reply(self, body: bytes) -> Reply:
+            host = self.headers.get("host")
+            raw_host = None if host is None else host.encode("latin-1", "replace")
+            if not recorder.hosts.allows(raw_host):
+                # DNS rebinding (web/hosts.py): a page of another site must not reach the vendor through here.
+                refused = Forbidden(f"Host {str(host)[:80]!r} is not allowed (DNS rebinding protection): the "
+                                    "recording proxy answers loopback names and IP addresses only")
+                answer = error_answer(refused, JSON, f"{self.command} {self.path}")
+                return Reply(answer.status, tuple((name.decode(), value.decode()) for name, value in answer.headers),
+                             answer.content)
+            try:
+                return recorder.handle(self.command, self.path, list(self.headers.items()), body)
+            except Exception as error:  # noqa: BLE001 - one line, never a traceback; the app gets a 502
+                print(f"mock-omni: record: {self.command} {urlsplit(self.path).path}: "
+                      f"{error.__class__.__name__}: {error}", file=sys.stderr, flush=True)
+                return Reply(502, (("content-type", "text/plain"),),
+                             f"mock-omni record: {error.__class__.__name__}\n".encode())
+
         def _any(self) -> None:
             try:
                 body = self._body()
@@ -266,13 +290,7 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 self.send_error(400, "unreadable body")
                 self.close_connection = True
                 return
-            try:
-                reply = recorder.handle(self.command, self.path, list(self.headers.items()), body)
-            except Exception as error:  # noqa: BLE001 - one line, never a traceback; the app gets a 502
-                print(f"mock-omni: record: {self.command} {urlsplit(self.path).path}: "
-                      f"{error.__class__.__name__}: {error}", file=sys.stderr, flush=True)
-                reply = Reply(502, (("content-type", "text/plain"),),
-                              f"mock-omni record: {error.__class__.__name__}\n".encode())
+            reply = self._reply(body)
             self.send_response_only(reply.status)
             for name, value in reply.headers:
                 if name not in HOP_BY_HOP:
@@ -289,7 +307,7 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
 
 def serve(upstream: Upstream, host: str, port: int, out: Path, stdout: IO[str] = sys.stdout,
           stop_on_stdin_close: bool = False) -> dict[str, int]:
-    recorder = Recorder(upstream, out)
+    recorder = Recorder(upstream, out, bound=host)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
     server = ThreadingHTTPServer((host, port), handler_for(recorder))
