@@ -7,6 +7,7 @@ purpose (plain and over TLS with a throwaway CA); Prism serves the vendor's own 
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import os
@@ -19,8 +20,10 @@ import httpx
 import pytest
 
 from mock_omni.testing.process import ServerProcess
-from mock_omni.upstream.client import Upstream, UpstreamUnusable, retry_after
+from mock_omni.upstream.client import Reply, Upstream, UpstreamUnusable, retry_after
+from mock_omni.upstream.compare import compare
 from mock_omni.upstream.importer import Progress
+from mock_omni.upstream.record import _decoded
 from tests.server import running
 from tests.upstream_stand_ins import DRIFT_404_TEXT, DRIFT_FIELD, drifting_proxy, prism, throwaway_ca
 
@@ -140,6 +143,7 @@ def test_verify_over_tls_refuses_an_unknown_ca_then_accepts_it_given(tmp_path: P
     (["--upstream", "http://127.0.0.1:99999", "--authorization", APP], "--upstream: not a URL"),
     (["--upstream", "http://127.0.0.1:1", "--authorization", "nonsense"], "--authorization: must be a header value"),
     (["--upstream", "http://127.0.0.1:1"], "--authorization (or MOCK_OMNI_UPSTREAM_AUTHORIZATION) is required"),
+    (["--upstream", "http://127.0.0.1:1", "--authorization", APP, "--timeout", "0"], "--timeout: must be more than 0"),
     (["--upstream", "https://127.0.0.1:1", "--authorization", APP, "--upstream-ca", "/nonexistent/ca.pem"],
      "--upstream-ca: /nonexistent/ca.pem: file not found"),
 ])
@@ -297,3 +301,18 @@ def test_record_passes_a_429_through_unretried(tmp_path: Path) -> None:
         assert [entry["status"] for entry in journal(upstream) if entry["method"] == "PUT"] == [200, 429]
     drift = json.loads((tmp_path / "drift.json").read_text())["differences"]
     assert {"probe": f"PUT {seed}", "what": "status", "upstream": "429", "mock": "200"} in drift
+
+
+def test_import_refuses_a_username_fixtures_could_not_hold(tmp_path: Path) -> None:
+    done = cli("import", "--upstream", "http://127.0.0.1:1", "--authorization", APP, "--out", str(tmp_path / "x"),
+               "--username", "a:b")
+    assert done.returncode == 2 and done.stderr == "mock-omni: --username: must be a non-empty printable name " \
+        "without ':', got 'a:b'\n"
+
+
+def test_recorded_answers_are_compared_decoded() -> None:
+    body = b'{"requestError":{"serviceException":{"messageId":"NOT_FOUND","text":"Scenario not found."}}}'
+    packed = gzip.compress(body)
+    reply = _decoded(Reply(404, (("content-type", "application/json"), ("content-encoding", "gzip")), packed))
+    assert reply.content == body and reply.header("content-encoding") is None
+    assert compare("p", reply, Reply(404, (("content-type", "application/json"),), body)) == []

@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
             return fail(f"{args.command}: --authorization (or {AUTHORIZATION_ENV}) is required")
         if not authorization.isascii() or not authorization.isprintable() or " " not in authorization.strip():
             return fail("--authorization: must be a header value such as 'App KEY' or 'Basic BASE64'")
+    if args.command == "import" and (not args.username or ":" in args.username or not args.username.isprintable()):
+        return fail(f"--username: must be a non-empty printable name without ':', got {args.username!r}")
     if args.timeout <= 0:
         return fail(f"--timeout: must be more than 0, got {args.timeout:g}")
     if args.retries < 0:
