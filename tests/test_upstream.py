@@ -316,3 +316,24 @@ def test_recorded_answers_are_compared_decoded() -> None:
     reply = _decoded(Reply(404, (("content-type", "application/json"), ("content-encoding", "gzip")), packed))
     assert reply.content == body and reply.header("content-encoding") is None
     assert compare("p", reply, Reply(404, (("content-type", "application/json"),), body)) == []
+
+
+def test_record_with_a_key_that_cannot_read_scenarios_still_compares_its_other_calls(tmp_path: Path) -> None:
+    fixture = tmp_path / "scoped.json"
+    fixture.write_text(json.dumps({"accounts": [{"username": "scoped", "password": "pw", "apiKeys": [
+        KEY, {"key": "logs-only-key", "scopes": ["omni-failover:logs:read"]}]}]}))
+    out = tmp_path / "rec"
+    with running(["--fixtures", str(fixture)]) as upstream:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", upstream.url,
+                                  "--port", "0", "--out", str(out), "--exit-on-stdin-close"])
+        try:
+            with httpx.Client(base_url=recorder.url, headers={"Authorization": "App logs-only-key"}) as via:
+                assert via.get("/omni/1/logs").status_code == 200
+                assert via.get("/omni/1/scenarios").status_code == 403
+        finally:
+            recorder.stop()
+    drift = json.loads((out / "drift.json").read_text())
+    assert drift["compared"] == 2
+    # The mock's own key for that account has every scope: the upstream's 403 shows as drift, the logs do not.
+    assert {(item["probe"], item["what"]) for item in drift["differences"]} >= {("GET /omni/1/scenarios", "status")}
+    assert not [item for item in drift["differences"] if item["probe"].startswith("GET /omni/1/logs")]

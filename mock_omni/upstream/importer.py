@@ -24,6 +24,14 @@ SCENARIOS = "/omni/1/scenarios"
 _STEP_FIELDS = ("from", "channel")
 
 
+class CredentialsRefused(UpstreamUnusable):
+    """The upstream answered 401 or 403 to the credential given."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class ImportProblem(Exception):
     """The upstream answered, but not with what an import can use (exit status 1)."""
 
@@ -47,7 +55,8 @@ def read_scenarios(upstream: Upstream, authorization: str,
                               {"Authorization": authorization, "Accept": "application/json",
                                "User-Agent": "mock-omni-import"})
         if reply.status in (401, 403):
-            raise UpstreamUnusable(f"{upstream.url}: credentials refused: {refused(reply.status, reply.content)}")
+            raise CredentialsRefused(f"{upstream.url}: credentials refused: {refused(reply.status, reply.content)}",
+                                     reply.status)
         if reply.status != 200:
             raise UpstreamUnusable(f"{upstream.url}: GET {SCENARIOS} answered {refused(reply.status, reply.content)}")
         try:

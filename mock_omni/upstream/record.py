@@ -42,7 +42,7 @@ from ..testing.redaction import redact_query
 from ..web.hosts import HostPolicy
 from .client import HOP_BY_HOP, Reply, Upstream, UpstreamUnusable
 from .compare import Difference, compare
-from .importer import fixture_scenario, new_credentials, read_scenarios
+from .importer import CredentialsRefused, fixture_scenario, new_credentials, read_scenarios
 from .local import LocalMock
 from .verify import local_authorization
 
@@ -149,9 +149,13 @@ class Recorder:
         if digest not in self.accounts:
             try:
                 scenarios = read_scenarios(self.upstream, authorization)
+            except CredentialsRefused as refused:
+                if refused.status == 401:
+                    self.accounts[digest] = None  # the mock gets the credential as it came, and refuses it too
+                    return None
+                scenarios = []  # 403: a key without the scenarios' scope; its sends are still compared
             except UpstreamUnusable:
-                self.accounts[digest] = None  # refused: the mock gets the credential as it came, and refuses it
-                return None
+                return None  # not known yet (the upstream failed): the next call with it tries again
             learned = Learned(f"recorded-{sum(1 for item in self.accounts.values() if item) + 1}", authorization)
             for raw in scenarios:
                 learned.learn(raw)
