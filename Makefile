@@ -9,7 +9,7 @@ PY27 ?= $(shell for p in $$HOME/.pyenv/versions/2.7*/bin/python $$(command -v py
   [ -x "$$p" ] && "$$p" -c pass 2>/dev/null && { echo "$$p"; break; }; done)
 PY27_CLIENT := $(VENV)/py27-infobip-client
 
-.PHONY: install run test lint typecheck pytest pythons bench clean py27-client system-deps soak
+.PHONY: install run test lint typecheck pytest pythons bench clean py27-client system-deps soak prism
 
 install: $(STAMP)
 
@@ -43,7 +43,15 @@ typecheck: install
 system-deps:
 	@bash scripts/system-deps.sh
 
-pytest: install py27-client system-deps
+# Prism (npm @stoplight/prism-cli) serves the vendor's OpenAPI as a stand-in upstream for tests/test_upstream.py;
+# installed into .cache/prism with the machine's npm (a pinned major), once.
+PRISM := .cache/prism/node_modules/.bin/prism
+prism: $(PRISM)
+$(PRISM):
+	@command -v npm >/dev/null || { echo "prism: npm is needed (apt-get install npm)" >&2; exit 1; }
+	@mkdir -p .cache/prism && npm install --prefix .cache/prism --no-audit --no-fund --silent @stoplight/prism-cli@5 >/dev/null
+
+pytest: install py27-client system-deps prism
 	MOCK_OMNI_PY27="$(PY27)" MOCK_OMNI_PY27_CLIENT="$(PY27_CLIENT)" $(PY) -m pytest -n 2 -p no:cacheprovider
 
 # Every Python version pyproject.toml declares (its classifiers) other than the venv's runs the smoke of
@@ -80,4 +88,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* .cache build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -253,7 +253,7 @@ CLI_DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 
 def test_docs_cli_lists_every_flag_with_its_variable_and_default() -> None:
     """docs/cli.md's synopsis and table, against the parser and the declarations."""
-    text = CLI_DOC.read_text("utf-8")
+    text = CLI_DOC.read_text("utf-8").split(UPSTREAM_SECTION, 1)[0]
     synopsis = text.split("```sh", 1)[1].split("```", 1)[0]
     rows = {}
     for line in text.splitlines():
@@ -273,3 +273,53 @@ def test_docs_cli_lists_every_flag_with_its_variable_and_default() -> None:
             assert shown == ("off" if setting.kind is SWITCH else "none"), setting.flag
         else:
             assert shown == setting.default_text, setting.flag
+
+
+UPSTREAM_SECTION = "## Checking against the vendor"
+UPSTREAM_COMMANDS = ("import", "verify", "record")
+
+
+def subcommand_flags(name: str) -> set[str]:
+    parser = build_parser()
+    commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    sub = commands.choices[name]
+    return {action.option_strings[-1] for action in sub._actions if action.option_strings != ["-h", "--help"]}
+
+
+def test_docs_cli_lists_every_flag_of_the_upstream_commands() -> None:
+    """docs/cli.md's synopsis and table of import, verify and record, against their parsers."""
+    text = CLI_DOC.read_text("utf-8").split(UPSTREAM_SECTION, 1)[1]
+    synopsis = text.split("```sh", 1)[1].split("```", 1)[0]
+    lines = dict.fromkeys(UPSTREAM_COMMANDS, "")
+    current = None
+    for line in synopsis.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[:1] == ["mock-omni"]:
+            current = words[1]
+        assert current is not None
+        lines[current] += line
+    documented: dict[str, set[str]] = {name: set() for name in UPSTREAM_COMMANDS}
+    for line in text.splitlines():
+        if line.startswith("| `--"):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            flags = set(re.findall(r"`(--[a-z-]+)", cells[0]))
+            names = UPSTREAM_COMMANDS if cells[1] == "all three" else tuple(
+                word.strip() for word in cells[1].replace("/", ",").split(","))
+            for name in names:
+                documented[name] |= flags
+    for name in UPSTREAM_COMMANDS:
+        flags = subcommand_flags(name)
+        assert set(re.findall(r"(--[a-z-]+)", lines[name])) == flags, name
+        # "--out FILE / --out DIR" documents one flag for two commands.
+        assert documented[name] == flags, name
+
+
+def test_the_upstream_commands_are_subcommands_and_serve_stays_the_default() -> None:
+    assert build_parser().parse_args(["serve"]).command == "serve"
+    for name in UPSTREAM_COMMANDS:
+        assert "--upstream" in subcommand_flags(name)
+    done = subprocess.run([sys.executable, "-m", "mock_omni", "verify"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "--upstream" in done.stderr and "Traceback" not in done.stderr

@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser("serve", help="serve the API (the default command)")
     add_serve_arguments(serve)
+    from ..upstream.commands import add_upstream_commands
+
+    add_upstream_commands(commands)
     return parser
 
 
@@ -211,6 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv.insert(0, "serve")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "serve":
+        from ..upstream.commands import run
+
+        return run(args)
     try:
         settings = settings_from_args(args)
         return serve(settings, args.exit_on_stdin_close)

@@ -1,0 +1,339 @@
+"""mock-omni import, verify and record against stand-ins on loopback (docs/upstream.md).
+
+The upstream is a second mock-omni process; a drifting proxy in front of it changes a few answers on
+purpose (plain and over TLS with a throwaway CA); Prism serves the vendor's own OpenAPI.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mock_omni.testing.process import ServerProcess
+from mock_omni.upstream.client import Reply, Upstream, UpstreamUnusable, retry_after
+from mock_omni.upstream.compare import compare
+from mock_omni.upstream.importer import Progress
+from mock_omni.upstream.record import _decoded
+from tests.server import running
+from tests.upstream_stand_ins import DRIFT_404_TEXT, DRIFT_FIELD, drifting_proxy, prism, throwaway_ca
+
+KEY = "003026bbc133714df1834b8638bb496e-8f4b3d9a-e931-478d-a994-28a725159ab9"
+APP = f"App {KEY}"
+BASIC = "Basic " + base64.b64encode(b"Aladdin:open sesame").decode()
+SECRETS = (KEY, BASIC.split()[1], "open sesame")
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mock_omni", *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def many_scenarios(path: Path, count: int) -> Path:
+    scenarios = [{"key": f"{index:032X}", "name": f"scenario {index}",
+                  "flow": [{"from": f"sender{index}", "channel": "SMS"}, {"from": "x", "channel": "VIBER"}],
+                  "default": index == 77} for index in range(1, count + 1)]
+    path.write_text(json.dumps({"accounts": [{"username": "big", "password": "big secret", "apiKeys": [KEY],
+                                              "scenarios": scenarios}]}))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def journal(server: ServerProcess) -> list[dict[str, object]]:
+    return httpx.get(f"{server.url}/__admin/requests").json()["requests"]  # type: ignore[no-any-return]
+
+
+def test_import_round_trips_135_scenarios_into_a_fixture_serve_loads(tmp_path: Path) -> None:
+    fixture = many_scenarios(tmp_path / "big.json", 135)
+    out = tmp_path / "imported.json"
+    with running(["--fixtures", str(fixture)]) as upstream:
+        done = cli("import", "--upstream", upstream.url, "--out", str(out),
+                   env={"MOCK_OMNI_UPSTREAM_AUTHORIZATION": APP})
+        assert done.returncode == 0, done.stderr
+        assert {entry["method"] for entry in journal(upstream)} == {"GET"}  # type: ignore[index]
+        original = httpx.get(f"{upstream.url}/omni/1/scenarios", params={"limit": 1000},
+                             headers={"Authorization": APP}).json()["scenarios"]
+    text = out.read_text()
+    assert not any(secret in text for secret in SECRETS)
+    assert "135 scenarios" in done.stdout
+    account = json.loads(text)["accounts"][0]
+    assert account["apiKeys"][0] in done.stdout and account["password"] in done.stdout
+    with running(["--fixtures", str(out)]) as mock:
+        got = httpx.get(f"{mock.url}/omni/1/scenarios", params={"limit": 1000},
+                        headers={"Authorization": f"App {account['apiKeys'][0]}"}).json()["scenarios"]
+    assert got == original and len(got) == 135 and [item["key"] for item in got if item["default"]] == [f"{77:032X}"]
+
+
+def test_verify_against_a_second_mock_finds_no_drift_and_changes_nothing(tmp_path: Path) -> None:
+    with running() as upstream:
+        before = httpx.get(f"{upstream.url}/__admin/state").json()
+        done = cli("verify", "--upstream", upstream.url, "--authorization", BASIC, "--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert report["drift"] is False and report["differences"] == [] and len(report["probes"]) >= 20
+        seen = journal(upstream)
+        assert {entry["method"] for entry in seen} == {"GET"}  # type: ignore[index]
+        assert not any(str(entry["path"]).startswith("/__admin") for entry in seen)
+        assert httpx.get(f"{upstream.url}/__admin/state").json() == before
+        assert {"/omni/1/reports", "/omni/1/logs"} <= {entry["path"] for entry in seen}  # type: ignore[index]
+        assert cli("verify", "--upstream", upstream.url, "--authorization", APP).stdout.startswith("no drift")
+
+
+def test_verify_writes_only_on_its_own_scenario(tmp_path: Path) -> None:
+    with running() as upstream:
+        listed = httpx.get(f"{upstream.url}/omni/1/scenarios", headers={"Authorization": APP}).json()["scenarios"]
+        for _ in range(2):  # the second run reuses the scenario the first created
+            done = cli("verify", "--upstream", upstream.url, "--authorization", APP, "--writes", "--json")
+            assert done.returncode == 0, done.stdout + done.stderr
+        after = httpx.get(f"{upstream.url}/omni/1/scenarios", headers={"Authorization": APP}).json()["scenarios"]
+        assert after[:len(listed)] == listed
+        assert [item["name"] for item in after[len(listed):]] == ["mock-omni verify"]
+        changed = {entry["path"] for entry in journal(upstream)
+                   if entry["method"] == "PUT" and entry["status"] == 200}  # type: ignore[index]
+        assert changed == {f"/omni/1/scenarios/{after[-1]['key']}"}
+
+
+def test_verify_names_each_drift_of_a_drifting_upstream(tmp_path: Path) -> None:
+    with running() as upstream, drifting_proxy(upstream.url) as proxy:
+        done = cli("verify", "--upstream", proxy.url, "--authorization", APP, "--json")
+        table = cli("verify", "--upstream", proxy.url, "--authorization", APP)
+    assert done.returncode == 1, done.stderr
+    found = {(item["probe"], item["what"], item["upstream"], item["mock"])
+             for item in json.loads(done.stdout)["differences"]}
+    assert ("get a scenario", f"field $.{DRIFT_FIELD}", "boolean", "absent") in found
+    assert ("get an unknown key", "text", repr(DRIFT_404_TEXT), "'Scenario not found.'") in found
+    assert ("list refused credential", "Content-Type", "text/plain", "application/json") in found
+    assert table.returncode == 1
+    assert any(line.startswith("get a scenario ") and f"$.{DRIFT_FIELD}" in line for line in table.stdout.splitlines())
+
+
+def test_verify_over_tls_refuses_an_unknown_ca_then_accepts_it_given(tmp_path: Path) -> None:
+    ca_file, context = throwaway_ca(tmp_path)
+    with running() as upstream, drifting_proxy(upstream.url, tls=context, drift=False) as proxy:
+        refused = cli("verify", "--upstream", proxy.url, "--authorization", APP, env={"SSL_CERT_FILE": ""})
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert refused.stderr.count("\n") == 1 and "certificate not trusted" in refused.stderr, refused.stderr
+        accepted = cli("verify", "--upstream", proxy.url, "--authorization", APP, "--upstream-ca", str(ca_file))
+        assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+        by_env = cli("verify", "--upstream", proxy.url, "--authorization", APP, env={"SSL_CERT_FILE": str(ca_file)})
+        assert by_env.returncode == 0, by_env.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--upstream", "http://192.0.2.1", "--authorization", APP], "plain http to 192.0.2.1"),
+    (["--upstream", "ftp://127.0.0.1", "--authorization", APP], "--upstream: must be an http:// or https:// URL"),
+    (["--upstream", "http://127.0.0.1:1", "--authorization", APP], "unreachable"),
+    (["--upstream", "https://Aladdin:sesame@127.0.0.1:1", "--authorization", APP], "must not hold credentials"),
+    (["--upstream", "http://[::1", "--authorization", APP], "--upstream: not a URL"),
+    (["--upstream", "http://127.0.0.1:abc", "--authorization", APP], "--upstream: not a URL"),
+    (["--upstream", "http://127.0.0.1:99999", "--authorization", APP], "--upstream: not a URL"),
+    (["--upstream", "http://127.0.0.1:1", "--authorization", "nonsense"], "--authorization: must be a header value"),
+    (["--upstream", "http://127.0.0.1:1"], "--authorization (or MOCK_OMNI_UPSTREAM_AUTHORIZATION) is required"),
+    (["--upstream", "http://127.0.0.1:1", "--authorization", APP, "--timeout", "0"], "--timeout: must be more than 0"),
+    (["--upstream", "https://127.0.0.1:1", "--authorization", APP, "--upstream-ca", "/nonexistent/ca.pem"],
+     "--upstream-ca: /nonexistent/ca.pem: file not found"),
+])
+def test_verify_that_cannot_run_says_why_in_one_line(args: list[str], message: str) -> None:
+    done = cli("verify", *args)
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_refused_credentials_are_exit_2_for_verify_and_import(tmp_path: Path) -> None:
+    with running() as upstream:
+        for command in (["verify"], ["import", "--out", str(tmp_path / "x.json")]):
+            done = cli(*command, "--upstream", upstream.url, "--authorization", "App not-a-key")
+            assert done.returncode == 2 and "credentials refused: 401" in done.stderr, done.stderr
+        assert not (tmp_path / "x.json").exists()
+
+
+def test_record_forwards_unchanged_journals_masked_learns_and_finds_drift(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    with running() as upstream, drifting_proxy(upstream.url) as proxy:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", proxy.url,
+                                  "--port", "0", "--out", str(out), "--exit-on-stdin-close"])
+        try:
+            headers = {"Authorization": BASIC}
+            via = httpx.Client(base_url=recorder.url, headers=headers)
+            direct = httpx.Client(base_url=proxy.url, headers=headers)
+            listed = via.get("/omni/1/scenarios")
+            assert listed.content == direct.get("/omni/1/scenarios").content
+            created = via.post("/omni/1/scenarios", json={"name": "via record", "password": "hunter2",
+                                                          "flow": [{"from": "A", "channel": "SMS"}]})
+            assert created.status_code == 201
+            got = via.get(f"/omni/1/scenarios/{created.json()['key']}")
+            assert got.json()[DRIFT_FIELD] is True  # the upstream's answer, unchanged
+            assert via.get("/omni/1/scenarios/FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF").json()[
+                "requestError"]["serviceException"]["text"] == DRIFT_404_TEXT
+            refused = via.get("/omni/1/scenarios", headers={"Authorization": "App not-a-key"})
+            assert refused.status_code == 401 and refused.headers["content-type"] == "text/plain"
+            assert via.get("/__admin/state").status_code == 404
+            rebound = via.get("/omni/1/scenarios", headers={"Host": "evil.example:8080"})
+            assert rebound.status_code == 403 and "DNS rebinding" in rebound.text
+            assert ("GET", "/__admin/state") not in proxy.seen
+            via.close()
+            direct.close()
+        finally:
+            recorder.stop()
+    assert recorder.exit_status() == 0, recorder.output()
+    written = {path.name: path.read_text() for path in out.iterdir()}
+    assert set(written) == {"drift.jsonl", "drift.json", "fixtures.json", "exchanges.json"}
+    assert not any(secret in text for text in written.values() for secret in (*SECRETS, "hunter2"))
+    drift = json.loads(written["drift.json"])
+    whats = {(item["probe"].split("?")[0], item["what"]) for item in drift["differences"]}
+    assert (f"GET /omni/1/scenarios/{created.json()['key']}", f"field $.{DRIFT_FIELD}") in whats
+    assert ("GET /omni/1/scenarios/FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "text") in whats
+    assert ("GET /omni/1/scenarios", "Content-Type") in whats
+    assert len(written["drift.jsonl"].splitlines()) == len(drift["differences"])
+    exchanges = json.loads(written["exchanges.json"])
+    assert [entry["method"] for entry in exchanges] == ["GET", "POST", "GET", "GET", "GET", "GET"]
+    assert exchanges[4]["headers"]["authorization"] == "App ***" and exchanges[4]["status"] == 401
+    assert exchanges[1]["headers"]["authorization"] == "Basic ***"
+    assert '"password":"***"' in exchanges[1]["body"]
+    fixtures = json.loads(written["fixtures.json"])
+    account = fixtures["accounts"][0]
+    assert "via record" in [item["name"] for item in account["scenarios"]]
+    with running(["--fixtures", str(out / "fixtures.json")]) as mock:
+        keys = [item["key"] for item in httpx.get(f"{mock.url}/omni/1/scenarios",
+                                                  headers={"Authorization": f"App {account['apiKeys'][0]}"}
+                                                  ).json()["scenarios"]]
+    assert created.json()["key"] in keys and len(keys) == 4
+
+
+def test_record_against_a_faithful_upstream_reports_no_drift(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    with running() as upstream:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", upstream.url,
+                                  "--port", "0", "--out", str(out), "--exit-on-stdin-close"])
+        try:
+            with httpx.Client(base_url=recorder.url, headers={"Authorization": APP}) as via:
+                seed = "/omni/1/scenarios/CD265875E3A6EA43478D5F37A635BE4A"
+                assert via.put(seed, json={"name": "renamed"}).status_code == 200
+                assert via.put(seed, json={"default": False}).status_code == 400
+                assert via.get("/omni/1/scenarios", params={"isDefault": "true"}).status_code == 200
+                sent = via.post("/omni/1/advanced", json={"destinations": [{"to": {"phoneNumber": "41793026727"}}],
+                                                           "sms": {"text": "hi"}, "viber": {"text": "hi"}})
+                assert sent.status_code == 200
+                assert via.get("/omni/1/logs").status_code == 200
+                assert via.get("/omni/1/scenarios", headers={"Authorization": "App nope",
+                                                             "Accept": "application/xml"}).status_code == 401
+        finally:
+            recorder.stop()
+    drift = json.loads((out / "drift.json").read_text())
+    assert drift["differences"] == [] and drift["compared"] == 6, drift
+    assert recorder.exit_status() == 0
+    assert "recorded 6 calls (6 compared, 0 differences, 1 accounts)" in recorder.output()
+
+
+def test_verify_against_prism_runs_to_the_end_and_reports_the_spec_examples_drift(tmp_path: Path) -> None:
+    with prism(free_port()) as url:
+        done = cli("verify", "--upstream", url, "--authorization", APP, "--json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    found = {(item["probe"], item["what"]) for item in report["differences"]}
+    # Prism answers the spec's examples whatever the key or credential: the mock's 404 and 401 differ.
+    assert ("get an unknown key", "status") in found and ("list refused credential", "status") in found
+    # The spec's own 401 example says "Unauthorized"; the mock says the vendor page's "Invalid login details".
+    assert ("list without credential", "text") in found
+    assert len(report["probes"]) >= 20
+
+
+def test_429_is_retried_after_retry_after(tmp_path: Path) -> None:
+    waited: list[float] = []
+    with running(["--rate-limit", "list=1/1h"]) as upstream:
+        with Upstream(upstream.url, retries=2, sleep=waited.append) as client:
+            first = client.call("GET", "/omni/1/scenarios", headers={"Authorization": APP})
+            second = client.call("GET", "/omni/1/scenarios", headers={"Authorization": APP})
+    assert first.status == 200 and second.status == 429 and waited == [1.0, 1.0]
+    assert retry_after("7") == 7.0 and retry_after(None) == 1.0 and retry_after("soon") == 1.0
+
+
+def test_plain_http_is_for_loopback_unless_asked() -> None:
+    for url in ("http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1"):
+        Upstream(url).close()
+    with pytest.raises(UpstreamUnusable, match="plain http to api.infobip.com"):
+        Upstream("http://api.infobip.com")
+    Upstream("http://api.infobip.com", allow_http=True).close()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_import_progress_is_one_stderr_line() -> None:
+    on_terminal, in_a_log = Terminal(), io.StringIO()
+    for stream in (on_terminal, in_a_log):
+        progress = Progress(stream)
+        for page in range(1, 21):
+            progress(page, page * 100)
+        progress.done()
+    assert on_terminal.getvalue().count("\n") == 1 and on_terminal.getvalue().count("\r") == 20
+    assert on_terminal.getvalue().endswith("\rmock-omni: import: 20 pages, 2000 scenarios\n")
+    assert in_a_log.getvalue().splitlines() == ["mock-omni: import: 10 pages, 1000 scenarios",
+                                                "mock-omni: import: 20 pages, 2000 scenarios"]
+
+
+def test_record_passes_a_429_through_unretried(tmp_path: Path) -> None:
+    with running(["--rate-limit", "update=1/1h"]) as upstream:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", upstream.url,
+                                  "--port", "0", "--out", str(tmp_path), "--exit-on-stdin-close"])
+        try:
+            with httpx.Client(base_url=recorder.url, headers={"Authorization": APP}) as via:
+                seed = "/omni/1/scenarios/CD265875E3A6EA43478D5F37A635BE4A"
+                assert [via.put(seed, json={"name": "x"}).status_code for _ in range(2)] == [200, 429]
+        finally:
+            recorder.stop()
+        assert [entry["status"] for entry in journal(upstream) if entry["method"] == "PUT"] == [200, 429]
+    drift = json.loads((tmp_path / "drift.json").read_text())["differences"]
+    assert {"probe": f"PUT {seed}", "what": "status", "upstream": "429", "mock": "200"} in drift
+
+
+def test_import_refuses_a_username_fixtures_could_not_hold(tmp_path: Path) -> None:
+    done = cli("import", "--upstream", "http://127.0.0.1:1", "--authorization", APP, "--out", str(tmp_path / "x"),
+               "--username", "a:b")
+    assert done.returncode == 2 and done.stderr == "mock-omni: --username: must be a non-empty printable name " \
+        "without ':', got 'a:b'\n"
+
+
+def test_recorded_answers_are_compared_decoded() -> None:
+    body = b'{"requestError":{"serviceException":{"messageId":"NOT_FOUND","text":"Scenario not found."}}}'
+    packed = gzip.compress(body)
+    reply = _decoded(Reply(404, (("content-type", "application/json"), ("content-encoding", "gzip")), packed))
+    assert reply.content == body and reply.header("content-encoding") is None
+    assert compare("p", reply, Reply(404, (("content-type", "application/json"),), body)) == []
+
+
+def test_record_with_a_key_that_cannot_read_scenarios_still_compares_its_other_calls(tmp_path: Path) -> None:
+    fixture = tmp_path / "scoped.json"
+    fixture.write_text(json.dumps({"accounts": [{"username": "scoped", "password": "pw", "apiKeys": [
+        KEY, {"key": "logs-only-key", "scopes": ["omni-failover:logs:read"]}]}]}))
+    out = tmp_path / "rec"
+    with running(["--fixtures", str(fixture)]) as upstream:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", upstream.url,
+                                  "--port", "0", "--out", str(out), "--exit-on-stdin-close"])
+        try:
+            with httpx.Client(base_url=recorder.url, headers={"Authorization": "App logs-only-key"}) as via:
+                assert via.get("/omni/1/logs").status_code == 200
+                assert via.get("/omni/1/scenarios").status_code == 403
+        finally:
+            recorder.stop()
+    drift = json.loads((out / "drift.json").read_text())
+    assert drift["compared"] == 2
+    # The mock's own key for that account has every scope: the upstream's 403 shows as drift, the logs do not.
+    assert {(item["probe"], item["what"]) for item in drift["differences"]} >= {("GET /omni/1/scenarios", "status")}
+    assert not [item for item in drift["differences"] if item["probe"].startswith("GET /omni/1/logs")]
