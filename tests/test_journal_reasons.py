@@ -235,3 +235,17 @@ def test_a_send_that_outgrows_the_message_bound_says_so(new_app: Callable[..., M
         client.post("/omni/1/advanced", headers={"Authorization": ALADDIN_BASIC},
                     json={"destinations": destinations[:10], "sms": {"text": "hi"}, "viber": {"text": "hi"}})
         assert last_entry(client)["reason"] == "answered by POST /omni/1/advanced (operation 'send')"
+
+
+@pytest.mark.parametrize("authorization", [
+    "003026bbc133714df1834b8638bb496e-8f4b3d9a-e931-478d-a994-28a725159ab9",  # an API key without "App "
+    "Zm9vOmJhcg==",  # a Basic credential without "Basic "
+])
+def test_a_credential_without_its_scheme_is_not_shown_in_the_reason(client: TestClient, authorization: str) -> None:
+    """The journal masks a one-word Authorization whole; its reason must not print it (a real key, sent to the
+    mock by mistake, would land in a CI log through the plugin's failure report)."""
+    assert client.get(LIST, headers={"Authorization": authorization}).status_code == 401
+    entry = last_entry(client)
+    assert entry["headers"]["authorization"] == "***"
+    assert authorization.lower() not in entry["reason"].lower()
+    assert "no scheme" in entry["reason"]

@@ -78,10 +78,14 @@ class Authenticator:
         """The principal ``authorization`` proves, or why it proves none."""
         scheme, _, credentials = authorization.strip().partition(" ")
         scheme, credentials = scheme.lower(), credentials.strip()
+        if not credentials:
+            # One word: a scheme without its credential, or (often) a credential without its scheme, which the
+            # journal masks whole: never echoed here.
+            if scheme in ("basic", "app", "ibsso", "bearer"):
+                return f"the {scheme} scheme without a credential"
+            return "an Authorization header of one word: no scheme (Basic, App, IBSSO or Bearer) before a credential"
         if scheme not in ("basic", "app", "ibsso", "bearer"):
             return f"the scheme {scheme!r} is none of Basic, App, IBSSO and Bearer"
-        if not credentials:
-            return f"the {scheme} scheme without a credential"
         if scheme == "basic":
             pair = parse_basic(credentials)
             if pair is None:
