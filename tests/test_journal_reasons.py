@@ -249,3 +249,15 @@ def test_a_credential_without_its_scheme_is_not_shown_in_the_reason(client: Test
     assert entry["headers"]["authorization"] == "***"
     assert authorization.lower() not in entry["reason"].lower()
     assert "no scheme" in entry["reason"]
+
+
+def test_an_expired_token_asked_again_and_again_says_how_long_ago_each_time(client: TestClient) -> None:
+    """A refusal is not remembered with its "how long ago" frozen: the third call said the second's number."""
+    session = client.post("/auth/1/session", json={"username": "Aladdin", "password": "open sesame"}).json()["token"]
+    assert client.post("/__admin/clock/advance", json={"seconds": 3600 + 90, "account": "Aladdin"}).status_code == 200
+    said = []
+    for _ in range(4):
+        assert client.get(LIST, headers={"Authorization": f"IBSSO {session}"}).status_code == 401
+        said.append(last_entry(client)["reason"].split(" expired ")[1].split(" s ago")[0])
+        assert client.post("/__admin/clock/advance", json={"seconds": 10, "account": "Aladdin"}).status_code == 200
+    assert said == ["90.000", "100.000", "110.000", "120.000"]

@@ -15,6 +15,7 @@ checked against the clock on every use (it may expire while cached).
 from __future__ import annotations
 
 import binascii
+import re
 from base64 import b64decode
 from typing import cast
 
@@ -64,7 +65,10 @@ class Authenticator:
             self._cache_revision = self._accounts.credentials_revision
         found = self._cache.get(authorization, MISSING)
         if found is MISSING:
-            verdict = self._cache.remember(authorization, self._check(authorization), len(authorization))
+            verdict = self._check(authorization)
+            if isinstance(verdict, Principal) or not _ENDED.search(verdict):
+                # A refusal that says how long ago a token ended changes with the clock: asked anew each time.
+                self._cache.remember(authorization, verdict, len(authorization))
         else:
             verdict = cast("Principal | str", found)
             # An issued token may have expired since it was cached (checking it records the use).
@@ -108,6 +112,10 @@ class Authenticator:
             return Principal(account.username)
         kind: GrantKind = "ibsso" if scheme == "ibsso" else "oauth2"
         return self._signin.principal(kind, credentials) or self._signin.refusal(kind, credentials)
+
+
+#: The refusals that say how long ago (domain/signin.py ``SignIn.refusal``): never remembered.
+_ENDED = re.compile(r" s ago\b")
 
 
 def _holds(secrets: list[str], candidate: str) -> bool:
