@@ -261,3 +261,26 @@ def test_an_expired_token_asked_again_and_again_says_how_long_ago_each_time(clie
         said.append(last_entry(client)["reason"].split(" expired ")[1].split(" s ago")[0])
         assert client.post("/__admin/clock/advance", json={"seconds": 10, "account": "Aladdin"}).status_code == 200
     assert said == ["90.000", "100.000", "110.000", "120.000"]
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi-only"])
+def test_a_reason_quoting_what_the_caller_sent_is_bounded(direct: bool) -> None:
+    """The journal bounds headers (8 KiB) and bodies (64 KiB) so its entries bound its memory; a reason quotes an
+    Accept header, a username or a client_id whole: a megabyte each, a gigabyte in a full journal."""
+    from mock_omni.testing.journal import MAX_REASON
+
+    big = "a" * 1_000_000
+    calls = [
+        {"method": "GET", "url": LIST, "headers": {"Authorization": ALADDIN_BASIC, "Accept": big}},
+        {"method": "GET", "url": LIST, "headers": {"Authorization": basic(big, "x")}},
+        {"method": "POST", "url": LIST, "headers": {"Authorization": ALADDIN_BASIC, "Content-Type": big},
+         "content": b"{}"},
+        {"method": "POST", "url": "/auth/1/oauth2/token",
+         "data": {"grant_type": "client_credentials", "client_id": big[:900_000], "client_secret": "x"}},
+    ]
+    with server.running([] if direct else ["--asgi-only"]) as running, \
+            httpx.Client(base_url=running.url, timeout=30) as http:
+        for call in calls:
+            assert http.request(**call).status_code in (401, 406, 415)
+            reason = last_entry(http)["reason"]
+            assert len(reason) <= MAX_REASON and reason.endswith(" more characters)"), reason[:100]
