@@ -284,3 +284,29 @@ def test_a_reason_quoting_what_the_caller_sent_is_bounded(direct: bool) -> None:
             assert http.request(**call).status_code in (401, 406, 415)
             reason = last_entry(http)["reason"]
             assert len(reason) <= MAX_REASON and reason.endswith(" more characters)"), reason[:100]
+
+
+def test_a_credential_sent_with_another_scheme_says_which_it_is(client: TestClient) -> None:
+    """A live session sent as Bearer was "no live access token ... (unknown, or ended long ago)": the mock knows
+    better, and says which scheme the credential goes with (without printing it)."""
+    session = client.post("/auth/1/session", json={"username": "Aladdin", "password": "open sesame"}).json()["token"]
+    token = client.post("/auth/1/oauth2/token", data={"grant_type": "client_credentials"},
+                        headers={"Authorization": ALADDIN_BASIC}).json()["access_token"]
+    account = client.get("/__admin/accounts").json()["accounts"][0]
+    key, fixture_token = account["apiKeys"][0], account["tokens"][0]
+    for authorization, why in [
+        (f"Bearer {session}", "Bearer: this is an IBSSO session of Aladdin: send it as IBSSO <token>"),
+        (f"App {session}", "App: this is an IBSSO session of Aladdin: send it as IBSSO <token>"),
+        (f"IBSSO {token}", "IBSSO: this is an OAuth2 access token of Aladdin: send it as Bearer <token>"),
+        (f"IBSSO {key}", "IBSSO: this is an API key of Aladdin: send it as App <key>"),
+        (f"App {fixture_token}", "App: this is a fixture token of Aladdin: send it as IBSSO <token> or Bearer <token>"),
+        (basic("aladdin", "open sesame"),
+         "Basic: no account named 'aladdin' (usernames are case-sensitive: 'Aladdin' differs only in case)"),
+    ]:
+        for _ in range(2):  # the second time from the cache, where one is kept
+            assert client.get(LIST, headers={"Authorization": authorization}).status_code == 401
+            assert last_entry(client)["reason"] == why
+    # Once the session has ended, the hint is gone: it says the token ended.
+    assert client.delete("/auth/1/session", headers={"Authorization": f"IBSSO {session}"}).status_code == 204
+    assert client.get(LIST, headers={"Authorization": f"Bearer {session}"}).status_code == 401
+    assert "send it as" not in last_entry(client)["reason"] and "ended" in last_entry(client)["reason"]
