@@ -73,7 +73,7 @@ class Authenticator:
             if isinstance(verdict, Principal) and verdict.grant is not None and not self._signin.use(verdict):
                 verdict = self._signin.refusal(verdict.grant.kind, authorization.strip().partition(" ")[2].strip())
         if isinstance(verdict, str):
-            raise Unauthorized().because(verdict)
+            raise Unauthorized().because(str(verdict))  # a plain str, not _Fleeting
         return verdict
 
     def _check(self, authorization: str) -> Principal | str:
