@@ -235,3 +235,78 @@ def test_a_send_that_outgrows_the_message_bound_says_so(new_app: Callable[..., M
         client.post("/omni/1/advanced", headers={"Authorization": ALADDIN_BASIC},
                     json={"destinations": destinations[:10], "sms": {"text": "hi"}, "viber": {"text": "hi"}})
         assert last_entry(client)["reason"] == "answered by POST /omni/1/advanced (operation 'send')"
+
+
+@pytest.mark.parametrize("authorization", [
+    "003026bbc133714df1834b8638bb496e-8f4b3d9a-e931-478d-a994-28a725159ab9",  # an API key without "App "
+    "Zm9vOmJhcg==",  # a Basic credential without "Basic "
+])
+def test_a_credential_without_its_scheme_is_not_shown_in_the_reason(client: TestClient, authorization: str) -> None:
+    """The journal masks a one-word Authorization whole; its reason must not print it (a real key, sent to the
+    mock by mistake, would land in a CI log through the plugin's failure report)."""
+    assert client.get(LIST, headers={"Authorization": authorization}).status_code == 401
+    entry = last_entry(client)
+    assert entry["headers"]["authorization"] == "***"
+    assert authorization.lower() not in entry["reason"].lower()
+    assert "no scheme" in entry["reason"]
+
+
+def test_an_expired_token_asked_again_and_again_says_how_long_ago_each_time(client: TestClient) -> None:
+    """A refusal is not remembered with its "how long ago" frozen: the third call said the second's number."""
+    session = client.post("/auth/1/session", json={"username": "Aladdin", "password": "open sesame"}).json()["token"]
+    assert client.post("/__admin/clock/advance", json={"seconds": 3600 + 90, "account": "Aladdin"}).status_code == 200
+    said = []
+    for _ in range(4):
+        assert client.get(LIST, headers={"Authorization": f"IBSSO {session}"}).status_code == 401
+        said.append(last_entry(client)["reason"].split(" expired ")[1].split(" s ago")[0])
+        assert client.post("/__admin/clock/advance", json={"seconds": 10, "account": "Aladdin"}).status_code == 200
+    assert said == ["90.000", "100.000", "110.000", "120.000"]
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi-only"])
+def test_a_reason_quoting_what_the_caller_sent_is_bounded(direct: bool) -> None:
+    """The journal bounds headers (8 KiB) and bodies (64 KiB) so its entries bound its memory; a reason quotes an
+    Accept header, a username or a client_id whole: a megabyte each, a gigabyte in a full journal."""
+    from mock_omni.testing.journal import MAX_REASON
+
+    big = "a" * 1_000_000
+    calls = [
+        {"method": "GET", "url": LIST, "headers": {"Authorization": ALADDIN_BASIC, "Accept": big}},
+        {"method": "GET", "url": LIST, "headers": {"Authorization": basic(big, "x")}},
+        {"method": "POST", "url": LIST, "headers": {"Authorization": ALADDIN_BASIC, "Content-Type": big},
+         "content": b"{}"},
+        {"method": "POST", "url": "/auth/1/oauth2/token",
+         "data": {"grant_type": "client_credentials", "client_id": big[:900_000], "client_secret": "x"}},
+    ]
+    with server.running([] if direct else ["--asgi-only"]) as running, \
+            httpx.Client(base_url=running.url, timeout=30) as http:
+        for call in calls:
+            assert http.request(**call).status_code in (401, 406, 415)
+            reason = last_entry(http)["reason"]
+            assert len(reason) <= MAX_REASON and reason.endswith(" more characters)"), reason[:100]
+
+
+def test_a_credential_sent_with_another_scheme_says_which_it_is(client: TestClient) -> None:
+    """A live session sent as Bearer was "no live access token ... (unknown, or ended long ago)": the mock knows
+    better, and says which scheme the credential goes with (without printing it)."""
+    session = client.post("/auth/1/session", json={"username": "Aladdin", "password": "open sesame"}).json()["token"]
+    token = client.post("/auth/1/oauth2/token", data={"grant_type": "client_credentials"},
+                        headers={"Authorization": ALADDIN_BASIC}).json()["access_token"]
+    account = client.get("/__admin/accounts").json()["accounts"][0]
+    key, fixture_token = account["apiKeys"][0], account["tokens"][0]
+    for authorization, why in [
+        (f"Bearer {session}", "Bearer: this is an IBSSO session of Aladdin: send it as IBSSO <token>"),
+        (f"App {session}", "App: this is an IBSSO session of Aladdin: send it as IBSSO <token>"),
+        (f"IBSSO {token}", "IBSSO: this is an OAuth2 access token of Aladdin: send it as Bearer <token>"),
+        (f"IBSSO {key}", "IBSSO: this is an API key of Aladdin: send it as App <key>"),
+        (f"App {fixture_token}", "App: this is a fixture token of Aladdin: send it as IBSSO <token> or Bearer <token>"),
+        (basic("aladdin", "open sesame"),
+         "Basic: no account named 'aladdin' (usernames are case-sensitive: 'Aladdin' differs only in case)"),
+    ]:
+        for _ in range(2):  # the second time from the cache, where one is kept
+            assert client.get(LIST, headers={"Authorization": authorization}).status_code == 401
+            assert last_entry(client)["reason"] == why
+    # Once the session has ended, the hint is gone: it says the token ended.
+    assert client.delete("/auth/1/session", headers={"Authorization": f"IBSSO {session}"}).status_code == 204
+    assert client.get(LIST, headers={"Authorization": f"Bearer {session}"}).status_code == 401
+    assert "send it as" not in last_entry(client)["reason"] and "ended" in last_entry(client)["reason"]

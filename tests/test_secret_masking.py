@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -153,3 +154,24 @@ URL_SECRET = "hunter2-Url"
 def test_credentials_of_a_url_in_a_body_are_masked(body: str, content_type: str) -> None:
     masked = redact_body(body.encode(), content_type)
     assert URL_SECRET not in masked, masked
+
+
+def test_a_notify_urls_secret_query_parameters_are_masked_in_every_record(client: TestClient) -> None:
+    """The journal masks ``?access_token=`` in a request's own query; a receiver's secret in a notifyUrl's query
+    (``?token=``, ``&api_key=``: how many webhook receivers authenticate) showed in the journal, the callbacks,
+    the messages and the dashboard, and so in a failing test's report. The push still carries it."""
+    from .conftest import ALADDIN_BASIC
+
+    url = f"http://127.0.0.1:9/r?token={SECRET}-t&api_key={SECRET}-k&client_secret={SECRET}-c&page=2"
+    sent = client.post("/omni/1/advanced", headers={"Authorization": ALADDIN_BASIC}, json={
+        "destinations": [{"to": {"phoneNumber": "41793026727"}}], "sms": {"text": "x"}, "viber": {"text": "x"},
+        "notifyUrl": url})
+    assert sent.status_code == 200, sent.text
+    deadline = time.monotonic() + 20
+    while not client.get("/__admin/callbacks").json()["callbacks"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shown = {path: client.get(path).text for path in ("/__admin/requests", "/__admin/callbacks", "/__admin/messages")}
+    shown["dashboard"] = client.get("/", headers={"Accept": "application/json"}).text
+    assert "token=***&api_key=***&client_secret=***&page=2" in shown["/__admin/callbacks"]
+    for where, text in shown.items():
+        assert SECRET not in text, where

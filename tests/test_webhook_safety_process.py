@@ -125,3 +125,49 @@ def test_sigterm_ends_a_callbacks_wait_and_a_fault_delay_at_once(store: str) -> 
     # Before: 5.2 s (uvicorn's whole grace period), a plain-text 500 and ~70 lines of CancelledError.
     assert "Traceback" not in output and "graceful shutdown exceeded" not in output, output
     assert took < server.GONE_WITHIN
+
+
+def test_a_send_cannot_reach_the_admin_api_through_a_proxy_in_front_of_the_server(store: str) -> None:
+    """A dev proxy that serves the mock under a prefix (Vite's ``server.proxy``, nginx's ``location /mock/``), or
+    any address that forwards to it (a cloud VM's public address, a Kubernetes service, a published port): the
+    notifyUrl names neither ``/__admin`` nor an address of this machine, yet the push lands on the admin API.
+    Pushes say they are pushes, and the admin API refuses them."""
+    import http.server
+
+    forwarded: list[int] = []
+    with server.running(store_args(store)) as running, httpx.Client(base_url=running.url, headers=AUTH,
+                                                                     timeout=30) as client:
+
+        class Proxy(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                headers = {name: value for name, value in self.headers.items()
+                           if name.lower() not in ("host", "content-length", "connection")}
+                answer = httpx.post(running.url + self.path.removeprefix("/mock"), content=body, headers=headers,
+                                    timeout=10, trust_env=False)
+                forwarded.append(answer.status_code)
+                self.send_response(answer.status_code)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        try:
+            assert client.post("/__admin/snapshots/empty").status_code == 201
+            created = client.post("/omni/1/scenarios", json={"name": "kept", "flow": [{"channel": "SMS", "from": "S"}]})
+            assert created.status_code == 201, created.text
+            url = f"http://127.0.0.1:{proxy.server_address[1]}/mock/__admin/snapshots/empty/restore"
+            assert client.post("/omni/1/advanced", json=send_body(url, "M1")).status_code == 200
+            deadline = time.monotonic() + 20
+            while not forwarded and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert forwarded and set(forwarded) == {403}, forwarded  # each attempt refused by the admin API
+            names = [s["name"] for s in client.get("/omni/1/scenarios").json()["scenarios"]]
+            assert "kept" in names  # not restored
+        finally:
+            proxy.shutdown()
+            proxy.server_close()
+    assert "Traceback" not in running.output()

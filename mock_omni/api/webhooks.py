@@ -42,6 +42,7 @@ from typing import Any, Protocol
 import anyio
 
 from ..domain.callbacks import Attempt, Callback, State, masked_url, put_back
+from ..testing import PUSH_USER_AGENT
 from .codecs import XML, render, to_json
 from .webhook_targets import Refused, Rule, Target, resolve_targets
 
@@ -450,7 +451,7 @@ class Webhooks:
 
     async def _post(self, target: Target, callback: Callback) -> int:
         """POST the callback to the checked address; the receiver's status."""
-        headers = {"content-type": callback.content_type, "host": target.host}
+        headers = {"content-type": callback.content_type, "host": target.host, "user-agent": PUSH_USER_AGENT}
         if target.sni_hostname is None or self._transport is not None:
             return await self._stream(self._http(), target, callback, headers)
         # https to a name: a connection of its own. The pool knows connections by address only, so a pooled

@@ -78,17 +78,29 @@ class Callback:
 
 #: A URL's scheme and the credentials of its authority (``user:password@``, up to its last ``@``).
 _CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s\"'<>@]*(?:@[^/?#\s\"'<>@]*)*)@")
+#: A URL's query parameter named as a secret (``token``, ``access_token``, ``api_key``, ``apikey``, ``password``,
+#: ``client_secret``, ``sig_secret``...), up to its value.
+_SECRET_PARAMETER = re.compile(
+    r"(?i)([?&;][^=&#\s\"'<>?/]*(?:password|secret|token|api_?key)[^=&#\s\"'<>?/]*=)[^&#;\s\"'<>]*")
 #: What a password (or a user without a password: it may be a token) is shown as.
 MASK = "***"
 
 
 def masked_url(text: str) -> str:
     """``text`` with the credentials of every URL in it masked: ``http://user:***@host/...`` (a user alone,
-    which may be a token, becomes ``***``). The push still sends them (as a Basic Authorization header);
-    records, exports, the dashboard and the journal show them masked."""
-    if "@" not in text:
-        return text
-    return _CREDENTIALS.sub(_mask_credentials, text)
+    which may be a token, becomes ``***``), and the value of each query parameter whose name says it is a
+    secret (``?token=***``, ``&api_key=***``, ``&client_secret=***``: what the journal masks in a request's own
+    query). The push still sends them (credentials as a Basic Authorization header); records, exports, the
+    dashboard and the journal show them masked."""
+    if "@" in text:
+        text = _CREDENTIALS.sub(_mask_credentials, text)
+    if "=" in text:
+        text = _SECRET_PARAMETER.sub(_mask_parameter, text)
+    return text
+
+
+def _mask_parameter(found: re.Match[str]) -> str:
+    return f"{found[1]}{MASK}"
 
 
 def _mask_credentials(found: re.Match[str]) -> str:

@@ -22,6 +22,8 @@ DEFAULT_LIMIT = 1000
 # bound in memory (1000 entries of 1 MiB bodies would otherwise pin a gigabyte).
 MAX_HEADER_VALUE = 8192
 MAX_BODY_KEPT = 64 * 1024
+#: Characters of a reason kept (it may quote what the caller sent: an Accept header, a username, a client_id).
+MAX_REASON = 4096
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", ADMIN_TOKEN_HEADER}
 
 
@@ -95,6 +97,14 @@ class Entry(NamedTuple):
         }
 
 
+def bounded(reason: str | None) -> str | None:
+    """A reason of at most ``MAX_REASON`` characters: the values it quotes come from the caller (a header, a
+    username, a path) and may be as long as a request allows."""
+    if reason is None or len(reason) <= MAX_REASON:
+        return reason
+    return f"{reason[:MAX_REASON - 40]}... ({len(reason) - MAX_REASON + 40} more characters)"
+
+
 def _header(headers: tuple[tuple[bytes, bytes], ...] | list[tuple[bytes, bytes]], wanted: bytes) -> str | None:
     return next((value.decode("latin-1") for name, value in headers if name.lower() == wanted), None)
 
@@ -144,8 +154,11 @@ class Journal:
         status = 0
         if response is not None:
             status = response.status
-            if len(response.content) > MAX_BODY_KEPT:
-                response = KeptResponse(status, response.content[:MAX_BODY_KEPT], response.headers, response.reason)
+            reason = response.reason
+            if len(response.content) > MAX_BODY_KEPT or (reason is not None and len(reason) > MAX_REASON):
+                response = KeptResponse(status, response.content[:MAX_BODY_KEPT], response.headers, bounded(reason))
+        if why is not None and len(why) > MAX_REASON:
+            why = bounded(why)
         entry = Entry(self._wall_clock(), method, path, query.decode("latin-1"), names, body, status, account,
                       response, why)
         with self._lock:

@@ -27,11 +27,12 @@ from ..api.answers import error_answer
 from ..api.codecs import JSON
 from ..domain.errors import Forbidden, OmniError, UnsupportedMediaType
 from ..settings import BY_NAME
-from ..testing import ADMIN_PREFIX
+from ..testing import ADMIN_PREFIX, PUSH_USER_AGENT
 from .cors import OriginPolicy
 
 JSON_MEDIA_TYPE = "application/json"
 _CORS = BY_NAME["cors_origins"]
+_PUSH = PUSH_USER_AGENT.encode()
 #: The ports an origin leaves out: ``http://mock`` is ``Host: mock`` as well as ``Host: mock:80``.
 DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
@@ -84,6 +85,9 @@ class AdminGuard:
                 body = body or value.strip() != b"0"
             elif name == b"transfer-encoding":
                 body = True
+            elif name == b"user-agent" and value == _PUSH:
+                return Forbidden("A report pushed by mock-omni may not call the admin API (its notifyUrl reached "
+                                 "the admin API, through a proxy or an address that forwards here)")
         if origin is not None:
             shown = origin.decode("latin-1")
             if not (same_origin(shown, host) or (self.policy.enabled and self.policy.allows(shown))):
