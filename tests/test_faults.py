@@ -9,9 +9,11 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
-from mock_omni.domain.errors import GeneralError, ServiceUnavailable
-from mock_omni.testing.faults import ConnectionDropped, Faults
+from mock_omni import MockOmni
+from mock_omni.domain.errors import GeneralError, OmniError, ServiceUnavailable
+from mock_omni.testing.faults import ConnectionDropped, Faults, Hit, fault_error
 from mock_omni.testing.process import ServerProcess
 
 from . import server
@@ -30,8 +32,13 @@ class RecordingSleep:
         self.calls.append(seconds)
 
 
-def run_hook(faults: Faults, method: str = "GET", path: str = LIST, account: str = "Aladdin") -> None:
-    asyncio.run(faults.hook(method, path, account))
+def run_hook(faults: Faults, method: str = "GET", path: str = LIST, account: str = "Aladdin") -> Hit | None:
+    return asyncio.run(faults.hook(method, path, account))
+
+
+def raised(hit: Hit | None) -> OmniError | None:
+    """The error the rule taken answers with."""
+    return None if hit is None else fault_error(hit.fault)
 
 
 def test_delay_waits_then_lets_the_request_through() -> None:
@@ -48,8 +55,7 @@ def test_delay_then_status() -> None:
     sleep = RecordingSleep()
     faults = Faults(sleep=sleep)
     faults.add({"delayMs": 10, "status": 503})
-    with pytest.raises(ServiceUnavailable):
-        run_hook(faults)
+    assert isinstance(raised(run_hook(faults)), ServiceUnavailable)
     assert sleep.calls == [0.01]
 
 
@@ -57,11 +63,9 @@ def test_first_rule_with_uses_left_wins() -> None:
     faults = Faults()
     faults.add({"status": 503, "times": 1})
     faults.add({"status": 500, "times": 1})
-    with pytest.raises(ServiceUnavailable):
-        run_hook(faults)
-    with pytest.raises(GeneralError):
-        run_hook(faults)
-    run_hook(faults)  # both used up: nothing raised
+    assert isinstance(raised(run_hook(faults)), ServiceUnavailable)
+    assert isinstance(raised(run_hook(faults)), GeneralError)
+    assert run_hook(faults) is None  # both used up
     assert [rule.hits for rule in faults.rules()] == [1, 1]
 
 
@@ -81,11 +85,10 @@ def test_path_is_exact_or_an_fnmatch_pattern(pattern: str, path: str, hit: bool)
     assert (faults.take("GET", path, "Aladdin") is not None) is hit
 
 
-def test_drop_raises_where_there_is_no_socket() -> None:
-    faults = Faults()
-    faults.add({"drop": True})
-    with pytest.raises(ConnectionDropped):
-        run_hook(faults)
+def test_drop_raises_where_there_is_no_socket(app: MockOmni, client: TestClient) -> None:
+    app.state.faults.add({"drop": True})
+    with pytest.raises(ConnectionDropped, match="dropped the connection"):
+        client.get(LIST, headers={"Authorization": ALADDIN_BASIC})
 
 
 def test_clear_one_account_keeps_the_others() -> None:

@@ -66,6 +66,7 @@ from ..api.answers import Answer, error_answer
 from ..api.codecs import JSON, Negotiator
 from ..api.dispatcher import VendorApi, VendorRequest
 from ..domain.errors import BadRequest, GeneralError, OmniError, UriTooLong
+from ..testing.faults import SLOW_STEP, reset
 from .access_log import AccessLog
 
 if TYPE_CHECKING:
@@ -310,7 +311,49 @@ class MockOmniProtocol(HttpToolsProtocol):
         if answer is None:
             self.transport.abort()
             return
+        if answer.wire is not None:
+            self._send_faulted(request, answer, pending)
+            return
         self._send(request, answer, pending.keep_alive, pending.logged)
+
+    def _send_faulted(self, request: VendorRequest, answer: Answer, pending: _Pending) -> None:
+        """A batched call's answer as its fault rule has it sent (testing/faults.py): cut, truncated or slow."""
+        wire = answer.wire
+        assert wire is not None
+        if wire.kind == "reset":
+            reset(self.transport)
+        elif wire.kind == "garbage":
+            self.transport.write(wire.garbage)
+            self.transport.close()
+        elif wire.kind == "drop":
+            self.transport.abort()
+        else:
+            head = b"".join(self._head(answer, request.method, pending.keep_alive, pending.logged))
+            if wire.kind == "truncate":
+                self.transport.write(head[:max(1, len(head) // 2)] if not answer.content
+                                     else head + answer.content[:wire.cut])
+                self.transport.close()
+                return
+            pending.response_complete = False  # later requests of the connection wait for the whole body
+            self.transport.write(head)
+            self._trickle(request, answer.content, wire.bytes_per_second, pending, self.loop.time(), 0)
+
+    def _trickle(self, request: VendorRequest, content: bytes, rate: int, pending: _Pending, began: float,
+                 offset: int) -> None:
+        """A slow body: the next part at ``rate`` bytes a second from ``began``, then what follows a response."""
+        if self.transport.is_closing():
+            return  # the client gave up (its read timeout)
+        step = max(1, int(rate * SLOW_STEP))
+        if offset < len(content):
+            self.transport.write(content[offset:offset + step])
+            offset += step
+            at = began + min(offset, len(content)) / rate
+            self.timers.append(self.loop.call_at(at, self._trickle, request, content, rate, pending, began, offset))
+            return
+        pending.response_complete = True
+        if not pending.keep_alive:
+            self.close_after_body()
+        self.on_response_complete()
 
     def _send(self, request: VendorRequest, answer: Answer, keep_alive: bool, logged: _Logged) -> None:
         """Write the answer, then what uvicorn does after a response."""
@@ -367,14 +410,20 @@ class MockOmniProtocol(HttpToolsProtocol):
 
     def _write(self, answer: Answer, method: str, keep_alive: bool, logged: _Logged = None) -> None:
         """One write of the response, as uvicorn would send it, and its access-log line."""
+        parts = self._head(answer, method, keep_alive, logged)
+        parts.append(answer.content)
+        self.transport.write(b"".join(parts))
+
+    def _head(self, answer: Answer, method: str, keep_alive: bool, logged: _Logged = None) -> list[bytes]:
+        """The response's head as uvicorn would send it, in parts; logs its access-log line."""
         head = [STATUS_LINE[answer.status], self._default_head(), answer.head()]
         if not keep_alive:
             head.append(b"connection: close\r\n")
-        head += [b"\r\n", answer.content]
+        head.append(b"\r\n")
         if self.access_log:  # first: if it fails, nothing has been written yet
             client, target, version = logged or self._logged() or ("", "", "")
             self.access_logger.info('%s - "%s %s HTTP/%s" %d', client, method, target, version, answer.status)
-        self.transport.write(b"".join(head))
+        return head
 
     def _default_head(self) -> bytes:
         """uvicorn's default headers (the date; any set in its config) as header lines, formatted again only when they
