@@ -145,3 +145,94 @@ def test_drop_closes_a_real_connection_without_any_response(kind: str) -> None:
     # uvicorn neither answered with a 500 of its own nor logged the request as an error.
     assert "ASGI callable" not in errors
     assert "Exception" not in errors
+
+
+# --- the chaos kinds: draws, checks and the in-process view (tests/test_chaos.py has the sockets) -----------
+
+
+def draws(seed: int | None, calls: int = 200, **rule: object) -> list[tuple[float, bytes] | None]:
+    faults = Faults()
+    faults.add({"probability": 0.5, "jitterMs": 1000, "connection": "garbage", "seed": seed, **rule})
+    hits = [faults.take("GET", LIST, "Aladdin") for _ in range(calls)]
+    return [None if hit is None else (hit.delay, hit.garbage) for hit in hits]
+
+
+def test_a_seed_fixes_every_draw_of_a_rule() -> None:
+    first = draws(7)
+    assert draws(7) == first
+    assert draws(8) != first
+    assert draws(None) != draws(None)  # without a seed, a seed of its own
+    applied = [drawn for drawn in first if drawn is not None]
+    assert 60 <= len(applied) <= 140  # half of 200, far inside chance
+    delays = [delay for delay, _ in applied]
+    assert all(0 <= delay <= 1.0 for delay in delays) and len(set(delays)) == len(delays)
+    assert all(16 <= len(garbage) <= 256 for _, garbage in applied)
+
+
+def test_jitter_is_added_to_the_delay() -> None:
+    faults = Faults()
+    faults.add({"delayMs": 500, "jitterMs": 100, "seed": 1})
+    delays = [hit.delay for hit in (faults.take("GET", LIST, "Aladdin") for _ in range(50)) if hit is not None]
+    assert len(delays) == 50 and all(0.5 <= delay <= 0.6 for delay in delays) and len(set(delays)) > 1
+
+
+def test_probability_zero_never_applies_and_a_skipped_request_uses_no_times() -> None:
+    faults = Faults()
+    faults.add({"status": 503, "probability": 0, "times": 1})
+    faults.add({"status": 500, "times": 1})
+    hit = faults.take("GET", LIST, "Aladdin")
+    assert hit is not None and hit.fault.status == 500  # the next rule with uses left
+    assert [rule.hits for rule in faults.rules()] == [0, 1]
+
+
+@pytest.mark.parametrize(("rule", "field", "problem"), [
+    ({"drop": True, "connection": "reset"}, "drop", 'cannot be combined with connection "reset"'),
+    ({"connection": "reset", "status": 503}, "connection", "cannot be combined with status"),
+    ({"connection": "garbage", "malformed": True}, "connection", "cannot be combined with malformed"),
+    ({"connection": "truncate", "bytesPerSecond": 10}, "connection", "cannot be combined with bytesPerSecond"),
+    ({"connection": "explode"}, "connection", "drop"),
+    ({"probability": 1.5, "status": 503}, "probability", "1"),
+    ({"bytesPerSecond": 0}, "bytesPerSecond", "1"),
+    ({"jitterMs": -1}, "jitterMs", "0"),
+    ({"probability": 0.5}, "status", "give a status, delayMs, jitterMs, connection, malformed or bytesPerSecond"),
+])
+def test_a_rule_that_cannot_be_is_a_400_naming_its_field(client: TestClient, rule: dict[str, object], field: str,
+                                                         problem: str) -> None:
+    response = client.post("/__admin/faults", json=rule)
+    assert response.status_code == 400, response.text
+    problems = response.json()["requestError"]["serviceException"]["validationErrors"]
+    assert list(problems) == [field] and problem in " ".join(problems[field]), problems
+
+
+def test_a_rule_lists_every_field(client: TestClient) -> None:
+    added = client.post("/__admin/faults", json={"connection": "truncate", "status": 503, "probability": 0.25,
+                                                 "seed": 3, "jitterMs": 10}).json()
+    assert client.get("/__admin/faults").json()["faults"] == [added]
+    assert {key: added[key] for key in ("connection", "drop", "malformed", "bytesPerSecond", "probability", "seed",
+                                        "jitterMs", "delayMs", "status")} == {
+        "connection": "truncate", "drop": False, "malformed": False, "bytesPerSecond": None, "probability": 0.25,
+        "seed": 3, "jitterMs": 10, "delayMs": 0, "status": 503}
+    assert client.post("/__admin/faults", json={"drop": True}).json()["connection"] == "drop"
+
+
+@pytest.mark.parametrize("connection", ["reset", "garbage", "truncate"])
+def test_in_process_a_cut_connection_raises_in_the_client(app: MockOmni, client: TestClient, connection: str) -> None:
+    app.state.faults.add({"connection": connection, "times": 1})
+    said = {"reset": "reset the connection", "garbage": "sent garbage", "truncate": "truncated the answer"}
+    rule = r"^fault rule 1 \(any method \*; 0 of 1 uses left\) "
+    with pytest.raises(ConnectionDropped, match=rule + said[connection]):
+        client.get(LIST, headers={"Authorization": ALADDIN_BASIC})
+    assert client.get(LIST, headers={"Authorization": ALADDIN_BASIC}).status_code == 200
+    first = client.get("/__admin/requests").json()["requests"][0]
+    assert first["status"] == (200 if connection == "truncate" else 0)
+
+
+def test_in_process_malformed_and_slow_bodies_come_as_on_a_socket(app: MockOmni, client: TestClient) -> None:
+    whole = client.get(LIST, headers={"Authorization": ALADDIN_BASIC}).content
+    app.state.faults.add({"malformed": True, "times": 1})
+    malformed = client.get(LIST, headers={"Authorization": ALADDIN_BASIC})
+    assert malformed.status_code == 200 and malformed.content == whole[:len(whole) // 2]
+    app.state.faults.add({"bytesPerSecond": 100_000, "times": 1})
+    assert client.get(LIST, headers={"Authorization": ALADDIN_BASIC}).content == whole
+    reasons = [entry["reason"] for entry in client.get("/__admin/requests").json()["requests"]]
+    assert "malformed the body" in reasons[1] and "100000 bytes per second" in reasons[2]

@@ -280,7 +280,7 @@ def silent_answer(hit: Hit, fmt: Format) -> Answer:
 
     kind = hit.fault.connection or "drop"
     done = {"drop": "dropped the connection", "reset": "reset the connection (TCP RST)",
-            "garbage": f"sent {len(hit.garbage)} random bytes and closed the connection"}[kind]
+            "garbage": f"sent garbage ({len(hit.garbage)} random bytes) and closed the connection"}[kind]
     return Answer(0, b"", fmt, reason=f"{hit.described} {done}: no answer was sent, the call was not carried out",
                   wire=Wire(kind, garbage=hit.garbage))
 
@@ -303,10 +303,11 @@ def shape(hit: Hit, answer: Answer) -> Answer:
         size = len(answer.content)
         if size:
             cut = size // 2
-            said = f"sent the head and {cut} of {size} body bytes, then closed the connection"
+            said = f"truncated the answer: sent the head and {cut} of {size} body bytes, then closed the connection"
         else:
             cut = 0
-            said = "sent half the head (the answer has no body), then closed the connection: no complete answer"
+            said = ("truncated the answer: sent half the head (the answer has no body), then closed the connection: "
+                    "no complete answer")
         answer = dataclasses.replace(answer, reason=f"{hit.described} {said}; the call was carried out: "
                                                     f"{answer.reason}", wire=Wire("truncate", cut=cut))
     elif fault.bytes_per_second is not None:
