@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import anyio
 import httpx
 import pytest
 from starlette.testclient import TestClient
@@ -236,3 +237,20 @@ def test_in_process_malformed_and_slow_bodies_come_as_on_a_socket(app: MockOmni,
     assert client.get(LIST, headers={"Authorization": ALADDIN_BASIC}).content == whole
     reasons = [entry["reason"] for entry in client.get("/__admin/requests").json()["requests"]]
     assert "malformed the body" in reasons[1] and "100000 bytes per second" in reasons[2]
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_in_process_slow_bodies_and_cuts_under_asyncio_and_trio(app: MockOmni, backend: str) -> None:
+    async def calls() -> tuple[bytes, bytes, str]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock",
+                                     headers={"Authorization": ALADDIN_BASIC}) as client:
+            whole = (await client.get(LIST)).content
+            app.state.faults.add({"bytesPerSecond": 20_000, "jitterMs": 20, "times": 1})
+            slow = (await client.get(LIST)).content
+            app.state.faults.add({"connection": "reset", "times": 1})
+            with pytest.raises(ConnectionDropped) as cut:
+                await client.get(LIST)
+            return whole, slow, str(cut.value)
+
+    whole, slow, cut = anyio.run(calls, backend=backend)
+    assert slow == whole and "reset the connection (TCP RST)" in cut

@@ -360,17 +360,18 @@ async def deliver(answer: Answer, send: Callable[..., Awaitable[None]],
 async def _trickle(content: bytes, rate: int, send: Callable[..., Awaitable[None]],
                    sleep: Callable[[float], Awaitable[None]], connection: _Connection | None) -> None:
     """``content`` as body parts at ``rate`` bytes a second (measured from the first part)."""
-    loop = asyncio.get_running_loop()
+    import anyio  # its clock works under asyncio and trio alike (in-process clients may run either)
+
     step = max(1, int(rate * SLOW_STEP))
-    began = loop.time()
+    began = anyio.current_time()
     for offset in range(0, len(content), step):
         if connection is not None and getattr(connection.owner, "disconnected", False):
             return  # the client gave up (its read timeout): nobody to write to
-        wait = began + offset / rate - loop.time()
+        wait = began + offset / rate - anyio.current_time()
         if wait > 0:
             await sleep(wait)
         await send({"type": "http.response.body", "body": content[offset:offset + step], "more_body": True})
-    wait = began + len(content) / rate - loop.time()
+    wait = began + len(content) / rate - anyio.current_time()
     if wait > 0:
         await sleep(wait)
     await send({"type": "http.response.body", "body": b""})
