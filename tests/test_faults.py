@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import anyio
 import httpx
@@ -18,7 +21,7 @@ from mock_omni.testing.faults import ConnectionDropped, Faults, Hit, fault_error
 from mock_omni.testing.process import ServerProcess
 
 from . import server
-from .conftest import ALADDIN_BASIC
+from .conftest import ALADDIN_BASIC, SEED_KEY
 
 pytestmark = pytest.mark.both_stores
 
@@ -254,3 +257,56 @@ def test_in_process_slow_bodies_and_cuts_under_asyncio_and_trio(app: MockOmni, b
 
     whole, slow, cut = anyio.run(calls, backend=backend)
     assert slow == whole and "reset the connection (TCP RST)" in cut
+
+
+# --- fault rules in fixture documents and the state document ----------------------------------------------
+
+RULES = [{"status": 503, "path": LIST, "times": 1}, {"status": 500, "probability": 0.5, "seed": 4, "times": None,
+                                                     "path": "/omni/1/scenarios/*"}]
+
+
+def with_faults(client: TestClient, faults: list[dict[str, object]]) -> dict[str, object]:
+    document: dict[str, object] = client.get("/__admin/state").json()
+    return {**document, "faults": faults}
+
+
+def seed_statuses(client: TestClient) -> list[int]:
+    return [client.get(f"{LIST}/{SEED_KEY}", headers={"Authorization": ALADDIN_BASIC}).status_code
+            for _ in range(30)]
+
+
+def test_a_state_document_arms_its_faults_and_a_reset_to_it_arms_them_afresh(client: TestClient) -> None:
+    document = with_faults(client, RULES)
+    assert client.put("/__admin/state", json=document).status_code == 200
+    assert client.get(LIST, headers={"Authorization": ALADDIN_BASIC}).status_code == 503
+    sequence = seed_statuses(client)
+    assert set(sequence) == {200, 500}
+    exported = client.get("/__admin/state").json()["faults"]
+    assert [(rule["status"], rule["seed"], rule["probability"]) for rule in exported] == [(503, None, 1.0),
+                                                                                          (500, 4, 0.5)]
+    # A reset to the document: its rules from the start (uses and draws), the same sequence again.
+    assert client.post("/__admin/reset", json={"fixtures": document}).status_code == 200
+    assert client.get(LIST, headers={"Authorization": ALADDIN_BASIC}).status_code == 503
+    assert seed_statuses(client) == sequence
+    assert client.post("/__admin/reset").status_code == 200  # and again, without a body
+    assert client.get(LIST, headers={"Authorization": ALADDIN_BASIC}).status_code == 503
+
+
+def test_a_bad_rule_in_a_document_is_a_400_naming_it(client: TestClient) -> None:
+    response = client.put("/__admin/state", json=with_faults(client, [{"connection": "explode"}]))
+    assert response.status_code == 400
+    assert list(response.json()["requestError"]["serviceException"]["validationErrors"]) == ["faults[0].connection"]
+    assert client.get("/__admin/faults").json()["faults"] == []  # nothing changed
+
+
+def test_a_fixture_file_with_faults_arms_them_at_start(tmp_path: Path, client: TestClient) -> None:
+    fixture = tmp_path / "faulty.json"
+    fixture.write_text(json.dumps(with_faults(client, RULES[:1])))
+    with server.running(["--fixtures", str(fixture)]) as live:
+        assert httpx.get(live.url + LIST, headers={"Authorization": ALADDIN_BASIC}).status_code == 503
+        assert httpx.get(live.url + LIST, headers={"Authorization": ALADDIN_BASIC}).status_code == 200
+    fixture.write_text(json.dumps(with_faults(client, [{"probability": 2, "status": 503}])))
+    failed = subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--fixtures", str(fixture)],
+                            capture_output=True, text=True, timeout=60)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    assert "faults[0].probability" in failed.stderr, failed.stderr

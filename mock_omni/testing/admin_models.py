@@ -162,6 +162,8 @@ class StateIn(AdminBody):
 
     accounts: list[AccountIn]
     delivery_rules: list[DeliveryRuleIn] = Field([], alias="deliveryRules", description="outcome rules of delivery")
+    faults: list[FaultIn] = Field([], description="fault rules as POST /__admin/faults takes them (a reset arms them "
+                                                  "again)")
 
 
 class NewAccountIn(AdminBody):

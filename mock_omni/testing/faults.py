@@ -137,6 +137,15 @@ class Fault:
             matches += f", probability {self.probability:g}"
         return f"fault rule {self.id} ({matches}; {left})"
 
+    def definition(self) -> dict[str, object]:
+        """The rule as fixture documents and the state document write it (what POST /__admin/faults takes)."""
+        return {
+            "method": self.method, "path": self.path, "account": self.account, "status": self.status,
+            "message": self.message, "delayMs": self.delay_ms, "jitterMs": self.jitter_ms,
+            "connection": self.connection, "malformed": self.malformed, "bytesPerSecond": self.bytes_per_second,
+            "probability": self.probability, "seed": self.seed, "times": self.times,
+        }
+
     def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id, "method": self.method, "path": self.path, "account": self.account,
@@ -176,6 +185,21 @@ class Wire:
     #: truncate: how many bytes of the body are sent (of the head, when there is no body).
     cut: int = 0
     bytes_per_second: int = 0
+
+
+def document_faults(raw: list[dict[str, object]], source: str) -> tuple[FaultIn, ...]:
+    """The ``faults`` of a fixture document, checked as the admin API checks a rule (FixtureError naming the
+    field otherwise)."""
+    from ..domain.fixtures import FixtureError
+
+    rules = []
+    for index, item in enumerate(raw):
+        try:
+            rules.append(validated(FaultIn, item))
+        except InvalidArgument as exc:
+            name, messages = next(iter((exc.validation_errors or {"": [exc.text]}).items()))
+            raise FixtureError(source, f"faults[{index}].{name}", messages[0]) from None
+    return tuple(rules)
 
 
 def fault_from_rule(fault_id: int, rule: FaultIn) -> Fault:
