@@ -310,3 +310,27 @@ def test_a_fixture_file_with_faults_arms_them_at_start(tmp_path: Path, client: T
                             capture_output=True, text=True, timeout=60)
     assert failed.returncode != 0 and "Traceback" not in failed.stderr
     assert "faults[0].probability" in failed.stderr, failed.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_network_faults_behind_a_middleware_on_either_loop(loop: str) -> None:
+    """The connection found through the running task (``send`` wrapped), on uvloop's and asyncio's transports."""
+    with wrapped_server(loop) as live:
+        with httpx.Client(base_url=live.url, trust_env=False, timeout=10, headers={"Authorization": ALADDIN_BASIC}) \
+                as client:
+            for rule, error in [({"connection": "reset"}, httpx.ReadError),
+                                ({"connection": "truncate"}, httpx.RemoteProtocolError),
+                                ({"connection": "garbage"}, httpx.RemoteProtocolError)]:
+                assert client.post("/__admin/faults", json={**rule, "times": 1}).status_code == 201
+                with pytest.raises(error):
+                    client.get(LIST)
+            whole = client.get(LIST).content
+            assert client.post("/__admin/faults", json={"bytesPerSecond": len(whole) * 4, "times": 1}).status_code \
+                == 201
+            assert client.get(LIST).content == whole
+            statuses = [e["status"] for e in client.get("/__admin/requests").json()["requests"]]
+        assert statuses == [0, 200, 0, 200, 200]
+        live.stop()
+        errors = live.output()
+    assert "ASGI callable" not in errors and "Exception" not in errors, errors
