@@ -336,19 +336,20 @@ class MockOmniProtocol(HttpToolsProtocol):
                 return
             pending.response_complete = False  # later requests of the connection wait for the whole body
             self.transport.write(head)
-            self._trickle(request, answer.content, wire.bytes_per_second, pending, self.loop.time(), 0)
+            self._trickle(request, answer.content, wire.bytes_per_second, pending, self.loop.time(), 0, 0)
 
     def _trickle(self, request: VendorRequest, content: bytes, rate: int, pending: _Pending, began: float,
-                 offset: int) -> None:
-        """A slow body: the next part at ``rate`` bytes a second from ``began``, then what follows a response."""
+                 sent: int, upto: int) -> None:
+        """A slow body: ``content[sent:upto]`` now, the next part when its last byte is due at ``rate`` bytes a
+        second from ``began`` (as testing/faults.py does on the ASGI path), then what follows a response."""
         if self.transport.is_closing():
             return  # the client gave up (its read timeout)
-        step = max(1, int(rate * SLOW_STEP))
-        if offset < len(content):
-            self.transport.write(content[offset:offset + step])
-            offset += step
-            at = began + min(offset, len(content)) / rate
-            self.timers.append(self.loop.call_at(at, self._trickle, request, content, rate, pending, began, offset))
+        if upto > sent:
+            self.transport.write(content[sent:upto])
+        if upto < len(content):
+            end = min(upto + max(1, int(rate * SLOW_STEP)), len(content))
+            self.timers.append(self.loop.call_at(began + end / rate, self._trickle, request, content, rate,
+                                                 pending, began, upto, end))
             return
         pending.response_complete = True
         if not pending.keep_alive:

@@ -383,21 +383,20 @@ async def deliver(answer: Answer, send: Callable[..., Awaitable[None]],
 
 async def _trickle(content: bytes, rate: int, send: Callable[..., Awaitable[None]],
                    sleep: Callable[[float], Awaitable[None]], connection: _Connection | None) -> None:
-    """``content`` as body parts at ``rate`` bytes a second (measured from the first part)."""
+    """``content`` as body parts at ``rate`` bytes a second from the head: each part once its last byte is due,
+    so the whole body has come ``len(content) / rate`` seconds after the head."""
     import anyio  # its clock works under asyncio and trio alike (in-process clients may run either)
 
     step = max(1, int(rate * SLOW_STEP))
     began = anyio.current_time()
     for offset in range(0, len(content), step):
-        if connection is not None and getattr(connection.owner, "disconnected", False):
-            return  # the client gave up (its read timeout): nobody to write to
-        wait = began + offset / rate - anyio.current_time()
+        end = min(offset + step, len(content))
+        wait = began + end / rate - anyio.current_time()
         if wait > 0:
             await sleep(wait)
-        await send({"type": "http.response.body", "body": content[offset:offset + step], "more_body": True})
-    wait = began + len(content) / rate - anyio.current_time()
-    if wait > 0:
-        await sleep(wait)
+        if connection is not None and getattr(connection.owner, "disconnected", False):
+            return  # the client gave up (its read timeout): nobody to write to
+        await send({"type": "http.response.body", "body": content[offset:end], "more_body": True})
     await send({"type": "http.response.body", "body": b""})
 
 
