@@ -16,6 +16,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,8 +286,8 @@ def test_without_retries_requests_sees_the_reset(target: Target) -> None:
 # --- a replica's direct path: the call came before the replica had applied the rule ------------------------
 
 
-@pytest.fixture(scope="module")
-def late_replica(redis_server: RedisServer) -> Iterator[Target]:
+@contextmanager
+def late_replica_server(redis_server: RedisServer) -> Iterator[tuple[Target, uvicorn.Server]]:
     """A replica served by uvicorn in this process, whose protocol answers every vendor call directly (as a
     replica does that has not yet applied the entry adding a rule: the rule is then taken when the call's
     entry is applied, and what it does is done by server/http_protocol.py), and another to add the rules."""
@@ -308,12 +309,18 @@ def late_replica(redis_server: RedisServer) -> Iterator[Target]:
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.01)
     try:
-        yield Target("late-replica", adder.url, f"http://127.0.0.1:{port}")
+        yield Target("late-replica", adder.url, f"http://127.0.0.1:{port}"), running
     finally:
         running.should_exit = True
         thread.join(HUNG)
         app.close()
         adder.stop()
+
+
+@pytest.fixture(scope="module")
+def late_replica(redis_server: RedisServer) -> Iterator[Target]:
+    with late_replica_server(redis_server) as (target, _):
+        yield target
 
 
 @pytest.fixture
@@ -345,3 +352,20 @@ def test_malformed_and_slow_on_a_replicas_direct_path(late: Target) -> None:
         assert client.get(LIST).content == whole
         assert 0.45 <= time.monotonic() - began < HUNG
         assert client.get(LIST).content == whole  # the connection goes on after a slow answer
+
+
+def test_a_stopping_replica_writes_the_rest_of_a_slow_body_at_once(redis_server: RedisServer) -> None:
+    """As a fault's delay ends when the server stops: the client gets the whole answer, the server stops soon."""
+    with late_replica_server(redis_server) as (target, running):
+        target.fault(bytesPerSecond=20, times=1)  # 631 bytes: half a minute
+        got: list[bytes] = []
+        with target.client() as client, client.stream("GET", LIST) as response:
+            assert response.status_code == 200
+            iterator = response.iter_raw()
+            got.append(next(iterator))
+            began = time.monotonic()
+            running.should_exit = True
+            got.extend(iterator)
+            stopped_within = time.monotonic() - began
+        assert len(b"".join(got)) == int(response.headers["content-length"])
+        assert stopped_within < 10  # not the 30 s the rate would take

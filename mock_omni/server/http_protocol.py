@@ -124,6 +124,9 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: uvicorn's default headers as last formatted (``_default_head``).
         self.default_headers_seen: list[tuple[bytes, bytes]] | None = None
         self.default_head = b""
+        #: A slow body being written on the direct path (a replica's faulted call): the body, how much of it
+        #: is written, its cycle. Shutdown writes the rest at once.
+        self.trickling: tuple[bytes, int, _Pending] | None = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         for timer in self.timers:
@@ -342,15 +345,22 @@ class MockOmniProtocol(HttpToolsProtocol):
                  sent: int, upto: int) -> None:
         """A slow body: ``content[sent:upto]`` now, the next part when its last byte is due at ``rate`` bytes a
         second from ``began`` (as testing/faults.py does on the ASGI path), then what follows a response."""
-        if self.transport.is_closing():
-            return  # the client gave up (its read timeout)
+        if self.transport.is_closing() or (upto and self.trickling is None):
+            self.trickling = None
+            return  # the client gave up (its read timeout), or shutdown wrote the rest
         if upto > sent:
             self.transport.write(content[sent:upto])
         if upto < len(content):
             end = min(upto + max(1, int(rate * SLOW_STEP)), len(content))
+            self.trickling = (content, upto, pending)
             self.timers.append(self.loop.call_at(began + end / rate, self._trickle, request, content, rate,
                                                  pending, began, upto, end))
             return
+        self.trickling = None
+        self._trickled(pending)
+
+    def _trickled(self, pending: _Pending) -> None:
+        """A slow body is all written: what follows a response."""
         pending.response_complete = True
         if not pending.keep_alive:
             self.close_after_body()
@@ -456,6 +466,13 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.flow.resume_reading()
 
     def shutdown(self) -> None:
+        if self.trickling is not None and not self.transport.is_closing():
+            # A slow body: the rest at once (as a fault's delay ends when the server stops), then close.
+            content, written, pending = self.trickling
+            self.trickling = None
+            self.transport.write(content[written:])
+            pending.keep_alive = False
+            self._trickled(pending)
         waiting = not self.body_done and not self.pipeline
         if self.direct is not None:
             # Mid-request: answer it, then close (uvicorn does the same for its own requests).
