@@ -220,9 +220,15 @@ def test_jitter_draws_each_delay_between_delay_and_delay_plus_jitter(target: Tar
 # --- probability ---------------------------------------------------------------------------------
 
 
-def statuses(target: Target, calls: int) -> list[int]:
-    with target.client() as client:
-        return [client.get(LIST).status_code for _ in range(calls)]
+def statuses(target: Target, calls: int, spread: bool = False) -> list[int]:
+    """``calls`` lists' statuses; ``spread``: taken in turn by both replicas (the rules' one and the other)."""
+    urls = [target.calls, target.admin] if spread else [target.calls]
+    clients = [httpx.Client(base_url=url, headers=AUTH, trust_env=False, timeout=HUNG) for url in urls]
+    try:
+        return [clients[n % len(clients)].get(LIST).status_code for n in range(calls)]
+    finally:
+        for client in clients:
+            client.close()
 
 
 def test_probability_applies_to_its_share_and_a_seed_replays_the_sequence(target: Target) -> None:
@@ -242,7 +248,7 @@ def test_one_seed_gives_one_sequence_on_every_store(served: Target, redis_server
     """The sequence is the rule's: the same on the memory store as across replicas taken in turn."""
     served.reset()
     served.fault(status=503, probability=0.5, seed=99, times=None)
-    here = statuses(served, 40)
+    here = statuses(served, 40, spread=True)
     with server.running() as memory:
         other = Target("serve", memory.url, memory.url)
         other.fault(status=503, probability=0.5, seed=99, times=None)
