@@ -334,3 +334,22 @@ def test_network_faults_behind_a_middleware_on_either_loop(loop: str) -> None:
         live.stop()
         errors = live.output()
     assert "ASGI callable" not in errors and "Exception" not in errors, errors
+
+
+def test_a_reason_names_the_rule_and_all_it_did(app: MockOmni, client: TestClient) -> None:
+    app.state.faults.add({"delayMs": 5, "malformed": True, "times": 1})
+    app.state.faults.add({"delayMs": 5, "status": 503, "connection": "truncate", "times": 1})
+    app.state.faults.add({"delayMs": 5, "times": 1})
+    for _ in range(3):
+        try:
+            client.get(LIST, headers={"Authorization": ALADDIN_BASIC})
+        except ConnectionDropped:
+            pass
+    reasons = [entry["reason"] for entry in client.get("/__admin/requests").json()["requests"]]
+    rule = "fault rule {} (any method *; 0 of 1 uses left) waited 5 ms"
+    listed = "the call itself: answered by GET /omni/1/scenarios (operation 'list')"
+    assert reasons[0] == rule.format(1) + " and malformed the body (its first 315 of 631 bytes: JSON that does not " \
+        f"parse); {listed}"
+    assert reasons[1] == rule.format(2) + ", answered 503 and truncated the answer: sent the head and 51 of 102 " \
+        "body bytes, then closed the connection"
+    assert reasons[2] == rule.format(3) + f"; {listed}"

@@ -163,7 +163,7 @@ class VendorApi:
                 self.journal.record(request.method, request.path, request.query, request.headers, body, None,
                                     exchange.account, answer.reason)
                 return answer
-            error = fault_error(hit.fault)
+            error = fault_error(hit.fault, hit.described)
             if error is not None and exchange.answer is None:
                 assert exchange.operation is not None
                 exchange.answer = error_answer(exchange.operation.worded(error), exchange.fmt,

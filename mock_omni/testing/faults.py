@@ -285,14 +285,15 @@ class Faults:
         self._stopping.set()
 
 
-def fault_error(fault: Fault) -> OmniError | None:
-    """The error a rule answers with (after its delay), None if it answers none."""
+def fault_error(fault: Fault, described: str | None = None) -> OmniError | None:
+    """The error a rule answers with (after its delay), None if it answers none; ``described``: the rule as it
+    was when taken."""
     if fault.status is None:
         return None
     error: OmniError = BY_STATUS[fault.status]()
     if fault.message:
         error.text = fault.message
-    return error.because(f"{fault.described()} answered {fault.status}")
+    return error.because(f"{described or fault.described()} answered {fault.status}")
 
 
 # --- what is sent ---------------------------------------------------------------------------
@@ -305,40 +306,47 @@ def silent_answer(hit: Hit, fmt: Format) -> Answer:
     kind = hit.fault.connection or "drop"
     done = {"drop": "dropped the connection", "reset": "reset the connection (TCP RST)",
             "garbage": f"sent garbage ({len(hit.garbage)} random bytes) and closed the connection"}[kind]
-    return Answer(0, b"", fmt, reason=f"{hit.described} {done}: no answer was sent, the call was not carried out",
+    waited = f" waited {round(hit.delay * 1000)} ms and" if hit.delay else ""
+    return Answer(0, b"", fmt, reason=f"{hit.described}{waited} {done}: no answer was sent, the call was not "
+                                      "carried out",
                   wire=Wire(kind, garbage=hit.garbage))
 
 
 def shape(hit: Hit, answer: Answer) -> Answer:
-    """The call's real ``answer`` as the rule of ``hit`` has it sent (malformed, truncated, slow)."""
+    """The call's real ``answer`` as the rule of ``hit`` has it sent (malformed, truncated, slow), its reason
+    naming the rule and all it did: "fault rule 3 (...) waited 250 ms and malformed the body (...); the call
+    itself: answered by GET /omni/1/scenarios (operation 'list')"."""
     fault = hit.fault
+    doings = [f"waited {round(hit.delay * 1000)} ms"] if hit.delay else []
+    base: str | None = answer.reason or ""
+    if base is not None and base.startswith(hit.described):  # the rule's status: "... answered 503"
+        doings.append(base[len(hit.described):].strip())
+        base = None
+    content = answer.content
+    wire: Wire | None = None
     if fault.malformed:
-        if answer.content:
+        if content:
             # Half the document: its root is never closed, so neither JSON nor XML parsers take it.
-            cut = max(1, len(answer.content) // 2)
-            answer = dataclasses.replace(
-                answer, content=answer.content[:cut],
-                reason=f"{hit.described} malformed the body (its first {cut} of {len(answer.content)} bytes: "
-                       f"{answer.fmt.upper()} that does not parse) of: {answer.reason}")
+            content = content[:max(1, len(content) // 2)]
+            doings.append(f"malformed the body (its first {len(content)} of {len(answer.content)} bytes: "
+                          f"{answer.fmt.upper()} that does not parse)")
         else:
-            answer = dataclasses.replace(
-                answer, reason=f"{hit.described} had no body to malform (status {answer.status}): {answer.reason}")
+            doings.append(f"had no body to malform (status {answer.status})")
     if fault.connection == "truncate":
-        size = len(answer.content)
-        if size:
-            cut = size // 2
-            said = f"truncated the answer: sent the head and {cut} of {size} body bytes, then closed the connection"
-        else:
-            cut = 0
-            said = ("truncated the answer: sent half the head (the answer has no body), then closed the connection: "
-                    "no complete answer")
-        answer = dataclasses.replace(answer, reason=f"{hit.described} {said}; the call was carried out: "
-                                                    f"{answer.reason}", wire=Wire("truncate", cut=cut))
+        cut = len(content) // 2
+        wire = Wire("truncate", cut=cut)
+        doings.append(f"truncated the answer: sent the head and {cut} of {len(content)} body bytes, then closed "
+                      "the connection" if content else
+                      "truncated the answer: sent half the head (the answer has no body), then closed the "
+                      "connection: no complete answer")
     elif fault.bytes_per_second is not None:
-        answer = dataclasses.replace(
-            answer, reason=f"{hit.described} wrote the body at {fault.bytes_per_second} bytes per second: "
-                           f"{answer.reason}", wire=Wire("slow", bytes_per_second=fault.bytes_per_second))
-    return answer
+        wire = Wire("slow", bytes_per_second=fault.bytes_per_second)
+        doings.append(f"wrote the body at {fault.bytes_per_second} bytes per second")
+    if not doings:
+        return answer
+    said = doings[0] if len(doings) == 1 else f"{', '.join(doings[:-1])} and {doings[-1]}"
+    reason = f"{hit.described} {said}" + (f"; the call itself: {base}" if base else "")
+    return dataclasses.replace(answer, content=content, reason=reason, wire=wire)
 
 
 def as_sent(answer: Answer) -> Any:
