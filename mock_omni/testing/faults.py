@@ -54,6 +54,7 @@ from .admin_models import FaultIn, validated
 if TYPE_CHECKING:
     from ..api.answers import Answer
     from ..api.codecs import Format
+    from .journal import Response
 
 MAX_RULES = 1000
 #: How often a fault's delay looks whether the server stops.
@@ -349,7 +350,7 @@ def shape(hit: Hit, answer: Answer) -> Answer:
     return dataclasses.replace(answer, content=content, reason=reason, wire=wire)
 
 
-def as_sent(answer: Answer) -> Any:
+def as_sent(answer: Answer) -> Response | None:
     """What the journal keeps of a shaped answer: what the client got (None: no answer, status 0)."""
     from .journal import KeptResponse
 
@@ -379,7 +380,8 @@ async def deliver(answer: Answer, send: Callable[..., Awaitable[None]],
             raise ConnectionDropped(answer.reason)
         if not answer.content:
             # No body to cut: half the head, written by hand (uvicorn would write all of it).
-            connection.transport.write(_head(answer)[:max(1, len(_head(answer)) // 2)])
+            head = _head(answer)
+            connection.transport.write(head[:max(1, len(head) // 2)])
         else:
             await send(start)
             await send({"type": "http.response.body", "body": answer.content[:wire.cut], "more_body": True})
