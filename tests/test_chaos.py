@@ -376,3 +376,15 @@ def test_a_stopping_replica_writes_the_rest_of_a_slow_body_at_once(redis_server:
             stopped_within = time.monotonic() - began
         assert len(b"".join(got)) == int(response.headers["content-length"])
         assert stopped_within < 10  # not the 30 s the rate would take
+
+
+@pytest.mark.parametrize(("connection", "error"), [
+    ("drop", httpx.RemoteProtocolError), ("reset", httpx.ReadError), ("truncate", httpx.RemoteProtocolError),
+    ("garbage", httpx.RemoteProtocolError)])
+def test_connection_faults_on_a_request_that_asks_to_close(target: Target, connection: str,
+                                                           error: type[Exception]) -> None:
+    """``Connection: close``: uvicorn's cycle holds a stand-in transport (http_protocol.py's CloseAfterBody);
+    the fault cuts the real one (a drop was answered 500 with a traceback)."""
+    target.fault(connection=connection, times=1)
+    with target.client() as client, pytest.raises(error):
+        client.get(LIST, headers={"Connection": "close"})
