@@ -61,7 +61,7 @@ class MockOmni:
         self.backend = Backend(self.state.accounts, self.state.clock, state.signin, self.state.messages)
         self.vendor = (state.vendor or VendorApi)(
             self.backend, self.state.limiter, self.state.journal, self.settings.max_body, self.state.faults.hook,
-            fence=self.state.fence, errors=self.state.errors)
+            fence=self.state.fence, errors=self.state.errors, pace=self.state.faults.sleep)
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self.state, self.settings, key_factory, self.tick)

@@ -43,7 +43,10 @@ def memory_state(settings: Settings, startup: Baseline, initial: list[Account], 
                         notify=webhooks.notify, wall_clock=wall_clock)
     messages.load(extras.messages)
     records = Records(startup, AccountClockOffsets(limiter))
-    return State(store, limiter, Journal(settings.journal_limit, real_clock), Faults(), clock,
+    faults = Faults()
+    for rule in startup.faults:
+        faults.add(rule)
+    return State(store, limiter, Journal(settings.journal_limit, real_clock), faults, clock,
                  SignIn(store, clock, lifetimes), messages, webhooks, rules, Fence(), ServerErrors(real_clock),
                  records, initial, extras.messages, tuple(extras.delivery_rules))
 

@@ -13,6 +13,7 @@ from .memory import memory_state
 from .settings import Settings
 from .state import State
 from .testing.admin import Baseline
+from .testing.faults import document_faults
 
 
 def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory,
@@ -24,7 +25,7 @@ def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory,
     extras = Extras()
     initial = load_files(settings.fixtures, key_factory, extras)
     startup = Baseline(tuple(initial), delivery_rules=tuple(extras.delivery_rules), messages=extras.messages,
-                       callbacks=extras.documented_callbacks())
+                       callbacks=extras.documented_callbacks(), faults=document_faults(extras.faults, "fixtures"))
     lifetimes = Lifetimes(float(settings.token_lifetime), float(settings.session_idle))
     if settings.shared:
         from .replication.state import open_replicated_state

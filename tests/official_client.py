@@ -1,7 +1,8 @@
 """Drives infobip-api-python-client 2.3.0 (Python 2.7) against a mock-omni URL; prints one JSON result.
 
-Run by tests/test_official_client.py as: python2.7 official_client.py URL [API_KEY SESSION_TOKEN]
-(with a key and a token: how the client fares with an API key lacking the scope, and with an IBSSO session).
+Run by tests/test_official_client.py as: python2.7 official_client.py URL [API_KEY SESSION_TOKEN | --calls N]
+(with a key and a token: how the client fares with an API key lacking the scope, and with an IBSSO session;
+with --calls: N scenario lists in a row, each one's keys or the error the client raised, as fault rules give).
 """
 
 import json
@@ -149,8 +150,22 @@ def send_and_read(good, key):
     return result
 
 
+def calls(url, count):
+    """``count`` scenario lists; for each, the keys or the exception the client let through (type and text)."""
+    good = Configuration(username="Aladdin", password="open sesame", base_url=url)
+    outcomes = []
+    for _ in range(count):
+        try:
+            outcomes.append({"keys": [s.key for s in get_scenarios(good).execute({}).scenarios]})
+        except Exception as exc:  # noqa: BLE001 - what the app using the client would see
+            outcomes.append({"error": type(exc).__module__ + "." + type(exc).__name__ + ": " + str(exc)})
+    return outcomes
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 4:
+    if len(sys.argv) == 4 and sys.argv[2] == "--calls":
+        print(json.dumps(calls(sys.argv[1], int(sys.argv[3]))))
+    elif len(sys.argv) == 4:
         signed_in(*sys.argv[1:])
     else:
         main(sys.argv[1])

@@ -98,3 +98,20 @@ def test_official_client_sees_403_for_a_key_without_the_scope_and_signs_in_with_
     forbidden = {"messageId": "FORBIDDEN", "text": "Forbidden"}
     assert data["forbidden_list"] == forbidden and data["forbidden_get"] == forbidden
     assert data["session_list"][0] == SEED_KEY and len(data["session_list"]) == 3
+
+
+@needs_py27
+@pytest.mark.parametrize("args", [[], ["--asgi-only"]], ids=["serve", "asgi-only"])
+def test_official_client_meets_a_reset_and_a_truncated_answer(args: list[str]) -> None:
+    """The network faults as the 2.3.0 client (httplib) lets them through to the app: the socket error of a
+    reset, httplib's IncompleteRead for an answer cut mid-body; the next call is answered."""
+    with server.running(args) as srv, AdminClient(srv.url) as admin:
+        admin.fault(connection="reset", path="/omni/1/scenarios")
+        admin.fault(connection="truncate", path="/omni/1/scenarios")
+        outcomes = run_client(srv.url, "--calls", "3")
+        statuses = [entry["status"] for entry in admin.requests()]
+    reset, truncated, answered = outcomes
+    assert reset["error"].startswith("socket.error: [Errno 104] Connection reset by peer"), reset
+    assert truncated["error"].startswith("httplib.IncompleteRead: IncompleteRead("), truncated
+    assert answered["keys"][0] == SEED_KEY
+    assert statuses == [0, 200, 200]

@@ -769,3 +769,31 @@ def test_a_missing_fixture_file_names_every_place_it_was_looked_for(pytester: py
     result.assert_outcomes(errors=1)
     here = str(pytester.path)
     result.stdout.fnmatch_lines([f"*mock-omni: nowhere.json: file not found: tried {here}/nowhere.json and *"])
+
+
+def test_fault_takes_the_network_kinds_on_the_server_and_in_process(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        from mock_omni.testing.faults import ConnectionDropped
+
+        def test_on_the_server(mock_omni):
+            mock_omni.fault(connection="reset", method="GET")
+            with pytest.raises(httpx.ReadError):
+                call(mock_omni, "GET", LIST)
+            mock_omni.fault(503, probability=0.5, seed=3, times=None)
+            first = [call(mock_omni, "GET", LIST).status_code for _ in range(20)]
+            mock_omni.reset()
+            mock_omni.fault(503, probability=0.5, seed=3, times=None)
+            assert [call(mock_omni, "GET", LIST).status_code for _ in range(20)] == first
+            assert set(first) == {200, 503}
+
+        def test_in_process(mock_omni_app):
+            mock_omni_app.fault(connection="truncate", jitter_ms=5)
+            with pytest.raises(ConnectionDropped, match="truncated the answer"):
+                mock_omni_app.client.get(SEED)
+            mock_omni_app.fault(malformed=True, bytes_per_second=100_000)
+            assert mock_omni_app.client.get(SEED).status_code == 200
+            assert [e["status"] for e in mock_omni_app.requests()] == [200, 200]
+    '''))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=2)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..domain.errors import GeneralError, OmniError
 from ..domain.validation import problems_sentence
 from ..testing.server_errors import ErrorLog
 from .codecs import CONTENT_TYPES, Format, render
+
+if TYPE_CHECKING:
+    from ..testing.faults import Wire
 
 log = logging.getLogger("mock_omni")
 
@@ -26,6 +30,8 @@ class Answer:
     extra: tuple[tuple[bytes, bytes], ...] = ()
     #: Why this answer, for the journal (never sent): the operation that answered, or what refused the call.
     reason: str | None = None
+    #: How a fault rule has it sent (testing/faults.py): truncated, slowly, or not at all (status 0).
+    wire: Wire | None = None
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:

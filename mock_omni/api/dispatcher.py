@@ -15,6 +15,7 @@ fault, Content-Type (415), rate limit (429), body and query (400), then the hand
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,8 +23,8 @@ from typing import TYPE_CHECKING
 from starlette.types import Receive, Scope, Send
 
 from ..domain.backend import Backend
-from ..domain.errors import Forbidden, OmniError, PayloadTooLarge
-from ..testing.faults import ConnectionDropped, drop_connection
+from ..domain.errors import Forbidden, PayloadTooLarge
+from ..testing.faults import Hit, as_sent, deliver, drop_connection, fault_error, shape, silent_answer
 from ..testing.fence import Fence
 from .answers import Answer, error_answer
 from .auth import Authenticator
@@ -91,9 +92,9 @@ class Exchange:
     answer: Answer | None = None
 
 
-#: Called after authentication with (method, path, account); may sleep, or raise an
-#: OmniError to answer with it instead (fault injection, testing/faults.py).
-FaultHook = Callable[[str, str, str], Awaitable[None]]
+#: Called after authentication with (method, path, account): the fault rule taken for the call, after its
+#: delay, or None (fault injection, testing/faults.py).
+FaultHook = Callable[[str, str, str], Awaitable[Hit | None]]
 
 
 class VendorApi:
@@ -108,6 +109,7 @@ class VendorApi:
         self, backend: Backend, limiter: RateLimits, journal: RequestJournal,
         max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None,
         fence: Fences | None = None, errors: ErrorLog | None = None,
+        pace: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.backend = backend
         self.limiter = limiter
@@ -121,6 +123,8 @@ class VendorApi:
         self.fence: Fences = fence or Fence()
         #: Where unexpected exceptions (the 500s no fault asked for) are recorded, if anywhere.
         self.errors = errors
+        #: How a slow body's writer waits (the fault rules' sleep, which ends when the server stops).
+        self.pace = pace or asyncio.sleep
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -138,38 +142,43 @@ class VendorApi:
         if answer is None:
             await drop_connection(send)
             return
-        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
-        await send({"type": "http.response.body", "body": answer.content})
+        await deliver(answer, send, self.pace)
 
     async def decide(self, request: VendorRequest, body: bytes | None, ticket: int) -> Answer | None:
-        """The call's answer, the fault hook awaited between the checks; None: drop the connection (a fault
-        dropped it, journaled with status 0; or a reset came while it waited, and nothing of it is kept)."""
+        """The call's answer, the fault hook awaited between the checks; None: drop the connection (a reset
+        came while it waited, and nothing of it is kept). A fault's answer carries how it is sent (``wire``)."""
         exchange = self.admit(request, body is None)
-        dropped = await self.hook(exchange, request)
+        hit = await self.hook(exchange, request)
         if not self.fence.admits(ticket, exchange.account):
             # Reset while it waited (testing/fence.py): nothing of it may reach the state that replaced its own.
             return None
-        if dropped is not None:
-            # Journaled with status 0: the client got no response at all.
-            self.journal.record(request.method, request.path, request.query, request.headers, body or b"", None,
-                                exchange.account, dropped)
-            return None
-        return self.perform(exchange, request, body or b"")
+        return self.faulted(exchange, request, body or b"", hit)
 
-    async def hook(self, exchange: Exchange, request: VendorRequest) -> str | None:
-        """Await the fault hook for an admitted call: why, if it drops the connection; an error it raises
-        becomes the call's answer."""
+    def faulted(self, exchange: Exchange, request: VendorRequest, body: bytes, hit: Hit | None) -> Answer | None:
+        """The call with the rule of ``hit`` applied: no answer at all (drop, reset, garbage: journaled with
+        status 0, nothing carried out), its status, or the real answer as the rule has it sent."""
+        if hit is not None:
+            if hit.silent:
+                answer = silent_answer(hit, exchange.fmt)
+                self.journal.record(request.method, request.path, request.query, request.headers, body, None,
+                                    exchange.account, answer.reason)
+                return answer
+            error = fault_error(hit.fault, hit.described)
+            if error is not None and exchange.answer is None:
+                assert exchange.operation is not None
+                exchange.answer = error_answer(exchange.operation.worded(error), exchange.fmt,
+                                               f"{request.method} {request.path}", self.errors)
+        return self.perform(exchange, request, body, hit)
+
+    async def hook(self, exchange: Exchange, request: VendorRequest) -> Hit | None:
+        """Await the fault hook for an admitted call: the rule it took, after its delay (a failure of the hook
+        itself becomes the call's 500)."""
         if exchange.answer is not None or self.fault_hook is None:
             return None
-        assert exchange.operation is not None
         try:
             # Sign-in calls have no account yet: only rules for any account match them.
-            await self.fault_hook(request.method, request.path, exchange.account or "")
-        except ConnectionDropped as dropped:
-            return str(dropped)
+            return await self.fault_hook(request.method, request.path, exchange.account or "")
         except Exception as error:  # noqa: BLE001 - answered like any other failure
-            if isinstance(error, OmniError):
-                error = exchange.operation.worded(error)
             exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
         return None
 
@@ -217,8 +226,9 @@ class VendorApi:
             exchange.answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
         return exchange
 
-    def perform(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer | None:
-        """Content-Type (415), rate limit (429), body and query (400), then the handler; journals the call."""
+    def perform(self, exchange: Exchange, request: VendorRequest, body: bytes, hit: Hit | None = None) -> Answer:
+        """Content-Type (415), rate limit (429), body and query (400), then the handler; journals the call (as
+        the fault rule of ``hit``, if any, has it sent)."""
         answer = exchange.answer
         # Messages' due transitions first, so this call (and any push) sees the clock's present.
         self.backend.messages.advance()
@@ -249,6 +259,12 @@ class VendorApi:
                 answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
             # A sign-in call belongs to the account it signed in to.
             exchange.account = call.account or None
+        if hit is not None:
+            answer = shape(hit, answer)
+            sent = as_sent(answer)
+            self.journal.record(request.method, request.path, request.query, request.headers, body, sent,
+                                exchange.account, None if sent is not None else answer.reason)
+            return answer
         self.journal.record(request.method, request.path, request.query, request.headers, body, answer,
                             exchange.account)
         return answer

@@ -31,7 +31,7 @@ from .scenarios import Scenario, parse_scenario_data, steps_from_input
 EMBEDDED = "embedded default fixtures"
 KEY_PATTERN = re.compile(r"^[0-9A-F]{32}$")
 _ACCOUNT_FIELDS = {"username", "password", "apiKeys", "tokens", "oauth2Clients", "scenarios", "messages", "callbacks"}
-_DOCUMENT_FIELDS = {"accounts", "deliveryRules"}
+_DOCUMENT_FIELDS = {"accounts", "deliveryRules", "faults"}
 
 
 @dataclass
@@ -43,6 +43,8 @@ class Extras:
     messages: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     #: username -> callback records (``Callback.document``'s form, checked), ids unique across the documents.
     callbacks: dict[str, list[Callback]] = field(default_factory=dict)
+    #: Fault rules as the admin API takes them, each an object (testing/faults.py checks their fields).
+    faults: list[dict[str, object]] = field(default_factory=list)
 
     def documented_callbacks(self) -> tuple[Callback, ...]:
         """Every account's callbacks, to be records again: those pending when exported come back dropped."""
@@ -144,8 +146,15 @@ def accounts_from_document(document: object, source: str, key_factory: KeyFactor
     accounts: list[Account] = []
     usernames: set[str] = set()
     rules = _delivery_rules(document.get("deliveryRules", []), source)
+    faults = document.get("faults", [])
+    if not isinstance(faults, list):
+        raise FixtureError(source, "faults", "must be a list")
+    for index, rule in enumerate(faults):
+        if not isinstance(rule, dict):
+            raise FixtureError(source, f"faults[{index}]", "must be an object")
     if extras is not None:
         extras.delivery_rules.extend(rules)
+        extras.faults.extend(faults)
     for index, raw in enumerate(raw_accounts):
         account = account_from_data(raw, source, f"accounts[{index}]", key_factory, extras)
         if account.username in usernames:

@@ -1,9 +1,10 @@
 """The vendor API of a replica: each call is an entry of the log, answered once it is applied.
 
 Applying an entry runs the memory dispatcher's own steps (``VendorApi.admit`` and ``perform``) with
-the fault rules taken in between, as in memory. What a fault does on the wire (wait, drop) is done by
-the replica that took the call, after the state changed: the state changes when the call reaches
-the log, where memory changes it after the wait.
+the fault rules taken in between, as in memory (in log order, so a rule's draws, such as its
+probability's, are one sequence across replicas). What a fault does on the wire (wait, drop, reset,
+garbage, truncate, a slow body) is done by the replica that took the call, after the state changed:
+the state changes when the call reaches the log, where memory changes it after the wait.
 
 Calls answered in uvicorn's protocol (``answer_soon``) are sent to Redis together, one append for
 all the calls of one turn of the event loop.
@@ -20,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from ..api.answers import Answer, error_answer
 from ..api.codecs import JSON
 from ..api.dispatcher import Exchange, VendorApi, VendorRequest, read_body
-from ..testing.faults import Fault, drop_connection, fault_error
+from ..testing.faults import Hit, deliver, drop_connection
 from .entries import RESUME, VENDOR, Entry
 from .log import StoreUnavailable
 from .replica import Failed
@@ -43,7 +44,7 @@ class ReplicatedVendorApi(VendorApi):
         super().__init__(*args, **kwargs)
         self._queue: list[tuple[Entry, VendorRequest, Callable[[Answer | None], None]]] = []
         #: Calls held by a delay fault, until their ``RESUME`` entry.
-        self._held: dict[str, tuple[Exchange, VendorRequest, Fault, bytes, int | None]] = {}
+        self._held: dict[str, tuple[Exchange, VendorRequest, Hit, bytes, int | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The ticket is where the log ends (a round trip: fence.py), taken only for a body that arrives in parts
@@ -72,8 +73,7 @@ class ReplicatedVendorApi(VendorApi):
         if answer is None:
             await drop_connection(send)
             return
-        await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
-        await send({"type": "http.response.body", "body": answer.content})
+        await deliver(answer, send, self.faults.sleep)
 
     def answer(self, request: VendorRequest, body: bytes | None, ticket: int | None = None) -> Answer | None:
         return self._send(request, [self._entry(request, body, ticket)])[0][0]
@@ -149,33 +149,23 @@ class ReplicatedVendorApi(VendorApi):
         ticket = entry.extra.get("ticket")
         if ticket is not None and entry.extra.get("epoch", self.replica.epoch) != self.replica.epoch:
             return None, 0.0, None  # the log began again while its body came: nothing of it is kept
-        fault: Fault | None = None
+        hit: Hit | None = None
         if exchange.answer is None and self.faults.armed:
-            fault = self.faults.take(request.method, request.path, exchange.account or "")
-            if fault is not None and fault.delay_ms:
+            hit = self.faults.take(request.method, request.path, exchange.account or "")
+            if hit is not None and hit.delay:
                 key = entry.origin + entry.seed.hex()
                 # Held from here: a reset before its rest is applied drops it, as in memory.
                 ticket = self.replica.cursor if ticket is None else ticket
-                self._held[key] = (exchange, request, fault, entry.body, ticket)
-                return None, fault.delay_ms / 1000, key
-        return self._finish(exchange, request, fault, entry.body, ticket), 0.0, None
+                self._held[key] = (exchange, request, hit, entry.body, ticket)
+                return None, hit.delay, key
+        return self._finish(exchange, request, hit, entry.body, ticket), 0.0, None
 
     def forget_held(self) -> None:
         """The state began again: the calls held in the old one are dropped when their rest comes."""
         self._held.clear()
 
-    def _finish(self, exchange: Exchange, request: VendorRequest, fault: Fault | None, body: bytes,
+    def _finish(self, exchange: Exchange, request: VendorRequest, hit: Hit | None, body: bytes,
                 ticket: int | None) -> Answer | None:
         if ticket is not None and not self.fence.admits(ticket, exchange.account):
             return None  # reset while its body came or while it was held: nothing of it is kept
-        if fault is not None:
-            if fault.drop:
-                self.journal.record(request.method, request.path, request.query, request.headers, body, None,
-                                    exchange.account, f"{fault.described()} dropped the connection: no answer was sent")
-                return None
-            error = fault_error(fault)
-            if error is not None:
-                assert exchange.operation is not None
-                exchange.answer = error_answer(exchange.operation.worded(error), exchange.fmt,
-                                               f"{request.method} {request.path}", self.errors)
-        return self.perform(exchange, request, body)
+        return self.faulted(exchange, request, body, hit)

@@ -76,6 +76,7 @@ from ..api.answers import Answer, error_answer
 from ..api.codecs import JSON, Negotiator
 from ..api.dispatcher import VendorApi, VendorRequest
 from ..domain.errors import BadRequest, GeneralError, OmniError, RequestTimeout, UriTooLong
+from ..testing.faults import SLOW_STEP, reset
 from .access_log import AccessLog
 
 if TYPE_CHECKING:
@@ -141,6 +142,9 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: Bytes came since the stall timer last looked (a body in progress must keep coming).
         self.fed = False
         self.stall_timer: asyncio.TimerHandle | None = None
+        #: A slow body being written on the direct path (a replica's faulted call): the body, how much of it
+        #: is written, its cycle. Shutdown writes the rest at once.
+        self.trickling: tuple[bytes, int, _Pending] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -342,7 +346,57 @@ class MockOmniProtocol(HttpToolsProtocol):
         if answer is None:
             self.transport.abort()
             return
+        if answer.wire is not None:
+            self._send_faulted(request, answer, pending)
+            return
         self._send(request, answer, pending.keep_alive, pending.logged)
+
+    def _send_faulted(self, request: VendorRequest, answer: Answer, pending: _Pending) -> None:
+        """A batched call's answer as its fault rule has it sent (testing/faults.py): cut, truncated or slow."""
+        wire = answer.wire
+        assert wire is not None
+        if wire.kind == "reset":
+            reset(self.transport)
+        elif wire.kind == "garbage":
+            self.transport.write(wire.garbage)
+            self.transport.close()
+        elif wire.kind == "drop":
+            self.transport.abort()
+        else:
+            head = b"".join(self._head(answer, request.method, pending.keep_alive, pending.logged))
+            if wire.kind == "truncate":
+                self.transport.write(head[:max(1, len(head) // 2)] if not answer.content
+                                     else head + answer.content[:wire.cut])
+                self.transport.close()
+                return
+            pending.response_complete = False  # later requests of the connection wait for the whole body
+            self.transport.write(head)
+            self._trickle(request, answer.content, wire.bytes_per_second, pending, self.loop.time(), 0, 0)
+
+    def _trickle(self, request: VendorRequest, content: bytes, rate: int, pending: _Pending, began: float,
+                 sent: int, upto: int) -> None:
+        """A slow body: ``content[sent:upto]`` now, the next part when its last byte is due at ``rate`` bytes a
+        second from ``began`` (as testing/faults.py does on the ASGI path), then what follows a response."""
+        if self.transport.is_closing() or (upto and self.trickling is None):
+            self.trickling = None
+            return  # the client gave up (its read timeout), or shutdown wrote the rest
+        if upto > sent:
+            self.transport.write(content[sent:upto])
+        if upto < len(content):
+            end = min(upto + max(1, int(rate * SLOW_STEP)), len(content))
+            self.trickling = (content, upto, pending)
+            self.timers.append(self.loop.call_at(began + end / rate, self._trickle, request, content, rate,
+                                                 pending, began, upto, end))
+            return
+        self.trickling = None
+        self._trickled(pending)
+
+    def _trickled(self, pending: _Pending) -> None:
+        """A slow body is all written: what follows a response."""
+        pending.response_complete = True
+        if not pending.keep_alive:
+            self.close_after_body()
+        self.on_response_complete()
 
     def _send(self, request: VendorRequest, answer: Answer, keep_alive: bool, logged: _Logged) -> None:
         """Write the answer, then what uvicorn does after a response."""
@@ -449,14 +503,20 @@ class MockOmniProtocol(HttpToolsProtocol):
 
     def _write(self, answer: Answer, method: str, keep_alive: bool, logged: _Logged = None) -> None:
         """One write of the response, as uvicorn would send it, and its access-log line."""
+        parts = self._head(answer, method, keep_alive, logged)
+        parts.append(answer.content)
+        self.transport.write(b"".join(parts))
+
+    def _head(self, answer: Answer, method: str, keep_alive: bool, logged: _Logged = None) -> list[bytes]:
+        """The response's head as uvicorn would send it, in parts; logs its access-log line."""
         head = [STATUS_LINE[answer.status], self._default_head(), answer.head()]
         if not keep_alive:
             head.append(b"connection: close\r\n")
-        head += [b"\r\n", answer.content]
+        head.append(b"\r\n")
         if self.access_log:  # first: if it fails, nothing has been written yet
             client, target, version = logged or self._logged() or ("", "", "")
             self.access_logger.info('%s - "%s %s HTTP/%s" %d', client, method, target, version, answer.status)
-        self.transport.write(b"".join(head))
+        return head
 
     def _default_head(self) -> bytes:
         """uvicorn's default headers (the date; any set in its config) as header lines, formatted again only when they
@@ -488,6 +548,13 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.flow.resume_reading()
 
     def shutdown(self) -> None:
+        if self.trickling is not None and not self.transport.is_closing():
+            # A slow body: the rest at once (as a fault's delay ends when the server stops), then close.
+            content, written, pending = self.trickling
+            self.trickling = None
+            self.transport.write(content[written:])
+            pending.keep_alive = False
+            self._trickled(pending)
         waiting = not self.body_done and not self.pipeline
         if self.direct is not None:
             # Mid-request: answer it, then close (uvicorn does the same for its own requests).

@@ -36,7 +36,7 @@ from ..domain.fixtures import Extras, FixtureError, account_from_data, accounts_
 from ..domain.message import Message
 from .admin_client import authorization_headers
 from .admin_models import MAX_CLOCK_AHEAD, FaultIn, NewAccountIn, ResetIn
-from .faults import Fault
+from .faults import Fault, document_faults
 from .journal import Entry
 from .resets import Target, reset_state, restore_limits
 
@@ -78,6 +78,8 @@ class Baseline:
     messages: Mapping[str, list[dict[str, object]]] = field(default_factory=dict)
     #: Records of pushed reports of the fixtures (none of them pending: nothing of a fixture is sent).
     callbacks: tuple[Callback, ...] = ()
+    #: Fault rules of the fixtures: a reset arms them again, with their uses and draws from the start.
+    faults: tuple[FaultIn, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ class Admin:
             except FixtureError as exc:
                 raise _invalid(exc) from None
             start = Baseline(accounts, {}, tuple(extras.delivery_rules), extras.messages,
-                             extras.documented_callbacks())
+                             extras.documented_callbacks(), self._faults_of(extras, "fixtures"))
         return replace(start, limits=body.rate_limits.rules() if body.rate_limits is not None else {})
 
     def _origin(self, username: str) -> Account:
@@ -260,12 +262,16 @@ class Admin:
             accounts = accounts_from_document(document, "state", self.key_factory, extras)
         except FixtureError as exc:
             raise _invalid(exc) from None
+        faults = self._faults_of(extras, "state")
         with self._lock:
             self.state.fence.close()
             self.state.accounts.replace(accounts)
             self.state.messages.load(extras.messages)
             self.state.webhooks.restore(extras.documented_callbacks())  # those queued are not sent
             self.state.delivery_rules.replace(extras.delivery_rules)
+            self.state.faults.clear()
+            for rule in faults:
+                self.state.faults.add(rule)
             names = {account.username for account in accounts}
             for gone in [name for name in self._created if name not in names]:
                 del self._created[gone]
@@ -420,7 +426,17 @@ class Admin:
                 item["callbacks"] = callbacks[item["username"]]
         if account is None:
             document["deliveryRules"] = self.state.delivery_rules.export()
+            faults = self.state.faults.rules()
+            if faults:  # as they were defined: a document imported or reset to arms them afresh
+                document["faults"] = [rule.definition() for rule in faults]
         return document
+
+    @staticmethod
+    def _faults_of(extras: Extras, source: str) -> tuple[FaultIn, ...]:
+        try:
+            return document_faults(extras.faults, source)
+        except FixtureError as exc:
+            raise _invalid(exc) from None
 
     def own_clock_offset(self, account: str) -> float:
         """How far one account's own clock was advanced beyond everyone's (messages walk on it too)."""

@@ -222,10 +222,18 @@ class AdminClient:
 
     def fault(self, status: int | None = None, *, method: str | None = None, path: str = "*",
               account: str | None = None, times: int | None = 1, delay_ms: int = 0, drop: bool = False,
-              message: str | None = None) -> dict[str, Any]:
-        """Add a fault rule (default: the next matching request only; ``times=None``: until cleared)."""
+              message: str | None = None, jitter_ms: int = 0, connection: str | None = None,
+              malformed: bool = False, bytes_per_second: int | None = None, probability: float = 1.0,
+              seed: int | None = None) -> dict[str, Any]:
+        """Add a fault rule (default: the next matching request only; ``times=None``: until cleared).
+
+        ``connection``: "drop", "reset", "truncate" or "garbage"; ``probability`` (with ``seed`` to replay a
+        sequence): the share of matching requests it applies to. docs/admin-api.md says what a client sees.
+        """
         body = {"method": method, "path": path, "account": account, "status": status, "message": message,
-                "delayMs": delay_ms, "drop": drop, "times": times}
+                "delayMs": delay_ms, "jitterMs": jitter_ms, "drop": drop, "connection": connection,
+                "malformed": malformed, "bytesPerSecond": bytes_per_second, "probability": probability,
+                "seed": seed, "times": times}
         rule: dict[str, Any] = self._call("POST", "/faults", json=body)
         return rule
 

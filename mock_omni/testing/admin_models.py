@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -25,6 +25,8 @@ from ..domain.errors import BY_STATUS, BadRequest, InvalidArgument, PayloadTooLa
 
 ADMIN_MAX_BODY = 64 * 1024 * 1024
 MAX_DELAY_MS = 60_000
+#: A slow body's lowest rate is 1 byte a second; the highest is fast enough not to matter.
+MAX_BYTES_PER_SECOND = 100_000_000
 MAX_CLOCK_ADVANCE = 10 * 365 * 86400.0
 #: How far ahead all advances together may take a clock (dates of messages must stay before the year 10000).
 MAX_CLOCK_AHEAD = 100 * 365 * 86400.0
@@ -84,15 +86,37 @@ class FaultIn(AdminBody):
         json_schema_extra={"enum": [*STATUSES, None]})
     message: str | None = Field(None, min_length=1, description="the envelope's text instead of the default")
     delay_ms: int = Field(0, alias="delayMs", ge=0, le=MAX_DELAY_MS, description="wait first (milliseconds)")
-    drop: bool = Field(False, description="close the connection without a response")
+    jitter_ms: int = Field(0, alias="jitterMs", ge=0, le=MAX_DELAY_MS,
+                           description="add a delay drawn uniformly from 0 to this (milliseconds) to delayMs")
+    drop: bool = Field(False, description='close the connection without a response (connection "drop")')
+    connection: Literal["drop", "reset", "truncate", "garbage"] | None = Field(
+        None, description="drop: close without a response; reset: a TCP reset; truncate: the real answer's "
+                          "headers and half its body, then close; garbage: random bytes, then close")
+    malformed: bool = Field(False, description="the real status and headers with a body that does not parse")
+    bytes_per_second: int | None = Field(None, alias="bytesPerSecond", ge=1, le=MAX_BYTES_PER_SECOND,
+                                         description="write the real answer at this rate (a slow body)")
+    probability: float = Field(1.0, ge=0, le=1, description="the share of matching requests it applies to")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1,
+                             description="seeds the rule's draws (probability, jitter, garbage): "
+                                         "the same seed gives the same sequence")
     times: int | None = Field(None, ge=1, description="the next N matching requests; absent or null: until cleared")
 
     def cross_field_errors(self) -> dict[str, list[str]]:
-        """What JSON Schema cannot say: one of status, delayMs or drop; status and drop exclusive."""
-        if self.status is None and not self.drop and not self.delay_ms:
-            return {"status": ["give a status, delayMs or drop"]}
-        if self.status is not None and self.drop:
-            return {"drop": ["cannot be combined with status"]}
+        """What JSON Schema cannot say: something to do; a connection fault sends no answer to shape."""
+        if self.drop and self.connection not in (None, "drop"):
+            return {"drop": [f'cannot be combined with connection "{self.connection}"']}
+        connection = "drop" if self.drop else self.connection
+        if (self.status is None and connection is None and not self.delay_ms and not self.jitter_ms
+                and not self.malformed and self.bytes_per_second is None):
+            return {"status": ["give a status, delayMs, jitterMs, connection, malformed or bytesPerSecond"]}
+        if connection is not None:
+            field = "drop" if self.drop else "connection"
+            if self.status is not None and connection != "truncate":
+                return {field: ["cannot be combined with status"]}
+            if self.malformed:
+                return {field: ["cannot be combined with malformed"]}
+            if self.bytes_per_second is not None:
+                return {field: ["cannot be combined with bytesPerSecond"]}
         return {}
 
 
@@ -138,6 +162,8 @@ class StateIn(AdminBody):
 
     accounts: list[AccountIn]
     delivery_rules: list[DeliveryRuleIn] = Field([], alias="deliveryRules", description="outcome rules of delivery")
+    faults: list[FaultIn] = Field([], description="fault rules as POST /__admin/faults takes them (a reset arms them "
+                                                  "again)")
 
 
 class NewAccountIn(AdminBody):

@@ -257,6 +257,9 @@ def read_fixtures(fixture: Fixture, base: Path | None) -> dict[str, Any]:
     rules = [rule for _, document in documents for rule in document.get("deliveryRules", [])]
     if rules:
         merged["deliveryRules"] = rules
+    faults = [rule for _, document in documents for rule in document.get("faults", [])]
+    if faults:
+        merged["faults"] = faults
     return merged
 
 

@@ -88,7 +88,11 @@ def _journal(state: State, to: Target) -> None:
 
 
 def _faults(state: State, to: Target) -> None:
+    """Cleared, then the baseline's rules (of the account) armed again, their uses and draws from the start."""
     state.faults.clear(to.account)
+    for rule in to.baseline.faults:
+        if to.account is None or rule.account == to.account:
+            state.faults.add(rule)
 
 
 def _errors(state: State, to: Target) -> None:
