@@ -266,22 +266,29 @@ def test_150_long_polls_on_one_replica_do_not_poll_redis(
 
         async def poll_all() -> None:
             limits = httpx.Limits(max_connections=200)
-            async with httpx.AsyncClient(base_url=replica.url, timeout=30, limits=limits) as client:
-                polls = [client.get("/__admin/callbacks", params={"wait": 5, "count": 1}) for _ in range(150)]
+            async with httpx.AsyncClient(base_url=replica.url, timeout=60, limits=limits) as client:
+                polls = [client.get("/__admin/callbacks", params={"wait": 15, "count": 1}) for _ in range(150)]
                 answers.extend(response.status_code for response in await asyncio.gather(*polls))
 
         polling = threading.Thread(target=asyncio.run, args=(poll_all(),))
         polling.start()
+        windows: list[float] = []
         try:
-            time.sleep(1.5)  # every poll has begun its wait (each began with one append: its look at the log)
-            waiting = rate(own, 2.0)
+            # Each poll begins its wait with one append (its look at the log); on a loaded machine the last ones
+            # begin seconds after the first. Once they all wait, a window is as quiet as when nobody waits.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not answers:
+                windows.append(rate(own, 1.0))
+                if len(windows) >= 2 and max(windows[-2:]) <= idle * 1.5 + 5:
+                    break
+            still_waiting = not answers
         finally:
-            polling.join(timeout=30)
+            polling.join(timeout=60)
         assert not polling.is_alive()
         assert answers == [200] * 150
-        # Per replica, not per waiter: the same few commands a second as when nobody waits.
-        assert waiting <= idle * 1.5 + 5, (idle, waiting)
-        assert waiting <= 20, (idle, waiting)
+        # Per replica, not per waiter: while all 150 wait, the same few commands a second as when nobody waits.
+        assert still_waiting, (idle, windows)
+        assert len(windows) >= 2 and max(windows[-2:]) <= min(idle * 1.5 + 5, 20), (idle, windows)
 
 
 def test_a_callback_pushed_by_one_replica_is_seen_promptly_by_a_long_poll_on_the_other(
