@@ -337,3 +337,31 @@ def test_record_with_a_key_that_cannot_read_scenarios_still_compares_its_other_c
     # The mock's own key for that account has every scope: the upstream's 403 shows as drift, the logs do not.
     assert {(item["probe"], item["what"]) for item in drift["differences"]} >= {("GET /omni/1/scenarios", "status")}
     assert not [item for item in drift["differences"] if item["probe"].startswith("GET /omni/1/logs")]
+
+
+def raw_get(url: str, target: str) -> tuple[int, bytes]:
+    """``GET target`` sent as written (httpx would resolve dot segments first): the status and the body."""
+    parts = httpx.URL(url)
+    with socket.create_connection((parts.host, parts.port), timeout=30) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {parts.host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("target", ["/%5F%5Fadmin/state", "/%5f%5fadmin/requests", "/omni/../__admin/state",
+                                    "/./__admin/state", "/__admin%2Fstate", "/%255F%255Fadmin/state",
+                                    "/__ADMIN/state", "//__admin/state", "/omni/1/%2E%2E/%2E%2E/__admin/state"])
+def test_record_forwards_the_admin_api_in_no_spelling(tmp_path: Path, target: str) -> None:
+    with running() as upstream, drifting_proxy(upstream.url, drift=False) as proxy:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", proxy.url,
+                                  "--port", "0", "--out", str(tmp_path / "rec"), "--exit-on-stdin-close"])
+        try:
+            status, body = raw_get(recorder.url, target)
+        finally:
+            recorder.stop()
+        assert status == 404 and b"accounts" not in body, body[:200]
+        assert proxy.seen == []
+    assert recorder.exit_status() == 0, recorder.output()
