@@ -388,3 +388,33 @@ def test_connection_faults_on_a_request_that_asks_to_close(target: Target, conne
     target.fault(connection=connection, times=1)
     with target.client() as client, pytest.raises(error):
         client.get(LIST, headers={"Connection": "close"})
+
+
+@pytest.mark.parametrize("mode", [[], ["--asgi-only"]])
+def test_connection_faults_on_a_pipelined_connection_log_no_error(mode: list[str]) -> None:
+    """A request pipelined behind the faulted one: the transport's loss marks only the connection's newest
+    cycle (the one behind), so the faulted one ended "without starting response": an ERROR, and a traceback
+    writing uvicorn's 500 to the closed transport. The client sees the fault; the server logs nothing."""
+    def get(path: str) -> bytes:
+        return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {ALADDIN_BASIC}\r\n\r\n".encode()
+
+    process = server.start(mode)
+    try:
+        port = int(process.url.rsplit(":", 1)[1])
+        for connection in ("drop", "reset", "truncate", "garbage"):
+            for calls in ([SEED, LIST], [LIST, SEED, LIST]):  # the faulted call first, then second
+                Target("serve", process.url, process.url).fault(connection=connection, path=SEED, times=1)
+                with socket.create_connection(("127.0.0.1", port), timeout=HUNG) as sock:
+                    sock.sendall(b"".join(get(path) for path in calls))
+                    received = b""
+                    try:
+                        while chunk := sock.recv(65536):
+                            received += chunk
+                    except ConnectionResetError:
+                        assert connection == "reset"
+                assert received.count(b"HTTP/1.1 200") <= calls.index(SEED) + (connection == "truncate")
+                with httpx.Client(base_url=process.url, headers=AUTH, trust_env=False) as client:
+                    assert client.get(LIST).status_code == 200  # the server goes on
+    finally:
+        process.stop()
+    assert "ERROR" not in process.output() and "Traceback" not in process.output(), process.output()

@@ -430,10 +430,18 @@ async def cut_connection(send: Callable[..., Awaitable[None]], wire: Wire, reaso
         reset(transport)
     else:
         transport.abort()
-    # abort() reports the loss on the next loop turns; after that uvicorn's cycle is
-    # "disconnected" and it neither sends its own 500 nor logs an error.
+    _lost(connection)
+    # abort() reports the loss on the next loop turns.
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+def _lost(connection: _Connection) -> None:
+    """Mark the request's cycle disconnected, so uvicorn neither sends its own 500 nor logs an error. The
+    transport's loss marks only the connection's newest cycle: with pipelined requests behind this one, that
+    is another (this one would end "without starting response": an ERROR and a traceback writing the 500)."""
+    if hasattr(connection.owner, "disconnected"):
+        connection.owner.disconnected = True
 
 
 def reset(transport: Any) -> None:
@@ -449,16 +457,26 @@ def reset(transport: Any) -> None:
 
 async def _close(connection: _Connection) -> None:
     """Close once what was written has left (at most CLOSE_WAIT), then wait for uvicorn to see the loss."""
-    connection.transport.close()
+    transport = connection.transport
+    transport.close()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + CLOSE_WAIT
-    while not getattr(connection.owner, "disconnected", True):
+    # Until the loss is seen, or what was written has left (the loss may be reported to a pipelined cycle
+    # behind this one: _lost).
+    while not getattr(connection.owner, "disconnected", True) and _unsent(transport):
         if loop.time() > deadline:
-            connection.transport.abort()
-            deadline = float("inf")
+            transport.abort()
+            break
         await asyncio.sleep(0.005)
+    _lost(connection)
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+def _unsent(transport: _Transport) -> bool:
+    """Whether written bytes still wait in the transport (True if it cannot say)."""
+    size = getattr(transport, "get_write_buffer_size", None)
+    return not callable(size) or bool(size())
 
 
 async def drop_connection(send: Callable[..., Awaitable[None]]) -> None:
