@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -365,3 +366,31 @@ def test_record_forwards_the_admin_api_in_no_spelling(tmp_path: Path, target: st
         assert status == 404 and b"accounts" not in body, body[:200]
         assert proxy.seen == []
     assert recorder.exit_status() == 0, recorder.output()
+
+
+def test_an_upstream_that_is_not_the_api_is_exit_2_not_drift(tmp_path: Path) -> None:
+    """A web page where the API should be (a wrong base URL, a portal): verify could not run, so 2, not 1."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        page = b"<html>sign in</html>"
+
+        def answer() -> None:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:
+                    return
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: "
+                                       + str(len(page)).encode() + b"\r\nconnection: close\r\n\r\n" + page)
+
+        threading.Thread(target=answer, daemon=True).start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        for args in (["verify"], ["import", "--out", str(tmp_path / "x.json")]):
+            done = cli(*args, "--upstream", url, env={"MOCK_OMNI_UPSTREAM_AUTHORIZATION": APP})
+            assert done.returncode == 2, (args, done.stderr)
+            assert "not a scenario list (text/html): is --upstream the API's base URL?" in done.stderr
+            assert len(done.stderr.strip().splitlines()) == 1 and KEY not in done.stderr + done.stdout
+    assert not (tmp_path / "x.json").exists()
