@@ -188,9 +188,10 @@ class Wire:
     bytes_per_second: int = 0
 
 
-def document_faults(raw: list[dict[str, object]], source: str) -> tuple[FaultIn, ...]:
+def document_faults(raw: list[dict[str, object]], source: str,
+                    origins: list[tuple[str, int]] | None = None) -> tuple[FaultIn, ...]:
     """The ``faults`` of a fixture document, checked as the admin API checks a rule (FixtureError naming the
-    field otherwise)."""
+    field otherwise: in the file and at the index ``origins`` give, if given)."""
     from ..domain.fixtures import FixtureError
 
     rules = []
@@ -199,7 +200,8 @@ def document_faults(raw: list[dict[str, object]], source: str) -> tuple[FaultIn,
             rules.append(validated(FaultIn, item))
         except InvalidArgument as exc:
             name, messages = next(iter((exc.validation_errors or {"": [exc.text]}).items()))
-            raise FixtureError(source, f"faults[{index}].{name}", messages[0]) from None
+            where, at = origins[index] if origins is not None and index < len(origins) else (source, index)
+            raise FixtureError(where, f"faults[{at}].{name}", messages[0]) from None
     return tuple(rules)
 
 
