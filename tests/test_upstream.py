@@ -394,3 +394,48 @@ def test_an_upstream_that_is_not_the_api_is_exit_2_not_drift(tmp_path: Path) -> 
             assert "not a scenario list (text/html): is --upstream the API's base URL?" in done.stderr
             assert len(done.stderr.strip().splitlines()) == 1 and KEY not in done.stderr + done.stdout
     assert not (tmp_path / "x.json").exists()
+
+
+def test_record_writes_no_cookie_the_upstream_sets(tmp_path: Path) -> None:
+    """An upstream's session cookie (Set-Cookie) goes back to the app unchanged, and is masked in exchanges.json
+    as the request's Cookie is."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    cookie = "IBSSO=s3cr3t-session-cookie-value"
+
+    class Upstream(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            body = b'{"scenarios":[]}'
+            self.send_response_only(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("set-cookie", f"{cookie}; Path=/; HttpOnly")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    out = tmp_path / "rec"
+    try:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream",
+                                  f"http://127.0.0.1:{upstream.server_address[1]}", "--port", "0", "--out", str(out),
+                                  "--exit-on-stdin-close"])
+        try:
+            got = httpx.get(f"{recorder.url}/omni/1/scenarios", headers={"Authorization": APP})
+            assert got.headers["set-cookie"] == f"{cookie}; Path=/; HttpOnly"  # to the app: unchanged
+        finally:
+            recorder.stop()
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+    assert recorder.exit_status() == 0, recorder.output()
+    written = {path.name: path.read_text() for path in out.iterdir()}
+    assert not any("s3cr3t" in text for text in written.values()), written
+    exchanges = json.loads(written["exchanges.json"])
+    assert exchanges[-1]["response"]["headers"]["set-cookie"] == "IBSSO=***; Path=/; HttpOnly"
