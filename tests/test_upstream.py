@@ -439,3 +439,46 @@ def test_record_writes_no_cookie_the_upstream_sets(tmp_path: Path) -> None:
     assert not any("s3cr3t" in text for text in written.values()), written
     exchanges = json.loads(written["exchanges.json"])
     assert exchanges[-1]["response"]["headers"]["set-cookie"] == "IBSSO=***; Path=/; HttpOnly"
+
+
+def test_record_forwards_no_header_the_connection_header_names(tmp_path: Path) -> None:
+    """RFC 9110 7.6.1: a header named in Connection is for that hop only; a proxy removes it (and Host, and the
+    hop-by-hop ones), the rest goes on as it came."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict[str, str]] = []
+
+    class Upstream(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append({name.lower(): value for name, value in self.headers.items()})
+            body = b'{"scenarios":[]}'
+            self.send_response_only(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream",
+                                  f"http://127.0.0.1:{upstream.server_address[1]}", "--port", "0",
+                                  "--out", str(tmp_path / "rec"), "--exit-on-stdin-close"])
+        try:
+            assert httpx.get(f"{recorder.url}/omni/1/logs", headers={
+                "Authorization": APP, "Connection": "keep-alive, X-Hop-Secret", "X-Hop-Secret": "for the proxy",
+                "X-App": "kept"}).status_code == 200
+        finally:
+            recorder.stop()
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+    forwarded = seen[-1]  # the first is record's own read of the scenarios
+    assert "x-hop-secret" not in forwarded and forwarded["x-app"] == "kept", forwarded
+    assert forwarded["host"] == f"127.0.0.1:{upstream.server_address[1]}"
