@@ -24,8 +24,9 @@ def open_state(settings: Settings, clock: Clock | None, key_factory: KeyFactory,
     """
     extras = Extras()
     initial = load_files(settings.fixtures, key_factory, extras)
+    faults = document_faults(extras.faults, "fixtures", extras.fault_origins)
     startup = Baseline(tuple(initial), delivery_rules=tuple(extras.delivery_rules), messages=extras.messages,
-                       callbacks=extras.documented_callbacks(), faults=document_faults(extras.faults, "fixtures"))
+                       callbacks=extras.documented_callbacks(), faults=faults)
     lifetimes = Lifetimes(float(settings.token_lifetime), float(settings.session_idle))
     if settings.shared:
         from .replication.state import open_replicated_state

@@ -388,3 +388,41 @@ def test_connection_faults_on_a_request_that_asks_to_close(target: Target, conne
     target.fault(connection=connection, times=1)
     with target.client() as client, pytest.raises(error):
         client.get(LIST, headers={"Connection": "close"})
+
+
+@pytest.mark.parametrize("mode", ["serve", "asgi-only", "replicas"])
+def test_connection_faults_on_a_pipelined_connection_log_no_error(mode: str, request: pytest.FixtureRequest) -> None:
+    """A request pipelined behind the faulted one: the transport's loss marks only the connection's newest
+    cycle (the one behind), so the faulted one ended "without starting response": an ERROR, and a traceback
+    writing uvicorn's 500 to the closed transport. The client sees the fault; the server logs nothing."""
+    def get(path: str) -> bytes:
+        return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {ALADDIN_BASIC}\r\n\r\n".encode()
+
+    if mode == "replicas":  # the rules added through one, the calls made to the other
+        redis: RedisServer = request.getfixturevalue("redis_server")
+        args = ["--quiet", "--store", redis.store_url, "--store-prefix", f"test-{uuid.uuid4().hex[:12]}"]
+        processes = [ServerProcess.serve(args, None, START_TIMEOUT) for _ in range(2)]
+    else:
+        processes = [server.start(["--asgi-only"] if mode == "asgi-only" else [])]
+    target = Target(mode, processes[0].url, processes[-1].url)
+    try:
+        port = int(target.calls.rsplit(":", 1)[1])
+        for connection in ("drop", "reset", "truncate", "garbage"):
+            for calls in ([SEED, LIST], [LIST, SEED, LIST]):  # the faulted call first, then second
+                target.fault(connection=connection, path=SEED, times=1)
+                with socket.create_connection(("127.0.0.1", port), timeout=HUNG) as sock:
+                    sock.sendall(b"".join(get(path) for path in calls))
+                    received = b""
+                    try:
+                        while chunk := sock.recv(65536):
+                            received += chunk
+                    except ConnectionResetError:
+                        assert connection == "reset"
+                assert received.count(b"HTTP/1.1 200") <= calls.index(SEED) + (connection == "truncate")
+                with target.client() as client:
+                    assert client.get(LIST).status_code == 200  # the server goes on
+    finally:
+        for process in processes:
+            process.stop()
+    for process in processes:
+        assert "ERROR" not in process.output() and "Traceback" not in process.output(), process.output()

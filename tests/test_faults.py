@@ -353,3 +353,16 @@ def test_a_reason_names_the_rule_and_all_it_did(app: MockOmni, client: TestClien
     assert reasons[1] == rule.format(2) + ", answered 503 and truncated the answer: sent the head and 51 of 102 " \
         "body bytes, then closed the connection"
     assert reasons[2] == rule.format(3) + f"; {listed}"
+
+
+def test_a_bad_fault_in_the_second_fixture_file_is_named_by_its_file_and_index(tmp_path: Path) -> None:
+    """Faults of several files are gathered: the error names the file and the rule's index in it, as every
+    other fixture error does (it said "fixtures: faults[1]" for the second file's first rule)."""
+    first, second = tmp_path / "first.json", tmp_path / "second.yaml"
+    first.write_text(json.dumps({"accounts": [], "faults": [{"status": 503}]}))
+    second.write_text("accounts: []\nfaults:\n  - connection: RESET\n")
+    failed = subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--port", "0", "--fixtures", str(first),
+                             str(second)], capture_output=True, text=True, timeout=60)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    assert f"{second}: faults[0].connection: Input should be 'drop'" in failed.stderr, failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1

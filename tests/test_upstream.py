@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -337,3 +338,147 @@ def test_record_with_a_key_that_cannot_read_scenarios_still_compares_its_other_c
     # The mock's own key for that account has every scope: the upstream's 403 shows as drift, the logs do not.
     assert {(item["probe"], item["what"]) for item in drift["differences"]} >= {("GET /omni/1/scenarios", "status")}
     assert not [item for item in drift["differences"] if item["probe"].startswith("GET /omni/1/logs")]
+
+
+def raw_get(url: str, target: str) -> tuple[int, bytes]:
+    """``GET target`` sent as written (httpx would resolve dot segments first): the status and the body."""
+    parts = httpx.URL(url)
+    with socket.create_connection((parts.host, parts.port), timeout=30) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {parts.host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("target", ["/%5F%5Fadmin/state", "/%5f%5fadmin/requests", "/omni/../__admin/state",
+                                    "/./__admin/state", "/__admin%2Fstate", "/%255F%255Fadmin/state",
+                                    "/__ADMIN/state", "//__admin/state", "/omni/1/%2E%2E/%2E%2E/__admin/state"])
+def test_record_forwards_the_admin_api_in_no_spelling(tmp_path: Path, target: str) -> None:
+    with running() as upstream, drifting_proxy(upstream.url, drift=False) as proxy:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", proxy.url,
+                                  "--port", "0", "--out", str(tmp_path / "rec"), "--exit-on-stdin-close"])
+        try:
+            status, body = raw_get(recorder.url, target)
+        finally:
+            recorder.stop()
+        assert status == 404 and b"accounts" not in body, body[:200]
+        assert proxy.seen == []
+    assert recorder.exit_status() == 0, recorder.output()
+
+
+def test_an_upstream_that_is_not_the_api_is_exit_2_not_drift(tmp_path: Path) -> None:
+    """A web page where the API should be (a wrong base URL, a portal): verify could not run, so 2, not 1."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        page = b"<html>sign in</html>"
+
+        def answer() -> None:
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:
+                    return
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: "
+                                       + str(len(page)).encode() + b"\r\nconnection: close\r\n\r\n" + page)
+
+        threading.Thread(target=answer, daemon=True).start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        for args in (["verify"], ["import", "--out", str(tmp_path / "x.json")]):
+            done = cli(*args, "--upstream", url, env={"MOCK_OMNI_UPSTREAM_AUTHORIZATION": APP})
+            assert done.returncode == 2, (args, done.stderr)
+            assert "not a scenario list (text/html): is --upstream the API's base URL?" in done.stderr
+            assert len(done.stderr.strip().splitlines()) == 1 and KEY not in done.stderr + done.stdout
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_record_writes_no_cookie_the_upstream_sets(tmp_path: Path) -> None:
+    """An upstream's session cookie (Set-Cookie) goes back to the app unchanged, and is masked in exchanges.json
+    as the request's Cookie is."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    cookie = "IBSSO=s3cr3t-session-cookie-value"
+
+    class Upstream(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            body = b'{"scenarios":[]}'
+            self.send_response_only(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("set-cookie", f"{cookie}; Path=/; HttpOnly")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    out = tmp_path / "rec"
+    try:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream",
+                                  f"http://127.0.0.1:{upstream.server_address[1]}", "--port", "0", "--out", str(out),
+                                  "--exit-on-stdin-close"])
+        try:
+            got = httpx.get(f"{recorder.url}/omni/1/scenarios", headers={"Authorization": APP})
+            assert got.headers["set-cookie"] == f"{cookie}; Path=/; HttpOnly"  # to the app: unchanged
+        finally:
+            recorder.stop()
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+    assert recorder.exit_status() == 0, recorder.output()
+    written = {path.name: path.read_text() for path in out.iterdir()}
+    assert not any("s3cr3t" in text for text in written.values()), written
+    exchanges = json.loads(written["exchanges.json"])
+    assert exchanges[-1]["response"]["headers"]["set-cookie"] == "IBSSO=***; Path=/; HttpOnly"
+
+
+def test_record_forwards_no_header_the_connection_header_names(tmp_path: Path) -> None:
+    """RFC 9110 7.6.1: a header named in Connection is for that hop only; a proxy removes it (and Host, and the
+    hop-by-hop ones), the rest goes on as it came."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict[str, str]] = []
+
+    class Upstream(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append({name.lower(): value for name, value in self.headers.items()})
+            body = b'{"scenarios":[]}'
+            self.send_response_only(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream",
+                                  f"http://127.0.0.1:{upstream.server_address[1]}", "--port", "0",
+                                  "--out", str(tmp_path / "rec"), "--exit-on-stdin-close"])
+        try:
+            assert httpx.get(f"{recorder.url}/omni/1/logs", headers={
+                "Authorization": APP, "Connection": "keep-alive, X-Hop-Secret", "X-Hop-Secret": "for the proxy",
+                "X-App": "kept"}).status_code == 200
+        finally:
+            recorder.stop()
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+    forwarded = seen[-1]  # the first is record's own read of the scenarios
+    assert "x-hop-secret" not in forwarded and forwarded["x-app"] == "kept", forwarded
+    assert forwarded["host"] == f"127.0.0.1:{upstream.server_address[1]}"

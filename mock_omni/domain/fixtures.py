@@ -45,6 +45,8 @@ class Extras:
     callbacks: dict[str, list[Callback]] = field(default_factory=dict)
     #: Fault rules as the admin API takes them, each an object (testing/faults.py checks their fields).
     faults: list[dict[str, object]] = field(default_factory=list)
+    #: Where each of ``faults`` came from: (the document's source, its index there), for errors naming them.
+    fault_origins: list[tuple[str, int]] = field(default_factory=list)
 
     def documented_callbacks(self) -> tuple[Callback, ...]:
         """Every account's callbacks, to be records again: those pending when exported come back dropped."""
@@ -155,6 +157,7 @@ def accounts_from_document(document: object, source: str, key_factory: KeyFactor
     if extras is not None:
         extras.delivery_rules.extend(rules)
         extras.faults.extend(faults)
+        extras.fault_origins.extend((source, index) for index in range(len(faults)))
     for index, raw in enumerate(raw_accounts):
         account = account_from_data(raw, source, f"accounts[{index}]", key_factory, extras)
         if account.username in usernames:

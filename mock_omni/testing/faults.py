@@ -188,9 +188,10 @@ class Wire:
     bytes_per_second: int = 0
 
 
-def document_faults(raw: list[dict[str, object]], source: str) -> tuple[FaultIn, ...]:
+def document_faults(raw: list[dict[str, object]], source: str,
+                    origins: list[tuple[str, int]] | None = None) -> tuple[FaultIn, ...]:
     """The ``faults`` of a fixture document, checked as the admin API checks a rule (FixtureError naming the
-    field otherwise)."""
+    field otherwise: in the file and at the index ``origins`` give, if given)."""
     from ..domain.fixtures import FixtureError
 
     rules = []
@@ -199,7 +200,8 @@ def document_faults(raw: list[dict[str, object]], source: str) -> tuple[FaultIn,
             rules.append(validated(FaultIn, item))
         except InvalidArgument as exc:
             name, messages = next(iter((exc.validation_errors or {"": [exc.text]}).items()))
-            raise FixtureError(source, f"faults[{index}].{name}", messages[0]) from None
+            where, at = origins[index] if origins is not None and index < len(origins) else (source, index)
+            raise FixtureError(where, f"faults[{at}].{name}", messages[0]) from None
     return tuple(rules)
 
 
@@ -430,10 +432,18 @@ async def cut_connection(send: Callable[..., Awaitable[None]], wire: Wire, reaso
         reset(transport)
     else:
         transport.abort()
-    # abort() reports the loss on the next loop turns; after that uvicorn's cycle is
-    # "disconnected" and it neither sends its own 500 nor logs an error.
+    _lost(connection)
+    # abort() reports the loss on the next loop turns.
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+def _lost(connection: _Connection) -> None:
+    """Mark the request's cycle disconnected, so uvicorn neither sends its own 500 nor logs an error. The
+    transport's loss marks only the connection's newest cycle: with pipelined requests behind this one, that
+    is another (this one would end "without starting response": an ERROR and a traceback writing the 500)."""
+    if hasattr(connection.owner, "disconnected"):
+        connection.owner.disconnected = True
 
 
 def reset(transport: Any) -> None:
@@ -449,16 +459,26 @@ def reset(transport: Any) -> None:
 
 async def _close(connection: _Connection) -> None:
     """Close once what was written has left (at most CLOSE_WAIT), then wait for uvicorn to see the loss."""
-    connection.transport.close()
+    transport = connection.transport
+    transport.close()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + CLOSE_WAIT
-    while not getattr(connection.owner, "disconnected", True):
+    # Until the loss is seen, or what was written has left (the loss may be reported to a pipelined cycle
+    # behind this one: _lost).
+    while not getattr(connection.owner, "disconnected", True) and _unsent(transport):
         if loop.time() > deadline:
-            connection.transport.abort()
-            deadline = float("inf")
+            transport.abort()
+            break
         await asyncio.sleep(0.005)
+    _lost(connection)
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+def _unsent(transport: _Transport) -> bool:
+    """Whether written bytes still wait in the transport (True if it cannot say)."""
+    size = getattr(transport, "get_write_buffer_size", None)
+    return not callable(size) or bool(size())
 
 
 async def drop_connection(send: Callable[..., Awaitable[None]]) -> None:

@@ -90,7 +90,7 @@ class Entry(NamedTuple):
             "account": self.account,
             "response": None if response is None else {
                 "status": response.status,
-                "headers": {name.decode("latin-1"): value.decode("latin-1") for name, value in response.headers},
+                "headers": {name.decode("latin-1"): _answered(name, value) for name, value in response.headers},
                 "body": redact_body(response.content, _header(response.headers, b"content-type")),
             },
             "reason": self.reason,
@@ -115,6 +115,17 @@ def _masked(name: bytes, value: bytes) -> str:
         return text
     scheme, _, secret = text.partition(" ")
     return f"{scheme} ***" if secret else "***"
+
+
+def _answered(name: bytes, value: bytes) -> str:
+    """A response header as the journal shows it: a cookie set (an upstream's session, through ``mock-omni
+    record``) keeps its name and attributes and loses its value."""
+    text = value.decode("latin-1")
+    if name.lower() != b"set-cookie":
+        return text
+    cookie, semicolon, attributes = text.partition(";")
+    cookie_name, equals, _ = cookie.partition("=")
+    return f"{cookie_name}{equals}***{semicolon}{attributes}" if equals else "***"
 
 
 def kept(headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[tuple[tuple[bytes, bytes], ...], bytes]:

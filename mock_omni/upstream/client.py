@@ -140,7 +140,10 @@ class Upstream:
         """One call, retried on 429 after Retry-After (``retries``, else the client's); ``raw`` keeps the body
         as it came (still encoded) and adds no header."""
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
-        sent = [(name, value) for name, value in pairs if name.lower() not in HOP_BY_HOP]
+        # And those the Connection header names: hop-by-hop for this connection only (RFC 9110 7.6.1).
+        named = {token.strip().lower() for name, value in pairs if name.lower() == "connection"
+                 for token in value.split(",")}
+        sent = [(name, value) for name, value in pairs if name.lower() not in HOP_BY_HOP | named]
         url = self.url + path + (f"?{query}" if query else "")
         retries = self.retries if retries is None else retries
         for attempt in range(retries + 1):

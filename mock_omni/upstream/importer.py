@@ -64,7 +64,11 @@ def read_scenarios(upstream: Upstream, authorization: str,
             if not isinstance(items, list):
                 raise TypeError
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            raise ImportProblem(f"GET {SCENARIOS} page {page}: not a scenario list") from None
+            # Not the API (a web page, a portal, another service): nothing could be read, so nothing could be
+            # checked either (exit 2, not verify's 1 for drift).
+            kind = reply.header("content-type") or "no Content-Type"
+            raise UpstreamUnusable(f"{upstream.url}: GET {SCENARIOS} page {page} answered {reply.status} but not a "
+                                   f"scenario list ({kind}): is --upstream the API's base URL?") from None
         scenarios.extend(item for item in items if isinstance(item, dict))
         if progress is not None:
             progress(page + 1, len(scenarios))

@@ -9,8 +9,8 @@ with the upstream's; then what the upstream's answer shows of the account's scen
 The first call with a credential reads that account's scenarios (``GET /omni/1/scenarios``, every
 page) so the mock starts in the upstream's state; the mock's account gets credentials of its own.
 Sign-in calls (``/auth/...``) are forwarded but not compared: the mock never holds the upstream's
-secrets. ``/__admin`` is never forwarded (404). The journal keeps the last ``DEFAULT_JOURNAL`` calls.
-Into ``DIR``: ``drift.jsonl`` as it happens; on
+secrets. ``/__admin`` is never forwarded, in any spelling (404: ``is_admin``). The journal keeps
+the last ``DEFAULT_JOURNAL`` calls. Into ``DIR``: ``drift.jsonl`` as it happens; on
 stop ``drift.json``, ``fixtures.json`` (what was learned) and ``exchanges.json`` (the journal,
 credentials masked as the journal masks them).
 """
@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
@@ -109,7 +109,7 @@ class Recorder:
         path, query = parts.path or "/", parts.query
         with self.lock:
             self.calls += 1
-            if path == "/__admin" or path.startswith("/__admin/"):
+            if is_admin(path):
                 reply = self.local.call(method, path, query, [], b"")  # the vendor's 404: never forwarded
                 self._journal(method, path, query, headers, body, reply, None, "not forwarded: the admin API")
                 return reply
@@ -214,6 +214,27 @@ class Recorder:
             self.local.close()
             return {"calls": self.calls, "compared": self.compared, "differences": len(self.differences),
                     "accounts": len([item for item in self.accounts.values() if item])}
+
+
+def is_admin(path: str) -> bool:
+    """Whether ``path`` may reach an admin API: as a server would see it once decoded (``%5F%5Fadmin``,
+    ``%2F``), its dot segments resolved (``/omni/../__admin``: httpx resolves them before sending) and its
+    slashes merged (as nginx does), in any case."""
+    seen = unquote(path)
+    for _ in range(3):  # twice-encoded (``%255F``): a server in front may decode once more
+        if "%" not in seen:
+            break
+        seen = unquote(seen)
+    segments: list[str] = []
+    for segment in seen.replace("\\", "/").split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    return bool(segments) and segments[0].lower() == "__admin"
 
 
 def _write(path: Path, data: object) -> None:
