@@ -26,9 +26,9 @@ import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 from ..testing import ADMIN_PREFIX
+from ..testing.admin_paths import reaches_admin
 
 __all__ = ["ADMIN_REFUSED", "NOT_ALLOWED", "Refused", "Rule", "Target", "parse_allow", "resolve_targets"]
 
@@ -177,25 +177,8 @@ async def resolve_targets(url: str, rules: Sequence[Rule]) -> list[Target]:
 
 
 def _admin_path(raw_path: bytes) -> bool:
-    """Whether a path (and query) as sent would reach ``/__admin``: decoded (repeatedly), dot segments
-    removed, slashes merged, any case. More is refused than a server would route, never less."""
-    path = raw_path.decode("latin-1").split("?", 1)[0].split("#", 1)[0]
-    for _ in range(8):
-        decoded = unquote(path, encoding="latin-1")
-        if decoded == path:
-            break
-        path = decoded
-    segments: list[str] = []
-    for segment in path.replace("\\", "/").split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if segments:
-                segments.pop()
-            continue
-        segments.append(segment)
-    normal = "/" + "/".join(segments)
-    return normal.lower().startswith(ADMIN_PREFIX.lower())
+    """Whether a push's path (and query), as sent, would reach ``/__admin`` (testing/admin_paths.py)."""
+    return reaches_admin(raw_path.decode("latin-1"))
 
 
 def _is_local(address: IPAddress, where: tuple[int, Any]) -> bool:

@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -37,6 +37,7 @@ from ..api.answers import error_answer
 from ..api.codecs import JSON
 from ..api.dispatcher import VendorApi
 from ..domain.errors import Forbidden
+from ..testing.admin_paths import reaches_admin
 from ..testing.journal import Journal, KeptResponse
 from ..testing.redaction import redact_query
 from ..web.hosts import HostPolicy
@@ -217,24 +218,9 @@ class Recorder:
 
 
 def is_admin(path: str) -> bool:
-    """Whether ``path`` may reach an admin API: as a server would see it once decoded (``%5F%5Fadmin``,
-    ``%2F``), its dot segments resolved (``/omni/../__admin``: httpx resolves them before sending) and its
-    slashes merged (as nginx does), in any case."""
-    seen = unquote(path)
-    for _ in range(3):  # twice-encoded (``%255F``): a server in front may decode once more
-        if "%" not in seen:
-            break
-        seen = unquote(seen)
-    segments: list[str] = []
-    for segment in seen.replace("\\", "/").split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if segments:
-                segments.pop()
-            continue
-        segments.append(segment)
-    return bool(segments) and segments[0].lower() == "__admin"
+    """Whether ``path`` may reach an admin API, as a server on the way would read it (testing/admin_paths.py:
+    decoded, its dot segments resolved as httpx resolves them before sending, slashes merged, any case)."""
+    return reaches_admin(path)
 
 
 def _write(path: Path, data: object) -> None:
