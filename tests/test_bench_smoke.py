@@ -137,3 +137,21 @@ def test_sending_queries_spread_over_the_whole_store() -> None:
     assert bulks[0].endswith("bulkId=B0&limit=50") and bulks[-1].endswith("bulkId=B99&limit=50")
     body = sending.send_body(3, 7, "B0")
     assert [d["messageId"] for d in body["destinations"]] == ["M7", "M8", "M9"]  # type: ignore[index]
+
+
+def test_the_templated_wiremock_stub_echoes_the_name_in_the_mocks_own_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # WireMock itself is not run here (npm and java are the full bench's); the stub it would serve is checked.
+    import json
+
+    from bench import alternatives
+    from bench.payloads import RESPONSE_BYTES
+
+    monkeypatch.setattr(alternatives, "wiremock_jar", lambda: tmp_path / "wiremock.jar")
+    alternatives.wiremock_command(8080, tmp_path, echo_name=True)
+    stub = json.loads((tmp_path / "mappings" / "seed-put.json").read_text())
+    assert stub["response"]["transformers"] == ["response-template"]
+    template = "{{jsonPath request.body '$.name'}}"
+    assert stub["response"]["body"].replace(template, "x #1") == RESPONSE_BYTES["json"].decode().replace(
+        alternatives.SEED_NAME, "x #1")
