@@ -6,7 +6,8 @@
 Sections: 1 throughput of the seed PUT against the bare-ASGI floor, WireMock and Prism;
 2 cold start; 3 scale (100,000 scenarios against 10); 4 pytest fixture cost (runs
 ``python -m bench.fixture_cost`` when that module exists); 5 concurrency; 6 sending (one destination
-against the floor, 1,000 destinations per request, reports and logs over 100,000 stored messages); 7 replicas
+against the floor, 1,000 destinations per request, reports and logs over 100,000 stored messages, and
+one-destination sends alone and beside 1,000-destination ones); 7 replicas
 sharing one store on Redis (bench/replicas.py).
 """
 
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -145,6 +147,10 @@ def paired_ratio(a: list[Result], b: list[Result]) -> float:
 
 # --- 1. throughput ------------------------------------------------------------------------
 
+#: WireMock answering the PUT whose name is new every time with a response template echoing it (the same bytes
+#: mock-omni answers): what a user of WireMock writes for that load.
+ECHO = "WireMock 3 JSON, every body new, template echoing the name (JIT warmed)"
+
 def throughput(plan: Plan, report: Report) -> None:
     print("1. throughput of the seed PUT", flush=True)
     targets = [
@@ -179,13 +185,17 @@ def throughput(plan: Plan, report: Report) -> None:
             servers["wiremock-body"] = stack.enter_context(procs.running(
                 "WireMock", alternatives.wiremock_command(port, Path(scratch) / "body", match_body=True), port))
             port = procs.free_port()
+            servers["wiremock-echo"] = stack.enter_context(procs.running(
+                "WireMock", alternatives.wiremock_command(port, Path(scratch) / "echo", echo_name=True), port))
+            port = procs.free_port()
             servers["prism"] = stack.enter_context(procs.running("Prism", alternatives.prism_command(port), port))
             targets += [
                 ("WireMock 3 JSON (JIT warmed)", "wiremock", seed_request("json")),
                 ("WireMock 3 JSON, stub matching the body (JIT warmed)", "wiremock-body", seed_request("json")),
+                (ECHO, "wiremock-echo", seed_request("json", distinct=True)),
                 ("Prism JSON", "prism", seed_request("json")),
             ]
-        results = interleaved(targets, servers, plan, jit=("wiremock", "wiremock-body"))
+        results = interleaved(targets, servers, plan, jit=("wiremock", "wiremock-body", "wiremock-echo"))
         if plan.alternatives:
             fresh = fresh_wiremock(plan, Path(scratch) / "fresh")
     if fresh:
@@ -205,7 +215,9 @@ def throughput(plan: Plan, report: Report) -> None:
         "'ASGI only' is mock-omni with every call going through the ASGI app (as before http_protocol.py); "
         "'default configuration' is mock-omni without --quiet, its access log written to a file; "
         "'uvicorn protocol, fixed bytes' (bench/bare_protocol.py) is the ceiling for anything on this uvicorn. "
-        "WireMock is warmed until its rate stops rising; the fresh-JVM row is a new WireMock measured from its "
+        "WireMock is warmed until its rate stops rising; its 'template echoing the name' row answers each new name "
+        "with a response template ({{jsonPath request.body '$.name'}}), byte for byte what mock-omni answers. "
+        "The fresh-JVM row is a new WireMock measured from its "
         "first 200, once per round (what a short load test meets).",
     )
     json_ratio = paired_ratio(results["mock-omni JSON"], results["bare ASGI JSON"])
@@ -236,6 +248,9 @@ def throughput(plan: Plan, report: Report) -> None:
         report.goal("uvicorn protocol with fixed bytes vs WireMock 3 (the ceiling)", f"{ceiling:.2f}x")
         floor_vs_wiremock = paired_ratio(results["bare ASGI JSON"], results[warm])
         report.goal("bare ASGI vs WireMock 3", f"{floor_vs_wiremock:.2f}x")
+        vs_echo = paired_ratio(results["mock-omni JSON, every body new"], results[ECHO])
+        report.goal("PUT JSON, every body new, vs WireMock 3 echoing the name (JIT warmed)", f"{vs_echo:.2f}x",
+                    ">= 1.5x", vs_echo >= 1.5)
         vs_prism = paired_ratio(results["mock-omni JSON"], results["Prism JSON"])
         report.goal("seed PUT JSON vs Prism", f"{vs_prism:.2f}x", "> 1x", vs_prism > 1)
 
@@ -441,6 +456,62 @@ def sending_section(plan: Plan, report: Report) -> None:
                 f"{per_destination:.3f}x", "<= 0.2x", per_destination <= 0.2)
     report.goal(f"slowest report/log query, {big_n:,} vs {small_n:,} messages", f"{worst:.2f}x",
                 ">= 0.8x (within 1.25x)", worst >= 0.8)
+    beside_bulk(plan, report)
+
+
+# --- 6c. small calls beside bulk sends ------------------------------------------------------
+
+#: Connections of each kind in part 6c: small calls on these, bulk sends on as many others.
+BESIDE = 8
+
+
+def beside_bulk(plan: Plan, report: Report) -> None:
+    """One-destination sends on 8 connections alone, then while 8 other connections send 1,000-destination
+    requests back to back (two wrk processes at once on one server); rounds alternate which goes first."""
+    print(f"6c. one-destination sends on {BESIDE} connections, alone and beside {BESIDE} connections of "
+          f"{sending.BULK:,}-destination sends", flush=True)
+    single, bulk = sending.send_request(1), sending.send_request(sending.BULK)
+    alone: list[Result] = []
+    beside: list[Result] = []
+    bulks: list[Result] = []
+    port = procs.free_port()
+    with procs.running("mock-omni", mock_command(port, "--rate-limit", "off"), port, cwd=str(ROOT)) as server, \
+            ThreadPoolExecutor(max_workers=1) as pool:
+        if not plan.smoke:
+            load.run(server.url, single, seconds=2, connections=BESIDE)
+        for round_ in range(plan.repeats):
+            for kind in ("alone", "beside") if round_ % 2 == 0 else ("beside", "alone"):
+                if kind == "alone":
+                    alone.append(load.run(server.url, single, seconds=plan.seconds, connections=BESIDE))
+                    continue
+                # The bulk load starts first and ends after: the small calls are measured only beside it.
+                loading = pool.submit(load.run, server.url, bulk, seconds=plan.seconds + 2, connections=BESIDE)
+                time.sleep(0.5)
+                beside.append(load.run(server.url, single, seconds=plan.seconds, connections=BESIDE))
+                bulks.append(loading.result())
+                time.sleep(1.0)  # the bulk sends wrk left in flight drain before the next run
+    rows = []
+    for name, runs in ((f"send, 1 destination, {BESIDE} connections alone", alone),
+                       (f"send, 1 destination, {BESIDE} connections beside {BESIDE} of bulk sends", beside),
+                       (f"send, {sending.BULK:,} destinations, {BESIDE} connections (the bulk load)", bulks)):
+        rows.append([name, fmt_rate(median([r.rate for r in runs])), f"{median([r.p50_ms for r in runs]):.2f}",
+                     f"{median([r.p99_ms for r in runs]):.2f}", f"{max(r.max_ms for r in runs):.0f}",
+                     sum(r.non_2xx + r.socket_errors for r in runs)])
+    report.section(
+        "6c. Small calls beside bulk sends",
+        ["load", "req/s (median)", "p50 ms", "p99 ms", "slowest ms (any round)", "failed"], rows,
+        f"One server, rate limit off. wrk -t1 -c{BESIDE} sending one-destination requests for {plan.seconds} s, "
+        f"alone and while a second wrk sends {sending.BULK:,}-destination requests on {BESIDE} other connections "
+        f"back to back (started 0.5 s before, ended after); {plan.repeats} rounds alternating which goes first. "
+        "Ratios are medians of per-round ratios (beside / alone).",
+    )
+    rate = paired_ratio(beside, alone)
+    p99 = median([b.p99_ms / a.p99_ms for b, a in zip(beside, alone, strict=True)])
+    slowest = max(r.max_ms for r in beside + bulks)
+    report.goal("one-destination sends beside bulk sends: rate vs alone", f"{rate:.3f}x", ">= 0.33x", rate >= 1 / 3)
+    report.goal("one-destination sends beside bulk sends: p99 vs alone", f"{p99:.0f}x", "<= 10x", p99 <= 10)
+    report.goal("slowest request beside bulk sends (either kind)", f"{slowest:,.0f} ms", "<= 1,000 ms",
+                slowest <= 1000)
 
 
 def machine() -> str:

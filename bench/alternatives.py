@@ -10,7 +10,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .payloads import ALADDIN_BASIC, RESPONSE_BYTES, SEED_JSON, SEED_PATH
+from .payloads import ALADDIN_BASIC, RESPONSE_BYTES, SEED_JSON, SEED_PATH, SEED_RESPONSE
+
+#: The seed's scenario name, which a templated stub replaces by the request's.
+SEED_NAME = str(SEED_RESPONSE["name"])
 
 TOOLS = Path(__file__).resolve().parent / ".tools"
 PACKAGES = ("wiremock@3", "@stoplight/prism-cli@5")
@@ -45,11 +48,13 @@ def prism_bin() -> Path:
     return TOOLS / "node_modules" / ".bin" / "prism"
 
 
-def wiremock_command(port: int, root: Path, match_body: bool = False) -> list[str]:
+def wiremock_command(port: int, root: Path, match_body: bool = False, echo_name: bool = False) -> list[str]:
     """WireMock serving one static stub of the seed PUT (same answer bytes), request journal off.
 
     The stub matches method, path and credentials; with ``match_body`` also the JSON body
-    (``equalToJson``), which is closer to the work mock-omni does on every request.
+    (``equalToJson``), which is closer to the work mock-omni does on every request. With ``echo_name``
+    the answer is a response template echoing the request's ``name`` (``{{jsonPath request.body '$.name'}}``):
+    what a user writes so the stub answers a new name with it, as mock-omni does.
     """
     mappings = root / "mappings"
     mappings.mkdir(parents=True, exist_ok=True)
@@ -58,13 +63,15 @@ def wiremock_command(port: int, root: Path, match_body: bool = False) -> list[st
     }
     if match_body:
         request["bodyPatterns"] = [{"equalToJson": SEED_JSON}]
-    stub = {
-        "request": request,
-        "response": {
-            "status": 200, "body": RESPONSE_BYTES["json"].decode(),
-            "headers": {"Content-Type": "application/json"},
-        },
+    response: dict[str, object] = {
+        "status": 200, "body": RESPONSE_BYTES["json"].decode(), "headers": {"Content-Type": "application/json"},
     }
+    if echo_name:
+        body = RESPONSE_BYTES["json"].decode()
+        assert body.count(SEED_NAME) == 1
+        response["body"] = body.replace(SEED_NAME, "{{jsonPath request.body '$.name'}}")
+        response["transformers"] = ["response-template"]
+    stub = {"request": request, "response": response}
     (mappings / "seed-put.json").write_text(json.dumps(stub))
     jar = wiremock_jar()
     assert jar is not None

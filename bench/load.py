@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 _LATENCY = re.compile(r"^\s*(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", re.M)
+_MAX = re.compile(r"^\s*Latency\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m)\s", re.M)
 _RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.M)
 _TOTAL = re.compile(r"^\s*(\d+) requests in", re.M)
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
@@ -53,6 +54,8 @@ class Result:
     non_2xx: int
     socket_errors: int
     statuses: dict[int, int] = field(default_factory=dict)
+    #: The slowest request of the run (wrk's Max), in ms.
+    max_ms: float = float("nan")
 
 
 def available() -> bool:
@@ -94,6 +97,7 @@ def parse(output: str) -> Result:
     latency = {int(p): float(v) * _UNITS[u] for p, v, u in _LATENCY.findall(output)}
     non_2xx = _NON_2XX.search(output)
     errors = _SOCKET_ERRORS.search(output)
+    slowest = _MAX.search(output)
     return Result(
         rate=float(rate.group(1)),
         p50_ms=latency.get(50, float("nan")),
@@ -102,6 +106,7 @@ def parse(output: str) -> Result:
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(map(int, errors.groups())) if errors else 0,
         statuses={int(s): int(n) for s, n in _STATUS.findall(output)},
+        max_ms=float(slowest.group(1)) * _UNITS[slowest.group(2)] if slowest else float("nan"),
     )
 
 

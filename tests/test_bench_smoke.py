@@ -43,6 +43,7 @@ def test_wrk_output_is_parsed_with_units() -> None:
     assert result.p50_ms == pytest.approx(0.85) and result.p99_ms == pytest.approx(1200.0)
     assert result.non_2xx == 7 and result.socket_errors == 3
     assert result.statuses == {200: 12893, 429: 7}
+    assert result.max_ms == pytest.approx(9.10)
 
 
 def test_unexpected_wrk_output_is_an_error() -> None:
@@ -78,13 +79,18 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
     for heading in ("## 1. Throughput of the seed PUT", "## 2. Cold start", "## 3. Scale", "## 4. pytest fixture cost",
-                    "## 5. Concurrency", "## 6. Sending", "## 6b. Reports and logs over", "## 7. Replicas on Redis"):
+                    "## 5. Concurrency", "## 6. Sending", "## 6b. Reports and logs over",
+                    "## 6c. Small calls beside bulk sends", "## 7. Replicas on Redis"):
         assert heading in text
     for row in ("| mock-omni JSON |", "| bare ASGI JSON |", "| mock-omni XML |", "| bare ASGI XML |",
                 "| mock-omni JSON, every body new |", "| mock-omni XML, every body new |",
                 "| mock-omni JSON, ASGI only (--asgi-only) |", "| uvicorn protocol, fixed bytes, JSON |",
                 "| PUT promote |", "| GET one |", "| GET page |", "| send, 1 destination |",
-                "| send, 1,000 destinations |", "| GET logs by messageId |", "| GET reports by bulkId |"):
+                "| send, 1,000 destinations |", "| GET logs by messageId |", "| GET reports by bulkId |",
+                "| send, 1 destination, 8 connections alone |",
+                "| send, 1 destination, 8 connections beside 8 of bulk sends |",
+                "| send, 1,000 destinations, 8 connections (the bulk load) |",
+                "| one-destination sends beside bulk sends: p99 vs alone |"):
         assert row in text
     if shutil.which("redis-server"):
         for row in ("| mock-omni JSON, memory store |", "| mock-omni JSON, one replica on Redis |",
@@ -101,7 +107,8 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
                "| GET one", "| GET page", "| send, 1 destination |", "| send, 1,000 destinations |", "| GET logs",
                "| GET reports", "| one replica on Redis alone", "| two replicas on Redis together, 16",
                "| seed PUT JSON, every body new |", "| one-destination send, one replica of two",
-               "| one-destination send, two replicas together")
+               "| one-destination send, two replicas together", "| send, 1 destination, 8 connections",
+               "| send, 1,000 destinations, 8 connections")
     for line in text.splitlines():
         if line.startswith(counted):
             assert line.rstrip().endswith("| 0 |"), line
@@ -130,3 +137,21 @@ def test_sending_queries_spread_over_the_whole_store() -> None:
     assert bulks[0].endswith("bulkId=B0&limit=50") and bulks[-1].endswith("bulkId=B99&limit=50")
     body = sending.send_body(3, 7, "B0")
     assert [d["messageId"] for d in body["destinations"]] == ["M7", "M8", "M9"]  # type: ignore[index]
+
+
+def test_the_templated_wiremock_stub_echoes_the_name_in_the_mocks_own_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # WireMock itself is not run here (npm and java are the full bench's); the stub it would serve is checked.
+    import json
+
+    from bench import alternatives
+    from bench.payloads import RESPONSE_BYTES
+
+    monkeypatch.setattr(alternatives, "wiremock_jar", lambda: tmp_path / "wiremock.jar")
+    alternatives.wiremock_command(8080, tmp_path, echo_name=True)
+    stub = json.loads((tmp_path / "mappings" / "seed-put.json").read_text())
+    assert stub["response"]["transformers"] == ["response-template"]
+    template = "{{jsonPath request.body '$.name'}}"
+    assert stub["response"]["body"].replace(template, "x #1") == RESPONSE_BYTES["json"].decode().replace(
+        alternatives.SEED_NAME, "x #1")
