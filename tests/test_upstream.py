@@ -15,6 +15,9 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -399,8 +402,6 @@ def test_an_upstream_that_is_not_the_api_is_exit_2_not_drift(tmp_path: Path) -> 
 def test_record_writes_no_cookie_the_upstream_sets(tmp_path: Path) -> None:
     """An upstream's session cookie (Set-Cookie) goes back to the app unchanged, and is masked in exchanges.json
     as the request's Cookie is."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     cookie = "IBSSO=s3cr3t-session-cookie-value"
 
     class Upstream(BaseHTTPRequestHandler):
@@ -418,22 +419,10 @@ def test_record_writes_no_cookie_the_upstream_sets(tmp_path: Path) -> None:
             self.end_headers()
             self.wfile.write(body)
 
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    upstream.daemon_threads = True
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
     out = tmp_path / "rec"
-    try:
-        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream",
-                                  f"http://127.0.0.1:{upstream.server_address[1]}", "--port", "0", "--out", str(out),
-                                  "--exit-on-stdin-close"])
-        try:
-            got = httpx.get(f"{recorder.url}/omni/1/scenarios", headers={"Authorization": APP})
-            assert got.headers["set-cookie"] == f"{cookie}; Path=/; HttpOnly"  # to the app: unchanged
-        finally:
-            recorder.stop()
-    finally:
-        upstream.shutdown()
-        upstream.server_close()
+    with one_off_upstream(Upstream) as upstream_url, recording(upstream_url, out) as recorder:
+        got = httpx.get(f"{recorder.url}/omni/1/scenarios", headers={"Authorization": APP})
+        assert got.headers["set-cookie"] == f"{cookie}; Path=/; HttpOnly"  # to the app: unchanged
     assert recorder.exit_status() == 0, recorder.output()
     written = {path.name: path.read_text() for path in out.iterdir()}
     assert not any("s3cr3t" in text for text in written.values()), written
@@ -444,8 +433,6 @@ def test_record_writes_no_cookie_the_upstream_sets(tmp_path: Path) -> None:
 def test_record_forwards_no_header_the_connection_header_names(tmp_path: Path) -> None:
     """RFC 9110 7.6.1: a header named in Connection is for that hop only; a proxy removes it (and Host, and the
     hop-by-hop ones), the rest goes on as it came."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     seen: list[dict[str, str]] = []
 
     class Upstream(BaseHTTPRequestHandler):
@@ -463,22 +450,34 @@ def test_record_forwards_no_header_the_connection_header_names(tmp_path: Path) -
             self.end_headers()
             self.wfile.write(body)
 
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    with one_off_upstream(Upstream) as upstream_url, recording(upstream_url, tmp_path / "rec") as recorder:
+        assert httpx.get(f"{recorder.url}/omni/1/logs", headers={
+            "Authorization": APP, "Connection": "keep-alive, X-Hop-Secret", "X-Hop-Secret": "for the proxy",
+            "X-App": "kept"}).status_code == 200
+    forwarded = seen[-1]  # the first is record's own read of the scenarios
+    assert "x-hop-secret" not in forwarded and forwarded["x-app"] == "kept", forwarded
+    assert forwarded["host"] == upstream_url.removeprefix("http://")
+
+
+@contextmanager
+def one_off_upstream(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An upstream on loopback answering with ``handler``, for what the stand-ins do not do; its base URL."""
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     upstream.daemon_threads = True
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     try:
-        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream",
-                                  f"http://127.0.0.1:{upstream.server_address[1]}", "--port", "0",
-                                  "--out", str(tmp_path / "rec"), "--exit-on-stdin-close"])
-        try:
-            assert httpx.get(f"{recorder.url}/omni/1/logs", headers={
-                "Authorization": APP, "Connection": "keep-alive, X-Hop-Secret", "X-Hop-Secret": "for the proxy",
-                "X-App": "kept"}).status_code == 200
-        finally:
-            recorder.stop()
+        yield f"http://127.0.0.1:{upstream.server_address[1]}"
     finally:
         upstream.shutdown()
         upstream.server_close()
-    forwarded = seen[-1]  # the first is record's own read of the scenarios
-    assert "x-hop-secret" not in forwarded and forwarded["x-app"] == "kept", forwarded
-    assert forwarded["host"] == f"127.0.0.1:{upstream.server_address[1]}"
+
+
+@contextmanager
+def recording(upstream_url: str, out: Path) -> Iterator[ServerProcess]:
+    """``mock-omni record`` in front of ``upstream_url``, writing to ``out``; stopped (and its files written) after."""
+    recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", upstream_url, "--port", "0",
+                              "--out", str(out), "--exit-on-stdin-close"])
+    try:
+        yield recorder
+    finally:
+        recorder.stop()
