@@ -10,3 +10,8 @@
 Nothing here writes a secret of the upstream: credentials are masked as the journal masks them
 (testing/redaction.py), and written fixtures get credentials of their own.
 """
+
+#: Seconds the upstream has for each answer.
+DEFAULT_TIMEOUT = 30.0
+#: Retries of a call the upstream answered 429, each after its Retry-After (or RETRY_FALLBACK seconds).
+DEFAULT_RETRIES = 3

@@ -21,9 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-DEFAULT_TIMEOUT = 30.0
-#: Retries of a call the upstream answered 429, each after its Retry-After (or RETRY_FALLBACK seconds).
-DEFAULT_RETRIES = 3
+from . import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+
 RETRY_FALLBACK = 1.0
 #: A Retry-After longer than this is not waited for: the 429 is the answer.
 MAX_RETRY_WAIT = 120.0

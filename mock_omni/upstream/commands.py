@@ -11,13 +11,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Upstream, UpstreamUnusable
-from .compare import table
-from .importer import ImportProblem, run_import
+from . import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:
+    from .client import Upstream
 
 EXIT_DRIFT = 1
 EXIT_UNUSABLE = 2
@@ -85,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"--timeout: must be more than 0, got {args.timeout:g}")
     if args.retries < 0:
         return fail(f"--retries: must be 0 or more, got {args.retries}")
+    # Imported here, not at the top: `mock-omni serve` builds this parser too, and must not pay for httpx.
+    from .client import Upstream, UpstreamUnusable
+    from .importer import ImportProblem, run_import
+
     try:
         upstream = Upstream(args.upstream, ca_file=args.upstream_ca, allow_http=args.allow_http,
                             timeout=args.timeout, retries=args.retries)
@@ -108,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _verify(upstream: Upstream, authorization: str, as_json: bool, writes: bool) -> int:
+    from .compare import table
     from .verify import verify
 
     outcome = verify(upstream, authorization, writes)
