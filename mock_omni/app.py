@@ -2,12 +2,17 @@
 
 The ASGI entry point sends the vendor's paths straight to the pure-ASGI
 ``VendorApi`` and everything else (OpenAPI, docs, admin API) to a FastAPI app
-that is built on first use, so start-up does not pay for importing FastAPI.
+that is built on first use, so start-up does not pay for importing FastAPI;
+``mock-omni serve`` builds it on a thread of its own once it listens
+(``build_web_in_background``), so that the first admin call does not pay for it either.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -73,6 +78,10 @@ class MockOmni:
         self.replica = state.replica
         self._web: FastAPI | None = None
         self._pages: HeadAsGet | None = None
+        #: Held while the web app is built: by the first request that needs it, or by the thread building it
+        #: in the background (``build_web_in_background``), whose end ``_web_built`` says.
+        self._web_lock = threading.Lock()
+        self._web_built: concurrent.futures.Future[None] | None = None
         #: Whether ``running`` is in force (its ticker and callbacks run once, however many lifespans nest).
         self._running = False
         if self.replica is not None:
@@ -125,12 +134,35 @@ class MockOmni:
 
     @property
     def web(self) -> FastAPI:
-        """The FastAPI app for everything that is not the vendor API, built on first use."""
+        """The FastAPI app for everything that is not the vendor API, built on first use (thread-safe: once)."""
         if self._web is None:
-            from .web.app import build_web_app
+            with self._web_lock:
+                if self._web is None:
+                    from .web.app import build_web_app
 
-            self._web = build_web_app(self.admin)
+                    self._web = build_web_app(self.admin)
         return self._web
+
+    def build_web_in_background(self, then: Callable[[], None] | None = None) -> None:
+        """Build ``pages`` (FastAPI imported, the admin API, dashboard and docs routes) on a thread of its own,
+        then call ``then`` there: what ``mock-omni serve`` does once it listens (server/cli.py), so that the
+        vendor API answers before FastAPI is even imported, and the first admin or dashboard call does not
+        wait for the build either. A request that needs it earlier awaits the build without holding the
+        event loop (``route``); vendor calls go on meanwhile. On the asyncio loop only (uvicorn's)."""
+        built: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._web_built = built
+
+        def build() -> None:
+            try:
+                _ = self.pages
+            except Exception:  # the request that needs it builds it again, and answers the error as usual
+                log.debug("building the web app in the background failed", exc_info=True)
+            finally:
+                built.set_result(None)
+                if then is not None:
+                    then()
+
+        threading.Thread(target=build, name="mock-omni-web", daemon=True).start()
 
     def stop_waiting(self) -> None:
         """The server stops (server/cli.py, before uvicorn drains the requests in flight): every wait ends now,
@@ -209,6 +241,10 @@ class MockOmni:
             await self.vendor(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+        elif self._web_built is not None and not self._web_built.done():
+            # Being built beside the vendor API (``build_web_in_background``): awaited, the loop serves on.
+            await asyncio.wrap_future(self._web_built)
+            await self.route(scope, receive, send)
         elif self.replica is not None and kind == "http":
             await self._replicated_web(self.replica, scope, receive, send)
         else:

@@ -188,23 +188,47 @@ def test_python_dash_m_and_env_fixtures(tmp_path: Path) -> None:
 
 
 def test_the_serving_process_keeps_what_it_built_out_of_the_collectors_walks() -> None:
-    """server/collector.py: once the app is built, it is frozen and young collections are spaced out (a third of
-    a 1,000-destination send went to the collector walking the live objects again and again)."""
-    code = textwrap.dedent("""
-        import gc, json, uvicorn
-        from mock_omni.server import cli
-        from mock_omni.settings import Settings
-        seen = {}
-        def run(self, sockets=None):
-            seen.update(threshold=gc.get_threshold()[0], frozen=gc.get_freeze_count(), enabled=gc.isenabled())
-        uvicorn.Server.run = run
-        cli.serve(Settings(port=0))
-        print(json.dumps(seen))
+    """server/collector.py: paused from the command's first line, and once the app is built (its web side too,
+    in the background once serving), frozen, young collections spaced out and every model built (a third of a
+    1,000-destination send went to the collector walking the live objects again and again)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        unused_port = probe.getsockname()[1]
+    code = textwrap.dedent(f"""
+        import gc, json, os, signal, sys, threading, time, urllib.request
+        from mock_omni import __main__ as command
+        from mock_omni.domain.deferred import deferred_models
+        seen = {{}}
+        def watch():
+            while True:
+                try:
+                    urllib.request.urlopen("http://127.0.0.1:{unused_port}/__admin/health", timeout=10).read()
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            for thread in threading.enumerate():
+                if thread.name == "mock-omni-web":
+                    thread.join()
+            seen.update(threshold=gc.get_threshold()[0], frozen=gc.get_freeze_count(), enabled=gc.isenabled(),
+                        unbuilt=[model.__name__ for model in deferred_models() if not model.__pydantic_complete__])
+            print(json.dumps(seen), flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)  # a normal end: exit status 0
+        import uvicorn
+        startup = uvicorn.Server.startup
+        async def serving(self, sockets=None):
+            seen["paused while starting"] = not gc.isenabled()
+            await startup(self, sockets)
+        uvicorn.Server.startup = serving
+        threading.Thread(target=watch, daemon=True).start()
+        sys.argv = ["mock-omni", "serve", "--port", "{unused_port}", "--quiet"]
+        command.main()
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     seen = json.loads(done.stdout.splitlines()[-1])
+    assert seen["paused while starting"]
     assert seen["enabled"] and seen["threshold"] == collector.YOUNG_THRESHOLD
     assert seen["frozen"] > 10_000  # the modules, routes and models the app was built from
+    assert seen["unbuilt"] == []
 
 
 def serve_flags() -> dict[str, argparse.Action]:

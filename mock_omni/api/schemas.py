@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from ..domain.deferred import Deferred
 from ..domain.scenarios import Channel
 from ..domain.send_request import To
 
 
-class StepOut(BaseModel):
+class StepOut(Deferred):
     model_config = ConfigDict(title="Step")
     sender: str | None = Field(None, alias="from", description="Sender used in this step.")
     channel: Channel
 
 
-class ScenarioOut(BaseModel):
+class ScenarioOut(Deferred):
     model_config = ConfigDict(title="Scenario")
     key: str = Field(description="Key used to uniquely identify the scenario: 32 uppercase hex characters.",
                      pattern="^[0-9A-F]{32}$")
@@ -29,23 +30,23 @@ class ScenarioOut(BaseModel):
     default: bool = Field(description="Whether the scenario is the account's default.")
 
 
-class ScenariosResponse(BaseModel):
+class ScenariosResponse(Deferred):
     scenarios: list[ScenarioOut]
 
 
-class ServiceException(BaseModel):
+class ServiceException(Deferred):
     model_config = ConfigDict(title="ApiRequestErrorDetails")
     messageId: str
     text: str
     validationErrors: dict[str, list[str]] | None = None
 
 
-class RequestError(BaseModel):
+class RequestError(Deferred):
     model_config = ConfigDict(title="ApiRequestError")
     serviceException: ServiceException
 
 
-class ApiException(BaseModel):
+class ApiException(Deferred):
     requestError: RequestError
 
 
@@ -55,7 +56,7 @@ OmniChannel = Literal["SMS", "EMAIL", "VOICE", "PUSH", "VIBER", "FACEBOOK", "LIN
                       "KAKAO_ALIM", "WHATSAPP"]
 
 
-class Status(BaseModel):
+class Status(Deferred):
     groupId: int = Field(description="Status group ID.")
     groupName: str = Field(description="Status group name.")
     id: int = Field(description="Status ID.")
@@ -63,7 +64,7 @@ class Status(BaseModel):
     description: str = Field(description="Human-readable description of the status.")
 
 
-class Error(BaseModel):
+class Error(Deferred):
     groupId: int
     groupName: str
     id: int
@@ -72,24 +73,24 @@ class Error(BaseModel):
     permanent: bool = Field(description="Tells if the error is permanent.")
 
 
-class Price(BaseModel):
+class Price(Deferred):
     pricePerMessage: float = Field(description="Price per message.")
     currency: str = Field(description="Currency.")
 
 
-class OmniResponseDetails(BaseModel):
+class OmniResponseDetails(Deferred):
     to: To
     status: Status
     messageId: str = Field(description="The ID that uniquely identifies the sent message.")
 
 
-class OmniResponse(BaseModel):
+class OmniResponse(Deferred):
     bulkId: str | None = Field(None, description="Present when the request has more than one destination "
                                                  "(or gave a bulkId).")
     messages: list[OmniResponseDetails]
 
 
-class DeliveryReport(BaseModel):
+class DeliveryReport(Deferred):
     bulkId: str | None = None
     messageId: str
     to: str = Field(description="The address the final step reached.")
@@ -104,11 +105,11 @@ class DeliveryReport(BaseModel):
     callbackData: str | None = None
 
 
-class DeliveryReports(BaseModel):
+class DeliveryReports(Deferred):
     results: list[DeliveryReport] = Field(description="Reports not fetched before: each is returned once.")
 
 
-class OmniLog(BaseModel):
+class OmniLog(Deferred):
     bulkId: str | None = None
     messageId: str
     to: str
@@ -123,23 +124,23 @@ class OmniLog(BaseModel):
     channel: OmniChannel
 
 
-class OmniLogsResponse(BaseModel):
+class OmniLogsResponse(Deferred):
     results: list[OmniLog] = Field(description="Messages, newest first.")
-class TokenResponse(BaseModel):
+class TokenResponse(Deferred):
     model_config = ConfigDict(title="CreateOAuth2TokenResponse")
     access_token: str = Field(description="Send it as `Authorization: Bearer <access_token>`.")
     token_type: str = Field(description="Always `Bearer`.")
     expires_in: int = Field(description="Seconds until the token expires (on the mock's clock).")
 
 
-class OAuth2ErrorOut(BaseModel):
+class OAuth2ErrorOut(Deferred):
     model_config = ConfigDict(title="OAuth2Error")
     error: str = Field(description="invalid_request, invalid_client, unsupported_grant_type or invalid_scope "
                                    "(RFC 6749 section 5.2).")
     error_description: str
 
 
-class SessionOut(BaseModel):
+class SessionOut(Deferred):
     model_config = ConfigDict(title="CreateSessionResponse")
     token: str = Field(description="Send it as `Authorization: IBSSO <token>`; it expires after a period "
                                    "without calls.")

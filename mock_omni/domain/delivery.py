@@ -22,9 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from .addresses import matching_form, matching_pattern
+from .deferred import Deferred
 from .errors import InvalidArgument
 from .scenarios import Channel
 from .validation import validate_data
@@ -168,7 +169,7 @@ class Rule:
                 "outcome": self.outcome, "delaySeconds": self.delay, "times": self.times, "hits": self.hits}
 
 
-class DeliveryRuleIn(BaseModel):
+class DeliveryRuleIn(Deferred):
     """An outcome rule as the admin API, fixture files and the pytest plugin give it."""
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, title="DeliveryRule")

@@ -24,12 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from . import entropy
 from .accounts import Account, Accounts
 from .clock import Clock
 from .credentials import KNOWN_SCOPES, Grant, GrantKind, OAuth2Client, Principal, Scopes, allows, same_secret
+from .deferred import Deferred
 from .errors import InvalidArgument, InvalidClient, InvalidScope, NotFound, Unauthorized
 
 #: Choice (the vendor states none): an OAuth2 access token lives an hour, as with most OAuth2 servers.
@@ -43,7 +44,7 @@ MAX_GRANTS = 10_000
 _DUMMY_SECRET = secrets.token_urlsafe(32)
 
 
-class SessionIn(BaseModel):
+class SessionIn(Deferred):
     """``POST /auth/1/session``'s body (JSON or XML); other fields (the vendor's ``unsafe``) are ignored."""
 
     model_config = ConfigDict(title="CreateSessionRequest", frozen=True)
@@ -51,7 +52,7 @@ class SessionIn(BaseModel):
     password: str = Field(min_length=1, description="Secret password.")
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(Deferred):
     """``POST /auth/1/oauth2/token``'s form (RFC 6749 4.4.2); it documents the form, the handler reads it."""
 
     model_config = ConfigDict(title="CreateOAuth2TokenRequest")

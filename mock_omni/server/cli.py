@@ -133,7 +133,6 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
     signal.signal(signal.SIGTERM, _stop_normally)
     if exit_on_stdin_close:
         stop_when_stdin_closes(server)
-    collector.settle()
     try:
         server.run(sockets=[sock])
     finally:
@@ -143,17 +142,34 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
 
 
 def stopping_server(app: MockOmni, config: uvicorn.Config) -> uvicorn.Server:
-    """uvicorn's server, which tells the app it stops before draining the requests in flight: a request
-    waiting (for callbacks, on a fault's delay) ends at once with an answer instead of holding the drain for
-    its 5 s and being cancelled with a traceback."""
+    """uvicorn's server, which builds the app's web side once it listens, and tells the app it stops before
+    draining the requests in flight: a request waiting (for callbacks, on a fault's delay) ends at once with
+    an answer instead of holding the drain for its 5 s and being cancelled with a traceback."""
     import uvicorn
 
     class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            # Serving: the vendor API answers now, and the admin API, the dashboard and the docs (FastAPI) are
+            # built beside it (docs/performance.md, cold start), then the models left for their first use; then
+            # the collector is set for serving.
+            app.build_web_in_background(then=_built)
+
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             app.stop_waiting()
             await super().shutdown(sockets)
 
     return Server(config)
+
+
+def _built() -> None:
+    """The end of start-up, on the thread that built the web app (``stopping_server``)."""
+    from ..domain.deferred import build_all
+
+    try:
+        build_all()
+    finally:
+        collector.settle()
 
 
 def stop_when_stdin_closes(server: uvicorn.Server) -> None:
@@ -215,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command != "serve":
+        collector.resume()  # paused for start-up (mock_omni/__main__.py): this command does not serve
         from ..upstream.commands import run
 
         return run(args)

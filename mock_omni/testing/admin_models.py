@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from ..api.ratelimit import Rule, parse_rule
 from ..api.routes import OPERATION_NAMES as OPERATIONS
 from ..api.webhooks import State
+from ..domain.deferred import Deferred
 from ..domain.delivery import DeliveryRuleIn
 from ..domain.errors import BY_STATUS, BadRequest, InvalidArgument, PayloadTooLarge
 
@@ -46,7 +47,7 @@ _PATTERN_MESSAGES = {
 LIMITS_HINT = '"off", or an object such as {"update": "5/1m", "create": "off"}'
 
 
-class AdminBody(BaseModel):
+class AdminBody(Deferred):
     # Strict: "500" is not a status and 1.0 not a count; unknown fields are refused, not ignored.
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
@@ -282,7 +283,7 @@ class MintIn(AdminBody):
         return {}
 
 
-class CallbacksQuery(BaseModel):
+class CallbacksQuery(Deferred):
     """Which callbacks ``GET /__admin/callbacks`` lists, and how long it may wait for them."""
 
     # Query strings are text: no strict mode, but unknown parameters are refused, not ignored.

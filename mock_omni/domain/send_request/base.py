@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
+from ..deferred import Deferred
 from ..validation import XML_TEXT_PATTERN
 
 Problems = dict[str, list[str]]
@@ -43,7 +44,7 @@ def add_problem(problems: Problems, path: str, message: str) -> None:
     problems.setdefault(path, []).append(message)
 
 
-class Model(BaseModel):
+class Model(Deferred):
     model_config = STRICT
 
     def problems(self, path: str) -> Problems:
