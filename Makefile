@@ -22,9 +22,16 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(QUIET_PIP) --upgrade pip 2>&1 | { $(MACHINE_NOISE); }
 	@$(QUIET_PIP) -e '.[dev]' 2>&1 | { $(MACHINE_NOISE); }
+	@$(BYTECODE)
 	@touch $(STAMP)
 
+# pip compiles an installed package's bytecode, but not an editable one's: with PYTHONDONTWRITEBYTECODE set
+# (as in the Dockerfile, and on many CI machines) every start would compile the package again (about 0.1 s
+# of a 0.3 s cold start). Quick when nothing changed.
+BYTECODE := $(PY) -m compileall -q mock_omni
+
 run: install
+	@$(BYTECODE)
 	$(VENV)/bin/mock-omni serve
 
 # The official client (Python 2.7) for the compatibility test; skipped by the test where 2.7 is absent.

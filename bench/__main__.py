@@ -268,27 +268,47 @@ def fresh_wiremock(plan: Plan, root: Path) -> list[Result]:
 
 # --- 2. cold start ------------------------------------------------------------------------
 
+#: The first answers of mock-omni's other sides, each in a process of its own: the admin API and the dashboard
+#: (FastAPI, built in the background once the vendor API answers: docs/performance.md, cold start).
+FIRST_OTHER_ANSWERS: dict[str, Callable[[int], int]] = {
+    "mock-omni, first admin answer (GET /__admin/health)":
+        lambda port: procs.page_status(port, "/__admin/health", "application/json"),
+    "mock-omni, first dashboard page (GET /)": lambda port: procs.page_status(port, "/", "text/html"),
+}
+
+
 def cold_start(plan: Plan, report: Report) -> None:
     print("2. cold start (process start to the first 200 on the seed PUT)", flush=True)
+    # As installed: pip compiles an installed package's bytecode, not an editable checkout's (Makefile).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "mock_omni")], check=True)
     commands: dict[str, Callable[[int, Path], list[str]]] = {"mock-omni": lambda port, _: mock_command(port)}
     if plan.alternatives:
         commands["WireMock 3"] = alternatives.wiremock_command
         commands["Prism"] = lambda port, _: alternatives.prism_command(port)
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    times: dict[str, list[float]] = {name: [] for name in [*commands, *FIRST_OTHER_ANSWERS]}
     for _ in range(plan.repeats):
         for name, command in commands.items():
             with tempfile.TemporaryDirectory() as scratch:
                 port = procs.free_port()
                 with procs.running(name, command(port, Path(scratch)), port) as server:
                     times[name].append(server.started_in)
+        for name, probe in FIRST_OTHER_ANSWERS.items():
+            port = procs.free_port()
+            with procs.running(name, mock_command(port), port, probe=probe) as server:
+                times[name].append(server.started_in)
     mock = median(times["mock-omni"])
     rows = [[name, f"{median(ts):.3f}", f"{min(ts):.3f}", f"{median(ts) / mock:.1f}x"] for name, ts in times.items()]
     report.section("2. Cold start", ["server", "median s", "best s", "vs mock-omni"], rows,
-                   f"Process start to the first 200 on the seed PUT, polled every 2 ms; {plan.repeats} runs each.")
+                   f"Process start to the first 200 on the seed PUT, polled every 2 ms; {plan.repeats} runs each. "
+                   "mock-omni's admin and dashboard rows: to the first 200 of that call instead, each in a "
+                   "process of its own (the call sent as soon as the port takes connections).")
     report.goal("cold start mock-omni", f"{mock:.3f} s", "<= 0.7 s", mock <= 0.7)
+    for name in FIRST_OTHER_ANSWERS:
+        first = median(times[name])
+        report.goal(f"cold start: {name.removeprefix('mock-omni, ')}", f"{first:.3f} s", "<= 0.7 s", first <= 0.7)
     if plan.alternatives:
         factor = median(times["WireMock 3"]) / mock
-        report.goal("cold start vs WireMock 3", f"{factor:.1f}x faster", ">= 3x", factor >= 3)
+        report.goal("cold start vs WireMock 3", f"{factor:.1f}x faster", ">= 4x", factor >= 4)
         factor = median(times["Prism"]) / mock
         report.goal("cold start vs Prism", f"{factor:.1f}x faster")
 

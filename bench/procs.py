@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
@@ -60,7 +60,7 @@ class Server:
     name: str
     process: subprocess.Popen[bytes]
     port: int
-    #: Seconds from process start to the first 200 on the seed PUT.
+    #: Seconds from process start to the first 200 on the seed PUT (or the probe's).
     started_in: float
 
     @property
@@ -90,12 +90,27 @@ def _children(pid: int) -> list[int]:
     return found + [grand for child in found for grand in _children(child)]
 
 
+def page_status(port: int, path: str, accept: str, timeout: float = 2.0) -> int:
+    """Status of one GET of ``path`` without credentials, or 0 if nothing answers on the port yet."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Accept": accept})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    except OSError:
+        return 0
+    finally:
+        connection.close()
+
+
 @contextmanager
 def running(
     name: str, command: Sequence[str], port: int, *, path: str = SEED_PATH, timeout: float = 60.0,
-    env: dict[str, str] | None = None, cwd: str | None = None,
+    env: dict[str, str] | None = None, cwd: str | None = None, probe: Callable[[int], int] | None = None,
 ) -> Iterator[Server]:
-    """Start ``command``, wait (bounded) for a 200 on the seed PUT at ``path``, yield, then kill it."""
+    """Start ``command``, wait (bounded) for a 200 on the seed PUT at ``path`` (or from ``probe(port)``, a
+    status, 0 while nothing answers), yield, then kill it."""
     # Output goes to a file, not a pipe: a chatty server must never block on a full pipe.
     log = tempfile.TemporaryFile()
     started = time.perf_counter()
@@ -106,7 +121,7 @@ def running(
     try:
         deadline = started + timeout
         while True:
-            status = seed_put_status(port, path)
+            status = probe(port) if probe is not None else seed_put_status(port, path)
             if status == 200:
                 break
             if process.poll() is not None or time.perf_counter() > deadline:
