@@ -283,8 +283,11 @@ class MintIn(AdminBody):
         return {}
 
 
-class CallbacksQuery(Deferred):
+class CallbacksQuery(BaseModel):
     """Which callbacks ``GET /__admin/callbacks`` lists, and how long it may wait for them."""
+
+    # Not deferred (domain/deferred.py): FastAPI reads a query model through a TypeAdapter of its own, which
+    # would build a deferred model at the first request, outside the warnings FastAPI silences while it builds.
 
     # Query strings are text: no strict mode, but unknown parameters are refused, not ignored.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
