@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -84,6 +85,11 @@ class MockOmni:
         self._web_built: concurrent.futures.Future[None] | None = None
         #: Whether ``running`` is in force (its ticker and callbacks run once, however many lifespans nest).
         self._running = False
+        #: Whether the lifespan lets the server answer before ``running`` starts (``mock-omni serve``): anyio's
+        #: asyncio backend, which its task group needs, is then imported on a thread while the first calls are
+        #: answered, and the ticker and the callbacks' delivery start a few ms later (callbacks queued meanwhile
+        #: go out then). In-process (TestClient, the plugin's in-process app) they start before any request.
+        self.serve_first = False
         if self.replica is not None:
             replica = self.replica
             # Admin changes applied from the log were let in by the replica that took them.
@@ -299,8 +305,13 @@ class MockOmni:
         message = await receive()
         if message["type"] != "lifespan.startup":
             return
-        async with self.running():
+        if self.serve_first:
             await send({"type": "lifespan.startup.complete"})
+            # Only ``mock-omni serve`` sets it, on uvicorn's asyncio loop (docs/performance.md, cold start).
+            await asyncio.get_running_loop().run_in_executor(None, import_module, "anyio._backends._asyncio")
+        async with self.running():
+            if not self.serve_first:
+                await send({"type": "lifespan.startup.complete"})
             while message["type"] != "lifespan.shutdown":
                 message = await receive()
         await send({"type": "lifespan.shutdown.complete"})

@@ -15,11 +15,13 @@ import pytest
 
 from . import server
 from .conftest import ALADDIN_BASIC, SEED_KEY
+from .receiver import receiver
 
 GENIE_BASIC = "Basic R2VuaWU6dGhyZWUgd2lzaGVz"
 GENIE_KEY = "E6829A141B902776020F736D3FBE16A5"
 JSON_TYPE = "application/json"
-SEND = {"destinations": [{"to": {"phoneNumber": "41793026727"}}], "sms": {"text": "hello"}}
+#: Valid for Genie's default scenario before and after the burst's update (VIBER and SMS, then SMS).
+SEND = {"destinations": [{"to": {"phoneNumber": "41793026727"}}], "sms": {"text": "hello"}, "viber": {"text": "hello"}}
 
 #: (name, method, path, headers, body, exact): ``exact`` answers must be byte for byte a warmed server's; the
 #: others carry new keys, ids or tokens: their status, type and JSON field names are compared. Reads are
@@ -111,3 +113,20 @@ def test_every_kind_of_request_sent_before_the_server_serves_gets_a_warmed_serve
             assert content == warmed[name][2], name
         elif content_type.startswith(JSON_TYPE):
             assert shape(content) == shape(warmed[name][2]), name
+
+
+@pytest.mark.slow
+def test_a_send_sent_before_the_server_serves_has_its_report_pushed() -> None:
+    """The ticker and the callbacks' delivery start a few ms after the server answers (app.py, ``serve_first``):
+    a report queued before then is pushed once they run."""
+    with receiver() as hook, server.running() as cold:
+        body = {**SEND, "scenarioKey": GENIE_KEY, "notifyUrl": f"{hook.url}/hook", "callbackData": "cold"}
+        status, _, content = ask(cold.url, "POST", "/omni/1/advanced",
+                                 {"Authorization": GENIE_BASIC, "Content-Type": JSON_TYPE}, json.dumps(body).encode())
+        assert status == 200, content
+        message_id = json.loads(content)["messages"][0]["messageId"]
+        advanced = ask(cold.url, "POST", "/__admin/clock/advance", {"Content-Type": JSON_TYPE}, b'{"seconds": 3600}')
+        assert advanced[0] == 200, advanced
+        delivered = ask(cold.url, "GET", "/__admin/callbacks?state=delivered&count=1&wait=20", {}, None)
+        assert json.loads(delivered[2])["reached"], delivered
+        assert [(report["messageId"], report["callbackData"]) for report in hook.reports()] == [(message_id, "cold")]

@@ -110,6 +110,7 @@ def serve(settings: Settings, exit_on_stdin_close: bool = False) -> int:
 
     try:
         app = create_app(settings, listening=True)
+        app.serve_first = True
     except StoreUnreachable as exc:
         print(f"mock-omni: {exc}", file=sys.stderr)
         return EXIT_FAILURE
