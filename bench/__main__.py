@@ -303,12 +303,18 @@ def cold_start(plan: Plan, report: Report) -> None:
                    "mock-omni's admin and dashboard rows: to the first 200 of that call instead, each in a "
                    "process of its own (the call sent as soon as the port takes connections).")
     report.goal("cold start mock-omni", f"{mock:.3f} s", "<= 0.7 s", mock <= 0.7)
-    for name in FIRST_OTHER_ANSWERS:
-        first = median(times[name])
-        report.goal(f"cold start: {name.removeprefix('mock-omni, ')}", f"{first:.3f} s", "<= 0.7 s", first <= 0.7)
     if plan.alternatives:
         factor = median(times["WireMock 3"]) / mock
         report.goal("cold start vs WireMock 3", f"{factor:.1f}x faster", ">= 4x", factor >= 4)
+    # Not slow: in the 0.7 s the whole server was held to before, and (a bound the machine's load moves less)
+    # well before WireMock's first answer.
+    for name in FIRST_OTHER_ANSWERS:
+        first, label = median(times[name]), f"cold start: {name.removeprefix('mock-omni, ')}"
+        report.goal(label, f"{first:.3f} s", "<= 0.7 s", first <= 0.7)
+        if plan.alternatives:
+            factor = median(times["WireMock 3"]) / first
+            report.goal(f"{label} vs WireMock 3's first answer", f"{factor:.1f}x sooner", ">= 2x", factor >= 2)
+    if plan.alternatives:
         factor = median(times["Prism"]) / mock
         report.goal("cold start vs Prism", f"{factor:.1f}x faster")
 
