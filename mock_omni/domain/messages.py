@@ -333,7 +333,8 @@ class Messages:
             end = min(begin + SEND_STEP, len(ids))
             # Bytes kept (own_size of each message, its send's once while any is kept), counted here: this is
             # every send's path.
-            size = (shared if share.holders == 0 else 0) + utf8_length(bulk_id) * (end - begin)
+            size = shared if share.holders == 0 else 0
+            bulk_bytes = utf8_length(bulk_id)
             share.holders += end - begin
             kept = batch.kept
             for index in range(begin, end):
@@ -341,7 +342,9 @@ class Messages:
                 self._seq += 1
                 message = Message(self._seq, account, message_id, bulk_id, tos[index], plan, options, start)
                 message.share = share
-                size += to_sizes[index] + (len(message_id) if message_id.isascii() else utf8_length(message_id))
+                message.size = own = to_sizes[index] + bulk_bytes + (
+                    len(message_id) if message_id.isascii() else utf8_length(message_id))
+                size += own
                 self._all[message.seq] = message
                 self._order.append(message)
                 outbox.add(message)
@@ -717,13 +720,14 @@ class Messages:
     def _count_in(self, message: Message, share: Share) -> None:
         message.share = share
         share.holders += 1
-        self.bytes += own_size(message) + (share.size if share.holders == 1 else 0)
+        message.size = own_size(message)
+        self.bytes += message.size + (share.size if share.holders == 1 else 0)
 
     def _count_out(self, message: Message) -> None:
         share = message.share
         assert share is not None
         share.holders -= 1
-        self.bytes -= own_size(message) + (share.size if share.holders == 0 else 0)
+        self.bytes -= message.size + (share.size if share.holders == 0 else 0)
 
     def _bound(self) -> None:
         """Drop the oldest messages past the limits (``_order`` is send order; cleared ones are skipped); never
