@@ -224,14 +224,29 @@ def test_sends_in_steps_between_other_sends_keep_the_bound_the_byte_count_and_sa
 BIG = 20_000  # destinations: about 0.8 MB, tens of milliseconds of work at least
 
 
-@pytest.fixture(scope="module")
-def big_server() -> Iterator[server.Server]:
-    with server.running(["--rate-limit", "off", "--message-limit", "100000"],
+class BigServer:
+    """A server answering vendor calls in the protocol (direct), or every one through the ASGI app: with
+    ``--asgi-only``, or because a fault rule is armed (for another path: it changes nothing here)."""
+
+    def __init__(self, srv: server.Server, fault: bool) -> None:
+        self.srv, self.fault = srv, fault
+        self.url, self.port = srv.url, srv.port
+
+    def reset(self, admin: AdminClient) -> None:
+        admin.reset()
+        if self.fault:
+            admin.fault(503, path="/omni/1/scenarios/NOPE")
+
+
+@pytest.fixture(scope="module", params=["direct", "asgi-only", "fault armed"])
+def big_server(request: pytest.FixtureRequest) -> Iterator[BigServer]:
+    extra = ["--asgi-only"] if request.param == "asgi-only" else []
+    with server.running(["--rate-limit", "off", "--message-limit", "100000", *extra],
                         env={"MOCK_OMNI_ADMIN_TOKEN": "t"}) as srv:
-        yield srv
+        yield BigServer(srv, request.param == "fault armed")
 
 
-def kept(srv: server.Server) -> int:
+def kept(srv: server.Server | BigServer) -> int:
     """Messages the server keeps (``GET /__admin/messages``' ``kept``)."""
     found = httpx.get(f"{srv.url}/__admin/messages?limit=0", headers={ADMIN_TOKEN_HEADER: "t"}, timeout=30)
     return int(found.json()["kept"])
@@ -249,7 +264,7 @@ def small_calls_while(port: int, busy: threading.Event, answered: list[float]) -
             answered.append(time.monotonic())
 
 
-def test_small_calls_are_answered_while_a_big_send_is_carried_out(big_server: server.Server) -> None:
+def test_small_calls_are_answered_while_a_big_send_is_carried_out(big_server: BigServer) -> None:
     port = big_server.port
     body = send_body(BIG)
     answered: list[float] = []
@@ -258,7 +273,7 @@ def test_small_calls_are_answered_while_a_big_send_is_carried_out(big_server: se
     poller = threading.Thread(target=small_calls_while, args=(port, busy, answered))
     with socket.create_connection(("127.0.0.1", port), timeout=60) as conn, AdminClient(big_server.url,
                                                                                           token="t") as admin:
-        admin.reset()
+        big_server.reset(admin)
         poller.start()
         try:
             while not answered:  # the small calls are going
@@ -279,12 +294,12 @@ def test_small_calls_are_answered_while_a_big_send_is_carried_out(big_server: se
     assert len([moment for moment in answered if sent < moment < came]) >= 10
 
 
-def test_a_reset_during_a_big_send_keeps_nothing_of_it(big_server: server.Server) -> None:
+def test_a_reset_during_a_big_send_keeps_nothing_of_it(big_server: BigServer) -> None:
     port = big_server.port
     body = send_body(BIG)
     with socket.create_connection(("127.0.0.1", port), timeout=60) as conn, AdminClient(big_server.url,
                                                                                           token="t") as admin:
-        admin.reset()
+        big_server.reset(admin)
         conn.sendall(wire.request("POST", "/omni/1/advanced", port, {**HEADERS, "Content-Length": str(len(body))},
                                   body))
         while kept(big_server) == 0:  # the send has begun keeping its messages
@@ -302,11 +317,11 @@ def test_a_reset_during_a_big_send_keeps_nothing_of_it(big_server: server.Server
         assert admin.requests(method="POST") == []
 
 
-def test_a_client_that_leaves_during_a_big_send_leaves_the_server_serving(big_server: server.Server) -> None:
+def test_a_client_that_leaves_during_a_big_send_leaves_the_server_serving(big_server: BigServer) -> None:
     port = big_server.port
     body = send_body(BIG)
     with AdminClient(big_server.url, token="t") as admin:
-        admin.reset()
+        big_server.reset(admin)
         with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
             conn.sendall(wire.request("POST", "/omni/1/advanced", port,
                                       {**HEADERS, "Content-Length": str(len(body))}, body))
@@ -338,6 +353,36 @@ def test_sigterm_during_a_big_send_answers_it_then_closes() -> None:
         assert srv.process.wait(timeout=20) == 0
     finally:
         server.stop(srv)
+
+
+def test_a_task_awaits_its_work_and_another_loop_with_work_pending_elsewhere_runs_it_at_once() -> None:
+    share = WorkShare()
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        assert first.run_until_complete(share.finish(work(Clock(), [0.0, 0.0], [], "x"))) == "x"
+        share.submit(first, work(Clock(), [0.0, 0.0], [], "never run"), lambda result, error: None)  # type: ignore[arg-type]
+        # The first loop has stopped with work pending: a call on another loop does not wait for it.
+        assert second.run_until_complete(asyncio.wait_for(share.finish(work(Clock(), [0.0], [], "y")), 5)) == "y"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_cancelled_task_leaves_its_work_to_finish() -> None:
+    loop, clock, log = asyncio.new_event_loop(), Clock(), []
+    try:
+        share = WorkShare()
+
+        async def cancelled() -> None:
+            task = asyncio.ensure_future(share.finish(work(clock, [0.0] * 5, log, "z")))
+            await asyncio.sleep(0)
+            task.cancel()
+            await asyncio.sleep(0.05)
+
+        loop.run_until_complete(cancelled())
+        assert log == ["z0", "z1", "z2", "z3", "z4"] and len(share) == 0
+    finally:
+        loop.close()
 
 
 def test_the_loop_of_a_served_app_is_the_one_the_share_uses() -> None:

@@ -35,6 +35,7 @@ from .routes import ROUTER
 from .routing import Call, Operation, Router
 
 if TYPE_CHECKING:
+    from ..server.work_share import WorkShare
     from ..state import Fences, RateLimits, RequestJournal
     from ..testing.server_errors import ErrorLog
 
@@ -112,7 +113,7 @@ class VendorApi:
         self, backend: Backend, limiter: RateLimits, journal: RequestJournal,
         max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None,
         fence: Fences | None = None, errors: ErrorLog | None = None,
-        pace: Callable[[float], Awaitable[None]] | None = None,
+        pace: Callable[[float], Awaitable[None]] | None = None, share: WorkShare | None = None,
     ) -> None:
         self.backend = backend
         self.limiter = limiter
@@ -128,6 +129,8 @@ class VendorApi:
         self.errors = errors
         #: How a slow body's writer waits (the fault rules' sleep, which ends when the server stops).
         self.pace = pace or asyncio.sleep
+        #: Where calls with a big body are answered, a few steps per turn of the event loop (None: at once).
+        self.share = share
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -155,6 +158,10 @@ class VendorApi:
         if not self.fence.admits(ticket, exchange.account):
             # Reset while it waited (testing/fence.py): nothing of it may reach the state that replaced its own.
             return None
+        if hit is None and self.share is not None and self.share.takes(body):
+            assert body is not None
+            exchange.ticket = ticket
+            return await self.share.finish(self._answering(exchange, request, body))
         return self.faulted(exchange, request, body or b"", hit)
 
     def faulted(self, exchange: Exchange, request: VendorRequest, body: bytes, hit: Hit | None) -> Answer | None:
@@ -250,6 +257,10 @@ class VendorApi:
         if not self.fence.admits(ticket, exchange.account):
             return None
         exchange.ticket = ticket
+        return (yield from self._answering(exchange, request, body))
+
+    def _answering(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Steps[Answer | None]:
+        """An admitted call carried out (in steps where its handler's work comes in steps) and journaled."""
         decided = self._carry_out(exchange, request, body)
         answer = decided if isinstance(decided, Answer) else (yield from decided)
         if answer is None:

@@ -45,9 +45,9 @@ On both paths this protocol also
   at fault. One timer per connection, armed when a head begins and none is armed, re-armed only while a head
   or body is in progress; per request, one clock read when its first bytes arrive.
 
-A call whose body is big (``work_share.BIG_BODY``: a send to a hundred destinations or more) is not answered
-where it is read: its work (``VendorApi.answering``) runs a few steps per turn of the event loop
-(work_share.py), so the small calls of other connections are served between them. A placeholder stands as the
+A call whose body is big (``work_share.BIG_BODY``: a send to a hundred destinations or more) is not answered where
+it is read: its work (``VendorApi.answering``) runs a few steps per turn of the event loop (work_share.py), so the
+small calls of other connections are served between them (on the ASGI path too). A placeholder stands as the
 connection's request cycle meanwhile, as below.
 
 With replicas on Redis (``VendorApi.batched``), the answer comes later in the event loop: the
@@ -83,7 +83,6 @@ from ..api.dispatcher import VendorApi, VendorRequest
 from ..domain.errors import BadRequest, GeneralError, OmniError, RequestTimeout, UriTooLong
 from ..testing.faults import SLOW_STEP, reset
 from .access_log import AccessLog
-from .work_share import BIG_BODY, WorkShare
 
 if TYPE_CHECKING:
     from uvicorn.config import Config
@@ -115,8 +114,6 @@ class MockOmniProtocol(HttpToolsProtocol):
     negotiator: Negotiator
     #: Seconds a head may take, and a body may stall (``--header-timeout``).
     header_timeout: float
-    #: Where calls with a big body are answered, a few steps per turn of the loop.
-    share: WorkShare
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -335,13 +332,14 @@ class MockOmniProtocol(HttpToolsProtocol):
             vendor.answer_soon(request, body, self.direct_ticket,
                                lambda answer: self._answer_later(request, answer, pending))
             return
-        if body is not None and len(body) >= BIG_BODY and self.direct_ticket is not None:
+        share = vendor.share
+        if share is not None and body is not None and share.takes(body) and self.direct_ticket is not None:
             # Answered over the coming turns of the loop, small calls served between (work_share.py).
             pending = _Pending(self.direct_keep_alive, self._logged(), self.scope)
             self.cycle = pending  # type: ignore[assignment]
-            self.share.submit(self.loop, vendor.answering(request, body, self.direct_ticket),
-                              lambda answer, error: self._answer_later(
-                                  request, answer if error is None else self._error_answer(error, request), pending))
+            share.submit(self.loop, vendor.answering(request, body, self.direct_ticket),
+                         lambda answer, error: self._answer_later(
+                             request, answer if error is None else self._error_answer(error, request), pending))
             return
         try:
             decided = vendor.answer(request, body, self.direct_ticket)
@@ -668,7 +666,7 @@ def protocol_for(mock: MockOmni, *, direct: bool = True, access: AccessLog | Non
     """The protocol class for uvicorn's ``Config(http=...)``, bound to ``mock``; ``direct`` False
     serves every call through the ASGI app; ``access`` None means no access log."""
     attributes = {"mock": mock, "direct_answers": direct, "access": access, "negotiator": Negotiator(),
-                  "header_timeout": mock.settings.header_timeout, "share": WorkShare()}
+                  "header_timeout": mock.settings.header_timeout}
     return type("MockOmniProtocol", (MockOmniProtocol,), attributes)
 
 
