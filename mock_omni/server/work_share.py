@@ -9,7 +9,8 @@ steps: domain/steps.py) waits here, and each turn of the loop runs steps of it, 
 ``--asgi-only``, a fault rule armed, CORS...) awaits the same share (``finish``), so one server shares its time one
 way whichever path a call takes. A step that overruns (a big body's parse is one step) is paid back by the next
 turns' budgets, so the share holds on average. With nothing else to do, a turn is a few microseconds and the big
-calls get nearly the whole loop. """
+calls get nearly the whole loop.
+"""
 
 from __future__ import annotations
 
