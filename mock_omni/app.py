@@ -26,6 +26,7 @@ from .api.dispatcher import VendorApi, VendorRequest
 from .domain.accounts import KeyFactory, random_key
 from .domain.backend import Backend
 from .domain.clock import Clock
+from .server.work_share import WorkShare
 from .settings import Settings
 from .state import StoreUnreachable
 from .stores import open_state
@@ -67,7 +68,7 @@ class MockOmni:
         self.backend = Backend(self.state.accounts, self.state.clock, state.signin, self.state.messages)
         self.vendor = (state.vendor or VendorApi)(
             self.backend, self.state.limiter, self.state.journal, self.settings.max_body, self.state.faults.hook,
-            fence=self.state.fence, errors=self.state.errors, pace=self.state.faults.sleep)
+            fence=self.state.fence, errors=self.state.errors, pace=self.state.faults.sleep, share=WorkShare())
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self.state, self.settings, key_factory, self.tick)

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from mock_omni import MockOmni
@@ -659,12 +661,22 @@ def test_one_accounts_clock_moves_only_its_own_messages(client: TestClient) -> N
 @pytest.mark.parametrize(("written", "compared"), [
     ("+447700900004", "447700900004"), ("00447700900004", "447700900004"), ("+44 7700 900004", "447700900004"),
     ("447700900004", "447700900004"), ("bounce@example.com", "bounce@example.com"), ("+", "+"), ("", ""),
-    ("user.key-1", "user.key-1"), ("+44 77OO", "+44 77OO"), ("0700", "0700"),
+    ("user.key-1", "user.key-1"), ("+44 77OO", "+44 77OO"), ("0700", "0700"), ("0044", "44"), ("00", "00"),
+    ("4\u00b2", "4\u00b2"), ("\u0664\u0664", "\u0664\u0664"),
 ])
 def test_the_form_addresses_are_compared_in(written: str, compared: str) -> None:
     from mock_omni.domain.addresses import matching_form
 
     assert matching_form(written) == compared
+
+
+@given(st.text(alphabet="0123456789+ -()\u00b2\u0664a@", max_size=16))
+def test_the_shortcut_for_plain_digits_gives_what_the_whole_rule_gives(written: str) -> None:
+    from mock_omni.domain import addresses
+
+    compact = written.translate(addresses._SEPARATORS)
+    digits = compact[1:] if compact.startswith("+") else compact[2:] if compact.startswith("00") else compact
+    assert addresses.matching_form(written) == (digits if digits and set(digits) <= set("0123456789") else written)
 
 
 @pytest.mark.parametrize(("pattern", "compared"), [

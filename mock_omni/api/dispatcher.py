@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..domain.backend import Backend
 from ..domain.errors import Forbidden, PayloadTooLarge
+from ..domain.steps import Steps, run
 from ..testing.faults import Hit, as_sent, deliver, drop_connection, fault_error, shape, silent_answer
 from ..testing.fence import Fence
 from .answers import Answer, error_answer
@@ -34,6 +35,7 @@ from .routes import ROUTER
 from .routing import Call, Operation, Router
 
 if TYPE_CHECKING:
+    from ..server.work_share import WorkShare
     from ..state import Fences, RateLimits, RequestJournal
     from ..testing.server_errors import ErrorLog
 
@@ -90,6 +92,8 @@ class Exchange:
     params: dict[str, str] = field(default_factory=dict)
     account: str | None = None
     answer: Answer | None = None
+    #: The fence's ticket of a call answered in steps (``answering``): a reset between two steps stops it.
+    ticket: int | None = None
 
 
 #: Called after authentication with (method, path, account): the fault rule taken for the call, after its
@@ -109,7 +113,7 @@ class VendorApi:
         self, backend: Backend, limiter: RateLimits, journal: RequestJournal,
         max_body: int = MAX_BODY_BYTES, fault_hook: FaultHook | None = None,
         fence: Fences | None = None, errors: ErrorLog | None = None,
-        pace: Callable[[float], Awaitable[None]] | None = None,
+        pace: Callable[[float], Awaitable[None]] | None = None, share: WorkShare | None = None,
     ) -> None:
         self.backend = backend
         self.limiter = limiter
@@ -125,6 +129,8 @@ class VendorApi:
         self.errors = errors
         #: How a slow body's writer waits (the fault rules' sleep, which ends when the server stops).
         self.pace = pace or asyncio.sleep
+        #: Where calls with a big body are answered, a few steps per turn of the event loop (None: at once).
+        self.share = share
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -152,6 +158,10 @@ class VendorApi:
         if not self.fence.admits(ticket, exchange.account):
             # Reset while it waited (testing/fence.py): nothing of it may reach the state that replaced its own.
             return None
+        if hit is None and self.share is not None and self.share.takes(body):
+            assert body is not None
+            exchange.ticket = ticket
+            return await self.share.finish(self._answering(exchange, request, body))
         return self.faulted(exchange, request, body or b"", hit)
 
     def faulted(self, exchange: Exchange, request: VendorRequest, body: bytes, hit: Hit | None) -> Answer | None:
@@ -229,36 +239,94 @@ class VendorApi:
     def perform(self, exchange: Exchange, request: VendorRequest, body: bytes, hit: Hit | None = None) -> Answer:
         """Content-Type (415), rate limit (429), body and query (400), then the handler; journals the call (as
         the fault rule of ``hit``, if any, has it sent)."""
+        decided = self._carry_out(exchange, request, body)
+        answer = decided if isinstance(decided, Answer) else run(decided)
+        assert answer is not None  # only a ticket stops a call between its steps
+        if hit is None:  # inline: the hot path
+            self.journal.record(request.method, request.path, request.query, request.headers, body, answer,
+                                exchange.account)
+            return answer
+        return self._journaled(exchange, request, body, answer, hit)
+
+    def answering(self, request: VendorRequest, body: bytes, ticket: int) -> Steps[Answer | None]:
+        """``answer`` for a call whose body is in, in steps (domain/steps.py) when its handler's work comes in
+        steps (a big send): the parse is the first. None: drop the connection, when a reset came before the
+        call was carried out or while it was (what it kept before the reset went with the state; it keeps
+        nothing after, and is not journaled)."""
+        exchange = self.admit(request, False)
+        if not self.fence.admits(ticket, exchange.account):
+            return None
+        exchange.ticket = ticket
+        return (yield from self._answering(exchange, request, body))
+
+    def _answering(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Steps[Answer | None]:
+        """An admitted call carried out (in steps where its handler's work comes in steps) and journaled."""
+        decided = self._carry_out(exchange, request, body)
+        answer = decided if isinstance(decided, Answer) else (yield from decided)
+        if answer is None:
+            return None
+        return self._journaled(exchange, request, body, answer, None)
+
+    def _carry_out(self, exchange: Exchange, request: VendorRequest, body: bytes) -> Answer | Steps[Answer | None]:
+        """The call's answer, or the rest of its work in steps when its handler's comes in steps."""
         answer = exchange.answer
         # Messages' due transitions first, so this call (and any push) sees the clock's present.
         self.backend.messages.advance()
-        if answer is None:
-            operation = exchange.operation
-            assert operation is not None
-            call = Call(exchange.account or "", exchange.params, {}, None, request.authorization)
-            try:
-                # Inline, not body_format, parse and respond: this is the memory store's hot path.
-                body_format = None
-                if operation.form:
-                    require_form(request.content_type)
-                elif operation.body is not None:
-                    body_format = require_body_format(request.content_type)
-                self.limiter.check(call.account, operation.name)
-                if body_format is not None and operation.body is not None:
-                    call.body = self.bodies.parse(operation.body, body_format, body)
-                elif operation.form:
-                    call.body = body
-                if operation.query:
-                    call.query = operation.parse_query(request.query)
-                payload = operation.handler(self.backend, call)
-                content = b"" if operation.status == 204 else render(
-                    payload, exchange.fmt, operation.xml_root, operation.xml_items)
-                answer = Answer(operation.status, content, exchange.fmt, operation.headers,
-                                f"{operation.answered}; {'; '.join(call.notes)}" if call.notes else operation.answered)
-            except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
-                answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
-            # A sign-in call belongs to the account it signed in to.
-            exchange.account = call.account or None
+        if answer is not None:
+            return answer
+        operation = exchange.operation
+        assert operation is not None
+        call = Call(exchange.account or "", exchange.params, {}, None, request.authorization)
+        try:
+            # Inline, not body_format, parse and respond: this is the memory store's hot path.
+            body_format = None
+            if operation.form:
+                require_form(request.content_type)
+            elif operation.body is not None:
+                body_format = require_body_format(request.content_type)
+            self.limiter.check(call.account, operation.name)
+            if body_format is not None and operation.body is not None:
+                call.body = self.bodies.parse(operation.body, body_format, body)
+            elif operation.form:
+                call.body = body
+            if operation.query:
+                call.query = operation.parse_query(request.query)
+            payload = operation.handler(self.backend, call)
+            if not isinstance(payload, dict):
+                return self._stepped(exchange, request, call, payload)
+            answer = rendered(operation, exchange.fmt, call, payload)
+        except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
+            answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
+        # A sign-in call belongs to the account it signed in to.
+        exchange.account = call.account or None
+        return answer
+
+    def _stepped(self, exchange: Exchange, request: VendorRequest, call: Call,
+                 steps: Steps[dict[str, object]]) -> Steps[Answer | None]:
+        """The handler's work in steps, then its answer; with the exchange's ticket, a reset between two steps
+        stops it there (None)."""
+        operation = exchange.operation
+        assert operation is not None
+        try:
+            while True:
+                yield
+                if exchange.ticket is not None and not self.fence.admits(exchange.ticket, exchange.account):
+                    steps.close()
+                    return None
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    payload = done.value
+                    break
+            answer = rendered(operation, exchange.fmt, call, payload)
+        except Exception as error:  # noqa: BLE001 - every failure is answered in the envelope
+            answer = error_answer(error, exchange.fmt, f"{request.method} {request.path}", self.errors)
+        exchange.account = call.account or None
+        return answer
+
+    def _journaled(self, exchange: Exchange, request: VendorRequest, body: bytes, answer: Answer,
+                   hit: Hit | None) -> Answer:
+        """``answer`` journaled (as the fault rule of ``hit``, if any, has it sent: and shaped so)."""
         if hit is not None:
             answer = shape(hit, answer)
             sent = as_sent(answer)
@@ -268,6 +336,13 @@ class VendorApi:
         self.journal.record(request.method, request.path, request.query, request.headers, body, answer,
                             exchange.account)
         return answer
+
+
+def rendered(operation: Operation, fmt: Format, call: Call, payload: dict[str, object]) -> Answer:
+    """A handler's data as the operation answers it (its journal reason: the operation, and the call's notes)."""
+    content = b"" if operation.status == 204 else render(payload, fmt, operation.xml_root, operation.xml_items)
+    return Answer(operation.status, content, fmt, operation.headers,
+                  f"{operation.answered}; {'; '.join(call.notes)}" if call.notes else operation.answered)
 
 
 async def read_body(receive: Receive, declared: int, limit: int) -> bytes | None:

@@ -23,6 +23,7 @@ from ..domain.validation import problems_sentence
 
 if TYPE_CHECKING:
     from ..domain.backend import Backend
+    from ..domain.steps import Steps
     from .ratelimit import Rule
 
 INT32_MAX = 2**31 - 1
@@ -89,7 +90,8 @@ class Call:
     notes: list[str] | None = None
 
 
-Handler = Callable[["Backend", Call], dict[str, object]]
+#: A handler returns the data to answer with, or (a send) work in steps that returns it (domain/steps.py).
+Handler = Callable[["Backend", Call], "dict[str, object] | Steps[dict[str, object]]"]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class Message:
     """One destination of a send, walking the plan. Mutable: only ``Messages`` changes it, under its lock."""
 
     __slots__ = ("seq", "account", "message_id", "bulk_id", "to", "plan", "options", "sent_at", "step", "status",
-                 "pending", "due", "done_at", "walk", "report", "alive", "share")
+                 "pending", "due", "done_at", "walk", "report", "alive", "share", "size")
 
     def __init__(self, seq: int, account: str, message_id: str, bulk_id: str | None, to: dict[str, str],
                  plan: tuple[PlannedStep, ...], options: SendOptions, sent_at: float) -> None:
@@ -52,8 +52,10 @@ class Message:
         self.walk: tuple[WalkStep, ...] = ()
         self.report = NOT_READY
         self.alive = True
-        #: Set by ``Messages`` when it keeps the message.
+        #: Set by ``Messages`` when it keeps the message: what it shares with its send, and the bytes it holds
+        #: alone (``own_size``, counted once; dropping it subtracts the same).
         self.share: Share | None = None
+        self.size = 0
 
     def copy(self, seq: int) -> Message:
         twin = Message(seq, self.account, self.message_id, self.bulk_id, self.to, self.plan, self.options,

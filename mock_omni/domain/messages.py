@@ -43,9 +43,10 @@ from .delivery import CURRENCY, NO_ERROR, PENDING_ENROUTE, STATUS_OF, DeliveryRu
 from .errors import InvalidArgument
 from .message import FETCHED, READY, REPORT_STATES, Message, Share
 from .message_documents import message_document, message_from_document
-from .plans import PreparedSends, address_for, new_id, new_ids, shared_size, to_size, utf8_length
+from .plans import Prepared, PreparedSends, address_for, new_id, new_ids, shared_size, to_size, utf8_length
 from .scenarios import Step
 from .send_request import HOURS_48, OmniAdvancedRequest, parse_date
+from .steps import Steps
 
 DEFAULT_LIMIT = 10_000
 #: Bytes of texts, addresses and the like kept in messages (``own_size``, ``shared_size``), all accounts together.
@@ -53,6 +54,8 @@ DEFAULT_BYTE_LIMIT = 64 * 1024 * 1024
 #: The smallest byte bound: the largest send (a 1 MiB body) holds about 2 MiB (a destination's generated ID is
 #: longer than its JSON), so a send always fits whole.
 MIN_BYTE_LIMIT = 4 * 1024 * 1024
+#: Destinations a send keeps per step (``Messages.sending``): about half a millisecond of work.
+SEND_STEP = 100
 #: ``sendAt`` must be sooner than this (the vendor's OpenAPI).
 MAX_SCHEDULE = 180 * 86400.0
 #: Logs without ``sentSince`` cover this much (the vendor's logs example: "from the last 48h").
@@ -210,6 +213,23 @@ def _price(amount: float) -> int | float:
     return 0 if amount == 0 else round(amount, 6)
 
 
+class _Batch:
+    """One send on its way (``Messages.send``): what it means, then its time and IDs, then the messages kept."""
+
+    __slots__ = ("account", "prepared", "share", "dropped", "now", "start", "ids", "bulk_id", "kept")
+
+    def __init__(self, account: str, prepared: Prepared, dropped: int) -> None:
+        self.account = account
+        self.prepared = prepared
+        self.share = Share(prepared.shared)
+        #: ``Messages.dropped`` before the send: whether the bound dropped anything since.
+        self.dropped = dropped
+        self.now = self.start = 0.0
+        self.ids: list[str] = []
+        self.bulk_id: str | None = None
+        self.kept: list[Message] = []
+
+
 class Messages:
     """Every account's messages and their delivery reports. Thread-safe; every public method is atomic."""
 
@@ -267,47 +287,86 @@ class Messages:
         """Send ``request`` through its scenario (the default one without ``scenarioKey``); the vendor's answer.
         A send that outgrows the message bounds loses its oldest messages at once: that is said in ``notes``
         (the journal's reason) and logged, and counted in ``dropped``; the vendor's answer is unchanged."""
+        batch = self._begin(account, request)
+        for begin in range(0, len(batch.ids), SEND_STEP):
+            self._keep(batch, begin)
+        return self._sent(batch, notes)
+
+    def sending(self, account: str, request: OmniAdvancedRequest,
+                notes: list[str] | None = None) -> dict[str, object] | Steps[dict[str, object]]:
+        """``send``'s answer, or for more than ``SEND_STEP`` destinations the same send in steps (domain/steps.py):
+        the plan and IDs, then ``SEND_STEP`` destinations a step. Each step keeps its messages (and starts their
+        walks) under the lock, so between steps other calls see some of a big send's messages, as they may on
+        the vendor; what the answer says (IDs, plan, start) is decided before the first. A caller that stops
+        between steps (a reset meanwhile: testing/fence.py) keeps no more of it."""
+        if len(request.destinations) <= SEND_STEP:
+            return self.send(account, request, notes)
+        return self._send_in_steps(account, request, notes)
+
+    def _send_in_steps(self, account: str, request: OmniAdvancedRequest,
+                       notes: list[str] | None) -> Steps[dict[str, object]]:
+        batch = self._begin(account, request)
+        for begin in range(0, len(batch.ids), SEND_STEP):
+            yield
+            self._keep(batch, begin)
+        return self._sent(batch, notes)
+
+    def _begin(self, account: str, request: OmniAdvancedRequest) -> _Batch:
+        """What a send means (the scenario's flow, addresses, plan, sizes), its time and IDs: nothing kept yet."""
         self.advance()
         scenario_key, flow = self.flow(account, request.scenarioKey)
-        tos, plan, options, shared, to_sizes = self._prepared.get(request, scenario_key, flow)
-        now = self.now(account)
-        start = self.start_time(request, now)
-        ids, bulk_id = self.message_ids(request)
+        batch = _Batch(account, self._prepared.get(request, scenario_key, flow), self.dropped)
+        batch.now = self.now(account)
+        batch.start = self.start_time(request, batch.now)
+        batch.ids, batch.bulk_id = self.message_ids(request)
+        return batch
+
+    def _keep(self, batch: _Batch, begin: int) -> None:
+        """Keep the send's messages from ``begin`` (``SEND_STEP`` of them) and start their walks."""
+        account, (tos, plan, options, shared, to_sizes), share = batch.account, batch.prepared, batch.share
+        ids, bulk_id, start, now = batch.ids, batch.bulk_id, batch.start, batch.now
         pushes: list[Notification] = []
         with self._lock:
             outbox = self._outboxes.get(account)
             if outbox is None:
                 outbox = self._outboxes[account] = _Outbox()
-            share = Share(shared)
-            share.holders = len(ids)
-            # Bytes kept (own_size of each message, its send's once), counted here: this is every send's path.
-            size = shared + utf8_length(bulk_id) * len(ids)
-            first_seq = self._seq + 1
-            for to, message_id, to_bytes in zip(tos, ids, to_sizes, strict=True):
+            end = min(begin + SEND_STEP, len(ids))
+            # Bytes kept (own_size of each message, its send's once while any is kept), counted here: this is
+            # every send's path.
+            size = shared if share.holders == 0 else 0
+            bulk_bytes = utf8_length(bulk_id)
+            share.holders += end - begin
+            kept = batch.kept
+            for index in range(begin, end):
+                message_id = ids[index]
                 self._seq += 1
-                message = Message(self._seq, account, message_id, bulk_id, to, plan, options, start)
+                message = Message(self._seq, account, message_id, bulk_id, tos[index], plan, options, start)
                 message.share = share
-                size += to_bytes + (len(message_id) if message_id.isascii() else utf8_length(message_id))
+                message.size = own = to_sizes[index] + bulk_bytes + (
+                    len(message_id) if message_id.isascii() else utf8_length(message_id))
+                size += own
                 self._all[message.seq] = message
                 self._order.append(message)
                 outbox.add(message)
                 self.launch(message, now, pushes)
+                kept.append(message)
             self.bytes += size
-            self.sent += len(ids)
-            dropped = self.dropped
+            self.sent += end - begin
             self._bound()
-            # Dropped oldest first: this send's own lost messages are those of its sequence numbers now gone.
-            lost = 0 if self.dropped == dropped else sum(
-                1 for seq in range(first_seq, self._seq + 1) if seq not in self._all)
+        self._push(pushes)
+
+    def _sent(self, batch: _Batch, notes: list[str] | None) -> dict[str, object]:
+        """The vendor's answer to a send all kept; what the bound dropped of it said in ``notes``."""
+        # Dropped oldest first: this send's own lost messages are those no longer kept.
+        lost = 0 if self.dropped == batch.dropped else sum(1 for message in batch.kept if not message.alive)
         if lost:
-            text = (f"the send outgrew the message bound: {lost} of its {len(ids)} messages were dropped at once, "
-                    f"with their reports (at most {self.limit} messages and {self.byte_limit} bytes are kept: "
-                    "--message-limit, --message-bytes); the vendor's answer lists them all")
+            text = (f"the send outgrew the message bound: {lost} of its {len(batch.ids)} messages were dropped at "
+                    f"once, with their reports (at most {self.limit} messages and {self.byte_limit} bytes are "
+                    "kept: --message-limit, --message-bytes); the vendor's answer lists them all")
             log.warning("mock-omni: %s", text)
             if notes is not None:
                 notes.append(text)
-        self._push(pushes)
-        return send_answer(tos, ids, bulk_id)
+        return send_answer(batch.prepared.tos, batch.ids, batch.bulk_id)
 
     def start_time(self, request: OmniAdvancedRequest, now: float) -> float:
         """When a send's first steps start: now, or its ``sendAt`` (sooner than 180 days)."""
@@ -661,13 +720,14 @@ class Messages:
     def _count_in(self, message: Message, share: Share) -> None:
         message.share = share
         share.holders += 1
-        self.bytes += own_size(message) + (share.size if share.holders == 1 else 0)
+        message.size = own_size(message)
+        self.bytes += message.size + (share.size if share.holders == 1 else 0)
 
     def _count_out(self, message: Message) -> None:
         share = message.share
         assert share is not None
         share.holders -= 1
-        self.bytes -= own_size(message) + (share.size if share.holders == 0 else 0)
+        self.bytes -= message.size + (share.size if share.holders == 0 else 0)
 
     def _bound(self) -> None:
         """Drop the oldest messages past the limits (``_order`` is send order; cleared ones are skipped); never

@@ -45,6 +45,11 @@ On both paths this protocol also
   at fault. One timer per connection, armed when a head begins and none is armed, re-armed only while a head
   or body is in progress; per request, one clock read when its first bytes arrive.
 
+A call whose body is big (``work_share.BIG_BODY``: a send to a hundred destinations or more) is not answered where
+it is read: its work (``VendorApi.answering``) runs a few steps per turn of the event loop (work_share.py), so the
+small calls of other connections are served between them (on the ASGI path too). A placeholder stands as the
+connection's request cycle meanwhile, as below.
+
 With replicas on Redis (``VendorApi.batched``), the answer comes later in the event loop: the
 calls of one loop turn are appended to the log together (replication/dispatcher.py). Meanwhile a placeholder stands
 as the connection's request cycle, so uvicorn queues the connection's later requests behind it
@@ -326,6 +331,15 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.cycle = pending  # type: ignore[assignment]  # a stand-in with what uvicorn reads of a cycle
             vendor.answer_soon(request, body, self.direct_ticket,
                                lambda answer: self._answer_later(request, answer, pending))
+            return
+        share = vendor.share
+        if share is not None and body is not None and share.takes(body) and self.direct_ticket is not None:
+            # Answered over the coming turns of the loop, small calls served between (work_share.py).
+            pending = _Pending(self.direct_keep_alive, self._logged(), self.scope)
+            self.cycle = pending  # type: ignore[assignment]
+            share.submit(self.loop, vendor.answering(request, body, self.direct_ticket),
+                         lambda answer, error: self._answer_later(
+                             request, answer if error is None else self._error_answer(error, request), pending))
             return
         try:
             decided = vendor.answer(request, body, self.direct_ticket)

@@ -56,7 +56,11 @@ def chunked(*parts: bytes) -> bytes:
 
 def read_one(conn: socket.socket) -> tuple[int, dict[str, str], bytes]:
     """Read exactly one response (it may arrive in several segments) from a keep-alive connection."""
-    data = b""
+    return read_one_after(conn, b"")
+
+
+def read_one_after(conn: socket.socket, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """``read_one``, its first bytes ``data`` already read."""
     while True:
         found = responses(data)
         if found and len(found[0][2]) == int(found[0][1].get("content-length", "0")):

@@ -1,4 +1,5 @@
-"""Handlers of sending: parse (done by the dispatcher), call the messages backend, return the data."""
+"""Handlers of sending: parse (done by the dispatcher), call the messages backend, return the data (a send's
+in steps: domain/steps.py)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,22 @@ from fractions import Fraction
 
 from ...domain.backend import Backend
 from ...domain.send_request import OmniAdvancedRequest, OmniSimpleRequest
+from ...domain.steps import Steps
 from ..routing import Call
 
 
-def send_advanced(backend: Backend, call: Call) -> dict[str, object]:
+def send_advanced(backend: Backend, call: Call) -> dict[str, object] | Steps[dict[str, object]]:
     body: OmniAdvancedRequest = call.body
     call.notes = []
-    return backend.messages.send(call.account, body, call.notes)
+    return backend.messages.sending(call.account, body, call.notes)
 
 
-def send_text(backend: Backend, call: Call) -> dict[str, object]:
+def send_text(backend: Backend, call: Call) -> dict[str, object] | Steps[dict[str, object]]:
     body: OmniSimpleRequest = call.body
     messages = backend.messages
     _, flow = messages.flow(call.account, body.scenarioKey)
     call.notes = []
-    return messages.send(call.account, body.advanced(step.channel for step in flow), call.notes)
+    return messages.sending(call.account, body.advanced(step.channel for step in flow), call.notes)
 
 
 def get_reports(backend: Backend, call: Call) -> dict[str, object]:

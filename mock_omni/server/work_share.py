@@ -1,0 +1,120 @@
+"""The event loop's time shared by work, not by request: big calls run a few steps per turn of the loop.
+
+uvloop serves each ready connection once per turn, and the direct path answers a call whole where it is read. A
+1,000-destination send holds the loop for about 7 ms; with eight connections sending them back to back a turn lasted
+about 60 ms, and a small call on another connection got one answer per turn (about 100 a second where it had 16,000
+alone: bench part 6c). So calls with a big body are not answered in place: their work (``VendorApi.answering``, in
+steps: domain/steps.py) waits here, and each turn of the loop runs steps of it, the oldest call first, for at most
+``BUDGET`` of time; the calls answered in place run between the turns. The ASGI path (``VendorApi.decide``:
+``--asgi-only``, a fault rule armed, CORS...) awaits the same share (``finish``), so one server shares its time one
+way whichever path a call takes. A step that overruns (a big body's parse is one step) is paid back by the next
+turns' budgets, so the share holds on average. With nothing else to do, a turn is a few microseconds and the big
+calls get nearly the whole loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..domain.steps import Steps, run
+
+T = TypeVar("T")
+log = logging.getLogger("mock_omni")
+
+#: Seconds of big calls' work per turn of the loop: with eight connections of small calls beside, they keep about
+#: half their rate alone (bench part 6c; 0.5 ms kept 0.38x).
+BUDGET = 0.0003
+#: A request body at least this big is answered through the share (a 100-destination send is about 4 KiB, half
+#: a millisecond of work; one destination with a 1,000-character text stays in place, tens of microseconds).
+BIG_BODY = 4 * 1024
+
+#: Told the work's result, or the exception it raised.
+Done = Callable[[T | None, BaseException | None], None]
+
+
+class WorkShare:
+    """Work in steps, run ``budget`` seconds a turn of the event loop, oldest first."""
+
+    def __init__(self, budget: float = BUDGET, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.budget = budget
+        self._clock = clock
+        self._work: deque[tuple[Steps[object], Done[object]]] = deque()
+        #: Time the last steps ran past their turns' budgets, not yet paid back.
+        self._owed = 0.0
+        self._scheduled = False
+        #: The loop the work runs on (the server's; an in-process client's for an app built in a test).
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __len__(self) -> int:
+        return len(self._work)
+
+    @staticmethod
+    def takes(body: bytes | None) -> bool:
+        """Whether a call with this body (None: over the size limit) is answered through the share."""
+        return body is not None and len(body) >= BIG_BODY
+
+    def submit(self, loop: asyncio.AbstractEventLoop, steps: Steps[T], done: Done[T]) -> None:
+        """Run ``steps`` over the coming turns, then ``done(result, None)`` (or ``done(None, error)``)."""
+        self._loop = loop
+        self._work.append((steps, done))  # type: ignore[arg-type]
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._turn, loop)
+
+    async def finish(self, steps: Steps[T]) -> T:
+        """``steps`` run as ``submit`` runs them, from a task (the ASGI path); their result."""
+        loop = asyncio.get_running_loop()
+        if self._work and self._loop is not loop:
+            # Another loop's work is pending (an app built in a test, called from two clients' threads): that
+            # loop runs it; this call is done at once rather than mixed in.
+            return run(steps)
+        future: asyncio.Future[T] = loop.create_future()
+
+        def done(result: T | None, error: BaseException | None) -> None:
+            if future.cancelled():
+                return  # its task was cancelled (shutdown): the work was done all the same
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)  # type: ignore[arg-type]
+
+        self.submit(loop, steps, done)
+        return await future
+
+    def _turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._owed >= self.budget:
+            self._owed -= self.budget  # this turn's budget pays back a step that overran
+        else:
+            budget = self.budget - self._owed
+            began = self._clock()
+            elapsed = 0.0
+            work = self._work
+            while work and elapsed < budget:
+                steps, done = work[0]
+                try:
+                    next(steps)
+                except StopIteration as finished:
+                    work.popleft()
+                    _tell(done, finished.value, None)
+                except Exception as error:  # noqa: BLE001 - its caller answers it
+                    work.popleft()
+                    _tell(done, None, error)
+                elapsed = self._clock() - began
+            self._owed = max(0.0, elapsed - budget)
+        if self._work:
+            loop.call_soon(self._turn, loop)
+        else:
+            self._scheduled = False
+            self._owed = 0.0
+
+
+def _tell(done: Done[object], result: object, error: BaseException | None) -> None:
+    try:
+        done(result, error)
+    except Exception:  # noqa: BLE001 - one caller's failure must not stop the others' work
+        log.exception("mock-omni: answering a call with a big body failed")
