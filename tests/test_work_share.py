@@ -125,6 +125,20 @@ def test_an_error_or_a_failing_caller_is_told_and_the_other_work_goes_on(caplog:
     assert "answering a call with a big body failed" in caplog.text
 
 
+def test_cancelled_work_takes_no_more_steps_and_its_caller_is_not_told() -> None:
+    clock, loop, log, results = Clock(), FakeLoop(), [], []
+    share = WorkShare(budget=0.001, clock=clock)
+    first = share.submit(loop, work(clock, [0.0004] * 4, log, "a"), lambda result, error: results.append(result))  # type: ignore[arg-type]
+    share.submit(loop, work(clock, [0.0004] * 2, log, "b"), lambda result, error: results.append(result))  # type: ignore[arg-type]
+    loop.turn()
+    assert share.cancel(first)
+    assert not share.cancel(first)  # no longer waiting
+    while loop.ready:
+        loop.turn()
+    assert log == ["a0", "a1", "a2", "b0", "b1"] and results == ["b"]
+    assert first[0].gi_frame is None  # closed, not left suspended
+
+
 def test_the_shares_threshold_is_under_a_hundred_destination_send() -> None:
     assert len(send_body(SEND_STEP)) > BIG_BODY > len(send_body(1, "x" * 1000))
 

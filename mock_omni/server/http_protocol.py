@@ -83,7 +83,7 @@ from ..api.dispatcher import VendorApi, VendorRequest
 from ..domain.errors import BadRequest, GeneralError, OmniError, RequestTimeout, UriTooLong
 from ..testing.faults import SLOW_STEP, reset
 from .access_log import AccessLog
-from .work_share import BIG_BODY, WorkShare
+from .work_share import BIG_BODY, Entry, WorkShare
 
 if TYPE_CHECKING:
     from uvicorn.config import Config
@@ -153,6 +153,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: A slow body being written on the direct path (a replica's faulted call): the body, how much of it
         #: is written, its cycle. Shutdown writes the rest at once.
         self.trickling: tuple[bytes, int, _Pending] | None = None
+        #: The call with a big body whose work waits in the share (``share``), and its request.
+        self.sharing: tuple[Entry, VendorRequest] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -339,9 +341,9 @@ class MockOmniProtocol(HttpToolsProtocol):
             # Answered over the coming turns of the loop, small calls served between (work_share.py).
             pending = _Pending(self.direct_keep_alive, self._logged(), self.scope)
             self.cycle = pending  # type: ignore[assignment]
-            self.share.submit(self.loop, vendor.answering(request, body, self.direct_ticket),
-                              lambda answer, error: self._answer_later(
-                                  request, answer if error is None else self._error_answer(error, request), pending))
+            entry = self.share.submit(self.loop, vendor.answering(request, body, self.direct_ticket),
+                                      lambda answer, error: self._shared(request, answer, error, pending))
+            self.sharing = entry, request
             return
         try:
             decided = vendor.answer(request, body, self.direct_ticket)
@@ -353,6 +355,12 @@ class MockOmniProtocol(HttpToolsProtocol):
         except Exception as error:  # noqa: BLE001 - answered like any failure in the dispatcher
             answer = self._error_answer(error, request)
         self._send(request, answer, self.direct_keep_alive, self._logged())
+
+    def _shared(self, request: VendorRequest, answer: Answer | None, error: BaseException | None,
+                pending: _Pending) -> None:
+        """A big call's work is done (work_share.py): its answer, or the vendor's 500 for what it raised."""
+        self.sharing = None
+        self._answer_later(request, answer if error is None else self._error_answer(error, request), pending)
 
     def _answer_later(self, request: VendorRequest, answer: Answer | None, pending: _Pending) -> None:
         """A batched call's answer (None: dropped, by a fault or a reset), if the client is still there."""
@@ -582,12 +590,23 @@ class MockOmniProtocol(HttpToolsProtocol):
             super().shutdown()
             return
         grace = self.config.timeout_graceful_shutdown
-        if waiting and grace is not None:
+        if (waiting or self.sharing is not None) and grace is not None:
             # Just before uvicorn's grace period ends (it sleeps 0.1 s before it starts counting).
             self.timers.append(self.loop.call_later(grace, self._give_up))
 
     def _give_up(self) -> None:
-        """Shutting down, and the body never came: the vendor's 500, then close (nothing was done)."""
+        """Shutting down, and the body never came: the vendor's 500, then close (nothing was done). A big call
+        still being carried out is stopped there and its connection closed unanswered, as uvicorn ends its
+        own requests' tasks when the grace period is over, but without its error line (the process is
+        exiting: nothing of the state it kept is seen again)."""
+        if self.sharing is not None:
+            entry, call = self.sharing
+            self.sharing = None
+            if self.share.cancel(entry):
+                log.warning("mock-omni: shutting down: %s %s was still being carried out when the grace period "
+                            "ended; its connection is closed unanswered", call.method, call.path)
+                self.transport.close()
+                return
         if self.body_done or self.transport.is_closing():
             return
         request = self.direct

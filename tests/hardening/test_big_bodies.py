@@ -8,13 +8,19 @@ is under way: shutdown, stalled clients, resets, a failing step.
 
 from __future__ import annotations
 
+import json
+import signal
+import socket
+import threading
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH
 from mock_omni.server.work_share import BIG_BODY
 from mock_omni.settings import MAX_BODY_BYTES
+from mock_omni.testing import ADMIN_TOKEN_HEADER
 from tests import server
 from tests.hardening import wire
 from tests.test_http_protocol import (
@@ -29,6 +35,8 @@ from tests.test_http_protocol import (
     post,
     put,
 )
+from tests.test_work_share import HEADERS as SEND_HEADERS
+from tests.test_work_share import send_body
 
 
 def padded(body: str, size: int) -> str:
@@ -89,3 +97,53 @@ def test_big_bodies_in_any_framing_are_answered_as_the_asgi_path_answers_them(
     from_asgi = normalized(wire.exchange(asgi.port, CASES[case] + CLOSER))
     assert from_direct.startswith(b"HTTP/1.")
     assert from_direct == from_asgi
+# --- shutdown with big calls queued ---------------------------------------------------------------------
+
+def big_send(port: int, count: int, headers: dict[str, str] | None = None) -> bytes:
+    body = send_body(count)
+    return wire.request("POST", "/omni/1/advanced", port,
+                        {**SEND_HEADERS, **(headers or {}), "Content-Length": str(len(body))}, body)
+
+
+def messages_kept(srv: server.Server) -> dict[str, int]:
+    found = httpx.get(f"{srv.url}/__admin/messages?limit=0", headers={ADMIN_TOKEN_HEADER: "t"}, timeout=30)
+    return {name: int(found.json()[name]) for name in ("kept", "bytes", "sent")}
+
+
+def test_sigterm_with_more_big_sends_queued_than_the_grace_period_allows_answers_or_drops_each_cleanly() -> None:
+    """Forty sends of 25,000 destinations are more work than uvicorn's 5 s grace period: those done in it are
+    answered whole, the others' connections closed without a byte; exit 0, and no uvicorn error line."""
+    srv = server.start(["--message-limit", "1000000", "--message-bytes", "1GiB", "--rate-limit", "off"],
+                       env={"MOCK_OMNI_ADMIN_TOKEN": "t"})
+    try:
+        data = big_send(srv.port, 25_000)
+        conns = [socket.create_connection(("127.0.0.1", srv.port), timeout=60) for _ in range(40)]
+        senders = [threading.Thread(target=conn.sendall, args=(data,)) for conn in conns]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+        while messages_kept(srv)["kept"] == 0:  # the first send is being kept
+            pass
+        srv.process.send_signal(signal.SIGTERM)
+        outcomes = []
+        for conn in conns:
+            with conn:
+                received = b""
+                try:
+                    while chunk := conn.recv(1 << 20):
+                        received += chunk
+                except ConnectionResetError:
+                    pass
+            answers = wire.responses(received)
+            outcomes.append("dropped" if not received else
+                            "answered" if [(a[0], len(json.loads(a[2])["messages"])) for a in answers] == [
+                                (200, 25_000)] else f"broken: {received[:200]!r}")
+        assert srv.process.wait(timeout=60) == 0
+    finally:
+        server.stop(srv)
+    assert "answered" in outcomes and all(outcome in ("answered", "dropped") for outcome in outcomes), outcomes
+    output = srv.output()
+    assert "ERROR" not in output and "Traceback" not in output, output
+    # One warning line for each call dropped.
+    assert output.count("was still being carried out when the grace period ended") == outcomes.count("dropped")
