@@ -31,6 +31,8 @@ On both paths this protocol also
 - at shutdown, answers a request still waiting for its body when uvicorn's grace period
   ends with the vendor's 500 envelope (uvicorn would cancel its ASGI task: a traceback
   and a plain-text 500);
+- answers the requests of a client that closed its side after sending them (``nc -N``), then closes: uvicorn
+  closed at once, losing the answer of a call still being carried out;
 - writes the access log through access_log.py;
 - keeps one keep-alive timer per idle spell of a connection instead of arming and cancelling
   one per request, as uvicorn does (an idle connection still closes after ``timeout_keep_alive``);
@@ -153,6 +155,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: A slow body being written on the direct path (a replica's faulted call): the body, how much of it
         #: is written, its cycle. Shutdown writes the rest at once.
         self.trickling: tuple[bytes, int, _Pending] | None = None
+        #: The client closed its side: close once nothing more is owed (``eof_received``).
+        self.read_closed = False
         #: The call with a big body whose work waits in the share (``share``), and its request.
         self.sharing: tuple[Entry, VendorRequest] | None = None
 
@@ -190,6 +194,15 @@ class MockOmniProtocol(HttpToolsProtocol):
             more = self._feed(more)
         if self.direct is not None and self.direct_ticket is None:
             self.direct_ticket = self.mock.state.fence.ticket()  # its body is still coming (replicas)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol: True keeps writing
+        """The client closed its side after its requests (``printf ... | nc -N``): they are answered, then the
+        connection closes (``on_response_complete``). uvicorn's closes at once: the answer to a call still being
+        carried out (a big body's, in the share; one in the ASGI app) was lost, though the call went on."""
+        if self.body_done and self._owes_response():
+            self.read_closed = True
+            return True  # keep writing
+        return None
 
     def _feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; what to parse next when an Upgrade offer was met, else None."""
@@ -451,6 +464,9 @@ class MockOmniProtocol(HttpToolsProtocol):
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
+            return
+        if self.read_closed:  # nothing more will come
+            self.transport.close()
             return
         self.idle_since = self.loop.time()
         if self.timeout_keep_alive_task is None:

@@ -97,6 +97,25 @@ def test_big_bodies_in_any_framing_are_answered_as_the_asgi_path_answers_them(
     from_asgi = normalized(wire.exchange(asgi.port, CASES[case] + CLOSER))
     assert from_direct.startswith(b"HTTP/1.")
     assert from_direct == from_asgi
+#: Answers each case gets.
+HALF_CLOSED = {"big, small, big, small pipelined": 4, "big, chunked": 1, "big 406": 1, "big, HTTP/1.0": 1,
+               "send, the largest body read": 1, "big, then a request on an ASGI path": 2}
+
+
+@pytest.mark.parametrize("case", list(HALF_CLOSED))
+def test_a_client_that_closes_its_side_after_its_requests_gets_every_answer_then_the_close(
+    servers: tuple[server.Server, server.Server], case: str,
+) -> None:
+    """``printf ... | nc -N``: the requests, then the client's side of the connection closed. A big call is still
+    being carried out when that comes: it was carried out and journaled, and its answer lost."""
+    outcomes = []
+    for srv in servers:
+        received = wire.exchange(srv.port, CASES[case], half_close=True)  # read until the server closes
+        assert len(wire.responses(received)) == HALF_CLOSED[case], received[:300]
+        outcomes.append(normalized(received))
+    assert outcomes[0] == outcomes[1]
+
+
 # --- shutdown with big calls queued ---------------------------------------------------------------------
 
 def big_send(port: int, count: int, headers: dict[str, str] | None = None) -> bytes:
