@@ -9,6 +9,7 @@ is under way: shutdown, stalled clients, resets, a failing step.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import threading
@@ -21,6 +22,7 @@ from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH
 from mock_omni.server.work_share import BIG_BODY
 from mock_omni.settings import MAX_BODY_BYTES
 from mock_omni.testing import ADMIN_TOKEN_HEADER
+from mock_omni.testing.process import ServerProcess, serve_command
 from tests import server
 from tests.hardening import wire
 from tests.test_http_protocol import (
@@ -114,6 +116,26 @@ def test_a_client_that_closes_its_side_after_its_requests_gets_every_answer_then
         assert len(wire.responses(received)) == HALF_CLOSED[case], received[:300]
         outcomes.append(normalized(received))
     assert outcomes[0] == outcomes[1]
+
+
+#: Access-log lines: the direct path takes them when the request is read, writes them with the answer.
+LOGGED = ["big, small, big, small pipelined", "big, HTTP/1.0", "big, chunked", "big 406", "big, no credentials",
+          "send, one byte over the largest body read", "big, then a request on an ASGI path"]
+
+
+def test_the_access_log_lines_of_big_calls_are_the_asgi_paths() -> None:
+    lines = []
+    for extra in ([], ["--asgi-only"]):
+        process = ServerProcess(serve_command(extra))  # not tests/server.py's: those are --quiet
+        try:
+            for case in LOGGED:
+                wire.exchange(process.port, CASES[case] + CLOSER)
+        finally:
+            process.stop()
+        logged = [line for line in process.output().splitlines() if " HTTP/1." in line]
+        lines.append([re.sub(r"127\.0\.0\.1:\d+ ", "127.0.0.1:<port> ", line) for line in logged])
+    assert lines[0] == lines[1]
+    assert len(lines[0]) == 5 + 1 + 2 + 2 + 2 + 2 + 3  # each case and its closer; HTTP/1.0 closes
 
 
 # --- shutdown with big calls queued ---------------------------------------------------------------------
