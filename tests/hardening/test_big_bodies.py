@@ -22,6 +22,7 @@ from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH
 from mock_omni.server.work_share import BIG_BODY
 from mock_omni.settings import MAX_BODY_BYTES
 from mock_omni.testing import ADMIN_TOKEN_HEADER
+from mock_omni.testing.admin_client import AdminClient
 from mock_omni.testing.process import ServerProcess, serve_command
 from tests import server
 from tests.hardening import wire
@@ -34,6 +35,7 @@ from tests.test_http_protocol import (
     chunked_put,
     get,
     normalized,
+    patched_server,
     post,
     put,
 )
@@ -136,6 +138,38 @@ def test_the_access_log_lines_of_big_calls_are_the_asgi_paths() -> None:
         lines.append([re.sub(r"127\.0\.0\.1:\d+ ", "127.0.0.1:<port> ", line) for line in logged])
     assert lines[0] == lines[1]
     assert len(lines[0]) == 5 + 1 + 2 + 2 + 2 + 2 + 3  # each case and its closer; HTTP/1.0 closes
+
+
+#: Messages._keep (one step of a send) fails on the send's third step: the first 200 messages are kept.
+KEEP_RAISES = """
+from mock_omni.domain.messages import Messages
+original = Messages._keep
+def _keep(self, batch, begin):
+    if begin == 200:
+        raise RuntimeError("a defect in a step")
+    return original(self, batch, begin)
+Messages._keep = _keep
+"""
+
+
+@pytest.mark.parametrize("mode", ["direct", "asgi-only"])
+def test_a_defect_in_a_step_is_the_vendors_500_recorded_and_the_connection_goes_on(mode: str) -> None:
+    args = ["--quiet", "--rate-limit", "off", *(["--asgi-only"] if mode == "asgi-only" else [])]
+    xml = {**JSON_HEADERS, "Accept": "application/xml"}
+    with patched_server(KEEP_RAISES, *args) as srv:
+        answers = wire.responses(wire.exchange(srv.port, post("/omni/1/advanced", JSON_HEADERS, SEND_BULK)
+                                               + post("/omni/1/advanced", xml, SEND_BULK) + get(SEED_PATH)
+                                               + CLOSER))
+        with AdminClient(f"http://127.0.0.1:{srv.port}") as admin:
+            errors = admin.errors()
+            journal = admin.requests(method="POST")
+    assert [status for status, _, _ in answers] == [500, 500, 200, 404]
+    assert json.loads(answers[0][2])["requestError"]["serviceException"]["messageId"] == "GENERAL_ERROR"
+    assert answers[1][1]["content-type"] == "application/xml" and b"<messageId>GENERAL_ERROR" in answers[1][2]
+    assert [(error["request"], "a defect in a step" in error["error"]) for error in errors] == [
+        ("POST /omni/1/advanced", True)] * 2
+    assert [entry["status"] for entry in journal] == [500, 500]
+    assert "RuntimeError: a defect in a step" in srv.stderr
 
 
 # --- shutdown with big calls queued ---------------------------------------------------------------------
