@@ -22,7 +22,7 @@ import pytest
 from bench.payloads import ALADDIN_BASIC, SEED_KEY, SEED_PATH
 from mock_omni.api.answers import Answer
 from mock_omni.api.dispatcher import VendorRequest
-from mock_omni.app import create_app
+from mock_omni.app import MockOmni, create_app
 from mock_omni.domain.messages import SEND_STEP, own_size
 from mock_omni.domain.steps import Steps, run
 from mock_omni.server.work_share import BIG_BODY, WorkShare
@@ -184,6 +184,58 @@ def test_a_reset_between_two_steps_stops_the_send_there_and_keeps_nothing_of_it(
     assert run(steps) is None  # dropped unanswered, like a call whose body was still coming
     assert mock.vendor.backend.messages.count() == 0
     assert mock.state.journal.entries() == []
+
+
+def begun(mock: MockOmni, steps: int) -> Steps[Answer | None]:
+    """A send of five steps' destinations, carried out up to ``steps`` of them."""
+    body = send_body(5 * SEND_STEP)
+    work = mock.vendor.answering(request_for(body), body, mock.state.fence.ticket())
+    while mock.vendor.backend.messages.count() < steps * SEND_STEP:
+        next(work)
+    return work
+
+
+@pytest.mark.parametrize("account", [None, "Aladdin"], ids=["everyone's", "the account's"])
+def test_a_snapshot_taken_during_a_send_then_restored_during_it_keeps_nothing_of_it(account: str | None) -> None:
+    """The restore stops the send (its call dropped unanswered): the snapshot must not bring back its part."""
+    mock = create_app(Settings())
+    steps = begun(mock, 2)
+    mock.admin.save_snapshot("during", account)
+    next(steps)
+    mock.admin.restore_snapshot("during", account)
+    assert run(steps) is None
+    messages = mock.vendor.backend.messages
+    assert (messages.count(), messages.bytes) == (0, 0)
+
+
+def test_a_state_exported_during_a_send_then_imported_during_it_keeps_nothing_of_it() -> None:
+    mock = create_app(Settings())
+    steps = begun(mock, 2)
+    exported = mock.admin.export_state()
+    mock.admin.import_state(exported)
+    assert run(steps) is None
+    messages = mock.vendor.backend.messages
+    assert (messages.count(), messages.bytes) == (0, 0)
+
+
+def exported_messages(mock: MockOmni) -> int:
+    accounts: list[dict[str, list[object]]] = mock.admin.export_state()["accounts"]  # type: ignore[assignment]
+    return sum(len(account.get("messages", [])) for account in accounts)
+
+
+def test_a_snapshot_or_export_taken_during_a_send_has_it_once_done() -> None:
+    """What a snapshot or an export holds of a send: all of it, once it is done; nothing before."""
+    mock = create_app(Settings())
+    steps = begun(mock, 2)
+    mock.admin.save_snapshot("during")
+    assert exported_messages(mock) == 0
+    assert run(steps) is not None
+    mock.admin.save_snapshot("after")
+    assert exported_messages(mock) == 5 * SEND_STEP
+    mock.admin.restore_snapshot("during")
+    assert mock.vendor.backend.messages.count() == 0
+    mock.admin.restore_snapshot("after")
+    assert mock.vendor.backend.messages.count() == 5 * SEND_STEP
 
 
 def test_a_send_run_whole_is_the_same_send() -> None:
