@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH
+from mock_omni.app import create_app
 from mock_omni.server.work_share import BIG_BODY
-from mock_omni.settings import MAX_BODY_BYTES
+from mock_omni.settings import MAX_BODY_BYTES, Settings
 from mock_omni.testing import ADMIN_TOKEN_HEADER
 from mock_omni.testing.admin_client import AdminClient
 from mock_omni.testing.process import ServerProcess, serve_command
@@ -170,6 +171,81 @@ def test_a_defect_in_a_step_is_the_vendors_500_recorded_and_the_connection_goes_
         ("POST /omni/1/advanced", True)] * 2
     assert [entry["status"] for entry in journal] == [500, 500]
     assert "RuntimeError: a defect in a step" in srv.stderr
+
+
+# --- the state changing while a big send is under way -----------------------------------------------------
+
+BIG = 20_000  # destinations: tens of milliseconds of steps at least
+
+
+@pytest.fixture(scope="module")
+def roomy() -> Iterator[server.Server]:
+    with server.running(["--rate-limit", "off", "--message-limit", "1000000", "--message-bytes", "1GiB"],
+                        env={"MOCK_OMNI_ADMIN_TOKEN": "t"}) as srv:
+        yield srv
+
+
+def whole_or_dropped(conn: socket.socket) -> int | None:
+    """The big send's status, or None if its connection closed without a byte."""
+    try:
+        first = conn.recv(65536)
+    except ConnectionResetError:
+        return None
+    if not first:
+        return None
+    status, _, payload = wire.read_one_after(conn, first)
+    assert status != 200 or len(json.loads(payload)["messages"]) == BIG
+    return status
+
+
+def recounted(admin: AdminClient) -> tuple[int, int]:
+    """Messages and bytes kept, as an app importing the state exported now counts them."""
+    mock = create_app(Settings(message_limit=1_000_000, message_bytes=1 << 30))
+    mock.admin.import_state(admin.state())
+    return mock.state.messages.count(), mock.state.messages.bytes
+
+
+#: Admin calls that replace the state (the fence closes: a send under way stops, keeping nothing), and others.
+REPLACING = {
+    "reset": lambda admin, state: admin.reset(),
+    "account reset": lambda admin, state: admin.reset("Aladdin"),
+    "snapshot restored": lambda admin, state: admin.restore("before"),
+    "state imported": lambda admin, state: admin.load(state),
+    "account removed": lambda admin, state: admin.remove_account("Aladdin"),
+}
+BESIDE = {
+    "clock advanced": lambda admin, state: admin.advance_clock(3600),
+    "account's clock advanced": lambda admin, state: admin.advance_clock(3600, "Aladdin"),
+    "delivery rule with times": lambda admin, state: admin.delivery_rule("*", "UNDELIVERABLE", times=5),
+    "snapshot taken": lambda admin, state: admin.snapshot("during"),
+    "journal cleared": lambda admin, state: admin.clear_requests(),
+    "rate limits changed": lambda admin, state: admin.rate_limit("off"),
+}
+
+
+@pytest.mark.parametrize("change", list(REPLACING) + list(BESIDE))
+def test_an_admin_call_during_a_big_send_leaves_it_whole_or_gone(roomy: server.Server, change: str) -> None:
+    """The send is answered whole and all kept, or (a change that replaces the state) dropped unanswered with
+    nothing of it kept; never a 500, and the bytes counted are what the messages kept weigh."""
+    port = roomy.port
+    with AdminClient(roomy.url, token="t") as admin:
+        admin.reset()
+        admin.snapshot("before")
+        state = admin.state()
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+            conn.sendall(big_send(port, BIG))
+            while messages_kept(roomy)["kept"] == 0:  # under way (or, on a machine that paused here, done)
+                pass
+            {**REPLACING, **BESIDE}[change](admin, state)
+            status = whole_or_dropped(conn)
+        counts = messages_kept(roomy)
+        journaled = admin.requests(method="POST", path="/omni/1/advanced")
+        assert admin.errors() == []
+        assert (counts["kept"], counts["bytes"]) == recounted(admin)
+    if change in REPLACING:
+        assert status in (200, None) and counts["kept"] == 0 and journaled == []
+    else:
+        assert status == 200 and counts["kept"] == BIG and len(journaled) == 1
 
 
 # --- shutdown with big calls queued ---------------------------------------------------------------------
