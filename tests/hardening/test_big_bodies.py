@@ -13,6 +13,7 @@ import re
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -246,6 +247,56 @@ def test_an_admin_call_during_a_big_send_leaves_it_whole_or_gone(roomy: server.S
         assert status in (200, None) and counts["kept"] == 0 and journaled == []
     else:
         assert status == 200 and counts["kept"] == BIG and len(journaled) == 1
+
+
+# --- waiting in the share ------------------------------------------------------------------------------
+
+
+def test_calls_waiting_in_the_share_longer_than_the_header_and_keep_alive_timeouts_are_answered() -> None:
+    """Twenty 20,000-destination sends at once: the last waits seconds for the others' steps, more than
+    ``--header-timeout`` (0.5 s here) and uvicorn's keep-alive timeout (5 s). Neither is the client's fault: each
+    is answered, and its connection then serves the next request."""
+    with server.running(["--rate-limit", "off", "--message-limit", "1000000", "--message-bytes", "1GiB",
+                         "--header-timeout", "0.5s"], env={"MOCK_OMNI_ADMIN_TOKEN": "t"}) as srv:
+        data = big_send(srv.port, BIG)
+        conns = [socket.create_connection(("127.0.0.1", srv.port), timeout=120) for _ in range(20)]
+        try:
+            senders = [threading.Thread(target=conn.sendall, args=(data,)) for conn in conns]
+            for sender in senders:
+                sender.start()
+            for sender in senders:
+                sender.join()
+            began = time.monotonic()
+            statuses, closers = [], []
+            for conn in conns:  # each answer, then at once the next request (idle, the keep-alive timeout counts)
+                statuses.append(wire.read_one(conn)[0])
+                conn.sendall(CLOSER)
+                closers.append(wire.read_one(conn)[0])
+            waited = time.monotonic() - began
+        finally:
+            for conn in conns:
+                conn.close()
+    assert statuses == [200] * 20 and closers == [404] * 20
+    assert waited > 0.5  # the header timeout at least (a machine ten times as fast would not test the keep-alive)
+
+
+def test_big_sends_from_clients_that_leave_at_once_are_all_carried_out_and_the_server_goes_on(
+    roomy: server.Server,
+) -> None:
+    """Fifty connections each send a 2,500-destination send and close without reading: each call was read
+    whole, so it is carried out and journaled (as the vendor would), nobody answered; nothing fails."""
+    port = roomy.port
+    with AdminClient(roomy.url, token="t") as admin:
+        admin.reset()
+        data = big_send(port, 2_500)
+        for _ in range(50):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+                conn.sendall(data)
+        while len(admin.requests(method="POST")) < 50:
+            time.sleep(0.05)
+        assert messages_kept(roomy)["kept"] == 50 * 2_500
+        assert admin.errors() == []
+    assert wire.responses(wire.exchange(port, CLOSER))[0][0] == 404
 
 
 # --- shutdown with big calls queued ---------------------------------------------------------------------
