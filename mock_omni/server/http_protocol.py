@@ -376,7 +376,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         self._answer_later(request, answer if error is None else self._error_answer(error, request), pending)
 
     def _answer_later(self, request: VendorRequest, answer: Answer | None, pending: _Pending) -> None:
-        """A batched call's answer (None: dropped, by a fault or a reset), if the client is still there."""
+        """A batched or shared call's answer (None: dropped, by a fault or a reset), if the client is still
+        there."""
         pending.response_complete = True
         if pending.disconnected or self.transport.is_closing():
             return  # the client left: nobody to answer
@@ -647,9 +648,9 @@ _Logged = tuple[str, str, str] | None
 
 
 class _Pending:
-    """Stands as uvicorn's request cycle while a direct answer waits for its batch (replicas on Redis):
-    uvicorn queues later requests of the connection behind it, marks it to close at shutdown, and
-    marks it disconnected if the client leaves."""
+    """Stands as uvicorn's request cycle while a direct answer waits for its batch (replicas on Redis) or for
+    its steps in the share (a big body: work_share.py): uvicorn queues later requests of the connection behind
+    it, marks it to close at shutdown, and marks it disconnected if the client leaves."""
 
     def __init__(self, keep_alive: bool, logged: _Logged, scope: Any) -> None:
         self.keep_alive = keep_alive

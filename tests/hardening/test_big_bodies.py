@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH
+from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_KEY, SEED_PATH
 from mock_omni.app import create_app
 from mock_omni.server.work_share import BIG_BODY
 from mock_omni.settings import MAX_BODY_BYTES, Settings
@@ -82,6 +82,11 @@ CASES: dict[str, bytes] = {
     "big 405": put("/omni/1/advanced", JSON_HEADERS, SEND_BULK),
     "big 406": post("/omni/1/advanced", {**JSON_HEADERS, "Accept": "text/html"}, SEND_BULK),
     "big, no credentials": post("/omni/1/advanced", {"Content-Type": "application/json"}, SEND_BULK),
+    # Refused in the send's first step after the parse (Messages._begin), not in the handler.
+    "big send, sendAt too far": post("/omni/1/advanced", JSON_HEADERS, SEND_BULK[:-1]
+                                     + ', "sendAt": "2099-01-01T00:00:00.000+0000"}'),
+    "big send, no such scenario": post("/omni/1/advanced", JSON_HEADERS,
+                                       SEND_BULK.replace(SEED_KEY, "0123456789ABCDEF0123456789ABCDEF")),
     "big, XML body": put(SEED_PATH, {"Content-Type": "application/xml", "Authorization": ALADDIN_BASIC},
                          "<scenario><name>x</name>" + " " * BIG_BODY + "</scenario>"),
 }
