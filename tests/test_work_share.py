@@ -9,11 +9,13 @@ Byte-for-byte equality of such answers with the ASGI path's is in tests/test_htt
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import signal
 import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 
 import httpx
@@ -236,6 +238,28 @@ def test_a_snapshot_or_export_taken_during_a_send_has_it_once_done() -> None:
     assert mock.vendor.backend.messages.count() == 0
     mock.admin.restore_snapshot("after")
     assert mock.vendor.backend.messages.count() == 5 * SEND_STEP
+
+
+def test_a_thousand_waiting_big_calls_hold_their_bodies_and_little_more() -> None:
+    """Only the oldest call is worked on: the others wait unparsed (a parsed send is about 28 times its body).
+    One body for all here: what is measured is what each call holds beyond its body."""
+    mock = create_app(Settings())
+    body = send_body(2_500)  # 100 KB
+    loop, share = FakeLoop(), WorkShare()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        entries = [share.submit(loop, mock.vendor.answering(request_for(body), body, mock.state.fence.ticket()),
+                                lambda answer, error: None) for _ in range(1000)]
+        waiting = tracemalloc.get_traced_memory()[0]
+        loop.turn()
+        turned = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert (waiting - before) / 1000 < 4096  # about 1 KB measured
+    assert [inspect.getgeneratorstate(steps) for steps, _ in entries[:3]] == [
+        inspect.GEN_SUSPENDED, inspect.GEN_CREATED, inspect.GEN_CREATED]
+    assert turned - waiting < 100 * len(body)  # one call parsed (about 2.8 MB measured), not a thousand
 
 
 def test_a_send_run_whole_is_the_same_send() -> None:
