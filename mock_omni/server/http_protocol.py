@@ -31,8 +31,9 @@ On both paths this protocol also
 - at shutdown, answers a request still waiting for its body when uvicorn's grace period
   ends with the vendor's 500 envelope (uvicorn would cancel its ASGI task: a traceback
   and a plain-text 500);
-- answers the requests of a client that closed its side after sending them (``nc -N``), then closes: uvicorn
-  closed at once, losing the answer of a call still being carried out;
+- answers the requests of a client that closed its side after sending them (``nc -N``) while a direct answer
+  or a pipelined request is owed, then closes: uvicorn closed at once, losing the answers of calls it went on
+  to carry out;
 - writes the access log through access_log.py;
 - keeps one keep-alive timer per idle spell of a connection instead of arming and cancelling
   one per request, as uvicorn does (an idle connection still closes after ``timeout_keep_alive``);
@@ -157,6 +158,10 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.trickling: tuple[bytes, int, _Pending] | None = None
         #: The client closed its side: close once nothing more is owed (``eof_received``).
         self.read_closed = False
+        #: The direct answer coming later (a replica's batch, the share), until it is written.
+        self.owed: _Pending | None = None
+        #: The request last taken from the pipeline (uvicorn's queue of those sent before an answer).
+        self.unqueued: RequestResponseCycle | None = None
         #: The call with a big body whose work waits in the share (``share``), and its request.
         self.sharing: tuple[Entry, VendorRequest] | None = None
 
@@ -196,10 +201,12 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.direct_ticket = self.mock.state.fence.ticket()  # its body is still coming (replicas)
 
     def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol: True keeps writing
-        """The client closed its side after its requests (``printf ... | nc -N``): they are answered, then the
-        connection closes (``on_response_complete``). uvicorn's closes at once: the answer to a call still being
-        carried out (a big body's, in the share; one in the ASGI app) was lost, though the call went on."""
-        if self.body_done and self._owes_response():
+        """The client closed its side (``printf ... | nc -N``) while a direct answer is owed (a big body's, in
+        the share; a replica's batch) or requests it pipelined are: they are answered, then the connection
+        closes (``on_response_complete``). uvicorn's closes at once: the calls went on and were journaled, their
+        answers lost. With one request in the ASGI app, sent alone, uvicorn's: the app sees the client gone (a
+        ``?wait=`` long poll ends at once: a killed client's FIN looks the same)."""
+        if self.body_done and (self.owed is not None or self.pipeline or self.cycle is self.unqueued):
             self.read_closed = True
             return True  # keep writing
         return None
@@ -345,14 +352,14 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.direct_body = bytearray()
         vendor = self.mock.vendor
         if vendor.batched:
-            pending = _Pending(self.direct_keep_alive, self._logged(), self.scope)
+            pending = self.owed = _Pending(self.direct_keep_alive, self._logged(), self.scope)
             self.cycle = pending  # type: ignore[assignment]  # a stand-in with what uvicorn reads of a cycle
             vendor.answer_soon(request, body, self.direct_ticket,
                                lambda answer: self._answer_later(request, answer, pending))
             return
         if body is not None and len(body) >= BIG_BODY and self.direct_ticket is not None:
             # Answered over the coming turns of the loop, small calls served between (work_share.py).
-            pending = _Pending(self.direct_keep_alive, self._logged(), self.scope)
+            pending = self.owed = _Pending(self.direct_keep_alive, self._logged(), self.scope)
             self.cycle = pending  # type: ignore[assignment]
             entry = self.share.submit(self.loop, vendor.answering(request, body, self.direct_ticket),
                                       lambda answer, error: self._shared(request, answer, error, pending))
@@ -379,6 +386,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         """A batched or shared call's answer (None: dropped, by a fault or a reset), if the client is still
         there."""
         pending.response_complete = True
+        self.owed = None
         if pending.disconnected or self.transport.is_closing():
             return  # the client left: nobody to answer
         if answer is None:
@@ -464,6 +472,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.flow.resume_reading()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
+            self.unqueued = cycle
             self._start_asgi_task(cycle, app)
             return
         if self.read_closed:  # nothing more will come
