@@ -266,6 +266,24 @@ def test_an_admin_call_during_a_big_send_leaves_it_whole_or_gone(roomy: server.S
         assert status == 200 and counts["kept"] == BIG and len(journaled) == 1
 
 
+def test_a_big_send_is_journaled_when_answered_after_the_calls_answered_meanwhile(roomy: server.Server) -> None:
+    port = roomy.port
+    with AdminClient(roomy.url, token="t") as admin:
+        admin.reset()
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+            conn.sendall(big_send(port, BIG))
+            while messages_kept(roomy)["kept"] == 0:
+                pass
+            read = wire.responses(wire.exchange(port, get(SEED_PATH, {"Authorization": ALADDIN_BASIC,
+                                                                      "Connection": "close"})))
+            under_way = messages_kept(roomy)["kept"] < BIG  # after the GET's answer: it came during the send
+            answered = whole_or_dropped(conn)
+        journal = [(entry["method"], entry["status"]) for entry in admin.requests()]
+    assert read[0][0] == 200 and answered == 200
+    # (A machine that paused this test between the two calls may have finished the send first.)
+    assert journal == ([("GET", 200), ("POST", 200)] if under_way else [("POST", 200), ("GET", 200)])
+
+
 # --- waiting in the share ------------------------------------------------------------------------------
 
 
