@@ -139,6 +139,25 @@ def test_a_long_poll_whose_client_closes_its_side_ends_at_once_as_a_killed_clien
         assert received == b"" and time.monotonic() - began < 20  # not the 30 s
 
 
+CREATE = post("/omni/1/scenarios", JSON_HEADERS, '{"name":"made","flow":[{"from":"a","channel":"SMS"}]}')
+
+
+@pytest.mark.parametrize("closing", [
+    post("/omni/1/advanced", {**JSON_HEADERS, "Connection": "close"}, SEND_BULK),
+    put("/omni/1/advanced", JSON_HEADERS, SEND_BULK, version="1.0").replace(b"PUT ", b"POST ", 1),
+], ids=["Connection: close", "HTTP/1.0"])
+def test_nothing_pipelined_behind_a_closing_big_call_is_carried_out(
+    servers: tuple[server.Server, server.Server], closing: bytes,
+) -> None:
+    outcomes = []
+    for srv in servers:
+        with AdminClient(srv.url) as admin:
+            admin.reset()
+            answers = wire.responses(wire.exchange(srv.port, closing + CREATE))
+            outcomes.append(([status for status, _, _ in answers], [e["method"] for e in admin.requests()]))
+    assert outcomes[0] == outcomes[1] == ([200], ["POST"])  # the scenario's POST behind it was never run
+
+
 #: Access-log lines: the direct path takes them when the request is read, writes them with the answer.
 LOGGED = ["big, small, big, small pipelined", "big, HTTP/1.0", "big, chunked", "big 406", "big, no credentials",
           "send, one byte over the largest body read", "big, then a request on an ASGI path"]
