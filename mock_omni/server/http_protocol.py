@@ -103,6 +103,8 @@ MAX_TARGET = (1 << 16) - 1
 #: How long, and how much, a closing connection waits for the rest of a request body.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 8 * 1024 * 1024
+#: Seconds before uvicorn's grace period ends that shutdown stops the big calls still in the share.
+SHARE_MARGIN = 0.5
 #: Written if writing an answer itself failed (no uvicorn internals needed); the connection then closes.
 _STATUS_500 = b"HTTP/1.1 500 Internal Server Error\r\n"
 
@@ -616,7 +618,12 @@ class MockOmniProtocol(HttpToolsProtocol):
             super().shutdown()
             return
         grace = self.config.timeout_graceful_shutdown
-        if (waiting or self.sharing is not None) and grace is not None:
+        if grace is None:
+            return
+        if self.sharing is not None:
+            # Sooner: a step may hold the loop past the timer, and uvicorn looks for open connections every 0.1 s.
+            self.timers.append(self.loop.call_later(max(0.0, grace - SHARE_MARGIN), self._give_up))
+        elif waiting:
             # Just before uvicorn's grace period ends (it sleeps 0.1 s before it starts counting).
             self.timers.append(self.loop.call_later(grace, self._give_up))
 
