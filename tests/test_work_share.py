@@ -9,11 +9,13 @@ Byte-for-byte equality of such answers with the ASGI path's is in tests/test_htt
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import signal
 import socket
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 
 import httpx
@@ -22,7 +24,7 @@ import pytest
 from bench.payloads import ALADDIN_BASIC, SEED_KEY, SEED_PATH
 from mock_omni.api.answers import Answer
 from mock_omni.api.dispatcher import VendorRequest
-from mock_omni.app import create_app
+from mock_omni.app import MockOmni, create_app
 from mock_omni.domain.messages import SEND_STEP, own_size
 from mock_omni.domain.steps import Steps, run
 from mock_omni.server.work_share import BIG_BODY, WorkShare
@@ -125,6 +127,20 @@ def test_an_error_or_a_failing_caller_is_told_and_the_other_work_goes_on(caplog:
     assert "answering a call with a big body failed" in caplog.text
 
 
+def test_cancelled_work_takes_no_more_steps_and_its_caller_is_not_told() -> None:
+    clock, loop, log, results = Clock(), FakeLoop(), [], []
+    share = WorkShare(budget=0.001, clock=clock)
+    first = share.submit(loop, work(clock, [0.0004] * 4, log, "a"), lambda result, error: results.append(result))  # type: ignore[arg-type]
+    share.submit(loop, work(clock, [0.0004] * 2, log, "b"), lambda result, error: results.append(result))  # type: ignore[arg-type]
+    loop.turn()
+    assert share.cancel(first)
+    assert not share.cancel(first)  # no longer waiting
+    while loop.ready:
+        loop.turn()
+    assert log == ["a0", "a1", "a2", "b0", "b1"] and results == ["b"]
+    assert first[0].gi_frame is None  # closed, not left suspended
+
+
 def test_the_shares_threshold_is_under_a_hundred_destination_send() -> None:
     assert len(send_body(SEND_STEP)) > BIG_BODY > len(send_body(1, "x" * 1000))
 
@@ -170,6 +186,80 @@ def test_a_reset_between_two_steps_stops_the_send_there_and_keeps_nothing_of_it(
     assert run(steps) is None  # dropped unanswered, like a call whose body was still coming
     assert mock.vendor.backend.messages.count() == 0
     assert mock.state.journal.entries() == []
+
+
+def begun(mock: MockOmni, steps: int) -> Steps[Answer | None]:
+    """A send of five steps' destinations, carried out up to ``steps`` of them."""
+    body = send_body(5 * SEND_STEP)
+    work = mock.vendor.answering(request_for(body), body, mock.state.fence.ticket())
+    while mock.vendor.backend.messages.count() < steps * SEND_STEP:
+        next(work)
+    return work
+
+
+@pytest.mark.parametrize("account", [None, "Aladdin"], ids=["everyone's", "the account's"])
+def test_a_snapshot_taken_during_a_send_then_restored_during_it_keeps_nothing_of_it(account: str | None) -> None:
+    """The restore stops the send (its call dropped unanswered): the snapshot must not bring back its part."""
+    mock = create_app(Settings())
+    steps = begun(mock, 2)
+    mock.admin.save_snapshot("during", account)
+    next(steps)
+    mock.admin.restore_snapshot("during", account)
+    assert run(steps) is None
+    messages = mock.vendor.backend.messages
+    assert (messages.count(), messages.bytes) == (0, 0)
+
+
+def test_a_state_exported_during_a_send_then_imported_during_it_keeps_nothing_of_it() -> None:
+    mock = create_app(Settings())
+    steps = begun(mock, 2)
+    exported = mock.admin.export_state()
+    mock.admin.import_state(exported)
+    assert run(steps) is None
+    messages = mock.vendor.backend.messages
+    assert (messages.count(), messages.bytes) == (0, 0)
+
+
+def exported_messages(mock: MockOmni) -> int:
+    accounts: list[dict[str, list[object]]] = mock.admin.export_state()["accounts"]  # type: ignore[assignment]
+    return sum(len(account.get("messages", [])) for account in accounts)
+
+
+def test_a_snapshot_or_export_taken_during_a_send_has_it_once_done() -> None:
+    """What a snapshot or an export holds of a send: all of it, once it is done; nothing before."""
+    mock = create_app(Settings())
+    steps = begun(mock, 2)
+    mock.admin.save_snapshot("during")
+    assert exported_messages(mock) == 0
+    assert run(steps) is not None
+    mock.admin.save_snapshot("after")
+    assert exported_messages(mock) == 5 * SEND_STEP
+    mock.admin.restore_snapshot("during")
+    assert mock.vendor.backend.messages.count() == 0
+    mock.admin.restore_snapshot("after")
+    assert mock.vendor.backend.messages.count() == 5 * SEND_STEP
+
+
+def test_a_thousand_waiting_big_calls_hold_their_bodies_and_little_more() -> None:
+    """Only the oldest call is worked on: the others wait unparsed (a parsed send is about 28 times its body).
+    One body for all here: what is measured is what each call holds beyond its body."""
+    mock = create_app(Settings())
+    body = send_body(2_500)  # 100 KB
+    loop, share = FakeLoop(), WorkShare()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        entries = [share.submit(loop, mock.vendor.answering(request_for(body), body, mock.state.fence.ticket()),
+                                lambda answer, error: None) for _ in range(1000)]
+        waiting = tracemalloc.get_traced_memory()[0]
+        loop.turn()
+        turned = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert (waiting - before) / 1000 < 4096  # about 1 KB measured
+    assert [inspect.getgeneratorstate(steps) for steps, _ in entries[:3]] == [
+        inspect.GEN_SUSPENDED, inspect.GEN_CREATED, inspect.GEN_CREATED]
+    assert turned - waiting < 100 * len(body)  # one call parsed (about 2.8 MB measured), not a thousand
 
 
 def test_a_send_run_whole_is_the_same_send() -> None:

@@ -19,11 +19,14 @@ class Share:
     """What the messages of one send share (its plan's texts and senders, its options): counted once in the
     bytes kept (``Messages.byte_limit``) while any of them is kept (``holders``)."""
 
-    __slots__ = ("size", "holders")
+    __slots__ = ("size", "holders", "under_way")
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.holders = 0
+        #: The send is being kept in steps (``Messages.sending``) and has not ended: snapshots and exports leave
+        #: its messages out, as they would have before it began (a restore of one stops it, keeping nothing).
+        self.under_way = False
 
 
 class Message:

@@ -306,9 +306,13 @@ class Messages:
     def _send_in_steps(self, account: str, request: OmniAdvancedRequest,
                        notes: list[str] | None) -> Steps[dict[str, object]]:
         batch = self._begin(account, request)
-        for begin in range(0, len(batch.ids), SEND_STEP):
-            yield
-            self._keep(batch, begin)
+        batch.share.under_way = True
+        try:
+            for begin in range(0, len(batch.ids), SEND_STEP):
+                yield
+                self._keep(batch, begin)
+        finally:  # done, stopped by a reset (its messages went with the state) or by a defect (those kept stay)
+            batch.share.under_way = False
         return self._sent(batch, notes)
 
     def _begin(self, account: str, request: OmniAdvancedRequest) -> _Batch:
@@ -790,7 +794,7 @@ class Messages:
         with self._lock:
             pool = self._all.values() if account is None else (
                 self._outboxes[account].messages.values() if account in self._outboxes else ())
-            return [message.copy(message.seq) for message in pool]
+            return [message.copy(message.seq) for message in pool if not under_way(message)]
 
     def restore(self, messages: Iterable[Message], account: str | None = None) -> None:
         """Replace every message (or ``account``'s) with copies of ``messages``; due transitions resume."""
@@ -829,7 +833,8 @@ class Messages:
         with self._lock:
             for message in (self._all.values() if account is None else
                             (self._outboxes[account].messages.values() if account in self._outboxes else ())):
-                exported.setdefault(message.account, []).append(message_document(message, self.date))
+                if not under_way(message):
+                    exported.setdefault(message.account, []).append(message_document(message, self.date))
         return exported
 
     def load(self, documents: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
@@ -851,6 +856,11 @@ class Messages:
                     self._insert(message, share)
                     last = message
             self._bound()
+
+
+def under_way(message: Message) -> bool:
+    """Whether ``message``'s send is still being kept in steps (``Share.under_way``)."""
+    return message.share is not None and message.share.under_way
 
 
 def chosen(pool: Iterable[Message], message_id: str | None, bulk_id: str | None,

@@ -1,7 +1,7 @@
 """Work done in steps: a generator that yields where the event loop may serve other calls in between.
 
 A big send (a thousand destinations) takes milliseconds; done at once, it holds the event loop and every
-small call waits behind it. Done as steps (``Messages.sending``, ``VendorApi.performing``), the server runs
+small call waits behind it. Done as steps (``Messages.sending``, ``VendorApi.answering``), the server runs
 a few steps per turn of the loop (server/work_share.py); everywhere else (in-process apps, replicas
 applying their log, the ASGI path) ``run`` does every step at once, so both ways are one set of rules.
 """

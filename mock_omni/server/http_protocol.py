@@ -31,6 +31,9 @@ On both paths this protocol also
 - at shutdown, answers a request still waiting for its body when uvicorn's grace period
   ends with the vendor's 500 envelope (uvicorn would cancel its ASGI task: a traceback
   and a plain-text 500);
+- answers the requests of a client that closed its side after sending them (``nc -N``) while a direct answer
+  or a pipelined request is owed, then closes: uvicorn closed at once, losing the answers of calls it went on
+  to carry out;
 - writes the access log through access_log.py;
 - keeps one keep-alive timer per idle spell of a connection instead of arming and cancelling
   one per request, as uvicorn does (an idle connection still closes after ``timeout_keep_alive``);
@@ -83,6 +86,7 @@ from ..api.dispatcher import VendorApi, VendorRequest
 from ..domain.errors import BadRequest, GeneralError, OmniError, RequestTimeout, UriTooLong
 from ..testing.faults import SLOW_STEP, reset
 from .access_log import AccessLog
+from .work_share import Entry
 
 if TYPE_CHECKING:
     from uvicorn.config import Config
@@ -99,6 +103,8 @@ MAX_TARGET = (1 << 16) - 1
 #: How long, and how much, a closing connection waits for the rest of a request body.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 8 * 1024 * 1024
+#: Seconds before uvicorn's grace period ends that shutdown stops the big calls still in the share.
+SHARE_MARGIN = 0.5
 #: Written if writing an answer itself failed (no uvicorn internals needed); the connection then closes.
 _STATUS_500 = b"HTTP/1.1 500 Internal Server Error\r\n"
 
@@ -150,6 +156,14 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: A slow body being written on the direct path (a replica's faulted call): the body, how much of it
         #: is written, its cycle. Shutdown writes the rest at once.
         self.trickling: tuple[bytes, int, _Pending] | None = None
+        #: The client closed its side: close once nothing more is owed (``eof_received``).
+        self.read_closed = False
+        #: The direct answer coming later (a replica's batch, the share), until it is written.
+        self.owed: _Pending | None = None
+        #: The request last taken from the pipeline (uvicorn's queue of those sent before an answer).
+        self.unqueued: RequestResponseCycle | None = None
+        #: The call with a big body whose work waits in the share (``share``), and its request.
+        self.sharing: tuple[Entry, VendorRequest] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -185,6 +199,17 @@ class MockOmniProtocol(HttpToolsProtocol):
             more = self._feed(more)
         if self.direct is not None and self.direct_ticket is None:
             self.direct_ticket = self.mock.state.fence.ticket()  # its body is still coming (replicas)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol: True keeps writing
+        """The client closed its side (``printf ... | nc -N``) while a direct answer is owed (a big body's, in
+        the share; a replica's batch) or requests it pipelined are: they are answered, then the connection
+        closes (``on_response_complete``). uvicorn's closes at once: the calls went on and were journaled, their
+        answers lost. With one request in the ASGI app, sent alone, uvicorn's: the app sees the client gone (a
+        ``?wait=`` long poll ends at once: a killed client's FIN looks the same)."""
+        if self.body_done and (self.owed is not None or self.pipeline or self.cycle is self.unqueued):
+            self.read_closed = True
+            return True  # keep writing
+        return None
 
     def _feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; what to parse next when an Upgrade offer was met, else None."""
@@ -327,7 +352,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.direct_body = bytearray()
         vendor = self.mock.vendor
         if vendor.batched:
-            pending = _Pending(self.direct_keep_alive, self._logged(), self.scope)
+            pending = self.owed = _Pending(self.direct_keep_alive, self._logged(), self.scope)
             self.cycle = pending  # type: ignore[assignment]  # a stand-in with what uvicorn reads of a cycle
             vendor.answer_soon(request, body, self.direct_ticket,
                                lambda answer: self._answer_later(request, answer, pending))
@@ -335,11 +360,11 @@ class MockOmniProtocol(HttpToolsProtocol):
         share = vendor.share
         if share is not None and body is not None and share.takes(body) and self.direct_ticket is not None:
             # Answered over the coming turns of the loop, small calls served between (work_share.py).
-            pending = _Pending(self.direct_keep_alive, self._logged(), self.scope)
+            pending = self.owed = _Pending(self.direct_keep_alive, self._logged(), self.scope)
             self.cycle = pending  # type: ignore[assignment]
-            share.submit(self.loop, vendor.answering(request, body, self.direct_ticket),
-                         lambda answer, error: self._answer_later(
-                             request, answer if error is None else self._error_answer(error, request), pending))
+            entry = share.submit(self.loop, vendor.answering(request, body, self.direct_ticket),
+                                 lambda answer, error: self._shared(request, answer, error, pending))
+            self.sharing = entry, request
             return
         try:
             decided = vendor.answer(request, body, self.direct_ticket)
@@ -352,9 +377,17 @@ class MockOmniProtocol(HttpToolsProtocol):
             answer = self._error_answer(error, request)
         self._send(request, answer, self.direct_keep_alive, self._logged())
 
+    def _shared(self, request: VendorRequest, answer: Answer | None, error: BaseException | None,
+                pending: _Pending) -> None:
+        """A big call's work is done (work_share.py): its answer, or the vendor's 500 for what it raised."""
+        self.sharing = None
+        self._answer_later(request, answer if error is None else self._error_answer(error, request), pending)
+
     def _answer_later(self, request: VendorRequest, answer: Answer | None, pending: _Pending) -> None:
-        """A batched call's answer (None: dropped, by a fault or a reset), if the client is still there."""
+        """A batched or shared call's answer (None: dropped, by a fault or a reset), if the client is still
+        there."""
         pending.response_complete = True
+        self.owed = None
         if pending.disconnected or self.transport.is_closing():
             return  # the client left: nobody to answer
         if answer is None:
@@ -440,7 +473,11 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.flow.resume_reading()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
+            self.unqueued = cycle
             self._start_asgi_task(cycle, app)
+            return
+        if self.read_closed:  # nothing more will come
+            self.transport.close()
             return
         self.idle_since = self.loop.time()
         if self.timeout_keep_alive_task is None:
@@ -580,12 +617,29 @@ class MockOmniProtocol(HttpToolsProtocol):
             super().shutdown()
             return
         grace = self.config.timeout_graceful_shutdown
-        if waiting and grace is not None:
+        if grace is None:
+            return
+        if self.sharing is not None:
+            # Sooner: a step may hold the loop past the timer, and uvicorn looks for open connections every 0.1 s.
+            self.timers.append(self.loop.call_later(max(0.0, grace - SHARE_MARGIN), self._give_up))
+        elif waiting:
             # Just before uvicorn's grace period ends (it sleeps 0.1 s before it starts counting).
             self.timers.append(self.loop.call_later(grace, self._give_up))
 
     def _give_up(self) -> None:
-        """Shutting down, and the body never came: the vendor's 500, then close (nothing was done)."""
+        """Shutting down, and the body never came: the vendor's 500, then close (nothing was done). A big call
+        still being carried out is stopped there and its connection closed unanswered, as uvicorn ends its
+        own requests' tasks when the grace period is over, but without its error line (the process is
+        exiting: nothing of the state it kept is seen again)."""
+        if self.sharing is not None:
+            entry, call = self.sharing
+            self.sharing = None
+            share = self.mock.vendor.share
+            if share is not None and share.cancel(entry):
+                log.warning("mock-omni: shutting down: %s %s was still being carried out when the grace period "
+                            "ended; its connection is closed unanswered", call.method, call.path)
+                self.transport.close()
+                return
         if self.body_done or self.transport.is_closing():
             return
         request = self.direct
@@ -610,9 +664,9 @@ _Logged = tuple[str, str, str] | None
 
 
 class _Pending:
-    """Stands as uvicorn's request cycle while a direct answer waits for its batch (replicas on Redis):
-    uvicorn queues later requests of the connection behind it, marks it to close at shutdown, and
-    marks it disconnected if the client leaves."""
+    """Stands as uvicorn's request cycle while a direct answer waits for its batch (replicas on Redis) or for
+    its steps in the share (a big body: work_share.py): uvicorn queues later requests of the connection behind
+    it, marks it to close at shutdown, and marks it disconnected if the client leaves."""
 
     def __init__(self, keep_alive: bool, logged: _Logged, scope: Any) -> None:
         self.keep_alive = keep_alive

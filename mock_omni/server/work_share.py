@@ -35,6 +35,8 @@ BIG_BODY = 4 * 1024
 
 #: Told the work's result, or the exception it raised.
 Done = Callable[[T | None, BaseException | None], None]
+#: One piece of work waiting in the share: what ``submit`` returns and ``cancel`` takes.
+Entry = tuple["Steps[object]", "Done[object]"]
 
 
 class WorkShare:
@@ -43,7 +45,7 @@ class WorkShare:
     def __init__(self, budget: float = BUDGET, clock: Callable[[], float] = time.perf_counter) -> None:
         self.budget = budget
         self._clock = clock
-        self._work: deque[tuple[Steps[object], Done[object]]] = deque()
+        self._work: deque[Entry] = deque()
         #: Time the last steps ran past their turns' budgets, not yet paid back.
         self._owed = 0.0
         self._scheduled = False
@@ -58,13 +60,25 @@ class WorkShare:
         """Whether a call with this body (None: over the size limit) is answered through the share."""
         return body is not None and len(body) >= BIG_BODY
 
-    def submit(self, loop: asyncio.AbstractEventLoop, steps: Steps[T], done: Done[T]) -> None:
+    def submit(self, loop: asyncio.AbstractEventLoop, steps: Steps[T], done: Done[T]) -> Entry:
         """Run ``steps`` over the coming turns, then ``done(result, None)`` (or ``done(None, error)``)."""
         self._loop = loop
-        self._work.append((steps, done))  # type: ignore[arg-type]
+        entry: Entry = (steps, done)  # type: ignore[assignment]
+        self._work.append(entry)
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._turn, loop)
+        return entry
+
+    def cancel(self, entry: Entry) -> bool:
+        """Stop the work of ``entry`` where it is (its generator closed: it does no more), ``done`` not told;
+        False if it was no longer waiting."""
+        try:
+            self._work.remove(entry)
+        except ValueError:
+            return False
+        entry[0].close()
+        return True
 
     async def finish(self, steps: Steps[T]) -> T:
         """``steps`` run as ``submit`` runs them, from a task (the ASGI path); their result."""
