@@ -201,6 +201,13 @@ def _xml_name(key: str, scalar: bool) -> tuple[str, str]:
     return name, make_attrstring(attributes)
 
 
+@lru_cache(maxsize=1024)
+def _xml_tags(key: str, scalar: bool) -> tuple[str, str, str]:
+    """(opening tag, closing tag, element name) of ``key``'s element (``_xml_name``), formatted once."""
+    name, attributes = _xml_name(key, scalar)
+    return f"<{name}{attributes}>", f"</{name}>", name
+
+
 def _escape(value: object) -> str:
     if type(value) is not str:
         return str(value)
@@ -217,39 +224,45 @@ def _xml_dict(data: dict[str, object], parent: str, items: XmlItems) -> str:
         # Exact types first (the common cases, cheap to test); then what dicttoxml
         # would do with subclasses and other numbers, in its order.
         if kind is str:
-            name, attributes = _xml_name(key, True)
-            content = _escape(value)
+            opening, closing, _ = _xml_tags(key, True)
+            parts.append(opening + _escape(value) + closing)
         elif kind is bool:
-            name, attributes = _xml_name(key, True)
-            content = "true" if value else "false"
+            opening, closing, _ = _xml_tags(key, True)
+            parts.append(opening + ("true" if value else "false") + closing)
         elif kind is dict or isinstance(value, dict):
-            name, attributes = _xml_name(key, False)
-            content = _xml_dict(value, name, items)  # type: ignore[arg-type]
+            opening, closing, name = _xml_tags(key, False)
+            parts.append(opening + _xml_dict(value, name, items) + closing)  # type: ignore[arg-type]
         elif kind is list or (isinstance(value, Iterable) and not isinstance(value, Number)):
-            name, attributes = _xml_name(key, False)
-            content = _xml_list(value, name, items)  # type: ignore[arg-type]
+            opening, closing, name = _xml_tags(key, False)
+            parts.append(opening + _xml_list(value, name, items) + closing)  # type: ignore[arg-type]
         elif value is None or isinstance(value, Number):
-            name, attributes = _xml_name(key, True)
-            content = "" if value is None else str(value)
+            opening, closing, _ = _xml_tags(key, True)
+            parts.append(opening + ("" if value is None else str(value)) + closing)
         else:
             raise TypeError(f"cannot render {type(value).__name__} as XML")
-        parts.append(f"<{name}{attributes}>{content}</{name}>")
     return "".join(parts)
 
 
 def _xml_list(values: Iterable[object], parent: str, items: XmlItems) -> str:
     item = items.get(parent, "item")
+    opening, closing = f"<{item}>", f"</{item}>"
     parts = []
     for value in values:
+        kind = type(value)
+        # Exact str and dict first (neither is a Number, so the order below does not matter to them); then
         # dicttoxml's order of checks: a bool in a list is a Number, rendered "True".
-        if isinstance(value, Number) or type(value) is str:
-            parts.append(f"<{item}>{_escape(value)}</{item}>")
+        if kind is str:
+            parts.append(opening + _escape(value) + closing)
+        elif kind is dict:
+            parts.append(opening + _xml_dict(value, parent, items) + closing)  # type: ignore[arg-type]
+        elif isinstance(value, Number):
+            parts.append(opening + _escape(value) + closing)
         elif isinstance(value, dict):
-            parts.append(f"<{item}>{_xml_dict(value, parent, items)}</{item}>")
+            parts.append(opening + _xml_dict(value, parent, items) + closing)
         elif isinstance(value, Iterable):
             parts.append(f"<{item} >{_xml_list(value, item, items)}</{item}>")
         elif value is None:
-            parts.append(f"<{item}></{item}>")
+            parts.append(opening + closing)
         else:
             raise TypeError(f"cannot render {type(value).__name__} as XML")
     return "".join(parts)

@@ -73,7 +73,7 @@ def validate_json(model: type[Model], body: bytes) -> Model:
     if body.startswith(UTF8_BOM):
         # RFC 8259 lets parsers ignore a BOM, and Java's JSON bindings do; XML bodies may carry one too.
         body = body[len(UTF8_BOM):]
-    if not body.strip():
+    if not body or body.isspace():  # what body.strip() leaves empty (ASCII whitespace), without a copy
         raise BadRequest().because("the body is empty")
     if b"NaN" in body or b"Infinity" in body:
         # pydantic's parser takes these non-JSON literals (Python's json.dumps writes them); a strict
@@ -84,7 +84,9 @@ def validate_json(model: type[Model], body: bytes) -> Model:
             raise BadRequest().because(f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
                                        "(NaN and Infinity are not JSON)") from None
     try:
-        return model.model_validate_json(body)
+        # The validator itself, as model_validate_json calls it with no options: a microsecond less per body.
+        parsed: Model = model.__pydantic_validator__.validate_json(body)
+        return parsed
     except ValidationError as exc:
         _raise_for(exc)
         raise  # unreachable: _raise_for always raises
@@ -93,7 +95,8 @@ def validate_json(model: type[Model], body: bytes) -> Model:
 def validate_data(model: type[Model], data: object) -> Model:
     """Already-decoded data (from XML, a fixture or a form) as ``model``, by the same rules as JSON."""
     try:
-        return model.model_validate(data)
+        parsed: Model = model.__pydantic_validator__.validate_python(data)  # as model_validate calls it
+        return parsed
     except ValidationError as exc:
         _raise_for(exc)
         raise
