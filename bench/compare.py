@@ -74,10 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                        capture_output=True)
         if args.instructions:
-            for fmt in ("json", "xml", "send"):
+            for fmt in ("json", "xml", "send", "json-new", "xml-new"):
                 trees = (("base", tree, args.base_python), ("this", ROOT, sys.executable))
                 counts = {name: instructions_per_call(source, fmt, python=python) for name, source, python in trees}
-                shape = "one-destination send" if fmt == "send" else f"seed PUT {fmt.upper()}"
+                shape = ("one-destination send" if fmt == "send" else
+                         f"seed PUT {fmt.removesuffix('-new').upper()}" + (", every body new" if "new" in fmt else ""))
                 print(f"{shape} in-process: {args.rev} {counts['base']:,.0f} instructions per call, "
                       f"this tree {counts['this']:,.0f} ({counts['this'] / counts['base']:.3f}x)", flush=True)
         servers = {}
