@@ -430,7 +430,7 @@ def model_from_element(element: Element, model: type[BaseModel]) -> dict[str, ob
     fields = _wire_fields(model)
     data: dict[str, object] = {}
     for child in element:
-        name = _local(child.tag)
+        name = child.tag.rpartition("}")[2]  # _local(child.tag), inline: this loop runs for every element read
         convert = fields.get(name)
         if convert is not None:
             # A repeated element: the last one wins, as with duplicate JSON keys.
