@@ -224,9 +224,10 @@ def throughput(plan: Plan, report: Report) -> None:
     xml_ratio = paired_ratio(results["mock-omni XML"], results["bare ASGI XML"])
     report.goal("seed PUT JSON vs bare ASGI", f"{json_ratio:.2f}x", ">= 0.5x", json_ratio >= 0.5)
     report.goal("seed PUT XML vs bare ASGI", f"{xml_ratio:.2f}x", ">= 0.5x", xml_ratio >= 0.5)
-    for fmt, floor_name in (("JSON", "bare ASGI JSON"), ("XML", "bare ASGI XML")):
+    # Issue 24: what users' suites send (a new body every time) against the same floor.
+    for fmt, floor_name, goal in (("JSON", "bare ASGI JSON", 0.7), ("XML", "bare ASGI XML", 0.5)):
         ratio = paired_ratio(results[f"mock-omni {fmt}, every body new"], results[floor_name])
-        report.goal(f"PUT {fmt}, every body new, vs bare ASGI", f"{ratio:.2f}x")
+        report.goal(f"PUT {fmt}, every body new, vs bare ASGI", f"{ratio:.2f}x", f">= {goal}x", ratio >= goal)
     ratio = paired_ratio(results["mock-omni JSON, default configuration (access log on)"], results["mock-omni JSON"])
     report.goal("seed PUT JSON, default configuration (access log on) vs --quiet", f"{ratio:.2f}x", ">= 0.7x",
                 ratio >= 0.7)

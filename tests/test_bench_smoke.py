@@ -119,10 +119,11 @@ def test_comparing_a_revision_with_this_tree_runs_end_to_end() -> None:
     done = subprocess.run([sys.executable, "-m", "bench.compare", "HEAD", "--seconds", "1", "--repeats", "1"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.count("ratio") == 2
+    assert done.stdout.count("ratio") == 4  # the seed PUT in JSON and XML, repeated and with every body new
+    assert "seed PUT XML, every body new:" in done.stdout
 
 
-@pytest.mark.parametrize("fmt", ["json", "xml"])
+@pytest.mark.parametrize("fmt", ["json", "xml", "send", "json-new", "xml-new"])
 def test_the_instruction_count_script_answers_the_seed_put(fmt: str) -> None:
     # What bench.compare --instructions runs under valgrind; here without it, a few calls.
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "instructions.py"), "20", fmt],

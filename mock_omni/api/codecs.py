@@ -13,11 +13,11 @@ from functools import lru_cache
 from numbers import Number
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import orjson
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring as parse_xml
+from defusedxml.ElementTree import DefusedXMLParser
 from dicttoxml import make_attrstring, make_valid_xml_name
 from pydantic import BaseModel
 
@@ -201,6 +201,13 @@ def _xml_name(key: str, scalar: bool) -> tuple[str, str]:
     return name, make_attrstring(attributes)
 
 
+@lru_cache(maxsize=1024)
+def _xml_tags(key: str, scalar: bool) -> tuple[str, str, str]:
+    """(opening tag, closing tag, element name) of ``key``'s element (``_xml_name``), formatted once."""
+    name, attributes = _xml_name(key, scalar)
+    return f"<{name}{attributes}>", f"</{name}>", name
+
+
 def _escape(value: object) -> str:
     if type(value) is not str:
         return str(value)
@@ -217,39 +224,45 @@ def _xml_dict(data: dict[str, object], parent: str, items: XmlItems) -> str:
         # Exact types first (the common cases, cheap to test); then what dicttoxml
         # would do with subclasses and other numbers, in its order.
         if kind is str:
-            name, attributes = _xml_name(key, True)
-            content = _escape(value)
+            opening, closing, _ = _xml_tags(key, True)
+            parts.append(opening + _escape(value) + closing)
         elif kind is bool:
-            name, attributes = _xml_name(key, True)
-            content = "true" if value else "false"
+            opening, closing, _ = _xml_tags(key, True)
+            parts.append(opening + ("true" if value else "false") + closing)
         elif kind is dict or isinstance(value, dict):
-            name, attributes = _xml_name(key, False)
-            content = _xml_dict(value, name, items)  # type: ignore[arg-type]
+            opening, closing, name = _xml_tags(key, False)
+            parts.append(opening + _xml_dict(value, name, items) + closing)  # type: ignore[arg-type]
         elif kind is list or (isinstance(value, Iterable) and not isinstance(value, Number)):
-            name, attributes = _xml_name(key, False)
-            content = _xml_list(value, name, items)  # type: ignore[arg-type]
+            opening, closing, name = _xml_tags(key, False)
+            parts.append(opening + _xml_list(value, name, items) + closing)  # type: ignore[arg-type]
         elif value is None or isinstance(value, Number):
-            name, attributes = _xml_name(key, True)
-            content = "" if value is None else str(value)
+            opening, closing, _ = _xml_tags(key, True)
+            parts.append(opening + ("" if value is None else str(value)) + closing)
         else:
             raise TypeError(f"cannot render {type(value).__name__} as XML")
-        parts.append(f"<{name}{attributes}>{content}</{name}>")
     return "".join(parts)
 
 
 def _xml_list(values: Iterable[object], parent: str, items: XmlItems) -> str:
     item = items.get(parent, "item")
+    opening, closing = f"<{item}>", f"</{item}>"
     parts = []
     for value in values:
+        kind = type(value)
+        # Exact str and dict first (neither is a Number, so the order below does not matter to them); then
         # dicttoxml's order of checks: a bool in a list is a Number, rendered "True".
-        if isinstance(value, Number) or type(value) is str:
-            parts.append(f"<{item}>{_escape(value)}</{item}>")
+        if kind is str:
+            parts.append(opening + _escape(value) + closing)
+        elif kind is dict:
+            parts.append(opening + _xml_dict(value, parent, items) + closing)  # type: ignore[arg-type]
+        elif isinstance(value, Number):
+            parts.append(opening + _escape(value) + closing)
         elif isinstance(value, dict):
-            parts.append(f"<{item}>{_xml_dict(value, parent, items)}</{item}>")
+            parts.append(opening + _xml_dict(value, parent, items) + closing)
         elif isinstance(value, Iterable):
             parts.append(f"<{item} >{_xml_list(value, item, items)}</{item}>")
         elif value is None:
-            parts.append(f"<{item}></{item}>")
+            parts.append(opening + closing)
         else:
             raise TypeError(f"cannot render {type(value).__name__} as XML")
     return "".join(parts)
@@ -308,26 +321,29 @@ MAX_XML_DEPTH = 32
 
 
 def _nested_within(root: Element, limit: int) -> bool:
-    stack = [(root, 0)]
-    while stack:
-        element, depth = stack.pop()
+    """Whether no element is more than ``limit`` levels below ``root`` (walked a level at a time)."""
+    if len(list(root.iter())) <= limit + 1:
+        return True  # too few elements to be nested that deep (the usual body: counted in C, not walked)
+    level = [root]
+    depth = 0
+    while level:
         if depth > limit:
             return False
-        stack.extend((child, depth + 1) for child in element)
+        level = [child for element in level for child in element]
+        depth += 1
     return True
 
 
-def _local(tag: object) -> str:
-    """An element's name without its namespace: ``{urn:x}name`` and ``p:name`` (declared) read as ``name``."""
-    text = str(tag)
-    return text.rsplit("}", 1)[1] if text.startswith("{") else text
+def _local(tag: str) -> str:
+    """An element's name without its namespace: ``{urn:x}name``, ``urn:x}name`` (expat's own spelling, see
+    ``_Parser``) and ``p:name`` (declared) read as ``name``. A name outside a namespace has no ``}``."""
+    return tag.rpartition("}")[2]
 
 
 def _element_value(element: Element) -> object:
-    children = list(element)
-    if not children:
+    if not len(element):
         return element.text or ""
-    return {_local(child.tag): _element_value(child) for child in children}
+    return {_local(child.tag): _element_value(child) for child in element}
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -342,46 +358,71 @@ def _unwrap(annotation: Any) -> Any:
 
 
 _INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$")
+_BOOLEANS = {"true": True, "false": False}
+
+#: Turns an element into the JSON value of a field of some type (``_converter``).
+Converter = Callable[[Element], object]
 
 
-def _convert(element: Element, annotation: Any) -> object:
-    """An element as the JSON value a field of type ``annotation`` would have.
+def _converter(annotation: Any) -> Converter:
+    """How an element becomes the JSON value a field of type ``annotation`` would have.
 
     Only what the type makes unambiguous is converted (``true`` for a bool, digits for an
-    int); anything else is left as text for validation to refuse, naming the field.
+    int); anything else is left as text for validation to refuse, naming the field. Worked
+    out once per type (``_wire_fields``), not per element: the typing calls cost more than
+    the conversion.
     """
     annotation = _unwrap(annotation)
     origin = get_origin(annotation)
     if origin is list:
         (item_type,) = get_args(annotation) or (Any,)
+        item = _converter(item_type)
         # Items are the list element's children, whatever their names (<flow><step>, <destinations><destinations>).
-        return [_convert(child, item_type) for child in element]
+        return lambda element: [item(child) for child in element]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        # An empty element is an empty object (`<to/>` is `"to": {}`); text alone stays text, to be refused.
-        empty = not len(element) and not (element.text or "").strip()
-        return model_from_element(element, annotation) if len(element) or empty else _element_value(element)
+        model = annotation
+
+        def to_model(element: Element) -> object:
+            if len(element):
+                return model_from_element(element, model)
+            # An empty element is an empty object (`<to/>` is `"to": {}`); text alone stays text, to be refused.
+            text = element.text or ""
+            return text if text.strip() else {}
+        return to_model
     if origin is dict:
-        value_type = get_args(annotation)[1] if get_args(annotation) else Any
-        return {_local(child.tag): _convert(child, value_type) for child in element}
-    value = _element_value(element)
-    if not isinstance(value, str):
-        return value
+        value = _converter(get_args(annotation)[1] if get_args(annotation) else Any)
+        return lambda element: {_local(child.tag): value(child) for child in element}
     if annotation is bool:
-        return {"true": True, "false": False}.get(value, value)
-    if annotation is int and _INTEGER.match(value.strip()):
-        return int(value)
+        return lambda element: _element_value(element) if len(element) else _BOOLEANS.get(element.text or "",
+                                                                                           element.text or "")
+    if annotation is int:
+        return _to_int
     if annotation is float:
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
+        return _to_float
+    return _element_value
+
+
+def _to_int(element: Element) -> object:
+    if len(element):
+        return _element_value(element)
+    text = element.text or ""
+    return int(text) if _INTEGER.match(text.strip()) else text
+
+
+def _to_float(element: Element) -> object:
+    if len(element):
+        return _element_value(element)
+    text = element.text or ""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 @lru_cache(maxsize=64)
-def _wire_fields(model: type[BaseModel]) -> dict[str, Any]:
-    """Wire name -> type of each field of ``model`` (aliases are wire names)."""
-    return {(info.alias or name): info.annotation for name, info in model.model_fields.items()}
+def _wire_fields(model: type[BaseModel]) -> dict[str, Converter]:
+    """Wire name -> converter of each field of ``model`` (aliases are wire names)."""
+    return {(info.alias or name): _converter(info.annotation) for name, info in model.model_fields.items()}
 
 
 def model_from_element(element: Element, model: type[BaseModel]) -> dict[str, object]:
@@ -389,11 +430,45 @@ def model_from_element(element: Element, model: type[BaseModel]) -> dict[str, ob
     fields = _wire_fields(model)
     data: dict[str, object] = {}
     for child in element:
-        name = _local(child.tag)
-        if name in fields:
+        name = child.tag.rpartition("}")[2]  # _local(child.tag), inline: this loop runs for every element read
+        convert = fields.get(name)
+        if convert is not None:
             # A repeated element: the last one wins, as with duplicate JSON keys.
-            data[name] = _convert(child, fields[name])
+            data[name] = convert(child)
     return data
+
+
+class _Parser(DefusedXMLParser):  # type: ignore[misc]  # defusedxml has no type hints
+    """defusedxml's parser (DTDs, entities and external references refused, as always), handing elements to
+    the tree builder without a Python call each.
+
+    ElementTree's pure-Python parser, which defusedxml extends, routes every start and end tag through two
+    Python methods that only spell a namespaced name ``{uri}name`` (expat says ``uri}name``) and turn the
+    attribute list into a dict: a third of a small body's parse. Here expat gives attributes as a dict and
+    calls the C tree builder itself; names keep expat's spelling, which ``_local`` reads alike (``_clark``
+    spells it as ElementTree would where a name is shown). Everything else (the refusals, undefined
+    entities, errors and their positions) is defusedxml's and ElementTree's, unchanged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(target=TreeBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        expat = self.parser
+        expat.ordered_attributes = False
+        expat.StartElementHandler = self.target.start
+        expat.EndElementHandler = self.target.end
+
+
+def _clark(tag: str) -> str:
+    """A tag as ElementTree spells it: ``{uri}name`` for expat's ``uri}name``."""
+    return "{" + tag if "}" in tag else tag
+
+
+def parse_xml(body: bytes) -> Element:
+    """``defusedxml.ElementTree.fromstring(body, forbid_dtd=True)``, through ``_Parser``."""
+    parser = _Parser()
+    parser.feed(body)
+    root: Element = parser.close()
+    return root
 
 
 def data_from_xml(body: bytes, model: type[BaseModel]) -> dict[str, object]:
@@ -406,7 +481,7 @@ def data_from_xml(body: bytes, model: type[BaseModel]) -> dict[str, object]:
     if not body.strip():
         raise BadRequest().because("the body is empty")
     try:
-        root = parse_xml(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = parse_xml(body)
     except ParseError as exc:
         line, column = exc.position
         reason = str(exc).split(":", 1)[0]
@@ -420,5 +495,5 @@ def data_from_xml(body: bytes, model: type[BaseModel]) -> dict[str, object]:
         raise BadRequest().because(f"the body's XML is nested deeper than {MAX_XML_DEPTH} levels")
     if len(root) == 0 and (root.text or "").strip():
         # `<scenario>true</scenario>` is a scalar, not an object: BAD_REQUEST, as the JSON body `true` is.
-        raise BadRequest().because(f"the body's root element <{root.tag}> holds only text, not fields")
+        raise BadRequest().because(f"the body's root element <{_clark(root.tag)}> holds only text, not fields")
     return model_from_element(root, model)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from . import entropy
 from .credentials import Grant, OAuth2Client, secret_digest
 from .errors import InvalidArgument, NotFound
-from .scenarios import Scenario, ScenarioIn, steps_from_input
+from .scenarios import Scenario, ScenarioFields, steps_from_input
 
 KeyFactory = Callable[[], str]
 
@@ -349,7 +349,7 @@ class Accounts:
                 raise _no_scenario(username, key, account.scenarios)
             return account.view(scenario)
 
-    def create(self, username: str, data: ScenarioIn) -> dict[str, object]:
+    def create(self, username: str, data: ScenarioFields) -> dict[str, object]:
         if data.flow is None:
             raise InvalidArgument(validation_errors={"flow": ["must not be null"]})
         flow = steps_from_input(data.flow)
@@ -363,7 +363,7 @@ class Accounts:
             self.revision += 1
             return account.view(scenario)
 
-    def update(self, username: str, key: str, data: ScenarioIn) -> dict[str, object]:
+    def update(self, username: str, key: str, data: ScenarioFields) -> dict[str, object]:
         with self._lock:
             account = self._require(username)
             current = account.scenarios.get(key)

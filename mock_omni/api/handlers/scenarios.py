@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...domain.backend import Backend
-from ...domain.scenarios import ScenarioIn
+from ...domain.scenarios import ScenarioFields
 from ..routing import Call
 
 
@@ -18,10 +18,10 @@ def get_scenario(backend: Backend, call: Call) -> dict[str, object]:
 
 
 def create_scenario(backend: Backend, call: Call) -> dict[str, object]:
-    body: ScenarioIn = call.body
+    body: ScenarioFields = call.body
     return backend.accounts.create(call.account, body)
 
 
 def update_scenario(backend: Backend, call: Call) -> dict[str, object]:
-    body: ScenarioIn = call.body
+    body: ScenarioFields = call.body
     return backend.accounts.update(call.account, call.params["scenarioKey"], body)
