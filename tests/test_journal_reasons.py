@@ -70,6 +70,9 @@ CASES: dict[str, tuple[dict[str, Any], int, list[str]]] = {
     "xml broken": ({"method": "POST", "url": LIST, "headers": {
         "Authorization": ALADDIN_BASIC, "Content-Type": "application/xml"},
         "content": b"<scenario><name>x</nam></scenario>"}, 400, ["not XML", "line 1 column"]),
+    "xml in an unknown encoding": ({"method": "POST", "url": LIST, "headers": {
+        "Authorization": ALADDIN_BASIC, "Content-Type": "application/xml"},
+        "content": b'<?xml version="1.0" encoding="nope"?><scenario/>'}, 400, ["encoding", "nope"]),
     "empty body": ({"method": "POST", "url": LIST, "headers": {
         "Authorization": ALADDIN_BASIC, "Content-Type": "application/json"}, "content": b""}, 400, ["empty"]),
     "field": ({"method": "POST", "url": LIST, "headers": {"Authorization": ALADDIN_BASIC},

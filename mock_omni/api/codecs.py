@@ -491,6 +491,8 @@ def data_from_xml(body: bytes, model: type[BaseModel]) -> dict[str, object]:
                                    "external reference is read)") from None
     except ValueError as exc:
         raise BadRequest().because(f"the body is not XML: {exc}") from None
+    except LookupError as exc:  # <?xml encoding="nope"?>: expat asks Python for a codec it does not have
+        raise BadRequest().because(f"the body's XML declares an encoding that cannot be read: {exc}") from None
     if not _nested_within(root, MAX_XML_DEPTH):
         raise BadRequest().because(f"the body's XML is nested deeper than {MAX_XML_DEPTH} levels")
     if len(root) == 0 and (root.text or "").strip():
