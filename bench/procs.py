@@ -31,11 +31,16 @@ def free_port() -> int:
 
 def seed_put_status(port: int, path: str = SEED_PATH, timeout: float = 2.0) -> int:
     """Status of one seed PUT, or 0 if nothing answers on the port yet."""
+    return _status(port, "PUT", path, SEED_JSON.encode(), {
+        "Content-Type": "application/json", "Accept": "application/json", "Authorization": ALADDIN_BASIC,
+    }, timeout)
+
+
+def _status(port: int, method: str, path: str, body: bytes | None, headers: dict[str, str], timeout: float) -> int:
+    """Status of one request, or 0 if nothing answers on the port yet."""
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        connection.request("PUT", path, SEED_JSON.encode(), {
-            "Content-Type": "application/json", "Accept": "application/json", "Authorization": ALADDIN_BASIC,
-        })
+        connection.request(method, path, body, headers)
         response = connection.getresponse()
         response.read()
         return response.status
@@ -92,16 +97,7 @@ def _children(pid: int) -> list[int]:
 
 def page_status(port: int, path: str, accept: str, timeout: float = 2.0) -> int:
     """Status of one GET of ``path`` without credentials, or 0 if nothing answers on the port yet."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={"Accept": accept})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    except OSError:
-        return 0
-    finally:
-        connection.close()
+    return _status(port, "GET", path, None, {"Accept": accept}, timeout)
 
 
 @contextmanager

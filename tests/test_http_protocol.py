@@ -188,14 +188,19 @@ def test_the_journal_is_the_same_either_way(servers: tuple[server.Server, server
 def test_nothing_pipelined_after_a_closing_request_is_carried_out(
     servers: tuple[server.Server, server.Server], closing: bytes,
 ) -> None:
-    create = CASES["create"]
+    outcomes = pipelined_outcomes(servers, closing + CASES["create"])
+    assert outcomes[0] == outcomes[1] == ([200], ["GET"])  # the POST behind it was never run
+
+
+def pipelined_outcomes(servers: tuple[server.Server, ...], data: bytes) -> list[tuple[list[int], list[str]]]:
+    """Each server's statuses for ``data`` sent on one connection after a reset, and the methods it journaled."""
     outcomes = []
     for srv in servers:
         with AdminClient(srv.url) as admin:
             admin.reset()
-            answers = wire.responses(wire.exchange(srv.port, closing + create))
+            answers = wire.responses(wire.exchange(srv.port, data))
             outcomes.append(([status for status, _, _ in answers], [e["method"] for e in admin.requests()]))
-    assert outcomes[0] == outcomes[1] == ([200], ["GET"])  # the POST behind it was never run
+    return outcomes
 
 
 def test_a_chunked_body_over_the_limit_is_answered_413_before_it_ends(

@@ -38,6 +38,7 @@ from tests.test_http_protocol import (
     get,
     normalized,
     patched_server,
+    pipelined_outcomes,
     post,
     put,
 )
@@ -149,12 +150,7 @@ CREATE = post("/omni/1/scenarios", JSON_HEADERS, '{"name":"made","flow":[{"from"
 def test_nothing_pipelined_behind_a_closing_big_call_is_carried_out(
     servers: tuple[server.Server, server.Server], closing: bytes,
 ) -> None:
-    outcomes = []
-    for srv in servers:
-        with AdminClient(srv.url) as admin:
-            admin.reset()
-            answers = wire.responses(wire.exchange(srv.port, closing + CREATE))
-            outcomes.append(([status for status, _, _ in answers], [e["method"] for e in admin.requests()]))
+    outcomes = pipelined_outcomes(servers, closing + CREATE)
     assert outcomes[0] == outcomes[1] == ([200], ["POST"])  # the scenario's POST behind it was never run
 
 
