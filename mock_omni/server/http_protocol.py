@@ -206,7 +206,9 @@ class MockOmniProtocol(HttpToolsProtocol):
         closes (``on_response_complete``). uvicorn's closes at once: the calls went on and were journaled, their
         answers lost. With one request in the ASGI app, sent alone, uvicorn's: the app sees the client gone (a
         ``?wait=`` long poll ends at once: a killed client's FIN looks the same)."""
-        if self.body_done and (self.owed is not None or self.pipeline or self.cycle is self.unqueued):
+        unqueued = self.unqueued
+        if self.body_done and (self.owed is not None or self.pipeline or (
+                unqueued is not None and self.cycle is unqueued and not unqueued.response_complete)):
             self.read_closed = True
             return True  # keep writing
         return None
@@ -466,6 +468,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         it fires it waits again for what is left of the current idle spell. uvicorn arms one and cancels it
         for every request (a tenth of a short answer's cost); the connection closes just as it would."""
         self.server_state.total_requests += 1
+        self.unqueued = None
         if self.transport.is_closing():
             return
         if self.head_since is not None:  # a head pipelined behind this response counts from now

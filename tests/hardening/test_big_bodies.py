@@ -140,6 +140,28 @@ def test_a_long_poll_whose_client_closes_its_side_ends_at_once_as_a_killed_clien
         assert received == b"" and time.monotonic() - began < 20  # not the 30 s
 
 
+@pytest.mark.parametrize("requests", [
+    get(SEED_PATH), get("/nothing-here") + get(SEED_PATH), get(SEED_PATH) + get("/nothing-here"),
+], ids=["answered in place", "behind one the ASGI app answered", "pipelined into the ASGI app"])
+def test_a_connection_whose_client_closes_after_its_answers_closes_at_once(
+    servers: tuple[server.Server, server.Server], requests: bytes,
+) -> None:
+    """Nothing owed, nothing pipelined: the close is the server's at once, not after the keep-alive timeout (5 s:
+    a client opening a connection per request would hold the server's file descriptors that long)."""
+    for srv in servers:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as conn:
+            conn.sendall(requests)
+            count = requests.count(b" HTTP/1.1\r\n")
+            received = b""
+            while len(answers := wire.responses(received)) < count or any(
+                    len(body) < int(headers.get("content-length", "0")) for _, headers, body in answers):
+                received += conn.recv(65536)
+            began = time.monotonic()
+            conn.shutdown(socket.SHUT_WR)
+            assert conn.recv(1) == b""
+            assert time.monotonic() - began < 2.5  # the keep-alive timeout is 5 s; a close at once takes ms
+
+
 CREATE = post("/omni/1/scenarios", JSON_HEADERS, '{"name":"made","flow":[{"from":"a","channel":"SMS"}]}')
 
 
