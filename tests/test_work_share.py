@@ -175,6 +175,27 @@ def test_a_big_send_keeps_its_messages_a_step_at_a_time_and_answers_as_one_call(
     assert [entry.status for entry in mock.state.journal.entries()] == [200]
 
 
+def test_a_big_sends_reports_are_pushed_once_it_is_all_kept_never_before_its_answer() -> None:
+    """A client that records the IDs of the answer must not get a report of an ID it has not seen yet."""
+    from mock_omni.domain.messages import RecordedNotifications
+
+    mock = create_app(Settings())
+    recorder = mock.state.messages.notify = RecordedNotifications()
+    document = json.loads(send_body(3 * SEND_STEP))
+    document["notifyUrl"] = "http://127.0.0.1:9/hook"
+    body = json.dumps(document).encode()
+    steps = mock.vendor.answering(request_for(body), body, mock.state.fence.ticket())
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            answer = done.value
+            break
+        assert not recorder.calls, "a report was pushed while the send was under way"
+    assert answer is not None and answer.status == 200
+    assert len(recorder.calls) == 3 * SEND_STEP
+
+
 @pytest.mark.parametrize("whole", [True, False], ids=["reset of everything", "reset of the account"])
 def test_a_reset_between_two_steps_stops_the_send_there_and_keeps_nothing_of_it(whole: bool) -> None:
     mock = create_app(Settings())
@@ -456,6 +477,29 @@ def test_a_task_awaits_its_work_and_another_loop_with_work_pending_elsewhere_run
     finally:
         first.close()
         second.close()
+
+
+def test_work_submitted_on_another_loop_is_done_at_once() -> None:
+    share, first, second, told = WorkShare(), asyncio.new_event_loop(), asyncio.new_event_loop(), []
+    try:
+        assert share.submit(first, work(Clock(), [0.0], [], "mine"), lambda result, error: None) is not None  # type: ignore[arg-type]
+        assert share.submit(second, work(Clock(), [0.0, 0.0], [], "other"),  # type: ignore[arg-type]
+                            lambda result, error: told.append((result, error))) is None
+        assert told == [("other", None)] and len(share) == 1  # the first loop's work is untouched
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_an_in_process_app_answers_a_big_send_under_asyncio_and_trio(backend: str) -> None:
+    """Under trio there is no asyncio loop to share: the send is carried out at once (was: a 500)."""
+    from starlette.testclient import TestClient
+
+    body = send_body(3 * SEND_STEP)
+    with TestClient(create_app(Settings()), backend=backend) as client:
+        answered = client.post("/omni/1/advanced", content=body, headers=HEADERS)
+    assert answered.status_code == 200 and len(answered.json()["messages"]) == 3 * SEND_STEP
 
 
 def test_a_cancelled_task_leaves_its_work_to_finish() -> None:

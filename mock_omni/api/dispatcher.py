@@ -309,7 +309,11 @@ class VendorApi:
         assert operation is not None
         try:
             while True:
-                yield
+                try:
+                    yield
+                except GeneratorExit:  # this call stopped (shutdown): its work stops now, not when collected
+                    steps.close()
+                    raise
                 if exchange.ticket is not None and not self.fence.admits(exchange.ticket, exchange.account):
                     steps.close()
                     return None

@@ -54,7 +54,8 @@ DEFAULT_BYTE_LIMIT = 64 * 1024 * 1024
 #: The smallest byte bound: the largest send (a 1 MiB body) holds about 2 MiB (a destination's generated ID is
 #: longer than its JSON), so a send always fits whole.
 MIN_BYTE_LIMIT = 4 * 1024 * 1024
-#: Destinations a send keeps per step (``Messages.sending``): about half a millisecond of work.
+#: Destinations a send keeps per step (``Messages.sending``): 0.3 to 0.5 ms of work, about a turn's budget
+#: (server/work_share.py); a step over it is paid back by the next turns.
 SEND_STEP = 100
 #: ``sendAt`` must be sooner than this (the vendor's OpenAPI).
 MAX_SCHEDULE = 180 * 86400.0
@@ -216,22 +217,24 @@ def _price(amount: float) -> int | float:
 class _Batch:
     """One send on its way (``Messages.send``): what it means, then its time and IDs, then the messages kept."""
 
-    __slots__ = ("account", "prepared", "share", "dropped", "now", "start", "ids", "bulk_id", "kept")
+    __slots__ = ("account", "prepared", "share", "now", "start", "ids", "bulk_id", "lost", "pushes")
 
-    def __init__(self, account: str, prepared: Prepared, dropped: int) -> None:
+    def __init__(self, account: str, prepared: Prepared) -> None:
         self.account = account
         self.prepared = prepared
         self.share = Share(prepared.shared)
-        #: ``Messages.dropped`` before the send: whether the bound dropped anything since.
-        self.dropped = dropped
         self.now = self.start = 0.0
         self.ids: list[str] = []
         self.bulk_id: str | None = None
-        self.kept: list[Message] = []
+        #: Its own messages the send's own steps dropped past the bound.
+        self.lost = 0
+        #: Reports its messages push, sent once it is all kept (never before its answer is decided).
+        self.pushes: list[Notification] = []
 
 
 class Messages:
-    """Every account's messages and their delivery reports. Thread-safe; every public method is atomic."""
+    """Every account's messages and their delivery reports. Thread-safe; every public method is atomic, but for
+    ``sending``'s work in steps (a big send), atomic step by step."""
 
     def __init__(self, store: Accounts, clock: Callable[[], float], rules: DeliveryRules, *,
                  limit: int = DEFAULT_LIMIT, byte_limit: int = DEFAULT_BYTE_LIMIT, notify: Notify | None = None,
@@ -288,8 +291,9 @@ class Messages:
         A send that outgrows the message bounds loses its oldest messages at once: that is said in ``notes``
         (the journal's reason) and logged, and counted in ``dropped``; the vendor's answer is unchanged."""
         batch = self._begin(account, request)
-        for begin in range(0, len(batch.ids), SEND_STEP):
-            self._keep(batch, begin)
+        with self._lock:  # at once: nobody sees part of it
+            for begin in range(0, len(batch.ids), SEND_STEP):
+                self._keep(batch, begin)
         return self._sent(batch, notes)
 
     def sending(self, account: str, request: OmniAdvancedRequest,
@@ -319,7 +323,7 @@ class Messages:
         """What a send means (the scenario's flow, addresses, plan, sizes), its time and IDs: nothing kept yet."""
         self.advance()
         scenario_key, flow = self.flow(account, request.scenarioKey)
-        batch = _Batch(account, self._prepared.get(request, scenario_key, flow), self.dropped)
+        batch = _Batch(account, self._prepared.get(request, scenario_key, flow))
         batch.now = self.now(account)
         batch.start = self.start_time(request, batch.now)
         batch.ids, batch.bulk_id = self.message_ids(request)
@@ -328,8 +332,7 @@ class Messages:
     def _keep(self, batch: _Batch, begin: int) -> None:
         """Keep the send's messages from ``begin`` (``SEND_STEP`` of them) and start their walks."""
         account, (tos, plan, options, shared, to_sizes), share = batch.account, batch.prepared, batch.share
-        ids, bulk_id, start, now = batch.ids, batch.bulk_id, batch.start, batch.now
-        pushes: list[Notification] = []
+        ids, bulk_id, start, now, pushes = batch.ids, batch.bulk_id, batch.start, batch.now, batch.pushes
         with self._lock:
             outbox = self._outboxes.get(account)
             if outbox is None:
@@ -340,7 +343,6 @@ class Messages:
             size = shared if share.holders == 0 else 0
             bulk_bytes = utf8_length(bulk_id)
             share.holders += end - begin
-            kept = batch.kept
             for index in range(begin, end):
                 message_id = ids[index]
                 self._seq += 1
@@ -353,16 +355,15 @@ class Messages:
                 self._order.append(message)
                 outbox.add(message)
                 self.launch(message, now, pushes)
-                kept.append(message)
             self.bytes += size
             self.sent += end - begin
-            self._bound()
-        self._push(pushes)
+            batch.lost += self._bound(share)
 
     def _sent(self, batch: _Batch, notes: list[str] | None) -> dict[str, object]:
-        """The vendor's answer to a send all kept; what the bound dropped of it said in ``notes``."""
-        # Dropped oldest first: this send's own lost messages are those no longer kept.
-        lost = 0 if self.dropped == batch.dropped else sum(1 for message in batch.kept if not message.alive)
+        """The vendor's answer to a send all kept, its reports pushed; what the bound dropped of it said in
+        ``notes``."""
+        self._push(batch.pushes)
+        lost = batch.lost
         if lost:
             text = (f"the send outgrew the message bound: {lost} of its {len(batch.ids)} messages were dropped at "
                     f"once, with their reports (at most {self.limit} messages and {self.byte_limit} bytes are "
@@ -733,17 +734,20 @@ class Messages:
         share.holders -= 1
         self.bytes -= message.size + (share.size if share.holders == 0 else 0)
 
-    def _bound(self) -> None:
+    def _bound(self, share: Share | None = None) -> int:
         """Drop the oldest messages past the limits (``_order`` is send order; cleared ones are skipped); never
-        the newest message."""
+        the newest message. How many of those dropped were of the send of ``share``."""
         order = self._order
+        mine = 0
         while len(self._all) > self.limit or (self.bytes > self.byte_limit and len(self._all) > 1):
             oldest = order.popleft()
             if oldest.alive:
+                mine += oldest.share is share
                 self._drop(oldest)
                 self.dropped += 1
         if len(order) > 2 * len(self._all) + 1024:
             self._order = deque(message for message in order if message.alive)
+        return mine
 
     def _drop(self, message: Message) -> None:
         message.alive = False

@@ -366,7 +366,8 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.cycle = pending  # type: ignore[assignment]
             entry = share.submit(self.loop, vendor.answering(request, body, self.direct_ticket),
                                  lambda answer, error: self._shared(request, answer, error, pending))
-            self.sharing = entry, request
+            if entry is not None:  # None: carried out at once, and answered
+                self.sharing = entry, request
             return
         try:
             decided = vendor.answer(request, body, self.direct_ticket)

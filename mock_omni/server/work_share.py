@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -51,6 +52,7 @@ class WorkShare:
         self._scheduled = False
         #: The loop the work runs on (the server's; an in-process client's for an app built in a test).
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._work)
@@ -60,15 +62,32 @@ class WorkShare:
         """Whether a call with this body (None: over the size limit) is answered through the share."""
         return body is not None and len(body) >= BIG_BODY
 
-    def submit(self, loop: asyncio.AbstractEventLoop, steps: Steps[T], done: Done[T]) -> Entry:
-        """Run ``steps`` over the coming turns, then ``done(result, None)`` (or ``done(None, error)``)."""
-        self._loop = loop
+    def submit(self, loop: asyncio.AbstractEventLoop, steps: Steps[T], done: Done[T]) -> Entry | None:
+        """Run ``steps`` over the coming turns, then ``done(result, None)`` (or ``done(None, error)``); on a loop
+        that is not the share's (``_owns``), at once (None: nothing waits)."""
+        if not self._owns(loop):
+            try:
+                result = run(steps)
+            except Exception as error:  # noqa: BLE001 - its caller answers it
+                _tell(done, None, error)  # type: ignore[arg-type]
+            else:
+                _tell(done, result, None)  # type: ignore[arg-type]
+            return None
         entry: Entry = (steps, done)  # type: ignore[assignment]
         self._work.append(entry)
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._turn, loop)
         return entry
+
+    def _owns(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether ``loop`` runs this share's work: the first loop that used it (the server's). Another (an app
+        built in a test, called from two clients' threads) has its calls carried out at once: the share's
+        queue is touched from one thread only."""
+        with self._lock:
+            if self._loop is None:
+                self._loop = loop
+            return self._loop is loop
 
     def cancel(self, entry: Entry) -> bool:
         """Stop the work of ``entry`` where it is (its generator closed: it does no more), ``done`` not told;
@@ -81,11 +100,13 @@ class WorkShare:
         return True
 
     async def finish(self, steps: Steps[T]) -> T:
-        """``steps`` run as ``submit`` runs them, from a task (the ASGI path); their result."""
-        loop = asyncio.get_running_loop()
-        if self._work and self._loop is not loop:
-            # Another loop's work is pending (an app built in a test, called from two clients' threads): that
-            # loop runs it; this call is done at once rather than mixed in.
+        """``steps`` run as ``submit`` runs them, from a task (the ASGI path); their result. At once on a loop
+        not the share's, and under trio (an in-process app's anyio backend: no asyncio loop to share)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # trio
+            return run(steps)
+        if not self._owns(loop):
             return run(steps)
         future: asyncio.Future[T] = loop.create_future()
 

@@ -298,7 +298,10 @@ def test_an_admin_call_during_a_big_send_leaves_it_whole_or_gone(roomy: server.S
         assert admin.errors() == []
         assert (counts["kept"], counts["bytes"]) == recounted(admin)
     if change in REPLACING:
-        assert status in (200, None) and counts["kept"] == 0 and journaled == []
+        assert status in (200, None) and counts["kept"] == 0
+        # Dropped: not journaled. Answered: it was all done before the change came (a fast machine, or one that
+        # paused this test), and a change that keeps the journal (an import, a restore) keeps its entry.
+        assert journaled == [] if status is None else len(journaled) <= 1
     else:
         assert status == 200 and counts["kept"] == BIG and len(journaled) == 1
 
