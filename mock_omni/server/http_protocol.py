@@ -35,6 +35,8 @@ On both paths this protocol also
   or a pipelined request is owed, then closes: uvicorn closed at once, losing the answers of calls it went on
   to carry out;
 - writes the access log through access_log.py;
+- holds every write until the end of the event loop's turn (batched_transport.py): the answers of the requests
+  read in one turn go out together, and each client is woken once for them, not once per answer;
 - keeps one keep-alive timer per idle spell of a connection instead of arming and cancelling
   one per request, as uvicorn does (an idle connection still closes after ``timeout_keep_alive``);
 - closes connections that stall (slowloris; uvicorn waits for ever): a request's head must be in within
@@ -86,6 +88,7 @@ from ..api.dispatcher import VendorApi, VendorRequest
 from ..domain.errors import BadRequest, GeneralError, OmniError, RequestTimeout, UriTooLong
 from ..testing.faults import SLOW_STEP, reset
 from .access_log import AccessLog
+from .batched_transport import BatchedTransport
 from .work_share import Entry
 
 if TYPE_CHECKING:
@@ -166,7 +169,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.sharing: tuple[Entry, VendorRequest] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        # Answers go out at the end of the loop's turn, together (batched_transport.py).
+        super().connection_made(BatchedTransport(transport, self.loop))  # type: ignore[arg-type]
         self.head_since = self.loop.time()  # a connection that sends nothing at all is stalling too
         self.stall_timer = self.loop.call_later(self.header_timeout, self._stall_due)
 
