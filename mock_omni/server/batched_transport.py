@@ -13,7 +13,10 @@ order either way; a head and body written apart (the ASGI path) become one write
 Nothing else changes: every other call on the transport (close, abort, write_eof, a
 reset's socket option) first writes what is held, so it happens after every write
 before it, as it did when writes went out at once; and more than ``HOLD_LIMIT`` bytes
-held go out at once, so a big streamed body meets the transport's own flow control.
+held go out at once, so a big streamed body meets the transport's own flow control. The one close this
+class does not see is the loop's own, when the client's FIN comes and the protocol does not keep the
+connection open: the protocol's ``eof_received`` calls ``flush`` before it returns (an answer written in
+the turn the FIN came would otherwise be dropped: ``printf 'PUT ...' | nc -N`` on the ASGI path).
 """
 
 from __future__ import annotations

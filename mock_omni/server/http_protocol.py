@@ -123,6 +123,8 @@ class MockOmniProtocol(HttpToolsProtocol):
     negotiator: Negotiator
     #: Seconds a head may take, and a body may stall (``--header-timeout``).
     header_timeout: float
+    #: The connection's transport, its writes held to the end of the loop's turn (``self.transport`` too).
+    batched_transport: BatchedTransport
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -170,7 +172,8 @@ class MockOmniProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # Answers go out at the end of the loop's turn, together (batched_transport.py).
-        super().connection_made(BatchedTransport(transport, self.loop))  # type: ignore[arg-type]
+        self.batched_transport = BatchedTransport(transport, self.loop)
+        super().connection_made(self.batched_transport)  # type: ignore[arg-type]
         self.head_since = self.loop.time()  # a connection that sends nothing at all is stalling too
         self.stall_timer = self.loop.call_later(self.header_timeout, self._stall_due)
 
@@ -215,6 +218,9 @@ class MockOmniProtocol(HttpToolsProtocol):
                 unqueued is not None and self.cycle is unqueued and not unqueued.response_complete)):
             self.read_closed = True
             return True  # keep writing
+        # The loop closes the transport itself when this returns, past BatchedTransport: what was written and is
+        # held for the end of the turn (an answer written in the turn the FIN came) goes out first.
+        self.batched_transport.flush()
         return None
 
     def _feed(self, data: bytes) -> bytes | None:
