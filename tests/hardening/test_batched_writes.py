@@ -8,14 +8,20 @@ before a fault's reset or truncation are what they were when each write went out
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
 import socket
+import struct
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH
 from mock_omni.testing import ADMIN_PREFIX
+from mock_omni.testing.process import ServerProcess
 
 from .. import server
 from .wire import TIMEOUT, exchange, read_one, read_one_after, responses
@@ -23,10 +29,20 @@ from .wire import TIMEOUT, exchange, read_one, read_one_after, responses
 PATHS = {"direct": ["--rate-limit", "off"], "asgi-only": ["--rate-limit", "off", "--asgi-only"]}
 
 
+#: The module's servers by port (their process, for their memory).
+SERVERS: dict[int, server.Server] = {}
+
+
 @pytest.fixture(scope="module", params=list(PATHS))
 def port(request: pytest.FixtureRequest) -> Iterator[int]:
     with server.running(PATHS[request.param]) as running:
+        SERVERS[running.port] = running
         yield running.port
+
+
+def rss_mib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS:"))
 
 
 def seed_put(name: str, *, extra: tuple[str, ...] = (), version: str = "1.1") -> bytes:
@@ -222,3 +238,184 @@ def test_an_answer_before_a_cut_connection_arrives_whole(port: int, kind: str) -
                     responses(after)[0][1].get("content-length", "0")), after
     finally:
         clear_faults(port)
+
+
+@pytest.mark.parametrize("kind", ["truncate", "reset"])
+def test_cut_answers_alone_send_what_they_sent_before(port: int, kind: str) -> None:
+    """The cut call alone on its connection: a truncated answer is its head's start, a reset sends nothing."""
+    arm(port, {"method": "PUT", "path": SEED_PATH, "connection": kind, "times": None})
+    try:
+        for attempt in range(10):
+            raw = exchange(port, seed_put(f"alone {attempt}"))
+            if kind == "reset":
+                assert raw == b"", raw
+            else:
+                assert raw and b"HTTP/1.1 200 OK\r\n".startswith(raw[:17]), raw
+                found = responses(raw)
+                assert not found or len(found[0][2]) < int(found[0][1].get("content-length", "0")), raw
+    finally:
+        clear_faults(port)
+
+
+def test_a_slow_answer_still_trickles(port: int) -> None:
+    """A ``bytesPerSecond`` rule's body goes out in parts over time, not held until the whole is written."""
+    arm(port, {"method": "PUT", "path": SEED_PATH, "bytesPerSecond": 200, "times": None})
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
+            conn.sendall(seed_put("slow", extra=("Connection: close",)))
+            chunks = []
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
+    finally:
+        clear_faults(port)
+    found = responses(b"".join(chunks))
+    assert found[0][0] == 200 and name_of(found[0][2]) == "slow"
+    assert len(chunks) >= 3, chunks  # about a second of body in 50 ms steps: never one write
+
+
+# --- clients that go away, or never read ----------------------------------------------------------------
+
+
+def test_clients_that_reset_while_answers_are_held_leave_the_server_well(port: int) -> None:
+    """Many pipelined requests, then a reset at once (SO_LINGER 0): answers held for a gone client are dropped
+    without an error, and the server goes on answering."""
+    data = b"".join(seed_put(f"r{index}") for index in range(200))
+    for _ in range(20):
+        conn = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        conn.sendall(data)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+    found = responses(exchange(port, seed_put("after", extra=("Connection: close",))))
+    assert [(status, name_of(body)) for status, _, body in found] == [(200, "after")]
+
+
+def test_a_client_that_never_reads_holds_no_more_than_it_did(port: int) -> None:
+    """Three clients send megabytes of pipelined requests (admin journal reads, direct calls) and read nothing:
+    the server stops reading them (its writes back up), its memory stays bounded, and others are answered."""
+    for start in range(0, 2000, 500):  # a journal worth reading: each GET of it answers hundreds of KiB
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
+            sender = send_in_background(conn, b"".join(seed_put("j" * 200 + str(index))
+                                                        for index in range(start, start + 500))
+                                        + seed_put("filled", extra=("Connection: close",)))
+            read_all(conn)
+            sender.join(TIMEOUT)
+    pid = SERVERS[port].process.pid
+    before = rss_mib(pid)
+    silent = []
+    data = admin_get("/requests") * 200 + b"".join(seed_put(f"q{index}") for index in range(3000))
+    for _ in range(3):
+        conn = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        conn.setblocking(False)
+        sent = 0
+        for _ in range(200):  # what the server takes: it stops reading once its answers back up
+            try:
+                sent += conn.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                select.select([], [conn], [], 0.05)
+            if sent == len(data):
+                break
+        silent.append(conn)
+    found = responses(exchange(port, seed_put("other", extra=("Connection: close",))))
+    assert [(status, name_of(body)) for status, _, body in found] == [(200, "other")]
+    grown = rss_mib(pid) - before
+    for conn in silent:
+        conn.close()
+    assert grown < 150, f"{grown} MiB more with three clients that never read"  # it was about 40
+
+
+# --- shutdown, timeouts --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_sigterm_with_answers_held_ends_on_whole_answers(path: str) -> None:
+    """SIGTERM while a client's pipelined calls are being answered: every answer that comes is whole and in
+    order, the connection then ends, and the server exits cleanly."""
+    names = [f"t{index}" for index in range(2000)]
+    with server.running(PATHS[path]) as running:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as conn:
+            sender = send_in_background(conn, b"".join(seed_put(name) for name in names))
+            first = conn.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200 OK\r\n"), first
+            os.kill(running.process.pid, signal.SIGTERM)
+            raw = first + read_all(conn)
+            sender.join(TIMEOUT)
+        assert running.process.wait(server.GONE_WITHIN) == 0
+        output = running.output()
+    found = responses(raw)
+    assert found and sum(len(head) + 4 + len(body) for head, body in split_raw(raw)) == len(raw), raw[-300:]
+    assert [name_of(body) for _, _, body in found] == names[:len(found)]
+    assert all(len(body) == int(headers["content-length"]) for _, headers, body in found)
+    assert "Traceback" not in output and "Exception in callback" not in output, output
+
+
+def split_raw(raw: bytes) -> list[tuple[bytes, bytes]]:
+    """(head, body) of each whole response in ``raw``, by Content-Length (a partial last one is left out)."""
+    parts = []
+    while raw:
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")[1:]
+                          if line.lower().startswith(b"content-length:")))
+        if len(rest) < length:
+            break
+        parts.append((head, rest[:length]))
+        raw = rest[length:]
+    return parts
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_a_header_timeout_answer_behind_a_held_answer(path: str) -> None:
+    """An answer, then a head that never ends: the answer, then the 408, both whole, then the close."""
+    with server.running([*PATHS[path], "--header-timeout", "1"]) as running:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as conn:
+            conn.sendall(seed_put("before"))
+            status, _, body = read_one(conn)
+            conn.sendall(b"PUT /omni/1/scenarios HTTP/1.1\r\nHost: 127.0.0.1\r\nX-")
+            raw = read_all(conn)
+    assert status == 200 and name_of(body) == "before"
+    found = responses(raw)
+    assert [status for status, _, _ in found] == [408], raw
+    assert found[0][1]["connection"] == "close" and len(found[0][2]) == int(found[0][1]["content-length"])
+
+
+def test_a_stalled_head_in_the_packet_of_an_answered_call_still_gets_that_answer(port: int) -> None:
+    """The call and the start of a head that never ends, in one packet: the call's answer comes whole before the
+    connection ends (by the keep-alive timeout, without a 408: the header timeout does not count a head begun in the
+    packet of the call before it)."""
+    raw = exchange(port, seed_put("before") + b"PUT /omni/1/scenarios HTTP/1.1\r\nHost: 127.0.0.1\r\nX-",
+                   timeout=30)
+    found = responses(raw)
+    assert found and found[0][0] == 200 and name_of(found[0][2]) == "before", raw
+
+
+def test_a_long_poll_answer_keeps_its_place_among_pipelined_calls(port: int) -> None:
+    """An admin long poll (``?wait=``), a direct call pipelined behind it: the poll's answer first, then the
+    call's, whole."""
+    raw = exchange(port, admin_get("/callbacks?wait=1&count=1") + seed_put("behind", extra=("Connection: close",)))
+    found = responses(raw)
+    assert [status for status, _, _ in found] == [200, 200], raw
+    assert "callbacks" in json.loads(found[0][2]) and name_of(found[1][2]) == "behind"
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_the_access_log_keeps_the_order_of_pipelined_requests(path: str) -> None:
+    parts = []
+    for index in range(20):
+        parts += [seed_put(f"l{index}"), admin_get("/health"), b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"]
+    parts.append(seed_put("end", extra=("Connection: close",)))
+    running = ServerProcess.serve(PATHS[path], dict(os.environ), server.START_TIMEOUT)
+    try:
+        found = responses(exchange(running.port, b"".join(parts)))
+        assert len(found) == len(parts)
+        deadline = time.monotonic() + server.GONE_WITHIN
+        while running.output().count('" 2') + running.output().count('" 4') < len(parts):
+            assert time.monotonic() < deadline, running.output()
+            time.sleep(0.05)
+        output = running.output()
+    finally:
+        running.stop()
+    lines = [line for line in output.splitlines() if " HTTP/1.1\" " in line]
+    targets = [line.split('"')[1].split(" ")[1] for line in lines]
+    assert targets == [SEED_PATH, f"{ADMIN_PREFIX}/health", "/nowhere"] * 20 + [SEED_PATH], output
