@@ -24,6 +24,8 @@ On both paths this protocol also
   without its ``Upgrade`` header (its headers as sent are what the app sees);
 - answers a request target httptools cannot take (over 64 KiB, or malformed) with the
   vendor's envelope, 414 or 400, instead of uvicorn's plain-text 400;
+- writes uvicorn's 400 for bytes that are no HTTP after the answers owed to the requests pipelined before
+  them (uvicorn wrote it at once and closed: the answers of requests still in the ASGI app were lost);
 - when a response closes the connection before the request's body has arrived (a 413
   to a client that sent ``Connection: close``), reads and drops the rest (bounded)
   before closing: closing with unread bytes makes the kernel send a reset, which can
@@ -169,6 +171,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.unqueued: RequestResponseCycle | None = None
         #: The call with a big body whose work waits in the share (``share``), and its request.
         self.sharing: tuple[Entry, VendorRequest] | None = None
+        #: A 400's text, for bytes that are no HTTP after requests still being answered: sent once they are.
+        self.bad_request: str | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # Answers go out at the end of the loop's turn, together (batched_transport.py).
@@ -190,6 +194,8 @@ class MockOmniProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         """uvicorn's, plus the replay of a request whose Upgrade offer is ignored."""
+        if self.bad_request is not None:
+            return  # after bytes that are no HTTP: nothing more is read, the 400 comes once what is owed is
         if self.lingering:
             self.linger_left -= len(data)
             if self.linger_left < 0:
@@ -280,6 +286,16 @@ class MockOmniProtocol(HttpToolsProtocol):
         # does not come with the head (data_received).
         self.direct_ticket = None if self.mock.vendor.batched else self.mock.state.fence.ticket()
         self.direct_keep_alive = self.scope["http_version"] != "1.0" and self.parser.should_keep_alive()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's 400 for bytes that are no HTTP, but after the answers still owed to the requests before them
+        (pipelined in the same packet; in the ASGI app or waiting): uvicorn wrote it at once and closed, and
+        their answers were lost. Responses go in the order of the requests (RFC 9112 section 9.3.2)."""
+        if self.body_done and self._owes_response():
+            self.bad_request = msg
+            self.transport.pause_reading()
+            return
+        super().send_400_response(msg)
 
     def _head_without_upgrade(self) -> bytes:
         """The request line and headers as parsed, less ``Upgrade``: parsed again, they frame the body."""
@@ -489,6 +505,9 @@ class MockOmniProtocol(HttpToolsProtocol):
             cycle, app = self.pipeline.pop()
             self.unqueued = cycle
             self._start_asgi_task(cycle, app)
+            return
+        if self.bad_request is not None:  # what was owed before bytes that were no HTTP is answered: now their 400
+            super().send_400_response(self.bad_request)
             return
         if self.read_closed:  # nothing more will come
             self.transport.close()

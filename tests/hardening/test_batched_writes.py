@@ -419,3 +419,61 @@ def test_the_access_log_keeps_the_order_of_pipelined_requests(path: str) -> None
     lines = [line for line in output.splitlines() if " HTTP/1.1\" " in line]
     targets = [line.split('"')[1].split(" ")[1] for line in lines]
     assert targets == [SEED_PATH, f"{ADMIN_PREFIX}/health", "/nowhere"] * 20 + [SEED_PATH], output
+
+
+@pytest.mark.parametrize("before", ["calls", "admin"])
+def test_answers_owed_before_a_malformed_request_come_before_its_400(port: int, before: str) -> None:
+    """Requests, then bytes that are no HTTP, in one packet: the requests' answers, then the 400, then the close
+    (RFC 9112 section 9.3.2: responses in the order of the requests). uvicorn wrote its 400 at once and closed:
+    the answers of requests still in the ASGI app (every one with --asgi-only; the admin API's) were lost."""
+    first = seed_put("a") if before == "calls" else admin_get("/health")
+    raw = exchange(port, first + seed_put("b") + b"\x00\x01 not http\r\n\r\n")
+    found = responses(raw)
+    assert [status for status, _, _ in found] == [200, 200, 400], raw
+    assert name_of(found[1][2]) == "b" and found[2][1]["connection"] == "close"
+
+
+def test_a_malformed_body_is_still_answered_400_at_once(port: int) -> None:
+    """Bad bytes in a request's own body (a broken chunk): nothing earlier is owed, so the 400 comes at once."""
+    head = (f"PUT {SEED_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: {ALADDIN_BASIC}\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
+        conn.sendall(head + b"zz\r\n{}\r\n")
+        raw = read_all(conn)
+    assert [status for status, _, _ in responses(raw)] == [400], raw
+
+
+@pytest.mark.parametrize("target", ["/omni/1/scenarios?" + "q" * 70000, "/omni/1/scenarios/%zz%"])
+def test_answers_held_before_a_refused_target_keep_their_place(port: int, target: str) -> None:
+    """A target httptools refuses (414, 400) between two calls in one packet: answered in its place."""
+    refused = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {ALADDIN_BASIC}\r\n\r\n".encode()
+    raw = exchange(port, seed_put("a") + refused + seed_put("b", extra=("Connection: close",)))
+    found = responses(raw)
+    statuses = [status for status, _, _ in found]
+    assert statuses[0] == 200 and statuses[1] in (400, 404, 414) and statuses[2:] == [200], raw[:600]
+    assert name_of(found[0][2]) == "a" and name_of(found[2][2]) == "b"
+
+
+def test_an_upgrade_offer_between_calls_is_answered_in_its_place(port: int) -> None:
+    offer = seed_put("offer", extra=("Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c",
+                                     "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA"))
+    raw = exchange(port, seed_put("a") + offer + seed_put("b", extra=("Connection: close",)))
+    found = responses(raw)
+    assert [(status, name_of(body)) for status, _, body in found] == [(200, "a"), (200, "offer"), (200, "b")], raw
+
+
+def test_a_413_with_connection_close_arrives_whole_before_the_fin(port: int) -> None:
+    """A declared body over the limit, ``Connection: close``: the 413 is written, then write_eof (the client
+    sees the answer end while the server reads the rest): answers held before it go first."""
+    head = (f"PUT {SEED_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: {ALADDIN_BASIC}\r\nContent-Length: {1 << 30}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
+        conn.sendall(seed_put("first") + head + b"{" * 1000)
+        received = b""
+        while b"HTTP/1.1 413" not in received or not responses(received[received.index(b"HTTP/1.1 413"):]):
+            chunk = conn.recv(65536)
+            assert chunk, received
+            received += chunk
+    found = responses(received)
+    assert [status for status, _, _ in found] == [200, 413], received
+    assert name_of(found[0][2]) == "first" and json.loads(found[1][2])["requestError"]
