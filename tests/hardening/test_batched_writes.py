@@ -38,6 +38,9 @@ def port(request: pytest.FixtureRequest) -> Iterator[int]:
     with server.running(PATHS[request.param]) as running:
         SERVERS[running.port] = running
         yield running.port
+        output = running.output()
+    # Whatever the attacks did, the server said nothing of it but uvicorn's warnings for what is not HTTP.
+    assert "Traceback" not in output and "Exception in callback" not in output and "ERROR" not in output, output
 
 
 def rss_mib(pid: int) -> int:
@@ -477,3 +480,29 @@ def test_a_413_with_connection_close_arrives_whole_before_the_fin(port: int) -> 
     found = responses(received)
     assert [status for status, _, _ in found] == [200, 413], received
     assert name_of(found[0][2]) == "first" and json.loads(found[1][2])["requestError"]
+
+
+def test_a_malformed_request_then_a_fin_behind_owed_answers(port: int) -> None:
+    raw = exchange(port, admin_get("/health") + seed_put("a") + b"\x00 not http\r\n\r\n", half_close=True)
+    assert [status for status, _, _ in responses(raw)] == [200, 200, 400], raw
+
+
+def test_calls_pipelined_behind_a_delayed_one_then_direct_again(port: int) -> None:
+    """A call a rule delays (``times`` 1), calls pipelined behind it, then, once the rule is spent, calls the
+    direct path answers again, on the same connection: every answer whole and in order."""
+    get = (f"GET {SEED_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+           f"Authorization: {ALADDIN_BASIC}\r\n\r\n").encode()
+    arm(port, {"method": "GET", "path": SEED_PATH, "delayMs": 300, "times": 1})
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
+        conn.sendall(get + seed_put("b") + seed_put("c"))
+        received = b""
+        while len(responses(received)) < 3 or len(responses(received)[2][2]) < int(
+                responses(received)[2][1]["content-length"]):
+            chunk = conn.recv(65536)
+            assert chunk, received
+            received += chunk
+        conn.sendall(seed_put("d") + seed_put("e", extra=("Connection: close",)))
+        raw = received + read_all(conn)
+    found = responses(raw)
+    assert [status for status, _, _ in found] == [200] * 5, raw
+    assert json.loads(found[0][2])["key"] and [name_of(body) for _, _, body in found[1:]] == ["b", "c", "d", "e"]
