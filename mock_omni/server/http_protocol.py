@@ -229,6 +229,16 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.batched_transport.flush()
         return None
 
+    def on_message_begin(self) -> None:
+        """uvicorn's; a head that begins after a request in the same packet is timed from here (``data_received``
+        starts the clock only for a head at a packet's start), and the connection is busy, not idle."""
+        super().on_message_begin()
+        if self.head_since is None:
+            self.head_since = self.loop.time()
+            self.idle_since = None
+            if self.stall_timer is None:
+                self.stall_timer = self.loop.call_later(self.header_timeout, self._stall_due)
+
     def _feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; what to parse next when an Upgrade offer was met, else None."""
         try:
@@ -512,6 +522,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         if self.read_closed:  # nothing more will come
             self.transport.close()
             return
+        if self.head_since is not None:
+            return  # a head is coming (pipelined behind this response): the header timeout's, not idle
         self.idle_since = self.loop.time()
         if self.timeout_keep_alive_task is None:
             self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._keep_alive_due)
