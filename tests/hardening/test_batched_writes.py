@@ -16,6 +16,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 
@@ -23,7 +24,7 @@ from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH
 from mock_omni.testing import ADMIN_PREFIX
 from mock_omni.testing.process import ServerProcess
 
-from .. import server
+from .. import redis_server, server
 from .wire import TIMEOUT, exchange, read_one, read_one_after, responses
 
 PATHS = {"direct": ["--rate-limit", "off"], "asgi-only": ["--rate-limit", "off", "--asgi-only"]}
@@ -33,12 +34,20 @@ PATHS = {"direct": ["--rate-limit", "off"], "asgi-only": ["--rate-limit", "off",
 SERVERS: dict[int, server.Server] = {}
 
 
-@pytest.fixture(scope="module", params=list(PATHS))
-def port(request: pytest.FixtureRequest) -> Iterator[int]:
-    with server.running(PATHS[request.param]) as running:
+@pytest.fixture(scope="module", params=[*PATHS, "replica"])
+def port(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A server answering in the protocol, one with --asgi-only, and a replica on Redis (its calls answered
+    later in the loop, a turn's together: ``_answer_later``)."""
+    with ExitStack() as stack:
+        args = PATHS.get(request.param)
+        if args is None:
+            store = stack.enter_context(redis_server.running(tmp_path_factory.mktemp("redis")))
+            args = [*PATHS["direct"], "--store", store.store_url]
+        running = stack.enter_context(server.running(args))
         SERVERS[running.port] = running
         yield running.port
         output = running.output()
+        stack.close()
     # Whatever the attacks did, the server said nothing of it but uvicorn's warnings for what is not HTTP.
     assert "Traceback" not in output and "Exception in callback" not in output and "ERROR" not in output, output
 
