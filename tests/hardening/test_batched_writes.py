@@ -7,6 +7,7 @@ before a fault's reset or truncation are what they were when each write went out
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -21,10 +22,12 @@ from contextlib import ExitStack
 import pytest
 
 from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH
+from mock_omni.server.batched_transport import HOLD_LIMIT, BatchedTransport
 from mock_omni.testing import ADMIN_PREFIX
 from mock_omni.testing.process import ServerProcess
 
 from .. import redis_server, server
+from ..test_batched_transport import Recording
 from .wire import TIMEOUT, exchange, read_one, read_one_after, responses
 
 PATHS = {"direct": ["--rate-limit", "off"], "asgi-only": ["--rate-limit", "off", "--asgi-only"]}
@@ -517,3 +520,44 @@ def test_calls_pipelined_behind_a_delayed_one_then_direct_again(port: int) -> No
     found = responses(raw)
     assert [status for status, _, _ in found] == [200] * 5, raw
     assert json.loads(found[0][2])["key"] and [name_of(body) for _, _, body in found[1:]] == ["b", "c", "d", "e"]
+
+
+def test_many_connections_at_once_each_get_their_own_answers(port: int) -> None:
+    """Forty clients at once, each pipelining its own calls (half of them closing their side after sending):
+    the answers of one turn go out together, each to its own connection, whole and in order."""
+    results: dict[int, list[str]] = {}
+
+    def client(number: int) -> None:
+        names = [f"k{number}-{index}" for index in range(40)]
+        raw = exchange(port, b"".join(seed_put(name) for name in names)
+                       + (b"" if number % 2 else seed_put("bye", extra=("Connection: close",))),
+                       half_close=bool(number % 2))
+        results[number] = [name_of(body) for status, _, body in responses(raw) if status == 200]
+
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT * 3)
+    for number in range(40):
+        expected = [f"k{number}-{index}" for index in range(40)] + ([] if number % 2 else ["bye"])
+        assert results.get(number) == expected, number
+
+
+def test_held_writes_never_pass_the_hold_limit() -> None:
+    """Ten thousand small writes in one turn: nothing is held past HOLD_LIMIT; each write to the transport is
+    at most HOLD_LIMIT plus the last write."""
+    loop = asyncio.new_event_loop()
+    try:
+        inner = Recording()
+        transport = BatchedTransport(inner, loop)
+        most = 0
+        for index in range(10_000):
+            transport.write(b"%05d" % index * 20)
+            most = max(most, transport.held_size if transport.held is not None else 0)
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+    written = [data for kind, data in inner.events if kind == "write"]
+    assert most < HOLD_LIMIT and all(len(data) < HOLD_LIMIT + 100 for data in written)
+    assert b"".join(written) == b"".join(b"%05d" % index * 20 for index in range(10_000))
