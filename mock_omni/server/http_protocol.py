@@ -135,7 +135,8 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.access_logger = self.access  # type: ignore[assignment]
         #: The vendor request being collected here, None while uvicorn has the request.
         self.direct: VendorRequest | None = None
-        self.direct_body = bytearray()
+        #: Its body so far: the first chunk as it came (most bodies come in one), a bytearray once another does.
+        self.direct_body: bytes | bytearray = b""
         self.direct_ticket: int | None = 0
         self.direct_keep_alive = True
         #: The current request's body is not wanted (answered early, or an Upgrade offer's first pass).
@@ -290,7 +291,7 @@ class MockOmniProtocol(HttpToolsProtocol):
                 self.cycle.transport = CloseAfterBody(self)
             return
         self.direct = request
-        self.direct_body = bytearray()
+        self.direct_body = b""
         # The fence (testing/fence.py): a reset while the body arrives drops this request. A replica's ticket is
         # its position in the log, which another replica's reset may already be past: taken only if the body
         # does not come with the head (data_received).
@@ -367,7 +368,12 @@ class MockOmniProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         if self.direct is not None:
-            self.direct_body += body
+            if not self.direct_body:
+                self.direct_body = body
+            else:
+                if isinstance(self.direct_body, bytes):  # a second chunk: a bytearray from now on
+                    self.direct_body = bytearray(self.direct_body)
+                self.direct_body += body
             if len(self.direct_body) > self.mock.vendor.max_body:
                 # 413 now, as the ASGI path answers as soon as the body passes the limit.
                 self._answer(self.direct, None)
@@ -380,14 +386,15 @@ class MockOmniProtocol(HttpToolsProtocol):
         if self.lingering:
             self.transport.close()
         elif self.direct is not None:
-            self._answer(self.direct, bytes(self.direct_body))
+            body = self.direct_body
+            self._answer(self.direct, body if isinstance(body, bytes) else bytes(body))
         elif not self.skip_body:
             super().on_message_complete()
 
     def _answer(self, request: VendorRequest, body: bytes | None) -> None:
         """Decide the call, write the whole response at once, then what uvicorn does after a response."""
         self.direct = None
-        self.direct_body = bytearray()
+        self.direct_body = b""
         vendor = self.mock.vendor
         if vendor.batched:
             pending = self.owed = _Pending(self.direct_keep_alive, self._logged(), self.scope)
@@ -616,10 +623,11 @@ class MockOmniProtocol(HttpToolsProtocol):
 
     def _default_head(self) -> bytes:
         """uvicorn's default headers (the date; any set in its config) as header lines, formatted again only when they
-        change (uvicorn puts a new date in every second)."""
+        change: uvicorn puts a new list in every second (server.py's ``on_tick``), so looking at which list it is
+        is enough."""
         defaults = self.server_state.default_headers
-        if defaults != self.default_headers_seen:
-            self.default_headers_seen = list(defaults)
+        if defaults is not self.default_headers_seen:
+            self.default_headers_seen = defaults
             self.default_head = b"".join([b"%s: %s\r\n" % pair for pair in defaults])
         return self.default_head
 
