@@ -26,6 +26,7 @@ from .api.dispatcher import VendorApi, VendorRequest
 from .domain.accounts import KeyFactory, random_key
 from .domain.backend import Backend
 from .domain.clock import Clock
+from .server.batched_transport import Outbox
 from .server.work_share import WorkShare
 from .settings import Settings
 from .state import StoreUnreachable
@@ -66,9 +67,13 @@ class MockOmni:
                 self.state.accounts.replace(saved)
             self.state_file.saved_revision = self.state.accounts.revision
         self.backend = Backend(self.state.accounts, self.state.clock, state.signin, self.state.messages)
+        #: The connections' writes held to the end of the loop's turn (server/batched_transport.py); the work
+        #: share's turn sends them first.
+        self.outbox = Outbox()
         self.vendor = (state.vendor or VendorApi)(
             self.backend, self.state.limiter, self.state.journal, self.settings.max_body, self.state.faults.hook,
-            fence=self.state.fence, errors=self.state.errors, pace=self.state.faults.sleep, share=WorkShare())
+            fence=self.state.fence, errors=self.state.errors, pace=self.state.faults.sleep,
+            share=WorkShare(before_turn=self.outbox.flush))
         self._all_direct = self.vendor.router.all_direct
         #: The admin API's operations (accounts, snapshots, state import); admin_api.py serves them.
         self.admin = Admin(self.state, self.settings, key_factory, self.tick)

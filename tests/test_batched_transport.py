@@ -16,8 +16,9 @@ from uvicorn.server import ServerState
 
 from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH
 from mock_omni.app import create_app
-from mock_omni.server.batched_transport import HOLD_LIMIT, BatchedTransport
+from mock_omni.server.batched_transport import HOLD_LIMIT, BatchedTransport, Outbox
 from mock_omni.server.http_protocol import protocol_for
+from mock_omni.server.work_share import WorkShare
 from mock_omni.settings import Settings
 from mock_omni.testing.faults import reset
 
@@ -81,7 +82,7 @@ def end_of_turn(loop: asyncio.AbstractEventLoop) -> None:
 
 def test_writes_wait_for_the_end_of_the_turn_then_go_out_as_one(loop: asyncio.AbstractEventLoop) -> None:
     inner = Recording()
-    transport = BatchedTransport(inner, loop)
+    transport = BatchedTransport(inner, loop, Outbox())
     transport.write(b"HTTP/1.1 200 OK\r\n")
     transport.write(bytearray(b"content-length: 0\r\n\r\n"))
     assert inner.events == []
@@ -96,7 +97,7 @@ def test_writes_wait_for_the_end_of_the_turn_then_go_out_as_one(loop: asyncio.Ab
 
 def test_a_buffer_written_is_copied_so_its_owner_may_reuse_it(loop: asyncio.AbstractEventLoop) -> None:
     inner = Recording()
-    transport = BatchedTransport(inner, loop)
+    transport = BatchedTransport(inner, loop, Outbox())
     buffer = bytearray(b"first")
     transport.write(buffer)
     buffer[:] = b"later"
@@ -108,7 +109,7 @@ def test_a_buffer_written_is_copied_so_its_owner_may_reuse_it(loop: asyncio.Abst
 def test_closing_or_ending_the_connection_comes_after_what_was_written(
         loop: asyncio.AbstractEventLoop, action: str, event: str) -> None:
     inner = Recording()
-    transport = BatchedTransport(inner, loop)
+    transport = BatchedTransport(inner, loop, Outbox())
     transport.write(b"answer")
     getattr(transport, action)()
     assert inner.events == [("write", b"answer"), (event, b"")]
@@ -118,7 +119,7 @@ def test_closing_or_ending_the_connection_comes_after_what_was_written(
 
 def test_a_faults_reset_comes_after_what_was_written(loop: asyncio.AbstractEventLoop) -> None:
     inner = Recording()
-    transport = BatchedTransport(inner, loop)
+    transport = BatchedTransport(inner, loop, Outbox())
     transport.write(b"an earlier answer")
     reset(transport)
     assert inner.events == [("write", b"an earlier answer"), ("abort", b"")]
@@ -126,7 +127,7 @@ def test_a_faults_reset_comes_after_what_was_written(loop: asyncio.AbstractEvent
 
 def test_a_big_write_goes_out_at_once_behind_what_is_held(loop: asyncio.AbstractEventLoop) -> None:
     inner = Recording()
-    transport = BatchedTransport(inner, loop)
+    transport = BatchedTransport(inner, loop, Outbox())
     big = b"x" * HOLD_LIMIT
     transport.write(big)
     assert inner.events == [("write", big)]  # the transport's own flow control sees it now
@@ -139,7 +140,7 @@ def test_a_big_write_goes_out_at_once_behind_what_is_held(loop: asyncio.Abstract
 
 def test_nothing_is_written_to_a_client_that_left(loop: asyncio.AbstractEventLoop) -> None:
     inner = Recording()
-    transport = BatchedTransport(inner, loop)
+    transport = BatchedTransport(inner, loop, Outbox())
     transport.write(b"answer")
     inner.closing = True  # the connection was lost before the turn ended
     end_of_turn(loop)
@@ -148,7 +149,7 @@ def test_nothing_is_written_to_a_client_that_left(loop: asyncio.AbstractEventLoo
 
 def test_everything_else_is_the_transports_after_what_was_written(loop: asyncio.AbstractEventLoop) -> None:
     inner = Recording()
-    transport = BatchedTransport(inner, loop)
+    transport = BatchedTransport(inner, loop, Outbox())
     transport.write(b"answer")
     transport.pause_reading()
     transport.resume_reading()
@@ -203,3 +204,59 @@ def test_a_closing_request_is_answered_before_the_connection_closes(loop: asynci
     end_of_turn(loop)
     assert [kind for kind, _ in inner.events].count("write") == 1
     protocol.connection_lost(None)
+
+
+def test_one_callback_writes_every_connections_held_answers(loop: asyncio.AbstractEventLoop) -> None:
+    outbox = Outbox()
+    inners = [Recording() for _ in range(3)]
+    transports = [BatchedTransport(inner, loop, outbox) for inner in inners]
+    for number, transport in enumerate(transports):
+        transport.write(b"answer %d" % number)
+    assert len(outbox.held) == 3 and all(inner.events == [] for inner in inners)
+    end_of_turn(loop)
+    assert [inner.events for inner in inners] == [[("write", b"answer %d" % number)] for number in range(3)]
+    assert outbox.held == []
+
+
+def test_a_connection_on_another_loop_is_written_by_its_own_loop(loop: asyncio.AbstractEventLoop) -> None:
+    outbox = Outbox()
+    first = Recording()
+    BatchedTransport(first, loop, outbox).write(b"on the outbox's loop")
+    other_loop = asyncio.new_event_loop()
+    try:
+        other = Recording()
+        BatchedTransport(other, other_loop, outbox).write(b"on another loop")
+        assert len(outbox.held) == 1  # the other loop's connection is not in this outbox
+        end_of_turn(other_loop)
+        assert other.events == [("write", b"on another loop")] and first.events == []
+        async def share_turn_there() -> None:  # a share's turn on the other loop: not its connections to write
+            outbox.flush()
+
+        other_loop.run_until_complete(share_turn_there())
+        assert first.events == []
+    finally:
+        other_loop.close()
+    end_of_turn(loop)
+    assert first.events == [("write", b"on the outbox's loop")]
+
+
+def test_the_work_shares_turn_sends_held_answers_before_its_steps(loop: asyncio.AbstractEventLoop) -> None:
+    outbox = Outbox()
+    share = WorkShare(before_turn=outbox.flush)
+    inner = Recording()
+    transport = BatchedTransport(inner, loop, outbox)
+    seen_by_step: list[list[tuple[str, bytes]]] = []
+
+    def big_call() -> Iterator[None]:
+        seen_by_step.append(list(inner.events))
+        yield
+
+    async def turn() -> None:
+        # The share's turn is already queued when a small call is answered (its answer held), as under load.
+        share.submit(loop, big_call(), lambda result, error: None)
+        transport.write(b"a small call's answer")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(turn())
+    assert seen_by_step == [[("write", b"a small call's answer")]]

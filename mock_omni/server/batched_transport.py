@@ -17,25 +17,73 @@ held go out at once, so a big streamed body meets the transport's own flow contr
 class does not see is the loop's own, when the client's FIN comes and the protocol does not keep the
 connection open: the protocol's ``eof_received`` calls ``flush`` before it returns (an answer written in
 the turn the FIN came would otherwise be dropped: ``printf 'PUT ...' | nc -N`` on the ASGI path).
+
+The connections holding writes in a turn wait in one ``Outbox`` (one per app, like the work share), written by
+one callback; the work share's turn (work_share.py) sends them first, so answers decided while a big call's
+steps wait do not wait for those steps too (bench part 6c: small calls beside bulk sends).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 #: Bytes held at most: past it, what is held is written at once (a streamed body; a big answer).
 HOLD_LIMIT = 64 * 1024
 
 
+class Outbox:
+    """The connections whose writes are held this turn, written together by one callback at its end.
+
+    It belongs to the first loop that holds writes in it (the server's); a transport on another loop (a second
+    server on the same app, in a test) has its writes sent by a callback of its own, so nothing here is touched
+    from two threads.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.held: list[BatchedTransport] = []
+        self._lock = threading.Lock()
+
+    def hold(self, transport: BatchedTransport) -> None:
+        """Write ``transport``'s held writes at the end of this turn (or sooner: ``flush``)."""
+        loop = transport.loop
+        if loop is not self.loop and not self._owned_by(loop):
+            loop.call_soon(transport.flush)
+            return
+        if not self.held:
+            loop.call_soon(self.flush)
+        self.held.append(transport)
+
+    def _owned_by(self, loop: asyncio.AbstractEventLoop) -> bool:
+        with self._lock:
+            if self.loop is None:
+                self.loop = loop
+            return self.loop is loop
+
+    def flush(self) -> None:
+        """Write what every connection holds (on the outbox's loop; elsewhere, nothing)."""
+        held = self.held
+        if not held:
+            return
+        if self.loop is not None and asyncio.get_running_loop() is not self.loop:
+            return  # another loop's turn (the share of an app served on two loops): not this one's to send
+        self.held = []
+        for transport in held:
+            transport.flush()
+
+
 class BatchedTransport:
-    """``transport`` with its writes held until ``loop`` runs its ready callbacks (the end of the turn)."""
+    """``transport`` with its writes held until ``loop`` runs its ready callbacks (the end of the turn), or
+    until ``outbox`` is flushed sooner."""
 
-    __slots__ = ("transport", "loop", "held", "held_size")
+    __slots__ = ("transport", "loop", "outbox", "held", "held_size")
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop, outbox: Outbox) -> None:
         self.transport = transport
         self.loop = loop
+        self.outbox = outbox
         #: What was written this turn, not yet handed to the transport; None when nothing is.
         self.held: list[bytes] | None = None
         self.held_size = 0
@@ -50,7 +98,7 @@ class BatchedTransport:
                 return
             self.held = [data]
             self.held_size = len(data)
-            self.loop.call_soon(self.flush)
+            self.outbox.hold(self)
             return
         held.append(data)
         self.held_size += len(data)

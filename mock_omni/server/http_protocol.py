@@ -177,7 +177,7 @@ class MockOmniProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # Answers go out at the end of the loop's turn, together (batched_transport.py).
-        self.batched_transport = BatchedTransport(transport, self.loop)
+        self.batched_transport = BatchedTransport(transport, self.loop, self.mock.outbox)
         super().connection_made(self.batched_transport)  # type: ignore[arg-type]
         self.head_since = self.loop.time()  # a connection that sends nothing at all is stalling too
         self.stall_timer = self.loop.call_later(self.header_timeout, self._stall_due)

@@ -43,9 +43,13 @@ Entry = tuple["Steps[object]", "Done[object]"]
 class WorkShare:
     """Work in steps, run ``budget`` seconds a turn of the event loop, oldest first."""
 
-    def __init__(self, budget: float = BUDGET, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, budget: float = BUDGET, clock: Callable[[], float] = time.perf_counter,
+                 before_turn: Callable[[], None] | None = None) -> None:
         self.budget = budget
         self._clock = clock
+        #: Run at the start of every turn: the answers already decided go out before the steps take their slice
+        #: (batched_transport.py's ``Outbox.flush``).
+        self.before_turn = before_turn
         self._work: deque[Entry] = deque()
         #: Time the last steps ran past their turns' budgets, not yet paid back.
         self._owed = 0.0
@@ -122,6 +126,8 @@ class WorkShare:
         return await future
 
     def _turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.before_turn is not None:
+            self.before_turn()
         if self._owed >= self.budget:
             self._owed -= self.budget  # this turn's budget pays back a step that overran
         else:

@@ -22,7 +22,7 @@ from contextlib import ExitStack
 import pytest
 
 from bench.payloads import ALADDIN_BASIC, SEED_JSON, SEED_PATH
-from mock_omni.server.batched_transport import HOLD_LIMIT, BatchedTransport
+from mock_omni.server.batched_transport import HOLD_LIMIT, BatchedTransport, Outbox
 from mock_omni.testing import ADMIN_PREFIX
 from mock_omni.testing.process import ServerProcess
 
@@ -550,7 +550,7 @@ def test_held_writes_never_pass_the_hold_limit() -> None:
     loop = asyncio.new_event_loop()
     try:
         inner = Recording()
-        transport = BatchedTransport(inner, loop)
+        transport = BatchedTransport(inner, loop, Outbox())
         most = 0
         for index in range(10_000):
             transport.write(b"%05d" % index * 20)
