@@ -260,3 +260,20 @@ def test_the_work_shares_turn_sends_held_answers_before_its_steps(loop: asyncio.
 
     loop.run_until_complete(turn())
     assert seen_by_step == [[("write", b"a small call's answer")]]
+
+
+class Failing(Recording):
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        raise RuntimeError("the transport broke")
+
+
+def test_a_write_that_fails_closes_its_connection_and_spares_the_others(
+        loop: asyncio.AbstractEventLoop, caplog: pytest.LogCaptureFixture) -> None:
+    outbox = Outbox()
+    broken, sound = Failing(), Recording()
+    BatchedTransport(broken, loop, outbox).write(b"lost")
+    BatchedTransport(sound, loop, outbox).write(b"answer")
+    end_of_turn(loop)
+    assert broken.events == [("abort", b"")]
+    assert sound.events == [("write", b"answer")]
+    assert "writing a held answer failed" in caplog.text

@@ -26,8 +26,11 @@ steps wait do not wait for those steps too (bench part 6c: small calls beside bu
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any
+
+log = logging.getLogger("mock_omni")
 
 #: Bytes held at most: past it, what is held is written at once (a streamed body; a big answer).
 HOLD_LIMIT = 64 * 1024
@@ -112,7 +115,11 @@ class BatchedTransport:
             return
         self.held = None
         if not self.transport.is_closing():
-            self.transport.write(held[0] if len(held) == 1 else b"".join(held))
+            try:
+                self.transport.write(held[0] if len(held) == 1 else b"".join(held))
+            except Exception:  # noqa: BLE001 - one connection's failure must not lose the others' answers
+                log.exception("mock-omni: writing a held answer failed; its connection is closed")
+                self.transport.abort()
 
     def writelines(self, parts: Any) -> None:
         for part in parts:
