@@ -30,10 +30,13 @@ class Recording(asyncio.Transport):
         super().__init__()
         self.events: list[tuple[str, bytes]] = []
         self.closing = False
+        self.ended = False
         self.buffered = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         assert not self.closing, "written after it was closed"
+        if self.ended:
+            raise RuntimeError("Cannot call write() after write_eof()")  # as uvloop's and asyncio's transports
         self.events.append(("write", bytes(data)))
 
     def close(self) -> None:
@@ -46,6 +49,7 @@ class Recording(asyncio.Transport):
 
     def write_eof(self) -> None:
         self.events.append(("eof", b""))
+        self.ended = True
 
     def can_write_eof(self) -> bool:
         return True
@@ -115,6 +119,21 @@ def test_closing_or_ending_the_connection_comes_after_what_was_written(
     assert inner.events == [("write", b"answer"), (event, b"")]
     end_of_turn(loop)
     assert inner.events == [("write", b"answer"), (event, b"")]  # nothing written twice
+
+
+def test_a_write_after_write_eof_fails_where_it_is_made(loop: asyncio.AbstractEventLoop) -> None:
+    """As the transport's own write does. Held, it failed in the flush at the end of the turn instead: an
+    "Exception in callback" on the loop, far from the code that wrote."""
+    inner = Recording()
+    transport = BatchedTransport(inner, loop, Outbox())
+    transport.write(b"answer")
+    transport.write_eof()
+    with pytest.raises(RuntimeError, match="after write_eof"):
+        transport.write(b"more")
+    errors: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    end_of_turn(loop)
+    assert errors == [] and inner.events == [("write", b"answer"), ("eof", b"")]
 
 
 def test_a_faults_reset_comes_after_what_was_written(loop: asyncio.AbstractEventLoop) -> None:

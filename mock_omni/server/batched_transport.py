@@ -10,10 +10,13 @@ out together and one wake-up serves them all; uvicorn's ASGI path gets the same 
 free, since its tasks run after the reads. Requests on one connection are answered in
 order either way; a head and body written apart (the ASGI path) become one write.
 
-Nothing else changes: every other call on the transport (close, abort, write_eof, a
-reset's socket option) first writes what is held, so it happens after every write
-before it, as it did when writes went out at once; and more than ``HOLD_LIMIT`` bytes
-held go out at once, so a big streamed body meets the transport's own flow control. The one close this
+Nothing else changes: every call that ends the connection or hands it on (close, abort, so a fault's reset
+too, write_eof, set_protocol and whatever else this class does not define) first writes what is held, so it
+happens after every write before it, as it did when writes went out at once; calls that only read or ask
+(pause_reading, get_extra_info, is_closing) write nothing (a reset's SO_LINGER, set on get_extra_info's
+socket, acts only at the abort that follows). A write after write_eof is the transport's at once (it raises
+there, as it did). ``HOLD_LIMIT`` bytes or more held go out at once, so a big streamed body meets the
+transport's own flow control. The one close this
 class does not see is the loop's own, when the client's FIN comes and the protocol does not keep the
 connection open: the protocol's ``eof_received`` calls ``flush`` before it returns (an answer written in
 the turn the FIN came would otherwise be dropped: ``printf 'PUT ...' | nc -N`` on the ASGI path).
@@ -81,7 +84,7 @@ class BatchedTransport:
     """``transport`` with its writes held until ``loop`` runs its ready callbacks (the end of the turn), or
     until ``outbox`` is flushed sooner."""
 
-    __slots__ = ("transport", "loop", "outbox", "held", "held_size")
+    __slots__ = ("transport", "loop", "outbox", "held", "held_size", "ended")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop, outbox: Outbox) -> None:
         self.transport = transport
@@ -90,13 +93,17 @@ class BatchedTransport:
         #: What was written this turn, not yet handed to the transport; None when nothing is.
         self.held: list[bytes] | None = None
         self.held_size = 0
+        #: ``write_eof`` was called: a write now is the transport's at once (it raises where it is made, not in
+        #: the outbox's flush at the end of the turn: an "Exception in callback" that left the other connections'
+        #: answers held).
+        self.ended = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, bytes):
             data = bytes(data)  # the caller may reuse its buffer before the turn ends
         held = self.held
-        if held is None:
-            if len(data) >= HOLD_LIMIT:
+        if held is None:  # always, once ended: write_eof wrote what was held
+            if len(data) >= HOLD_LIMIT or self.ended:
                 self.transport.write(data)
                 return
             self.held = [data]
@@ -135,6 +142,7 @@ class BatchedTransport:
 
     def write_eof(self) -> None:
         self.flush()
+        self.ended = True
         self.transport.write_eof()
 
     def can_write_eof(self) -> bool:

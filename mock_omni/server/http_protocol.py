@@ -149,6 +149,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         #: Closing, once the rest of the request body is in (``close_after_body``).
         self.lingering = False
         self.linger_left = LINGER_BYTES
+        #: While lingering, the parser refused what came (a broken chunk): the rest is dropped unparsed.
+        self.linger_unparsed = False
         self.timers: list[asyncio.TimerHandle] = []
         #: When the connection last fell idle (a response completed, nothing pipelined); None while busy.
         self.idle_since: float | None = None
@@ -201,6 +203,8 @@ class MockOmniProtocol(HttpToolsProtocol):
             self.linger_left -= len(data)
             if self.linger_left < 0:
                 self.transport.close()
+                return
+            if self.linger_unparsed:
                 return
         self._unset_keepalive_if_required()
         self.fed = True
@@ -301,7 +305,13 @@ class MockOmniProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         """uvicorn's 400 for bytes that are no HTTP, but after the answers still owed to the requests before them
         (pipelined in the same packet; in the ASGI app or waiting): uvicorn wrote it at once and closed, and
-        their answers were lost. Responses go in the order of the requests (RFC 9112 section 9.3.2)."""
+        their answers were lost. Responses go in the order of the requests (RFC 9112 section 9.3.2). While
+        lingering (``close_after_body``), nothing: the request was answered and ``write_eof`` ended this side, so
+        the bytes are the rest of its body, dropped unparsed until the linger ends (a write after write_eof
+        raised: "Fatal error on transport", a traceback, and the connection aborted, its answer perhaps lost)."""
+        if self.lingering:
+            self.linger_unparsed = True
+            return
         if self.body_done and self._owes_response():
             self.bad_request = msg
             self.transport.pause_reading()

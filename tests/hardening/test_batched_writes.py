@@ -496,6 +496,22 @@ def test_a_413_with_connection_close_arrives_whole_before_the_fin(port: int) -> 
     assert name_of(found[0][2]) == "first" and json.loads(found[1][2])["requestError"]
 
 
+@pytest.mark.parametrize("path", list(PATHS))
+def test_a_broken_chunk_in_the_rest_of_a_body_answered_413_is_dropped_with_it(path: str) -> None:
+    """A chunked body over the limit with ``Connection: close``: the 413, then write_eof while the rest is read and
+    dropped (close_after_body). A broken chunk size in that rest got uvicorn's 400 written after the EOF: a
+    RuntimeError out of data_received ("Fatal error on transport", a traceback), the connection aborted."""
+    head = (f"PUT {SEED_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: {ALADDIN_BASIC}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    body = b"%x\r\n%s\r\n" % (65536, b" " * 65536) * 48  # 3 MiB: most of it comes after the 413, at 1 MiB
+    with server.running(PATHS[path]) as running:
+        raw = exchange(running.port, head + body + b"zz\r\n{}\r\n", half_close=True)
+        running.stop()
+        output = running.output()
+    assert [status for status, _, _ in responses(raw)] == [413], raw[:300]
+    assert "Traceback" not in output and "Fatal error" not in output, output
+
+
 def test_a_malformed_request_then_a_fin_behind_owed_answers(port: int) -> None:
     raw = exchange(port, admin_get("/health") + seed_put("a") + b"\x00 not http\r\n\r\n", half_close=True)
     assert [status for status, _, _ in responses(raw)] == [200, 200, 400], raw
