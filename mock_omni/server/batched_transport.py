@@ -8,15 +8,15 @@ tenth of a call's time (perf on the seed PUT under wrk: 18% of the server's CPU 
 the scheduler's wake-up path). Held until the turn's reads are done, the answers go
 out together and one wake-up serves them all; uvicorn's ASGI path gets the same for
 free, since its tasks run after the reads. Requests on one connection are answered in
-order either way; a head and body written apart (the ASGI path) become one write.
+order either way; a head and body written apart (the ASGI path) become one write (a body under ``HOLD_LIMIT``).
 
 Nothing else changes: every call that ends the connection or hands it on (close, abort, so a fault's reset
 too, write_eof, set_protocol and whatever else this class does not define) first writes what is held, so it
 happens after every write before it, as it did when writes went out at once; calls that only read or ask
 (pause_reading, get_extra_info, is_closing) write nothing (a reset's SO_LINGER, set on get_extra_info's
 socket, acts only at the abort that follows). A write after write_eof is the transport's at once (it raises
-there, as it did). ``HOLD_LIMIT`` bytes or more held go out at once, so a big streamed body meets the
-transport's own flow control. The one close this
+there, as it did). ``HOLD_LIMIT`` bytes or more held go out at once, and so does a write that big (after what is
+held, not copied into it), so a big body meets the transport's own flow control. The one close this
 class does not see is the loop's own, when the client's FIN comes and the protocol does not keep the
 connection open: the protocol's ``eof_received`` calls ``flush`` before it returns (an answer written in
 the turn the FIN came would otherwise be dropped: ``printf 'PUT ...' | nc -N`` on the ASGI path).
@@ -109,6 +109,10 @@ class BatchedTransport:
             self.held = [data]
             self.held_size = len(data)
             self.outbox.hold(self)
+            return
+        if len(data) >= HOLD_LIMIT:  # what is held, then this as it is: joined, a big body was copied whole
+            self.flush()
+            self.transport.write(data)
             return
         held.append(data)
         self.held_size += len(data)
