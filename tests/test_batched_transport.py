@@ -237,6 +237,21 @@ def test_one_callback_writes_every_connections_held_answers(loop: asyncio.Abstra
     assert outbox.held == []
 
 
+@pytest.mark.parametrize("before", [b"", b"head"])
+def test_a_big_write_to_a_client_that_left_is_dropped_like_a_held_one(
+        loop: asyncio.AbstractEventLoop, before: bytes) -> None:
+    """Written at once, a big write reached a transport already lost (uvloop raises: "the handler is closed", an
+    "Exception in ASGI application" for a pipelined request's big answer after the client's reset)."""
+    inner = Recording()
+    transport = BatchedTransport(inner, loop, Outbox())
+    if before:
+        transport.write(before)
+    inner.closing = True
+    transport.write(b"x" * HOLD_LIMIT)  # Recording fails a write after the close
+    end_of_turn(loop)
+    assert inner.events == []
+
+
 def test_a_connection_on_another_loop_is_written_by_its_own_loop(loop: asyncio.AbstractEventLoop) -> None:
     outbox = Outbox()
     first = Recording()

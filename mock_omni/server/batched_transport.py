@@ -104,7 +104,7 @@ class BatchedTransport:
         held = self.held
         if held is None:  # always, once ended: write_eof wrote what was held
             if len(data) >= HOLD_LIMIT or self.ended:
-                self.transport.write(data)
+                self._write_now(data)
                 return
             self.held = [data]
             self.held_size = len(data)
@@ -112,7 +112,7 @@ class BatchedTransport:
             return
         if len(data) >= HOLD_LIMIT:  # what is held, then this as it is: joined, a big body was copied whole
             self.flush()
-            self.transport.write(data)
+            self._write_now(data)
             return
         held.append(data)
         self.held_size += len(data)
@@ -131,6 +131,12 @@ class BatchedTransport:
             except Exception:  # noqa: BLE001 - one connection's failure must not lose the others' answers
                 log.exception("mock-omni: writing a held answer failed; its connection is closed")
                 self.transport.abort()
+
+    def _write_now(self, data: bytes) -> None:
+        """``data`` to the transport now, as ``flush`` writes: not to a client that left (uvloop raises on a
+        connection already lost: a pipelined request's big answer, written after the client reset)."""
+        if not self.transport.is_closing():
+            self.transport.write(data)
 
     def writelines(self, parts: Any) -> None:
         for part in parts:
