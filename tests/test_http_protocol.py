@@ -8,6 +8,7 @@ header, newly created keys and message IDs are set aside. Then the cases the pro
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import re
@@ -34,6 +35,7 @@ from mock_omni.testing.admin_client import AdminClient
 from mock_omni.testing.process import ServerProcess, serve_command
 from tests import server
 from tests.hardening import wire
+from tests.test_batched_transport import connection
 
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "Authorization": ALADDIN_BASIC}
 XML_HEADERS = {"Content-Type": "application/xml", "Authorization": ALADDIN_BASIC}
@@ -671,3 +673,23 @@ def test_a_request_slower_than_the_timeout_keeps_its_connection_until_it_is_answ
 ], ids=["json", "xml", "204 with a header", "204", "405", "429"])
 def test_the_direct_paths_header_lines_are_the_asgi_paths_headers(answer: Answer) -> None:
     assert answer.head() == b"".join(b"%s: %s\r\n" % pair for pair in answer.headers)
+
+
+def test_the_grace_period_ending_on_the_rest_of_a_body_answered_413_directly_just_closes_later() -> None:
+    """Shutting down while a chunked body passes the limit with ``Connection: close``: the 413 is written and
+    the rest read and dropped (lingering). When the grace period ended then, ``_give_up`` read the request
+    cycle of a connection that had none (only direct answers): an AttributeError in a timer callback."""
+    loop = asyncio.new_event_loop()
+    try:
+        protocol, inner = connection(loop)
+        head = put(SEED_PATH, {**JSON_HEADERS, "Transfer-Encoding": "chunked", "Connection": "close"}, b"")
+        head = head.replace(b"Content-Length: 0\r\n", b"")
+        protocol.data_received(head + b"%x\r\n%s\r\n" % (65536, b" " * 65536) * 20)  # 1.25 MiB, not ended
+        assert protocol.lingering and protocol.cycle is None
+        protocol._give_up()  # the grace period's end (shutdown's timer)
+        loop.run_until_complete(asyncio.sleep(0))
+        [written] = [data for kind, data in inner.events if kind == "write"]
+        assert written.startswith(b"HTTP/1.1 413 ") and ("close", b"") not in inner.events  # the linger closes
+        protocol.connection_lost(None)
+    finally:
+        loop.close()
