@@ -93,9 +93,8 @@ class BatchedTransport:
         #: What was written this turn, not yet handed to the transport; None when nothing is.
         self.held: list[bytes] | None = None
         self.held_size = 0
-        #: ``write_eof`` was called: a write now is the transport's at once (it raises where it is made, not in
-        #: the outbox's flush at the end of the turn: an "Exception in callback" that left the other connections'
-        #: answers held).
+        #: ``write_eof`` was called: a write now is the transport's at once (it raises where it is made, as it
+        #: did before writes were held, not in the flush at the end of the turn, far from the code that wrote).
         self.ended = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
