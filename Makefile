@@ -62,7 +62,8 @@ pytest: install py27-client system-deps prism
 	MOCK_OMNI_PY27="$(PY27)" MOCK_OMNI_PY27_CLIENT="$(PY27_CLIENT)" $(PY) -m pytest -n 2 -p no:cacheprovider
 
 # Every Python version pyproject.toml declares (its classifiers) other than the venv's runs the smoke of
-# sending, reports, a pushed webhook and the plugin (tests/test_smoke.py) in a venv of its own, .venv-X.Y.
+# sending, reports, a pushed webhook and the plugin (tests/test_smoke.py), and the XML parser's check against the
+# version's own ElementTree (tests/test_xml_parser.py), in a venv of its own, .venv-X.Y.
 # Interpreters come from pyenv or PATH; a declared version that is missing fails the run: it is not tested.
 DECLARED := $(shell sed -n 's/.*"Programming Language :: Python :: \(3\.[0-9]*\)".*/\1/p' pyproject.toml)
 pythons: install
@@ -80,7 +81,7 @@ pythons: install
 	    touch $$venv/.installed || exit 1; \
 	  fi; \
 	  echo "smoke on Python $$v"; \
-	  $$venv/bin/python -m pytest -p no:cacheprovider -q tests/test_smoke.py || exit 1; \
+	  $$venv/bin/python -m pytest -p no:cacheprovider -q tests/test_smoke.py tests/test_xml_parser.py || exit 1; \
 	done
 
 test: lint typecheck pytest pythons

@@ -13,16 +13,16 @@ from functools import lru_cache
 from numbers import Number
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
-from xml.etree.ElementTree import Element, ParseError, TreeBuilder
+from xml.etree.ElementTree import Element, ParseError
 
 import orjson
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
 from dicttoxml import make_attrstring, make_valid_xml_name
 from pydantic import BaseModel
 
 from ..domain.errors import BadRequest, NotAcceptable, UnsupportedMediaType
 from .memo import MISSING, Memo
+from .xml_parser import parse_xml
 
 Format = Literal["json", "xml"]
 JSON: Format = "json"
@@ -336,7 +336,7 @@ def _nested_within(root: Element, limit: int) -> bool:
 
 def _local(tag: str) -> str:
     """An element's name without its namespace: ``{urn:x}name``, ``urn:x}name`` (expat's own spelling, see
-    ``_Parser``) and ``p:name`` (declared) read as ``name``. A name outside a namespace has no ``}``."""
+    xml_parser.py's ``_Parser``) and ``p:name`` (declared) read as ``name``. A name outside a namespace has no ``}``."""
     return tag.rpartition("}")[2]
 
 
@@ -438,37 +438,9 @@ def model_from_element(element: Element, model: type[BaseModel]) -> dict[str, ob
     return data
 
 
-class _Parser(DefusedXMLParser):  # type: ignore[misc]  # defusedxml has no type hints
-    """defusedxml's parser (DTDs, entities and external references refused, as always), handing elements to
-    the tree builder without a Python call each.
-
-    ElementTree's pure-Python parser, which defusedxml extends, routes every start and end tag through two
-    Python methods that only spell a namespaced name ``{uri}name`` (expat says ``uri}name``) and turn the
-    attribute list into a dict: a third of a small body's parse. Here expat gives attributes as a dict and
-    calls the C tree builder itself; names keep expat's spelling, which ``_local`` reads alike (``_clark``
-    spells it as ElementTree would where a name is shown). Everything else (the refusals, undefined
-    entities, errors and their positions) is defusedxml's and ElementTree's, unchanged.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(target=TreeBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True)
-        expat = self.parser
-        expat.ordered_attributes = False
-        expat.StartElementHandler = self.target.start
-        expat.EndElementHandler = self.target.end
-
-
 def _clark(tag: str) -> str:
     """A tag as ElementTree spells it: ``{uri}name`` for expat's ``uri}name``."""
     return "{" + tag if "}" in tag else tag
-
-
-def parse_xml(body: bytes) -> Element:
-    """``defusedxml.ElementTree.fromstring(body, forbid_dtd=True)``, through ``_Parser``."""
-    parser = _Parser()
-    parser.feed(body)
-    root: Element = parser.close()
-    return root
 
 
 def data_from_xml(body: bytes, model: type[BaseModel]) -> dict[str, object]:
