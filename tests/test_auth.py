@@ -73,10 +73,12 @@ def test_cache_is_bounded_and_keeps_no_overlong_header(store: Accounts) -> None:
     auth = Authenticator(store)
     overlong = "App " + "k" * CACHEABLE_LENGTH
     for n in range(CACHE_LIMIT + 10):
+        for _ in range(2):  # a verdict is kept from its second coming (api/memo.py)
+            with pytest.raises(Unauthorized):
+                auth.account_for(f"App wrong-{n}")
+    for _ in range(2):
         with pytest.raises(Unauthorized):
-            auth.account_for(f"App wrong-{n}")
-    with pytest.raises(Unauthorized):
-        auth.account_for(overlong)
+            auth.account_for(overlong)
     assert 0 < len(auth._cache) <= CACHE_LIMIT and overlong not in auth._cache
     assert auth.account_for("App api-key-1") == "alice"  # a full cache is emptied, never refuses
 
