@@ -189,7 +189,8 @@ def xml_item_namer(items: XmlItems) -> Callable[[str], str]:
 # an XML parser reads a raw one as a line feed (dicttoxml writes it raw).
 #
 # For speed on answers nobody asked for before (a new scenario's): every part is appended to
-# one list that the recursion shares (one join and one encode per answer, not one per level),
+# one list, whose append the recursion passes down (one join and one encode per answer, not
+# one per level),
 # tags come from plain dicts (a subscript, not a call), and the exact types the API renders
 # are told apart by identity before dicttoxml's isinstance checks, which only subclasses and
 # other types reach.
@@ -250,8 +251,7 @@ def _escape(value: str) -> str:
             .replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;"))
 
 
-def _xml_dict(data: dict[str, Any], items: XmlItems, out: list[str]) -> None:
-    append = out.append
+def _xml_dict(data: dict[str, Any], items: XmlItems, append: Callable[[str], None]) -> None:
     for key, value in data.items():
         kind = type(value)
         # The exact types the API renders first, by identity (cheap); everything else
@@ -268,9 +268,9 @@ def _xml_dict(data: dict[str, Any], items: XmlItems, out: list[str]) -> None:
                 opening, closing, name = _nested_tags(key)
             append(opening)
             if kind is dict:
-                _xml_dict(value, items, out)
+                _xml_dict(value, items, append)
             else:
-                _xml_list(value, name, items, out)
+                _xml_list(value, name, items, append)
             append(closing)
             continue
         elif kind is bool:
@@ -280,7 +280,7 @@ def _xml_dict(data: dict[str, Any], items: XmlItems, out: list[str]) -> None:
         elif value is None:
             text = ""
         else:
-            _xml_other(key, value, items, out)
+            _xml_other(key, value, items, append)
             continue
         try:
             opening, closing = _SCALAR_TAGS[key]
@@ -289,32 +289,31 @@ def _xml_dict(data: dict[str, Any], items: XmlItems, out: list[str]) -> None:
         append(f"{opening}{text}{closing}")
 
 
-def _xml_other(key: str, value: object, items: XmlItems, out: list[str]) -> None:
+def _xml_other(key: str, value: object, items: XmlItems, append: Callable[[str], None]) -> None:
     """A dict's value of a type other than the exact ones: dicttoxml's order (a bool is exact)."""
     if isinstance(value, dict):
         opening, closing, _ = _nested_tags(key)
-        out.append(opening)
-        _xml_dict(value, items, out)
-        out.append(closing)
+        append(opening)
+        _xml_dict(value, items, append)
+        append(closing)
     elif isinstance(value, Iterable) and not isinstance(value, Number):  # a str subclass too
         opening, closing, name = _nested_tags(key)
-        out.append(opening)
-        _xml_list(value, name, items, out)
-        out.append(closing)
+        append(opening)
+        _xml_list(value, name, items, append)
+        append(closing)
     elif isinstance(value, Number):  # str() of it, not escaped (dicttoxml's '%s')
         opening, closing = _scalar_tags(key)
-        out.append(f"{opening}{value!s}{closing}")
+        append(f"{opening}{value!s}{closing}")
     else:
         raise TypeError(f"cannot render {type(value).__name__} as XML")
 
 
-def _xml_list(values: Iterable[Any], parent: str, items: XmlItems, out: list[str]) -> None:
+def _xml_list(values: Iterable[Any], parent: str, items: XmlItems, append: Callable[[str], None]) -> None:
     item = items.get(parent, "item")
     try:
         opening, closing, list_opening = _ITEM_TAGS[item]
     except KeyError:
         opening, closing, list_opening = _item_tags(item)
-    append = out.append
     for value in values:
         kind = type(value)
         # Exact types first, as in _xml_dict; a bool in a list is a Number to dicttoxml: "True".
@@ -324,13 +323,13 @@ def _xml_list(values: Iterable[Any], parent: str, items: XmlItems, out: list[str
             append(f"{opening}{value}{closing}")
         elif kind is dict:
             append(opening)
-            _xml_dict(value, items, out)
+            _xml_dict(value, items, append)
             append(closing)
         elif kind is int or kind is float or kind is bool:
             append(f"{opening}{value!s}{closing}")
         elif kind is list:
             append(list_opening)
-            _xml_list(value, item, items, out)
+            _xml_list(value, item, items, append)
             append(closing)
         elif value is None:
             append(opening + closing)
@@ -339,11 +338,11 @@ def _xml_list(values: Iterable[Any], parent: str, items: XmlItems, out: list[str
             append(f"{opening}{value!s}{closing}")
         elif isinstance(value, dict):
             append(opening)
-            _xml_dict(value, items, out)
+            _xml_dict(value, items, append)
             append(closing)
         elif isinstance(value, Iterable):
             append(list_opening)
-            _xml_list(value, item, items, out)
+            _xml_list(value, item, items, append)
             append(closing)
         else:
             raise TypeError(f"cannot render {type(value).__name__} as XML")
@@ -354,7 +353,7 @@ _XML_PROLOG_TEXT = XML_PROLOG.decode()
 
 def to_xml(data: dict[str, object], root: str, items: XmlItems = NO_ITEMS) -> bytes:
     out = [_XML_PROLOG_TEXT, f"<{root}>"]
-    _xml_dict(data, items, out)
+    _xml_dict(data, items, out.append)
     out.append(f"</{root}>")
     return "".join(out).encode()
 
