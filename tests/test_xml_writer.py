@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mock_omni.api import codecs
-from mock_omni.api.codecs import XML, XML_PROLOG, RenderedXml, render, to_xml, xml_item_namer
+from mock_omni.api.codecs import XML, XML_PROLOG, RenderedXml, render, to_json, to_xml, xml_item_namer
 from mock_omni.api.routes import ROUTER
 from mock_omni.domain.errors import InvalidArgument
 
@@ -159,6 +159,43 @@ SHARED = RenderedXml()
 def test_memoised_rendering_equals_rendering(data: dict[str, object], root: str) -> None:
     assert SHARED.render(data, root) == to_xml(data, root)
     assert SHARED.render(data, root) == to_xml(data, root)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(KEYS, VALUES, max_size=5), root=st.sampled_from(["scenario", "scenariosResponse"]))
+def test_rendering_through_the_memo_matches_dicttoxml(data: dict[str, object], root: str) -> None:
+    # The path answers take: the JSON form tells the writer whether texts need testing for escapes.
+    assert RenderedXml().render(data, root, ITEMS) == reference(data, root)
+
+
+def test_the_json_form_shows_every_character_xml_escapes() -> None:
+    # What the memo's shortcut relies on: orjson writes & < > ' as they are, " and CR escaped by a
+    # backslash (an orjson that escaped < as \u003c, say, would still be caught by the backslash).
+    assert to_json({"t": "&<>'\"\r"}) == b'{"t":"&<>\'\\"\\r"}'
+    for text in ("&", "<", ">", "'", '"', "\r", "a & b", "Bob's"):
+        assert RenderedXml().render({"name": text, "flow": [text]}, "scenario", ITEMS) == reference(
+            {"name": text, "flow": [text]}, "scenario")
+
+
+class Odd(dict[str, object]):
+    """A dict whose items are not the ones its JSON form shows."""
+
+    def items(self) -> list[tuple[str, object]]:  # type: ignore[override]
+        return [("name", "<b>")]
+
+
+class Spelt(str):
+    """A str whose characters, iterated, are not its JSON form's."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["<", "&"])
+
+
+def test_subclasses_are_escaped_whatever_their_json_form_shows() -> None:
+    for data in (Odd(name="plain"), {"d": Odd(name="plain")}, {"s": Spelt("plain")}, {"l": [Spelt("plain")]},
+                 {"l": [Odd(name="plain")]}, {"l": [[Spelt("plain")]]}):
+        assert RenderedXml().render(data, "scenario", ITEMS) == reference(data, "scenario")
+        assert b"&lt;" in RenderedXml().render(data, "scenario", ITEMS)
 
 
 def test_values_that_print_alike_are_not_confused() -> None:

@@ -191,9 +191,10 @@ def xml_item_namer(items: XmlItems) -> Callable[[str], str]:
 # For speed on answers nobody asked for before (a new scenario's): every part is appended to
 # one list, whose append the recursion passes down (one join and one encode per answer, not
 # one per level),
-# tags come from plain dicts (a subscript, not a call), and the exact types the API renders
-# are told apart by identity before dicttoxml's isinstance checks, which only subclasses and
-# other types reach.
+# tags come from plain dicts (a subscript, not a call), the exact types the API renders are
+# told apart by identity before dicttoxml's isinstance checks, which only subclasses and other
+# types reach, and RenderedXml skips the escape tests of texts when the JSON form it computes
+# anyway shows that no text needs them (_needs_escapes).
 
 def _xml_name(key: str, scalar: bool) -> tuple[str, str]:
     """(element name, attributes) dicttoxml makes of ``key``: an invalid name becomes ``<key name="...">``.
@@ -251,14 +252,16 @@ def _escape(value: str) -> str:
             .replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;"))
 
 
-def _xml_dict(data: dict[str, Any], items: XmlItems, append: Callable[[str], None]) -> None:
+def _xml_dict(data: dict[str, Any], items: XmlItems, append: Callable[[str], None], escape: bool) -> None:
     for key, value in data.items():
         kind = type(value)
         # The exact types the API renders first, by identity (cheap); everything else
         # goes through dicttoxml's order of checks in _xml_other.
         if kind is str:
-            # Most text needs no escaping: skip the six passes.
-            if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value or "\r" in value:
+            # Most text needs no escaping: skip the six passes (and the six tests, when the
+            # caller knows that no text of the data needs them: ``escape`` false).
+            if escape and ("&" in value or "<" in value or ">" in value or '"' in value or "'" in value
+                           or "\r" in value):
                 value = _escape(value)
             text = value
         elif kind is dict or kind is list:
@@ -268,9 +271,9 @@ def _xml_dict(data: dict[str, Any], items: XmlItems, append: Callable[[str], Non
                 opening, closing, name = _nested_tags(key)
             append(opening)
             if kind is dict:
-                _xml_dict(value, items, append)
+                _xml_dict(value, items, append, escape)
             else:
-                _xml_list(value, name, items, append)
+                _xml_list(value, name, items, append, escape)
             append(closing)
             continue
         elif kind is bool:
@@ -290,16 +293,19 @@ def _xml_dict(data: dict[str, Any], items: XmlItems, append: Callable[[str], Non
 
 
 def _xml_other(key: str, value: object, items: XmlItems, append: Callable[[str], None]) -> None:
-    """A dict's value of a type other than the exact ones: dicttoxml's order (a bool is exact)."""
+    """A dict's value of a type other than the exact ones: dicttoxml's order (a bool is exact).
+
+    What is inside is always escaped: a subclass may yield other text than its JSON form shows.
+    """
     if isinstance(value, dict):
         opening, closing, _ = _nested_tags(key)
         append(opening)
-        _xml_dict(value, items, append)
+        _xml_dict(value, items, append, True)
         append(closing)
     elif isinstance(value, Iterable) and not isinstance(value, Number):  # a str subclass too
         opening, closing, name = _nested_tags(key)
         append(opening)
-        _xml_list(value, name, items, append)
+        _xml_list(value, name, items, append, True)
         append(closing)
     elif isinstance(value, Number):  # str() of it, not escaped (dicttoxml's '%s')
         opening, closing = _scalar_tags(key)
@@ -308,7 +314,8 @@ def _xml_other(key: str, value: object, items: XmlItems, append: Callable[[str],
         raise TypeError(f"cannot render {type(value).__name__} as XML")
 
 
-def _xml_list(values: Iterable[Any], parent: str, items: XmlItems, append: Callable[[str], None]) -> None:
+def _xml_list(values: Iterable[Any], parent: str, items: XmlItems, append: Callable[[str], None],
+              escape: bool) -> None:
     item = items.get(parent, "item")
     try:
         opening, closing, list_opening = _ITEM_TAGS[item]
@@ -318,31 +325,32 @@ def _xml_list(values: Iterable[Any], parent: str, items: XmlItems, append: Calla
         kind = type(value)
         # Exact types first, as in _xml_dict; a bool in a list is a Number to dicttoxml: "True".
         if kind is str:
-            if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value or "\r" in value:
+            if escape and ("&" in value or "<" in value or ">" in value or '"' in value or "'" in value
+                           or "\r" in value):
                 value = _escape(value)
             append(f"{opening}{value}{closing}")
         elif kind is dict:
             append(opening)
-            _xml_dict(value, items, append)
+            _xml_dict(value, items, append, escape)
             append(closing)
         elif kind is int or kind is float or kind is bool:
             append(f"{opening}{value!s}{closing}")
         elif kind is list:
             append(list_opening)
-            _xml_list(value, item, items, append)
+            _xml_list(value, item, items, append, escape)
             append(closing)
         elif value is None:
             append(opening + closing)
-        # Then dicttoxml's order of checks, for subclasses and other types.
+        # Then dicttoxml's order of checks, for subclasses and other types (escaped: see _xml_other).
         elif isinstance(value, Number):
             append(f"{opening}{value!s}{closing}")
         elif isinstance(value, dict):
             append(opening)
-            _xml_dict(value, items, append)
+            _xml_dict(value, items, append, True)
             append(closing)
         elif isinstance(value, Iterable):
             append(list_opening)
-            _xml_list(value, item, items, append)
+            _xml_list(value, item, items, append, True)
             append(closing)
         else:
             raise TypeError(f"cannot render {type(value).__name__} as XML")
@@ -352,10 +360,29 @@ _XML_PROLOG_TEXT = XML_PROLOG.decode()
 
 
 def to_xml(data: dict[str, object], root: str, items: XmlItems = NO_ITEMS) -> bytes:
+    return _to_xml(data, root, items, True)
+
+
+def _to_xml(data: dict[str, object], root: str, items: XmlItems, escape: bool) -> bytes:
     out = [_XML_PROLOG_TEXT, f"<{root}>"]
-    _xml_dict(data, items, out.append)
+    # A dict subclass may hold other items than its JSON form shows: escaped (see _xml_other).
+    _xml_dict(data, items, out.append, escape or type(data) is not dict)
     out.append(f"</{root}>")
     return "".join(out).encode()
+
+
+def _needs_escapes(json: bytes) -> bool:
+    r"""Whether any text in data whose JSON form is ``json`` may need escaping in XML.
+
+    Every text of exact dicts and lists is in its JSON form, where orjson writes & < > ' as they
+    are and " and CR as \" and \r: without & < > ' or a backslash there, no text needs escaping
+    (keys may give false alarms: then texts are tested one by one, as ever).
+    """
+    return _AMP in json or _LT in json or _GT in json or _APOS in json or _BACKSLASH in json
+
+
+# Bytes as ints: ``int in bytes`` is one memchr, ``bytes in bytes`` costs eight times as much.
+_AMP, _LT, _GT, _APOS, _BACKSLASH = b"&<>'\\"
 
 
 def to_json(data: object) -> bytes:
@@ -387,10 +414,12 @@ class RenderedXml:
 
     def render(self, data: dict[str, object], root: str, items: XmlItems = NO_ITEMS) -> bytes:
         # The item names are the route table's (a few long-lived mappings): their identity is their key.
-        key = (root, id(items), to_json(data))
+        json = to_json(data)
+        key = (root, id(items), json)
         xml = self._rendered.get(key, MISSING)
         if xml is MISSING:
-            xml = self._rendered.remember(key, to_xml(data, root, items), len(key[2]))
+            # The JSON form at hand tells whether the writer must test each text for escapes.
+            xml = self._rendered.remember(key, _to_xml(data, root, items, _needs_escapes(json)), len(json))
         return xml  # type: ignore[return-value]
 
 
