@@ -169,8 +169,8 @@ def test_rendering_through_the_memo_matches_dicttoxml(data: dict[str, object], r
 
 
 def test_the_json_form_shows_every_character_xml_escapes() -> None:
-    # What the memo's shortcut relies on: orjson writes & < > ' as they are, " and CR escaped by a
-    # backslash (an orjson that escaped < as \u003c, say, would still be caught by the backslash).
+    # What the memo's shortcut relies on (_needs_escapes): orjson writes & < > ' as they are, " and CR
+    # behind a backslash. An orjson that wrote them otherwise fails here first.
     assert to_json({"t": "&<>'\"\r"}) == b'{"t":"&<>\'\\"\\r"}'
     for text in ("&", "<", ">", "'", '"', "\r", "a & b", "Bob's"):
         assert RenderedXml().render({"name": text, "flow": [text]}, "scenario", ITEMS) == reference(

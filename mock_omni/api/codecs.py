@@ -190,11 +190,10 @@ def xml_item_namer(items: XmlItems) -> Callable[[str], str]:
 #
 # For speed on answers nobody asked for before (a new scenario's): every part is appended to
 # one list, whose append the recursion passes down (one join and one encode per answer, not
-# one per level),
-# tags come from plain dicts (a subscript, not a call), the exact types the API renders are
-# told apart by identity before dicttoxml's isinstance checks, which only subclasses and other
-# types reach, and RenderedXml skips the escape tests of texts when the JSON form it computes
-# anyway shows that no text needs them (_needs_escapes).
+# one per level); tags come from plain dicts (a subscript, not a call); the exact types the API
+# renders are told apart by identity before dicttoxml's isinstance checks, which only subclasses
+# and other types reach; and RenderedXml skips the escape tests of texts when the JSON form it
+# computes anyway shows that no text needs them (_needs_escapes).
 
 def _xml_name(key: str, scalar: bool) -> tuple[str, str]:
     """(element name, attributes) dicttoxml makes of ``key``: an invalid name becomes ``<key name="...">``.
@@ -371,6 +370,10 @@ def _to_xml(data: dict[str, object], root: str, items: XmlItems, escape: bool) -
     return "".join(out).encode()
 
 
+# Bytes as ints: ``int in bytes`` is one memchr, ``bytes in bytes`` costs eight times as much.
+_AMP, _LT, _GT, _APOS, _BACKSLASH = b"&<>'\\"
+
+
 def _needs_escapes(json: bytes) -> bool:
     r"""Whether any text in data whose JSON form is ``json`` may need escaping in XML.
 
@@ -379,10 +382,6 @@ def _needs_escapes(json: bytes) -> bool:
     (keys may give false alarms: then texts are tested one by one, as ever).
     """
     return _AMP in json or _LT in json or _GT in json or _APOS in json or _BACKSLASH in json
-
-
-# Bytes as ints: ``int in bytes`` is one memchr, ``bytes in bytes`` costs eight times as much.
-_AMP, _LT, _GT, _APOS, _BACKSLASH = b"&<>'\\"
 
 
 def to_json(data: object) -> bytes:
