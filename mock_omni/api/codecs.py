@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from numbers import Number
 from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 from xml.etree.ElementTree import Element, ParseError
 
 import orjson
@@ -187,8 +187,14 @@ def xml_item_namer(items: XmlItems) -> Callable[[str], str]:
 # and formats debug log lines eagerly. Names still come from dicttoxml's own fix-up, once per
 # distinct key. One difference on purpose: a carriage return in text is written ``&#13;``, since
 # an XML parser reads a raw one as a line feed (dicttoxml writes it raw).
+#
+# For speed on answers nobody asked for before (a new scenario's): every part is appended to
+# one list, whose append the recursion passes down (one join and one encode per answer, not
+# one per level); tags come from plain dicts (a subscript, not a call); the exact types the API
+# renders are told apart by identity before dicttoxml's isinstance checks, which only subclasses
+# and other types reach; and RenderedXml skips the escape tests of texts when the JSON form it
+# computes anyway shows that no text needs them (_needs_escapes).
 
-@lru_cache(maxsize=1024)
 def _xml_name(key: str, scalar: bool) -> tuple[str, str]:
     """(element name, attributes) dicttoxml makes of ``key``: an invalid name becomes ``<key name="...">``.
 
@@ -201,75 +207,181 @@ def _xml_name(key: str, scalar: bool) -> tuple[str, str]:
     return name, make_attrstring(attributes)
 
 
-@lru_cache(maxsize=1024)
-def _xml_tags(key: str, scalar: bool) -> tuple[str, str, str]:
-    """(opening tag, closing tag, element name) of ``key``'s element (``_xml_name``), formatted once."""
-    name, attributes = _xml_name(key, scalar)
-    return f"<{name}{attributes}>", f"</{name}>", name
+# Each key's tags, formatted once: a scalar's (opening, closing); a dict's or list's (opening,
+# closing, element name: the name its items are named by). Keys are mostly the API's own, but
+# validation errors name the fields a client sent: as in Memo (memo.py), a full table is emptied
+# whole and a long key is not kept, so no client can grow these without bound.
+_TAGS_LIMIT = 1024
+_MAX_TAGGED_KEY = 256
+_SCALAR_TAGS: dict[str, tuple[str, str]] = {}
+_NESTED_TAGS: dict[str, tuple[str, str, str]] = {}
+# A list item's (opening, closing, opening of an item that is itself a list: dicttoxml writes
+# ``<item >`` there), by item name: names come from the route table or are "item".
+_ITEM_TAGS: dict[str, tuple[str, str, str]] = {}
 
 
-def _escape(value: object) -> str:
-    if type(value) is not str:
-        return str(value)
-    if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value or "\r" in value:
-        return (value.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&apos;")
-                .replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;"))
-    return value  # most text needs no escaping: skip the passes
+T = TypeVar("T")
 
 
-def _xml_dict(data: dict[str, object], parent: str, items: XmlItems) -> str:
-    parts = []
+def _remember(table: dict[str, T], key: str, tags: T) -> T:
+    # Only str keys (JSON's only kind): 1 and True are one dict key but two element names.
+    if type(key) is str and len(key) <= _MAX_TAGGED_KEY:
+        if len(table) >= _TAGS_LIMIT:
+            table.clear()
+        table[key] = tags
+    return tags
+
+
+def _scalar_tags(key: str) -> tuple[str, str]:
+    name, attributes = _xml_name(key, True)
+    return _remember(_SCALAR_TAGS, key, (f"<{name}{attributes}>", f"</{name}>"))
+
+
+def _nested_tags(key: str) -> tuple[str, str, str]:
+    name, attributes = _xml_name(key, False)
+    return _remember(_NESTED_TAGS, key, (f"<{name}{attributes}>", f"</{name}>", name))
+
+
+def _item_tags(item: str) -> tuple[str, str, str]:
+    return _remember(_ITEM_TAGS, item, (f"<{item}>", f"</{item}>", f"<{item} >"))
+
+
+def _escape(value: str) -> str:
+    return (value.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&apos;")
+            .replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;"))
+
+
+def _xml_dict(data: dict[str, Any], items: XmlItems, append: Callable[[str], None], escape: bool) -> None:
     for key, value in data.items():
         kind = type(value)
-        # Exact types first (the common cases, cheap to test); then what dicttoxml
-        # would do with subclasses and other numbers, in its order.
+        # The exact types the API renders first, by identity (cheap); everything else
+        # goes through dicttoxml's order of checks in _xml_other.
         if kind is str:
-            opening, closing, _ = _xml_tags(key, True)
-            parts.append(opening + _escape(value) + closing)
+            # Most text needs no escaping: skip the six passes (and the six tests, when the
+            # caller knows that no text of the data needs them: ``escape`` false).
+            if escape and ("&" in value or "<" in value or ">" in value or '"' in value or "'" in value
+                           or "\r" in value):
+                value = _escape(value)
+            text = value
+        elif kind is dict or kind is list:
+            try:
+                opening, closing, name = _NESTED_TAGS[key]
+            except KeyError:
+                opening, closing, name = _nested_tags(key)
+            append(opening)
+            if kind is dict:
+                _xml_dict(value, items, append, escape)
+            else:
+                _xml_list(value, name, items, append, escape)
+            append(closing)
+            continue
         elif kind is bool:
-            opening, closing, _ = _xml_tags(key, True)
-            parts.append(opening + ("true" if value else "false") + closing)
-        elif kind is dict or isinstance(value, dict):
-            opening, closing, name = _xml_tags(key, False)
-            parts.append(opening + _xml_dict(value, name, items) + closing)  # type: ignore[arg-type]
-        elif kind is list or (isinstance(value, Iterable) and not isinstance(value, Number)):
-            opening, closing, name = _xml_tags(key, False)
-            parts.append(opening + _xml_list(value, name, items) + closing)  # type: ignore[arg-type]
-        elif value is None or isinstance(value, Number):
-            opening, closing, _ = _xml_tags(key, True)
-            parts.append(opening + ("" if value is None else str(value)) + closing)
+            text = "true" if value else "false"
+        elif kind is int or kind is float:
+            text = str(value)
+        elif value is None:
+            text = ""
         else:
-            raise TypeError(f"cannot render {type(value).__name__} as XML")
-    return "".join(parts)
+            _xml_other(key, value, items, append)
+            continue
+        try:
+            opening, closing = _SCALAR_TAGS[key]
+        except KeyError:
+            opening, closing = _scalar_tags(key)
+        append(f"{opening}{text}{closing}")
 
 
-def _xml_list(values: Iterable[object], parent: str, items: XmlItems) -> str:
+def _xml_other(key: str, value: object, items: XmlItems, append: Callable[[str], None]) -> None:
+    """A dict's value of a type other than the exact ones: dicttoxml's order (a bool is exact).
+
+    What is inside is always escaped: a subclass may yield other text than its JSON form shows.
+    """
+    if isinstance(value, dict):
+        opening, closing, _ = _nested_tags(key)
+        append(opening)
+        _xml_dict(value, items, append, True)
+        append(closing)
+    elif isinstance(value, Iterable) and not isinstance(value, Number):  # a str subclass too
+        opening, closing, name = _nested_tags(key)
+        append(opening)
+        _xml_list(value, name, items, append, True)
+        append(closing)
+    elif isinstance(value, Number):  # str() of it, not escaped (dicttoxml's '%s')
+        opening, closing = _scalar_tags(key)
+        append(f"{opening}{value!s}{closing}")
+    else:
+        raise TypeError(f"cannot render {type(value).__name__} as XML")
+
+
+def _xml_list(values: Iterable[Any], parent: str, items: XmlItems, append: Callable[[str], None],
+              escape: bool) -> None:
     item = items.get(parent, "item")
-    opening, closing = f"<{item}>", f"</{item}>"
-    parts = []
+    try:
+        opening, closing, list_opening = _ITEM_TAGS[item]
+    except KeyError:
+        opening, closing, list_opening = _item_tags(item)
     for value in values:
         kind = type(value)
-        # Exact str and dict first (neither is a Number, so the order below does not matter to them); then
-        # dicttoxml's order of checks: a bool in a list is a Number, rendered "True".
+        # Exact types first, as in _xml_dict; a bool in a list is a Number to dicttoxml: "True".
         if kind is str:
-            parts.append(opening + _escape(value) + closing)
+            if escape and ("&" in value or "<" in value or ">" in value or '"' in value or "'" in value
+                           or "\r" in value):
+                value = _escape(value)
+            append(f"{opening}{value}{closing}")
         elif kind is dict:
-            parts.append(opening + _xml_dict(value, parent, items) + closing)  # type: ignore[arg-type]
-        elif isinstance(value, Number):
-            parts.append(opening + _escape(value) + closing)
-        elif isinstance(value, dict):
-            parts.append(opening + _xml_dict(value, parent, items) + closing)
-        elif isinstance(value, Iterable):
-            parts.append(f"<{item} >{_xml_list(value, item, items)}</{item}>")
+            append(opening)
+            _xml_dict(value, items, append, escape)
+            append(closing)
+        elif kind is int or kind is float or kind is bool:
+            append(f"{opening}{value!s}{closing}")
+        elif kind is list:
+            append(list_opening)
+            _xml_list(value, item, items, append, escape)
+            append(closing)
         elif value is None:
-            parts.append(opening + closing)
+            append(opening + closing)
+        # Then dicttoxml's order of checks, for subclasses and other types (escaped: see _xml_other).
+        elif isinstance(value, Number):
+            append(f"{opening}{value!s}{closing}")
+        elif isinstance(value, dict):
+            append(opening)
+            _xml_dict(value, items, append, True)
+            append(closing)
+        elif isinstance(value, Iterable):
+            append(list_opening)
+            _xml_list(value, item, items, append, True)
+            append(closing)
         else:
             raise TypeError(f"cannot render {type(value).__name__} as XML")
-    return "".join(parts)
+
+
+_XML_PROLOG_TEXT = XML_PROLOG.decode()
 
 
 def to_xml(data: dict[str, object], root: str, items: XmlItems = NO_ITEMS) -> bytes:
-    return XML_PROLOG + f"<{root}>{_xml_dict(data, root, items)}</{root}>".encode()
+    return _to_xml(data, root, items, True)
+
+
+def _to_xml(data: dict[str, object], root: str, items: XmlItems, escape: bool) -> bytes:
+    out = [_XML_PROLOG_TEXT, f"<{root}>"]
+    # A dict subclass may hold other items than its JSON form shows: escaped (see _xml_other).
+    _xml_dict(data, items, out.append, escape or type(data) is not dict)
+    out.append(f"</{root}>")
+    return "".join(out).encode()
+
+
+# Bytes as ints: ``int in bytes`` is one memchr, ``bytes in bytes`` costs eight times as much.
+_AMP, _LT, _GT, _APOS, _BACKSLASH = b"&<>'\\"
+
+
+def _needs_escapes(json: bytes) -> bool:
+    r"""Whether any text in data whose JSON form is ``json`` may need escaping in XML.
+
+    Every text of exact dicts and lists is in its JSON form, where orjson writes & < > ' as they
+    are and " and CR as \" and \r: without & < > ' or a backslash there, no text needs escaping
+    (keys may give false alarms: then texts are tested one by one, as ever).
+    """
+    return _AMP in json or _LT in json or _GT in json or _APOS in json or _BACKSLASH in json
 
 
 def to_json(data: object) -> bytes:
@@ -301,10 +413,12 @@ class RenderedXml:
 
     def render(self, data: dict[str, object], root: str, items: XmlItems = NO_ITEMS) -> bytes:
         # The item names are the route table's (a few long-lived mappings): their identity is their key.
-        key = (root, id(items), to_json(data))
+        json = to_json(data)
+        key = (root, id(items), json)
         xml = self._rendered.get(key, MISSING)
         if xml is MISSING:
-            xml = self._rendered.remember(key, to_xml(data, root, items), len(key[2]))
+            # The JSON form at hand tells whether the writer must test each text for escapes.
+            xml = self._rendered.remember(key, _to_xml(data, root, items, _needs_escapes(json)), len(json))
         return xml  # type: ignore[return-value]
 
 
