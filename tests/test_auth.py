@@ -73,7 +73,7 @@ def test_cache_is_bounded_and_keeps_no_overlong_header(store: Accounts) -> None:
     auth = Authenticator(store)
     overlong = "App " + "k" * CACHEABLE_LENGTH
     for n in range(CACHE_LIMIT + 10):
-        for _ in range(2):  # a verdict is kept from its second coming (api/memo.py)
+        for _ in range(2):  # a verdict is kept from its second coming (domain/memo.py)
             with pytest.raises(Unauthorized):
                 auth.account_for(f"App wrong-{n}")
     for _ in range(2):

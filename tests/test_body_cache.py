@@ -17,7 +17,7 @@ RENAME = b'{"name": "renamed"}'
 
 
 def test_identical_bodies_share_one_parse_and_different_ones_do_not() -> None:
-    """From its second coming on (api/memo.py: a body seen once is not kept)."""
+    """From its second coming on (domain/memo.py: a body seen once is not kept)."""
     bodies = Bodies()
     once = bodies.parse(ScenarioIn, JSON, RENAME)
     assert len(bodies) == 0

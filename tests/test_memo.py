@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mock_omni.api.memo import MISSING, Memo
+from mock_omni.domain.memo import MISSING, Memo
 
 
 def test_none_is_a_result_and_absence_is_missing() -> None:
@@ -41,3 +41,28 @@ def test_what_it_has_seen_is_bounded_too() -> None:
         memo.remember(n, n, 1)
         assert len(memo._seen) <= 8
     assert len(memo) == 0
+
+
+def test_conversions_by_identity_are_kept_from_the_second_coming_too() -> None:
+    """A flow list (a parsed body's, found again by the body memo) and a send request are remembered by identity
+    the second time they come: a first-time body's objects are never seen again and are not held."""
+    from mock_omni.domain import scenarios
+    from mock_omni.domain.plans import PreparedSends
+    from mock_omni.domain.scenarios import StepIn, steps_from_input
+    from mock_omni.domain.send_request import OmniAdvancedRequest
+    from mock_omni.domain.validation import validate_json
+
+    scenarios._CONVERTED.clear()
+    flow = [StepIn(sender="InfoSMS", channel="SMS")]
+    once = steps_from_input(flow)
+    assert id(flow) not in scenarios._CONVERTED
+    assert steps_from_input(flow) == once and scenarios._CONVERTED[id(flow)] == (flow, once)
+
+    prepared = PreparedSends()
+    request = validate_json(OmniAdvancedRequest, b'{"destinations": [{"to": {"phoneNumber": "41793026727"}}], '
+                                                 b'"scenarioKey": "K", "sms": {"text": "hi"}}')
+    first = prepared.get(request, "K", once)
+    assert len(prepared._entries) == 0
+    second = prepared.get(request, "K", once)
+    assert second is not first and second == first and len(prepared._entries) == 1
+    assert prepared.get(request, "K", once) is second

@@ -7,7 +7,7 @@ tokens and OAuth2 access tokens from ``POST /auth/1/oauth2/token``. The result i
 they miss the operation's).
 
 Secrets are compared in constant time; API keys and tokens are found by digest.
-A verdict is cached per distinct header value (clients repeat one header), and
+A verdict is cached per distinct header value from its second coming (clients repeat one header), and
 the cache is dropped whenever any credential changes; an issued token's verdict is
 checked against the clock on every use (it may expire while cached).
 """
@@ -22,8 +22,8 @@ from ..domain.accounts import Accounts
 from ..domain.clock import Clock
 from ..domain.credentials import GrantKind, Principal, same_secret
 from ..domain.errors import Unauthorized
+from ..domain.memo import MISSING, Memo
 from ..domain.signin import SignIn
-from .memo import MISSING, Memo
 
 #: Verdicts kept, and the longest header value kept (no real credential is longer: such values are
 #: checked each time; memo.py says why).

@@ -1,7 +1,8 @@
-"""Request bodies as their operation's model, from JSON or XML; each distinct body is parsed once.
+"""Request bodies as their operation's model, from JSON or XML; a body that comes again is parsed twice, then found.
 
 Load tests send the same body again and again. Parsing is a pure function of the
-model and the bytes, and the models are frozen, so a repeat costs a dict lookup.
+model and the bytes, and the models are frozen, so a repeat costs a dict lookup (kept
+from a body's second coming: domain/memo.py; numbered bodies never repeat).
 Bounded in count and body size; a body that fails is not kept (it fails the same
 way every time).
 """
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from ..domain.memo import MISSING, Memo
 from ..domain.validation import validate_data, validate_json
 from .codecs import XML, Format, data_from_xml
-from .memo import MISSING, Memo
 
 
 class Bodies:

@@ -21,7 +21,7 @@ from dicttoxml import make_attrstring, make_valid_xml_name
 from pydantic import BaseModel
 
 from ..domain.errors import BadRequest, NotAcceptable, UnsupportedMediaType
-from .memo import MISSING, Memo
+from ..domain.memo import MISSING, Memo
 from .xml_parser import parse_xml
 
 Format = Literal["json", "xml"]
@@ -220,10 +220,10 @@ _NESTED_TAGS: dict[str, tuple[str, str, str]] = {}
 _ITEM_TAGS: dict[str, tuple[str, str, str]] = {}
 
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
-def _remember(table: dict[str, T], key: str, tags: T) -> T:
+def _remember(table: dict[str, _T], key: str, tags: _T) -> _T:
     # Only str keys (JSON's only kind): 1 and True are one dict key but two element names.
     if type(key) is str and len(key) <= _MAX_TAGGED_KEY:
         if len(table) >= _TAGS_LIMIT:

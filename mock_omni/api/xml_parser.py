@@ -5,24 +5,32 @@ ElementTree's pure-Python ``XMLParser``, whose constructor makes the expat parse
 the target for seven methods and sets a dozen handlers and attributes, before defusedxml sets its four.
 
 ``_LeanParser`` sets the same attributes, handlers and settings directly. It is a ``DefusedXMLParser`` whose
-refusals (DTDs, entities, external references) are defusedxml's own methods, and it is only used where it was
-found built exactly as the standard constructor builds one (``lean_matches``: compared once, on the first
-body). That check relies on ElementTree's and defusedxml's internals, so it is trusted only on the versions the
-tests cover (``_TESTED``); anywhere else, or if the comparison differs, every body gets ``_Parser`` as before.
+refusals (DTDs, entities, external references) are defusedxml's own methods, and it is only used where
+``lean_matches`` (once, on the first body) finds:
+- the versions the tests cover (``TESTED_PYTHONS``, ``TESTED_DEFUSEDXML``);
+- both constructors' code naming exactly what it named when ``_LeanParser`` was written (``_CONSTRUCTORS``:
+  a call such as ``SetParamEntityParsing`` or another ``ParserCreate`` argument, which leaves nothing the
+  comparison below can read, shows there);
+- the two parsers alike: every attribute, every expat handler by function and owner, expat's settings;
+- and expat spelling a namespaced name as ElementTree's parser asks (``uri}name``).
+Anywhere else every body gets ``_Parser`` as before.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from importlib import metadata
+from functools import cache
+from types import FunctionType
 from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers.expat import ExpatError, ParserCreate, version_info
 
+import defusedxml
 from defusedxml.ElementTree import DefusedXMLParser
 
-#: Python versions and defusedxml releases whose constructors ``lean_matches`` has been tested against.
-_TESTED = {"python": ((3, 11), (3, 12), (3, 13)), "defusedxml": ("0.7",)}
+#: The Python versions and defusedxml releases the tests cover (``make pythons`` runs tests/test_xml_parser.py
+#: on each declared Python).
+TESTED_PYTHONS = ((3, 11), (3, 12), (3, 13))
+TESTED_DEFUSEDXML = ("0.7",)
 
 #: expat's handlers and settings (what ``_configuration`` compares of the expat parser).
 _HANDLERS = tuple(name for name in dir(ParserCreate()) if "Handler" in name)
@@ -51,10 +59,39 @@ class _Parser(DefusedXMLParser):  # type: ignore[misc]  # defusedxml has no type
         expat.EndElementHandler = self.target.end
 
 
+def _named(constructor: FunctionType) -> frozenset[str]:
+    """What a constructor's code names: attributes, globals and methods it calls, and its string constants."""
+    code = constructor.__code__
+    return frozenset(code.co_names) | {constant for constant in code.co_consts if isinstance(constant, str)}
+
+
+#: What ElementTree's pure-Python ``XMLParser.__init__`` and defusedxml's ``DefusedXMLParser.__init__`` name, on
+#: every version in ``TESTED_PYTHONS`` and ``TESTED_DEFUSEDXML`` (the same on all of them).
+_CONSTRUCTORS = (
+    frozenset({
+        "AttributeError", "CharacterDataHandler", "CommentHandler", "DefaultHandlerExpand", "EndElementHandler",
+        "EndNamespaceDeclHandler", "ImportError", "ParserCreate", "ProcessingInstructionHandler",
+        "StartElementHandler", "StartNamespaceDeclHandler", "TreeBuilder", "_default", "_doctype", "_end", "_end_ns",
+        "_error", "_names", "_parser", "_start", "_start_ns", "_target", "buffer_text", "comment", "data", "entity",
+        "error", "expat", "hasattr", "ordered_attributes", "parser", "pi", "pyexpat", "target", "version",
+        "version_info", "xml.parsers", "No module named expat; use SimpleXMLTreeBuilder instead", "}", "start",
+        "end", "start_ns", "end_ns", "Expat %d.%d.%d",
+    }),
+    frozenset({
+        "DeprecationWarning", "EntityDeclHandler", "ExternalEntityRefHandler", "PY3", "StartDoctypeDeclHandler",
+        "TypeError", "UnparsedEntityDeclHandler", "_XMLParser", "__init__", "_parser", "_sentinel",
+        "defused_entity_decl", "defused_external_entity_ref_handler", "defused_start_doctype_decl",
+        "defused_unparsed_entity_decl", "forbid_dtd", "forbid_entities", "forbid_external", "parser", "warn",
+        "warnings", "'html=True' is no longer supported.",
+        "'html' keyword argument is no longer supported. Pass in arguments as keyword arguments.",
+    }),
+)
+
+
 class _LeanParser(_Parser):
     """A ``_Parser`` as its constructor leaves it, set directly (see the module's docstring)."""
 
-    def __init__(self) -> None:  # noqa: D107 - no super().__init__(): the point is not to run it
+    def __init__(self) -> None:  # no super().__init__(): not running it is the point
         expat = ParserCreate(None, "}")
         target = TreeBuilder()
         # ElementTree's XMLParser.__init__, for a target that is a TreeBuilder.
@@ -108,30 +145,33 @@ def _configuration(parser: _Parser) -> tuple[object, ...]:
     )
 
 
-def _tested_versions() -> bool:
-    try:
-        defused = metadata.version("defusedxml")
-    except metadata.PackageNotFoundError:
-        return False
-    return sys.version_info[:2] in _TESTED["python"] and defused.rsplit(".", 1)[0] in _TESTED["defusedxml"]
-
-
 def lean_matches() -> bool:
-    """Whether ``_LeanParser`` is built exactly as ``_Parser`` is, on versions the tests cover."""
-    if not _tested_versions():
+    """Whether ``_LeanParser`` is built exactly as ``_Parser`` is (see the module's docstring)."""
+    try:
+        if sys.version_info[:2] not in TESTED_PYTHONS or (
+                defusedxml.__version__.rsplit(".", 1)[0] not in TESTED_DEFUSEDXML):
+            return False
+        standard = DefusedXMLParser.__mro__[1]  # ElementTree's pure-Python XMLParser, as defusedxml imports it
+        if (_named(standard.__init__), _named(DefusedXMLParser.__init__)) != _CONSTRUCTORS:
+            return False
+        if _configuration(_LeanParser()) != _configuration(_Parser()):
+            return False
+        probe = _LeanParser()
+        probe.parser.Parse(b'<a xmlns="urn:x"/>', True)
+        return probe.target.close().tag == "urn:x}a"
+    except Exception:  # noqa: BLE001 - whatever a later version changed, the standard parser still reads
         return False
-    return _configuration(_LeanParser()) == _configuration(_Parser())
 
 
-_new_parser: Callable[[], _Parser] | None = None
+@cache
+def _parser_class() -> type[_Parser]:
+    """The class every body's parser is made of, decided on the first body (start-up does not pay for it)."""
+    return _LeanParser if lean_matches() else _Parser
 
 
 def parse_xml(body: bytes) -> Element:
     """``defusedxml.ElementTree.fromstring(body, forbid_dtd=True)``, through ``_Parser`` (or its lean twin)."""
-    global _new_parser
-    if _new_parser is None:  # decided on the first body, not at import: start-up does not pay for it
-        _new_parser = _LeanParser if lean_matches() else _Parser
-    parser = _new_parser()
+    parser = _parser_class()()
     try:
         parser.parser.Parse(body, True)  # the whole body at once: what feed then close do, in one call
         root: Element = parser.target.close()

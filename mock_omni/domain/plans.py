@@ -15,6 +15,7 @@ from typing import NamedTuple
 from . import entropy
 from .delivery import PRICES, sms_parts
 from .errors import InvalidArgument
+from .memo import Memo
 from .scenarios import Step
 from .send_request import HOURS_48, PAYLOAD_FIELDS, OmniAdvancedRequest
 
@@ -154,9 +155,11 @@ class Prepared(NamedTuple):
 
 class PreparedSends:
     """The plan and addresses of recent request bodies: a load test repeats one body (api/bodies.py keeps
-    its parse), so the plan of the same body through the same flow is made once. Bounded in entries, and
-    only small requests are kept: a kept request keeps its parsed destinations and texts alive (api/bodies.py
-    keeps no body over 4 KiB, so a larger request is never seen again anyway)."""
+    its parse from its second coming), so the plan of the same body through the same flow is made twice, then
+    found. Kept from a request object's second coming as the memos keep theirs (domain/memo.py): a first-time
+    body's request is never seen again. Bounded in entries, and only small requests are kept: a kept request
+    keeps its parsed destinations and texts alive (api/bodies.py keeps no body over 4 KiB, so a larger request is
+    never seen again anyway)."""
 
     LIMIT = 64
     MAX_DESTINATIONS = 16
@@ -164,7 +167,7 @@ class PreparedSends:
     MAX_TEXT = 4096
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[int, int, str], tuple[object, object, Prepared]] = {}
+        self._entries: Memo[tuple[int, int, str], tuple[object, object, Prepared]] = Memo(self.LIMIT, 0)
 
     def get(self, request: OmniAdvancedRequest, scenario_key: str, flow: tuple[Step, ...]) -> Prepared:
         key = (id(request), id(flow), scenario_key)
@@ -178,7 +181,5 @@ class PreparedSends:
                               bool(request.intermediateReport), request.callbackData)
         prepared = Prepared(tos, plan, options, shared_size(plan, options), [to_size(to) for to in tos])
         if len(tos) <= self.MAX_DESTINATIONS and sum(len(step.text or "") for step in prepared.plan) <= self.MAX_TEXT:
-            if len(self._entries) >= self.LIMIT:
-                self._entries.clear()
-            self._entries[key] = (request, flow, prepared)
+            self._entries.remember(key, (request, flow, prepared), 0)
         return prepared

@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .memo import Memo
 from .validation import XML_TEXT_PATTERN, validate_data, validate_json
 
 # The seed page lists SMS, VOICE, VIBER, FACEBOOK, EMAIL, PUSH; the vendor's OpenAPI
@@ -113,20 +114,19 @@ class Scenario:
 
 
 def steps_from_input(flow: list[StepIn]) -> tuple[Step, ...]:
-    # A repeated body is parsed once (api/bodies.py), so a repeated update brings the same
-    # list object: remember its conversion by identity. The entry holds the list, so its id
+    # A body that comes again is found parsed (api/bodies.py: from its second coming), so a repeated
+    # update brings the same list object: remember its conversion by identity, from that list's second
+    # coming too (a first-time body's list is never seen again). The entry holds the list, so its id
     # cannot be reused by another object while remembered.
     entry = _CONVERTED.get(id(flow))
     if entry is not None and entry[0] is flow:
         return entry[1]
     steps = _shared_flow(tuple([(step.sender, step.channel) for step in flow]))  # a list first: faster than a generator
-    if len(_CONVERTED) >= 256:
-        _CONVERTED.clear()
-    _CONVERTED[id(flow)] = (flow, steps)
+    _CONVERTED.remember(id(flow), (flow, steps), 0)
     return steps
 
 
-_CONVERTED: dict[int, tuple[list[StepIn], tuple[Step, ...]]] = {}
+_CONVERTED: Memo[int, tuple[list[StepIn], tuple[Step, ...]]] = Memo(256, 0)
 
 
 # Flows repeat across scenarios (the same senders and channels), and Step and flow are

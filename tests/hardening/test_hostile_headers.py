@@ -88,7 +88,7 @@ def test_malformed_or_wrong_credentials_are_401_and_change_nothing(
 
 def test_long_credentials_are_not_kept_in_the_auth_cache(shared: MockOmni) -> None:
     with TestClient(shared) as client:
-        for n in range(40):  # each twice: a verdict is kept from its second coming (api/memo.py)
+        for n in range(40):  # each twice: a verdict is kept from its second coming (domain/memo.py)
             client.get("/omni/1/scenarios", headers={"Authorization": f"Bearer {n // 2}{MEGA}"})
     assert all(len(key) <= 1024 for key in shared.vendor.auth._cache)
 
@@ -96,7 +96,7 @@ def test_long_credentials_are_not_kept_in_the_auth_cache(shared: MockOmni) -> No
 @pytest.mark.parametrize("header", ["Accept", "Content-Type", "User-Agent", "X-Anything"])
 def test_megabyte_headers_are_answered_and_not_cached(shared: MockOmni, header: str) -> None:
     with TestClient(shared, headers={"Authorization": ALADDIN_BASIC}) as client:
-        for n in range(10):  # each twice: a parse is kept from its second coming (api/memo.py)
+        for n in range(10):  # each twice: a parse is kept from its second coming (domain/memo.py)
             response = client.get(f"/omni/1/scenarios/{SEED_KEY}", headers={header: f"{n // 2}{MEGA}"})
             assert response.status_code in (200, 406), response.content[:200]
     assert all(len(key) <= 1024 for key in shared.vendor.negotiator._choices)
