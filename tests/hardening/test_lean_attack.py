@@ -1,0 +1,127 @@
+"""What the memos kept from their second coming (domain/memo.py, issue 24) must never serve stale, over real sockets.
+
+A credential's verdict and a send's plan are kept once their input has come twice, so a check that comes only once
+before a change no longer tests the cache: each test here repeats its input three times (kept by then), changes what
+the kept result depends on, and asks again. On a memory server (direct path and ``--asgi-only``) and on two Redis
+replicas: the change goes to one, the repeated calls to the other.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from mock_omni.testing.process import ServerProcess
+
+from ..redis_server import RedisServer
+
+pytestmark = pytest.mark.slow
+
+LIST = "/omni/1/scenarios"
+SEND = "/omni/1/advanced"
+START_TIMEOUT = 30.0
+COMINGS = 3  # the first is not kept, the second is, the third is served from the memo
+
+
+class Servers:
+    """``writer`` changes state; ``reader`` takes the repeated calls (the other replica on Redis)."""
+
+    def __init__(self, servers: list[ServerProcess]) -> None:
+        self.clients = [httpx.Client(base_url=server.url, timeout=30, trust_env=False) for server in servers]
+        self.writer, self.reader = self.clients[0], self.clients[-1]
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+@pytest.fixture(scope="module", params=["memory", "memory-asgi", "redis"])
+def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
+    args = ["--quiet", "--rate-limit", "off"]
+    count = 1
+    if request.param == "memory-asgi":
+        args.append("--asgi-only")
+    if request.param == "redis":
+        redis: RedisServer = request.getfixturevalue("redis_server")
+        args += ["--store", redis.store_url, "--store-prefix", f"test-{uuid.uuid4().hex[:12]}"]
+        count = 2
+    started = [ServerProcess.serve(args, dict(os.environ), START_TIMEOUT) for _ in range(count)]
+    both = Servers(started)
+    try:
+        yield both
+    finally:
+        both.close()
+        for server in started:
+            server.stop()
+            assert "Traceback" not in server.output(), server.output()
+
+
+def account(servers: Servers, **fields: Any) -> dict[str, Any]:
+    created = servers.writer.post("/__admin/accounts", json=fields)
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+def statuses(servers: Servers, authorization: str, times: int = COMINGS) -> list[int]:
+    return [servers.reader.get(LIST, headers={"Authorization": authorization}).status_code for _ in range(times)]
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize("change", ["removed", "replaced", "reset"])
+def test_a_kept_verdict_goes_with_its_credential(servers: Servers, change: str) -> None:
+    username = f"u-{uuid.uuid4().hex[:12]}"
+    key = uuid.uuid4().hex
+    headers = account(servers, username=username, password="first", apiKeys=[key])["authorization"]
+    kept = [headers["basic"], headers["app"]]
+    for header in kept:
+        assert statuses(servers, header) == [200] * COMINGS
+    if change == "reset":
+        assert servers.writer.post("/__admin/reset").status_code == 200
+    else:
+        assert servers.writer.delete(f"/__admin/accounts/{username}").status_code in (200, 204)
+        if change == "replaced":  # the same username again, with another password and key
+            account(servers, username=username, password="second", apiKeys=[uuid.uuid4().hex])
+    for header in kept:
+        assert statuses(servers, header) == [401] * COMINGS, (change, header.split()[0])
+
+
+def test_a_kept_refusal_goes_when_the_credential_comes(servers: Servers) -> None:
+    username = f"u-{uuid.uuid4().hex[:12]}"
+    key = uuid.uuid4().hex
+    refused = [basic(username, "pw"), f"App {key}"]
+    for header in refused:
+        assert statuses(servers, header) == [401] * COMINGS
+    account(servers, username=username, password="pw", apiKeys=[key])
+    for header in refused:
+        assert statuses(servers, header) == [200] * COMINGS
+
+
+def test_a_kept_send_plan_follows_the_scenarios_new_flow(servers: Servers) -> None:
+    """The plan of a repeated body is kept by the identity of the request and the flow: a flow changed since must
+    be planned anew (here it asks for a VIBER payload the body lacks)."""
+    authorization = account(servers)["authorization"]["basic"]
+    xml = {"Authorization": authorization, "Content-Type": "application/xml", "Accept": "application/json"}
+    created = servers.writer.post(LIST, headers=xml, content=(
+        b"<scenario><name>plan</name><flow><step><from>InfoSMS</from><channel>SMS</channel></step></flow></scenario>"))
+    assert created.status_code == 201, created.text
+    scenario = created.json()["key"]
+    body = (f"<request><scenarioKey>{scenario}</scenarioKey><destinations><destinations><to><phoneNumber>41793026727"
+            "</phoneNumber></to></destinations></destinations><sms><text>a &amp; b</text></sms></request>").encode()
+    sent = [servers.reader.post(SEND, headers=xml, content=body) for _ in range(COMINGS)]
+    assert [answer.status_code for answer in sent] == [200] * COMINGS, sent[-1].text
+    changed = servers.writer.put(f"{LIST}/{scenario}", headers=xml, content=(
+        b"<scenario><flow><step><from>V</from><channel>VIBER</channel></step>"
+        b"<step><from>InfoSMS</from><channel>SMS</channel></step></flow></scenario>"))
+    assert changed.status_code == 200, changed.text
+    for _ in range(COMINGS):
+        answer = servers.reader.post(SEND, headers=xml, content=body)
+        assert answer.status_code == 400 and "VIBER" in answer.text, answer.text
