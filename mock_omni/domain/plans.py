@@ -157,9 +157,10 @@ class PreparedSends:
     """The plan and addresses of recent request bodies: a load test repeats one body (api/bodies.py keeps
     its parse from its second coming), so the plan of the same body through the same flow is made twice, then
     found. Kept from a request object's second coming as the memos keep theirs (domain/memo.py): a first-time
-    body's request is never seen again. Bounded in entries, and only small requests are kept: a kept request
-    keeps its parsed destinations and texts alive (api/bodies.py keeps no body over 4 KiB, so a larger request is
-    never seen again anyway)."""
+    body's request is never seen again (but by id: a new request given the id of one just freed counts as a
+    second coming, so numbered bodies still leave some entries, within the bound). Bounded in entries, and
+    only small requests are kept: a kept request keeps its parsed destinations and texts alive (api/bodies.py
+    keeps no body over 4 KiB, so a larger request is never seen again anyway)."""
 
     LIMIT = 64
     MAX_DESTINATIONS = 16

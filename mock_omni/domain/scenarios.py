@@ -116,8 +116,10 @@ class Scenario:
 def steps_from_input(flow: list[StepIn]) -> tuple[Step, ...]:
     # A body that comes again is found parsed (api/bodies.py: from its second coming), so a repeated
     # update brings the same list object: remember its conversion by identity, from that list's second
-    # coming too (a first-time body's list is never seen again). The entry holds the list, so its id
-    # cannot be reused by another object while remembered.
+    # coming too (a first-time body's list is never seen again). Not a perfect filter: a new list often
+    # gets the id of one just freed, which counts as a second coming (a stream of numbered bodies keeps
+    # about half its lists here, within the bound). The entry holds the list, so its id cannot be reused
+    # by another object while remembered.
     entry = _CONVERTED.get(id(flow))
     if entry is not None and entry[0] is flow:
         return entry[1]
