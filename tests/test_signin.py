@@ -123,7 +123,8 @@ def test_a_token_lives_its_lifetime_on_the_clock(store: Accounts, service: SignI
     assert grant.kind == "oauth2" and grant.lifetime == 100.0 and grant.client_id == "app"
     auth = Authenticator(store, service)
     clock.advance(99.9)
-    assert auth.principal_for(f"Bearer {grant.token}").username == "alice"
+    for _ in range(2):  # kept from its second coming (domain/memo.py): the expiry is then checked on the kept verdict
+        assert auth.principal_for(f"Bearer {grant.token}").username == "alice"
     clock.advance(0.1)
     with pytest.raises(Unauthorized):
         auth.principal_for(f"Bearer {grant.token}")

@@ -125,3 +125,17 @@ def test_a_kept_send_plan_follows_the_scenarios_new_flow(servers: Servers) -> No
     for _ in range(COMINGS):
         answer = servers.reader.post(SEND, headers=xml, content=body)
         assert answer.status_code == 400 and "VIBER" in answer.text, answer.text
+
+
+def test_a_kept_token_verdict_ends_with_the_token(servers: Servers) -> None:
+    """An issued token's or session's verdict, kept by now, is checked against its account's clock at each use."""
+    username = account(servers)["username"]
+    issued = [servers.writer.post("/__admin/tokens", json={"account": username, "kind": kind}) for kind in
+              ("oauth2", "ibsso")]
+    assert [answer.status_code for answer in issued] == [201, 201], [answer.text for answer in issued]
+    for answer in issued:
+        assert statuses(servers, answer.json()["authorization"]) == [200] * COMINGS
+    moved = servers.writer.post("/__admin/clock/advance", json={"seconds": 10**7, "account": username})
+    assert moved.status_code == 200, moved.text
+    for answer in issued:
+        assert statuses(servers, answer.json()["authorization"]) == [401] * COMINGS
