@@ -9,8 +9,6 @@ What the adversarial review found, as a client sees it through uvicorn and the d
 from __future__ import annotations
 
 import itertools
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,13 +18,12 @@ import pytest
 from mock_omni.testing.process import ServerProcess
 
 from .conftest import ALADDIN_BASIC, GENIE_BASIC
-from .redis_server import RedisServer
+from .socket_servers import STORES, serving
 
 pytestmark = pytest.mark.slow
 
 LIST = "/omni/1/scenarios"
 TOKEN = "/auth/1/oauth2/token"
-START_TIMEOUT = 30.0
 SEND = {"destinations": [{"to": {"phoneNumber": "41793026727"}}], "sms": {"text": "x"}, "viber": {"text": "x"}}
 
 
@@ -45,29 +42,16 @@ class Servers:
             client.close()
 
 
-@pytest.fixture(scope="module", params=["memory", "memory-asgi", "redis"])
+@pytest.fixture(scope="module", params=STORES)
 def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
     """Started once per store for the module: no test here depends on another's state (the clock test moves
     only Aladdin's clock, which the others never read back)."""
-    args = ["--quiet", "--rate-limit", "off"]
-    count = 1
-    if request.param == "memory-asgi":
-        args.append("--asgi-only")
-    if request.param == "redis":
-        redis: RedisServer = request.getfixturevalue("redis_server")
-        args += ["--store", redis.store_url, "--store-prefix", f"test-{uuid.uuid4().hex[:12]}"]
-        count = 2
-    started = [ServerProcess.serve(args, dict(os.environ), START_TIMEOUT) for _ in range(count)]
-    both = Servers(started)
-    try:
-        yield both
-    finally:
-        both.close()
-        for server in started:
-            server.stop()
-            assert "Traceback" not in server.output(), server.output()
-        if request.param == "redis":
-            request.getfixturevalue("redis_server").client().flushdb()
+    with serving(request) as started:
+        both = Servers(started)
+        try:
+            yield both
+        finally:
+            both.close()
 
 
 def status(call: Callable[..., httpx.Response], headers: dict[str, str]) -> int:

@@ -9,7 +9,6 @@ replicas: the change goes to one, the repeated calls to the other.
 from __future__ import annotations
 
 import base64
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,13 +18,12 @@ import pytest
 
 from mock_omni.testing.process import ServerProcess
 
-from ..redis_server import RedisServer
+from ..socket_servers import STORES, serving
 
 pytestmark = pytest.mark.slow
 
 LIST = "/omni/1/scenarios"
 SEND = "/omni/1/advanced"
-START_TIMEOUT = 30.0
 COMINGS = 3  # the first is not kept, the second is, the third is served from the memo
 
 
@@ -41,25 +39,14 @@ class Servers:
             client.close()
 
 
-@pytest.fixture(scope="module", params=["memory", "memory-asgi", "redis"])
+@pytest.fixture(scope="module", params=STORES)
 def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
-    args = ["--quiet", "--rate-limit", "off"]
-    count = 1
-    if request.param == "memory-asgi":
-        args.append("--asgi-only")
-    if request.param == "redis":
-        redis: RedisServer = request.getfixturevalue("redis_server")
-        args += ["--store", redis.store_url, "--store-prefix", f"test-{uuid.uuid4().hex[:12]}"]
-        count = 2
-    started = [ServerProcess.serve(args, dict(os.environ), START_TIMEOUT) for _ in range(count)]
-    both = Servers(started)
-    try:
-        yield both
-    finally:
-        both.close()
-        for server in started:
-            server.stop()
-            assert "Traceback" not in server.output(), server.output()
+    with serving(request) as started:
+        both = Servers(started)
+        try:
+            yield both
+        finally:
+            both.close()
 
 
 def account(servers: Servers, **fields: Any) -> dict[str, Any]:
