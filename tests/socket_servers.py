@@ -1,13 +1,14 @@
 """Servers over real sockets for a test module: one memory server (the direct path, or ``--asgi-only``) or two
 replicas of one Redis store, started once per store: a module's ``servers`` fixture takes ``STORES`` as params
-and wraps what ``serving`` starts in clients of its own."""
+and has ``serving`` wrap what it starts in clients of the module's own."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -16,12 +17,20 @@ from mock_omni.testing.process import ServerProcess
 from .redis_server import RedisServer
 
 STORES = ["memory", "memory-asgi", "redis"]
+
+
+class Clients(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Clients)
 START_TIMEOUT = 30.0
 
 
 @contextmanager
-def serving(request: pytest.FixtureRequest) -> Iterator[list[ServerProcess]]:
-    """The servers of the store ``request.param`` names; stopped after, none having written a traceback."""
+def serving(request: pytest.FixtureRequest, clients: Callable[[list[ServerProcess]], C]) -> Iterator[C]:
+    """``clients`` of the servers of the store ``request.param`` names; closed, and the servers stopped, after
+    (none having written a traceback)."""
     args = ["--quiet", "--rate-limit", "off"]
     count = 1
     if request.param == "memory-asgi":
@@ -32,7 +41,11 @@ def serving(request: pytest.FixtureRequest) -> Iterator[list[ServerProcess]]:
         count = 2
     started = [ServerProcess.serve(args, dict(os.environ), START_TIMEOUT) for _ in range(count)]
     try:
-        yield started
+        wrapped = clients(started)
+        try:
+            yield wrapped
+        finally:
+            wrapped.close()
     finally:
         for server in started:
             server.stop()

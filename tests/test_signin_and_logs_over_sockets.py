@@ -46,12 +46,8 @@ class Servers:
 def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
     """Started once per store for the module: no test here depends on another's state (the clock test moves
     only Aladdin's clock, which the others never read back)."""
-    with serving(request) as started:
-        both = Servers(started)
-        try:
-            yield both
-        finally:
-            both.close()
+    with serving(request, Servers) as both:
+        yield both
 
 
 def status(call: Callable[..., httpx.Response], headers: dict[str, str]) -> int:

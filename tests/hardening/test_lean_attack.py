@@ -41,12 +41,8 @@ class Servers:
 
 @pytest.fixture(scope="module", params=STORES)
 def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
-    with serving(request) as started:
-        both = Servers(started)
-        try:
-            yield both
-        finally:
-            both.close()
+    with serving(request, Servers) as both:
+        yield both
 
 
 def account(servers: Servers, **fields: Any) -> dict[str, Any]:
