@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mock_omni.domain.memo import MISSING, Memo
 
 
@@ -43,7 +45,7 @@ def test_what_it_has_seen_is_bounded_too() -> None:
     assert len(memo) == 0
 
 
-def test_conversions_by_identity_are_kept_from_the_second_coming_too() -> None:
+def test_conversions_by_identity_are_kept_from_the_second_coming_too(monkeypatch: pytest.MonkeyPatch) -> None:
     """A flow list (a parsed body's, found again by the body memo) and a send request are remembered by identity
     the second time they come: a first-time body's objects are never seen again and are not held."""
     from mock_omni.domain import scenarios
@@ -52,8 +54,9 @@ def test_conversions_by_identity_are_kept_from_the_second_coming_too() -> None:
     from mock_omni.domain.send_request import OmniAdvancedRequest
     from mock_omni.domain.validation import validate_json
 
-    scenarios._CONVERTED.clear()
-    flow = [StepIn(sender="InfoSMS", channel="SMS")]
+    # A fresh memo: the module's has seen the ids of other tests' lists, which a new list may take.
+    monkeypatch.setattr(scenarios, "_CONVERTED", Memo(256, 0))
+    flow = [StepIn.model_validate({"from": "InfoSMS", "channel": "SMS"})]
     once = steps_from_input(flow)
     assert id(flow) not in scenarios._CONVERTED
     assert steps_from_input(flow) == once and scenarios._CONVERTED[id(flow)] == (flow, once)

@@ -8,9 +8,9 @@ and a client's working set refills it at once.
 
 A result is kept from the second time its input comes, not the first. Suites and load tests
 that number every body (a new scenario name each time) never repeat one: kept, their parsed
-bodies and renderings only filled the memo, and the CPU's caches with it (a new JSON body
-cost 1-2 us more with its parse kept than without). An input seen once costs its hash in a
-bounded set; a repeated one is computed twice, then found.
+bodies and renderings only filled the memo, and the CPU's caches with it (in-process, a new
+JSON body cost 1-2 us more with its parse kept than without; under wrk, within the noise).
+An input seen once costs its hash in a bounded set; a repeated one is computed twice, then found.
 
 A dict underneath, so a hit is ``memo.get(key, MISSING)``: one C call on the hot path.
 """
