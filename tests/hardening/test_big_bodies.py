@@ -303,7 +303,10 @@ def test_an_admin_call_during_a_big_send_leaves_it_whole_or_gone(roomy: server.S
         # paused this test), and a change that keeps the journal (an import, a restore) keeps its entry.
         assert journaled == [] if status is None else len(journaled) <= 1
     else:
-        assert status == 200 and counts["kept"] == BIG and len(journaled) == 1
+        assert status == 200 and counts["kept"] == BIG
+        # Journaled once; unless the journal was cleared after the send was done and journaled (the send was done
+        # before the clear came: a fast machine, or one that paused this test between the two).
+        assert len(journaled) == 1 or (change == "journal cleared" and journaled == [])
 
 
 def test_a_big_send_is_journaled_when_answered_after_the_calls_answered_meanwhile(roomy: server.Server) -> None:
