@@ -5,7 +5,9 @@ temporary ``git worktree``. Rounds interleave (A, B, A, B, ...) so the shared ma
 drift hits both alike; the ratio is the median of per-round ratios. Goals about "no slower
 than before" are judged by this. ``--instructions`` also counts, under valgrind, the CPU
 instructions of one seed PUT answered in-process by each tree (bench/instructions.py):
-a number the machine's load does not move.
+a number the machine's load does not move. ``--in-process`` times one call answered in-process through each tree's
+HTTP protocol (bench/inprocess.py), interleaved like the rates: microseconds, not instructions, but with no wrk
+and no sockets sharing the CPU.
 """
 
 from __future__ import annotations
@@ -64,6 +66,22 @@ def instructions_per_call(source: Path, fmt: str, calls: int = 3000, python: str
     return (totals[1] - totals[0]) / calls
 
 
+def shape_label(fmt: str) -> str:
+    """What the rows call a shape of bench/instructions.py and bench/inprocess.py (``json-new``...)."""
+    if fmt == "send":
+        return "one-destination send"
+    return f"seed PUT {fmt.removesuffix('-new').upper()}" + (", every body new" if fmt.endswith("-new") else "")
+
+
+def microseconds_per_call(source: Path, shape: str, calls: int = 20000, python: str = sys.executable) -> float:
+    """bench/inprocess.py's time per call of ``shape`` for the tree at ``source`` (best of its rounds)."""
+    done = subprocess.run([python, str(HERE / "inprocess.py"), str(calls), shape], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(source)}, cwd=str(source), check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench/inprocess.py failed for {source}: {done.stderr[-500:]}")
+    return float(done.stdout.split()[-1])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.splitlines()[0])
     parser.add_argument("rev", help="the git revision to compare against, e.g. HEAD~3 or a commit id")
@@ -71,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--server-args", default="--quiet", help="flags for both servers (default --quiet)")
     parser.add_argument("--instructions", action="store_true", help="also count instructions per call (valgrind)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="also time each call in-process through the HTTP protocol (bench/inprocess.py)")
+    parser.add_argument("--calls", type=int, default=20000, help="calls per in-process round (default 20000)")
     parser.add_argument("--base-python", default=sys.executable, help="the revision's interpreter (its own venv)")
     args = parser.parse_args(argv)
     extra = args.server_args.split()
@@ -84,10 +105,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             for fmt in ("json", "xml", "send", "json-new", "xml-new"):
                 trees = (("base", tree, args.base_python), ("this", ROOT, sys.executable))
                 counts = {name: instructions_per_call(source, fmt, python=python) for name, source, python in trees}
-                shape = ("one-destination send" if fmt == "send" else
-                         f"seed PUT {fmt.removesuffix('-new').upper()}" + (", every body new" if "new" in fmt else ""))
-                print(f"{shape} in-process: {args.rev} {counts['base']:,.0f} instructions per call, "
+                print(f"{shape_label(fmt)} in-process: {args.rev} {counts['base']:,.0f} instructions per call, "
                       f"this tree {counts['this']:,.0f} ({counts['this'] / counts['base']:.3f}x)", flush=True)
+        if args.in_process:
+            for shape in ("json", "xml", "json-new", "xml-new"):
+                trees = (("base", tree, args.base_python), ("this", ROOT, sys.executable))
+                times: dict[str, list[float]] = {"base": [], "this": []}
+                for _ in range(args.repeats):
+                    for name, source, python in trees:
+                        times[name].append(microseconds_per_call(source, shape, args.calls, python))
+                speedups = [a / b for a, b in zip(times["base"], times["this"], strict=True)]
+                base, this = statistics.median(times["base"]), statistics.median(times["this"])
+                print(f"{shape_label(shape)} in-process: {args.rev} {base:.2f} us per call, this tree {this:.2f} us, "
+                      f"{statistics.median(speedups):.3f}x as fast (rounds {', '.join(f'{r:.2f}' for r in speedups)})",
+                      flush=True)
         servers = {}
         for name, source in (("base", tree), ("this", ROOT)):
             port = procs.free_port()

@@ -80,7 +80,9 @@ def validate_json(model: type[Model], body: bytes) -> Model:
         body = body[len(UTF8_BOM):]
     if not body or body.isspace():  # what body.strip() leaves empty (ASCII whitespace), without a copy
         raise BadRequest().because("the body is empty")
-    if b"NaN" in body or b"Infinity" in body:
+    # find, not `in`: for a bytes needle, `in` first tries it as an integer and clears the TypeError
+    # (a few hundred ns per test on a small body; the hot path makes four).
+    if body.find(b"NaN") != -1 or body.find(b"Infinity") != -1:
         # pydantic's parser takes these non-JSON literals (Python's json.dumps writes them); a strict
         # JSON parser, like the vendor's, does not. The scan is cheap; orjson only runs on a hit.
         try:
@@ -92,7 +94,7 @@ def validate_json(model: type[Model], body: bytes) -> Model:
     if shortcut is not None:  # a plainer model validates this body alike (domain/scenarios.py's ScenarioIn)
         plain, marks = shortcut
         for mark in marks:
-            if mark in body:
+            if body.find(mark) != -1:
                 break
         else:
             try:
