@@ -24,7 +24,8 @@ report), or as XML (``<omniReportsResponse><results><result>``, the shape of
 
 Delivery runs on an asyncio loop: the server's own when it runs on asyncio (uvicorn,
 Starlette's TestClient by default), else (anyio's trio backend) a loop of its own in a
-thread, so the server never crashes and callbacks go out all the same. ``CallbackSender``
+thread, so the server never crashes and callbacks go out all the same. The HTTP client is
+made on a thread (``_http``): vendor calls are answered on that loop. ``CallbackSender``
 is the whole interface the app uses: replicas on Redis extend it (replication/webhooks.py) and can
 replace this one.
 """
@@ -427,6 +428,7 @@ class Webhooks:
                 return  # delivered, failed for good, or dropped while on the wire
 
     async def _attempt(self, callback: Callback) -> Attempt:
+        await self._http()  # first: httpx is imported off the loop (``_http``) before resolve_targets uses it
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
@@ -453,10 +455,10 @@ class Webhooks:
         """POST the callback to the checked address; the receiver's status."""
         headers = {"content-type": callback.content_type, "host": target.host, "user-agent": PUSH_USER_AGENT}
         if target.sni_hostname is None or self._transport is not None:
-            return await self._stream(self._http(), target, callback, headers)
+            return await self._stream(await self._http(), target, callback, headers)
         # https to a name: a connection of its own. The pool knows connections by address only, so a pooled
         # one, made and verified for another name on that address, must not carry this one.
-        async with self._client_for_tls() as client:
+        async with await self._client_for_tls() as client:
             return await self._stream(client, target, callback, headers)
 
     async def _stream(self, client: Any, target: Target, callback: Callback, headers: dict[str, str]) -> int:
@@ -471,21 +473,30 @@ class Webhooks:
             status: int = response.status_code
             return status
 
-    def _client_for_tls(self) -> Any:
-        import httpx
+    async def _client_for_tls(self) -> Any:
+        import httpx  # imported by now, off the loop (_attempt)
 
         if self._tls is None:
-            self._tls = httpx.create_ssl_context()
+            tls = await asyncio.to_thread(httpx.create_ssl_context)  # off the loop too: the CA file is parsed
+            self._tls = self._tls or tls
         return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False, verify=self._tls)
 
-    def _http(self) -> Any:
+    async def _http(self) -> Any:
+        # Made on the first callback (servers that push none never pay for it), on a thread: importing httpx
+        # (httpcore, and rich and pygments for its CLI when installed) and loading its CA certificates take
+        # 0.2 s, 0.6 s on a loaded machine, which on the loop held every vendor call in flight meanwhile.
         if self._client is None:
-            import httpx  # made on the first callback: servers that push none never pay for it
-
-            # trust_env=False: a proxy from the environment must not see (or swallow) the app's callbacks.
-            self._client = httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False,
-                                             transport=self._transport)
+            client = await asyncio.to_thread(self._new_client)
+            if self._client is None:  # else another URL's first callback made one meanwhile: that one is used
+                self._client = client
         return self._client
+
+    def _new_client(self) -> Any:
+        import httpx
+
+        # trust_env=False: a proxy from the environment must not see (or swallow) the app's callbacks.
+        return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False,
+                                 transport=self._transport)
 
     async def _stop_workers(self) -> None:
         workers = list(self._workers)
