@@ -91,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--instructions", action="store_true", help="also count instructions per call (valgrind)")
     parser.add_argument("--in-process", action="store_true",
                         help="also time each call in-process through the HTTP protocol (bench/inprocess.py)")
+    parser.add_argument("--rates", action=argparse.BooleanOptionalAction, default=True,
+                        help="the rates under wrk (--no-rates: only what --instructions and --in-process ask)")
     parser.add_argument("--calls", type=int, default=20000, help="calls per in-process round (default 20000)")
     parser.add_argument("--base-python", default=sys.executable, help="the revision's interpreter (its own venv)")
     args = parser.parse_args(argv)
@@ -119,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{shape_label(shape)} in-process: {args.rev} {base:.2f} us per call, this tree {this:.2f} us, "
                       f"{statistics.median(speedups):.3f}x as fast (rounds {', '.join(f'{r:.2f}' for r in speedups)})",
                       flush=True)
+        if not args.rates:
+            return 0
         servers = {}
         for name, source in (("base", tree), ("this", ROOT)):
             port = procs.free_port()

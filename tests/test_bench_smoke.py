@@ -116,11 +116,18 @@ def test_bench_runs_end_to_end_in_smoke_mode(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/system-deps.sh)")
 def test_comparing_a_revision_with_this_tree_runs_end_to_end() -> None:
-    done = subprocess.run([sys.executable, "-m", "bench.compare", "HEAD", "--seconds", "1", "--repeats", "1",
-                           "--in-process", "--calls", "100"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "bench.compare", "HEAD", "--seconds", "1", "--repeats", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("ratio") == 4  # the seed PUT in JSON and XML, repeated and with every body new
     assert "seed PUT XML, every body new:" in done.stdout
+
+
+def test_comparing_in_process_times_each_shape_without_wrk() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.compare", "HEAD", "--repeats", "1", "--no-rates",
+                           "--in-process", "--calls", "100"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ratio" not in done.stdout  # no rates under wrk
     timed = [line for line in done.stdout.splitlines() if " us per call, this tree " in line]
     assert [line.partition(" in-process:")[0] for line in timed] == [
         "seed PUT JSON", "seed PUT XML", "seed PUT JSON, every body new", "seed PUT XML, every body new"]
