@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import socket
+import ssl
+import subprocess
 import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
+import httpx
+import pytest
 from defusedxml.ElementTree import fromstring
 
 from mock_omni.api.webhooks import Callback, Webhooks
@@ -300,3 +307,104 @@ def test_a_queued_callback_takes_about_its_bodys_size() -> None:
         tracemalloc.stop()
     body = len(hooks.records()[0].body)
     assert grown / 1000 < body + 600, (grown / 1000, body)
+
+
+# --- the HTTP client and the TLS context, made on a thread (_made) ---------------------------------------
+
+
+def test_a_client_that_cannot_be_made_is_a_failed_attempt_not_a_dead_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client is made outside the attempt's timeout, but its failure is the attempt's: retried, and the
+    URL's next callbacks go out. A failure that killed the URL's worker left every callback to it pending."""
+    make = httpx.AsyncClient.__init__
+    made: list[bool] = []
+
+    def once_unreadable(client: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+        made.append(True)
+        if len(made) == 1:
+            raise OSError("the CA bundle cannot be read")
+        make(client, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", once_unreadable)
+    hooks = Webhooks(backoff=0.01)
+    with receiver() as target:
+        sends: list[tuple[str, str | None, dict[str, object], str | None]] = [
+            (target.url, None, {**REPORT, "messageId": f"M{n}"}, None) for n in range(2)]
+        assert asyncio.run(run(hooks, sends, 2))
+    first, second = hooks.records()
+    unreadable = "OSError: the CA bundle cannot be read"
+    assert [(a.status, a.error) for a in first.attempts] == [(None, unreadable), (200, None)]
+    assert first.state == second.state == "delivered"
+    assert [report["messageId"] for report in target.reports()] == ["M0", "M1"]
+
+
+def test_first_callbacks_to_many_urls_make_one_client_and_close_closes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every first callback waits for the same client: one CA file parsed, not one per URL on the loop's
+    executor (where the names of the callbacks' URLs are resolved too); the one client is closed with the sender."""
+    make = httpx.AsyncClient.__init__
+    made: list[httpx.AsyncClient] = []
+
+    def counted(client: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.1)  # every first callback asks before it is made (they all start together regardless)
+        make(client, *args, **kwargs)
+        made.append(client)
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", counted)
+    with receiver() as target:
+        sends: list[tuple[str, str | None, dict[str, object], str | None]] = [
+            (f"{target.url}/{n}", None, REPORT, None) for n in range(8)]
+        assert asyncio.run(run(Webhooks(), sends, 8))
+    assert target.count() == 8
+    assert len(made) == 1 and made[0].is_closed
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An https receiver answering 200, its certificate (for ``localhost``) trusted through ``SSL_CERT_FILE``,
+    as the TLS context of a callback to a name is made (``_client_for_tls``)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://localhost:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_tls_context_slower_than_the_timeout_is_made_once_and_then_used(
+        tls_receiver: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attempt that times out while the TLS context is made (its CA file parsed: slow on a loaded machine)
+    leaves it to be made: a later attempt uses it. Made again by each attempt, and each slower than the
+    timeout, it was never made and the callback failed however fast the receiver."""
+    create = httpx.create_ssl_context
+    calls: list[bool] = []
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        calls.append(True)
+        time.sleep(1.5)  # beyond the attempt's 1 s
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", slow)
+    hooks = Webhooks(timeout=1.0, attempts=6, backoff=0.05)
+    assert asyncio.run(run(hooks, [(tls_receiver, None, REPORT, None)], 1))
+    (callback,) = hooks.records()
+    assert callback.state == "delivered", callback.attempts
+    assert callback.attempts[0].error == "TimeoutError" and calls == [True]

@@ -143,6 +143,8 @@ class Webhooks:
         self._host: _LoopThread | None = None
         self._client: Any = None
         self._tls: Any = None
+        #: What is being made on a thread (``_made``), by the attribute it goes to.
+        self._making: dict[str, asyncio.Task[Any]] = {}
         self._closed = False
         #: Bumped on every change: ``wait`` looks again only then.
         self._version = 0
@@ -208,6 +210,7 @@ class Webhooks:
             host.stop()
         with self._lock:  # a later start (the app served again) begins afresh
             self._loop = self._loop_thread = self._host = self._client = None
+            self._making.clear()
             self._queues.clear()
             self._draining.clear()
             self._on_wire.clear()
@@ -428,11 +431,16 @@ class Webhooks:
                 return  # delivered, failed for good, or dropped while on the wire
 
     async def _attempt(self, callback: Callback) -> Attempt:
-        await self._http()  # first: httpx is imported off the loop (``_http``) before resolve_targets uses it
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
         try:
+            # First, and not within the timeout: the client (httpx imported off the loop, ``_http``) before
+            # resolve_targets uses httpx. Within the try: a client that cannot be made (no thread to make it
+            # on: the loop's executor shut down) is an attempt that failed, not a worker that died with the
+            # URL's queue (its callbacks pending for ever).
+            await self._http()
+            started = time.perf_counter()
             # The whole attempt within the timeout (the name's resolution included): a receiver trickling its
             # answer byte by byte is a timeout.
             async with asyncio.timeout(self.timeout):
@@ -476,20 +484,34 @@ class Webhooks:
     async def _client_for_tls(self) -> Any:
         import httpx  # imported by now, off the loop (_attempt)
 
-        if self._tls is None:
-            tls = await asyncio.to_thread(httpx.create_ssl_context)  # off the loop too: the CA file is parsed
-            self._tls = self._tls or tls
-        return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False, verify=self._tls)
+        # Off the loop too: the CA file is parsed.
+        tls = await self._made("_tls", httpx.create_ssl_context)
+        return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False, verify=tls)
 
     async def _http(self) -> Any:
         # Made on the first callback (servers that push none never pay for it), on a thread: importing httpx
         # (httpcore, and rich and pygments for its CLI when installed) and loading its CA certificates take
         # 0.2 s, 0.6 s on a loaded machine, which on the loop held every vendor call in flight meanwhile.
-        if self._client is None:
-            client = await asyncio.to_thread(self._new_client)
-            if self._client is None:  # else another URL's first callback made one meanwhile: that one is used
-                self._client = client
-        return self._client
+        return await self._made("_client", self._new_client)
+
+    async def _made(self, attribute: str, make: Callable[[], Any]) -> Any:
+        """``self.<attribute>``, made by ``make()`` on a thread the first time: once for every caller (the first
+        callbacks to many URLs wait for one client, one CA file parsed), in a task of its own, so that a caller
+        that gives up (an attempt's timeout, a callback a reset abandoned) leaves it to finish for the next
+        one: made again by each attempt, one slower than the timeout would never be made. A failure is the
+        waiting callers' (their attempts fail); the next caller tries again."""
+        made = getattr(self, attribute)
+        if made is not None:
+            return made
+        task = self._making.get(attribute)
+        if task is None or task.done():  # none yet, or one that failed or was cancelled (close)
+            task = self._making[attribute] = asyncio.get_running_loop().create_task(self._make(attribute, make))
+        return await asyncio.shield(task)
+
+    async def _make(self, attribute: str, make: Callable[[], Any]) -> Any:
+        made = await asyncio.to_thread(make)
+        setattr(self, attribute, made)  # on the loop, before any caller resumes: close() closes it
+        return made
 
     def _new_client(self) -> Any:
         import httpx
@@ -499,7 +521,9 @@ class Webhooks:
                                  transport=self._transport)
 
     async def _stop_workers(self) -> None:
-        workers = list(self._workers)
+        # What is being made goes too: its thread runs on (it cannot be stopped), its result is never used
+        # (a client no attempt used holds no connection).
+        workers = [*self._workers, *self._making.values()]
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
