@@ -408,3 +408,35 @@ def test_a_tls_context_slower_than_the_timeout_is_made_once_and_then_used(
     (callback,) = hooks.records()
     assert callback.state == "delivered", callback.attempts
     assert callback.attempts[0].error == "TimeoutError" and calls == [True]
+
+
+def test_close_while_the_client_is_made_does_not_wait_for_it_and_a_restart_makes_another(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopping (SIGTERM, a lifespan's end) while the first client is made drops the callbacks at once: the
+    making is abandoned (its thread cannot be stopped; what it makes is never used). Served again, the
+    sender makes a client afresh and delivers."""
+    make = httpx.AsyncClient.__init__
+    making, made = threading.Event(), threading.Event()
+    released: list[bool] = []
+
+    def held(client: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+        if not making.is_set():  # the first one (the next is made once this one is released)
+            making.set()
+            released.append(made.wait(timeout=10))  # False: close waited for it
+        make(client, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", held)
+    hooks = Webhooks()
+    with receiver() as target:
+        async def scenario() -> bool:
+            await hooks.start()
+            hooks.notify("A", target.url, None, {**REPORT, "messageId": "STOPPED"})
+            assert await asyncio.to_thread(making.wait, 10)
+            await hooks.close()
+            made.set()
+            return await run(hooks, [(target.url, None, {**REPORT, "messageId": "AGAIN"}, None)], 1)
+
+        assert asyncio.run(scenario())
+    assert released == [True]
+    assert [(c.message_id, c.state) for c in hooks.records()] == [("STOPPED", "dropped"), ("AGAIN", "delivered")]
+    assert [report["messageId"] for report in target.reports()] == ["AGAIN"]
