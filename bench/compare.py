@@ -7,7 +7,8 @@ than before" are judged by this. ``--instructions`` also counts, under valgrind,
 instructions of one seed PUT answered in-process by each tree (bench/instructions.py):
 a number the machine's load does not move. ``--in-process`` times one call answered in-process through each tree's
 HTTP protocol (bench/inprocess.py), interleaved like the rates: microseconds, not instructions, but with no wrk
-and no sockets sharing the CPU.
+and no sockets sharing the CPU. ``--compile`` makes "this tree" a copy of it whose hot modules mypy's compiler
+(mypyc) has built into C extensions (``COMPILED``; a C compiler needed): what compiling would give, measured.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,6 +44,29 @@ SHAPES.update({
                                         counter="#N")
     for shape, request in list(SHAPES.items()) if request.body is not None
 })
+
+
+#: The vendor path's modules that mypyc compiles as they are (``--compile``). Not server/http_protocol.py: its
+#: class is subclassed per app at run time and given class attributes there, which a compiled class refuses.
+#: The replicas' dispatcher is compiled because it subclasses the vendor's (an interpreted class cannot).
+COMPILED = (
+    "mock_omni/domain/memo.py", "mock_omni/testing/journal.py", "mock_omni/api/answers.py",
+    "mock_omni/api/dispatcher.py", "mock_omni/replication/dispatcher.py", "mock_omni/domain/accounts.py",
+    "mock_omni/server/batched_transport.py", "mock_omni/api/codecs.py", "mock_omni/api/bodies.py",
+    "mock_omni/api/routing.py", "mock_omni/api/handlers/scenarios.py", "mock_omni/domain/validation.py",
+)
+
+
+def compiled_copy(source: Path, into: Path, modules: Sequence[str] = COMPILED) -> Path:
+    """A copy of the package at ``source`` in ``into``, ``modules`` compiled by mypyc in place (its .so files
+    beside the .py files, which they shadow); ``into``."""
+    shutil.copytree(source / "mock_omni", into / "mock_omni", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    shutil.copy(source / "pyproject.toml", into / "pyproject.toml")  # mypy's settings, which mypyc reads
+    done = subprocess.run([sys.executable, "-m", "mypyc", *modules], cwd=into, capture_output=True, text=True,
+                          timeout=1800, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"mypyc failed: {(done.stdout + done.stderr)[-1500:]}")
+    return into
 
 
 def serve_command(extra: Sequence[str]) -> list[str]:
@@ -94,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rates", action=argparse.BooleanOptionalAction, default=True,
                         help="the rates under wrk (--no-rates: only what --instructions and --in-process ask)")
     parser.add_argument("--calls", type=int, default=20000, help="calls per in-process round (default 20000)")
+    parser.add_argument("--compile", action="store_true",
+                        help="this tree with its hot modules compiled by mypyc (COMPILED; a C compiler needed)")
     parser.add_argument("--base-python", default=sys.executable, help="the revision's interpreter (its own venv)")
     args = parser.parse_args(argv)
     extra = args.server_args.split()
@@ -103,15 +130,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                        check=True, capture_output=True)
         stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                        capture_output=True)
+        this = ROOT
+        if args.compile:
+            this = compiled_copy(ROOT, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            print(f"this tree compiled by mypyc: {len(COMPILED)} modules", flush=True)
         if args.instructions:
             for fmt in ("json", "xml", "send", "json-new", "xml-new"):
-                trees = (("base", tree, args.base_python), ("this", ROOT, sys.executable))
+                trees = (("base", tree, args.base_python), ("this", this, sys.executable))
                 counts = {name: instructions_per_call(source, fmt, python=python) for name, source, python in trees}
                 print(f"{shape_label(fmt)} in-process: {args.rev} {counts['base']:,.0f} instructions per call, "
                       f"this tree {counts['this']:,.0f} ({counts['this'] / counts['base']:.3f}x)", flush=True)
         if args.in_process:
             for shape in ("json", "xml", "json-new", "xml-new"):
-                trees = (("base", tree, args.base_python), ("this", ROOT, sys.executable))
+                trees = (("base", tree, args.base_python), ("this", this, sys.executable))
                 times: dict[str, list[float]] = {"base": [], "this": []}
                 for _ in range(args.repeats):
                     for name, source, python in trees:
@@ -124,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.rates:
             return 0
         servers = {}
-        for name, source in (("base", tree), ("this", ROOT)):
+        for name, source in (("base", tree), ("this", this)):
             port = procs.free_port()
             servers[name] = stack.enter_context(procs.running(
                 name, [*serve_command(extra), "--port", str(port)], port, env={"PYTHONPATH": str(source)},

@@ -5,6 +5,7 @@ No timing is asserted: only that every part runs, measures, and writes its table
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -175,3 +176,17 @@ def test_the_templated_wiremock_stub_echoes_the_name_in_the_mocks_own_answer(
     template = "{{jsonPath request.body '$.name'}}"
     assert stub["response"]["body"].replace(template, "x #1") == RESPONSE_BYTES["json"].decode().replace(
         alternatives.SEED_NAME, "x #1")
+
+
+def test_a_compiled_copy_shadows_its_modules_with_mypycs_extensions(tmp_path: Path) -> None:
+    # What bench.compare --compile measures: here one small module, compiled for real (gcc), then imported.
+    from bench.compare import compiled_copy
+
+    copy = compiled_copy(ROOT, tmp_path, ["mock_omni/domain/memo.py"])
+    probe = ("import mock_omni.domain.memo as m; memo = m.Memo(2, 10); memo.remember('a', 1, 1); "
+             "memo.remember('a', 1, 1); print(m.__file__, memo.get('a'))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(copy)}, cwd=copy)
+    assert done.returncode == 0, done.stderr[-2000:]
+    where, value = done.stdout.split()
+    assert where.startswith(str(copy)) and where.endswith(".so") and value == "1"
