@@ -107,6 +107,19 @@ def microseconds_per_call(source: Path, shape: str, calls: int = 20000, python: 
     return float(done.stdout.split()[-1])
 
 
+def in_process_line(rev: str, shape: str, trees: Sequence[tuple[str, Path, str]], repeats: int, calls: int) -> str:
+    """``shape``'s time per call in-process for the trees (name, source, python: ``base`` and ``this``), in
+    ``repeats`` interleaved rounds: one line, the medians and the median of per-round ratios."""
+    times: dict[str, list[float]] = {name: [] for name, _, _ in trees}
+    for _ in range(repeats):
+        for name, source, python in trees:
+            times[name].append(microseconds_per_call(source, shape, calls, python))
+    speedups = [a / b for a, b in zip(times["base"], times["this"], strict=True)]
+    before, after = statistics.median(times["base"]), statistics.median(times["this"])
+    return (f"{shape_label(shape)} in-process: {rev} {before:.2f} us per call, this tree {after:.2f} us, "
+            f"{statistics.median(speedups):.3f}x as fast (rounds {', '.join(f'{r:.2f}' for r in speedups)})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.splitlines()[0])
     parser.add_argument("rev", help="the git revision to compare against, e.g. HEAD~3 or a commit id")
@@ -141,17 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{shape_label(fmt)} in-process: {args.rev} {counts['base']:,.0f} instructions per call, "
                       f"this tree {counts['this']:,.0f} ({counts['this'] / counts['base']:.3f}x)", flush=True)
         if args.in_process:
+            trees = (("base", tree, args.base_python), ("this", this, sys.executable))
             for shape in ("json", "xml", "json-new", "xml-new"):
-                trees = (("base", tree, args.base_python), ("this", this, sys.executable))
-                times: dict[str, list[float]] = {"base": [], "this": []}
-                for _ in range(args.repeats):
-                    for name, source, python in trees:
-                        times[name].append(microseconds_per_call(source, shape, args.calls, python))
-                speedups = [a / b for a, b in zip(times["base"], times["this"], strict=True)]
-                base, this = statistics.median(times["base"]), statistics.median(times["this"])
-                print(f"{shape_label(shape)} in-process: {args.rev} {base:.2f} us per call, this tree {this:.2f} us, "
-                      f"{statistics.median(speedups):.3f}x as fast (rounds {', '.join(f'{r:.2f}' for r in speedups)})",
-                      flush=True)
+                print(in_process_line(args.rev, shape, trees, args.repeats, args.calls), flush=True)
         if not args.rates:
             return 0
         servers = {}
