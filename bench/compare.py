@@ -8,18 +8,22 @@ instructions of one seed PUT answered in-process by each tree (bench/instruction
 a number the machine's load does not move. ``--in-process`` times one call answered in-process through each tree's
 HTTP protocol (bench/inprocess.py), interleaved like the rates: microseconds, not instructions, but with no wrk
 and no sockets sharing the CPU. ``--compile`` makes "this tree" a copy of it whose hot modules mypy's compiler
-(mypyc) has built into C extensions (``COMPILED``; a C compiler needed): what compiling would give, measured.
+(mypyc) has built into C extensions (``COMPILED``; a C compiler and Python's headers needed, checked first):
+what compiling would give, measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -65,8 +69,26 @@ def compiled_copy(source: Path, into: Path, modules: Sequence[str] = COMPILED) -
     done = subprocess.run([sys.executable, "-m", "mypyc", *modules], cwd=into, capture_output=True, text=True,
                           timeout=1800, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"mypyc failed: {(done.stdout + done.stderr)[-1500:]}")
+        output = (done.stdout + done.stderr).strip().splitlines() or ["no output"]
+        errors = [line for line in output if "error:" in line]  # mypy's, the compiler's, setuptools' (not -Werror)
+        raise RuntimeError(f"mypyc failed: {(errors or output)[0]}" + (f" (and {len(errors) - 1} more errors)"
+                                                                       if len(errors) > 1 else ""))
     return into
+
+
+def missing_for_compiling() -> str | None:
+    """What ``compiled_copy`` lacks on this machine (mypyc, a C compiler, Python's headers), as one line; None:
+    nothing. Asked before anything is built: mypyc finds out after half a minute, in a page of output."""
+    if importlib.util.find_spec("mypyc") is None:
+        return "mypyc is not installed in this venv (it comes with mypy: make install)"
+    # What setuptools calls, as mypyc builds: $CC, else the compiler Python was built with.
+    compiler = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")[0]
+    if shutil.which(compiler) is None:
+        return f"no C compiler: {compiler!r} is not on PATH (mypyc needs one: apt-get install gcc)"
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not headers.is_file():
+        return f"no Python headers: {headers} is missing (mypyc needs them: apt-get install python3-dev)"
+    return None
 
 
 def serve_command(extra: Sequence[str]) -> list[str]:
@@ -120,27 +142,57 @@ def in_process_line(rev: str, shape: str, trees: Sequence[tuple[str, Path, str]]
             f"{statistics.median(speedups):.3f}x as fast (rounds {', '.join(f'{r:.2f}' for r in speedups)})")
 
 
+def positive(text: str) -> int:
+    """An argument counting something (rounds, calls, seconds): 0 failed only later, in a traceback."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.splitlines()[0])
     parser.add_argument("rev", help="the git revision to compare against, e.g. HEAD~3 or a commit id")
-    parser.add_argument("--seconds", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seconds", type=positive, default=3)
+    parser.add_argument("--repeats", type=positive, default=5)
     parser.add_argument("--server-args", default="--quiet", help="flags for both servers (default --quiet)")
     parser.add_argument("--instructions", action="store_true", help="also count instructions per call (valgrind)")
     parser.add_argument("--in-process", action="store_true",
                         help="also time each call in-process through the HTTP protocol (bench/inprocess.py)")
     parser.add_argument("--rates", action=argparse.BooleanOptionalAction, default=True,
                         help="the rates under wrk (--no-rates: only what --instructions and --in-process ask)")
-    parser.add_argument("--calls", type=int, default=20000, help="calls per in-process round (default 20000)")
+    parser.add_argument("--calls", type=positive, default=20000, help="calls per in-process round (default 20000)")
     parser.add_argument("--compile", action="store_true",
-                        help="this tree with its hot modules compiled by mypyc (COMPILED; a C compiler needed)")
+                        help="this tree with its hot modules compiled by mypyc (COMPILED; a C compiler and "
+                             "Python's headers needed)")
     parser.add_argument("--base-python", default=sys.executable, help="the revision's interpreter (its own venv)")
     args = parser.parse_args(argv)
+    if not (args.rates or args.instructions or args.in_process):
+        parser.error("--no-rates leaves nothing to measure: add --in-process or --instructions")
+    # Checked before anything is made: one line, not a traceback after minutes of work.
+    missing = missing_for_compiling() if args.compile else None
+    if missing is not None:
+        raise SystemExit(f"bench.compare --compile: {missing}")
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("bench.compare --instructions: valgrind is not installed (scripts/system-deps.sh)")
+    try:
+        return compare(args)
+    except RuntimeError as failed:  # a step that failed says what it was (mypyc, a server, a timer)
+        raise SystemExit(f"bench.compare: {failed}") from None
+
+
+def compare(args: argparse.Namespace) -> int:
     extra = args.server_args.split()
     with ExitStack() as stack:
         tree = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "base"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.rev],
-                       check=True, capture_output=True)
+        added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.rev],
+                               capture_output=True, text=True, check=False)
+        if added.returncode != 0:
+            said = added.stderr.strip().splitlines() or [f"exit status {added.returncode}"]
+            raise RuntimeError(f"git cannot check out {args.rev!r}: {said[-1]}")
         stack.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
                        capture_output=True)
         this = ROOT

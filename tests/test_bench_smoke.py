@@ -190,3 +190,58 @@ def test_a_compiled_copy_shadows_its_modules_with_mypycs_extensions(tmp_path: Pa
     assert done.returncode == 0, done.stderr[-2000:]
     where, value = done.stdout.split()
     assert where.startswith(str(copy)) and where.endswith(".so") and value == "1"
+
+
+def compare_fails(*args: str, env: dict[str, str] | None = None) -> str:
+    """bench.compare's stderr when it refuses ``args``: no traceback."""
+    done = subprocess.run([sys.executable, "-m", "bench.compare", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    return done.stderr.strip()
+
+
+def test_compiling_without_a_c_compiler_is_one_line_before_anything_is_built() -> None:
+    # mypyc found out after about 30 s of type checking (a git worktree made first), and bench.compare ended in a
+    # traceback. The check's own line says it came before anything was made.
+    said = compare_fails("HEAD", "--compile", "--no-rates", "--in-process", env={"CC": "no-such-cc"})
+    assert said == ("bench.compare --compile: no C compiler: 'no-such-cc' is not on PATH "
+                    "(mypyc needs one: apt-get install gcc)")
+
+
+def test_compiling_without_pythons_headers_names_the_missing_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sysconfig
+
+    from bench import compare
+
+    assert compare.missing_for_compiling() is None  # this machine has all it needs
+    paths = sysconfig.get_paths()
+    monkeypatch.setattr(sysconfig, "get_paths", lambda: {**paths, "include": str(tmp_path)})
+    with pytest.raises(SystemExit) as refused:
+        compare.main(["HEAD", "--compile", "--no-rates", "--in-process"])
+    assert str(refused.value) == (f"bench.compare --compile: no Python headers: {tmp_path / 'Python.h'} is missing "
+                                  "(mypyc needs them: apt-get install python3-dev)")
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["HEAD", "--no-rates"], "--no-rates leaves nothing to measure: add --in-process or --instructions"),
+    (["HEAD", "--no-rates", "--in-process", "--calls", "0"], "argument --calls: '0' is not a positive integer"),
+    (["no-such-revision", "--no-rates", "--in-process"],
+     "bench.compare: git cannot check out 'no-such-revision': fatal: invalid reference: no-such-revision"),
+])
+def test_what_bench_compare_cannot_do_is_one_line(args: list[str], said: str) -> None:
+    assert compare_fails(*args).splitlines()[-1].endswith(said)
+
+
+def test_a_module_mypyc_cannot_compile_is_its_first_error_in_one_line(tmp_path: Path) -> None:
+    from bench.compare import compiled_copy
+
+    source = tmp_path / "source"
+    (source / "mock_omni").mkdir(parents=True)
+    (source / "mock_omni" / "__init__.py").write_text("")
+    (source / "mock_omni" / "broken.py").write_text('def count() -> int:\n    return "many"\n')
+    shutil.copy(ROOT / "pyproject.toml", source / "pyproject.toml")
+    with pytest.raises(RuntimeError) as failed:
+        compiled_copy(source, tmp_path / "copy", ["mock_omni/broken.py"])
+    assert str(failed.value).startswith("mypyc failed: mock_omni/broken.py:2: error: Incompatible return")
+    assert "\n" not in str(failed.value)
