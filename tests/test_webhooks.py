@@ -410,6 +410,37 @@ def test_a_tls_context_slower_than_the_timeout_is_made_once_and_then_used(
     assert callback.attempts[0].error == "TimeoutError" and calls == [True]
 
 
+def test_the_tls_context_is_made_off_the_loop(tls_receiver: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TLS context of https to a name (its CA file parsed) is made on a thread, like the client: held here
+    until the loop has gone on without it. Made on the loop, the loop waited for it until the hold's 10 s limit."""
+    create = httpx.create_ssl_context
+    making, made = threading.Event(), threading.Event()
+    released: list[bool] = []
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        making.set()
+        released.append(made.wait(timeout=10))
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", held)
+    hooks = Webhooks(timeout=30.0)
+
+    async def scenario() -> bool:
+        await hooks.start()
+        try:
+            hooks.notify("A", tls_receiver, None, REPORT)
+            assert await asyncio.to_thread(making.wait, 10)
+            await asyncio.sleep(0.01)  # the loop runs on while the context is made
+            made.set()
+            return await hooks.wait(lambda: delivered(hooks.records(), 1), 20)
+        finally:
+            await hooks.close()
+
+    assert asyncio.run(scenario())
+    assert released == [True]
+    assert hooks.records()[0].state == "delivered"
+
+
 def test_close_while_the_client_is_made_does_not_wait_for_it_and_a_restart_makes_another(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Stopping (SIGTERM, a lifespan's end) while the first client is made drops the callbacks at once: the
