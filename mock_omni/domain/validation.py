@@ -81,7 +81,7 @@ def validate_json(model: type[Model], body: bytes) -> Model:
     if not body or body.isspace():  # what body.strip() leaves empty (ASCII whitespace), without a copy
         raise BadRequest().because("the body is empty")
     # find, not `in`: for a bytes needle, `in` first tries it as an integer and clears the TypeError
-    # (a few hundred ns per test on a small body; the hot path makes four).
+    # (about 100 ns per test on 3.11, more on 3.12 and 3.13; the hot path makes four).
     if body.find(b"NaN") != -1 or body.find(b"Infinity") != -1:
         # pydantic's parser takes these non-JSON literals (Python's json.dumps writes them); a strict
         # JSON parser, like the vendor's, does not. The scan is cheap; orjson only runs on a hit.
