@@ -11,10 +11,12 @@ import gzip
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -369,6 +371,34 @@ def test_record_forwards_the_admin_api_in_no_spelling(tmp_path: Path, target: st
         assert status == 404 and b"accounts" not in body, body[:200]
         assert proxy.seen == []
     assert recorder.exit_status() == 0, recorder.output()
+
+
+def test_signals_while_a_recording_is_written_do_not_cut_it(tmp_path: Path) -> None:
+    """``ServerProcess.stop`` closes stdin (the recording ends) and sends SIGTERM at once: a SIGTERM that came while
+    DIR was being written was raised inside the writing (a traceback, exit 1, a file cut short; once in CI). Here
+    SIGTERM comes again and again from the stop on, until the process is gone: it still writes all three whole."""
+    out = tmp_path / "rec"
+    with running() as upstream:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", upstream.url,
+                                  "--port", "0", "--out", str(out), "--exit-on-stdin-close"])
+        try:
+            with httpx.Client(base_url=recorder.url, headers={"Authorization": APP}, timeout=30) as http:
+                for _ in range(300):  # journaled: exchanges.json takes a while to write
+                    assert http.get("/omni/1/scenarios").status_code == 200
+            process = recorder.process
+            assert process.stdin is not None
+            process.stdin.close()
+            deadline = time.monotonic() + 30
+            while process.poll() is None and time.monotonic() < deadline:
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.0005)
+        finally:
+            recorder.stop()
+    assert recorder.exit_status() == 0, recorder.output()
+    assert "Traceback" not in recorder.output()
+    written = {name: json.loads((out / name).read_text()) for name in ("drift.json", "fixtures.json", "exchanges.json")}
+    assert len(written["exchanges.json"]) == 300
+    assert not [path.name for path in out.iterdir() if path.name.endswith(".part")]  # no write left half done
 
 
 def test_an_upstream_that_is_not_the_api_is_exit_2_not_drift(tmp_path: Path) -> None:

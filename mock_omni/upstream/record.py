@@ -56,8 +56,21 @@ class Stopped(Exception):
     """SIGTERM: stop recording, and write DIR."""
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
-    raise Stopped
+class _StopSignals:
+    """SIGTERM and Ctrl-C end the recording; once it is ending (by either, or by stdin closing), more are ignored
+    while DIR is written. One that came then (``ServerProcess.stop`` closes stdin, then sends SIGTERM; a user
+    presses Ctrl-C twice) was raised inside the writing: a traceback, exit 1 and a file cut short."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped
 
 
 class Learned:
@@ -224,7 +237,11 @@ def is_admin(path: str) -> bool:
 
 
 def _write(path: Path, data: object) -> None:
-    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    """``data`` as JSON in ``path``, whole or not at all (written beside it, then renamed over it: a process killed
+    meanwhile leaves the file as it was)."""
+    part = path.with_name(f".{path.name}.part")
+    part.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    os.replace(part, path)
 
 
 def _decoded(reply: Reply) -> Reply:
@@ -319,29 +336,42 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
 def serve(upstream: Upstream, host: str, port: int, out: Path, stdout: IO[str] = sys.stdout,
           stop_on_stdin_close: bool = False) -> dict[str, int]:
     recorder = Recorder(upstream, out, bound=host)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop)
+    stop = _StopSignals()
     server = ThreadingHTTPServer((host, port), handler_for(recorder))
     server.daemon_threads = True
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     from ..version import __version__
-    print(f"mock-omni {__version__} serving on http://{shown}:{bound_port}", file=stdout, flush=True)
-    print(f"mock-omni: recording {upstream.url} into {out}", file=sys.stderr, flush=True)
-    if stop_on_stdin_close:
-        def watch() -> None:
-            try:
-                while os.read(sys.stdin.fileno(), 4096):
-                    pass
-            except (OSError, ValueError):
+
+    def watch() -> None:
+        try:
+            while os.read(sys.stdin.fileno(), 4096):
                 pass
-            server.shutdown()
-        threading.Thread(target=watch, name="mock-omni-stdin", daemon=True).start()
+        except (OSError, ValueError):
+            pass
+        stop.stopping = True  # before the loop ends: a signal from now on finds it ending
+        server.shutdown()
+
+    handles_signals = threading.current_thread() is threading.main_thread()
     try:
+        # Within the try, and before the line that says it is ready: a SIGTERM sent on seeing that line is a stop.
+        if handles_signals:
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+        print(f"mock-omni {__version__} serving on http://{shown}:{bound_port}", file=stdout, flush=True)
+        print(f"mock-omni: recording {upstream.url} into {out}", file=sys.stderr, flush=True)
+        if stop_on_stdin_close:
+            threading.Thread(target=watch, name="mock-omni-stdin", daemon=True).start()
         server.serve_forever(poll_interval=0.2)
     except (KeyboardInterrupt, Stopped):
         pass  # Ctrl-C and SIGTERM are the ordinary ways to stop a recording: DIR is written below
     finally:
+        stop.stopping = True
+        if handles_signals:
+            # Ignored from here to the exit: Python puts a handler of its own back to the default as it finalizes,
+            # and a SIGTERM then ended a recording already written with -15 (SIG_IGN stays).
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         server.server_close()
         counts = recorder.close()
     return counts
