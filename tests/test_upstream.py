@@ -398,7 +398,7 @@ def test_signals_while_a_recording_is_written_do_not_cut_it(tmp_path: Path) -> N
     assert "Traceback" not in recorder.output()
     written = {name: json.loads((out / name).read_text()) for name in ("drift.json", "fixtures.json", "exchanges.json")}
     assert len(written["exchanges.json"]) == 300
-    assert not [path.name for path in out.iterdir() if path.name.endswith(".part")]  # no write left half done
+    assert not [path.name for path in out.iterdir() if path.name.endswith(".tmp")]  # no write left half done
 
 
 def test_an_upstream_that_is_not_the_api_is_exit_2_not_drift(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ from ..testing.admin_paths import reaches_admin
 from ..testing.journal import Journal, KeptResponse
 from ..testing.redaction import redact_query
 from ..web.hosts import HostPolicy
+from ..web.state_file import replace_whole
 from .client import HOP_BY_HOP, Reply, Upstream, UpstreamUnusable
 from .compare import Difference, compare
 from .importer import CredentialsRefused, fixture_scenario, new_credentials, read_scenarios
@@ -237,11 +238,8 @@ def is_admin(path: str) -> bool:
 
 
 def _write(path: Path, data: object) -> None:
-    """``data`` as JSON in ``path``, whole or not at all (written beside it, then renamed over it: a process killed
-    meanwhile leaves the file as it was)."""
-    part = path.with_name(f".{path.name}.part")
-    part.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
-    os.replace(part, path)
+    """``data`` as JSON in ``path``, whole or not at all."""
+    replace_whole(path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def _decoded(reply: Reply) -> Reply:
