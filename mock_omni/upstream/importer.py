@@ -10,13 +10,11 @@ from __future__ import annotations
 import secrets
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TextIO
 
 import orjson
 
 from ..domain.fixtures import FixtureError, accounts_from_document
-from ..web.state_file import replace_whole
 from .client import Upstream, UpstreamUnusable
 
 PAGE_SIZE = 100
@@ -113,8 +111,8 @@ def fixture_document(accounts: list[tuple[dict[str, object], list[dict[str, obje
 
 def write_document(document: dict[str, object], out: str) -> None:
     try:
-        # Whole or not at all: an import stopped meanwhile leaves a fixture file that was there as it was.
-        replace_whole(Path(out), orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        with open(out, "wb") as file:
+            file.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     except OSError as error:
         raise ImportProblem(f"--out: {out}: {error.strerror or error}") from None
 

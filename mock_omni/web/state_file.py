@@ -109,7 +109,7 @@ class StateFile:
 
 def replace_whole(path: Path, content: bytes) -> None:
     """``path`` replaced by ``content`` atomically and durably: written beside it, then renamed over it, so a process
-    killed meanwhile leaves the old file as it was (the state file; ``record``'s and ``import``'s output)."""
+    killed meanwhile leaves the old file as it was (the state file; ``record``'s files)."""
     directory = path.parent
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
