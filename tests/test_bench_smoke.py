@@ -245,3 +245,16 @@ def test_a_module_mypyc_cannot_compile_is_its_first_error_in_one_line(tmp_path: 
         compiled_copy(source, tmp_path / "copy", ["mock_omni/broken.py"])
     assert str(failed.value).startswith("mypyc failed: mock_omni/broken.py:2: error: Incompatible return")
     assert "\n" not in str(failed.value)
+
+
+def test_the_body_bounds_script_times_each_part_of_reading_a_new_body() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "body_bounds.py"), "20"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    times = {name.strip(): float(took) for name, _, took in
+             (line.rstrip(" us").rpartition(" ") for line in done.stdout.splitlines())}
+    assert set(times) == {"JSON body -> model (validate_json)", "XML body -> model (data_from_xml, validate_data)",
+                          "XML body -> plain data (data_from_xml)", "XML body -> tree (parse_xml)",
+                          "expat's parse alone (no handler, no tree)", "defusedxml.ElementTree.fromstring, for scale",
+                          "an XML body over a JSON one"}
+    assert all(took > 0 for name, took in times.items() if name != "an XML body over a JSON one")
