@@ -359,11 +359,11 @@ def test_first_callbacks_to_many_urls_make_one_client_and_close_closes_it(monkey
 
 @pytest.fixture
 def tls_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """An https receiver answering 200, its certificate (for ``localhost``) trusted through ``SSL_CERT_FILE``,
-    as the TLS context of a callback to a name is made (``_client_for_tls``)."""
+    """An https receiver answering 200 at ``localhost`` (its URL), its certificate (for ``localhost`` and
+    127.0.0.1) trusted through ``SSL_CERT_FILE``, as every callback's TLS context is made (``_tls_context``)."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                    check=True, capture_output=True, timeout=60)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
 
@@ -389,11 +389,11 @@ def tls_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
         server.server_close()
 
 
-def test_a_tls_context_slower_than_the_timeout_is_made_once_and_then_used(
+def test_a_tls_context_slower_than_the_timeout_is_made_once_and_used_by_the_first_attempt(
         tls_receiver: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The attempt that times out while the TLS context is made (its CA file parsed: slow on a loaded machine)
-    leaves it to be made: a later attempt uses it. Made again by each attempt, and each slower than the
-    timeout, it was never made and the callback failed however fast the receiver."""
+    """The TLS context (its CA file parsed: slow on a loaded machine) is made before the attempt's timeout starts,
+    as the client is. Made within it, the first attempt timed out; made again by each attempt, and each slower
+    than the timeout, it was never made and the callback failed however fast the receiver."""
     create = httpx.create_ssl_context
     calls: list[bool] = []
 
@@ -407,7 +407,33 @@ def test_a_tls_context_slower_than_the_timeout_is_made_once_and_then_used(
     assert asyncio.run(run(hooks, [(tls_receiver, None, REPORT, None)], 1))
     (callback,) = hooks.records()
     assert callback.state == "delivered", callback.attempts
-    assert callback.attempts[0].error == "TimeoutError" and calls == [True]
+    assert [attempt.status for attempt in callback.attempts] == [200] and calls == [True]
+
+
+@pytest.mark.parametrize("to", ["a name", "an address"])
+def test_https_callbacks_verify_with_ssl_cert_file_to_a_name_and_to_an_address(tls_receiver: str, to: str) -> None:
+    """Every https callback trusts what SSL_CERT_FILE holds: to a name (a client of its own) and to an address
+    (the pooled client), alike. The pooled one used to verify with certifi's bundle whatever the environment
+    said, so a receiver at https://127.0.0.1 with a certificate the user trusted failed every attempt."""
+    url = tls_receiver if to == "a name" else tls_receiver.replace("//localhost:", "//127.0.0.1:")
+    hooks = Webhooks(attempts=1)
+    assert asyncio.run(run(hooks, [(url, None, REPORT, None)], 1))  # delivered, or failed for good
+    (callback,) = hooks.records()
+    statuses = [attempt.status for attempt in callback.attempts]
+    assert (callback.state, statuses) == ("delivered", [200]), callback.attempts
+
+
+@pytest.mark.parametrize("to", ["a name", "an address"])
+def test_https_callbacks_refuse_a_certificate_nobody_trusted(tls_receiver: str, to: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE")
+    url = tls_receiver if to == "a name" else tls_receiver.replace("//localhost:", "//127.0.0.1:")
+    hooks = Webhooks(attempts=1)
+    assert asyncio.run(run(hooks, [(url, None, REPORT, None)], 1))
+    (callback,) = hooks.records()
+    assert callback.state == "failed", callback.attempts
+    assert (callback.attempts[0].error or "").startswith("ConnectError: [SSL: CERTIFICATE_VERIFY_FAILED]"), \
+        callback.attempts
 
 
 def test_the_tls_context_is_made_off_the_loop(tls_receiver: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -484,14 +484,15 @@ class Webhooks:
     async def _client_for_tls(self) -> Any:
         import httpx  # imported by now, off the loop (_attempt)
 
-        # Off the loop too: the CA file is parsed.
-        tls = await self._made("_tls", httpx.create_ssl_context)
-        return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False, verify=tls)
+        return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False, verify=self._tls)
 
     async def _http(self) -> Any:
         # Made on the first callback (servers that push none never pay for it), on a thread: importing httpx
         # (httpcore, and rich and pygments for its CLI when installed) and loading its CA certificates take
         # 0.2 s, 0.6 s on a loaded machine, which on the loop held every vendor call in flight meanwhile.
+        if self._client is not None:
+            return self._client
+        await self._made("_tls", _tls_context)  # first: the pooled client verifies with it too
         return await self._made("_client", self._new_client)
 
     async def _made(self, attribute: str, make: Callable[[], Any]) -> Any:
@@ -516,9 +517,10 @@ class Webhooks:
     def _new_client(self) -> Any:
         import httpx
 
-        # trust_env=False: a proxy from the environment must not see (or swallow) the app's callbacks.
+        # trust_env=False: a proxy from the environment must not see (or swallow) the app's callbacks. The
+        # certificates are still verified as SSL_CERT_FILE and SSL_CERT_DIR say (_tls_context).
         return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False,
-                                 transport=self._transport)
+                                 transport=self._transport, verify=self._tls)
 
     async def _stop_workers(self) -> None:
         # What is being made goes too: its thread runs on (it cannot be stopped), its result is never used
@@ -557,6 +559,15 @@ def matches(callback: Callback, account: str | None, url: str | None, state: str
     return ((account is None or callback.account == account)
             and (url is None or masked_url(callback.url) == masked_url(url))
             and (state is None or callback.state == state))
+
+
+def _tls_context() -> Any:
+    """What every https callback is verified with: the CA bundle in ``SSL_CERT_FILE``, else the directory in
+    ``SSL_CERT_DIR``, else certifi's (httpx's rule). One for the pooled client and the callbacks to a name alike:
+    the pooled one used to take certifi's whatever the environment said."""
+    import httpx
+
+    return httpx.create_ssl_context()
 
 
 def _connect_errors() -> tuple[type[BaseException], ...]:
