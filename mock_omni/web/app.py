@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from ..api.answers import error_answer
@@ -91,6 +92,13 @@ def build_web_app(admin: Admin) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = field_errors(exc.errors(), located=True)
         return error_response(admin, negotiator, request, InvalidArgument(validation_errors=errors))
+
+    @web.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client left mid-body (an admin call's body cut short, or the server stopping while it waited):
+        # nobody to answer and nothing was done, as on the vendor API (api/dispatcher.py). The server writes
+        # nothing to a gone client (uvicorn's send, and the protocol's, drop it): no error, no log line.
+        return Response(status_code=400)
 
     @web.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
