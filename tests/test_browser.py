@@ -468,3 +468,40 @@ def test_the_clock_and_a_delivery_rule_are_set_from_the_page_and_times_carry_the
     newest = httpx.get(f"{live.url}/__admin/requests").json()["requests"][-1]["timestamp"]
     shown = page.find_element(By.CSS_SELECTOR, "#requests tr.request td").text
     assert shown[:19] == datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+FRAME_IN = """
+    const [src, done] = arguments;
+    const frame = document.createElement('iframe');
+    frame.id = 'framed';
+    frame.width = 900;
+    frame.height = 700;
+    frame.onload = () => done(true);
+    frame.src = src;
+    document.body.append(frame);"""
+
+
+def framed_element(page: webdriver.Chrome, src: str, element_id: str) -> bool:
+    """Whether ``src``, framed by the page the browser is on, shows the element (the frame has loaded)."""
+    page.set_script_timeout(WAIT_SECONDS)
+    assert page.execute_async_script(FRAME_IN, src)
+    page.switch_to.frame("framed")
+    try:
+        return bool(page.find_elements(By.ID, element_id))
+    finally:
+        page.switch_to.default_content()
+
+
+def test_a_page_on_another_origin_cannot_frame_the_dashboard_or_the_docs(page: webdriver.Chrome,
+                                                                          guarded: server.Server,
+                                                                          other_origin: str) -> None:
+    """Clickjacking: a page on another site framed the dashboard under a decoy, and the visitor's click on it
+    was the dashboard's own same-origin POST /__admin/reset, which the admin API's guard lets through.
+
+    Before: the dashboard and /docs loaded in any frame (no frame-ancestors, no X-Frame-Options). Now only
+    pages the policy lets call the admin API may frame them: their own origin (shown here) and --cors-origin's."""
+    for path, element_id in (("/", "reset"), ("/docs", "swagger-ui")):
+        page.get(other_origin + "/attack.html")
+        assert not framed_element(page, guarded.url + path, element_id), f"{path} loaded in another site's frame"
+        page.get(guarded.url + "/static/dashboard.css")
+        assert framed_element(page, guarded.url + path, element_id), f"{path} did not load in its own frame"

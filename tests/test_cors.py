@@ -217,3 +217,18 @@ def test_a_bad_origin_is_a_one_line_start_up_error(capsys: pytest.CaptureFixture
     assert main(["serve", "--cors-origin", "app.example.test/path", "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--cors-origin" in err and "app.example.test/path" in err
+
+
+@pytest.mark.parametrize(("specs", "expected"), [
+    (None, "frame-ancestors 'self' http://localhost:* https://localhost:* http://127.0.0.1:* https://127.0.0.1:*"),
+    (["http://app.example:3000", "https://b.example"],
+     "frame-ancestors 'self' http://app.example:3000 https://b.example"),
+    (["off"], "frame-ancestors 'self'"),
+    (["*"], None),
+    # Not a CSP source: left out rather than let a ';' start a directive of the operator's typing.
+    (["http://a.example;script-src", "http://b.example"], "frame-ancestors 'self' http://b.example"),
+])
+def test_only_pages_that_may_call_the_admin_api_may_frame_the_mocks_pages(
+    specs: list[str] | None, expected: str | None,
+) -> None:
+    assert OriginPolicy(specs).frame_ancestors() == expected

@@ -125,9 +125,9 @@ def build_web_app(admin: Admin) -> FastAPI:
 def add_pages(admin: Admin, web: FastAPI) -> None:
     """The dashboard, the offline docs and their static files (health is the admin API's)."""
     from .assets import mount_static
-    from .dashboard import dashboard_router
+    from .dashboard import dashboard_router, page_headers
     from .docs import docs_router
 
     web.include_router(dashboard_router(admin))
-    web.include_router(docs_router(web.title))
+    web.include_router(docs_router(web.title, page_headers(admin)))
     mount_static(web)

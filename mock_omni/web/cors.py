@@ -37,6 +37,10 @@ ADMIN_HEADERS = b"Authorization, Content-Type, Accept, X-Admin-Token"
 MAX_AGE = b"600"
 #: A header name is an RFC 9110 token.
 HEADER_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: The local origins as CSP sources (``frame-ancestors``): CSP's grammar has no IPv6 literal, so [::1] is left out.
+LOCAL_FRAME_SOURCES = ("http://localhost:*", "https://localhost:*", "http://127.0.0.1:*", "https://127.0.0.1:*")
+#: An exact origin that is a valid CSP source (a stray ``;`` or ``,`` would start another directive).
+FRAME_SOURCE = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 #: Bounds on what a preflight may ask for: browsers send one short line of the names a script set.
 MAX_REQUESTED_HEADERS = 64
 MAX_REQUESTED_LENGTH = 2048
@@ -58,6 +62,21 @@ class OriginPolicy:
 
     def allows(self, origin: str) -> bool:
         return self.any or origin in self.exact or (self.local and LOCAL_ORIGIN.match(origin) is not None)
+
+    def frame_ancestors(self) -> str | None:
+        """The Content-Security-Policy of the mock's own pages (dashboard, docs): which pages may frame them.
+
+        A page on another site that frames the dashboard can have a visitor click its Reset button under a
+        decoy (clickjacking): a same-origin request the admin API's guard lets through. So only the pages that
+        may already call the admin API may frame it: its own origin and those ``--cors-origin`` allows (None
+        with ``*``: any page)."""
+        if self.enabled and self.any:
+            return None
+        sources = ["'self'"]
+        if self.enabled:
+            sources += LOCAL_FRAME_SOURCES if self.local else ()
+            sources += sorted(origin for origin in self.exact if FRAME_SOURCE.match(origin))
+        return "frame-ancestors " + " ".join(sources)
 
 
 class CorsMiddleware:

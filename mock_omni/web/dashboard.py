@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ..testing.admin_routes import require_admin_token
 from .assets import STATIC_DIR
+from .cors import OriginPolicy
 
 if TYPE_CHECKING:
     from ..testing.admin import Admin
@@ -81,14 +82,21 @@ def wants_json(request: Request) -> bool:
     return "text/html" not in accept or accept.index("application/json") < accept.index("text/html")
 
 
+def page_headers(admin: Admin) -> dict[str, str]:
+    """The headers of the mock's own HTML pages: who may frame them (web/cors.py ``frame_ancestors``)."""
+    ancestors = OriginPolicy(admin.settings.cors_origins).frame_ancestors()
+    return {"content-security-policy": ancestors} if ancestors else {}
+
+
 def dashboard_router(admin: Admin) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    framing = page_headers(admin)
 
     @router.get("/")
     def dashboard(request: Request) -> Response:
         """The state dashboard (HTML), or its JSON summary for Accept: application/json."""
         if not wants_json(request):
-            return FileResponse(STATIC_DIR / "dashboard.html", media_type="text/html")
+            return FileResponse(STATIC_DIR / "dashboard.html", media_type="text/html", headers=framing)
         require_admin_token(admin, request)
         return JSONResponse(summary(admin), headers={"cache-control": "no-store"})
 

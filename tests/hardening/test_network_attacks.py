@@ -93,3 +93,17 @@ def test_an_admin_body_cut_short_is_no_server_error_and_changes_nothing(
     # What a whole body does, the same request sent again does.
     whole = http.request(method, path, content=body, headers={"Content-Type": "application/json"})
     assert whole.status_code < 300, whole.text
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("path", ["/", "/docs"])
+def test_the_mocks_pages_may_be_framed_only_where_the_admin_api_may_be_called(
+    http: httpx.Client, method: str, path: str,
+) -> None:
+    """Before: the dashboard and /docs could be framed by any site (clickjacking its Reset button; test_browser.py
+    shows it in Chromium). Their Content-Security-Policy names the pages that may: their own and the local
+    origins (the default --cors-origin)."""
+    answer = http.request(method, path, headers={"Accept": "text/html"})
+    assert answer.status_code == 200
+    assert answer.headers["content-security-policy"] == (
+        "frame-ancestors 'self' http://localhost:* https://localhost:* http://127.0.0.1:* https://127.0.0.1:*")
