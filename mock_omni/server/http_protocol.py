@@ -268,7 +268,7 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.head_since = None
         self.skip_body = False
         self.body_done = False
-        if self.lingering:  # closing: nothing more starts on this connection
+        if self.lingering or self.transport.is_closing():  # closing: nothing more starts on this connection
             self.skip_body = True
             return
         if self.offered_headers is not None:
@@ -523,8 +523,8 @@ class MockOmniProtocol(HttpToolsProtocol):
         for every request (a tenth of a short answer's cost); the connection closes just as it would."""
         self.server_state.total_requests += 1
         self.unqueued = None
-        if self.transport.is_closing():
-            return
+        if self.transport.is_closing() or self.lingering:
+            return  # closing: what was pipelined behind is not carried out (close_after_body)
         if self.head_since is not None:  # a head pipelined behind this response counts from now
             self.head_since = self.loop.time()
         self.flow.resume_reading()
@@ -650,12 +650,20 @@ class MockOmniProtocol(HttpToolsProtocol):
         return error_answer(error, fmt, f"{request.method} {request.path}", self.mock.state.errors)
 
     def close_after_body(self) -> None:
-        """Close, once the request's body is in (at most LINGER_SECONDS and LINGER_BYTES more)."""
+        """Close, once the request's body is in (at most LINGER_SECONDS and LINGER_BYTES more).
+
+        Requests pipelined behind the answer that closes are dropped unstarted (RFC 9112 section 9.6: no further
+        request is processed). httptools goes on parsing after an HTTP/1.0 request that says ``Connection:
+        keep-alive``, which uvicorn answers with a close: those behind it were carried out, their answers never
+        sent (a scenario created that the client never heard of), or, with a body still coming, written after
+        ``write_eof`` (a RuntimeError, a 500 and two tracebacks)."""
+        self.pipeline.clear()
         if self.body_done or self.transport.is_closing():
             self.transport.close()
             return
         if not self.lingering:
             self.lingering = True
+            self.skip_body = True  # the body still coming is dropped as it comes, its request never started
             if self.transport.can_write_eof():
                 self.transport.write_eof()  # the client sees the response end now
             self.timers.append(self.loop.call_later(LINGER_SECONDS, self.transport.close))

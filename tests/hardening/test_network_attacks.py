@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from .. import server
+from ..conftest import ALADDIN_BASIC
 from .wire import TIMEOUT
 
 #: Every admin route that reads a JSON body, with a body it would take whole.
@@ -107,3 +108,60 @@ def test_the_mocks_pages_may_be_framed_only_where_the_admin_api_may_be_called(
     assert answer.status_code == 200
     assert answer.headers["content-security-policy"] == (
         "frame-ancestors 'self' http://localhost:* https://localhost:* http://127.0.0.1:* https://127.0.0.1:*")
+
+
+def read_until_closed(port: int, data: bytes) -> bytes:
+    """Send ``data`` in one go (the server may close before it is all sent) and read until the server closes."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
+        try:
+            conn.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        while True:
+            try:
+                chunk = conn.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            received += chunk
+    return received
+
+
+CLOSING_FIRST = {
+    # uvicorn serves HTTP/1.0 without keep-alive, whatever its Connection header says; httptools goes on parsing.
+    "admin-http/1.0-keep-alive": b"GET /__admin/health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    "vendor-http/1.0-keep-alive": f"GET /omni/1/scenarios?limit=1 HTTP/1.0\r\nConnection: keep-alive\r\n"
+                                  f"Authorization: {ALADDIN_BASIC}\r\n\r\n".encode(),
+    "vendor-http/1.0": f"GET /omni/1/scenarios?limit=1 HTTP/1.0\r\nAuthorization: {ALADDIN_BASIC}\r\n\r\n".encode(),
+}
+
+
+@pytest.mark.parametrize("first", CLOSING_FIRST.values(), ids=CLOSING_FIRST.keys())
+@pytest.mark.parametrize("body_after", [False, True], ids=["", "then-a-big-body"])
+def test_requests_pipelined_behind_a_closing_answer_are_not_carried_out(
+    live: server.Server, http: httpx.Client, first: bytes, body_after: bool,
+) -> None:
+    """RFC 9112 section 9.6: after the answer that closes the connection, no further request is processed.
+
+    Before: a request pipelined behind an HTTP/1.0 request (answered with ``connection: close``) was carried
+    out all the same, its answer never sent: a snapshot saved, a scenario created, that the client never heard
+    of (and retries); with a big body still coming behind them, its answer was written after the server had
+    ended its sending side: ``RuntimeError: Cannot call write() after write_eof()``, a 500 in
+    ``/__admin/errors`` and two tracebacks in the log."""
+    create = json.dumps({"name": "after the close", "flow": [{"from": "a", "channel": "SMS"}]}).encode()
+    behind = (b"POST /__admin/snapshots/after-close HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+              + f"POST /omni/1/scenarios HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {ALADDIN_BASIC}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(create)}\r\n\r\n".encode() + create)
+    big = b"x" * (1024 * 1024 + 1)
+    tail = (f"POST /omni/1/scenarios HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {ALADDIN_BASIC}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(big)}\r\n\r\n".encode() + big)
+    tail = tail if body_after else b""
+
+    answers = read_until_closed(live.port, first + behind + tail)
+
+    assert answers.count(b"HTTP/1.1 ") == 1 and b"connection: close\r\n" in answers, answers[:300]
+    assert settled(http) == {"errors": [], "recorded": 0}
+    assert http.get("/__admin/snapshots").json() == {"snapshots": []}
+    assert b"after the close" not in http.get("/__admin/state").content
