@@ -24,6 +24,9 @@ On both paths this protocol also
   without its ``Upgrade`` header (its headers as sent are what the app sees);
 - answers a request target httptools cannot take (over 64 KiB, or malformed) with the
   vendor's envelope, 414 or 400, instead of uvicorn's plain-text 400;
+- answers an HTTP/1.1 request without ``Host`` 400 in the vendor's envelope (RFC 9112 section 3.2), as the
+  vendor's front does; uvicorn answered it;
+- carries out nothing pipelined behind an answer that closes the connection (``close_after_body``);
 - writes uvicorn's 400 for bytes that are no HTTP after the answers owed to the requests pipelined before
   them (uvicorn wrote it at once and closed: the answers of requests still in the ASGI app were lost);
 - when a response closes the connection before the request's body has arrived (a 413
@@ -110,6 +113,8 @@ LINGER_SECONDS = 2.0
 LINGER_BYTES = 8 * 1024 * 1024
 #: Seconds before uvicorn's grace period ends that shutdown stops the big calls still in the share.
 SHARE_MARGIN = 0.5
+#: The text of the 400 to an HTTP/1.1 request without a Host header.
+NO_HOST = "Bad request: an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)"
 #: Written if writing an answer itself failed (no uvicorn internals needed); the connection then closes.
 _STATUS_500 = b"HTTP/1.1 500 Internal Server Error\r\n"
 
@@ -283,6 +288,15 @@ class MockOmniProtocol(HttpToolsProtocol):
         except httptools.HttpParserInvalidURLError:
             self._refuse_target()
             return
+        for name, _ in self.headers:
+            if name == b"host":
+                break
+        else:
+            if self.parser.get_http_version() == "1.1":
+                # RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, as the
+                # vendor's front does (HTTP/1.0 needs none).
+                self._refuse_target(BadRequest(NO_HOST))
+                return
         request = None
         if self.direct_answers:
             try:
@@ -358,12 +372,13 @@ class MockOmniProtocol(HttpToolsProtocol):
         self.scope["query_string"] = request.query
         return request
 
-    def _refuse_target(self) -> None:
-        """A target httptools cannot parse: the vendor's envelope through a uvicorn cycle (it keeps its
-        place among pipelined requests), in the access log as its first 100 bytes."""
+    def _refuse_target(self, error: OmniError | None = None) -> None:
+        """A target httptools cannot parse (or a request refused for ``error``): the vendor's envelope through a
+        uvicorn cycle (it keeps its place among pipelined requests), in the access log as its first 100 bytes."""
         target = self.url
         request = VendorRequest.read(self.parser.get_method().decode("ascii"), "", b"", self.headers)
-        error = UriTooLong() if len(target) > MAX_TARGET else BadRequest()
+        if error is None:
+            error = UriTooLong() if len(target) > MAX_TARGET else BadRequest()
         app, self.app = self.app, answer_app(self._error_answer(error, request))
         self.url = b"/"
         try:

@@ -14,7 +14,7 @@ import pytest
 
 from .. import server
 from ..conftest import ALADDIN_BASIC
-from .wire import TIMEOUT
+from .wire import TIMEOUT, responses
 
 #: Every admin route that reads a JSON body, with a body it would take whole.
 ADMIN_BODIES = [
@@ -165,3 +165,21 @@ def test_requests_pipelined_behind_a_closing_answer_are_not_carried_out(
     assert settled(http) == {"errors": [], "recorded": 0}
     assert http.get("/__admin/snapshots").json() == {"snapshots": []}
     assert b"after the close" not in http.get("/__admin/state").content
+
+
+@pytest.mark.parametrize("path", ["/omni/1/scenarios", "/__admin/health", "/"])
+def test_an_http_1_1_request_without_host_is_a_400_and_http_1_0_needs_none(live: server.Server, path: str) -> None:
+    """RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without ``Host``; the vendor's front
+    does. Before: answered as if it had one (a client missing it passed here and failed there)."""
+    auth = f"Authorization: {ALADDIN_BASIC}\r\nAccept: application/json\r\n"
+    no_host = f"GET {path} HTTP/1.1\r\n{auth}\r\n".encode()
+    then = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n".encode()
+    answers = responses(read_until_closed(live.port, no_host + then))
+    assert [status for status, _, _ in answers] == [400, 200]  # the connection stays usable
+    status, headers, body = answers[0]
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body)["requestError"]["serviceException"] == {
+        "messageId": "BAD_REQUEST",
+        "text": "Bad request: an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)"}
+    old = f"GET {path} HTTP/1.0\r\n{auth}\r\n".encode()
+    assert [status for status, _, _ in responses(read_until_closed(live.port, old))] == [200]
