@@ -14,7 +14,7 @@ import pytest
 
 from .. import server
 from ..conftest import ALADDIN_BASIC
-from .wire import TIMEOUT, responses
+from .wire import TIMEOUT, read_one, responses
 
 #: Every admin route that reads a JSON body, with a body it would take whole.
 ADMIN_BODIES = [
@@ -183,3 +183,19 @@ def test_an_http_1_1_request_without_host_is_a_400_and_http_1_0_needs_none(live:
         "text": "Bad request: an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)"}
     old = f"GET {path} HTTP/1.0\r\n{auth}\r\n".encode()
     assert [status for status, _, _ in responses(read_until_closed(live.port, old))] == [200]
+
+
+@pytest.mark.parametrize(("method", "path"), [("PUT", "/__admin/state"), ("POST", "/__admin/faults")])
+def test_an_admin_body_declared_over_the_limit_is_413_before_it_is_sent(
+    live: server.Server, http: httpx.Client, method: str, path: str,
+) -> None:
+    """As the vendor API: a declared length over the admin API's 64 MiB is refused at once. Before: the client
+    waiting for ``100 Continue`` got it, and was refused only after sending 64 MiB."""
+    head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Expect: 100-continue\r\nContent-Length: {64 * 1024 * 1024 + 1}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", live.port), timeout=TIMEOUT) as conn:
+        conn.sendall(head)
+        status, headers, body = read_one(conn)
+    assert status == 413, (status, headers)
+    assert json.loads(body)["requestError"]["serviceException"]["messageId"] == "PAYLOAD_TOO_LARGE"
+    assert http.get("/__admin/faults").json()["faults"] == []
