@@ -199,3 +199,17 @@ def test_an_admin_body_declared_over_the_limit_is_413_before_it_is_sent(
     assert status == 413, (status, headers)
     assert json.loads(body)["requestError"]["serviceException"]["messageId"] == "PAYLOAD_TOO_LARGE"
     assert http.get("/__admin/faults").json()["faults"] == []
+
+
+def test_sigterm_with_an_admin_body_half_sent_exits_cleanly() -> None:
+    """The grace period ends with the admin call still waiting for its body: nothing is done, nothing said.
+    Before: the route's ClientDisconnect was logged with two tracebacks as the server stopped."""
+    with server.running() as running:
+        with socket.create_connection(("127.0.0.1", running.port), timeout=TIMEOUT) as conn:
+            conn.sendall(b"PUT /__admin/state HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"accounts\":")
+            assert httpx.get(f"{running.url}/__admin/health", timeout=TIMEOUT).status_code == 200  # it is in
+            running.process.terminate()
+            assert running.process.wait(timeout=server.GONE_WITHIN) == 0
+        log = running.output()
+    assert "Traceback" not in log and "unexpected error" not in log, log[-3000:]
