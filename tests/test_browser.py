@@ -505,3 +505,20 @@ def test_a_page_on_another_origin_cannot_frame_the_dashboard_or_the_docs(page: w
         assert not framed_element(page, guarded.url + path, element_id), f"{path} loaded in another site's frame"
         page.get(guarded.url + "/static/dashboard.css")
         assert framed_element(page, guarded.url + path, element_id), f"{path} did not load in its own frame"
+
+
+def test_a_browser_app_on_another_local_origin_may_log_out(page: webdriver.Chrome, live: server.Server) -> None:
+    """An app on http://localhost:PORT opens an IBSSO session and ends it (DELETE /auth/1/session, a vendor
+    operation). Before: the preflight allowed GET, POST and PUT only, so the browser refused the logout."""
+    page.get(live.url.replace("127.0.0.1", "localhost") + "/__admin/health")
+    page.set_script_timeout(WAIT_SECONDS)
+    result = page.execute_async_script("""
+        const [url, done] = arguments;
+        fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'},
+                    body: JSON.stringify({username: 'Aladdin', password: 'open sesame'})})
+          .then(response => response.json())
+          .then(session => fetch(url, {method: 'DELETE', headers: {Authorization: 'IBSSO ' + session.token}}))
+          .then(response => done(response.status))
+          .catch(error => done(String(error)));
+    """, f"{live.url}/auth/1/session")
+    assert result == 204

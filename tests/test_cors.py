@@ -63,7 +63,7 @@ def test_preflight_names_the_vendor_methods_and_headers() -> None:
     assert response.status_code == 204
     assert response.content == b""
     assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
-    assert response.headers["access-control-allow-methods"] == "GET, POST, PUT"
+    assert response.headers["access-control-allow-methods"] == "GET, POST, PUT, DELETE"  # DELETE /auth/1/session
     allowed = {h.strip().lower() for h in response.headers["access-control-allow-headers"].split(",")}
     assert allowed == {"authorization", "content-type", "accept"}
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..api.routes import OPERATIONS
 from ..testing import ADMIN_PREFIX
 
 #: ``--cors-origin`` values with a meaning of their own.
@@ -29,7 +30,9 @@ OFF = ("off", "none")
 #: http(s) on localhost, 127.0.0.1 or [::1], any port: the default.
 LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$")
 
-ALLOW_METHODS = b"GET, POST, PUT"
+#: The methods of the vendor's operations (the route table): a browser app ends its session with DELETE too.
+ALLOW_METHODS = ", ".join(method for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+                          if any(operation.method == method for operation in OPERATIONS)).encode()
 ALLOW_HEADERS = b"Authorization, Content-Type, Accept"
 #: mock-omni's own API (``/__admin``) also deletes, and takes the admin token.
 ADMIN_METHODS = b"GET, POST, PUT, DELETE"
