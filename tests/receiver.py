@@ -71,7 +71,11 @@ def receiver(fail: int = 0, delay: float = 0.0, held: bool = False, stall_first:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            length = int(self.headers.get("content-length", 0))
+            body = self.rfile.read(length)
+            if len(body) < length:  # the sender went away mid-body (a reset dropped the push): nothing received
+                self.close_connection = True
+                return
             arrived = time.monotonic()
             with state.lock:
                 state.arrived += 1

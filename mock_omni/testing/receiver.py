@@ -41,6 +41,11 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - the standard library's name
                 length = min(int(self.headers.get("content-length") or 0), MAX_BODY)
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender went away mid-body (a reset or shutdown drops a push on the wire): no
+                    # request was made, so none is recorded (reports() would fail on half a JSON body).
+                    self.close_connection = True
+                    return
                 with receiver._lock:
                     receiver.received.append(Received(
                         self.path, {name.lower(): value for name, value in self.headers.items()}, body))

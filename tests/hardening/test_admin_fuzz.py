@@ -20,11 +20,12 @@ admin_schema = schemathesis.openapi.from_asgi(
 
 # Bodies whose rules span fields, which JSON Schema cannot state: exactly one default per account, unique
 # keys, usernames and credentials (state, accounts), "a status, a delay or a drop, status not with drop"
-# (faults; a reset's fixtures), "no delay for an EXPIRED outcome" (delivery rules). A schema-valid body may
-# break them and get its 400 naming the field (tested in test_admin_api.py and test_sending.py); every other
-# check (no 5xx, conformance, negative data rejected) still applies.
+# (faults; a reset's fixtures), "no delay for an EXPIRED outcome" (delivery rules), "a clientId of that
+# account, and none for a session" (tokens). A schema-valid body may break them and get its 400 naming the
+# field (tested in test_admin_api.py, test_sending.py and test_admin_signin.py); every other check (no 5xx,
+# conformance, negative data rejected) still applies.
 CROSS_FIELD_RULES = {("PUT", "/__admin/state"), ("POST", "/__admin/accounts"), ("POST", "/__admin/faults"),
-                     ("POST", "/__admin/reset"), ("POST", "/__admin/delivery-rules")}
+                     ("POST", "/__admin/reset"), ("POST", "/__admin/delivery-rules"), ("POST", "/__admin/tokens")}
 
 
 #: GET /__admin/callbacks?wait=60 would wait a minute for callbacks this app never sends: generated waits are
