@@ -63,6 +63,26 @@ def test_every_change_is_saved_and_loaded_by_the_next_start(tmp_path: Path) -> N
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary file left behind
 
 
+def test_a_symlinked_state_file_is_saved_through_the_link_with_its_mode_kept(tmp_path: Path) -> None:
+    # A volume's file linked into place (/data/state.json -> /volume/state.json): a save replaces the file the
+    # link names, as open() writes, and the link stays; the file keeps the mode it was given (0600 before).
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    with server.running(["--state-file", str(volume / "state.json")]) as first:
+        assert httpx.put(f"{first.url}{SEED_PATH}", json={"name": "first"},
+                         headers={"Authorization": ALADDIN_BASIC}).status_code == 200
+    (volume / "state.json").chmod(0o644)
+    link = tmp_path / "state.json"
+    link.symlink_to(volume / "state.json")
+    with server.running(["--state-file", str(link)]) as second:
+        assert httpx.get(f"{second.url}{SEED_PATH}", headers={"Authorization": ALADDIN_BASIC}).json()["name"] == "first"
+        assert httpx.put(f"{second.url}{SEED_PATH}", json={"name": "second"},
+                         headers={"Authorization": ALADDIN_BASIC}).status_code == 200
+        assert link.is_symlink() and saved_names(volume / "state.json")[SEED_KEY] == "second"
+    assert (volume / "state.json").stat().st_mode & 0o777 == 0o644
+    assert sorted(path.name for path in volume.iterdir()) == ["state.json"]
+
+
 def test_refused_changes_write_nothing(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     with TestClient(make_app(state_file=str(state)), headers={"Authorization": ALADDIN_BASIC}) as client:

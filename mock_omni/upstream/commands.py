@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"--retries: must be 0 or more, got {args.retries}")
     # Imported here, not at the top: `mock-omni serve` builds this parser too, and must not pay for httpx.
     from .client import Upstream, UpstreamUnusable
-    from .importer import ImportProblem, run_import
+    from .importer import ImportProblem, OutProblem, run_import
 
     try:
         upstream = Upstream(args.upstream, ca_file=args.upstream_ca, allow_http=args.allow_http,
@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error))
     except ImportProblem as error:
         return fail(str(error), EXIT_DRIFT)
+    except OutProblem as error:
+        return fail(str(error))
     except KeyboardInterrupt:
         return 0
 

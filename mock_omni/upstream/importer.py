@@ -7,14 +7,17 @@ its own (never the upstream's), which the caller prints once.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 import orjson
 
 from ..domain.fixtures import FixtureError, accounts_from_document
+from ..web.state_file import replace_whole
 from .client import Upstream, UpstreamUnusable
 
 PAGE_SIZE = 100
@@ -34,6 +37,10 @@ class CredentialsRefused(UpstreamUnusable):
 
 class ImportProblem(Exception):
     """The upstream answered, but not with what an import can use (exit status 1)."""
+
+
+class OutProblem(Exception):
+    """``--out`` cannot be written (exit status 2, a usage problem)."""
 
 
 def refused(status: int, content: bytes) -> str:
@@ -111,10 +118,22 @@ def fixture_document(accounts: list[tuple[dict[str, object], list[dict[str, obje
 
 def write_document(document: dict[str, object], out: str) -> None:
     try:
-        with open(out, "wb") as file:
-            file.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        # Whole or not at all (a full disk, an import killed meanwhile leave the file that was there as it was);
+        # through a symlink, into /dev/stdout or a pipe, as open() would write.
+        replace_whole(Path(out), orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     except OSError as error:
-        raise ImportProblem(f"--out: {out}: {error.strerror or error}") from None
+        raise OutProblem(f"--out: {out}: {error.strerror or error}") from None
+
+
+def check_out(out: str) -> None:
+    """Refuse at once, before the upstream is read, an ``--out`` that cannot be written: a folder, or a path
+    whose folder does not exist."""
+    path = Path(out)
+    if path.is_dir():
+        raise OutProblem(f"--out: {out}: is a folder; give the fixture file to write")
+    folder = Path(os.path.realpath(path)).parent
+    if not folder.is_dir():
+        raise OutProblem(f"--out: {out}: folder {folder} does not exist")
 
 
 class Progress:
@@ -141,6 +160,7 @@ class Progress:
 
 
 def run_import(upstream: Upstream, authorization: str, out: str, username: str, stream: TextIO) -> int:
+    check_out(out)
     progress = Progress()
     try:
         scenarios = read_scenarios(upstream, authorization, progress)

@@ -15,9 +15,12 @@ in memory, reads go on as before, and the whole state is saved with the next cha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import secrets
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -50,7 +53,8 @@ class StateFile:
     def check_folder(self) -> None:
         """Raise StateFileError unless a file can be created beside PATH (done at start-up, so that a
         wrong path stops the server at once instead of failing its first change)."""
-        folder = self.path.absolute().parent
+        # Where a save writes: beside the file a symlink names (replace_whole keeps the link).
+        folder = Path(os.path.realpath(self.path)).parent
         where = f"{self.path.absolute()}: cannot keep the state file there"
         if not folder.exists():
             raise StateFileError(f"{where}: folder {folder} does not exist")
@@ -109,17 +113,40 @@ class StateFile:
 
 def replace_whole(path: Path, content: bytes) -> None:
     """``path`` replaced by ``content`` atomically and durably: written beside it, then renamed over it, so a process
-    killed meanwhile leaves the old file as it was (the state file; ``record``'s files)."""
-    directory = path.parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    killed meanwhile (or a full disk) leaves the old file as it was (the state file; ``record``'s files; ``import
+    --out``).
+
+    As ``open(path, "wb")`` would write: through a symlink (the file it names is replaced, the link kept); keeping
+    the replaced file's permission bits (and its owner, where this process may set it); a new file with
+    ``0o666`` less the umask. What is not a regular file (``/dev/stdout``, a pipe, a FIFO) has nothing to keep
+    and cannot be replaced: it is written into."""
+    try:
+        previous: os.stat_result | None = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        previous = None
+    if previous is not None and not stat.S_ISREG(previous.st_mode) and not stat.S_ISDIR(previous.st_mode):
+        with open(path, "wb") as stream:
+            stream.write(content)
+        return
+    target = Path(os.path.realpath(path))
+    directory = target.parent
+    temporary = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    # O_EXCL: never a file someone else put there; 0o666: the kernel takes the umask off, as for open().
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                 0o666 if previous is None else 0o600)
     try:
         with os.fdopen(fd, "wb") as stream:
+            if previous is not None:
+                os.fchmod(stream.fileno(), stat.S_IMODE(previous.st_mode))
+                if (previous.st_uid, previous.st_gid) != (os.geteuid(), os.getegid()):
+                    with contextlib.suppress(OSError):  # only root may give a file away
+                        os.fchown(stream.fileno(), previous.st_uid, previous.st_gid)
             stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
     dir_fd = os.open(directory, os.O_RDONLY)
     try:
