@@ -129,10 +129,24 @@ def read_document(source: str) -> object:
             mark = getattr(exc, "problem_mark", None)
             at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise FixtureError(source, "", f"not valid YAML{at}") from None
+        except RecursionError:
+            raise FixtureError(source, "", f"not valid YAML: {TOO_DEEP}") from None
+    return json_document(text, source, "not valid JSON")
+
+
+#: What a document nested deeper than the parser's recursion can go gets (a fixture nests about six levels).
+TOO_DEEP = "nested too deeply"
+
+
+def json_document(text: str, source: str, problem: str) -> object:
+    """``text`` parsed, or a FixtureError saying ``problem`` and where (or that it is nested too deeply: the parser's
+    recursion, which would otherwise end start-up with a traceback)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FixtureError(source, "", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise FixtureError(source, "", f"{problem}: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise FixtureError(source, "", f"{problem}: {TOO_DEEP}") from None
 
 
 def accounts_from_document(document: object, source: str, key_factory: KeyFactory = random_key,

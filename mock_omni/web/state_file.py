@@ -32,7 +32,7 @@ from ..api.codecs import JSON, Negotiator
 from ..api.dispatcher import VendorRequest
 from ..domain.accounts import Account, Accounts, KeyFactory
 from ..domain.errors import GeneralError, OmniError
-from ..domain.fixtures import FixtureError, accounts_from_document
+from ..domain.fixtures import FixtureError, accounts_from_document, json_document
 
 log = logging.getLogger("mock_omni")
 
@@ -79,12 +79,7 @@ class StateFile:
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise FixtureError(source, "", f"cannot read state file: {exc}") from None
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FixtureError(source, "", f"state file is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                                           f"column {exc.colno}") from None
-        return accounts_from_document(document, source, key_factory)
+        return accounts_from_document(json_document(text, source, "state file is not valid JSON"), source, key_factory)
 
     def needs_save(self, accounts: Accounts) -> bool:
         """Whether the state changed since the last save (or the last failed one)."""

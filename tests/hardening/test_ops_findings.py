@@ -1,0 +1,45 @@
+"""The operational surface attacked (the CLI's flags and files): one test per defect found, through the real CLI.
+
+Each bad input must be one line on stderr naming the flag, variable or file, exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def mock_omni(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mock_omni", *args], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+
+
+def one_line(done: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr == f"mock-omni: {expected}\n"
+    assert done.returncode == 2
+
+
+DEEP = 100_000
+
+
+@pytest.mark.parametrize(("name", "text", "kind"), [
+    ("arrays.json", "[" * DEEP + "]" * DEEP, "JSON"),
+    ("objects.json", '{"accounts":' * DEEP + "[]" + "}" * DEEP, "JSON"),
+    ("flow.yaml", "[" * DEEP + "]" * DEEP, "YAML"),
+])
+@pytest.mark.parametrize("flag", ["--fixtures", "--state-file"])
+def test_a_deeply_nested_fixture_or_state_file_is_one_line_not_a_recursion_error(
+        tmp_path: Path, name: str, text: str, kind: str, flag: str) -> None:
+    """A file nested 100,000 deep ended start-up with a RecursionError traceback (json's and yaml's recursion)."""
+    if flag == "--state-file" and kind == "YAML":
+        name = name.replace(".yaml", ".json")  # a state file is read as JSON whatever its name
+        kind = "JSON"
+    path = tmp_path / name
+    path.write_text(text)
+    what = "state file is not valid JSON" if flag == "--state-file" else f"not valid {kind}"
+    one_line(mock_omni("serve", "--port", "0", flag, str(path)), f"{path}: {what}: nested too deeply")
