@@ -24,6 +24,8 @@ EXIT_DRIFT = 1
 EXIT_UNUSABLE = 2
 #: The credential can come from the environment instead of the command line (which `ps` shows to anyone).
 AUTHORIZATION_ENV = "MOCK_OMNI_UPSTREAM_AUTHORIZATION"
+#: An hour for one answer: more than any upstream takes, less than a socket's timeout can hold.
+MAX_TIMEOUT = 3600.0
 
 
 def _common(command: argparse.ArgumentParser, authorization: bool) -> None:
@@ -82,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
             return fail("--authorization: must be a header value such as 'App KEY' or 'Basic BASE64'")
     if args.command == "import" and (not args.username or ":" in args.username or not args.username.isprintable()):
         return fail(f"--username: must be a non-empty printable name without ':', got {args.username!r}")
-    if args.timeout <= 0:
-        return fail(f"--timeout: must be more than 0, got {args.timeout:g}")
+    # nan passes a comparison, and inf or 1e10 overflow the socket's timeout: each ended in a traceback.
+    if not 0 < args.timeout <= MAX_TIMEOUT:
+        return fail(f"--timeout: must be more than 0 and at most {MAX_TIMEOUT:g} seconds, got {args.timeout:g}")
     if args.retries < 0:
         return fail(f"--retries: must be 0 or more, got {args.retries}")
     # Imported here, not at the top: `mock-omni serve` builds this parser too, and must not pay for httpx.
@@ -133,15 +136,15 @@ def _record(upstream: Upstream, args: argparse.Namespace) -> int:
     from .record import serve
 
     out = Path(args.out)
+    if not 0 <= args.port <= 65535:  # before DIR is made: a refused command leaves nothing behind
+        print(f"mock-omni: --port: must be an integer from 0 to 65535, got {args.port}", file=sys.stderr)
+        return EXIT_UNUSABLE
     if not out.is_dir():
         try:
             out.mkdir(parents=True)
         except OSError as error:
             print(f"mock-omni: --out: {out}: {error.strerror or error}", file=sys.stderr)
             return EXIT_UNUSABLE
-    if not 0 <= args.port <= 65535:
-        print(f"mock-omni: --port: must be an integer from 0 to 65535, got {args.port}", file=sys.stderr)
-        return EXIT_UNUSABLE
     try:
         counts = serve(upstream, args.host, args.port, out, stop_on_stdin_close=args.exit_on_stdin_close)
     except OSError as error:

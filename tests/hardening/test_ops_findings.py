@@ -43,3 +43,25 @@ def test_a_deeply_nested_fixture_or_state_file_is_one_line_not_a_recursion_error
     path.write_text(text)
     what = "state file is not valid JSON" if flag == "--state-file" else f"not valid {kind}"
     one_line(mock_omni("serve", "--port", "0", flag, str(path)), f"{path}: {what}: nested too deeply")
+
+
+@pytest.mark.parametrize(("value", "shown"), [("nan", "nan"), ("inf", "inf"), ("1e400", "inf"), ("1e10", "1e+10")])
+@pytest.mark.parametrize("command", [["verify"], ["import", "--out", "x.json"], ["record", "--out", "rec"]])
+def test_an_upstream_timeout_that_is_not_a_number_of_seconds_is_one_line(
+        tmp_path: Path, command: list[str], value: str, shown: str) -> None:
+    """--timeout nan passed the check (nan <= 0 is false), inf and 1e10 overflowed the socket's: a traceback
+    at the first connection (ValueError, OverflowError)."""
+    args = [command[0], "--upstream", "http://127.0.0.1:1", "--timeout", value,
+            *(arg if not arg.endswith(("json", "rec")) else str(tmp_path / arg) for arg in command[1:])]
+    if command[0] != "record":
+        args += ["--authorization", "App key"]
+    one_line(mock_omni(*args), f"--timeout: must be more than 0 and at most 3600 seconds, got {shown}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_record_refuses_a_bad_port_before_making_its_folder(tmp_path: Path) -> None:
+    """record --port 99999 --out DIR made DIR, then refused the port."""
+    out = tmp_path / "recording"
+    one_line(mock_omni("record", "--upstream", "http://127.0.0.1:1", "--port", "99999", "--out", str(out)),
+             "--port: must be an integer from 0 to 65535, got 99999")
+    assert not out.exists()
