@@ -287,6 +287,26 @@ def _store(name: str, value: Any) -> Any:
     return value
 
 
+def check_host(name: str, value: Any) -> Any:
+    # An empty --host bound every interface (the socket's '' is INADDR_ANY), and a name that cannot be encoded
+    # ended in a traceback: only an address or a host name, as the bind will read it.
+    if isinstance(value, str) and (HOST_NAME.fullmatch(value) and not value.startswith(".")
+                                   and len(value) <= MAX_HOST_NAME or _is_address(value)):
+        return value
+    raise SettingsError(name, f"expected an address to bind (127.0.0.1, ::1, 0.0.0.0 for every interface) or a "
+                              f"host name, got {_shown(value)}")
+
+
+def _is_address(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _store_prefix(name: str, value: Any) -> Any:
     if not isinstance(value, str) or not value or any(c in value for c in "{}*?[] "):
         raise SettingsError(name, f"expected a non-empty name without braces, wildcards or spaces, "
@@ -296,7 +316,7 @@ def _store_prefix(name: str, value: Any) -> Any:
 
 @dataclass
 class Settings:
-    host: str = field(default=DEFAULT_HOST, metadata=declare("address to bind"))
+    host: str = field(default=DEFAULT_HOST, metadata=declare("address to bind", check=check_host))
     port: int = field(default=DEFAULT_PORT, metadata=declare(
         "port, 0 for any free one", INTEGER, integer(0, MAX_PORT), metavar="PORT"))
     fixtures: list[str] = field(default_factory=list, metadata=declare(

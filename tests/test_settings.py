@@ -180,9 +180,9 @@ def test_webhook_settings_from_variables_and_flags() -> None:
 
 
 #: For every setting given outside code: a text its flag and its variable take, the value that text gives, and a
-#: text they refuse (None: nothing is refused at start-up: any host, any path, a rate limit's own error).
+#: text they refuse (None: nothing is refused at start-up: any path, a rate limit's own error).
 SAMPLES: dict[str, tuple[str, object, str | None]] = {
-    "host": ("127.0.0.2", "127.0.0.2", None),
+    "host": ("127.0.0.2", "127.0.0.2", "a b"),
     "port": ("7000", 7000, "70000"),
     "fixtures": ("a.json", ["a.json"], None),
     "rate_limits": ("update=5/1m", {**VENDOR_LIMITS, "update": Rule(5, 60)}, None),

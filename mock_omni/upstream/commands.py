@@ -133,9 +133,15 @@ def _verify(upstream: Upstream, authorization: str, as_json: bool, writes: bool)
 
 
 def _record(upstream: Upstream, args: argparse.Namespace) -> int:
+    from ..settings import SettingsError, check_host
     from .record import serve
 
     out = Path(args.out)
+    try:
+        check_host("--host", args.host)  # as serve's: '' would bind every interface, a proxy to the vendor
+    except SettingsError as error:
+        print(f"mock-omni: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
     if not 0 <= args.port <= 65535:  # before DIR is made: a refused command leaves nothing behind
         print(f"mock-omni: --port: must be an integer from 0 to 65535, got {args.port}", file=sys.stderr)
         return EXIT_UNUSABLE

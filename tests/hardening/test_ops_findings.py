@@ -65,3 +65,28 @@ def test_record_refuses_a_bad_port_before_making_its_folder(tmp_path: Path) -> N
     one_line(mock_omni("record", "--upstream", "http://127.0.0.1:1", "--port", "99999", "--out", str(out)),
              "--port: must be an integer from 0 to 65535, got 99999")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["record", "--upstream", "http://127.0.0.1:1",
+                                                                 "--port", "0", "--out", "rec"]])
+@pytest.mark.parametrize("host", ["", " ", "\udcff", "[::1]", "-"])
+def test_a_host_that_is_not_an_address_or_name_is_one_line_never_every_interface(
+        tmp_path: Path, command: list[str], host: str) -> None:
+    """--host '' bound 0.0.0.0 (every interface: for record, a proxy to the vendor others could use), and a
+    name that cannot be encoded (bytes of another encoding in the shell) ended in a TypeError traceback."""
+    args = [str(tmp_path / arg) if arg == "rec" else arg for arg in command]
+    done = subprocess.run([os.fsencode(sys.executable), b"-m", b"mock_omni", *map(os.fsencode, args), b"--host",
+                           os.fsencode(host)], capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    shown = repr(host)
+    assert done.stderr.decode("utf-8", "backslashreplace") == (
+        f"mock-omni: --host: expected an address to bind (127.0.0.1, ::1, 0.0.0.0 for every interface) or a host "
+        f"name, got {shown}\n")
+    assert done.returncode == 2 and done.stdout == b""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_host_variable_is_unset_as_every_empty_variable_is() -> None:
+    done = subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--port", "0", "--exit-on-stdin-close"],
+                          input="", capture_output=True, text=True, timeout=60, env={**os.environ,
+                                                                                   "MOCK_OMNI_HOST": ""})
+    assert " serving on http://127.0.0.1:" in done.stdout, done.stdout + done.stderr
