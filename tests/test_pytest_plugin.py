@@ -797,3 +797,35 @@ def test_fault_takes_the_network_kinds_on_the_server_and_in_process(pytester: py
     '''))
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=2)
+
+
+def test_a_test_that_kills_the_server_leaves_the_next_tests_a_fresh_one_on_the_same_url(
+        pytester: pytest.Pytester) -> None:
+    """A test that killed the session's server (SIGKILL: a crash, an OOM kill; or a stop) made every later
+    test of the session error on a refused connection, a page of httpx traceback each."""
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(HELPERS + textwrap.dedent('''
+        import os, signal
+
+        @pytest.fixture(scope="session")
+        def app_base_url(mock_omni_server):
+            return mock_omni_server.url  # what an app under test is configured with, once
+
+        def test_a_kills_it(mock_omni, app_base_url):
+            assert call(mock_omni, "PUT", SEED, json={"name": "changed"}).status_code == 200
+            os.kill(mock_omni.server.process.process.pid, signal.SIGKILL)
+
+        def test_b_gets_a_fresh_server(mock_omni, app_base_url):
+            assert mock_omni.url == app_base_url
+            assert call(mock_omni, "GET", SEED).json()["name"] == "Test SMS or VIBER"
+            assert mock_omni.requests() == [mock_omni.requests()[0]]
+
+        def test_c_stops_it(mock_omni):
+            mock_omni.server.process.stop()
+
+        def test_d_gets_one_too(mock_omni, app_base_url):
+            assert mock_omni.url == app_base_url
+            assert call(mock_omni, "GET", SEED).status_code == 200
+    '''))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=4)

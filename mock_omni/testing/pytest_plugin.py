@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from .receiver import Receiver
 
 JOURNAL_SHOWN = 50
+#: Seconds a server that refused the reset has to be gone (killed by the test before) for a new one to start.
+STOP_WAIT = 10.0
 MARKER = "mock_omni"
 FIXTURES = ("mock_omni", "mock_omni_app")
 
@@ -309,24 +311,28 @@ def _refused(request: pytest.FixtureRequest, error: Exception) -> str:
 
 
 class MockOmniServer:
-    """One ``mock-omni serve`` process on a free loopback port, with an admin token of its own."""
+    """One ``mock-omni serve`` process on a free loopback port, with an admin token of its own; started again,
+    on the same port, when a test left it dead (``ensure_running``)."""
 
     def __init__(self, fixtures: Sequence[str] = (), rate_limit: Sequence[str] = ()) -> None:
-        from .admin_client import AdminClient
+        # A random admin token: other local users cannot reset or fault this suite's server.
+        self._token = secrets.token_urlsafe(16)
+        self._args = ["--quiet"]
+        if fixtures:
+            self._args += ["--fixtures", *fixtures]
+        for spec in rate_limit:
+            self._args += ["--rate-limit", spec]
+        self._start()
+
+    def _start(self, port: int = 0) -> None:
+        from .admin_client import AdminClient, Credentials
         from .process import ServerProcess
 
-        # A random admin token: other local users cannot reset or fault this suite's server.
-        token = secrets.token_urlsafe(16)
         env = {name: value for name, value in os.environ.items() if not name.startswith("MOCK_OMNI_")}
-        env["MOCK_OMNI_ADMIN_TOKEN"] = token
-        args = ["--quiet"]
-        if fixtures:
-            args += ["--fixtures", *fixtures]
-        for spec in rate_limit:
-            args += ["--rate-limit", spec]
-        self.process: ServerProcess = ServerProcess.serve(args, env)
+        env["MOCK_OMNI_ADMIN_TOKEN"] = self._token
+        self.process: ServerProcess = ServerProcess.serve([*self._args, "--port", str(port)], env)
         self.url = self.process.url
-        self.admin = AdminClient(self.url, token=token)
+        self.admin = AdminClient(self.url, token=self._token)
         try:
             accounts = self.admin.accounts()
         except BaseException:
@@ -335,9 +341,27 @@ class MockOmniServer:
         if not accounts:
             self.stop()
             raise RuntimeError("mock-omni: the fixtures define no account")
-        from .admin_client import Credentials
-
         self.credentials = Credentials.from_dict(accounts[0])
+
+    def ensure_running(self, wait: float = 0.0) -> bool:
+        """A server that a test killed (or that crashed) is started again before the next test, on its port
+        if that is still free (a URL a session-scoped fixture keeps stays right), else on another: without
+        this, every later test of the session failed on a refused connection. ``wait``: seconds to give a
+        process that is dying (a SIGKILL just sent) to be gone. Whether it was started again."""
+        import subprocess
+
+        if self.process.exit_status() is None:
+            try:
+                self.process.process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                return False
+        port = self.process.port
+        self.stop()  # what is left of it: its pipes, its log, the admin client's connections
+        try:
+            self._start(port)
+        except RuntimeError:
+            self._start()  # the port was taken meanwhile
+        return True
 
     def stop(self) -> None:
         if getattr(self, "admin", None) is not None:
@@ -396,19 +420,31 @@ class LiveMockOmni(MockOmniFixture):
         return tail(text)
 
 
+def _reset(server: MockOmniServer, baseline: dict[str, Any]) -> None:
+    admin = server.admin
+    # A body only when there is a baseline to set or to undo: a plain reset is the cheaper call.
+    admin.reset(baseline=baseline if baseline or admin.custom_baseline else None)
+
+
 @pytest.fixture
 def mock_omni(mock_omni_server: MockOmniServer, request: pytest.FixtureRequest) -> MockOmniFixture:
     """A live mock-omni server in its fixture state: ``url``, credentials and admin helpers."""
+    import httpx
+
     from .admin_client import AdminError
 
     baseline, credentials = _marker_baseline(request)
-    admin = mock_omni_server.admin
+    mock_omni_server.ensure_running()
     problem = None
     try:
-        # A body only when there is a baseline to set or to undo: a plain reset is the cheaper call.
-        admin.reset(baseline=baseline if baseline or admin.custom_baseline else None)
+        _reset(mock_omni_server, baseline)
     except AdminError as exc:
         problem = _refused(request, exc)
+    except httpx.TransportError:
+        # Killed by the test before, and not yet gone when ensure_running looked: started again, then reset.
+        if not mock_omni_server.ensure_running(wait=STOP_WAIT):
+            raise
+        _reset(mock_omni_server, baseline)
     if problem is not None:
         pytest.fail(problem, pytrace=False)
     return LiveMockOmni(mock_omni_server, credentials or mock_omni_server.credentials, request.path.parent)
