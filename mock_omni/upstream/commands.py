@@ -134,7 +134,7 @@ def _verify(upstream: Upstream, authorization: str, as_json: bool, writes: bool)
 
 def _record(upstream: Upstream, args: argparse.Namespace) -> int:
     from ..settings import SettingsError, check_host
-    from .record import serve
+    from .record import OutNotWritten, serve
 
     out = Path(args.out)
     try:
@@ -153,6 +153,10 @@ def _record(upstream: Upstream, args: argparse.Namespace) -> int:
             return EXIT_UNUSABLE
     try:
         counts = serve(upstream, args.host, args.port, out, stop_on_stdin_close=args.exit_on_stdin_close)
+    except OutNotWritten as error:
+        # Not "cannot listen on", as a folder removed while recording was reported.
+        print(f"mock-omni: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
     except OSError as error:
         print(f"mock-omni: cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ credentials masked as the journal masks them).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -101,6 +102,11 @@ class Learned:
         return {**self.credentials, "scenarios": scenarios}
 
 
+class OutNotWritten(Exception):
+    """A file of ``--out DIR`` could not be written (at the start, or when the recording stopped); ``str()`` names
+    each."""
+
+
 class Recorder:
     def __init__(self, upstream: Upstream, out: Path, journal_limit: int = DEFAULT_JOURNAL,
                  bound: str | None = None) -> None:
@@ -115,7 +121,11 @@ class Recorder:
         self.calls = 0
         self.compared = 0
         # A new recording replaces an earlier one's files in the same folder.
-        self._drift: IO[bytes] = open(out / "drift.jsonl", "wb")  # noqa: SIM115 - closed by close()
+        try:
+            self._drift: IO[bytes] = open(out / "drift.jsonl", "wb")  # noqa: SIM115 - closed by close()
+        except OSError as error:
+            raise OutNotWritten(f"--out: {out / 'drift.jsonl'}: {error.strerror or error}") from None
+        self._drift_failed = False
 
     # --- one call --------------------------------------------------------------------
 
@@ -154,10 +164,23 @@ class Recorder:
                 shown = f"{method} {path}" + (f"?{redact_query(query)}" if query else "")
                 found = compare(shown, decoded, mock_reply)
                 self.differences.extend(found)
-                for difference in found:
-                    self._drift.write(orjson.dumps({"at": time.time(), **difference.to_dict()}) + b"\n")
-                self._drift.flush()
+                self._log_drift(found)
             return reply
+
+    def _log_drift(self, found: list[Difference]) -> None:
+        """``found`` appended to drift.jsonl as it comes. A write that fails (a full disk) is said once, on stderr,
+        and the call's answer still goes back: the app under test must not lose a call the upstream carried out
+        because the proxy's log could not be written (it was answered 502)."""
+        if self._drift_failed:
+            return
+        try:
+            for difference in found:
+                self._drift.write(orjson.dumps({"at": time.time(), **difference.to_dict()}) + b"\n")
+            self._drift.flush()
+        except OSError as error:
+            self._drift_failed = True
+            print(f"mock-omni: --out: {self.out / 'drift.jsonl'}: {error.strerror or error}; differences are no "
+                  f"longer appended there (drift.json gets them all at the end)", file=sys.stderr, flush=True)
 
     def _account(self, authorization: str) -> Learned | None:
         digest = hashlib.sha256(authorization.encode("latin-1", "replace")).hexdigest()
@@ -220,13 +243,21 @@ class Recorder:
     def close(self) -> dict[str, int]:
         """Write drift.json, fixtures.json and exchanges.json; the counts written."""
         with self.lock:
-            self._drift.close()
+            with contextlib.suppress(OSError):  # its failure was said when it failed
+                self._drift.close()
             summary = {"upstream": self.upstream.url, "calls": self.calls, "compared": self.compared,
                        "differences": [difference.to_dict() for difference in self.differences]}
-            _write(self.out / "drift.json", summary)
-            _write(self.out / "fixtures.json", self.document())
-            _write(self.out / "exchanges.json", [entry.to_dict() for entry in self.journal.entries()])
+            problems = []
+            # Each file on its own: one that cannot be written (a full disk, a folder removed) leaves the others.
+            for name, data in (("drift.json", lambda: summary), ("fixtures.json", self.document),
+                               ("exchanges.json", lambda: [entry.to_dict() for entry in self.journal.entries()])):
+                try:
+                    _write(self.out / name, data())
+                except OSError as error:
+                    problems.append(f"{self.out / name}: {error.strerror or error}")
             self.local.close()
+            if problems:
+                raise OutNotWritten(f"--out: {'; '.join(problems)}")
             return {"calls": self.calls, "compared": self.compared, "differences": len(self.differences),
                     "accounts": len([item for item in self.accounts.values() if item])}
 

@@ -5,6 +5,7 @@ Each bad input must be one line on stderr naming the flag, variable or file, exi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -90,3 +91,39 @@ def test_an_empty_host_variable_is_unset_as_every_empty_variable_is() -> None:
                           input="", capture_output=True, text=True, timeout=60, env={**os.environ,
                                                                                    "MOCK_OMNI_HOST": ""})
     assert " serving on http://127.0.0.1:" in done.stdout, done.stdout + done.stderr
+
+
+def test_record_on_a_full_disk_still_answers_the_app_and_says_which_files_it_could_not_write(tmp_path: Path) -> None:
+    """drift.jsonl failing to take a difference (here: a link to /dev/full, which answers every write 'No space
+    left on device') answered the app's call 502, though the upstream had carried it out; a file of DIR
+    that could not be written at the end (or a DIR removed meanwhile) was 'cannot listen on 127.0.0.1:0', exit 1."""
+    import httpx
+
+    from mock_omni.testing.process import ServerProcess
+    from tests.server import running
+    from tests.test_upstream import BASIC
+    from tests.upstream_stand_ins import DRIFT_FIELD, drifting_proxy
+
+    out = tmp_path / "rec"
+    out.mkdir()
+    for name in ("drift.jsonl", "fixtures.json"):
+        (out / name).symlink_to("/dev/full")
+    with running() as upstream, drifting_proxy(upstream.url) as proxy:
+        recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", proxy.url,
+                                  "--port", "0", "--out", str(out), "--exit-on-stdin-close"])
+        try:
+            with httpx.Client(base_url=recorder.url, headers={"Authorization": BASIC}) as via:
+                created = via.post("/omni/1/scenarios", json={"name": "n", "flow": [{"channel": "SMS"}]})
+                assert created.status_code == 201
+                for _ in range(2):  # each drifts (a field the mock lacks); the second finds the log given up
+                    got = via.get(f"/omni/1/scenarios/{created.json()['key']}")
+                    assert got.status_code == 200 and got.json()[DRIFT_FIELD] is True
+        finally:
+            recorder.stop()
+    log = recorder.output()
+    assert "Traceback" not in log, log
+    assert log.count(f"mock-omni: --out: {out / 'drift.jsonl'}: No space left on device; ") == 1, log
+    assert log.endswith(f"mock-omni: --out: {out / 'fixtures.json'}: No space left on device\n"), log
+    assert recorder.exit_status() == 2
+    assert json.loads((out / "drift.json").read_text())["differences"]  # the other files are written
+    assert len(json.loads((out / "exchanges.json").read_text())) == 3
