@@ -37,6 +37,11 @@ def saved_names(path: Path) -> dict[str, str]:
     return names_in(json.loads(path.read_text("utf-8")))
 
 
+def left_in(folder: Path) -> list[str]:
+    """The files in ``folder`` but the claim's lock file (``StateFile.claim``), which stays."""
+    return sorted(path.name for path in folder.iterdir() if not path.name.endswith(".lock"))
+
+
 def names_in(document: dict[str, Any]) -> dict[str, str]:
     return {s["key"]: s["name"] for a in document["accounts"] for s in a["scenarios"]}
 
@@ -60,7 +65,7 @@ def test_every_change_is_saved_and_loaded_by_the_next_start(tmp_path: Path) -> N
     with TestClient(make_app(state_file=str(state)), headers={"Authorization": ALADDIN_BASIC}) as client:
         assert client.get(SEED_PATH).json() == {**client.get(SEED_PATH).json(), "name": "renamed", "default": False}
         assert client.get(f"/omni/1/scenarios/{created['key']}").json()["default"] is True
-    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary file left behind
+    assert left_in(tmp_path) == ["state.json"]  # no temporary file left behind
 
 
 def test_a_symlinked_state_file_is_saved_through_the_link_with_its_mode_kept(tmp_path: Path) -> None:
@@ -80,7 +85,7 @@ def test_a_symlinked_state_file_is_saved_through_the_link_with_its_mode_kept(tmp
                          headers={"Authorization": ALADDIN_BASIC}).status_code == 200
         assert link.is_symlink() and saved_names(volume / "state.json")[SEED_KEY] == "second"
     assert (volume / "state.json").stat().st_mode & 0o777 == 0o644
-    assert sorted(path.name for path in volume.iterdir()) == ["state.json"]
+    assert left_in(volume) == ["state.json"]
 
 
 def test_refused_changes_write_nothing(tmp_path: Path) -> None:
@@ -122,7 +127,7 @@ def test_a_failed_write_keeps_the_old_file_whole(tmp_path: Path, monkeypatch: py
     with pytest.raises(OSError):
         state.write(b'{"accounts": [{"half')
     assert (tmp_path / "state.json").read_bytes() == b'{"accounts": []}'
-    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    assert left_in(tmp_path) == ["state.json"]
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -241,7 +246,7 @@ def test_the_next_change_saves_everything_after_a_failure(tmp_path: Path, disk: 
         assert client.put(f"/omni/1/scenarios/{OTHER_KEY}", json={"name": "saved"}).status_code == 200
         assert saved_names(state)[SEED_KEY] == "lost for now"
         assert saved_names(state)[OTHER_KEY] == "saved"
-    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    assert left_in(tmp_path) == ["state.json"]
 
 
 def test_a_change_whose_save_failed_is_saved_at_shutdown(tmp_path: Path, disk: FlakyDisk) -> None:
@@ -287,7 +292,7 @@ def test_a_really_full_disk(
         assert failed.status_code == 500
         assert failed.json()["requestError"]["serviceException"]["messageId"] == "GENERAL_ERROR"
         assert client.get(SEED_PATH).json()["name"] == "no room"
-        assert sorted(p.name for p in disk.iterdir()) == ["filler"]  # no temporary file left behind
+        assert left_in(disk) == ["filler"]  # no temporary file left behind
         (disk / "filler").unlink()
         if saved_by == "SIGTERM":
             # An open descriptor keeps the tmpfs readable after the process, and its namespace, are gone.
@@ -400,3 +405,26 @@ def test_sigkill_mid_stream_loses_no_acknowledged_change(tmp_path: Path) -> None
         counter = int(scenarios[own[worker]]["name"].removeprefix(f"w{worker}-update-"))
         assert counter in (n, n + 2)
     assert scenarios[SEED_KEY]["name"] == "Test SMS or VIBER" and OTHER_KEY in scenarios
+
+
+def test_a_second_server_on_the_same_state_file_is_refused_until_the_first_is_gone(tmp_path: Path) -> None:
+    """Two servers on one file each saved their whole state over the other's: every change of one was lost at
+    the other's next save, and both went on answering 200."""
+    state = tmp_path / "state.json"
+    link = tmp_path / "same.json"
+    link.symlink_to(state)
+    first = server.start(["--state-file", str(state)])
+    try:
+        assert httpx.put(f"{first.url}{SEED_PATH}", json={"name": "first"},
+                         headers={"Authorization": ALADDIN_BASIC}).status_code == 200
+        for path in (state, link):
+            refused = subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--port", "0", "--state-file",
+                                      str(path)], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+            assert refused.returncode == 2
+            assert refused.stderr == (f"mock-omni: {path}: in use by another mock-omni (process "
+                                      f"{first.process.pid}); give each server a state file of its own\n")
+    finally:
+        first.process.kill()  # SIGKILL: the kernel drops the claim with the process
+        first.stop()
+    with server.running(["--state-file", str(state)]) as second:
+        assert httpx.get(f"{second.url}{SEED_PATH}", headers={"Authorization": ALADDIN_BASIC}).json()["name"] == "first"

@@ -45,6 +45,8 @@ class StateFile:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        #: The descriptor holding the claim on the file (``claim``).
+        self._claim: int | None = None
         #: The accounts' revision last written; nothing to do while it is unchanged.
         self.saved_revision: int | None = None
         #: The revision whose save failed: not tried again until the state changes once more.
@@ -67,11 +69,41 @@ class StateFile:
         os.close(fd)
         os.unlink(probe)
 
+    def claim(self) -> None:
+        """Raise StateFileError if another process keeps this state file; else keep it until this one ends.
+
+        Two servers on one file each saved their own state over the other's: every change of one was lost at
+        the other's next save, silently. The claim is a POSIX lock on ``.NAME.lock`` beside the file (beside the
+        file a symlink names): the kernel drops it when the process ends, however it ends, and it holds across
+        containers sharing the folder. Per process, so apps built in one process (tests) do not refuse each
+        other."""
+        import fcntl
+
+        target = Path(os.path.realpath(self.path))
+        lock_path = target.parent / f".{target.name}.lock"
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise StateFileError(f"{self.path.absolute()}: cannot keep the state file there: {lock_path}: "
+                                 f"{exc.strerror or exc}") from None
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise StateFileError(f"{self.path.absolute()}: in use by another mock-omni (process {holder}); give "
+                                 f"each server a state file of its own") from None
+        with contextlib.suppress(OSError):  # who holds it, for the message above; a full disk may refuse it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._claim = fd  # open as long as this object: closing it would drop the lock
+
     def load(self, key_factory: KeyFactory) -> list[Account] | None:
         """The saved accounts, or None when there is no file yet; a bad file is a FixtureError.
 
-        The folder is checked first (``check_folder``)."""
+        The folder is checked first (``check_folder``), and the file claimed for this process (``claim``)."""
         self.check_folder()
+        self.claim()
         source = str(self.path)
         try:
             text = self.path.read_text("utf-8")
