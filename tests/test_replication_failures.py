@@ -111,6 +111,27 @@ def test_a_redis_restarted_without_persistence_while_a_fault_matches_is_seeded_a
                 seeded_again(client)
 
 
+def test_connections_redis_closed_while_idle_are_opened_again_not_answered_500(
+        start: Callable[..., list[ServerProcess]], tmp_path: Path) -> None:
+    """CLIENT KILL (or a proxy in front of Redis, or Redis's own `timeout`, ending idle clients) closed the
+    replicas' connections between two calls: the next call was sent on a dead connection and answered 500, and
+    so were the calls after it for a pause, though Redis was there all along. Nothing was sent on such a
+    connection: connecting again is safe."""
+    with own_redis(tmp_path) as own:
+        one, two = start(2, store=own.store_url)
+        with connect(one) as first, connect(two) as second:
+            for round_ in range(3):
+                assert first.put(SEED, json={"name": f"before {round_}"}).status_code == 200
+                assert second.get(SEED).json()["name"] == f"before {round_}"
+                assert own.client().client_kill_filter(_type="normal", skipme=True) >= 2
+                for client in (first, second):
+                    changed = client.put(SEED, json={"name": f"after {round_}"})
+                    assert changed.status_code == 200, (changed.text, one.output(), two.output())
+                assert first.get(SEED).json() == second.get(SEED).json()
+        for replica in (one, two):
+            assert "unreachable" not in replica.output(), replica.output()
+
+
 # --- 2. a stalled Redis: a call answered 500 changes nothing afterwards --------------------------
 
 def test_an_append_that_reaches_a_stalled_redis_after_its_deadline_is_refused_there(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ Every key has the prefix as its hash tag: one store is one slot of a Redis Clust
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -221,6 +222,10 @@ class RedisLog:
             connection = self._local.connection = self.client.connection_pool.make_connection()
             with self._lock:
                 self._connections.append(connection)
+        elif _closed_by_server(connection):
+            # Closed while idle (CLIENT KILL, a proxy or Redis's `timeout` ending idle clients): nothing was sent on
+            # it, so connecting again is safe; sent on, the call failed and the next ones were 500 for a pause.
+            connection.disconnect()  # type: ignore[no-untyped-call]
         command = pack_command(("EVALSHA", script.sha, 2, *self.keys, *args))  # type: ignore[arg-type]
         try:
             connection.send_packed_command([command])
@@ -338,6 +343,17 @@ class Listener(threading.Thread):
     def stop(self) -> None:
         """It ends within ``RETRY`` seconds (not waited for: the event loop calls it)."""
         self._stopped.set()
+
+
+def _closed_by_server(connection: Connection) -> bool:
+    """Whether an idle connection is readable: between calls Redis sends nothing, so it has been closed (EOF), or
+    holds bytes no call asked for; either way it is not to be used. One poll without waiting."""
+    sock = connection._sock
+    if sock is None:
+        return False
+    poller = select.poll()  # not select(): a descriptor over 1023 (a replica with many clients) is fine here
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _transient(exc: ResponseError) -> bool:
