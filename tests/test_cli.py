@@ -90,6 +90,10 @@ STORE_MISTAKES = [
      "option socket_timeout='soon' in 'redis://me:***@127.0.0.1/0?socket_timeout=soon' is not a valid value"),
     ("redis://127.0.0.1/0?db=1&db=2", "option 'db' is given twice in 'redis://127.0.0.1/0?db=1&db=2'"),
     ("unix://", "a unix:// URL names the socket's path (unix:///run/redis.sock), got 'unix://'"),
+    # A host the connection cannot encode ended with the codec's words, naming no flag: "encoding with 'idna'
+    # codec failed (UnicodeError: label empty or too long)".
+    ("redis://a..b:6379/0", "host 'a..b' in 'redis://a..b:6379/0' is not a host name or address"),
+    (f"redis://{'a' * 64}:6379/0", f"host '{'a' * 64}' in 'redis://{'a' * 64}:6379/0' is not a host name or address"),
     ("http://127.0.0.1:6379", "expected 'memory' or a Redis URL such as redis://127.0.0.1:6379/0, "
                               "got 'http://127.0.0.1:6379'"),
 ]

@@ -50,6 +50,13 @@ def store_url_problem(url: str) -> str | None:
     else:
         if port == 0:
             return f"port 0 in {shown(url)!r} is not a number from 1 to 65535"
+        host = parts.hostname or ""
+        try:
+            # As the connection will encode it: a host of bytes that are not UTF-8 (\udcff) or of characters no
+            # name may hold ended start-up with the codec's words ("encoding with 'idna' codec failed"), no flag.
+            host.encode("idna")
+        except UnicodeError:
+            return f"host {host!r} in {shown(url)!r} is not a host name or address"
         database = unquote(parts.path).strip("/")
         if database and not database.isdigit():
             return f"database {database!r} in {shown(url)!r} is not a number (redis://host:6379/0)"
