@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import json
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,8 +112,25 @@ def merge_documents(documents: Iterable[tuple[str, object]], key_factory: KeyFac
     return accounts
 
 
+def not_a_file(path: Path, pipes: bool) -> str | None:
+    """What ``path`` is when it is no file to read a document from, else None: a device (/dev/zero, /dev/urandom,
+    a terminal) never ends, and reading one took all the memory there was (8 GB in 10 s) before a word was said.
+    A pipe or FIFO ends when its writer does: taken where ``pipes`` (``--fixtures <(...)``, /dev/stdin)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # reading says why
+    kinds = [(stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    if not pipes:
+        kinds.append((stat.S_ISFIFO, "a pipe"))
+    return next((f"{what}, not a file" for test, what in kinds if test(mode)), None)
+
+
 def read_document(source: str) -> object:
     path = Path(source)
+    problem = not_a_file(path, pipes=True)
+    if problem:
+        raise FixtureError(source, "", f"cannot read: {problem}")
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:

@@ -32,7 +32,7 @@ from ..api.codecs import JSON, Negotiator
 from ..api.dispatcher import VendorRequest
 from ..domain.accounts import Account, Accounts, KeyFactory
 from ..domain.errors import GeneralError, OmniError
-from ..domain.fixtures import FixtureError, accounts_from_document, json_document
+from ..domain.fixtures import FixtureError, accounts_from_document, json_document, not_a_file
 
 log = logging.getLogger("mock_omni")
 
@@ -105,6 +105,9 @@ class StateFile:
         self.check_folder()
         self.claim()
         source = str(self.path)
+        problem = not_a_file(self.path, pipes=False)  # a save replaces it with a file: it must be one
+        if problem:
+            raise FixtureError(source, "", f"cannot read state file: {problem}")
         try:
             text = self.path.read_text("utf-8")
         except FileNotFoundError:

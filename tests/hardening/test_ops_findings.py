@@ -127,3 +127,19 @@ def test_record_on_a_full_disk_still_answers_the_app_and_says_which_files_it_cou
     assert recorder.exit_status() == 2
     assert json.loads((out / "drift.json").read_text())["differences"]  # the other files are written
     assert len(json.loads((out / "exchanges.json").read_text())) == 3
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+@pytest.mark.parametrize("flag", ["--fixtures", "--state-file"])
+def test_a_device_as_fixture_or_state_file_is_one_line_not_all_the_memory_there_is(flag: str, device: str) -> None:
+    """/dev/zero never ends: reading it whole took 8 GB in 10 s (here the address space is capped at 3 GiB, so
+    that the process fails instead of the machine), with no word said."""
+    import resource
+
+    def capped() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    done = subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--port", "0", flag, device],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, preexec_fn=capped)
+    what = "cannot read state file" if flag == "--state-file" else "cannot read"
+    one_line(done, f"{device}: {what}: a character device, not a file")
