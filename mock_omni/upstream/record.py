@@ -52,6 +52,12 @@ from .verify import local_authorization
 SCENARIOS = "/omni/1/scenarios"
 DEFAULT_JOURNAL = 10_000
 MAX_BODY = 16 * 1024 * 1024
+#: A chunk's size line (with its extensions) and a trailer line: longer is not HTTP a client sends.
+MAX_CHUNK_LINE = 8192
+
+
+class BodyTooLarge(Exception):
+    """A request body over ``MAX_BODY``: answered 413, never read whole."""
 
 
 class Stopped(Exception):
@@ -303,21 +309,32 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _body(self) -> bytes | None:
+            """The request's body; None when it cannot be read; ``BodyTooLarge`` past ``MAX_BODY``, chunked too
+            (chunks were taken without a bound: a chunk size of FFFFFFFFFF was a MemoryError, endless chunks all
+            the memory there was)."""
             if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
                 chunks: list[bytes] = []
+                total = 0
                 while True:
-                    size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                    size = int(self.rfile.readline(MAX_CHUNK_LINE).split(b";", 1)[0].strip() or b"0", 16)
+                    if size < 0:
+                        return None
                     if size == 0:
-                        while self.rfile.readline().strip():
+                        while self.rfile.readline(MAX_CHUNK_LINE).strip():
                             pass
                         return b"".join(chunks)
+                    total += size
+                    if total > MAX_BODY:
+                        raise BodyTooLarge()
                     chunks.append(self.rfile.read(size))
-                    self.rfile.readline()
+                    self.rfile.readline(MAX_CHUNK_LINE)
             length = self.headers.get("content-length")
             if length is None:
                 return b""
-            if not length.isdigit() or int(length) > MAX_BODY:
+            if not length.isdigit():
                 return None
+            if int(length) > MAX_BODY:
+                raise BodyTooLarge()
             return self.rfile.read(int(length))
 
         def _reply(self, body: bytes) -> Reply:
@@ -343,6 +360,10 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 body = self._body()
             except ValueError:
                 body = None
+            except BodyTooLarge:
+                self.send_error(413, f"request body over {MAX_BODY >> 20} MiB: the recording proxy does not forward it")
+                self.close_connection = True
+                return
             if body is None:
                 self.send_error(400, "unreadable body")
                 self.close_connection = True

@@ -143,3 +143,43 @@ def test_a_device_as_fixture_or_state_file_is_one_line_not_all_the_memory_there_
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, preexec_fn=capped)
     what = "cannot read state file" if flag == "--state-file" else "cannot read"
     one_line(done, f"{device}: {what}: a character device, not a file")
+
+
+def _exchange(port: int, head: bytes, body: bytes = b"") -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        try:
+            sock.sendall(body)
+        except OSError:
+            pass  # answered and closed before the rest was taken
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_record_bounds_a_chunked_body_as_it_bounds_a_content_length(tmp_path: Path) -> None:
+    """The recording proxy took chunks without a bound: a chunk size of FFFFFFFFFF was a MemoryError traceback
+    and a dropped connection, endless chunks grew it without end (300 MB sent, 384 MB resident). Past 16 MiB a
+    body is now 413 and the connection closed, however it is framed."""
+    from mock_omni.testing.process import ServerProcess
+
+    recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", "http://127.0.0.1:1",
+                              "--port", "0", "--out", str(tmp_path / "rec"), "--exit-on-stdin-close"])
+    try:
+        post = b"POST /omni/1/scenarios HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        chunked = post + b"Transfer-Encoding: chunked\r\n\r\n"
+        mib = b"100000\r\n" + b"x" * (1 << 20) + b"\r\n"
+        for head, body in [(chunked + b"FFFFFFFFFF\r\n", b"x" * 1000), (chunked, mib * 17 + b"0\r\n\r\n"),
+                           (post + f"Content-Length: {17 << 20}\r\n\r\n".encode(), b"")]:
+            answer = _exchange(recorder.port, head, body)
+            assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+            assert b"request body over 16 MiB" in answer
+        # A chunked body within the bound is read and forwarded (here to an upstream that is not there: 502).
+        small = post + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        assert _exchange(recorder.port, small, b"2\r\n{}\r\n0\r\n\r\n").startswith(b"HTTP/1.1 502 ")
+    finally:
+        recorder.stop()
+    assert "Traceback" not in recorder.output(), recorder.output()
