@@ -428,3 +428,22 @@ def test_a_second_server_on_the_same_state_file_is_refused_until_the_first_is_go
         first.stop()
     with server.running(["--state-file", str(state)]) as second:
         assert httpx.get(f"{second.url}{SEED_PATH}", headers={"Authorization": ALADDIN_BASIC}).json()["name"] == "first"
+
+
+def test_a_file_edited_by_hand_while_the_server_runs_is_said_to_be_saved_over(tmp_path: Path) -> None:
+    """An edit of the file while the server ran was lost at its next save without a word."""
+    state = tmp_path / "state.json"
+    with server.running(["--state-file", str(state)]) as running, \
+            httpx.Client(base_url=running.url, headers={"Authorization": ALADDIN_BASIC}) as client:
+        for name in ("one", "two"):
+            assert client.put(SEED_PATH, json={"name": name}).status_code == 200
+        assert "changed by another program" not in running.output()  # its own saves are not someone else's
+        edited = json.loads(state.read_text())
+        edited["accounts"][0]["scenarios"][0]["name"] = "edited by hand"
+        state.write_text(json.dumps(edited))
+        for name in ("three", "four"):
+            assert client.put(SEED_PATH, json={"name": name}).status_code == 200
+        assert saved_names(state)[SEED_KEY] == "four"
+        output = running.output()
+    assert output.count(f"mock-omni: {state} was changed by another program since mock-omni read or saved it; "
+                        "the server's state is saved over it") == 1, output

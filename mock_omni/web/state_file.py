@@ -45,6 +45,8 @@ class StateFile:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        #: The file as this server last read or wrote it (``_signature``): another change is someone else's.
+        self._seen: tuple[int, int, int] | None = None
         #: The descriptor holding the claim on the file (``claim``).
         self._claim: int | None = None
         #: The accounts' revision last written; nothing to do while it is unchanged.
@@ -108,6 +110,7 @@ class StateFile:
         problem = not_a_file(self.path, pipes=False)  # a save replaces it with a file: it must be one
         if problem:
             raise FixtureError(source, "", f"cannot read state file: {problem}")
+        self._seen = _signature(self.path)
         try:
             text = self.path.read_text("utf-8")
         except FileNotFoundError:
@@ -128,17 +131,34 @@ class StateFile:
             revision = accounts.revision
             if revision == self.saved_revision:
                 return
+            if _signature(self.path) != self._seen:
+                # An edit by hand (or another program) since this server read or saved the file: it is about to
+                # be replaced; said, since it was lost without a word.
+                log.warning("mock-omni: %s was changed by another program since mock-omni read or saved it; the "
+                            "server's state is saved over it (edit it with the server stopped, or send it to PUT "
+                            "/__admin/state)", self.path)
             try:
                 document = accounts.export()
                 self.write(json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"))
             except BaseException:
                 self.failed_revision = revision
+                self._seen = _signature(self.path)  # whatever is there now: not warned about again
                 raise
+            self._seen = _signature(self.path)
             self.saved_revision = revision
             self.failed_revision = None
 
     def write(self, content: bytes) -> None:
         replace_whole(self.path, content)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    """Which file is at ``path``, and as of when: inode, size and modification time; None if there is none."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def replace_whole(path: Path, content: bytes) -> None:
