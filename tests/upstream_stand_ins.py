@@ -151,9 +151,14 @@ def prism_command() -> list[str]:
 def prism(port: int) -> Iterator[str]:
     """Prism serving the vendor's OpenAPI on 127.0.0.1:port (its log in the failure message)."""
     spec = SPEC_IN_REPO  # the vendor's OpenAPI as the repository keeps it (a clean clone has no ../shared)
+    command = [*prism_command(), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)]  # before the log: a
+    # missing Prism left it open, and its ResourceWarning failed a later test of the same worker
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below: a file, not a pipe nobody reads
-    process = subprocess.Popen([*prism_command(), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)],
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    except BaseException:
+        log.close()
+        raise
     url = f"http://127.0.0.1:{port}"
 
     def shown() -> str:
