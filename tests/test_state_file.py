@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -66,6 +67,19 @@ def test_every_change_is_saved_and_loaded_by_the_next_start(tmp_path: Path) -> N
         assert client.get(SEED_PATH).json() == {**client.get(SEED_PATH).json(), "name": "renamed", "default": False}
         assert client.get(f"/omni/1/scenarios/{created['key']}").json()["default"] is True
     assert left_in(tmp_path) == ["state.json"]  # no temporary file left behind
+
+
+def test_a_new_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds the accounts' passwords, API keys and tokens: 0600 whatever the umask, as before the save kept
+    an existing file's mode (import --out, a fixture file to share, gets the umask's)."""
+    state = tmp_path / "state.json"
+    umask = os.umask(0o022)
+    try:
+        with TestClient(make_app(state_file=str(state)), headers={"Authorization": ALADDIN_BASIC}) as client:
+            assert client.put(SEED_PATH, json={"name": "renamed"}).status_code == 200
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
 
 
 def test_a_symlinked_state_file_is_saved_through_the_link_with_its_mode_kept(tmp_path: Path) -> None:

@@ -348,7 +348,7 @@ class Listener(threading.Thread):
 def _closed_by_server(connection: Connection) -> bool:
     """Whether an idle connection is readable: between calls Redis sends nothing, so it has been closed (EOF), or
     holds bytes no call asked for; either way it is not to be used. One poll without waiting."""
-    sock = connection._sock
+    sock = getattr(connection, "_sock", None)  # redis-py's (5 to 8); under another name: not checked, as before
     if sock is None:
         return False
     poller = select.poll()  # not select(): a descriptor over 1023 (a replica with many clients) is fine here

@@ -161,15 +161,16 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 
-def replace_whole(path: Path, content: bytes) -> None:
+def replace_whole(path: Path, content: bytes, new_mode: int = 0o600) -> None:
     """``path`` replaced by ``content`` atomically and durably: written beside it, then renamed over it, so a process
     killed meanwhile (or a full disk) leaves the old file as it was (the state file; ``record``'s files; ``import
     --out``).
 
     As ``open(path, "wb")`` would write: through a symlink (the file it names is replaced, the link kept); keeping
-    the replaced file's permission bits (and its owner, where this process may set it); a new file with
-    ``0o666`` less the umask. What is not a regular file (``/dev/stdout``, a pipe, a FIFO) has nothing to keep
-    and cannot be replaced: it is written into."""
+    the replaced file's permission bits (and its owner, where this process may set it). A new file gets
+    ``new_mode`` less the umask: 0600 by default, since the state file and ``record``'s files hold credentials
+    (``import --out`` gives 0666, as ``open()`` did). What is not a regular file (``/dev/stdout``, a pipe, a
+    FIFO) has nothing to keep and cannot be replaced: it is written into."""
     try:
         previous: os.stat_result | None = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -181,9 +182,9 @@ def replace_whole(path: Path, content: bytes) -> None:
     target = Path(os.path.realpath(path))
     directory = target.parent
     temporary = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
-    # O_EXCL: never a file someone else put there; 0o666: the kernel takes the umask off, as for open().
+    # O_EXCL: never a file someone else put there; the kernel takes the umask off, as for open().
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
-                 0o666 if previous is None else 0o600)
+                 new_mode if previous is None else 0o600)
     try:
         with os.fdopen(fd, "wb") as stream:
             if previous is not None:
