@@ -461,3 +461,37 @@ def test_a_file_edited_by_hand_while_the_server_runs_is_said_to_be_saved_over(tm
         output = running.output()
     assert output.count(f"mock-omni: {state} was changed by another program since mock-omni read or saved it; "
                         "the server's state is saved over it") == 1, output
+
+
+@pytest.mark.parametrize("code", [errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL])
+def test_a_folder_whose_file_system_takes_no_locks_is_served_with_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, code: int) -> None:
+    """NFS without its lock daemon (ENOLCK) and some FUSE or container mounts refuse every lock: the claim took
+    that for another server holding the file ('in use by another mock-omni (process unknown)', exit 2), so a
+    state file there, served before the claim existed, stopped start-up."""
+    import fcntl
+
+    def no_locks(fd: int, command: int, *args: Any) -> None:
+        raise OSError(code, os.strerror(code))
+
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"accounts": [{"username": "Aladdin", "password": "open sesame"}]}))
+    monkeypatch.setattr(fcntl, "lockf", no_locks)
+    with caplog.at_level("WARNING", logger="mock_omni"):
+        accounts = StateFile(state).load(lambda: "k")
+    assert accounts is not None and [account.username for account in accounts] == ["Aladdin"]
+    assert f"{state}: cannot lock {tmp_path / '.state.json.lock'} ({os.strerror(code)})" in caplog.text
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EAGAIN])
+def test_a_lock_held_elsewhere_is_still_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    import fcntl
+
+    from mock_omni.web.state_file import StateFileError
+
+    def held(fd: int, command: int, *args: Any) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fcntl, "lockf", held)
+    with pytest.raises(StateFileError, match="in use by another mock-omni"):
+        StateFile(tmp_path / "state.json").load(lambda: "k")

@@ -16,6 +16,7 @@ in memory, reads go on as before, and the whole state is saved with the next cha
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -35,6 +36,9 @@ from ..domain.errors import GeneralError, OmniError
 from ..domain.fixtures import FixtureError, accounts_from_document, json_document, not_a_file
 
 log = logging.getLogger("mock_omni")
+
+#: What a lock held by another process answers (``claim``); any other error is a file system without locks.
+HELD = (errno.EACCES, errno.EAGAIN)
 
 
 class StateFileError(ValueError):
@@ -90,7 +94,14 @@ class StateFile:
                                  f"{exc.strerror or exc}") from None
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in HELD:
+                # A file system that takes no locks (NFS without its lock daemon, some FUSE and container
+                # mounts): no other server holds the file, so it is served as before the claim, and said.
+                os.close(fd)
+                log.warning("mock-omni: %s: cannot lock %s (%s): another server given the same state file would "
+                            "not be refused", self.path.absolute(), lock_path, exc.strerror or exc)
+                return
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
             raise StateFileError(f"{self.path.absolute()}: in use by another mock-omni (process {holder}); give "
