@@ -497,3 +497,22 @@ def test_close_while_the_client_is_made_does_not_wait_for_it_and_a_restart_makes
     assert released == [True]
     assert [(c.message_id, c.state) for c in hooks.records()] == [("STOPPED", "dropped"), ("AGAIN", "delivered")]
     assert [report["messageId"] for report in target.reports()] == ["AGAIN"]
+
+
+def test_a_ca_bundle_that_cannot_be_read_fails_https_callbacks_only_and_says_which(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An SSL_CERT_FILE naming no file (a moved venv, an image without the bundle) failed every callback once the
+    pooled client verified with it, plain http ones too ('FileNotFoundError: [Errno 2] No such file or
+    directory', naming no variable): http callbacks are delivered, https ones fail naming the variable."""
+    missing = tmp_path / "missing.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", str(missing))
+    with receiver() as target:
+        hooks = Webhooks(attempts=1)
+        assert asyncio.run(run(hooks, [(f"{target.url}/cb", None, REPORT, None),
+                                       ("https://127.0.0.1:9/cb", None, REPORT, None)], 2))
+    plain, tls = sorted(hooks.records(), key=lambda callback: callback.url)
+    assert plain.state == "delivered", plain.attempts
+    assert len(target.received) == 1
+    assert tls.state == "failed"
+    assert tls.attempts[0].error == f"CaBundleUnusable: SSL_CERT_FILE={str(missing)!r}: No such file or directory", \
+        tls.attempts

@@ -462,6 +462,8 @@ class Webhooks:
     async def _post(self, target: Target, callback: Callback) -> int:
         """POST the callback to the checked address; the receiver's status."""
         headers = {"content-type": callback.content_type, "host": target.host, "user-agent": PUSH_USER_AGENT}
+        if isinstance(self._tls, CaBundleUnusable) and target.url.startswith("https:"):
+            raise CaBundleUnusable(*self._tls.args)  # plain http goes on: it needs no CA bundle
         if target.sni_hostname is None or self._transport is not None:
             return await self._stream(await self._http(), target, callback, headers)
         # https to a name: a connection of its own. The pool knows connections by address only, so a pooled
@@ -484,7 +486,8 @@ class Webhooks:
     async def _client_for_tls(self) -> Any:
         import httpx  # imported by now, off the loop (_attempt)
 
-        return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False, verify=self._tls)
+        return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False,
+                                 verify=_usable(self._tls))
 
     async def _http(self) -> Any:
         # Made on the first callback (servers that push none never pay for it), on a thread: importing httpx
@@ -520,7 +523,7 @@ class Webhooks:
         # trust_env=False: a proxy from the environment must not see (or swallow) the app's callbacks. The
         # certificates are still verified as SSL_CERT_FILE and SSL_CERT_DIR say (_tls_context).
         return httpx.AsyncClient(timeout=self.timeout, trust_env=False, follow_redirects=False,
-                                 transport=self._transport, verify=self._tls)
+                                 transport=self._transport, verify=_usable(self._tls))
 
     async def _stop_workers(self) -> None:
         # What is being made goes too: its thread runs on (it cannot be stopped), its result is never used
@@ -561,13 +564,35 @@ def matches(callback: Callback, account: str | None, url: str | None, state: str
             and (state is None or callback.state == state))
 
 
+class CaBundleUnusable(Exception):
+    """``SSL_CERT_FILE`` (or ``SSL_CERT_DIR``) names no CA bundle that can be read: an https callback's failed
+    attempt, naming the variable."""
+
+
 def _tls_context() -> Any:
     """What every https callback is verified with: the CA bundle in ``SSL_CERT_FILE``, else the directory in
     ``SSL_CERT_DIR``, else certifi's (httpx's rule). One for the pooled client and the callbacks to a name alike:
-    the pooled one used to take certifi's whatever the environment said."""
+    the pooled one used to take certifi's whatever the environment said.
+
+    A bundle that cannot be read is a CaBundleUnusable, not raised: the pooled client carries plain http
+    callbacks too, which need none (raised, every callback failed, 'FileNotFoundError', naming no variable)."""
+    import os
+    import ssl
+
     import httpx
 
-    return httpx.create_ssl_context()
+    try:
+        return httpx.create_ssl_context()
+    except (OSError, ssl.SSLError) as exc:
+        variable = "SSL_CERT_FILE" if os.environ.get("SSL_CERT_FILE") else "SSL_CERT_DIR"
+        return CaBundleUnusable(f"{variable}={os.environ.get(variable)!r}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def _usable(tls: Any) -> Any:
+    """``tls``, or for a CaBundleUnusable a context that trusts nothing (https is refused before it is used)."""
+    import ssl
+
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if isinstance(tls, CaBundleUnusable) else tls
 
 
 def _connect_errors() -> tuple[type[BaseException], ...]:
