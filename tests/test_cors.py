@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
@@ -17,6 +18,7 @@ from mock_omni.web.cors import (
     allowed_headers,
 )
 
+from . import server
 from .conftest import ALADDIN_BASIC, SEED_KEY, make_app
 
 pytestmark = pytest.mark.both_stores
@@ -232,3 +234,13 @@ def test_only_pages_that_may_call_the_admin_api_may_frame_the_mocks_pages(
     specs: list[str] | None, expected: str | None,
 ) -> None:
     assert OriginPolicy(specs).frame_ancestors() == expected
+
+
+def test_every_page_of_the_dashboard_says_who_may_frame_it_over_http() -> None:
+    """/static/dashboard.html is the dashboard itself (its Reset button works there): served without the
+    frame-ancestors of / and /docs, any site could frame it (clickjacking)."""
+    with server.running(["--cors-origin", "http://app.example:3000"]) as running:
+        policies = {path: httpx.get(running.url + path, headers={"Accept": "text/html"}, timeout=10)
+                    .headers.get("content-security-policy")
+                    for path in ("/", "/docs", "/static/dashboard.html", "/static/dashboard.js")}
+    assert set(policies.values()) == {"frame-ancestors 'self' http://app.example:3000"}, policies

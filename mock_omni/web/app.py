@@ -128,6 +128,7 @@ def add_pages(admin: Admin, web: FastAPI) -> None:
     from .dashboard import dashboard_router, page_headers
     from .docs import docs_router
 
+    framing = page_headers(admin)
     web.include_router(dashboard_router(admin))
-    web.include_router(docs_router(web.title, page_headers(admin)))
-    mount_static(web)
+    web.include_router(docs_router(web.title, framing))
+    mount_static(web, framing)  # /static/dashboard.html is the dashboard too
