@@ -120,3 +120,22 @@ def test_an_out_that_cannot_be_written_is_refused_before_the_upstream_is_read(
 
 def upstream_journal(server: Server) -> list[object]:
     return httpx.get(f"{server.url}/__admin/requests").json()["requests"]  # type: ignore[no-any-return]
+
+
+def test_dev_stdout_redirected_to_a_file_is_written_into_not_renamed_over(upstream: Server, tmp_path: Path) -> None:
+    """``--out /dev/stdout >> log`` (a CI step's output, a script's): /dev/stdout names the process's descriptor,
+    which the shell opened on ``log``. Replaced by a rename like a named file, ``log`` lost what was written to it
+    before, and what the process wrote after (its 'wrote N scenarios' line) went to the file renamed away."""
+    log = tmp_path / "log.txt"
+    log.write_text("earlier lines\n")
+    with open(log, "ab") as stdout:
+        done = subprocess.run([sys.executable, "-m", "mock_omni", "import", "--upstream", upstream.url,
+                               "--out", "/dev/stdout"], stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300,
+                              env={**os.environ, "MOCK_OMNI_UPSTREAM_AUTHORIZATION": APP})
+    assert done.returncode == 0, done.stderr
+    text = log.read_text()
+    assert text.startswith("earlier lines\n"), text[:200]
+    document, end = json.JSONDecoder().raw_decode(text, len("earlier lines\n"))
+    assert len(document["accounts"][0]["scenarios"]) == 135
+    assert "wrote 135 scenarios to /dev/stdout" in text[end:]
+    assert [path.name for path in tmp_path.iterdir()] == ["log.txt"]

@@ -20,8 +20,10 @@ import errno
 import json
 import logging
 import os
+import re
 import secrets
 import stat
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -181,7 +183,12 @@ def replace_whole(path: Path, content: bytes, new_mode: int = 0o600) -> None:
     the replaced file's permission bits (and its owner, where this process may set it). A new file gets
     ``new_mode`` less the umask: 0600 by default, since the state file and ``record``'s files hold credentials
     (``import --out`` gives 0666, as ``open()`` did). What is not a regular file (``/dev/stdout``, a pipe, a
-    FIFO) has nothing to keep and cannot be replaced: it is written into."""
+    FIFO) has nothing to keep and cannot be replaced: it is written into; one of this process's descriptors
+    (``/dev/stdout``, ``/dev/fd/N``) through the descriptor itself, whatever it is open on (``_own_descriptor``)."""
+    descriptor = _own_descriptor(path)
+    if descriptor is not None:
+        _write_into(descriptor, content)
+        return
     try:
         previous: os.stat_result | None = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -282,3 +289,38 @@ class PersistMiddleware:
         answer = error_answer(GeneralError(), fmt)
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.content})
+
+
+#: A path naming an open descriptor: /dev/fd/N, /proc/self/fd/N, /proc/PID/fd/N (PID: group 1; N: group 2).
+_DESCRIPTOR = re.compile(r"/(?:dev|proc/(?:self|thread-self|(\d+)))/fd/(\d+)")
+
+
+def _own_descriptor(path: Path) -> int | None:
+    """The descriptor of this process ``path`` names through its links (``/dev/stdout`` is one to
+    ``/proc/self/fd/1``), else None. A descriptor open on a regular file (``--out /dev/stdout >> log``) must not be
+    replaced like the file: the rename took the file away from under the shell's redirection (what it held
+    before and what was written to the descriptor after were lost), and opening it again truncated it."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's bound on a chain of links
+        match = _DESCRIPTOR.fullmatch(current)
+        if match:
+            pid, number = match.groups()
+            return int(number) if pid is None or int(pid) == os.getpid() else None
+        try:
+            link = os.readlink(current)
+        except OSError:
+            return None  # not a link (a file, a FIFO, nothing yet): not a descriptor
+        current = os.path.normpath(os.path.join(os.path.dirname(current), link))
+    return None
+
+
+def _write_into(descriptor: int, content: bytes) -> None:
+    """``content`` written to ``descriptor`` where it stands (its offset, its O_APPEND), after what this process's
+    own streams on it still hold."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # replaced, closed or without a descriptor
+            if stream.fileno() == descriptor:
+                stream.flush()
+    view = memoryview(content)
+    while view:
+        view = view[os.write(descriptor, view):]
