@@ -26,7 +26,7 @@ from starlette.types import Message
 from mock_omni.server.cli import main
 from mock_omni.settings import Settings
 from mock_omni.testing.process import ServerProcess
-from mock_omni.web.state_file import StateFile
+from mock_omni.web.state_file import StateFile, replace_whole
 
 from . import server
 from .conftest import ALADDIN_BASIC, OTHER_KEY, SEED_KEY, make_app
@@ -70,8 +70,8 @@ def test_every_change_is_saved_and_loaded_by_the_next_start(tmp_path: Path) -> N
 
 
 def test_a_new_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
-    """It holds the accounts' passwords, API keys and tokens: 0600 whatever the umask, as before the save kept
-    an existing file's mode (import --out, a fixture file to share, gets the umask's)."""
+    """It holds the accounts' passwords, API keys and tokens: 0600 whatever the umask (import --out, a fixture
+    file to share, gets the umask's)."""
     state = tmp_path / "state.json"
     umask = os.umask(0o022)
     try:
@@ -82,9 +82,10 @@ def test_a_new_state_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
 
 
-def test_a_symlinked_state_file_is_saved_through_the_link_with_its_mode_kept(tmp_path: Path) -> None:
+def test_a_symlinked_state_file_is_saved_through_the_link_and_made_owner_only(tmp_path: Path) -> None:
     # A volume's file linked into place (/data/state.json -> /volume/state.json): a save replaces the file the
-    # link names, as open() writes, and the link stays; the file keeps the mode it was given (0600 before).
+    # link names, as open() writes, and the link stays. A file seeded world-readable (cp) holds credentials
+    # once saved: 0600, as every save made it before links were followed.
     volume = tmp_path / "volume"
     volume.mkdir()
     with server.running(["--state-file", str(volume / "state.json")]) as first:
@@ -98,7 +99,7 @@ def test_a_symlinked_state_file_is_saved_through_the_link_with_its_mode_kept(tmp
         assert httpx.put(f"{second.url}{SEED_PATH}", json={"name": "second"},
                          headers={"Authorization": ALADDIN_BASIC}).status_code == 200
         assert link.is_symlink() and saved_names(volume / "state.json")[SEED_KEY] == "second"
-    assert (volume / "state.json").stat().st_mode & 0o777 == 0o644
+    assert (volume / "state.json").stat().st_mode & 0o777 == 0o600
     assert left_in(volume) == ["state.json"]
 
 
@@ -495,3 +496,24 @@ def test_a_lock_held_elsewhere_is_still_refused(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(fcntl, "lockf", held)
     with pytest.raises(StateFileError, match="in use by another mock-omni"):
         StateFile(tmp_path / "state.json").load(lambda: "k")
+
+
+def test_a_link_planted_by_another_user_in_a_sticky_folder_is_not_followed(tmp_path: Path) -> None:
+    """/tmp/state.json -> ~/.bashrc, planted by another user before the first save: the kernel would not follow
+    it for open() (fs.protected_symlinks), and the save must not either (it replaced the file the link named)."""
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)  # sticky and everyone's, as /tmp
+    victim = tmp_path / "bashrc"
+    victim.write_text("the victim's own\n")
+    planted = shared / "state.json"
+    planted.symlink_to(victim)
+    os.lchown(planted, 4242, 4242)  # another user's link (the tests run as root, who may give it away)
+    replace_whole(planted, b"{}\n")
+    assert victim.read_text() == "the victim's own\n"
+    assert not planted.is_symlink() and planted.read_bytes() == b"{}\n"
+    # One's own link is followed, as open() would: the file it names is replaced, the link kept.
+    own = shared / "own.json"
+    own.symlink_to(victim)
+    replace_whole(own, b"{}\n")
+    assert own.is_symlink() and victim.read_bytes() == b"{}\n"

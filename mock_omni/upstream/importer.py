@@ -120,8 +120,8 @@ def write_document(document: dict[str, object], out: str) -> None:
     try:
         # Whole or not at all (a full disk, an import killed meanwhile leave the file that was there as it was);
         # through a symlink, into /dev/stdout or a pipe, as open() would write.
-        # 0666 less the umask for a new file, as open() gave before: a fixture file is shared (mounted, committed).
-        replace_whole(Path(out), orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n", new_mode=0o666)
+        # As open() gave before (a new file 0666 less the umask, a file's mode kept): a fixture file is shared.
+        replace_whole(Path(out), orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n", mode=None)
     except OSError as error:
         raise OutProblem(f"--out: {out}: {error.strerror or error}") from None
 

@@ -174,15 +174,17 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 
-def replace_whole(path: Path, content: bytes, new_mode: int = 0o600) -> None:
+def replace_whole(path: Path, content: bytes, mode: int | None = 0o600) -> None:
     """``path`` replaced by ``content`` atomically and durably: written beside it, then renamed over it, so a process
     killed meanwhile (or a full disk) leaves the old file as it was (the state file; ``record``'s files; ``import
     --out``).
 
-    As ``open(path, "wb")`` would write: through a symlink (the file it names is replaced, the link kept); keeping
-    the replaced file's permission bits (and its owner, where this process may set it). A new file gets
-    ``new_mode`` less the umask: 0600 by default, since the state file and ``record``'s files hold credentials
-    (``import --out`` gives 0666, as ``open()`` did). What is not a regular file (``/dev/stdout``, a pipe, a
+    Through a symlink, as ``open(path, "wb")`` would write (the file it names is replaced, the link kept), unless
+    the link is another user's in a sticky folder such as /tmp: the kernel would not follow it for ``open()``
+    (fs.protected_symlinks), and a link planted there must not choose which of this user's files is replaced.
+    ``mode``: the file's permission bits whatever they were (0600: the state file and ``record``'s files hold
+    credentials); None as ``open()`` would (the replaced file's bits, and owner where this process may set it,
+    kept; a new file 0666 less the umask: ``import --out``). What is not a regular file (``/dev/stdout``, a pipe, a
     FIFO) has nothing to keep and cannot be replaced: it is written into; one of this process's descriptors
     (``/dev/stdout``, ``/dev/fd/N``) through the descriptor itself, whatever it is open on (``_own_descriptor``)."""
     descriptor = _own_descriptor(path)
@@ -197,15 +199,17 @@ def replace_whole(path: Path, content: bytes, new_mode: int = 0o600) -> None:
         with open(path, "wb") as stream:
             stream.write(content)
         return
-    target = Path(os.path.realpath(path))
+    target = Path(os.path.realpath(path)) if _followable(path) else path
     directory = target.parent
     temporary = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
     # O_EXCL: never a file someone else put there; the kernel takes the umask off, as for open().
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
-                 new_mode if previous is None else 0o600)
+                 0o666 if mode is None and previous is None else 0o600)
     try:
         with os.fdopen(fd, "wb") as stream:
-            if previous is not None:
+            if mode is not None:
+                os.fchmod(stream.fileno(), mode)
+            elif previous is not None:
                 os.fchmod(stream.fileno(), stat.S_IMODE(previous.st_mode))
                 if (previous.st_uid, previous.st_gid) != (os.geteuid(), os.getegid()):
                     with contextlib.suppress(OSError):  # only root may give a file away
@@ -289,6 +293,19 @@ class PersistMiddleware:
         answer = error_answer(GeneralError(), fmt)
         await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
         await send({"type": "http.response.body", "body": answer.content})
+
+
+def _followable(path: Path) -> bool:
+    """Whether ``path``, when it is a symlink, is one the kernel would follow for this user: its own, or in a folder
+    without the sticky bit (fs.protected_symlinks' rule; /tmp is sticky and everyone's)."""
+    try:
+        link = os.lstat(path)
+    except OSError:
+        return True  # nothing there yet (or nothing to read): realpath resolves the folders' links alone
+    if not stat.S_ISLNK(link.st_mode) or link.st_uid == os.geteuid():
+        return True
+    folder = os.stat(path.parent)
+    return not folder.st_mode & stat.S_ISVTX or link.st_uid == folder.st_uid
 
 
 #: A path naming an open descriptor: /dev/fd/N, /proc/self/fd/N, /proc/PID/fd/N (PID: group 1; N: group 2).
