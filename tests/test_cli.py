@@ -83,6 +83,9 @@ STORE_MISTAKES = [
     ("redis://127.0.0.1:6379/O", "database 'O' in 'redis://127.0.0.1:6379/O' is not a number (redis://host:6379/0)"),
     ("redis://127.0.0.1:6379/abc",
      "database 'abc' in 'redis://127.0.0.1:6379/abc' is not a number (redis://host:6379/0)"),
+    # str.isdigit takes a superscript two, which int() then refuses (a traceback at start-up).
+    ("redis://127.0.0.1:6379/%C2%B2",
+     "database '\u00b2' in 'redis://127.0.0.1:6379/%C2%B2' is not a number (redis://host:6379/0)"),
     ("redis://127.0.0.1:99999/0", "port '99999' in 'redis://127.0.0.1:99999/0' is not a number from 1 to 65535"),
     ("redis://127.0.0.1:six/0", "port 'six' in 'redis://127.0.0.1:six/0' is not a number from 1 to 65535"),
     ("redis://127.0.0.1:0/0", "port 0 in 'redis://127.0.0.1:0/0' is not a number from 1 to 65535"),

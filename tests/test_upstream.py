@@ -266,6 +266,7 @@ def test_429_is_retried_after_retry_after(tmp_path: Path) -> None:
             second = client.call("GET", "/omni/1/scenarios", headers={"Authorization": APP})
     assert first.status == 200 and second.status == 429 and waited == [1.0, 1.0]
     assert retry_after("7") == 7.0 and retry_after(None) == 1.0 and retry_after("soon") == 1.0
+    assert retry_after("\u00b2") == 1.0  # str.isdigit takes it; float() refused it with a ValueError
 
 
 def test_plain_http_is_for_loopback_unless_asked() -> None:

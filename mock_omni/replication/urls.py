@@ -58,7 +58,7 @@ def store_url_problem(url: str) -> str | None:
         except UnicodeError:
             return f"host {host!r} in {shown(url)!r} is not a host name or address"
         database = unquote(parts.path).strip("/")
-        if database and not database.isdigit():
+        if database and not (database.isascii() and database.isdigit()):  # isdigit alone takes "²"
             return f"database {database!r} in {shown(url)!r} is not a number (redis://host:6379/0)"
     return _options_problem(parts.query, url)
 

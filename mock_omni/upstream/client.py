@@ -99,7 +99,7 @@ def retry_after(value: str | None) -> float:
     if not value:
         return RETRY_FALLBACK
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # isdigit alone takes "²", which float() refuses
         return float(value)
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())

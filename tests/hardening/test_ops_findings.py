@@ -180,6 +180,9 @@ def test_record_bounds_a_chunked_body_as_it_bounds_a_content_length(tmp_path: Pa
         # A chunked body within the bound is read and forwarded (here to an upstream that is not there: 502).
         small = post + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         assert _exchange(recorder.port, small, b"2\r\n{}\r\n0\r\n\r\n").startswith(b"HTTP/1.1 502 ")
+        # A Content-Length of a superscript two (str.isdigit takes it, int() does not): 400, no traceback.
+        odd = post + b"Content-Length: \xb2\r\nConnection: close\r\n\r\n"
+        assert _exchange(recorder.port, odd, b"").startswith(b"HTTP/1.1 400 ")
     finally:
         recorder.stop()
     assert "Traceback" not in recorder.output(), recorder.output()
