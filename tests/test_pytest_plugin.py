@@ -813,12 +813,15 @@ def test_a_test_that_kills_the_server_leaves_the_next_tests_a_fresh_one_on_the_s
 
         def test_a_kills_it(mock_omni, app_base_url):
             assert call(mock_omni, "PUT", SEED, json={"name": "changed"}).status_code == 200
+            os.environ["SET_BY_A_TEST"] = "1"  # a test's own change: not the new server's environment
             os.kill(mock_omni.server.process.process.pid, signal.SIGKILL)
 
         def test_b_gets_a_fresh_server(mock_omni, app_base_url):
             assert mock_omni.url == app_base_url
             assert call(mock_omni, "GET", SEED).json()["name"] == "Test SMS or VIBER"
             assert mock_omni.requests() == [mock_omni.requests()[0]]
+            with open(f"/proc/{mock_omni.server.process.process.pid}/environ", "rb") as environ:
+                assert b"SET_BY_A_TEST=" not in environ.read()
 
         def test_c_stops_it(mock_omni):
             mock_omni.server.process.stop()

@@ -317,6 +317,10 @@ class MockOmniServer:
     def __init__(self, fixtures: Sequence[str] = (), rate_limit: Sequence[str] = ()) -> None:
         # A random admin token: other local users cannot reset or fault this suite's server.
         self._token = secrets.token_urlsafe(16)
+        # The environment as the session started: a server started again after a test killed it must not take
+        # what that test had set (a proxy, SSL_CERT_FILE, by monkeypatch).
+        self._env = {name: value for name, value in os.environ.items() if not name.startswith("MOCK_OMNI_")}
+        self._env["MOCK_OMNI_ADMIN_TOKEN"] = self._token
         self._args = ["--quiet"]
         if fixtures:
             self._args += ["--fixtures", *fixtures]
@@ -328,9 +332,7 @@ class MockOmniServer:
         from .admin_client import AdminClient, Credentials
         from .process import ServerProcess
 
-        env = {name: value for name, value in os.environ.items() if not name.startswith("MOCK_OMNI_")}
-        env["MOCK_OMNI_ADMIN_TOKEN"] = self._token
-        self.process: ServerProcess = ServerProcess.serve([*self._args, "--port", str(port)], env)
+        self.process: ServerProcess = ServerProcess.serve([*self._args, "--port", str(port)], self._env)
         self.url = self.process.url
         self.admin = AdminClient(self.url, token=self._token)
         try:
