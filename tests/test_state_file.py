@@ -517,3 +517,49 @@ def test_a_link_planted_by_another_user_in_a_sticky_folder_is_not_followed(tmp_p
     own.symlink_to(victim)
     replace_whole(own, b"{}\n")
     assert own.is_symlink() and victim.read_bytes() == b"{}\n"
+
+
+@pytest.mark.parametrize("put_there", ["fifo", "link to /dev/null"])
+def test_a_fifo_or_device_put_in_the_state_files_place_is_not_written_into(put_there: str, tmp_path: Path) -> None:
+    """A FIFO put where the state file was blocked the next save in the event loop until a reader came: the
+    whole server hung (health, SIGTERM); a link to /dev/null took every save and kept none, all answered 200."""
+    state = tmp_path / "state.json"
+    with server.running(["--state-file", str(state)]) as running, \
+            httpx.Client(base_url=running.url, headers={"Authorization": ALADDIN_BASIC}, timeout=30) as client:
+        assert client.put(SEED_PATH, json={"name": "one"}).status_code == 200
+        state.unlink()
+        if put_there == "fifo":
+            os.mkfifo(state)
+        else:
+            state.symlink_to("/dev/null")
+        refused = client.put(SEED_PATH, json={"name": "two"})
+        assert refused.status_code == 500 and refused.json()["requestError"]["serviceException"]["messageId"] == \
+            "GENERAL_ERROR"
+        assert client.get("/__admin/health").status_code == 200
+        assert client.get(SEED_PATH).json()["name"] == "two"  # kept in memory, as on a full disk
+        what = "a pipe" if put_there == "fifo" else "a character device"
+        assert f"could not save the state file {state}: {state} is {what}, not a file" in running.output()
+        state.unlink()  # the file put back (here: none): the next change saves everything
+        assert client.put(SEED_PATH, json={"name": "three"}).status_code == 200
+    assert saved_names(state)[SEED_KEY] == "three"
+
+
+@pytest.mark.parametrize("planted", ["link to a file", "fifo"])
+def test_what_is_planted_as_the_lock_file_is_refused_and_left_alone(planted: str, tmp_path: Path) -> None:
+    """A symlink put at .NAME.lock (a shared folder) had the claim truncate the file it named and write a pid
+    into it; a FIFO there was taken as a lock file."""
+    state = tmp_path / "state.json"
+    lock = tmp_path / ".state.json.lock"
+    precious = tmp_path / "precious.txt"
+    precious.write_text("precious data\n")
+    if planted == "fifo":
+        os.mkfifo(lock)
+        reason = "not a regular file, not mock-omni's lock file"
+    else:
+        lock.symlink_to(precious)
+        reason = "a symbolic link, not mock-omni's lock file"
+    refused = subprocess.run([sys.executable, "-m", "mock_omni", "serve", "--port", "0", "--state-file", str(state)],
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert (refused.returncode, refused.stderr) == (
+        2, f"mock-omni: {state}: cannot keep the state file there: {lock}: {reason}\n")
+    assert precious.read_text() == "precious data\n"

@@ -89,11 +89,17 @@ class StateFile:
 
         target = Path(os.path.realpath(self.path))
         lock_path = target.parent / f".{target.name}.lock"
+        where = f"{self.path.absolute()}: cannot keep the state file there: {lock_path}"
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            # O_NOFOLLOW: a link planted there (a shared folder, /tmp) had the claim truncate and overwrite the
+            # file it named, anywhere this process may write.
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
         except OSError as exc:
-            raise StateFileError(f"{self.path.absolute()}: cannot keep the state file there: {lock_path}: "
-                                 f"{exc.strerror or exc}") from None
+            reason = "a symbolic link, not mock-omni's lock file" if exc.errno == errno.ELOOP else exc.strerror
+            raise StateFileError(f"{where}: {reason or exc}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device: no file of ours, not to be written into
+            os.close(fd)
+            raise StateFileError(f"{where}: not a regular file, not mock-omni's lock file")
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -162,7 +168,10 @@ class StateFile:
             self.failed_revision = None
 
     def write(self, content: bytes) -> None:
-        replace_whole(self.path, content)
+        # Never written into: a FIFO put in the file's place while the server ran blocked the save, in the event
+        # loop, until some reader came (the whole server hung, SIGTERM too); a device (a link to /dev/null) took
+        # the state and kept nothing. Load refuses them (``not_a_file``); a save does too.
+        replace_whole(self.path, content, into_special=False)
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -174,7 +183,7 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 
-def replace_whole(path: Path, content: bytes, mode: int | None = 0o600) -> None:
+def replace_whole(path: Path, content: bytes, mode: int | None = 0o600, *, into_special: bool = True) -> None:
     """``path`` replaced by ``content`` atomically and durably: written beside it, then renamed over it, so a process
     killed meanwhile (or a full disk) leaves the old file as it was (the state file; ``record``'s files; ``import
     --out``).
@@ -185,9 +194,10 @@ def replace_whole(path: Path, content: bytes, mode: int | None = 0o600) -> None:
     ``mode``: the file's permission bits whatever they were (0600: the state file and ``record``'s files hold
     credentials); None as ``open()`` would (the replaced file's bits, and owner where this process may set it,
     kept; a new file 0666 less the umask: ``import --out``). What is not a regular file (``/dev/stdout``, a pipe, a
-    FIFO) has nothing to keep and cannot be replaced: it is written into; one of this process's descriptors
-    (``/dev/stdout``, ``/dev/fd/N``) through the descriptor itself, whatever it is open on (``_own_descriptor``)."""
-    descriptor = _own_descriptor(path)
+    FIFO) has nothing to keep and cannot be replaced: it is written into (one of this process's descriptors,
+    ``/dev/stdout``, ``/dev/fd/N``, through the descriptor itself, whatever it is open on: ``_own_descriptor``),
+    or, unless ``into_special``, refused with an OSError saying what it is."""
+    descriptor = _own_descriptor(path) if into_special else None
     if descriptor is not None:
         _write_into(descriptor, content)
         return
@@ -196,6 +206,9 @@ def replace_whole(path: Path, content: bytes, mode: int | None = 0o600) -> None:
     except (FileNotFoundError, NotADirectoryError):
         previous = None
     if previous is not None and not stat.S_ISREG(previous.st_mode) and not stat.S_ISDIR(previous.st_mode):
+        if not into_special:
+            problem = not_a_file(path, pipes=False) or "not a regular file"
+            raise OSError(errno.EINVAL, f"{path} is {problem}; nothing was written (put a file back, or remove it)")
         with open(path, "wb") as stream:
             stream.write(content)
         return
