@@ -24,8 +24,8 @@ On both paths this protocol also
   without its ``Upgrade`` header (its headers as sent are what the app sees);
 - answers a request target httptools cannot take (over 64 KiB, or malformed) with the
   vendor's envelope, 414 or 400, instead of uvicorn's plain-text 400;
-- answers an HTTP/1.1 request without ``Host`` 400 in the vendor's envelope (RFC 9112 section 3.2), as the
-  vendor's front does; uvicorn answered it;
+- answers an HTTP/1.1 request without ``Host``, and any with several, 400 in the vendor's envelope (RFC 9112
+  section 3.2), as the vendor's front does; uvicorn answered it;
 - carries out nothing pipelined behind an answer that closes the connection (``close_after_body``);
 - writes uvicorn's 400 for bytes that are no HTTP after the answers owed to the requests pipelined before
   them (uvicorn wrote it at once and closed: the answers of requests still in the ASGI app were lost);
@@ -115,6 +115,8 @@ LINGER_BYTES = 8 * 1024 * 1024
 SHARE_MARGIN = 0.5
 #: The text of the 400 to an HTTP/1.1 request without a Host header.
 NO_HOST = "Bad request: an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)"
+#: The text of the 400 to a request with more than one Host header.
+TWO_HOSTS = "Bad request: a request has one Host header, not several (RFC 9112 section 3.2)"
 #: Written if writing an answer itself failed (no uvicorn internals needed); the connection then closes.
 _STATUS_500 = b"HTTP/1.1 500 Internal Server Error\r\n"
 
@@ -288,15 +290,13 @@ class MockOmniProtocol(HttpToolsProtocol):
         except httptools.HttpParserInvalidURLError:
             self._refuse_target()
             return
-        for name, _ in self.headers:
-            if name == b"host":
-                break
-        else:
-            if self.parser.get_http_version() == "1.1":
-                # RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, as the
-                # vendor's front does (HTTP/1.0 needs none).
-                self._refuse_target(BadRequest(NO_HOST))
-                return
+        hosts = sum(name == b"host" for name, _ in self.headers)
+        if hosts != 1 and (hosts or self.parser.get_http_version() == "1.1"):
+            # RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any with
+            # more than one (which of two a guard, a router or a proxy reads differs), as the vendor's front does
+            # (HTTP/1.0 needs none).
+            self._refuse_target(BadRequest(NO_HOST if not hosts else TWO_HOSTS))
+            return
         request = None
         if self.direct_answers:
             try:

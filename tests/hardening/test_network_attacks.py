@@ -185,6 +185,25 @@ def test_an_http_1_1_request_without_host_is_a_400_and_http_1_0_needs_none(live:
     assert [status for status, _, _ in responses(read_until_closed(live.port, old))] == [200]
 
 
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+@pytest.mark.parametrize("path", ["/omni/1/scenarios", "/__admin/health", "/"])
+def test_a_request_with_two_host_headers_is_a_400(live: server.Server, path: str, version: str) -> None:
+    """RFC 9112 section 3.2: a server MUST answer 400 to a request with more than one ``Host``, whatever its
+    version (which one a guard, a router or a proxy in front reads differs). Before: 200, the host guard
+    and the admin API's same-origin check each reading a different one."""
+    auth = f"Authorization: {ALADDIN_BASIC}\r\nAccept: application/json\r\n"
+    two = f"GET {path} HTTP/{version}\r\nHost: localhost\r\nHost: 127.0.0.1\r\n{auth}Connection: keep-alive\r\n\r\n"
+    then = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
+    answers = responses(read_until_closed(live.port, (two + then).encode()))
+    # HTTP/1.1: the connection stays usable; HTTP/1.0 is answered with a close, keep-alive or not (uvicorn)
+    assert [status for status, _, _ in answers] == ([400, 200] if version == "1.1" else [400])
+    assert json.loads(answers[0][2])["requestError"]["serviceException"] == {
+        "messageId": "BAD_REQUEST",
+        "text": "Bad request: a request has one Host header, not several (RFC 9112 section 3.2)"}
+    empty = f"GET {path} HTTP/1.1\r\nHost:\r\n{auth}Connection: close\r\n\r\n".encode()
+    assert [status for status, _, _ in responses(read_until_closed(live.port, empty))] == [200]  # RFC 9110 7.2
+
+
 @pytest.mark.parametrize(("method", "path"), [("PUT", "/__admin/state"), ("POST", "/__admin/faults")])
 def test_an_admin_body_declared_over_the_limit_is_413_before_it_is_sent(
     live: server.Server, http: httpx.Client, method: str, path: str,
