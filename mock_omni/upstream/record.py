@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import signal
 import socket
 import sys
@@ -54,6 +55,10 @@ DEFAULT_JOURNAL = 10_000
 MAX_BODY = 16 * 1024 * 1024
 #: A chunk's size line (with its extensions) and a trailer line: longer is not HTTP a client sends.
 MAX_CHUNK_LINE = 8192
+#: Trailer lines after the last chunk: more is not a client's body.
+MAX_TRAILERS = 64
+#: A chunk's size: hexadecimal digits only (Python's int(x, 16) also takes '0x', '+', '_' and spaces).
+CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class BodyTooLarge(Exception):
@@ -313,21 +318,30 @@ def handler_for(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             (chunks were taken without a bound: a chunk size of FFFFFFFFFF was a MemoryError, endless chunks all
             the memory there was)."""
             if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+                # RFC 9112 section 7.1, strictly, as the vendor's front reads it: int(x, 16) also took '0x10',
+                # '+1_0' and an empty line (as the last chunk), and bytes past a chunk's size were dropped.
                 chunks: list[bytes] = []
                 total = 0
                 while True:
-                    size = int(self.rfile.readline(MAX_CHUNK_LINE).split(b";", 1)[0].strip() or b"0", 16)
-                    if size < 0:
+                    line = self.rfile.readline(MAX_CHUNK_LINE)
+                    size_text = line.rstrip(b"\r\n").split(b";", 1)[0].rstrip(b" \t")
+                    if not line.endswith(b"\n") or not CHUNK_SIZE.fullmatch(size_text):
                         return None
+                    size = int(size_text, 16)
                     if size == 0:
-                        while self.rfile.readline(MAX_CHUNK_LINE).strip():
-                            pass
-                        return b"".join(chunks)
+                        for _ in range(MAX_TRAILERS):
+                            trailer = self.rfile.readline(MAX_CHUNK_LINE)
+                            if not trailer.endswith(b"\n"):
+                                return None
+                            if trailer in (b"\r\n", b"\n"):
+                                return b"".join(chunks)
+                        return None
                     total += size
                     if total > MAX_BODY:
                         raise BodyTooLarge()
                     chunks.append(self.rfile.read(size))
-                    self.rfile.readline(MAX_CHUNK_LINE)
+                    if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                        return None  # the chunk was longer than its size said, or cut short
             length = self.headers.get("content-length")
             if length is None:
                 return b""

@@ -186,3 +186,26 @@ def test_record_bounds_a_chunked_body_as_it_bounds_a_content_length(tmp_path: Pa
     finally:
         recorder.stop()
     assert "Traceback" not in recorder.output(), recorder.output()
+
+
+def test_record_reads_chunk_sizes_as_http_does_not_as_python_does(tmp_path: Path) -> None:
+    """int(size, 16) took '0x2', '+2', '0_2' and an empty size line (the last chunk, the rest read as trailers);
+    bytes past a chunk's declared size were dropped: bodies the vendor's front refuses were forwarded."""
+    from mock_omni.testing.process import ServerProcess
+
+    recorder = ServerProcess([sys.executable, "-m", "mock_omni", "record", "--upstream", "http://127.0.0.1:1",
+                              "--port", "0", "--out", str(tmp_path / "rec"), "--exit-on-stdin-close"])
+    try:
+        head = (b"POST /omni/1/scenarios HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                b"Connection: close\r\n\r\n")
+        for body in [b"0x2\r\n{}\r\n0\r\n\r\n", b"+2\r\n{}\r\n0\r\n\r\n", b"0_2\r\n{}\r\n0\r\n\r\n",
+                     b" 2\r\n{}\r\n0\r\n\r\n", b"\r\n{}\r\n\r\n", b"2\r\n{}xx\r\n0\r\n\r\n",
+                     b"0\r\n" + b"x: y\r\n" * 65 + b"\r\n"]:
+            answer = _exchange(recorder.port, head, body)
+            assert answer.startswith(b"HTTP/1.1 400 "), (body[:40], answer[:200])
+        # What HTTP allows is read and forwarded (here to an upstream that is not there: 502).
+        for body in [b"2\r\n{}\r\n0\r\n\r\n", b"2;ext=1\r\n{}\r\n0\r\nX-Trailer: 1\r\n\r\n", b"2 ;a\n{}\n0\n\n"]:
+            assert _exchange(recorder.port, head, body).startswith(b"HTTP/1.1 502 "), body
+    finally:
+        recorder.stop()
+    assert "Traceback" not in recorder.output(), recorder.output()
