@@ -563,3 +563,32 @@ def test_what_is_planted_as_the_lock_file_is_refused_and_left_alone(planted: str
     assert (refused.returncode, refused.stderr) == (
         2, f"mock-omni: {state}: cannot keep the state file there: {lock}: {reason}\n")
     assert precious.read_text() == "precious data\n"
+
+
+@pytest.mark.skipif(not CAN_MOUNT, reason="needs `unshare -m` and bind mounts (root)")
+def test_a_state_file_mounted_by_itself_stops_start_up_in_one_line(tmp_path: Path) -> None:
+    """docker-compose's `- ./state.json:/data/state.json` mounts the file alone: a rename cannot replace it
+    (EBUSY). The server started, then answered every change 500 ('Device or resource busy')."""
+    host, data = tmp_path / "host.json", tmp_path / "data"
+    host.write_text('{"accounts": []}')
+    data.mkdir()
+    state = data / "state.json"
+    state.touch()
+    script = f'mount --bind "{host}" "{state}" && exec "{sys.executable}" -m mock_omni serve --port 0 ' \
+             f'--state-file "{state}"'
+    refused = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=60,
+                             stdin=subprocess.DEVNULL)
+    assert (refused.returncode, refused.stderr) == (2, (
+        f"mock-omni: {state}: cannot keep the state file there: it is mounted by itself (as `-v "
+        f"./state.json:/data/state.json` does), and a save replaces it; mount its folder instead (`-v ./data:/data`)"
+        "\n"))
+    # A file in a mounted folder is fine.
+    folder_script = f'mount --bind "{data}" "{data}" && exec "{sys.executable}" -m mock_omni serve --port 0 ' \
+                    f'--state-file "{data}/other.json"'
+    running = ServerProcess(["unshare", "-m", "sh", "-c", folder_script])
+    try:
+        assert httpx.put(f"{running.url}{SEED_PATH}", json={"name": "kept"},
+                         headers={"Authorization": ALADDIN_BASIC}).status_code == 200
+    finally:
+        running.stop()
+    assert saved_names(data / "other.json")[SEED_KEY] == "kept"

@@ -76,6 +76,11 @@ class StateFile:
             raise StateFileError(f"{where}: folder {folder} is not writable ({exc.strerror or exc})") from None
         os.close(fd)
         os.unlink(probe)
+        if _mount_point(Path(os.path.realpath(self.path))):
+            # A file mounted by itself (docker's `-v ./state.json:/data/state.json`) cannot be replaced by a rename
+            # (EBUSY): the server started, then answered every change 500, 'Device or resource busy'.
+            raise StateFileError(f"{where}: it is mounted by itself (as `-v ./state.json:/data/state.json` does), "
+                                 f"and a save replaces it; mount its folder instead (`-v ./data:/data`)")
 
     def claim(self) -> None:
         """Raise StateFileError if another process keeps this state file; else keep it until this one ends.
@@ -172,6 +177,26 @@ class StateFile:
         # loop, until some reader came (the whole server hung, SIGTERM too); a device (a link to /dev/null) took
         # the state and kept nothing. Load refuses them (``not_a_file``); a save does too.
         replace_whole(self.path, content, into_special=False)
+
+
+def _mount_point(path: Path) -> bool:
+    """Whether ``path`` (resolved) is a mount point, by /proc/self/mountinfo (Linux; elsewhere: not known, False)."""
+    try:
+        with open("/proc/self/mountinfo", "rb") as mounts:
+            lines = mounts.read().splitlines()
+    except OSError:
+        return False
+    wanted = os.fsencode(path)
+    for line in lines:
+        fields = line.split(b" ")
+        # The fifth field is the mount point, with space, tab, newline and backslash escaped in octal.
+        if len(fields) > 4 and _unescape(fields[4]) == wanted:
+            return True
+    return False
+
+
+def _unescape(field: bytes) -> bytes:
+    return re.sub(rb"\\([0-7]{3})", lambda match: bytes([int(match.group(1), 8)]), field)
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
