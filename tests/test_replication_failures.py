@@ -132,37 +132,6 @@ def test_connections_redis_closed_while_idle_are_opened_again_not_answered_500(
             assert "unreachable" not in replica.output(), replica.output()
 
 
-def test_a_connection_redis_closes_during_a_call_fails_that_call_only(
-        start: Callable[..., list[ServerProcess]], tmp_path: Path) -> None:
-    """CLIENT KILL of a connection with a call on it (a proxy restarting, an operator's script): that call is 500
-    (Redis may have carried it out: never retried). It was taken for an outage: every call of the replica, on
-    every thread, answered 500 for a pause, every connection dropped; one call in eight at ten kills a second."""
-    with own_redis(tmp_path) as own:
-        (one,) = start(1, store=own.store_url)
-        with connect(one) as first:
-            assert first.put(SEED, json={"name": "before"}).status_code == 200
-            admin = own.client()
-            admin.execute_command("CLIENT", "PAUSE", 900, "WRITE")  # the next append waits on Redis: in flight
-            try:
-                answers: list[httpx.Response] = []
-                cut = threading.Thread(target=lambda: answers.append(first.put(SEED, json={"name": "cut"})))
-                cut.start()
-                deadline = time.monotonic() + 10
-                while not (waiting := [client["id"] for client in admin.client_list()
-                                       if "b" in client["flags"] and client["cmd"] == "evalsha"]):
-                    assert time.monotonic() < deadline, admin.client_list()
-                    time.sleep(0.01)
-                assert admin.client_kill_filter(_id=waiting[0]) == 1  # that connection only, its call on it
-            finally:
-                admin.execute_command("CLIENT", "UNPAUSE")
-            cut.join(timeout=30)
-            assert answers[0].status_code == 500 and answers[0].json() == GENERAL_ERROR
-            for n in range(3):  # at once: no pause, Redis is there
-                assert first.put(SEED, json={"name": f"after {n}"}).status_code == 200, one.output()
-        output = one.output()
-    assert "was closed during a call" in output and "unreachable" not in output, output
-
-
 # --- 2. a stalled Redis: a call answered 500 changes nothing afterwards --------------------------
 
 def test_an_append_that_reaches_a_stalled_redis_after_its_deadline_is_refused_there(tmp_path: Path) -> None:

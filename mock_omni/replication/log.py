@@ -6,8 +6,7 @@ Every call is bounded: connecting and each reply time out after a second by defa
 was lost could apply it twice), and an append carries a deadline on Redis's clock: one that reaches
 Redis after its caller gave up (a stalled Redis, resumed) is refused there, so a call answered 500
 changes nothing afterwards. After a failure the log answers at once for a quarter of a second instead
-of trying again, and an outage is logged once, with its end (a connection closed with a call on it while Redis
-answers a PING is that call's failure only).
+of trying again, and an outage is logged once, with its end.
 
 Every key has the prefix as its hash tag: one store is one slot of a Redis Cluster.
 """
@@ -259,35 +258,10 @@ class RedisLog:
                 raise StoreUnavailable() from None
             raise self.failed(exc) from None
         except (RedisError, OSError) as exc:
-            if self._cut_while_redis_answers(exc):
-                raise StoreUnavailable() from None
             raise self.failed(exc) from None
         if self._failing:
             self.recovered()
         return result
-
-    def _cut_while_redis_answers(self, exc: BaseException) -> bool:
-        """Whether only this call's connection was closed (CLIENT KILL, a proxy restarting) while Redis is there:
-        its call is answered 500 (whether Redis carried it out is unknown: never retried), but it is no outage.
-        Taken for one, every call on every thread was answered 500 for a pause, and every connection dropped: at
-        ten kills a second, one call in eight. One PING on a new connection tells; a timeout is a stalled Redis,
-        not asked (it would stall the PING too)."""
-        closed = isinstance(exc, redis.ConnectionError | ConnectionError) and not isinstance(exc, TimeoutError)
-        if not closed or self.cluster or self._failing:
-            return False
-        probe = self.client.connection_pool.make_connection()
-        try:
-            probe.send_command("PING")
-            if probe.read_response() not in (b"PONG", "PONG", True):
-                return False
-        except (RedisError, OSError):
-            return False
-        finally:
-            probe.disconnect()
-        log.warning("mock-omni: a connection to Redis at %s was closed during a call (%s): that call is answered "
-                    "500 (Redis may have carried it out); Redis answers, so the others go on", shown(self.url),
-                    _reason(exc))
-        return True
 
     def recovered(self) -> None:
         """Redis answered again: said once, however many threads notice it together."""
