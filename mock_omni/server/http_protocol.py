@@ -113,10 +113,10 @@ LINGER_SECONDS = 2.0
 LINGER_BYTES = 8 * 1024 * 1024
 #: Seconds before uvicorn's grace period ends that shutdown stops the big calls still in the share.
 SHARE_MARGIN = 0.5
-#: The text of the 400 to an HTTP/1.1 request without a Host header.
-NO_HOST = "Bad request: an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)"
-#: The text of the 400 to a request with more than one Host header.
-TWO_HOSTS = "Bad request: a request has one Host header, not several (RFC 9112 section 3.2)"
+#: Why an HTTP/1.1 request without a Host header is 400 (the diagnostics; the body says "Bad request").
+NO_HOST = "an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)"
+#: Why a request with more than one Host header is 400.
+TWO_HOSTS = "a request has one Host header, not several (RFC 9112 section 3.2)"
 #: Written if writing an answer itself failed (no uvicorn internals needed); the connection then closes.
 _STATUS_500 = b"HTTP/1.1 500 Internal Server Error\r\n"
 
@@ -295,7 +295,8 @@ class MockOmniProtocol(HttpToolsProtocol):
             # RFC 9112 section 3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any with
             # more than one (which of two a guard, a router or a proxy reads differs), as the vendor's front does
             # (HTTP/1.0 needs none).
-            self._refuse_target(BadRequest(NO_HOST if not hosts else TWO_HOSTS))
+            # The vendor's own text in the body; why, in the mock's diagnostics (/__admin/errors, the journal).
+            self._refuse_target(BadRequest().because(NO_HOST if not hosts else TWO_HOSTS))
             return
         request = None
         if self.direct_answers:

@@ -180,7 +180,7 @@ def test_an_http_1_1_request_without_host_is_a_400_and_http_1_0_needs_none(live:
     assert headers["content-type"] == "application/json"
     assert json.loads(body)["requestError"]["serviceException"] == {
         "messageId": "BAD_REQUEST",
-        "text": "Bad request: an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)"}
+        "text": "Bad request"}  # the vendor's text, as for every other 400 BAD_REQUEST
     old = f"GET {path} HTTP/1.0\r\n{auth}\r\n".encode()
     assert [status for status, _, _ in responses(read_until_closed(live.port, old))] == [200]
 
@@ -199,7 +199,7 @@ def test_a_request_with_two_host_headers_is_a_400(live: server.Server, path: str
     assert [status for status, _, _ in answers] == ([400, 200] if version == "1.1" else [400])
     assert json.loads(answers[0][2])["requestError"]["serviceException"] == {
         "messageId": "BAD_REQUEST",
-        "text": "Bad request: a request has one Host header, not several (RFC 9112 section 3.2)"}
+        "text": "Bad request"}  # the vendor's text, as for every other 400 BAD_REQUEST
     empty = f"GET {path} HTTP/1.1\r\nHost:\r\n{auth}Connection: close\r\n\r\n".encode()
     assert [status for status, _, _ in responses(read_until_closed(live.port, empty))] == [200]  # RFC 9110 7.2
 
