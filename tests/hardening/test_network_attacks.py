@@ -14,7 +14,7 @@ import pytest
 
 from .. import server
 from ..conftest import ALADDIN_BASIC
-from .wire import TIMEOUT, read_one, responses
+from .wire import TIMEOUT, exchange, read_one, responses
 
 #: Every admin route that reads a JSON body, with a body it would take whole.
 ADMIN_BODIES = [
@@ -110,25 +110,6 @@ def test_the_mocks_pages_may_be_framed_only_where_the_admin_api_may_be_called(
         "frame-ancestors 'self' http://localhost:* https://localhost:* http://127.0.0.1:* https://127.0.0.1:*")
 
 
-def read_until_closed(port: int, data: bytes) -> bytes:
-    """Send ``data`` in one go (the server may close before it is all sent) and read until the server closes."""
-    received = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
-        try:
-            conn.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        while True:
-            try:
-                chunk = conn.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            received += chunk
-    return received
-
-
 CLOSING_FIRST = {
     # uvicorn serves HTTP/1.0 without keep-alive, whatever its Connection header says; httptools goes on parsing.
     "admin-http/1.0-keep-alive": b"GET /__admin/health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
@@ -159,7 +140,7 @@ def test_requests_pipelined_behind_a_closing_answer_are_not_carried_out(
             f"Content-Type: application/json\r\nContent-Length: {len(big)}\r\n\r\n".encode() + big)
     tail = tail if body_after else b""
 
-    answers = read_until_closed(live.port, first + behind + tail)
+    answers = exchange(live.port, first + behind + tail)
 
     assert answers.count(b"HTTP/1.1 ") == 1 and b"connection: close\r\n" in answers, answers[:300]
     assert settled(http) == {"errors": [], "recorded": 0}
@@ -174,7 +155,7 @@ def test_an_http_1_1_request_without_host_is_a_400_and_http_1_0_needs_none(live:
     auth = f"Authorization: {ALADDIN_BASIC}\r\nAccept: application/json\r\n"
     no_host = f"GET {path} HTTP/1.1\r\n{auth}\r\n".encode()
     then = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n".encode()
-    answers = responses(read_until_closed(live.port, no_host + then))
+    answers = responses(exchange(live.port, no_host + then))
     assert [status for status, _, _ in answers] == [400, 200]  # the connection stays usable
     status, headers, body = answers[0]
     assert headers["content-type"] == "application/json"
@@ -182,7 +163,7 @@ def test_an_http_1_1_request_without_host_is_a_400_and_http_1_0_needs_none(live:
         "messageId": "BAD_REQUEST",
         "text": "Bad request"}  # the vendor's text, as for every other 400 BAD_REQUEST
     old = f"GET {path} HTTP/1.0\r\n{auth}\r\n".encode()
-    assert [status for status, _, _ in responses(read_until_closed(live.port, old))] == [200]
+    assert [status for status, _, _ in responses(exchange(live.port, old))] == [200]
 
 
 @pytest.mark.parametrize("version", ["1.1", "1.0"])
@@ -194,14 +175,14 @@ def test_a_request_with_two_host_headers_is_a_400(live: server.Server, path: str
     auth = f"Authorization: {ALADDIN_BASIC}\r\nAccept: application/json\r\n"
     two = f"GET {path} HTTP/{version}\r\nHost: localhost\r\nHost: 127.0.0.1\r\n{auth}Connection: keep-alive\r\n\r\n"
     then = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
-    answers = responses(read_until_closed(live.port, (two + then).encode()))
+    answers = responses(exchange(live.port, (two + then).encode()))
     # HTTP/1.1: the connection stays usable; HTTP/1.0 is answered with a close, keep-alive or not (uvicorn)
     assert [status for status, _, _ in answers] == ([400, 200] if version == "1.1" else [400])
     assert json.loads(answers[0][2])["requestError"]["serviceException"] == {
         "messageId": "BAD_REQUEST",
         "text": "Bad request"}  # the vendor's text, as for every other 400 BAD_REQUEST
     empty = f"GET {path} HTTP/1.1\r\nHost:\r\n{auth}Connection: close\r\n\r\n".encode()
-    assert [status for status, _, _ in responses(read_until_closed(live.port, empty))] == [200]  # RFC 9110 7.2
+    assert [status for status, _, _ in responses(exchange(live.port, empty))] == [200]  # RFC 9110 7.2
 
 
 @pytest.mark.parametrize(("method", "path"), [("PUT", "/__admin/state"), ("POST", "/__admin/faults")])
