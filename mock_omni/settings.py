@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .api.ratelimit import VENDOR_LIMITS, Rule, parse_profile
-from .api.webhook_targets import parse_allow
+from .api.webhook_targets import is_address, parse_allow
 from .api.webhooks import DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, DEFAULT_TIMEOUT
 from .domain.delivery import MAX_DELAY, parse_duration
 from .domain.fixtures import header_secret_problem
@@ -291,20 +291,10 @@ def check_host(name: str, value: Any) -> Any:
     # An empty --host bound every interface (the socket's '' is INADDR_ANY), and a name that cannot be encoded
     # ended in a traceback: only an address or a host name, as the bind will read it.
     if isinstance(value, str) and (HOST_NAME.fullmatch(value) and not value.startswith(".")
-                                   and len(value) <= MAX_HOST_NAME or _is_address(value)):
+                                   and len(value) <= MAX_HOST_NAME or is_address(value)):
         return value
     raise SettingsError(name, f"expected an address to bind (127.0.0.1, ::1, 0.0.0.0 for every interface) or a "
                               f"host name, got {_shown(value)}")
-
-
-def _is_address(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _store_prefix(name: str, value: Any) -> Any:

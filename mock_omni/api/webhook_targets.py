@@ -149,7 +149,7 @@ async def resolve_targets(url: str, rules: Sequence[Rule]) -> list[Target]:
     allowed_by_name = any(rule.by_name and rule.allows(name, None, port) for rule in rules)
     loop = asyncio.get_running_loop()
     try:
-        if _is_address(host):  # a literal address in its usual form: nothing to look up (no executor thread)
+        if is_address(host):  # a literal address in its usual form: nothing to look up (no executor thread)
             found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
         else:
             found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -171,7 +171,7 @@ async def resolve_targets(url: str, rules: Sequence[Rule]) -> list[Target]:
         raise Refused(NOT_ALLOWED)
     shown_port = f":{parsed.port}" if parsed.port is not None else ""
     original = f"[{host}]" if ":" in host else host
-    sni = name if parsed.scheme == "https" and not _is_address(host) else None
+    sni = name if parsed.scheme == "https" and not is_address(host) else None
     return [Target(str(parsed.copy_with(host=str(sockaddr[0]))), original + shown_port, sni)
             for _, (_, sockaddr) in allowed]
 
@@ -202,7 +202,8 @@ def _within(address: IPAddress, network: IPNetwork) -> bool:
     return address.version == network.version and address in network
 
 
-def _is_address(host: str) -> bool:
+def is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address as written (not a name to look up)."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
